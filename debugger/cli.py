@@ -1,0 +1,101 @@
+"""The segdbg command line: one click group, the commands of DESIGN §4, one ExitCode enum.
+
+Heavy imports (aiohttp, textual) happen inside the commands that need them, so
+``segdbg --help`` stays fast and never loads Textual.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from enum import IntEnum
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from debugger import __version__
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class ExitCode(IntEnum):
+    """Process exit codes (DESIGN §4)."""
+
+    OK = 0
+    ERROR = 1
+    USAGE = 2
+    FAILED = 3  # an expectation, a check or a delivery failed; a request was rejected
+    UNREACHABLE = 4
+    INTERRUPTED = 130
+
+
+EPILOG = """\b
+Exit codes: 0 ok · 1 error · 2 usage · 3 expectation/violation failed or request rejected
+            4 target unreachable · 130 interrupted
+"""
+
+DEFAULT_URL = "http://127.0.0.1:8088"
+
+
+def db_option(func: F) -> F:
+    """``--db PATH``: the capture file (else $SEGDBG_DB, else ./segdbg.db)."""
+    return click.option(
+        "--db",
+        "db",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="Capture database. Default: $SEGDBG_DB, else ./segdbg.db.",
+    )(func)
+
+
+def resolve_db(db: Path | None) -> Path:
+    """Apply the DESIGN §3 order: --db, $SEGDBG_DB, ./segdbg.db."""
+    from debugger.store import default_db_path
+
+    return default_db_path(str(db) if db else None, dict(os.environ))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG)
+@click.version_option(__version__, prog_name="segdbg")
+def cli() -> None:
+    """segdbg: a local debugger for Segment-style analytics events.
+
+    Run `segdbg serve`, point any Segment library at http://127.0.0.1:8088, and every call
+    it makes is stored in a SQLite file, validated, and ready to search, export and replay.
+
+    \b
+    Examples:
+      segdbg serve                         # listen on 127.0.0.1:8088, store in ./segdbg.db
+      segdbg send sample_events/           # send the bundled sample payloads
+      segdbg events --format jsonl         # export what was stored
+    """
+
+
+def _register() -> None:
+    from debugger.commands import events, send, serve
+
+    for module in (serve, send, events):
+        cli.add_command(module.command)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: run the group, mapping Ctrl-C to exit code 130."""
+    try:
+        code = cli.main(args=argv, prog_name="segdbg", standalone_mode=False)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(ExitCode.INTERRUPTED)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(ExitCode.INTERRUPTED)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    sys.exit(code if isinstance(code, int) else ExitCode.OK)

@@ -1,0 +1,136 @@
+"""`segdbg serve`: the local Segment endpoint (headless until the TUI lands)."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import signal
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import TextIO
+
+import click
+
+from debugger.cli import db_option, resolve_db
+from debugger.pretty import inert
+
+
+class _Printer:
+    """Counts what was handled and, unless quiet, prints one line per request."""
+
+    def __init__(self, out: TextIO, quiet: bool) -> None:
+        self.out, self.quiet = out, quiet
+        self.requests = 0
+        self.statuses: Counter[str] = Counter()
+        self.rejected = 0
+
+    def __call__(self, handled: object) -> None:
+        from debugger.server import Handled
+
+        assert isinstance(handled, Handled)
+        outcome, result = handled.outcome, handled.result
+        record = outcome.record
+        if record is None:
+            return
+        self.requests += 1
+        statuses = result.statuses if result is not None else ()
+        self.statuses.update(statuses)
+        if outcome.reply.status != 200:
+            self.rejected += 1
+        if self.quiet:
+            return
+        counts = Counter(statuses)
+        detail = ""
+        if statuses:
+            extra = ", ".join(f"{n} {s}" for s, n in counts.items() if s != "ok")
+            detail = f"{len(statuses)} event{'s' if len(statuses) != 1 else ''}" + (f" ({extra})" if extra else "")
+        elif record.code:
+            detail = f"{record.code}: {record.message or ''}"
+        library = next((e.library_name for e in outcome.events if e.library_name), None)
+        parts = [
+            record.received_at[11:23],
+            f"{record.method:<7}",
+            inert(record.path, 60),
+            str(outcome.reply.status),
+            inert(detail, 120),
+            inert(record.write_key or "-", 40),
+            inert(library or "", 40),
+            f"{handled.seconds * 1000:.1f} ms",
+        ]
+        self.out.write("  ".join(p for p in parts if p) + "\n")
+        self.out.flush()
+
+    def summary(self) -> str:
+        """One line: requests, events by status."""
+        total = sum(self.statuses.values())
+        by_status = " · ".join(f"{n:,} {s}" for s, n in sorted(self.statuses.items()))
+        return f"{self.requests:,} requests · {total:,} events" + (f" ({by_status})" if by_status else "")
+
+
+@click.command("serve")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Interface to bind. The default accepts connections from this machine only; "
+    "0.0.0.0 would let anything on your network send events and read this capture.",
+)
+@click.option("--port", default=8088, show_default=True, type=click.IntRange(0, 65535), help="TCP port (0: any free port).")
+@db_option
+@click.option("--headless", is_flag=True, help="No terminal UI: print one line per request instead.")
+@click.option("--quiet", "-q", is_flag=True, help="Headless: print no line per request, only the summary.")
+def command(host: str, port: int, db: Path | None, headless: bool, quiet: bool) -> None:
+    """Run the local Segment endpoint and store everything that arrives.
+
+    Speaks Segment's HTTP Tracking API (/v1/batch, /v1/track, /v1/t, /v1/b, pixel,
+    settings, ...) so client libraries send to it unmodified. Every request is stored in
+    the capture database, accepted or not; 200 is answered only after the rows are
+    committed. Ctrl-C or SIGTERM drains pending writes, prints a summary and exits 0.
+
+    \b
+    Examples:
+      segdbg serve --headless
+      segdbg serve --port 9000 --db /tmp/checkout.db --quiet
+      analytics.host = 'http://127.0.0.1:8088'     # in analytics-python
+    """
+    from debugger.settings import Settings
+
+    settings = Settings(db=resolve_db(db), host=host, port=port, quiet=quiet)
+    printer = _Printer(sys.stdout, quiet)
+    try:
+        asyncio.run(_serve(settings, printer))
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise click.ClickException(
+                f"{host}:{port} is already in use (another segdbg?). Stop it, or pick another port with --port."
+            ) from exc
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+
+
+async def _serve(settings: object, printer: _Printer) -> None:
+    from debugger.server import make_app, start
+    from debugger.settings import Settings
+    from debugger.store import StoreError
+
+    assert isinstance(settings, Settings)
+    app = make_app(settings, observer=printer)
+    try:
+        runner, port = await start(app, settings.host, settings.port)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+    url_host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    click.echo(f"segdbg listening on http://{url_host}:{port}  ·  capture {settings.db}", err=True)
+    click.echo(f"Point a library at it, e.g. analytics.host = 'http://{url_host}:{port}'. Ctrl-C stops.", err=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        click.echo("Stopping: finishing in-flight requests and draining writes…", err=True)
+        await runner.cleanup()
+        click.echo(f"Stopped. {printer.summary()} in {settings.db}", err=True)

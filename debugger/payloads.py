@@ -1,0 +1,123 @@
+"""Pure planning of `segdbg send`: file contents → the HTTP requests a client would make.
+
+- A ``.json`` file is sent **verbatim** (so broken payloads reach the server broken, and the
+  server's answer is what you see): a batch envelope to ``/v1/batch``, a message to
+  ``/v1/<type>`` (``/v1/track`` when it has no type), a JSON array wrapped in a batch, and
+  anything unparseable to ``/v1/track``.
+- A ``.jsonl``/``.ndjson`` file holds one message per line; lines are batched like
+  analytics-python does (up to 100 messages and 500 KB per ``/v1/batch``), with a fresh
+  envelope ``sentAt`` so the server's skew correction keeps each message's own timestamp.
+  A line that is a batch envelope is sent as it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from debugger.protocol import BATCH, MAX_BATCH_BYTES, SENT_AT, TYPE, TYPES
+from debugger.timefmt import format_timestamp
+
+LINE_FORMATS = (".jsonl", ".ndjson")
+FILE_FORMATS = (".json", *LINE_FORMATS)
+DEFAULT_BATCH_SIZE = 100
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedRequest:
+    """One POST to make: path under the base URL, body bytes, and where it came from."""
+
+    path: str
+    body: bytes
+    origin: str
+    messages: int
+    notes: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class LineError:
+    """A line of a JSON-lines file that is not JSON; it is reported, not sent."""
+
+    origin: str
+    message: str
+
+
+def plan_file(
+    name: str, data: bytes, *, now: datetime, batch_size: int = DEFAULT_BATCH_SIZE
+) -> Iterator[PlannedRequest | LineError]:
+    """The requests that send one file.
+
+    Args:
+        name: the file name (its suffix picks the format; it labels the output).
+        data: the file contents.
+        now: the ``sentAt`` for batches built from JSON lines.
+        batch_size: the most messages per built batch.
+    """
+    if name.lower().endswith(LINE_FORMATS):
+        yield from _plan_lines(name, data, now=now, batch_size=batch_size)
+        return
+    try:
+        document = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        yield PlannedRequest("/v1/track", data, name, 0, ("not valid JSON; sent as it is",))
+        return
+    if isinstance(document, list):
+        yield from _batches(name, document, now=now, batch_size=batch_size)
+    elif isinstance(document, dict) and BATCH in document:
+        count = len(document[BATCH]) if isinstance(document[BATCH], list) else 0
+        yield PlannedRequest("/v1/batch", data, name, count)
+    elif isinstance(document, dict):
+        kind = document.get(TYPE)
+        path = f"/v1/{kind}" if isinstance(kind, str) and kind in TYPES else "/v1/track"
+        yield PlannedRequest(path, data, name, 1)
+    else:
+        yield PlannedRequest("/v1/track", data, name, 1, ("not a JSON object; sent as it is",))
+
+
+def _plan_lines(name: str, data: bytes, *, now: datetime, batch_size: int) -> Iterator[PlannedRequest | LineError]:
+    pending: list[Any] = []
+    first_line = 0
+    for number, line in enumerate(data.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            document = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            yield LineError(f"{name}:{number}", f"not JSON ({str(exc).split(':', 1)[0]}); not sent")
+            continue
+        if isinstance(document, dict) and BATCH in document:
+            yield PlannedRequest("/v1/batch", line, f"{name}:{number}", len(document.get(BATCH) or []))
+            continue
+        if not pending:
+            first_line = number
+        pending.append(document)
+        if len(pending) >= batch_size:
+            yield from _batches(f"{name}:{first_line}-{number}", pending, now=now, batch_size=batch_size)
+            pending = []
+    if pending:
+        yield from _batches(f"{name}:{first_line}-", pending, now=now, batch_size=batch_size)
+
+
+def _batches(origin: str, messages: list[Any], *, now: datetime, batch_size: int) -> Iterator[PlannedRequest]:
+    """Split messages into batches under both the count and the 500 KB limit."""
+    budget = MAX_BATCH_BYTES - 200
+    chunk: list[bytes] = []
+    size = 0
+    for message in messages:
+        encoded = orjson.dumps(message)
+        if chunk and (len(chunk) >= batch_size or size + len(encoded) + 1 > budget):
+            yield _batch_request(origin, chunk, now)
+            chunk, size = [], 0
+        chunk.append(encoded)
+        size += len(encoded) + 1
+    if chunk:
+        yield _batch_request(origin, chunk, now)
+
+
+def _batch_request(origin: str, chunk: list[bytes], now: datetime) -> PlannedRequest:
+    body = b'{"batch":[' + b",".join(chunk) + b'],"' + SENT_AT.encode() + b'":' + orjson.dumps(format_timestamp(now)) + b"}"
+    return PlannedRequest("/v1/batch", body, origin, len(chunk))

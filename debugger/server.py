@@ -1,0 +1,241 @@
+"""The aiohttp shell around :mod:`debugger.wire`: read bytes, handle, await the commit, answer.
+
+Every route of PROTOCOL.md §1 goes through one catch-all handler, because the route table
+itself is part of the pure wire contract (:func:`debugger.wire.match_route`). The server is
+started with ``auto_decompress=False`` (see :func:`start`) so the wire bytes, their size and
+their encoding reach the pure core as they arrived, and gzip is inflated with a bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import orjson
+from aiohttp import web
+
+from debugger import wire
+from debugger.settings import Settings
+from debugger.store import EventWriter, StoreError, WriteResult
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Handled:
+    """What the server did with one request, for the headless log and the summary."""
+
+    outcome: wire.Outcome
+    result: WriteResult | None
+    seconds: float
+
+
+Observer = Callable[[Handled], None]
+
+settings_key = web.AppKey("settings", Settings)
+writer_key = web.AppKey("writer", EventWriter)
+observer_key = web.AppKey("observer", list[Observer])
+
+
+def make_app(settings: Settings, *, observer: Observer | None = None) -> web.Application:
+    """Build the ingest application; its cleanup context owns the writer thread.
+
+    Args:
+        settings: where the capture lives and how to write it.
+        observer: called after each handled request (headless printing, counters).
+    """
+    app = web.Application(client_max_size=wire.WIRE_LIMIT + 1, middlewares=[_last_resort])
+    app[settings_key] = settings
+    app[observer_key] = [observer] if observer is not None else []
+    app.cleanup_ctx.append(_writer_context)
+    app.router.add_get("/healthz", _healthz)
+    app.router.add_route("*", "/{tail:.*}", _ingest)
+    return app
+
+
+async def _writer_context(app: web.Application) -> AsyncIterator[None]:
+    settings = app[settings_key]
+    writer = EventWriter(settings.db, max_rows=settings.commit_rows)
+    await asyncio.to_thread(writer.start)
+    app[writer_key] = writer
+    yield
+    await asyncio.to_thread(writer.close)
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    writer = request.app[writer_key]
+    return web.json_response(
+        {"ok": True, "events": writer.committed_events, "requests": writer.committed_requests}
+    )
+
+
+async def _read_body(request: web.Request) -> tuple[bytes, bool]:
+    """Read at most ``WIRE_LIMIT + 1`` bytes; say whether the sender had more."""
+    if request.content_length is not None and request.content_length > wire.WIRE_LIMIT:
+        return b"", True
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await request.content.read(65536)
+        if not chunk:
+            return b"".join(chunks), False
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > wire.WIRE_LIMIT:
+            return b"".join(chunks), True
+
+
+def _incoming(request: web.Request, body: bytes, truncated: bool) -> wire.IncomingRequest:
+    return wire.IncomingRequest(
+        method=request.method,
+        path=request.path,
+        query_string=request.query_string,
+        query=tuple(request.query.items()),
+        headers=tuple(request.headers.items()),
+        body=body,
+        remote=request.remote,
+        truncated=truncated,
+        scheme=request.scheme,
+    )
+
+
+async def _ingest(request: web.Request) -> web.StreamResponse:
+    started = time.perf_counter()
+    body, truncated = await _read_body(request) if request.method in ("POST", "PUT", "PATCH") else (b"", False)
+    outcome = wire.handle(
+        _incoming(request, body, truncated),
+        received_at=datetime.now(UTC),
+        new_id=lambda: str(uuid.uuid4()),
+    )
+    result: WriteResult | None = None
+    reply = outcome.reply
+    if outcome.record is not None or outcome.events:
+        try:
+            result = await asyncio.wrap_future(request.app[writer_key].submit(outcome.record, outcome.events))
+        except StoreError as exc:
+            # 503, not 200: the client keeps the events and retries; nothing is acknowledged unstored.
+            reply = wire.Reply(
+                503,
+                wire.error_body("store_unavailable", str(exc)),
+                headers=(*reply.headers, ("Retry-After", "1")),
+            )
+    handled = Handled(outcome, result, time.perf_counter() - started)
+    for observer in request.app[observer_key]:
+        observer(handled)
+    return web.Response(
+        status=reply.status,
+        body=reply.body,
+        content_type=reply.content_type,
+        headers=dict(reply.headers) if reply.headers else None,
+    )
+
+
+@web.middleware
+async def _last_resort(request: web.Request, handler: Callable[[web.Request], object]) -> web.StreamResponse:
+    """Turn a bug into a logged JSON 500 (clients retry 5xx, so the events are not lost)."""
+    try:
+        return await handler(request)  # type: ignore[misc,no-any-return]
+    except web.HTTPException:
+        raise
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("unexpected error handling %s %s", request.method, request.path)
+        body = orjson.dumps({"success": False, "code": "internal_error", "message": "segdbg hit a bug; see its log."})
+        return web.Response(status=500, body=body, content_type="application/json")
+
+
+async def start(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
+    """Start serving ``app`` on ``host:port``; returns the runner and the bound port.
+
+    ``auto_decompress=False`` keeps the body as it arrived: the core inflates it with a
+    bound and records the encoding and wire size.
+    """
+    runner = web.AppRunner(
+        app,
+        auto_decompress=False,
+        handle_signals=False,
+        access_log=None,
+        shutdown_timeout=app[settings_key].shutdown_timeout,
+    )
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    try:
+        await site.start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    return runner, int(runner.addresses[0][1])
+
+
+class ServerThread:
+    """A server on its own event loop in a background thread.
+
+    Used where something else owns the main thread: the TUI (``segdbg serve`` with a
+    terminal) and synchronous tests. ``stop()`` drains in-flight requests and the writer.
+
+    Example:
+        with ServerThread(Settings(db=path, port=0)) as server:
+            requests.post(f"{server.url}/v1/track", ...)
+    """
+
+    def __init__(self, settings: Settings, *, observer: Observer | None = None) -> None:
+        self.settings = settings
+        self.observer = observer
+        self.port: int | None = None
+        self.app: web.Application | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="segdbg-server", daemon=True)
+
+    @property
+    def url(self) -> str:
+        """The root URL clients send to."""
+        host = self.settings.host
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.port}"
+
+    def start(self) -> ServerThread:
+        """Start and wait until the socket is bound (or raise what prevented it)."""
+        self._thread.start()
+        self._ready.wait()
+        if self._error is not None:
+            raise self._error
+        return self
+
+    def stop(self) -> None:
+        """Stop accepting, finish in-flight requests, drain the writer, end the thread."""
+        if self._loop is not None and self._runner is not None and self._thread.is_alive():
+            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result()
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+
+    def __enter__(self) -> ServerThread:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            self.app = make_app(self.settings, observer=self.observer)
+            self._runner, self.port = loop.run_until_complete(start(self.app, self.settings.host, self.settings.port))
+        except BaseException as exc:  # noqa: BLE001 - handed to the starting thread
+            self._error = exc
+            self._ready.set()
+            loop.close()
+            return
+        self._ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            loop.close()

@@ -1,0 +1,27 @@
+"""The one configuration object, built by the CLI and passed down (STYLE §2.3)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """How a segdbg server runs.
+
+    Attributes:
+        db: the capture file.
+        host: the interface to bind; loopback by default so nothing on the network can send.
+        port: the TCP port (0 picks a free one).
+        quiet: headless mode prints no line per request.
+        commit_rows: the most event rows the writer puts in one transaction.
+        shutdown_timeout: seconds in-flight requests get to finish on Ctrl-C/SIGTERM.
+    """
+
+    db: Path
+    host: str = "127.0.0.1"
+    port: int = 8088
+    quiet: bool = False
+    commit_rows: int = 5000
+    shutdown_timeout: float = 10.0

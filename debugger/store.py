@@ -1,0 +1,461 @@
+"""The capture store: one SQLite file in WAL mode, one writer thread, readers on their own connections.
+
+Guarantees (DESIGN §2–§3):
+
+- **One writer.** :class:`EventWriter` owns the only write connection on its own thread and
+  commits in groups (everything queued, up to ``max_rows`` rows, per transaction).
+- **Ack after commit.** :meth:`EventWriter.submit` returns a future that resolves only after
+  the rows are committed; the server answers 200 after awaiting it.
+- **Nothing lost.** Every request that reached an ingest route is a ``requests`` row (the body
+  kept when it was rejected); every message is an ``events`` row, ``ok``, ``invalid`` or
+  ``duplicate`` (pointing at its first copy within 24 h, keyed by write key + messageId).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import sqlite_utils
+
+from debugger.protocol import DUPLICATE, DUPLICATE_WINDOW, OK, WARNING, Event, Problem
+from debugger.timefmt import format_timestamp, parse_timestamp
+from debugger.wire import RequestRecord
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION_KEY = "schema_version"
+APPLICATION_ID = 0x53474442  # "SGDB": marks the file as a segdbg capture
+
+
+class StoreError(Exception):
+    """The database cannot be opened or written; the message says why in one line."""
+
+
+def _migration_1(db: sqlite_utils.Database) -> None:
+    db["sources"].create(
+        {
+            "write_key": str,
+            "label": str,
+            "first_seen": str,
+            "last_seen": str,
+            "event_count": int,
+            "request_count": int,
+        },
+        pk="write_key",
+        not_null={"event_count", "request_count"},
+        defaults={"event_count": 0, "request_count": 0},
+    )
+    db["requests"].create(
+        {
+            "id": int,
+            "received_at": str,
+            "method": str,
+            "path": str,
+            "query_string": str,
+            "remote_addr": str,
+            "headers": str,
+            "kind": str,
+            "write_key": str,
+            "content_type": str,
+            "content_encoding": str,
+            "wire_size": int,
+            "body_size": int,
+            "status": int,
+            "code": str,
+            "message": str,
+            "event_count": int,
+            "body": bytes,
+        },
+        pk="id",
+        not_null={"received_at", "method", "path", "status"},
+    )
+    db["events"].create(
+        {
+            "id": int,
+            "request_id": int,
+            "received_at": str,
+            "write_key": str,
+            "type": str,
+            "name": str,
+            "user_id": str,
+            "anonymous_id": str,
+            "message_id": str,
+            "timestamp": str,
+            "library_name": str,
+            "library_version": str,
+            "status": str,
+            "duplicate_of": int,
+            "problems": str,
+            "raw": str,
+            "stored": str,
+        },
+        pk="id",
+        not_null={"received_at", "status"},
+        foreign_keys=[("request_id", "requests", "id")],
+    )
+    db["events"].create_index(["message_id"], index_name="events_message_id")
+    db["events"].create_index(["type", "name"], index_name="events_type_name")
+    db["events"].create_index(["user_id"], index_name="events_user_id")
+    db["events"].create_index(["anonymous_id"], index_name="events_anonymous_id")
+    db["events"].create_index(["request_id"], index_name="events_request_id")
+
+
+#: Applied in order; the index + 1 is the schema version a database reaches.
+MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_migration_1,)
+
+
+def connect(path: Path | str, *, readonly: bool = False) -> sqlite3.Connection:
+    """Open a connection with the pragmas every segdbg connection uses."""
+    try:
+        if readonly:
+            conn = sqlite3.connect(f"file:{Path(path)}?mode=ro", uri=True, check_same_thread=False)
+        else:
+            conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        conn.execute("PRAGMA busy_timeout = 5000")
+        if not readonly:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = OFF")
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{path}: cannot open as a SQLite database ({exc}).") from exc
+    return conn
+
+
+def migrate(path: Path | str) -> int:
+    """Create or upgrade the schema; returns the schema version.
+
+    Raises:
+        StoreError: the file is not SQLite, belongs to another application, or is newer
+            than this segdbg understands.
+    """
+    with closing(connect(path)) as conn:
+        try:
+            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{path}: not a SQLite database ({exc}).") from exc
+        if app_id not in (0, APPLICATION_ID) or (app_id == 0 and tables and "meta" not in tables):
+            raise StoreError(
+                f"{path}: this SQLite file belongs to another application; "
+                "give segdbg its own file with --db."
+            )
+        db = sqlite_utils.Database(conn)
+        if "meta" not in tables:
+            db["meta"].create({"key": str, "value": str}, pk="key")
+        row = conn.execute("SELECT value FROM meta WHERE key = ?", (SCHEMA_VERSION_KEY,)).fetchone()
+        version = int(row[0]) if row else 0
+        if version > len(MIGRATIONS):
+            raise StoreError(
+                f"{path}: schema version {version} is newer than this segdbg ({len(MIGRATIONS)}); upgrade segdbg."
+            )
+        for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
+            with db.atomic():
+                step(db)
+                conn.execute(
+                    "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (SCHEMA_VERSION_KEY, str(number))
+                )
+            log.info("migrated %s to schema %d", path, number)
+        conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        return len(MIGRATIONS)
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """What one submitted job became: the request row id and each event's id and status."""
+
+    request_id: int | None
+    event_ids: tuple[int, ...]
+    statuses: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class _Job:
+    record: RequestRecord | None
+    events: Sequence[Event]
+    future: Future[WriteResult]
+
+
+_STOP = object()
+
+_INSERT_REQUEST = """INSERT INTO requests (received_at, method, path, query_string, remote_addr, headers, kind,
+ write_key, content_type, content_encoding, wire_size, body_size, status, code, message, event_count, body)
+ VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"""
+_INSERT_EVENT = """INSERT INTO events (request_id, received_at, write_key, type, name, user_id, anonymous_id,
+ message_id, timestamp, library_name, library_version, status, duplicate_of, problems, raw, stored)
+ VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"""
+_UPSERT_SOURCE = """INSERT INTO sources (write_key, first_seen, last_seen, event_count, request_count)
+ VALUES (?,?,?,?,?) ON CONFLICT(write_key) DO UPDATE SET last_seen = excluded.last_seen,
+ event_count = event_count + excluded.event_count, request_count = request_count + excluded.request_count"""
+
+
+class EventWriter:
+    """The one thread that writes: group commit, then resolve each job's future.
+
+    Args:
+        path: the database file (migrated before the writer starts).
+        max_rows: how many event rows one transaction may hold before it commits.
+    """
+
+    def __init__(self, path: Path | str, *, max_rows: int = 5000) -> None:
+        self.path = Path(path)
+        self.max_rows = max_rows
+        self._queue: queue.SimpleQueue[_Job | object] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="segdbg-writer", daemon=True)
+        self._conn: sqlite3.Connection | None = None
+        self.committed_events = 0
+        self.committed_requests = 0
+        self.transactions = 0
+
+    def start(self) -> EventWriter:
+        """Migrate the schema, open the write connection and start the thread."""
+        migrate(self.path)
+        self._conn = connect(self.path)
+        self._thread.start()
+        return self
+
+    def submit(self, record: RequestRecord | None, events: Sequence[Event]) -> Future[WriteResult]:
+        """Queue a request record and its events; the future resolves after COMMIT."""
+        future: Future[WriteResult] = Future()
+        self._queue.put(_Job(record, events, future))
+        return future
+
+    def close(self, timeout: float | None = 30) -> None:
+        """Write everything already queued, then stop the thread and close the connection."""
+        if self._thread.is_alive():
+            self._queue.put(_STOP)
+            self._thread.join(timeout)
+        if self._conn is not None and not self._thread.is_alive():
+            self._conn.close()
+            self._conn = None
+
+    def _run(self) -> None:
+        assert self._conn is not None
+        conn = self._conn
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if first is _STOP:
+                break
+            jobs = [first]
+            rows = len(first.events)  # type: ignore[union-attr]
+            while rows < self.max_rows:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is _STOP:
+                    stopping = True
+                    break
+                jobs.append(nxt)
+                rows += len(nxt.events)  # type: ignore[union-attr]
+            self._commit(conn, jobs)  # type: ignore[arg-type]
+
+    def _commit(self, conn: sqlite3.Connection, jobs: list[_Job]) -> None:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            results = [self._write_job(conn, job) for job in jobs]
+            self._update_sources(conn, jobs)
+            conn.execute("COMMIT")
+        except Exception as exc:  # noqa: BLE001 - every waiting request must hear about the failure
+            log.exception("write failed; %d requests answered with an error", len(jobs))
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            for job in jobs:
+                job.future.set_exception(StoreError(f"could not write to {self.path}: {exc}"))
+            return
+        self.transactions += 1
+        for job, result in zip(jobs, results, strict=True):
+            self.committed_events += len(job.events)
+            self.committed_requests += job.record is not None
+            job.future.set_result(result)
+
+    def _write_job(self, conn: sqlite3.Connection, job: _Job) -> WriteResult:
+        request_id = None
+        if job.record is not None:
+            r = job.record
+            cursor = conn.execute(
+                _INSERT_REQUEST,
+                (
+                    r.received_at, r.method, r.path, r.query_string, r.remote_addr,
+                    orjson.dumps(r.headers).decode(), r.kind, r.write_key, r.content_type,
+                    r.content_encoding, r.wire_size, r.body_size, r.status, r.code, r.message,
+                    len(job.events), r.body,
+                ),
+            )
+            request_id = cursor.lastrowid
+        if not job.events:
+            return WriteResult(request_id, (), ())
+        firsts = _first_copies(conn, job.events)
+        ids: list[int] = []
+        statuses: list[str] = []
+        for event in job.events:
+            status, problems, duplicate_of = event.status, event.problems, None
+            key = (event.write_key, event.message_id)
+            if status == OK and event.message_id is not None:
+                first = firsts.get(key)
+                if first is not None:
+                    status, duplicate_of = DUPLICATE, first[0]
+                    problems = (*problems, _duplicate_problem(first))
+            cursor = conn.execute(
+                _INSERT_EVENT,
+                (
+                    request_id, event.received_at, event.write_key, event.type, event.name,
+                    event.user_id, event.anonymous_id, event.message_id, event.timestamp,
+                    event.library_name, event.library_version, status, duplicate_of,
+                    orjson.dumps([p.to_dict() for p in problems]).decode() if problems else None,
+                    event.raw.decode("utf-8", "replace"), orjson.dumps(event.stored).decode(),
+                ),
+            )
+            row_id = cursor.lastrowid
+            assert row_id is not None
+            ids.append(row_id)
+            statuses.append(status)
+            if status == OK and event.message_id is not None:
+                firsts[key] = (row_id, event.received_at)
+        return WriteResult(request_id, tuple(ids), tuple(statuses))
+
+    def _update_sources(self, conn: sqlite3.Connection, jobs: list[_Job]) -> None:
+        seen: dict[str, list[Any]] = {}
+        for job in jobs:
+            for event in job.events:
+                if event.write_key is not None:
+                    entry = seen.setdefault(event.write_key, [event.received_at, event.received_at, 0, 0])
+                    entry[1] = event.received_at
+                    entry[2] += 1
+            key = job.record.write_key if job.record is not None else None
+            if key is not None:
+                entry = seen.setdefault(key, [job.record.received_at, job.record.received_at, 0, 0])  # type: ignore[union-attr]
+                entry[3] += 1
+        if seen:
+            conn.executemany(_UPSERT_SOURCE, [(key, *values) for key, values in seen.items()])
+
+
+def _first_copies(
+    conn: sqlite3.Connection, events: Sequence[Event]
+) -> dict[tuple[str | None, str | None], tuple[int, str]]:
+    """The first stored ``ok`` copy of each (write key, messageId) seen in the last 24 hours."""
+    candidates = {e.message_id for e in events if e.status == OK and e.message_id is not None}
+    if not candidates:
+        return {}
+    newest = max(e.received_at for e in events)
+    since_dt = parse_timestamp(newest)
+    since = format_timestamp(since_dt - DUPLICATE_WINDOW) if since_dt is not None else newest
+    found: dict[tuple[str | None, str | None], tuple[int, str]] = {}
+    ordered = sorted(candidates)
+    for start in range(0, len(ordered), 500):
+        chunk = ordered[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        for row_id, write_key, message_id, received_at in conn.execute(
+            f"SELECT id, write_key, message_id, received_at FROM events WHERE message_id IN ({marks})"
+            " AND status = 'ok' AND received_at >= ? ORDER BY id",
+            (*chunk, since),
+        ):
+            found.setdefault((write_key, message_id), (row_id, received_at))
+    return found
+
+
+def _duplicate_problem(first: tuple[int, str]) -> Problem:
+    return Problem(
+        "duplicate_message_id",
+        "messageId",
+        f"Same messageId as event #{first[0]} received at {first[1]}; Segment drops repeats within 24 h.",
+        WARNING,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Reads: each caller brings its own connection (WAL: readers never block the writer).
+
+EVENT_COLUMNS = (
+    "id", "request_id", "received_at", "write_key", "type", "name", "user_id", "anonymous_id",
+    "message_id", "timestamp", "library_name", "library_version", "status", "duplicate_of",
+    "problems", "raw", "stored",
+)
+
+
+def from_row(row: Sequence[Any]) -> dict[str, Any]:
+    """An ``events`` row as a dict, with ``problems``, ``raw`` and ``stored`` decoded."""
+    event = dict(zip(EVENT_COLUMNS, row, strict=True))
+    event["problems"] = orjson.loads(event["problems"]) if event["problems"] else []
+    for key in ("raw", "stored"):
+        try:
+            event[key] = orjson.loads(event[key]) if event[key] is not None else None
+        except orjson.JSONDecodeError:
+            pass  # raw text that was not valid UTF-8 JSON stays a string, as received
+    return event
+
+
+@contextmanager
+def reader(path: Path | str) -> Iterator[sqlite3.Connection]:
+    """A short-lived read connection to an existing capture."""
+    if not Path(path).exists():
+        raise StoreError(f"{path}: no such capture; start `segdbg serve` or pass --db PATH.")
+    migrate(path)
+    conn = connect(path)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def iter_events(
+    conn: sqlite3.Connection,
+    *,
+    statuses: Iterable[str] | None = None,
+    after_id: int = 0,
+    limit: int | None = None,
+    newest: bool = False,
+) -> Iterator[dict[str, Any]]:
+    """Events oldest first (or the newest ``limit`` of them, still oldest first)."""
+    where = ["id > ?"]
+    params: list[Any] = [after_id]
+    if statuses is not None:
+        wanted = list(statuses)
+        where.append(f"status IN ({','.join('?' * len(wanted))})")
+        params += wanted
+    sql = f"SELECT {', '.join(EVENT_COLUMNS)} FROM events WHERE {' AND '.join(where)}"
+    if newest and limit is not None:
+        sql = f"SELECT * FROM ({sql} ORDER BY id DESC LIMIT {int(limit)}) ORDER BY id"
+    else:
+        sql += " ORDER BY id" + (f" LIMIT {int(limit)}" if limit is not None else "")
+    for row in conn.execute(sql, params):
+        yield from_row(row)
+
+
+def get_request(conn: sqlite3.Connection, request_id: int) -> dict[str, Any] | None:
+    """One ``requests`` row as a dict, headers decoded."""
+    cursor = conn.execute("SELECT * FROM requests WHERE id = ?", (request_id,))
+    row = cursor.fetchone()
+    if row is None:
+        return None
+    request = dict(zip([c[0] for c in cursor.description], row, strict=True))
+    request["headers"] = orjson.loads(request["headers"]) if request["headers"] else []
+    return request
+
+
+def status_counts(conn: sqlite3.Connection) -> dict[str, int]:
+    """How many events have each status."""
+    return {status: count for status, count in conn.execute("SELECT status, count(*) FROM events GROUP BY status")}
+
+
+def default_db_path(option: str | None, environ: dict[str, str]) -> Path:
+    """``--db PATH``, else ``$SEGDBG_DB``, else ``./segdbg.db`` (DESIGN §3)."""
+    return Path(option or environ.get("SEGDBG_DB") or "segdbg.db")
+
+
+def now_utc() -> datetime:
+    """The server clock; the one place the store layer reads it (kept out of the pure core)."""
+    from datetime import UTC
+
+    return datetime.now(UTC)

@@ -1,0 +1,530 @@
+"""Pure handling of one HTTP request to the Segment Tracking API (PROTOCOL.md §1–§3).
+
+:func:`handle` turns what arrived (method, path, query, headers, wire bytes, peer address)
+into an :class:`Outcome`: the exact reply Segment would give, the events to store, and the
+record of the request itself. The server only reads bytes, calls this, awaits the commit and
+writes the reply. No I/O, no clock: the receive time and the id generator are passed in.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import zlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from debugger.protocol import (
+    BATCH,
+    CONTEXT,
+    INTEGRATIONS,
+    MAX_BATCH_BYTES,
+    MAX_BATCH_MESSAGES,
+    MAX_MESSAGE_BYTES,
+    SENT_AT,
+    TYPES,
+    WRITE_KEY,
+    Envelope,
+    Event,
+    Problem,
+    build_event,
+)
+from debugger.timefmt import format_timestamp
+
+#: The most a server reads off the wire for one request; anything longer is over every limit.
+WIRE_LIMIT = 2 * MAX_BATCH_BYTES
+#: How much of a rejected request's body is kept for the HTTP view.
+KEPT_BODY_LIMIT = 1024 * 1024
+
+SHORT_PATHS = {t[0]: t for t in TYPES}
+MASKED_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+
+MESSAGE, BATCH_ROUTE, METRICS, PIXEL, SETTINGS, HOME, UNKNOWN = (
+    "message",
+    "batch",
+    "metrics",
+    "pixel",
+    "settings",
+    "home",
+    "unknown",
+)
+
+#: A 43-byte transparent 1×1 GIF, the pixel API's only answer (D-PIXEL).
+PIXEL_GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+SUCCESS_BODY = b'{"success":true}'
+
+Headers = Sequence[tuple[str, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Where a request was sent: ``kind`` plus the message type or write key in the path."""
+
+    kind: str
+    type: str | None = None
+    write_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingRequest:
+    """An HTTP request as it arrived.
+
+    Attributes:
+        body: the bytes read off the wire (still compressed), at most ``WIRE_LIMIT + 1``.
+        truncated: the sender sent more than ``WIRE_LIMIT`` bytes; the rest was not read.
+        scheme: ``http`` or ``https``, used to tell analytics.js where to send.
+    """
+
+    method: str
+    path: str
+    query_string: str = ""
+    query: Sequence[tuple[str, str]] = ()
+    headers: Headers = ()
+    body: bytes = b""
+    remote: str | None = None
+    truncated: bool = False
+    scheme: str = "http"
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """The HTTP answer: status, body, content type and extra headers."""
+
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    """One row of the ``requests`` table: every request that reached an ingest route."""
+
+    received_at: str
+    method: str
+    path: str
+    query_string: str
+    remote_addr: str | None
+    headers: list[list[str]]
+    kind: str
+    write_key: str | None
+    content_type: str | None
+    content_encoding: str | None
+    wire_size: int
+    body_size: int | None
+    status: int
+    code: str | None
+    message: str | None
+    body: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What to answer, what to record, and which events to store."""
+
+    reply: Reply
+    record: RequestRecord | None
+    events: tuple[Event, ...] = field(default=())
+
+
+class RequestError(Exception):
+    """A request-level rejection: answered 400 with Segment's error body."""
+
+    def __init__(self, code: str, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.code, self.message, self.status = code, message, status
+
+
+def match_route(method: str, path: str) -> Route:
+    """Map a method and path to the PROTOCOL.md §1 route it names."""
+    clean = path.rstrip("/") or "/"
+    parts = clean.split("/")
+    if clean == "/":
+        return Route(HOME)
+    if len(parts) == 3 and parts[1] == "v1":
+        name = parts[2]
+        if name in TYPES:
+            return Route(MESSAGE, type=name)
+        if name in SHORT_PATHS:
+            return Route(MESSAGE, type=SHORT_PATHS[name])
+        if name in ("batch", "import", "b"):
+            return Route(BATCH_ROUTE)
+        if name == "m":
+            return Route(METRICS)
+    if len(parts) == 4 and parts[1:3] == ["v1", "pixel"] and parts[3] in TYPES:
+        return Route(PIXEL, type=parts[3])
+    if len(parts) == 5 and parts[1:3] == ["v1", "projects"] and parts[4] == "settings":
+        return Route(SETTINGS, write_key=parts[3])
+    return Route(UNKNOWN)
+
+
+def header(headers: Headers, name: str) -> str | None:
+    """Case-insensitive lookup of the first header called ``name``."""
+    wanted = name.lower()
+    for key, value in headers:
+        if key.lower() == wanted:
+            return value
+    return None
+
+
+def basic_auth_user(value: str | None) -> str | None:
+    """The username of an ``Authorization: Basic`` header (the write key), if any.
+
+    A key encoded without the trailing colon is tolerated, as Segment does (D-HTTP).
+    """
+    if not value:
+        return None
+    scheme, _, token = value.strip().partition(" ")
+    if scheme.lower() != "basic" or not token:
+        return None
+    try:
+        decoded = base64.b64decode(token.strip() + "==", validate=False).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    user = decoded.split(":", 1)[0]
+    return user or None
+
+
+def mask_headers(headers: Headers) -> list[list[str]]:
+    """Headers in arrival order with credentials masked (the scheme stays readable)."""
+    masked: list[list[str]] = []
+    for key, value in headers:
+        if key.lower() in MASKED_HEADERS:
+            scheme = value.split(" ", 1)[0] if " " in value and key.lower() != "cookie" else ""
+            value = f"{scheme} ••••••".strip()
+        masked.append([key, value])
+    return masked
+
+
+def cors_headers(request_headers: Headers, *, preflight: bool) -> tuple[tuple[str, str], ...]:
+    """CORS headers for an ingest route (PROTOCOL.md §1.4): echo the origin and asked headers."""
+    origin = header(request_headers, "origin")
+    if origin is None:
+        return ()
+    out = [
+        ("Access-Control-Allow-Origin", origin),
+        ("Access-Control-Allow-Credentials", "true"),
+        ("Access-Control-Expose-Headers", "Retry-After, X-RateLimit-Reset"),
+        ("Vary", "Origin"),
+    ]
+    if preflight:
+        asked = header(request_headers, "access-control-request-headers")
+        out += [
+            ("Access-Control-Allow-Methods", "GET, POST, OPTIONS"),
+            ("Access-Control-Allow-Headers", asked or "authorization, content-type, x-retry-count"),
+            ("Access-Control-Max-Age", "7200"),
+        ]
+        if (header(request_headers, "access-control-request-private-network") or "").lower() == "true":
+            out.append(("Access-Control-Allow-Private-Network", "true"))
+    return tuple(out)
+
+
+def error_body(code: str, message: str) -> bytes:
+    """Segment's error body: python clients need ``code`` and ``message`` together (§3.3)."""
+    return orjson.dumps({"success": False, "code": code, "message": message})
+
+
+def inflate(body: bytes, encoding: str | None, limit: int) -> bytes:
+    """Undo ``Content-Encoding``; never produce more than ``limit + 1`` bytes (bombs stay small).
+
+    Raises:
+        RequestError: the encoding is unknown or the data is not valid for it.
+    """
+    tokens = [t.strip().lower() for t in (encoding or "").split(",") if t.strip()]
+    data = body
+    for token in reversed(tokens):
+        if token == "identity":
+            continue
+        if token not in ("gzip", "x-gzip", "deflate"):
+            raise RequestError("invalid_encoding", f"Unsupported Content-Encoding {token!r}; use gzip.")
+        data = _inflate_members(data, token, limit)
+    return data
+
+
+def _inflate_members(data: bytes, token: str, limit: int) -> bytes:
+    """Inflate every gzip member (or one zlib stream), stopping at ``limit + 1`` bytes."""
+    out = bytearray()
+    remaining = data
+    while remaining and len(out) <= limit:
+        decoder = zlib.decompressobj(47)  # 32 + 15: accept a gzip or a zlib header
+        try:
+            out += decoder.decompress(remaining, limit + 1 - len(out))
+        except zlib.error as exc:
+            raise RequestError("invalid_encoding", f"The body is not valid {token} data ({exc}).") from exc
+        if len(out) > limit:
+            break
+        if not decoder.eof:
+            raise RequestError("invalid_encoding", f"The {token} body is truncated.")
+        remaining = decoder.unused_data
+    return bytes(out)
+
+
+def decode_json(data: bytes) -> Any:
+    """Parse a JSON body, with Segment's error for anything that is not JSON."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        detail = str(exc).split(":", 1)[0] if str(exc) else "invalid JSON"
+        raise RequestError("invalid_json", f"Invalid JSON: {detail}.") from exc
+
+
+def settings_body(write_key: str, request: IncomingRequest) -> bytes:
+    """The CDN settings that make analytics.js send everything to this server (§1.5)."""
+    host = header(request.headers, "x-forwarded-host") or header(request.headers, "host") or "127.0.0.1:8088"
+    scheme = (header(request.headers, "x-forwarded-proto") or request.scheme).split(",")[0].strip()
+    return orjson.dumps(
+        {
+            "integrations": {
+                "Segment.io": {
+                    "apiKey": write_key,
+                    "apiHost": f"{host}/v1",
+                    "protocol": scheme,
+                    "addBundledMetadata": True,
+                    "unbundledIntegrations": [],
+                    "maybeBundledConfigIds": {},
+                    "versionSettings": {"version": "4.4.7", "componentTypes": ["browser"]},
+                }
+            },
+            "plan": {
+                "track": {"__default": {"enabled": True, "integrations": {}}},
+                "identify": {"__default": {"enabled": True}},
+                "group": {"__default": {"enabled": True}},
+            },
+            "middlewareSettings": {},
+            "enabledMiddleware": {},
+            "metrics": {"sampleRate": 0},
+            "legacyVideoPluginsEnabled": False,
+            "remotePlugins": [],
+            "edgeFunction": {},
+        }
+    )
+
+
+def pixel_message(query: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    """The message a pixel GET carries: base64 ``data`` (standard or URL-safe, any padding)
+    or plain query parameters with dotted keys for nesting (D-PIXEL).
+
+    Raises:
+        RequestError: ``data`` is not base64 of a JSON object.
+    """
+    pairs = list(query)
+    data = next((v for k, v in pairs if k == "data"), None)
+    if data is not None:
+        text = data.strip().replace(" ", "+")
+        try:
+            raw = base64.b64decode(text.replace("-", "+").replace("_", "/") + "=" * (-len(text) % 4), validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise RequestError("invalid_pixel_data", "`data` is not base64.") from exc
+        decoded = decode_json(raw)
+        if not isinstance(decoded, dict):
+            raise RequestError("invalid_pixel_data", "`data` must encode a JSON object.")
+        return decoded
+    message: dict[str, Any] = {}
+    for key, value in pairs:
+        target = message
+        *parents, leaf = key.split(".")
+        for part in parents:
+            child = target.get(part)
+            if not isinstance(child, dict):
+                child = target[part] = {}
+            target = child
+        target[leaf] = value
+    return message
+
+
+def handle(request: IncomingRequest, *, received_at: datetime, new_id: Callable[[], str]) -> Outcome:
+    """Answer one request exactly as Segment would, and say what to store.
+
+    Args:
+        request: what arrived.
+        received_at: the server clock at receipt (aware, UTC).
+        new_id: generates messageIds for messages without one.
+    """
+    route = match_route(request.method, request.path)
+    if request.method == "OPTIONS":
+        return Outcome(Reply(204, b"", "text/plain", cors_headers(request.headers, preflight=True)), None)
+    cors = cors_headers(request.headers, preflight=False)
+    if route.kind == HOME and request.method in ("GET", "HEAD"):
+        return Outcome(Reply(200, HOME_TEXT, "text/plain", cors), None)
+
+    events: tuple[Event, ...] = ()
+    body_size: int | None = None
+    write_key: str | None = None
+    keep_body = False
+    try:
+        if route.kind == SETTINGS and request.method in ("GET", "HEAD"):
+            write_key = route.write_key
+            reply = Reply(200, settings_body(route.write_key or "", request), headers=cors)
+        elif route.kind == PIXEL and request.method in ("GET", "HEAD"):
+            reply = Reply(200, PIXEL_GIF, "image/gif", (*cors, ("Cache-Control", "no-store")))
+            try:
+                message = pixel_message(request.query)
+                write_key = _str_key(message.get(WRITE_KEY))
+                if write_key is None:
+                    raise RequestError("invalid_write_key", "The pixel carries no writeKey.")
+                envelope = Envelope(write_key=write_key, received_at=received_at, ip=request.remote, path_type=route.type)
+                events = (build_event(message, envelope, new_id=new_id),)
+            except RequestError as exc:
+                return _record(request, route, received_at, reply, write_key, None, exc.code, exc.message, events, True)
+        elif route.kind in (MESSAGE, BATCH_ROUTE, METRICS) and request.method == "POST":
+            limit = MAX_MESSAGE_BYTES if route.kind == MESSAGE else MAX_BATCH_BYTES
+            if request.truncated:
+                raise RequestError("payload_too_large", _too_large(limit, None))
+            data = inflate(request.body, header(request.headers, "content-encoding"), limit)
+            body_size = len(data)
+            if body_size > limit:
+                raise RequestError("payload_too_large", _too_large(limit, None))
+            document = decode_json(data)
+            if route.kind == METRICS:
+                keep_body = True
+                reply = Reply(200, SUCCESS_BODY, headers=cors)
+            else:
+                write_key, events = _messages(route, document, request, received_at, new_id)
+                reply = Reply(200, SUCCESS_BODY, headers=cors)
+        else:
+            allowed = "GET" if route.kind in (SETTINGS, PIXEL, HOME) else "POST"
+            if route.kind == UNKNOWN:
+                if request.method in ("GET", "HEAD") and not request.path.startswith("/v1/"):
+                    reply = Reply(404, error_body("not_found", _not_found(request)), headers=cors)
+                    return Outcome(reply, None)
+                raise RequestError("not_found", _not_found(request), status=404)
+            reply = Reply(
+                405,
+                error_body("method_not_allowed", f"{request.method} is not allowed here; use {allowed}."),
+                headers=(*cors, ("Allow", f"{allowed}, OPTIONS")),
+            )
+            return _record(request, route, received_at, reply, None, None, "method_not_allowed", None, (), True)
+    except RequestError as exc:
+        reply = Reply(exc.status, error_body(exc.code, exc.message), headers=cors)
+        return _record(request, route, received_at, reply, write_key, body_size, exc.code, exc.message, (), True)
+    return _record(request, route, received_at, reply, write_key, body_size, None, None, events, keep_body)
+
+
+def _messages(
+    route: Route,
+    document: Any,
+    request: IncomingRequest,
+    received_at: datetime,
+    new_id: Callable[[], str],
+) -> tuple[str | None, tuple[Event, ...]]:
+    if not isinstance(document, dict):
+        raise RequestError("invalid_json", "The body must be a JSON object.")
+    header_key = basic_auth_user(header(request.headers, "authorization"))
+    body_key = _str_key(document.get(WRITE_KEY))
+    if route.kind == MESSAGE:
+        items: list[Any] = [document]
+        sent_at = None
+        context = integrations = None
+    else:
+        batch = document.get(BATCH)
+        if not isinstance(batch, list):
+            raise RequestError(
+                "invalid_batch",
+                'A batch body must be {"batch": [ ...messages ]}; `batch` is missing or not an array.',
+            )
+        items = batch
+        sent_at = document.get(SENT_AT)
+        context = document.get(CONTEXT) if isinstance(document.get(CONTEXT), dict) else None
+        integrations = document.get(INTEGRATIONS) if isinstance(document.get(INTEGRATIONS), dict) else None
+    request_key = header_key or body_key
+    if request_key is None and not any(isinstance(i, dict) and _str_key(i.get(WRITE_KEY)) for i in items):
+        raise RequestError("invalid_write_key", "An invalid write key was provided")
+    raws = [orjson.dumps(item) for item in items]
+    if route.kind == BATCH_ROUTE:
+        for index, raw in enumerate(raws):
+            if len(raw) > MAX_MESSAGE_BYTES:
+                raise RequestError(
+                    "payload_too_large",
+                    _too_large(MAX_MESSAGE_BYTES, f"batch[{index}] is {len(raw):,} bytes"),
+                )
+    extra: tuple[Problem, ...] = ()
+    if len(items) > MAX_BATCH_MESSAGES:
+        extra = (
+            Problem(
+                "batch_too_large",
+                "",
+                f"The batch holds {len(items):,} messages; Segment accepts at most "
+                f"{MAX_BATCH_MESSAGES:,} per batch and rejects the batch.",
+            ),
+        )
+    envelope = Envelope(
+        write_key=request_key,
+        received_at=received_at,
+        sent_at=sent_at,
+        context=context,
+        integrations=integrations,
+        ip=request.remote,
+        path_type=route.type,
+    )
+    events = tuple(
+        build_event(item, envelope, new_id=new_id, extra_problems=extra, raw=raw)
+        for item, raw in zip(items, raws, strict=True)
+    )
+    return request_key or next((e.write_key for e in events if e.write_key), None), events
+
+
+def _record(
+    request: IncomingRequest,
+    route: Route,
+    received_at: datetime,
+    reply: Reply,
+    write_key: str | None,
+    body_size: int | None,
+    code: str | None,
+    message: str | None,
+    events: tuple[Event, ...],
+    keep_body: bool,
+) -> Outcome:
+    record = RequestRecord(
+        received_at=format_timestamp(received_at),
+        method=request.method,
+        path=request.path,
+        query_string=request.query_string,
+        remote_addr=request.remote,
+        headers=mask_headers(request.headers),
+        kind=route.kind,
+        write_key=write_key,
+        content_type=header(request.headers, "content-type"),
+        content_encoding=header(request.headers, "content-encoding"),
+        wire_size=len(request.body),
+        body_size=body_size,
+        status=reply.status,
+        code=code,
+        message=message,
+        body=request.body[:KEPT_BODY_LIMIT] if keep_body and request.body else None,
+    )
+    return Outcome(reply, record, events)
+
+
+def _str_key(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _too_large(limit: int, detail: str | None) -> str:
+    extra = f" ({detail})" if detail else ""
+    return f"Exceed payload limit: the limit is {limit:,} bytes after decompression{extra}."
+
+
+def _not_found(request: IncomingRequest) -> str:
+    hint = ""
+    if "/v1/v1/" in request.path:
+        hint = " The path repeats /v1: set your library's host to the server root, without /v1."
+    elif not request.path.startswith("/v1/"):
+        hint = " Segment routes live under /v1/ (e.g. POST /v1/batch, POST /v1/track)."
+    return f"No Segment route at {request.method} {request.path}.{hint}"
+
+
+HOME_TEXT = b"""segdbg is running: a local Segment HTTP Tracking API.
+
+Point a Segment library here, e.g.
+  analytics-python:   analytics.host = 'http://<this host>'
+  analytics-node:     new Analytics({ writeKey, host: 'http://<this host>' })
+  curl:               curl -X POST http://<this host>/v1/track -u WRITE_KEY: \\
+                        -d '{"userId":"u1","event":"Signed Up"}'
+Routes: /v1/{identify,track,page,screen,group,alias,batch,import}, /v1/{t,p,i,s,g,a,b,m},
+        /v1/pixel/<type>, /v1/projects/<writeKey>/settings
+"""

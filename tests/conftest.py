@@ -1,0 +1,31 @@
+"""Fixtures shared by the suite; each says which seam it covers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from debugger.server import ServerThread
+from debugger.settings import Settings
+
+
+@pytest.fixture
+def fixed_now() -> datetime:
+    """A fixed receive time for the pure core (no clock in protocol/wire)."""
+    return datetime(2024, 5, 1, 12, 0, 2, 500000, tzinfo=UTC)
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    """A capture file path on tmp_path (the store creates and migrates it)."""
+    return tmp_path / "capture.db"
+
+
+@pytest.fixture
+def server(db_path: Path) -> Iterator[ServerThread]:
+    """The real ingest server on a free loopback port, on its own loop, with a real SQLite file."""
+    with ServerThread(Settings(db=db_path, port=0)) as running:
+        yield running

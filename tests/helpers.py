@@ -1,0 +1,174 @@
+"""Plain helpers shared by the tests: raw HTTP to a real server, reading the capture, running the CLI."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import http.client
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+
+from debugger import store
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+
+
+@dataclass
+class Response:
+    """An HTTP answer: status, headers (lower-cased names) and body."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        """The body parsed as JSON."""
+        return orjson.loads(self.body)
+
+
+def http(
+    url: str,
+    method: str = "POST",
+    body: bytes | str | dict[str, Any] | list[Any] | None = None,
+    headers: Mapping[str, str] | Sequence[tuple[str, str]] = (),
+    *,
+    chunked: bool = False,
+    timeout: float = 10,
+) -> Response:
+    """Send one request with exactly these headers and bytes (http.client adds only Host)."""
+    parts = urlsplit(url)
+    if isinstance(body, dict | list):
+        body = orjson.dumps(body)
+    elif isinstance(body, str):
+        body = body.encode()
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    try:
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        conn.putrequest(method, path, skip_accept_encoding=True)
+        pairs = list(headers.items()) if isinstance(headers, Mapping) else list(headers)
+        for name, value in pairs:
+            conn.putheader(name, value)
+        if body is not None and not chunked:
+            conn.putheader("Content-Length", str(len(body)))
+        if chunked:
+            conn.putheader("Transfer-Encoding", "chunked")
+        conn.endheaders()
+        if body is not None:
+            if chunked:
+                for start in range(0, len(body), 1000):
+                    piece = body[start : start + 1000]
+                    conn.send(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+                conn.send(b"0\r\n\r\n")
+            else:
+                conn.send(body)
+        answer = conn.getresponse()
+        return Response(answer.status, {k.lower(): v for k, v in answer.getheaders()}, answer.read())
+    finally:
+        conn.close()
+
+
+def basic(key: str) -> str:
+    """An ``Authorization: Basic`` value for a write key, as the libraries encode it."""
+    return "Basic " + base64.b64encode(f"{key}:".encode()).decode()
+
+
+def gz(data: bytes | str) -> bytes:
+    """gzip-compress a body."""
+    return gzip.compress(data.encode() if isinstance(data, str) else data)
+
+
+def events(db: Path, *, statuses: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    """Every stored event (all statuses unless given), oldest first."""
+    conn = store.connect(db)
+    try:
+        return list(store.iter_events(conn, statuses=statuses))
+    finally:
+        conn.close()
+
+
+def requests_rows(db: Path) -> list[dict[str, Any]]:
+    """Every stored request, oldest first, headers decoded."""
+    conn = store.connect(db)
+    try:
+        ids = [r[0] for r in conn.execute("SELECT id FROM requests ORDER BY id")]
+        return [store.get_request(conn, i) for i in ids]  # type: ignore[misc]
+    finally:
+        conn.close()
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    """The environment for running segdbg from this checkout in a subprocess."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env.pop("SEGDBG_DB", None)
+    env.update(extra)
+    return env
+
+
+def run_segdbg(*args: str, cwd: Path | None = None, timeout: float = 60, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m debugger ARGS`` from this checkout and capture its output."""
+    return subprocess.run(
+        [sys.executable, "-m", "debugger", *args],
+        cwd=cwd,
+        env=cli_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+class ServeProcess:
+    """A real `segdbg serve --headless` subprocess on a free loopback port."""
+
+    def __init__(self, db: Path, *extra: str) -> None:
+        self.db = db
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "debugger", "serve", "--headless", "--port", "0", "--db", str(db), *extra],
+            env=cli_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stderr is not None
+        deadline = time.monotonic() + 20
+        self.url = ""
+        while time.monotonic() < deadline:
+            line = self.proc.stderr.readline()
+            match = re.search(r"listening on (http://\S+)", line)
+            if match:
+                self.url = match.group(1)
+                break
+            if not line and self.proc.poll() is not None:
+                break
+        if not self.url:
+            self.proc.kill()
+            raise RuntimeError(f"segdbg serve did not start: {self.proc.stderr.read()}")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> tuple[int, str, str]:
+        """Signal the process (by its id) and wait; returns exit code, stdout, stderr."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        out, err = self.proc.communicate(timeout=timeout)
+        return self.proc.returncode, out, err
+
+
+def integrity(db: Path) -> str:
+    """``PRAGMA integrity_check`` of a capture."""
+    conn = sqlite3.connect(db)
+    try:
+        return str(conn.execute("PRAGMA integrity_check").fetchone()[0])
+    finally:
+        conn.close()
