@@ -55,13 +55,18 @@ def make_app(settings: Settings, *, observer: Observer | None = None) -> web.App
     app[observer_key] = [observer] if observer is not None else []
     app.cleanup_ctx.append(_writer_context)
     app.router.add_get("/healthz", _healthz)
+    from debugger.api import setup_routes  # imports this module's AppKeys
+
+    setup_routes(app)  # before the catch-all, so /debugger/api/* never reaches CORS-enabled ingest
     app.router.add_route("*", "/{tail:.*}", _ingest)
     return app
 
 
 async def _writer_context(app: web.Application) -> AsyncIterator[None]:
+    from debugger.search import Indexer
+
     settings = app[settings_key]
-    writer = EventWriter(settings.db, max_rows=settings.commit_rows)
+    writer = EventWriter(settings.db, max_rows=settings.commit_rows, idle_task=Indexer() if settings.search_index else None)
     await asyncio.to_thread(writer.start)
     app[writer_key] = writer
     yield

@@ -17,6 +17,8 @@ class Settings:
         quiet: headless mode prints no line per request.
         commit_rows: the most event rows the writer puts in one transaction.
         shutdown_timeout: seconds in-flight requests get to finish on Ctrl-C/SIGTERM.
+        search_index: keep the full-text index up to date in the background (off: free
+            text still works, by scanning).
     """
 
     db: Path
@@ -25,3 +27,4 @@ class Settings:
     quiet: bool = False
     commit_rows: int = 5000
     shutdown_timeout: float = 10.0
+    search_index: bool = True

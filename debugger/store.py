@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import logging
 import queue
+import re
 import sqlite3
+import time
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future
@@ -23,12 +25,13 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 import sqlite_utils
 
 from debugger.protocol import DUPLICATE, DUPLICATE_WINDOW, OK, WARNING, Event, Problem
+from debugger.query import Query
 from debugger.timefmt import format_timestamp, parse_timestamp
 from debugger.wire import RequestRecord
 
@@ -111,8 +114,39 @@ def _migration_1(db: sqlite_utils.Database) -> None:
     db["events"].create_index(["request_id"], index_name="events_request_id")
 
 
+def _migration_search(db: sqlite_utils.Database) -> None:
+    """Search (issue 3): never-reused event ids, indexes for the filters, the FTS5 text index.
+
+    - ``events`` is rebuilt with ``AUTOINCREMENT`` so ids stay monotonic across ``reset``
+      (followers and ``?after=`` cursors would otherwise miss new rows). The rebuild copies
+      the table's current SQL, so columns added by other migrations survive.
+    - ``events_fts`` is a contentless trigram index of ``stored`` (detail=none keeps it small;
+      every match is re-checked exactly), filled in the background up to ``fts_watermark``.
+    """
+    conn = db.conn
+    table_sql = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'events'").fetchone()[0]
+    if "AUTOINCREMENT" not in table_sql.upper():
+        new_sql, replaced = re.subn(r'("id"|\[id\]|\bid\b)\s+INTEGER\s+PRIMARY\s+KEY', r"\1 INTEGER PRIMARY KEY AUTOINCREMENT", table_sql, count=1, flags=re.IGNORECASE)
+        if replaced:
+            indexes = [r[0] for r in conn.execute(
+                "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' AND sql IS NOT NULL"
+            )]
+            conn.execute(re.sub(r'^CREATE TABLE\s+("events"|\[events\]|events)', 'CREATE TABLE "events_rebuilt"', new_sql))
+            conn.execute('INSERT INTO "events_rebuilt" SELECT * FROM "events"')
+            conn.execute('DROP TABLE "events"')
+            conn.execute('ALTER TABLE "events_rebuilt" RENAME TO "events"')
+            for index_sql in indexes:
+                conn.execute(index_sql)
+    for name, columns in (("events_type", "type"), ("events_name", "name"), ("events_received_at", "received_at")):
+        conn.execute(f'CREATE INDEX IF NOT EXISTS "{name}" ON "events" ({columns})')
+    conn.execute(
+        "CREATE VIRTUAL TABLE IF NOT EXISTS events_fts USING fts5(stored, content='', tokenize='trigram', detail='none')"
+    )
+    conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('fts_watermark', '0')")
+
+
 #: Applied in order; the index + 1 is the schema version a database reaches.
-MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_migration_1,)
+MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_migration_1, _migration_search)
 
 
 def connect(path: Path | str, *, readonly: bool = False) -> sqlite3.Connection:
@@ -186,7 +220,16 @@ class _Job:
     future: Future[WriteResult]
 
 
+@dataclass(slots=True)
+class _Call:
+    fn: Callable[[sqlite3.Connection], Any]
+    future: Future[Any]
+
+
 _STOP = object()
+T = TypeVar("T")
+#: An idle task runs its own short transactions and says whether it has more to do.
+IdleTask = Callable[[sqlite3.Connection, Callable[[], bool]], bool]
 
 _INSERT_REQUEST = """INSERT INTO requests (received_at, method, path, query_string, remote_addr, headers, kind,
  write_key, content_type, content_encoding, wire_size, body_size, status, code, message, event_count, body)
@@ -205,14 +248,28 @@ class EventWriter:
     Args:
         path: the database file (migrated before the writer starts).
         max_rows: how many event rows one transaction may hold before it commits.
+        idle_task: background work (the search index) run between jobs when the queue is
+            empty, and at least every ``idle_every`` seconds under sustained load. It is
+            given a ``busy()`` probe so it can stop as soon as a job is waiting.
+        idle_every: the longest the idle task waits while the writer is busy.
     """
 
-    def __init__(self, path: Path | str, *, max_rows: int = 5000) -> None:
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        max_rows: int = 5000,
+        idle_task: IdleTask | None = None,
+        idle_every: float = 0.5,
+    ) -> None:
         self.path = Path(path)
         self.max_rows = max_rows
-        self._queue: queue.SimpleQueue[_Job | object] = queue.SimpleQueue()
+        self.idle_task = idle_task
+        self.idle_every = idle_every
+        self._queue: queue.SimpleQueue[_Job | _Call | object] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="segdbg-writer", daemon=True)
         self._conn: sqlite3.Connection | None = None
+        self._listeners: list[Callable[[], None]] = []
         self.committed_events = 0
         self.committed_requests = 0
         self.transactions = 0
@@ -230,6 +287,16 @@ class EventWriter:
         self._queue.put(_Job(record, events, future))
         return future
 
+    def call(self, fn: Callable[[sqlite3.Connection], T]) -> Future[T]:
+        """Run ``fn(conn)`` on the writer thread inside one transaction (maintenance, reset)."""
+        future: Future[T] = Future()
+        self._queue.put(_Call(fn, future))
+        return future
+
+    def add_listener(self, listener: Callable[[], None]) -> None:
+        """Call ``listener()`` on the writer thread after every commit (keep it quick)."""
+        self._listeners.append(listener)
+
     def close(self, timeout: float | None = 30) -> None:
         """Write everything already queued, then stop the thread and close the connection."""
         if self._thread.is_alive():
@@ -242,24 +309,73 @@ class EventWriter:
     def _run(self) -> None:
         assert self._conn is not None
         conn = self._conn
-        stopping = False
-        while not stopping:
+        idle_pending = self.idle_task is not None  # catch up on what earlier runs left
+        last_idle = time.monotonic()
+        while True:
+            if idle_pending and (self._queue.empty() or time.monotonic() - last_idle > self.idle_every):
+                idle_pending = self._idle(conn)
+                last_idle = time.monotonic()
+                continue
             first = self._queue.get()
             if first is _STOP:
                 break
-            jobs = [first]
-            rows = len(first.events)  # type: ignore[union-attr]
+            if isinstance(first, _Call):
+                self._call(conn, first)
+                idle_pending = self.idle_task is not None
+                continue
+            jobs: list[_Job] = [first]  # type: ignore[list-item]
+            rows = len(jobs[0].events)
+            stopping = False
             while rows < self.max_rows:
                 try:
                     nxt = self._queue.get_nowait()
                 except queue.Empty:
                     break
-                if nxt is _STOP:
-                    stopping = True
+                if nxt is _STOP or isinstance(nxt, _Call):
+                    self._commit(conn, jobs)
+                    jobs = []
+                    if nxt is _STOP:
+                        stopping = True
+                    else:
+                        self._call(conn, nxt)  # type: ignore[arg-type]
                     break
-                jobs.append(nxt)
+                jobs.append(nxt)  # type: ignore[arg-type]
                 rows += len(nxt.events)  # type: ignore[union-attr]
-            self._commit(conn, jobs)  # type: ignore[arg-type]
+            if jobs:
+                self._commit(conn, jobs)
+            idle_pending = self.idle_task is not None
+            if stopping:
+                break
+
+    def _idle(self, conn: sqlite3.Connection) -> bool:
+        assert self.idle_task is not None
+        try:
+            return self.idle_task(conn, lambda: not self._queue.empty())
+        except Exception:  # noqa: BLE001 - background work must never stop ingest
+            log.exception("background task failed; it will retry after the next commit")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            return False
+
+    def _call(self, conn: sqlite3.Connection, call: _Call) -> None:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            result = call.fn(conn)
+            conn.execute("COMMIT")
+        except Exception as exc:  # noqa: BLE001 - handed to the caller
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            call.future.set_exception(exc)
+            return
+        call.future.set_result(result)
+        self._notify()
+
+    def _notify(self) -> None:
+        for listener in self._listeners:
+            try:
+                listener()
+            except Exception:  # noqa: BLE001 - a listener's bug must not stop the writer
+                log.exception("commit listener failed")
 
     def _commit(self, conn: sqlite3.Connection, jobs: list[_Job]) -> None:
         try:
@@ -279,6 +395,7 @@ class EventWriter:
             self.committed_events += len(job.events)
             self.committed_requests += job.record is not None
             job.future.set_result(result)
+        self._notify()
 
     def _write_job(self, conn: sqlite3.Connection, job: _Job) -> WriteResult:
         request_id = None
@@ -412,25 +529,45 @@ def reader(path: Path | str) -> Iterator[sqlite3.Connection]:
 def iter_events(
     conn: sqlite3.Connection,
     *,
+    query: Query | None = None,
+    now: datetime | None = None,
     statuses: Iterable[str] | None = None,
     after_id: int = 0,
+    before_id: int | None = None,
     limit: int | None = None,
     newest: bool = False,
 ) -> Iterator[dict[str, Any]]:
-    """Events oldest first (or the newest ``limit`` of them, still oldest first)."""
-    where = ["id > ?"]
-    params: list[Any] = [after_id]
-    if statuses is not None:
-        wanted = list(statuses)
-        where.append(f"status IN ({','.join('?' * len(wanted))})")
-        params += wanted
-    sql = f"SELECT {', '.join(EVENT_COLUMNS)} FROM events WHERE {' AND '.join(where)}"
-    if newest and limit is not None:
-        sql = f"SELECT * FROM ({sql} ORDER BY id DESC LIMIT {int(limit)}) ORDER BY id"
-    else:
-        sql += " ORDER BY id" + (f" LIMIT {int(limit)}" if limit is not None else "")
-    for row in conn.execute(sql, params):
-        yield from_row(row)
+    """Events oldest first (or the newest ``limit`` of them, still oldest first).
+
+    Args:
+        conn: a read connection.
+        query: a parsed filter (:mod:`debugger.query`); searched through the FTS index when
+            it helps, with exact results whatever the index lag.
+        now: the instant relative times in ``query`` count back from (required with a query).
+        statuses: only these statuses (see :func:`debugger.search.view_statuses` for the default view).
+        after_id: only ids above this (a cursor); ``before_id``: only ids below this (paging back).
+        limit: at most this many; ``newest``: the last ``limit`` rather than the first.
+    """
+    from debugger.search import select_events
+
+    return select_events(
+        conn, query=query, now=now, statuses=statuses, after_id=after_id, before_id=before_id, limit=limit, newest=newest
+    )
+
+
+def count_events(
+    conn: sqlite3.Connection,
+    *,
+    query: Query | None = None,
+    now: datetime | None = None,
+    statuses: Iterable[str] | None = None,
+    after_id: int = 0,
+    cap: int | None = None,
+) -> int:
+    """How many events :func:`iter_events` would give (at most ``cap``)."""
+    from debugger.search import count_events as count
+
+    return count(conn, query=query, now=now, statuses=statuses, after_id=after_id, cap=cap)
 
 
 def get_request(conn: sqlite3.Connection, request_id: int) -> dict[str, Any] | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import gzip
-import http.client
+import http.client as http_client
 import os
 import re
 import signal
@@ -48,17 +48,18 @@ def http(
     chunked: bool = False,
     timeout: float = 10,
 ) -> Response:
-    """Send one request with exactly these headers and bytes (http.client adds only Host)."""
+    """Send one request with exactly these headers and bytes (http.client adds only Host, unless given)."""
     parts = urlsplit(url)
     if isinstance(body, dict | list):
         body = orjson.dumps(body)
     elif isinstance(body, str):
         body = body.encode()
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    conn = http_client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
     try:
         path = parts.path + (f"?{parts.query}" if parts.query else "")
-        conn.putrequest(method, path, skip_accept_encoding=True)
         pairs = list(headers.items()) if isinstance(headers, Mapping) else list(headers)
+        own_host = any(name.lower() == "host" for name, _ in pairs)  # e.g. a DNS-rebinding Host
+        conn.putrequest(method, path, skip_host=own_host, skip_accept_encoding=True)
         for name, value in pairs:
             conn.putheader(name, value)
         if body is not None and not chunked:

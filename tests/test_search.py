@@ -1,0 +1,269 @@
+"""Full-history search: the background index, exact results at any index lag, the default view, reset."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from debugger import query as q
+from debugger import search, store
+from debugger.protocol import Envelope, Event, build_event
+from debugger.stats import reset, stats
+
+NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+WORDS = ["espresso", "lamp", "shoes", "zanzibar", "Ünïcode", 'say "hi"', "ab"]
+
+
+def _events(count: int, start: int = 0) -> list[Event]:
+    out = []
+    for n in range(start, start + count):
+        message: dict[str, Any] = {
+            "type": "track" if n % 3 else "identify",
+            "messageId": f"m{n}",
+            "userId": f"u{n % 7}" if n % 11 else None,
+            "event": f"Event {n % 4}",
+            "properties": {"word": WORDS[n % len(WORDS)], "n": n, "items": [{"sku": f"s{n % 5}"}]},
+        }
+        envelope = Envelope(write_key="wk", received_at=NOW - timedelta(seconds=1000 - n))
+        out.append(build_event(message, envelope, new_id=lambda: "x"))
+    return out
+
+
+def _fill(path: Path, count: int, *, indexer: search.Indexer | None = None) -> None:
+    writer = store.EventWriter(path, idle_task=indexer).start()
+    try:
+        writer.submit(None, _events(count)).result()
+    finally:
+        writer.close()
+
+
+QUERIES = [
+    "espresso", "ESPRESSO", "zanzibar", '"say \\"hi\\""', "ÜNïCODE", "ab", "-lamp", "espresso -type:identify",
+    "properties.word:lamp", "properties.word:lamp,shoes", "properties.items.sku:s3", "properties.word:*resso",
+    "user:u3 lamp", "status:invalid", "properties.n:>50 shoes", "nothing-here",
+]
+
+
+def _results(conn: Any, text: str, **kwargs: Any) -> list[int]:
+    parsed = q.parse(text)
+    return [e["id"] for e in store.iter_events(conn, query=parsed, now=NOW, statuses=search.view_statuses(parsed, True), **kwargs)]
+
+
+def test_results_do_not_depend_on_how_far_the_index_got(tmp_path: Path) -> None:
+    """The same query gives the same rows, pages and counts with the index empty, half built and complete."""
+    path = tmp_path / "c.db"
+    _fill(path, 120)
+    conn = store.connect(path)
+    try:
+        assert search.index_state(conn) == search.IndexState(0, 120)
+        expected = {text: _results(conn, text) for text in QUERIES}
+        pages = {text: _results(conn, text, limit=3, newest=True) for text in QUERIES}
+        counts = {text: store.count_events(conn, query=q.parse(text), now=NOW) for text in QUERIES}
+        assert expected["espresso"] and expected["zanzibar"] and expected["ÜNïCODE"]  # ASCII letters fold; others match as written
+        assert expected["ESPRESSO"] == expected["espresso"]
+        indexer = search.Indexer(step=10, min_steps=6)
+        indexer(conn, lambda: True)  # busy: only the minimum steps
+        assert search.index_state(conn) == search.IndexState(60, 120)
+        for _ in range(2):
+            for text in QUERIES:
+                assert _results(conn, text) == expected[text], text
+                assert _results(conn, text, limit=3, newest=True) == pages[text], text
+                assert _results(conn, text, limit=2) == expected[text][:2], text
+                assert store.count_events(conn, query=q.parse(text), now=NOW) == counts[text], text
+                assert store.count_events(conn, query=q.parse(text), now=NOW, cap=2) == min(2, counts[text]), text
+            assert search.catch_up(conn) in (0, 60)
+        assert search.index_state(conn) == search.IndexState(120, 120)
+    finally:
+        conn.close()
+
+
+def test_the_index_serves_free_text_once_built(tmp_path: Path) -> None:
+    """With the index complete, a free-text first page walks the FTS table (not a table scan)."""
+    path = tmp_path / "c.db"
+    _fill(path, 30)
+    conn = store.connect(path)
+    try:
+        search.catch_up(conn)
+        statements: list[str] = []
+        conn.set_trace_callback(statements.append)
+        rows = list(store.iter_events(conn, query=q.parse("zanzibar"), now=NOW, limit=5, newest=True))
+        conn.set_trace_callback(None)
+        assert [r["stored"]["properties"]["word"] for r in rows] == ["zanzibar"] * 4
+        assert any("events_fts MATCH" in s for s in statements)
+    finally:
+        conn.close()
+
+
+def test_the_server_indexes_in_the_background(tmp_path: Path) -> None:
+    """A writer with the indexer catches the index up on its own, between commits."""
+    path = tmp_path / "c.db"
+    indexer = search.Indexer()
+    writer = store.EventWriter(path, idle_task=indexer).start()
+    try:
+        writer.submit(None, _events(50)).result()
+        deadline = time.monotonic() + 10
+        conn = store.connect(path)
+        while search.index_state(conn).lag and time.monotonic() < deadline:  # type: ignore[union-attr]
+            time.sleep(0.01)  # the indexer runs on its own; nothing to wake us
+        assert search.index_state(conn) == search.IndexState(50, 50)
+        conn.close()
+    finally:
+        writer.close()
+    assert indexer.indexed == 50
+
+
+def test_background_work_yields_to_ingest(tmp_path: Path) -> None:
+    """An idle task is interrupted as soon as a write is queued: acks never wait for the index."""
+    running = threading.Event()
+    calls = []
+
+    def slow_task(conn: Any, busy: Any) -> bool:
+        running.set()
+        while not busy():  # endless background work, until a job arrives
+            time.sleep(0.001)
+        calls.append(1)
+        return True
+
+    writer = store.EventWriter(tmp_path / "c.db", idle_task=slow_task).start()
+    try:
+        assert running.wait(5)
+        started = time.monotonic()
+        writer.submit(None, _events(1)).result(timeout=5)
+        assert time.monotonic() - started < 1.0
+        assert calls
+    finally:
+        writer.close()
+
+
+def test_a_failing_background_task_does_not_stop_ingest(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """If indexing raises, the error is logged and events are still written and acknowledged."""
+
+    def broken(conn: Any, busy: Any) -> bool:
+        raise RuntimeError("index is broken")
+
+    writer = store.EventWriter(tmp_path / "c.db", idle_task=broken).start()
+    try:
+        result = writer.submit(None, _events(2)).result(timeout=5)
+        assert len(result.event_ids) == 2
+    finally:
+        writer.close()
+    assert "background task failed" in caplog.text
+
+
+def test_default_view_hides_invalid_events_unless_the_query_asks(tmp_path: Path) -> None:
+    """Only ok events by default (PROTOCOL §10 case 8); a status: term or --all lifts the default."""
+    assert search.view_statuses(q.parse("type:track")) == ("ok",)
+    assert search.view_statuses(q.parse("type:track"), show_all=True) is None
+    assert search.view_statuses(q.parse("status:invalid")) is None
+    assert search.view_statuses(q.parse("-status:ok")) is None
+    path = tmp_path / "c.db"
+    _fill(path, 22)
+    conn = store.connect(path)
+    try:
+        default = store.count_events(conn, query=q.parse(""), now=NOW, statuses=search.view_statuses(q.parse("")))
+        invalid = store.count_events(conn, query=q.parse("status:invalid"), now=NOW, statuses=search.view_statuses(q.parse("status:invalid")))
+        assert (default, invalid) == (20, 2)  # m0 and m11 have no user id
+    finally:
+        conn.close()
+
+
+def test_paging_back_and_forth(tmp_path: Path) -> None:
+    """after_id continues a cursor; before_id pages back through older matches."""
+    path = tmp_path / "c.db"
+    _fill(path, 40)
+    conn = store.connect(path)
+    try:
+        newest = [e["id"] for e in store.iter_events(conn, query=q.parse("lamp"), now=NOW, limit=2, newest=True)]
+        older = [e["id"] for e in store.iter_events(conn, query=q.parse("lamp"), now=NOW, limit=2, newest=True, before_id=newest[0])]
+        everything = _results(conn, "lamp")
+        assert older + newest == everything[-4:]
+        assert [e["id"] for e in store.iter_events(conn, query=q.parse("lamp"), now=NOW, after_id=everything[1])] == everything[2:]
+    finally:
+        conn.close()
+
+
+def test_reset_empties_the_capture_and_ids_keep_counting(tmp_path: Path) -> None:
+    """After reset no event remains, the index is empty, and new events get higher ids than any before."""
+    path = tmp_path / "c.db"
+    writer = store.EventWriter(path, idle_task=search.Indexer()).start()
+    try:
+        before = writer.submit(None, _events(5)).result()
+        assert writer.call(reset).result() == 5
+        after = writer.submit(None, _events(2, start=100)).result()
+    finally:
+        writer.close()
+    assert min(after.event_ids) > max(before.event_ids)
+    conn = store.connect(path)
+    try:
+        assert [e["message_id"] for e in store.iter_events(conn)] == ["m100", "m101"]
+        assert _results(conn, "espresso") == []  # nothing stale left in the index
+        search.catch_up(conn)
+        assert _results(conn, "shoes") == [after.event_ids[0]]
+        assert stats(conn, now=NOW)["sources"][0]["events"] == 2
+    finally:
+        conn.close()
+
+
+def test_migration_keeps_existing_rows_and_makes_ids_monotonic(tmp_path: Path) -> None:
+    """Upgrading a schema-1 capture keeps its events and indexes, and adds AUTOINCREMENT and the FTS table."""
+    import sqlite_utils
+
+    path = tmp_path / "old.db"
+    conn = store.connect(path)
+    db = sqlite_utils.Database(conn)
+    db["meta"].create({"key": str, "value": str}, pk="key")
+    store.MIGRATIONS[0](db)
+    conn.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+    conn.execute("INSERT INTO events (id, received_at, status, stored) VALUES (7, '2024-01-01T00:00:00.000Z', 'ok', '{\"a\":\"zanzibar\"}')")
+    conn.close()
+    assert store.migrate(path) == len(store.MIGRATIONS)
+    conn = store.connect(path)
+    try:
+        table_sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'events'").fetchone()[0]
+        assert "AUTOINCREMENT" in table_sql
+        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        assert {"events_message_id", "events_user_id", "events_type", "events_name", "events_received_at"} <= names
+        assert _results(conn, "zanzibar") == [7]
+        conn.execute("DELETE FROM events")
+        conn.execute("INSERT INTO events (received_at, status) VALUES ('x', 'ok')")
+        assert conn.execute("SELECT max(id) FROM events").fetchone()[0] == 8
+    finally:
+        conn.close()
+
+
+def test_closest_events_name_the_terms_they_fail(tmp_path: Path) -> None:
+    """Near misses rank by how many terms they satisfy and list the failing ones (default status included)."""
+    path = tmp_path / "c.db"
+    _fill(path, 22)
+    conn = store.connect(path)
+    try:
+        misses = search.closest_events(conn, q.parse("properties.word:espresso user:u0 properties.n:<1"), now=NOW, statuses=("ok",), limit=5)
+        by_id = {m.event["message_id"]: m for m in misses}
+        assert misses[0].failed == ("properties.n:<1",) and misses[0].matched == 3  # m21, m14, m7: newest first
+        assert [m.event["message_id"] for m in misses[:3]] == ["m21", "m14", "m7"]
+        assert by_id["m0"].failed == ("user:u0", "status:ok")  # m0 has no user id, so it is invalid
+    finally:
+        conn.close()
+
+
+def test_stats_count_by_type_status_source_and_library(tmp_path: Path) -> None:
+    """stats() gives totals per type, status, source and library, the last minute's rate and the index lag."""
+    path = tmp_path / "c.db"
+    _fill(path, 22)
+    conn = store.connect(path)
+    try:
+        data = stats(conn, now=NOW - timedelta(seconds=1000 - 12 - 60))  # the last minute holds m12…m21
+    finally:
+        conn.close()
+    assert data["events"] == 22
+    assert data["by_type"] == {"track": 14, "identify": 8}
+    assert data["by_status"] == {"ok": 20, "invalid": 2}
+    assert data["sources"][0]["write_key"] == "wk" and data["sources"][0]["events"] == 22
+    assert data["libraries"] == [{"name": None, "version": None, "events": 22}]
+    assert data["last_minute"] == {"events": 10, "per_second": 0.17}
+    assert data["search_index"] == {"indexed_up_to": 0, "lag": 22}
