@@ -57,6 +57,29 @@ def resolve_db(db: Path | None) -> Path:
     return default_db_path(str(db) if db else None, dict(os.environ))
 
 
+def url_option(func: F) -> F:
+    """``--url URL``: a running segdbg server to ask instead of opening the database."""
+    return click.option(
+        "--url",
+        default=None,
+        metavar="URL",
+        help="Ask a running segdbg server (its debugger API) instead of opening --db, e.g. http://127.0.0.1:8088.",
+    )(func)
+
+
+def parse_query(text: str | None) -> Any:
+    """Parse a filter for a command; a malformed one is a usage error (exit 2) that points at the term."""
+    from debugger.pretty import inert
+    from debugger.query import QueryError, parse
+
+    try:
+        return parse(text or "")
+    except QueryError as exc:
+        shown = inert(text or "", 200)
+        pointer = " " * min(exc.start, len(shown)) + "^" * max(1, min(exc.end, len(shown)) - exc.start)
+        raise click.UsageError(f"bad query: {exc.message}\n  {shown}\n  {pointer}") from exc
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG)
 @click.version_option(__version__, prog_name="segdbg")
 def cli() -> None:
@@ -69,14 +92,15 @@ def cli() -> None:
     Examples:
       segdbg serve                         # listen on 127.0.0.1:8088, store in ./segdbg.db
       segdbg send sample_events/           # send the bundled sample payloads
-      segdbg events --format jsonl         # export what was stored
+      segdbg events 'type:track properties.plan:pro'   # search everything stored
+      segdbg expect 'event:"Order Completed"' --timeout 10   # in CI: wait for it
     """
 
 
 def _register() -> None:
-    from debugger.commands import events, send, serve
+    from debugger.commands import events, expect, reset, send, serve, stats
 
-    for module in (serve, send, events):
+    for module in (serve, send, events, expect, stats, reset):
         cli.add_command(module.command)
 
 

@@ -8,22 +8,28 @@
   analytics-python does (up to 100 messages and 500 KB per ``/v1/batch``), with a fresh
   envelope ``sentAt`` so the server's skew correction keeps each message's own timestamp.
   A line that is a batch envelope is sent as it is.
+- Exports come back in: a line or array item written by ``segdbg events --format jsonl|json``
+  is re-sent as the message it was received as (:func:`debugger.export.resend_message`), and a
+  ``.har`` file (or a ``.json`` holding a HAR log) re-sends each POST to a ``/v1/`` path as it
+  was made — browser HAR captures included; other requests in it are skipped.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 from datetime import datetime
 from typing import Any
 
 import orjson
 
+from debugger.export import is_export_record, resend_message
 from debugger.protocol import BATCH, MAX_BATCH_BYTES, SENT_AT, TYPE, TYPES
 from debugger.timefmt import format_timestamp
 
 LINE_FORMATS = (".jsonl", ".ndjson")
-FILE_FORMATS = (".json", *LINE_FORMATS)
+FILE_FORMATS = (".json", ".har", *LINE_FORMATS)
 DEFAULT_BATCH_SIZE = 100
 
 
@@ -65,8 +71,11 @@ def plan_file(
     except orjson.JSONDecodeError:
         yield PlannedRequest("/v1/track", data, name, 0, ("not valid JSON; sent as it is",))
         return
-    if isinstance(document, list):
-        yield from _batches(name, document, now=now, batch_size=batch_size)
+    if isinstance(document, dict) and isinstance(document.get("log"), dict):
+        yield from _plan_har(name, document["log"].get("entries"))
+    elif isinstance(document, list):
+        messages = [resend_message(item) if is_export_record(item) else item for item in document]
+        yield from _batches(name, messages, now=now, batch_size=batch_size)
     elif isinstance(document, dict) and BATCH in document:
         count = len(document[BATCH]) if isinstance(document[BATCH], list) else 0
         yield PlannedRequest("/v1/batch", data, name, count)
@@ -92,6 +101,8 @@ def _plan_lines(name: str, data: bytes, *, now: datetime, batch_size: int) -> It
         if isinstance(document, dict) and BATCH in document:
             yield PlannedRequest("/v1/batch", line, f"{name}:{number}", len(document.get(BATCH) or []))
             continue
+        if is_export_record(document):
+            document = resend_message(document)
         if not pending:
             first_line = number
         pending.append(document)
@@ -100,6 +111,33 @@ def _plan_lines(name: str, data: bytes, *, now: datetime, batch_size: int) -> It
             pending = []
     if pending:
         yield from _batches(f"{name}:{first_line}-", pending, now=now, batch_size=batch_size)
+
+
+def _plan_har(name: str, entries: object) -> Iterator[PlannedRequest | LineError]:
+    """Each POST to a ``/v1/`` path in a HAR log, re-sent with its body as it was made."""
+    if not isinstance(entries, list):
+        yield LineError(name, "a HAR file needs log.entries to be a list; nothing sent")
+        return
+    for index, entry in enumerate(entries):
+        request = entry.get("request") if isinstance(entry, dict) else None
+        if not isinstance(request, dict) or str(request.get("method", "")).upper() != "POST":
+            continue
+        path = urlsplit(str(request.get("url", ""))).path
+        if not path.startswith("/v1/"):
+            continue
+        post = request.get("postData")
+        text = post.get("text") if isinstance(post, dict) else None
+        origin = f"{name}#{index}"
+        if not isinstance(text, str):
+            yield LineError(origin, "a POST without postData.text (was the HAR saved without content?); not sent")
+            continue
+        body = text.encode()
+        try:
+            document = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            document = None
+        count = len(document[BATCH]) if isinstance(document, dict) and isinstance(document.get(BATCH), list) else 1
+        yield PlannedRequest(path, body, origin, count)
 
 
 def _batches(origin: str, messages: list[Any], *, now: datetime, batch_size: int) -> Iterator[PlannedRequest]:

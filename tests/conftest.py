@@ -11,6 +11,9 @@ import pytest
 from debugger.server import ServerThread
 from debugger.settings import Settings
 
+# The segdbg pytest plugin from this checkout (not the installed entry point): the `segdbg` fixture.
+pytest_plugins = ["debugger.pytest_plugin"]
+
 
 @pytest.fixture
 def fixed_now() -> datetime:

@@ -1,95 +1,144 @@
-"""`segdbg events`: list or export what was stored."""
+"""`segdbg events [QUERY]`: list, search or export what was stored."""
 
 from __future__ import annotations
 
+import csv
+import os
 import shutil
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
-import orjson
 
-from debugger.cli import db_option, resolve_db
+from debugger import __version__
+from debugger.cli import DEFAULT_URL, db_option, parse_query, resolve_db
+from debugger.export import (
+    CSV_COLUMNS,
+    HAR_SUFFIX,
+    csv_row,
+    curl_command,
+    export_record,
+    har_entry,
+    har_prefix,
+    safe_json,
+)
 from debugger.pretty import event_label, event_user, inert, status_text
 
-FORMATS = ("table", "jsonl", "json")
-#: Shown unless --all: what Segment would accept and forward.
-DEFAULT_STATUSES = ("ok",)
+__all__ = ["command", "export_record"]
 
-
-def export_record(event: dict[str, Any]) -> dict[str, Any]:
-    """The exported form of an event: columns, problems, raw and stored."""
-    return {
-        "id": event["id"],
-        "received_at": event["received_at"],
-        "status": event["status"],
-        "type": event["type"],
-        "name": event["name"],
-        "user_id": event["user_id"],
-        "anonymous_id": event["anonymous_id"],
-        "message_id": event["message_id"],
-        "write_key": event["write_key"],
-        "library": event["library_name"],
-        "duplicate_of": event["duplicate_of"],
-        "request_id": event["request_id"],
-        "problems": event["problems"],
-        "raw": event["raw"],
-        "stored": event["stored"],
-    }
+FORMATS = ("table", "jsonl", "json", "csv", "curl", "har")
+#: How many hidden events to count at most for the "(N hidden)" note.
+HIDDEN_COUNT_CAP = 100_000
 
 
 @click.command("events")
+@click.argument("query", required=False, default="")
 @db_option
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True, help="Output format.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="At most N events (the table defaults to a screenful, newest).")
 @click.option("--all", "show_all", is_flag=True, help="Include invalid and duplicate events (hidden by default, as Segment drops them).")
-def command(db: Path | None, fmt: str, limit: int | None, show_all: bool) -> None:
-    """List or export stored events, oldest first.
+@click.option(
+    "--to",
+    "url",
+    default=lambda: os.environ.get("SEGDBG_URL", DEFAULT_URL),
+    show_default=DEFAULT_URL,
+    help="curl/har: the server the commands re-send to ($SEGDBG_URL).",
+)
+def command(query: str, db: Path | None, fmt: str, limit: int | None, show_all: bool, url: str) -> None:
+    """List, search or export stored events, oldest first.
 
-    By default only events Segment would accept are shown; invalid events (no user id,
-    track without event, ...) and duplicates are stored too, and --all includes them.
-    jsonl and json give, per event, the columns, the problems, the message as received
-    (raw) and as Segment would store it (stored).
+    QUERY is the filter language (README "Searching"): fields like type:track, event:"Order
+    Completed", user:u_42, properties.plan:pro, after:1h, and free text over every stored
+    event. By default only events Segment would accept are shown; invalid events and
+    duplicates are stored too, and --all (or a status: term) includes them.
+
+    Formats: table (the newest screenful); jsonl and json (columns, problems, the message as
+    received and as stored); csv (one row per event, for spreadsheets); curl (a command per
+    event that re-sends it); har (HAR 1.2, opens in browser devtools). jsonl, json and har
+    exports go back in with `segdbg send FILE`. Exports stream, so any size works.
 
     \b
     Examples:
       segdbg events
-      segdbg events --all --limit 20
-      segdbg events --format jsonl > capture.jsonl
+      segdbg events 'type:track event:"Order Completed" after:1h'
+      segdbg events 'properties.products.sku:45790-32' --format json
+      segdbg events status:invalid --limit 20
+      segdbg events --format jsonl > capture.jsonl    # later: segdbg send capture.jsonl
+      segdbg events 'user:u_42' --format curl --to http://staging:8088
     """
-    from debugger.store import StoreError, iter_events, reader, status_counts
+    from debugger.search import view_statuses
+    from debugger.store import StoreError, count_events, iter_events, reader
 
-    statuses = None if show_all else DEFAULT_STATUSES
+    parsed = parse_query(query)
+    statuses = view_statuses(parsed, show_all)
+    now = datetime.now(UTC)
+    shown = 0
     try:
         with reader(resolve_db(db)) as conn:
             if fmt == "table":
                 rows = limit or max(5, shutil.get_terminal_size((120, 30)).lines - 6)
-                _table(iter_events(conn, statuses=statuses, limit=rows, newest=True))
-            elif fmt == "jsonl":
-                for event in iter_events(conn, statuses=statuses, limit=limit):
-                    sys.stdout.buffer.write(orjson.dumps(export_record(event)) + b"\n")
+                shown = _table(iter_events(conn, query=parsed, now=now, statuses=statuses, limit=rows, newest=True), bool(query))
             else:
-                _json_array(iter_events(conn, statuses=statuses, limit=limit))
-            hidden = {s: n for s, n in status_counts(conn).items() if statuses is not None and s not in statuses}
+                events = _counted(iter_events(conn, query=parsed, now=now, statuses=statuses, limit=limit))
+                _export(fmt, events, url)
+                shown = events.count  # type: ignore[attr-defined]
+            hidden = 0
+            if statuses is not None:
+                others = [s for s in ("ok", "invalid", "duplicate") if s not in statuses]
+                hidden = count_events(conn, query=parsed, now=now, statuses=others, cap=HIDDEN_COUNT_CAP)
     except StoreError as exc:
         raise click.ClickException(str(exc)) from exc
     if hidden:
-        parts = ", ".join(f"{n:,} {s}" for s, n in sorted(hidden.items()))
-        click.echo(f"({parts} hidden; add --all to include them)", err=True)
+        more = "+" if hidden >= HIDDEN_COUNT_CAP else ""
+        click.echo(f"({hidden:,}{more} invalid or duplicate event{'s' if hidden != 1 else ''} hidden; add --all to include them)", err=True)
+    if fmt == "table" and shown == 0 and query:
+        click.echo("No stored event matches that query.", err=True)
 
 
-def _json_array(events: Iterable[dict[str, Any]]) -> None:
+class _counted(Iterator[dict[str, Any]]):  # noqa: N801 - reads as a function at the call site
+    """Pass events through, counting them."""
+
+    def __init__(self, events: Iterator[dict[str, Any]]) -> None:
+        self.events, self.count = events, 0
+
+    def __next__(self) -> dict[str, Any]:
+        event = next(self.events)
+        self.count += 1
+        return event
+
+
+def _export(fmt: str, events: Iterable[dict[str, Any]], url: str) -> None:
     out = sys.stdout.buffer
-    out.write(b"[")
-    for index, event in enumerate(events):
-        out.write((b",\n" if index else b"\n") + orjson.dumps(export_record(event)))
-    out.write(b"\n]\n")
+    if fmt == "jsonl":
+        for event in events:
+            out.write(safe_json(export_record(event)) + b"\n")
+    elif fmt == "json":
+        out.write(b"[")
+        for index, event in enumerate(events):
+            out.write((b",\n" if index else b"\n") + safe_json(export_record(event)))
+        out.write(b"\n]\n")
+    elif fmt == "curl":
+        for event in events:
+            out.write(curl_command(event, url).encode() + b"\n")
+    elif fmt == "har":
+        out.write(har_prefix(__version__))
+        for index, event in enumerate(events):
+            out.write((b",\n" if index else b"\n") + safe_json(har_entry(event, url)))
+        out.write(HAR_SUFFIX)
+    else:
+        text = sys.stdout
+        writer = csv.writer(text, lineterminator="\n")
+        writer.writerow(CSV_COLUMNS)
+        for event in events:
+            writer.writerow(csv_row(event))
+        text.flush()
     out.flush()
 
 
-def _table(events: Iterable[dict[str, Any]]) -> None:
+def _table(events: Iterable[dict[str, Any]], searched: bool) -> int:
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
@@ -111,6 +160,8 @@ def _table(events: Iterable[dict[str, Any]]) -> None:
         )
     console = Console()
     if count == 0:
-        console.print("No events stored yet. Run `segdbg serve` and send some (e.g. `segdbg send sample_events/`).")
-        return
+        if not searched:
+            console.print("No events stored yet. Run `segdbg serve` and send some (e.g. `segdbg send sample_events/`).")
+        return 0
     console.print(table)
+    return count
