@@ -380,7 +380,10 @@ def _enrich_times(
     sent_at = _read_time({SENT_AT: sent_field_value}, SENT_AT, problems)
     if original is not None:
         stored[ORIGINAL_TIMESTAMP] = format_timestamp(original)
-    timestamp = format_timestamp(corrected_timestamp(envelope.received_at, sent_at, original))
+    # receivedAt is stored with millisecond precision; correct from that value so anyone can
+    # re-derive `timestamp` from the stored fields exactly.
+    received = envelope.received_at.replace(microsecond=envelope.received_at.microsecond // 1000 * 1000)
+    timestamp = format_timestamp(corrected_timestamp(received, sent_at, original))
     stored[TIMESTAMP] = timestamp
     return timestamp
 

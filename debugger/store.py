@@ -128,8 +128,14 @@ def connect(path: Path | str, *, readonly: bool = False) -> sqlite3.Connection:
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = OFF")
     except sqlite3.DatabaseError as exc:
-        raise StoreError(f"{path}: cannot open as a SQLite database ({exc}).") from exc
+        raise StoreError(_open_error(path, exc)) from exc
     return conn
+
+
+def _open_error(path: Path | str, exc: sqlite3.DatabaseError) -> str:
+    if "not a database" in str(exc):
+        return f"{path}: not a SQLite database (or it is corrupt); give segdbg its own file with --db."
+    return f"{path}: cannot open the capture ({exc})."
 
 
 def migrate(path: Path | str) -> int:
@@ -144,7 +150,7 @@ def migrate(path: Path | str) -> int:
             app_id = conn.execute("PRAGMA application_id").fetchone()[0]
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{path}: not a SQLite database ({exc}).") from exc
+            raise StoreError(_open_error(path, exc)) from exc
         if app_id not in (0, APPLICATION_ID) or (app_id == 0 and tables and "meta" not in tables):
             raise StoreError(
                 f"{path}: this SQLite file belongs to another application; "

@@ -392,12 +392,11 @@ def handle(request: IncomingRequest, *, received_at: datetime, new_id: Callable[
                     reply = Reply(404, error_body("not_found", _not_found(request)), headers=cors)
                     return Outcome(reply, None)
                 raise RequestError("not_found", _not_found(request), status=404)
+            text = f"{request.method} is not allowed here; use {allowed}."
             reply = Reply(
-                405,
-                error_body("method_not_allowed", f"{request.method} is not allowed here; use {allowed}."),
-                headers=(*cors, ("Allow", f"{allowed}, OPTIONS")),
+                405, error_body("method_not_allowed", text), headers=(*cors, ("Allow", f"{allowed}, OPTIONS"))
             )
-            return _record(request, route, received_at, reply, None, None, "method_not_allowed", None, (), True)
+            return _record(request, route, received_at, reply, None, None, "method_not_allowed", text, (), True)
     except RequestError as exc:
         reply = Reply(exc.status, error_body(exc.code, exc.message), headers=cors)
         return _record(request, route, received_at, reply, write_key, body_size, exc.code, exc.message, (), True)
