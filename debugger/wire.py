@@ -272,6 +272,18 @@ def decode_json(data: bytes) -> Any:
         raise RequestError("invalid_json", f"Invalid JSON: {detail}.") from exc
 
 
+def serialize(message: object) -> bytes:
+    """A message as JSON bytes; JSON nested too deep to store is a request-level error.
+
+    orjson reads up to 1,024 levels but writes only 254, so a body between the two parses and
+    then could not be stored: it is rejected with its body kept, never a 500.
+    """
+    try:
+        return orjson.dumps(message)
+    except orjson.JSONEncodeError as exc:
+        raise RequestError("invalid_json", f"The JSON is nested too deeply to store ({exc}).") from exc
+
+
 def settings_body(write_key: str, request: IncomingRequest) -> bytes:
     """The CDN settings that make analytics.js send everything to this server (§1.5)."""
     host = header(request.headers, "x-forwarded-host") or header(request.headers, "host") or "127.0.0.1:8088"
@@ -367,7 +379,7 @@ def handle(request: IncomingRequest, *, received_at: datetime, new_id: Callable[
                 if write_key is None:
                     raise RequestError("invalid_write_key", "The pixel carries no writeKey.")
                 envelope = Envelope(write_key=write_key, received_at=received_at, ip=request.remote, path_type=route.type)
-                events = (build_event(message, envelope, new_id=new_id),)
+                events = (build_event(message, envelope, new_id=new_id, raw=serialize(message)),)
             except RequestError as exc:
                 return _record(request, route, received_at, reply, write_key, None, exc.code, exc.message, events, True)
         elif route.kind in (MESSAGE, BATCH_ROUTE, METRICS) and request.method == "POST":
@@ -432,7 +444,7 @@ def _messages(
     request_key = header_key or body_key
     if request_key is None and not any(isinstance(i, dict) and _str_key(i.get(WRITE_KEY)) for i in items):
         raise RequestError("invalid_write_key", "An invalid write key was provided")
-    raws = [orjson.dumps(item) for item in items]
+    raws = [serialize(item) for item in items]
     if route.kind == BATCH_ROUTE:
         for index, raw in enumerate(raws):
             if len(raw) > MAX_MESSAGE_BYTES:

@@ -300,3 +300,13 @@ def test_mask_headers_keeps_scheme_hides_secret() -> None:
     assert masked[0] == ["Host", "x"]
     assert masked[1][1].startswith("Basic ") and "V0s6" not in masked[1][1]
     assert "sid" not in masked[2][1]
+
+
+@pytest.mark.parametrize("depth", [300, 1000, 5000, 16_000])
+def test_deeply_nested_json_is_a_400_never_an_exception(depth: int) -> None:
+    """Nesting from a few hundred to 16,000 levels: a clean invalid_json, body kept."""
+    body = b'{"userId":"u","event":"E","writeKey":"k","properties":{"a":' + b"[" * depth + b"]" * depth + b"}}"
+    outcome = handle("POST", "/v1/track", body)
+    assert outcome.reply.status == 400
+    assert orjson.loads(outcome.reply.body)["code"] == "invalid_json"
+    assert outcome.record is not None and outcome.record.body == body[: wire.KEPT_BODY_LIMIT]
