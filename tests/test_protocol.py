@@ -310,3 +310,28 @@ def test_deeply_nested_json_is_a_400_never_an_exception(depth: int) -> None:
     assert outcome.reply.status == 400
     assert orjson.loads(outcome.reply.body)["code"] == "invalid_json"
     assert outcome.record is not None and outcome.record.body == body[: wire.KEPT_BODY_LIMIT]
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b'{"userId":"u","event":"Caf\xe9","writeKey":"k"}', "Caf\ufffd"),
+        (b'{"userId":"u","event":"a\\ud800b","writeKey":"k"}', "a\ufffdb"),
+        (b'{"userId":"u","event":"\\ud83d\\ude00 ok","writeKey":"k"}', "\U0001f600 ok"),
+    ],
+)
+def test_bad_unicode_is_repaired_like_segment_not_rejected(body: bytes, expected: str) -> None:
+    """Latin-1 bytes and lone surrogates become U+FFFD (as Go's decoder does) with a warning; pairs stay."""
+    outcome = handle("POST", "/v1/track", body)
+    assert outcome.reply.status == 200
+    [event] = outcome.events
+    assert event.name == expected and event.status == "ok"
+    repaired = "\ufffd" in expected
+    assert [p.code for p in event.problems] == (["invalid_unicode"] if repaired else [])
+    orjson.dumps(event.stored)
+
+
+def test_nan_is_still_invalid_json() -> None:
+    """NaN/Infinity are not JSON, even on the lenient path."""
+    outcome = handle("POST", "/v1/track", b'{"userId":"u","event":"\xe9","writeKey":"k","p":NaN}')
+    assert orjson.loads(outcome.reply.body)["code"] == "invalid_json"
