@@ -165,13 +165,27 @@ def match_route(method: str, path: str) -> Route:
     return Route(UNKNOWN)
 
 
-def header(headers: Headers, name: str) -> str | None:
-    """Case-insensitive lookup of the first header called ``name``."""
+def header(headers: Headers | dict[str, str], name: str) -> str | None:
+    """Case-insensitive lookup of the first header called ``name``.
+
+    ``headers`` is the arrival-order pairs, or a dict from :func:`lowered` (one pass, then
+    O(1) lookups: what :func:`handle` uses).
+    """
+    if isinstance(headers, dict):
+        return headers.get(name.lower())
     wanted = name.lower()
     for key, value in headers:
         if key.lower() == wanted:
             return value
     return None
+
+
+def lowered(headers: Headers) -> dict[str, str]:
+    """Headers by lower-cased name; the first of repeated names wins, as :func:`header` does."""
+    out: dict[str, str] = {}
+    for key, value in headers:
+        out.setdefault(key.lower(), value)
+    return out
 
 
 def basic_auth_user(value: str | None) -> str | None:
@@ -203,7 +217,7 @@ def mask_headers(headers: Headers) -> list[list[str]]:
     return masked
 
 
-def cors_headers(request_headers: Headers, *, preflight: bool) -> tuple[tuple[str, str], ...]:
+def cors_headers(request_headers: Headers | dict[str, str], *, preflight: bool) -> tuple[tuple[str, str], ...]:
     """CORS headers for an ingest route (PROTOCOL.md §1.4): echo the origin and asked headers."""
     origin = header(request_headers, "origin")
     if origin is None:
@@ -396,9 +410,10 @@ def handle(request: IncomingRequest, *, received_at: datetime, new_id: Callable[
         new_id: generates messageIds for messages without one.
     """
     route = match_route(request.method, request.path)
+    headers = lowered(request.headers)
     if request.method == "OPTIONS":
-        return Outcome(Reply(204, b"", "text/plain", cors_headers(request.headers, preflight=True)), None)
-    cors = cors_headers(request.headers, preflight=False)
+        return Outcome(Reply(204, b"", "text/plain", cors_headers(headers, preflight=True)), None)
+    cors = cors_headers(headers, preflight=False)
     if route.kind == HOME and request.method in ("GET", "HEAD"):
         return Outcome(Reply(200, HOME_TEXT, "text/plain", cors), None)
 
@@ -425,7 +440,7 @@ def handle(request: IncomingRequest, *, received_at: datetime, new_id: Callable[
             limit = MAX_MESSAGE_BYTES if route.kind == MESSAGE else MAX_BATCH_BYTES
             if request.truncated:
                 raise RequestError("payload_too_large", _too_large(limit, None))
-            data = inflate(request.body, header(request.headers, "content-encoding"), limit)
+            data = inflate(request.body, headers.get("content-encoding"), limit)
             body_size = len(data)
             if body_size > limit:
                 raise RequestError("payload_too_large", _too_large(limit, None))
@@ -434,7 +449,7 @@ def handle(request: IncomingRequest, *, received_at: datetime, new_id: Callable[
                 keep_body = True
                 reply = Reply(200, SUCCESS_BODY, headers=cors)
             else:
-                write_key, events = _messages(route, document, request, received_at, new_id, repaired)
+                write_key, events = _messages(route, document, request, headers, received_at, new_id, repaired)
                 reply = Reply(200, SUCCESS_BODY, headers=cors)
         else:
             allowed = "GET" if route.kind in (SETTINGS, PIXEL, HOME) else "POST"
@@ -458,13 +473,14 @@ def _messages(
     route: Route,
     document: Any,
     request: IncomingRequest,
+    headers: dict[str, str],
     received_at: datetime,
     new_id: Callable[[], str],
     repaired: bool = False,
 ) -> tuple[str | None, tuple[Event, ...]]:
     if not isinstance(document, dict):
         raise RequestError("invalid_json", "The body must be a JSON object.")
-    header_key = basic_auth_user(header(request.headers, "authorization"))
+    header_key = basic_auth_user(headers.get("authorization"))
     body_key = _str_key(document.get(WRITE_KEY))
     if route.kind == MESSAGE:
         items: list[Any] = [document]
