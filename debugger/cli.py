@@ -80,7 +80,35 @@ def parse_query(text: str | None) -> Any:
         raise click.UsageError(f"bad query: {exc.message}\n  {shown}\n  {pointer}") from exc
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG)
+#: Command name → the module that defines it (as `command`). Imported only when used, so
+#: `segdbg --help` stays fast and a command module can import this one without a cycle.
+COMMANDS: dict[str, str] = {
+    "serve": "debugger.commands.serve",
+    "send": "debugger.commands.send",
+    "events": "debugger.commands.events",
+    "expect": "debugger.commands.expect",
+    "stats": "debugger.commands.stats",
+    "reset": "debugger.commands.reset",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group that imports each command's module on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *super().list_commands(ctx)})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in COMMANDS:
+            import importlib
+
+            command = importlib.import_module(COMMANDS[cmd_name]).command
+            assert isinstance(command, click.Command)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG)
 @click.version_option(__version__, prog_name="segdbg")
 def cli() -> None:
     """segdbg: a local debugger for Segment-style analytics events.
@@ -95,16 +123,6 @@ def cli() -> None:
       segdbg events 'type:track properties.plan:pro'   # search everything stored
       segdbg expect 'event:"Order Completed"' --timeout 10   # in CI: wait for it
     """
-
-
-def _register() -> None:
-    from debugger.commands import events, expect, reset, send, serve, stats
-
-    for module in (serve, send, events, expect, stats, reset):
-        cli.add_command(module.command)
-
-
-_register()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -85,15 +85,15 @@ def command(query: str, db: Path | None, fmt: str, limit: int | None, show_all: 
                 events = _counted(iter_events(conn, query=parsed, now=now, statuses=statuses, limit=limit))
                 _export(fmt, events, url)
                 shown = events.count  # type: ignore[attr-defined]
-            hidden = 0
+            hidden: dict[str, int] = {}
             if statuses is not None:
-                others = [s for s in ("ok", "invalid", "duplicate") if s not in statuses]
-                hidden = count_events(conn, query=parsed, now=now, statuses=others, cap=HIDDEN_COUNT_CAP)
+                for status in sorted({"ok", "invalid", "duplicate"} - set(statuses)):
+                    hidden[status] = count_events(conn, query=parsed, now=now, statuses=[status], cap=HIDDEN_COUNT_CAP)
     except StoreError as exc:
         raise click.ClickException(str(exc)) from exc
-    if hidden:
-        more = "+" if hidden >= HIDDEN_COUNT_CAP else ""
-        click.echo(f"({hidden:,}{more} invalid or duplicate event{'s' if hidden != 1 else ''} hidden; add --all to include them)", err=True)
+    if any(hidden.values()):
+        parts = ", ".join(f"{n:,}{'+' if n >= HIDDEN_COUNT_CAP else ''} {s}" for s, n in hidden.items() if n)
+        click.echo(f"({parts} hidden; add --all to include them)", err=True)
     if fmt == "table" and shown == 0 and query:
         click.echo("No stored event matches that query.", err=True)
 
@@ -144,8 +144,11 @@ def _table(events: Iterable[dict[str, Any]], searched: bool) -> int:
     from rich.text import Text
 
     table = Table(box=None, header_style="bold", pad_edge=False)
-    for column in ("#", "received (UTC)", "type", "name", "user", "source", "status"):
-        table.add_column(column, overflow="ellipsis", no_wrap=True)
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("received (UTC)", no_wrap=True, min_width=23)
+    table.add_column("type", no_wrap=True, min_width=8)
+    for column in ("name", "user", "source", "status"):
+        table.add_column(column, overflow="ellipsis", no_wrap=True, ratio=1)
     count = 0
     for event in events:
         count += 1
@@ -158,7 +161,8 @@ def _table(events: Iterable[dict[str, Any]], searched: bool) -> int:
             Text(inert(event["write_key"] or "", 20)),
             Text(inert(status_text(event), 40)),
         )
-    console = Console()
+    # Piped output is not cut to 80 columns: a file or `less -S` can take the full rows.
+    console = Console() if sys.stdout.isatty() else Console(width=200)
     if count == 0:
         if not searched:
             console.print("No events stored yet. Run `segdbg serve` and send some (e.g. `segdbg send sample_events/`).")
