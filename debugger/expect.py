@@ -78,7 +78,9 @@ class MatchCounter:
             self.resets, self.found, self.seen_id = resets, 0, 0
         newest = conn.execute("SELECT max(id) FROM events").fetchone()[0] or 0
         if newest > self.seen_id:
-            self.found += count_events(conn, query=self.query, now=self.now, statuses=self.statuses, after_id=self.seen_id)
+            self.found += count_events(
+                conn, query=self.query, now=self.now, statuses=self.statuses, after_id=self.seen_id, before_id=newest + 1
+            )  # bounded: a row committed meanwhile is counted next time, once
             self.seen_id = newest
         return self.found
 

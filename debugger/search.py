@@ -55,18 +55,26 @@ def index_state(conn: sqlite3.Connection) -> IndexState | None:
 class Indexer:
     """The writer's idle task: index pending events in short transactions.
 
+    A job that arrives while the indexer works waits for the current step and the commit of
+    the rows indexed so far, so both are kept small: ``step`` rows per INSERT … SELECT (the
+    writer is asked between steps whether a job waits) and at most ``rows_per_commit`` rows
+    per transaction (FTS5 writes its pending terms at COMMIT, at a cost that grows with them).
+    Measured on the 2-core dev box: 8 rows ≈ 1–2 ms, a 64-row commit ≈ 1 ms.
+
     Args:
-        step: rows per INSERT … SELECT; the writer is asked between steps whether a job waits.
+        step: rows per INSERT … SELECT.
+        rows_per_commit: rows per transaction at most.
         min_steps: steps done even when busy, so the index moves under sustained load too.
     """
 
-    def __init__(self, *, step: int = 64, min_steps: int = 1) -> None:
-        self.step, self.min_steps = step, min_steps
+    def __init__(self, *, step: int = 8, rows_per_commit: int = 64, min_steps: int = 1, merge_pages: int = 16) -> None:
+        self.step, self.rows_per_commit, self.min_steps = step, rows_per_commit, min_steps
+        self.merge_pages = merge_pages
         self.indexed = 0
         self.seconds = 0.0
 
     def __call__(self, conn: sqlite3.Connection, busy: Callable[[], bool]) -> bool:
-        """Index until caught up or a job is waiting; returns whether work remains."""
+        """Index one short transaction's worth, or until a job is waiting; returns whether work remains."""
         started = time.perf_counter()
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -74,9 +82,9 @@ class Indexer:
             if state is None or state.lag == 0:
                 conn.execute("COMMIT")
                 return False
-            mark, steps = state.watermark, 0
-            while mark < state.newest and (steps < self.min_steps or not busy()):
-                upto = min(mark + self.step, state.newest)
+            mark, steps, limit = state.watermark, 0, state.watermark + self.rows_per_commit
+            while mark < min(state.newest, limit) and (steps < self.min_steps or not busy()):
+                upto = min(mark + self.step, state.newest, limit)
                 conn.execute(
                     f"INSERT INTO {FTS_TABLE}(rowid, stored) SELECT id, stored FROM events"
                     " WHERE id > ? AND id <= ? AND stored IS NOT NULL",
@@ -90,13 +98,27 @@ class Indexer:
                 conn.execute("ROLLBACK")
             raise
         self.indexed += mark - state.watermark
+        more = mark < state.newest
+        if not busy():
+            more = self.merge(conn) or more
         self.seconds += time.perf_counter() - started
-        return mark < state.newest
+        return more
+
+    def merge(self, conn: sqlite3.Connection) -> bool:
+        """A few pages of FTS5 segment merging; returns whether there was any to do.
+
+        The table is created with ``automerge=0``: FTS5 would otherwise merge inside some
+        commit, now and then long enough to show in ack latency (p99 76–83 ms vs 21–35 ms
+        in bench/search.py's paced run); here merging happens only when the writer is idle.
+        """
+        before = conn.total_changes
+        conn.execute(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rank) VALUES ('merge', ?)", (self.merge_pages,))
+        return conn.total_changes - before > 1  # the command itself counts as one change
 
 
 def catch_up(conn: sqlite3.Connection) -> int:
     """Index everything pending now, on this connection (tools and benchmarks); returns the count."""
-    indexer = Indexer(step=2000)
+    indexer = Indexer(step=2000, rows_per_commit=20_000, merge_pages=2000)
     while indexer(conn, lambda: False):
         pass
     return indexer.indexed
@@ -200,10 +222,11 @@ def count_events(
     now: datetime | None = None,
     statuses: Iterable[str] | None = None,
     after_id: int = 0,
+    before_id: int | None = None,
     cap: int | None = None,
 ) -> int:
     """How many events match (at most ``cap``, to bound the time on huge captures)."""
-    where, params = _where(query, now, statuses, after_id, None)
+    where, params = _where(query, now, statuses, after_id, before_id)
     fts = _use_index(conn, query)
     limit = f" LIMIT {int(cap)}" if cap is not None else ""
     if fts is None:

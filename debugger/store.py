@@ -143,6 +143,10 @@ def _migration_search(db: sqlite_utils.Database) -> None:
     conn.execute(
         "CREATE VIRTUAL TABLE IF NOT EXISTS events_fts USING fts5(stored, content='', tokenize='trigram', detail='none')"
     )
+    # Merging happens on the writer's idle time (search.Indexer.merge), never inside a commit;
+    # a level only merges by itself ("crisis") once 64 segments piled up under sustained load.
+    conn.execute("INSERT INTO events_fts(events_fts, rank) VALUES ('automerge', 0)")
+    conn.execute("INSERT INTO events_fts(events_fts, rank) VALUES ('crisismerge', 64)")
     conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('fts_watermark', '0')")
 
 
@@ -674,12 +678,13 @@ def count_events(
     now: datetime | None = None,
     statuses: Iterable[str] | None = None,
     after_id: int = 0,
+    before_id: int | None = None,
     cap: int | None = None,
 ) -> int:
     """How many events :func:`iter_events` would give (at most ``cap``)."""
     from debugger.search import count_events as count
 
-    return count(conn, query=query, now=now, statuses=statuses, after_id=after_id, cap=cap)
+    return count(conn, query=query, now=now, statuses=statuses, after_id=after_id, before_id=before_id, cap=cap)
 
 
 def get_request(conn: sqlite3.Connection, request_id: int) -> dict[str, Any] | None:

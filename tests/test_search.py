@@ -66,7 +66,7 @@ def test_results_do_not_depend_on_how_far_the_index_got(tmp_path: Path) -> None:
         counts = {text: store.count_events(conn, query=q.parse(text), now=NOW) for text in QUERIES}
         assert expected["espresso"] and expected["zanzibar"] and expected["ÜNïCODE"]  # ASCII letters fold; others match as written
         assert expected["ESPRESSO"] == expected["espresso"]
-        indexer = search.Indexer(step=10, min_steps=6)
+        indexer = search.Indexer(step=10, rows_per_commit=1000, min_steps=6)
         indexer(conn, lambda: True)  # busy: only the minimum steps
         assert search.index_state(conn) == search.IndexState(60, 120)
         for _ in range(2):
@@ -229,6 +229,10 @@ def test_migration_keeps_existing_rows_and_makes_ids_monotonic(tmp_path: Path) -
         names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
         assert {"events_message_id", "events_user_id", "events_type", "events_name", "events_received_at"} <= names
         assert _results(conn, "zanzibar") == [7]
+        config = dict(conn.execute("SELECT k, v FROM events_fts_config").fetchall())
+        assert (config["automerge"], config["crisismerge"]) == (0, 64)  # merging only on idle time
+        search.catch_up(conn)
+        assert search.Indexer().merge(conn) is False  # catch_up left nothing to merge
         conn.execute("DELETE FROM events")
         conn.execute("INSERT INTO events (received_at, status) VALUES ('x', 'ok')")
         assert conn.execute("SELECT max(id) FROM events").fetchone()[0] == 8
