@@ -17,6 +17,8 @@ class Settings:
         quiet: headless mode prints no line per request.
         commit_rows: the most event rows the writer puts in one transaction.
         shutdown_timeout: seconds in-flight requests get to finish on Ctrl-C/SIGTERM.
+        body_timeout: seconds a client gets to send its whole body (slow clients get a 408).
+        write_keys: when not empty, the only write keys accepted; others get Segment's 400.
     """
 
     db: Path
@@ -25,3 +27,5 @@ class Settings:
     quiet: bool = False
     commit_rows: int = 5000
     shutdown_timeout: float = 10.0
+    body_timeout: float = 30.0
+    write_keys: frozenset[str] = frozenset()

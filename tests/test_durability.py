@@ -84,3 +84,46 @@ def test_quiet_prints_no_request_lines(tmp_path: Path) -> None:
     code, out, err = server.stop(signal.SIGINT)
     assert code == 0 and out == ""
     assert "1 requests · 1 events" in err
+
+
+def test_a_stalled_client_gets_408_and_its_partial_body_is_kept(tmp_path: Path) -> None:
+    """Slowloris: headers sent, body promised but stalled → 408 after the body timeout, recorded."""
+    import socket
+
+    from debugger.server import ServerThread
+    from debugger.settings import Settings
+    from tests.helpers import requests_rows
+
+    with ServerThread(Settings(db=tmp_path / "s.db", port=0, body_timeout=0.5)) as server, socket.create_connection(("127.0.0.1", server.port)) as sock:
+        sock.sendall(b"POST /v1/batch HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n" + b'{"batch": [')
+        sock.settimeout(10)
+        answer = sock.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 408")
+    assert b'"code":"request_timeout"' in answer
+    [request] = requests_rows(tmp_path / "s.db")
+    assert request["status"] == 408 and request["body"] == b'{"batch": ['
+
+
+def test_remote_bind_needs_allow_remote(tmp_path: Path) -> None:
+    """--host 0.0.0.0 without --allow-remote is refused (usage error) before anything listens."""
+    from tests.helpers import run_segdbg
+
+    result = run_segdbg("serve", "--headless", "--host", "0.0.0.0", "--port", "0", "--db", str(tmp_path / "r.db"))
+    assert result.returncode == 2 and "--allow-remote" in result.stderr
+    assert not (tmp_path / "r.db").exists()
+
+
+def test_write_key_allowlist_on_a_running_server(tmp_path: Path) -> None:
+    """serve --write-key K: K is stored, any other key is a 400 and recorded."""
+    from tests.helpers import requests_rows
+
+    server = ServeProcess(tmp_path / "w.db", "--write-key", "mine", "--write-key", "also-mine")
+    try:
+        assert http(f"{server.url}/v1/track", body={"writeKey": "mine", "userId": "u", "event": "E"}).status == 200
+        rejected = http(f"{server.url}/v1/track", body={"writeKey": "stranger", "userId": "u", "event": "E"})
+        assert rejected.status == 400 and rejected.json()["code"] == "invalid_write_key"
+    finally:
+        _, _, err = server.stop()
+    assert "Accepting only write keys: also-mine, mine" in err
+    assert [e["write_key"] for e in events(tmp_path / "w.db")] == ["mine"]
+    assert [r["status"] for r in requests_rows(tmp_path / "w.db")] == [200, 400]
