@@ -127,3 +127,19 @@ def test_write_key_allowlist_on_a_running_server(tmp_path: Path) -> None:
     assert "Accepting only write keys: also-mine, mine" in err
     assert [e["write_key"] for e in events(tmp_path / "w.db")] == ["mine"]
     assert [r["status"] for r in requests_rows(tmp_path / "w.db")] == [200, 400]
+
+
+def test_a_client_that_disconnects_mid_body_is_recorded(server: "ServerThread") -> None:  # noqa: F821
+    """The connection closes half-way through the body: nothing crashes, what arrived is kept."""
+    import socket
+    import time
+
+    from tests.helpers import requests_rows
+
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        sock.sendall(b"POST /v1/batch HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n" + b'{"batch":[')
+    deadline = time.monotonic() + 10
+    while not requests_rows(server.settings.db) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    [request] = requests_rows(server.settings.db)
+    assert (request["status"], request["code"], request["body"]) == (400, "client_disconnected", b'{"batch":[')
