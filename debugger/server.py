@@ -63,7 +63,9 @@ def make_app(settings: Settings, *, observer: Observer | None = None) -> web.App
 
 async def _writer_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[settings_key]
-    writer = EventWriter(settings.db, max_rows=settings.commit_rows)
+    writer = EventWriter(
+        settings.db, max_rows=settings.commit_rows, lock_timeout=settings.lock_timeout, max_pages=settings.max_pages
+    )
     await asyncio.to_thread(writer.start)
     app[writer_key] = writer
     yield

@@ -143,3 +143,41 @@ def test_a_client_that_disconnects_mid_body_is_recorded(server: "ServerThread") 
         time.sleep(0.02)
     [request] = requests_rows(server.settings.db)
     assert (request["status"], request["code"], request["body"]) == (400, "client_disconnected", b'{"batch":[')
+
+
+def test_a_full_database_answers_503_and_recovers(tmp_path: Path) -> None:
+    """Disk full (max_page_count): 503 store_unavailable with Retry-After, no corruption; later writes land."""
+    from debugger.server import ServerThread
+    from debugger.settings import Settings
+
+    db = tmp_path / "full.db"
+    big = {"writeKey": "k", "batch": [{"type": "track", "userId": "u", "event": "E", "properties": {"blob": "x" * 20_000}} for _ in range(20)]}
+    with ServerThread(Settings(db=db, port=0, max_pages=60)) as server:
+        answers = [http(f"{server.url}/v1/batch", body=big) for _ in range(5)]
+        assert answers[-1].status == 503
+        assert answers[-1].json()["code"] == "store_unavailable" and "full" in answers[-1].json()["message"]
+        assert answers[-1].headers["retry-after"] == "1"
+        small = http(f"{server.url}/v1/track", body={"writeKey": "k", "userId": "u", "event": "Small"})
+    acked = sum(a.status == 200 for a in answers) * 20 + (small.status == 200)
+    assert len(events(db)) == acked
+    assert integrity(db) == "ok"
+
+
+def test_a_database_locked_by_another_process_answers_503(tmp_path: Path) -> None:
+    """Another process holds the write lock past the timeout: 503, then normal service once released."""
+    import sqlite3
+
+    from debugger.server import ServerThread
+    from debugger.settings import Settings
+
+    db = tmp_path / "locked.db"
+    with ServerThread(Settings(db=db, port=0, lock_timeout=0.2)) as server:
+        other = sqlite3.connect(db, isolation_level=None)
+        other.execute("BEGIN EXCLUSIVE")
+        blocked = http(f"{server.url}/v1/track", body={"writeKey": "k", "userId": "u", "event": "Blocked"})
+        other.execute("ROLLBACK")
+        other.close()
+        after = http(f"{server.url}/v1/track", body={"writeKey": "k", "userId": "u", "event": "After"})
+    assert blocked.status == 503 and "locked" in blocked.json()["message"]
+    assert after.status == 200
+    assert [e["name"] for e in events(db)] == ["After"] and integrity(db) == "ok"
