@@ -9,6 +9,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from debugger.server import ServerThread
 from tests.helpers import ServeProcess, events, http, integrity
 
 pytestmark = pytest.mark.slow
@@ -129,7 +130,7 @@ def test_write_key_allowlist_on_a_running_server(tmp_path: Path) -> None:
     assert [r["status"] for r in requests_rows(tmp_path / "w.db")] == [200, 400]
 
 
-def test_a_client_that_disconnects_mid_body_is_recorded(server: "ServerThread") -> None:  # noqa: F821
+def test_a_client_that_disconnects_mid_body_is_recorded(server: ServerThread) -> None:
     """The connection closes half-way through the body: nothing crashes, what arrived is kept."""
     import socket
     import time
