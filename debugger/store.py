@@ -265,6 +265,8 @@ class EventWriter:
         path: the database file (migrated before the writer starts).
         max_rows: how many event rows one transaction may hold before it commits.
         checkpoint_every: seconds between WAL checkpoints (run on their own thread).
+        lock_timeout: seconds to wait for another process's lock before failing the jobs.
+        max_pages: a cap on the capture's size in SQLite pages (None: the disk is the limit).
         idle_task: background work (the search index) run between jobs when the queue is
             empty, and at least every ``idle_every`` seconds under sustained load. It is
             given a ``busy()`` probe so it can stop as soon as a job is waiting.
@@ -277,11 +279,15 @@ class EventWriter:
         *,
         max_rows: int = 5000,
         checkpoint_every: float = 0.5,
+        lock_timeout: float = 5.0,
+        max_pages: int | None = None,
         idle_task: IdleTask | None = None,
         idle_every: float = 0.5,
     ) -> None:
         self.path = Path(path)
         self.max_rows = max_rows
+        self.lock_timeout = lock_timeout
+        self.max_pages = max_pages
         self.checkpoint_every = checkpoint_every
         self.idle_task = idle_task
         self.idle_every = idle_every
@@ -306,6 +312,9 @@ class EventWriter:
         # Checkpoints (copying the WAL back and fsyncing) run on their own thread and
         # connection, so a commit never waits for one: see _checkpoint_loop.
         self._conn.execute("PRAGMA wal_autocheckpoint = 0")
+        self._conn.execute(f"PRAGMA busy_timeout = {int(self.lock_timeout * 1000)}")
+        if self.max_pages is not None:
+            self._conn.execute(f"PRAGMA max_page_count = {int(self.max_pages)}")
         self._thread.start()
         self._checkpointer.start()
         return self
@@ -449,7 +458,7 @@ class EventWriter:
             log.exception("write failed; %d requests answered with an error", len(jobs))
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            error = StoreError(f"could not write to {self.path}: {exc}")
+            error = StoreError(_write_error(self.path, exc))
             results = [error] * len(jobs)
         else:
             self.transactions += 1
@@ -562,6 +571,15 @@ class EventWriter:
                 entry[3] += 1
         if seen:
             conn.executemany(_UPSERT_SOURCE, [(key, *values) for key, values in seen.items()])
+
+
+def _write_error(path: Path, exc: Exception) -> str:
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return f"{path} is locked by another process; the client should retry ({text})."
+    if "full" in text:
+        return f"{path}: the disk (or the capture's size limit) is full; free space and the client's retry will land."
+    return f"could not write to {path}: {text}"
 
 
 def _settle(settled: list[tuple[asyncio.Future[WriteResult], Any]]) -> None:
