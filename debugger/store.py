@@ -215,7 +215,8 @@ def migrate(path: Path | str) -> int:
                     "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (SCHEMA_VERSION_KEY, str(number))
                 )
             log.info("migrated %s to schema %d", path, number)
-        conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        if app_id != APPLICATION_ID:  # a write: skipped when set, so opening a capture to read never waits for a lock
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         return len(MIGRATIONS)
 
 
@@ -271,6 +272,8 @@ class EventWriter:
             empty, and at least every ``idle_every`` seconds under sustained load. It is
             given a ``busy()`` probe so it can stop as soon as a job is waiting.
         idle_every: the longest the idle task waits while the writer is busy.
+        idle_pause: the gap left between two idle-task transactions, so other processes
+            (`segdbg reset --db`, a migration) get the write lock while the index catches up.
     """
 
     def __init__(
@@ -283,6 +286,7 @@ class EventWriter:
         max_pages: int | None = None,
         idle_task: IdleTask | None = None,
         idle_every: float = 0.5,
+        idle_pause: float = 0.005,
     ) -> None:
         self.path = Path(path)
         self.max_rows = max_rows
@@ -291,6 +295,7 @@ class EventWriter:
         self.checkpoint_every = checkpoint_every
         self.idle_task = idle_task
         self.idle_every = idle_every
+        self.idle_pause = idle_pause
         self._listeners: list[Callable[[], None]] = []
         self._sequence = False
         self._queue: queue.SimpleQueue[_Job | _Call | object] = queue.SimpleQueue()
@@ -383,12 +388,17 @@ class EventWriter:
         conn = self._conn
         idle_pending = self.idle_task is not None  # catch up on what earlier runs left
         last_idle = time.monotonic()
+        first: object = None
         while True:
             if idle_pending and (self._queue.empty() or time.monotonic() - last_idle > self.idle_every):
                 idle_pending = self._idle(conn)
                 last_idle = time.monotonic()
-                continue
-            first = self._queue.get()
+                try:  # a short gap before the next idle transaction; a job ends it at once
+                    first = self._queue.get(timeout=self.idle_pause)
+                except queue.Empty:
+                    continue
+            else:
+                first = self._queue.get()
             if first is _STOP:
                 break
             if isinstance(first, _Call):

@@ -140,6 +140,30 @@ def test_background_work_yields_to_ingest(tmp_path: Path) -> None:
         writer.close()
 
 
+def test_background_work_leaves_gaps_for_other_processes(tmp_path: Path) -> None:
+    """While the index catches up, another connection (reset --db, a migration) still gets the write lock."""
+
+    def hog(conn: Any, busy: Any) -> bool:  # endless background transactions of 10 ms each
+        conn.execute("BEGIN IMMEDIATE")
+        time.sleep(0.01)
+        conn.execute("COMMIT")
+        return True
+
+    path = tmp_path / "c.db"
+    writer = store.EventWriter(path, idle_task=hog).start()
+    other = store.connect(path)
+    try:
+        other.execute("PRAGMA busy_timeout = 2000")
+        for _ in range(5):
+            other.execute("BEGIN IMMEDIATE")  # raises "database is locked" if starved for 2 s
+            other.execute("COMMIT")
+        with store.reader(path) as conn:  # opening a capture to read takes no write lock at all
+            assert list(store.iter_events(conn)) == []
+    finally:
+        other.close()
+        writer.close()
+
+
 def test_a_failing_background_task_does_not_stop_ingest(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """If indexing raises, the error is logged and events are still written and acknowledged."""
 
