@@ -73,7 +73,7 @@ def plan_file(
     except RequestError:
         yield PlannedRequest("/v1/track", data, name, 0, ("not valid JSON; sent as it is",))
         return
-    if isinstance(document, dict) and isinstance(document.get("log"), dict):
+    if isinstance(document, dict) and isinstance(document.get("log"), dict) and "entries" in document["log"]:
         yield from _plan_har(name, document["log"].get("entries"))
     elif isinstance(document, list):
         messages = [resend_message(item) if is_export_record(item) else item for item in document]

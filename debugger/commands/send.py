@@ -58,14 +58,18 @@ def command(paths: tuple[Path, ...], url: str, write_key: str | None, batch_size
 
     A .json file is sent verbatim: a batch envelope to /v1/batch, a message to
     /v1/<type>, a JSON array as a batch. A .jsonl/.ndjson file has one message per line,
-    sent in batches. Folders are searched recursively. Exits 0 when every request was
-    answered 200, 3 when the server rejected some, 4 when it cannot be reached.
+    sent in batches. Exports of `segdbg events --format jsonl|json|har` go back in (each
+    event re-sent as received, with its original timestamps), and so does a .har file
+    saved by a browser (its POSTs to /v1/... paths). Folders are searched recursively.
+    Exits 0 when every request was answered 200, 3 when the server rejected some, 4 when
+    it cannot be reached.
 
     \b
     Examples:
       segdbg send sample_events/
       segdbg send events.jsonl --to http://127.0.0.1:9000 --write-key wk_test
       segdbg send sample_events/invalid/    # see how segdbg reports each problem
+      segdbg send capture.har               # an export, or a browser's HAR of your app
     """
     now = datetime.now(UTC)
     planned: list[PlannedRequest] = []
