@@ -143,11 +143,9 @@ def _migration_search(db: sqlite_utils.Database) -> None:
     conn.execute(
         "CREATE VIRTUAL TABLE IF NOT EXISTS events_fts USING fts5(stored, content='', tokenize='trigram', detail='none')"
     )
-    # Merging happens on the writer's idle time (search.Indexer.merge), never inside a commit;
-    # a level only merges by itself ("crisis") once 64 segments piled up under sustained load.
+    # Segments are merged on the writer's idle time (search.Indexer.merge), never inside a
+    # commit, where FTS5's automerge showed as ack-latency spikes.
     conn.execute("INSERT INTO events_fts(events_fts, rank) VALUES ('automerge', 0)")
-    conn.execute("INSERT INTO events_fts(events_fts, rank) VALUES ('crisismerge', 64)")
-    conn.execute("INSERT INTO events_fts(events_fts, rank) VALUES ('usermerge', 2)")  # fewer segments to read
     conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('fts_watermark', '0')")
 
 

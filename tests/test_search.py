@@ -254,7 +254,7 @@ def test_migration_keeps_existing_rows_and_makes_ids_monotonic(tmp_path: Path) -
         assert {"events_message_id", "events_user_id", "events_type", "events_name", "events_received_at"} <= names
         assert _results(conn, "zanzibar") == [7]
         config = dict(conn.execute("SELECT k, v FROM events_fts_config").fetchall())
-        assert (config["automerge"], config["crisismerge"]) == (0, 64)  # merging only on idle time
+        assert config["automerge"] == 0  # merging only on idle time
         search.catch_up(conn)
         assert search.Indexer().merge(conn) is False  # catch_up left nothing to merge
         conn.execute("DELETE FROM events")
