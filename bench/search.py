@@ -278,11 +278,14 @@ def main() -> None:
     parser.add_argument("--fresh", action="store_true", help="rebuild the big capture even if it exists")
     parser.add_argument("--queries-only", action="store_true")
     parser.add_argument("--skip-ingest", action="store_true")
+    parser.add_argument("--ingest-only", action="store_true")
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     print(f"sqlite {sqlite3.sqlite_version}, python {sys.version.split()[0]}")
     if not args.queries_only and not args.skip_ingest:
         compare_ingest(args.workdir, args.ingest_events)
+    if args.ingest_only:
+        return
     big = args.workdir / f"search-{args.events}.db"
     if args.fresh or not big.exists():
         for suffix in ("", "-wal", "-shm"):

@@ -138,7 +138,12 @@ def _migration_search(db: sqlite_utils.Database) -> None:
             conn.execute('ALTER TABLE "events_rebuilt" RENAME TO "events"')
             for index_sql in indexes:
                 conn.execute(index_sql)
-    for name, columns in (("events_type", "type"), ("events_name", "name"), ("events_received_at", "received_at")):
+    for name, columns in (
+        ("events_type", "type"),
+        ("events_name", "name"),
+        ("events_received_at", "received_at"),
+        ("events_status", "status"),  # finds the few invalid/duplicate rows; `ok` is filtered with +status
+    ):
         conn.execute(f'CREATE INDEX IF NOT EXISTS "{name}" ON "events" ({columns})')
     conn.execute(
         "CREATE VIRTUAL TABLE IF NOT EXISTS events_fts USING fts5(stored, content='', tokenize='trigram', detail='none')"

@@ -99,6 +99,38 @@ def test_the_index_serves_free_text_once_built(tmp_path: Path) -> None:
         conn.close()
 
 
+def _plan(conn: Any, run: Any) -> str:
+    """The query plan of the last statement ``run`` executes."""
+    statements: list[str] = []
+    conn.set_trace_callback(statements.append)
+    run()
+    conn.set_trace_callback(None)
+    return " | ".join(str(row[-1]) for row in conn.execute("EXPLAIN QUERY PLAN " + statements[-1]))
+
+
+@pytest.mark.parametrize(
+    ("text", "statuses", "expected"),
+    [
+        ('event:"Event 1"', ("ok",), "events_name"),  # not the status index: nearly every row is ok
+        ("type:identify", ("ok",), "events_type"),
+        ("user:u3", ("ok",), "events_user_id"),
+        ("", ("invalid",), "events_status"),  # the hidden-events count: a few rows, by index
+        ("status:ok event:x", None, "events_name"),
+    ],
+)
+def test_filters_use_their_index(tmp_path: Path, text: str, statuses: tuple[str, ...] | None, expected: str) -> None:
+    """Each first page and count is planned on the index that narrows it (no full scans of a big capture)."""
+    path = tmp_path / "c.db"
+    _fill(path, 30)
+    conn = store.connect(path)
+    try:
+        page = _plan(conn, lambda: list(store.iter_events(conn, query=q.parse(text), statuses=statuses, limit=5, newest=True)))
+        count = _plan(conn, lambda: store.count_events(conn, query=q.parse(text), statuses=statuses))
+    finally:
+        conn.close()
+    assert expected in page and expected in count, (page, count)
+
+
 def test_the_server_indexes_in_the_background(tmp_path: Path) -> None:
     """A writer with the indexer catches the index up on its own, between commits."""
     path = tmp_path / "c.db"
@@ -251,7 +283,7 @@ def test_migration_keeps_existing_rows_and_makes_ids_monotonic(tmp_path: Path) -
         table_sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'events'").fetchone()[0]
         assert "AUTOINCREMENT" in table_sql
         names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
-        assert {"events_message_id", "events_user_id", "events_type", "events_name", "events_received_at"} <= names
+        assert {"events_message_id", "events_user_id", "events_type", "events_name", "events_received_at", "events_status"} <= names
         assert _results(conn, "zanzibar") == [7]
         config = dict(conn.execute("SELECT k, v FROM events_fts_config").fetchall())
         assert config["automerge"] == 0  # merging only on idle time
