@@ -160,9 +160,12 @@ def _where(
         params.append(before_id)
     if statuses is not None:
         wanted = list(statuses)
-        # `ok` is most rows: `+` keeps the planner on the other indexes (or the id order) then.
-        column = "+events.status" if "ok" in wanted else "events.status"
-        where.append(f"{column} IN ({','.join('?' * len(wanted))})")
+        # `ok` is most rows: `+` keeps the planner on the other indexes (or the id order) then;
+        # without it, `status != 'ok'` lets it use the partial index events_not_ok.
+        ok = "ok" in wanted
+        where.append(f"{'+' if ok else ''}events.status IN ({','.join('?' * len(wanted))})")
+        if not ok:
+            where.append("events.status != 'ok'")
         params += wanted
     if query is not None and query.terms:
         sql, values = q.compile(query, now=now if now is not None else now_utc())

@@ -114,7 +114,7 @@ def _plan(conn: Any, run: Any) -> str:
         ('event:"Event 1"', ("ok",), "events_name"),  # not the status index: nearly every row is ok
         ("type:identify", ("ok",), "events_type"),
         ("user:u3", ("ok",), "events_user_id"),
-        ("", ("invalid",), "events_status"),  # the hidden-events count: a few rows, by index
+        ("", ("invalid",), "events_not_ok"),  # the hidden-events count: a few rows, by index
         ("status:ok event:x", None, "events_name"),
     ],
 )
@@ -283,7 +283,8 @@ def test_migration_keeps_existing_rows_and_makes_ids_monotonic(tmp_path: Path) -
         table_sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'events'").fetchone()[0]
         assert "AUTOINCREMENT" in table_sql
         names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
-        assert {"events_message_id", "events_user_id", "events_type", "events_name", "events_received_at", "events_status"} <= names
+        assert {"events_message_id", "events_user_id", "events_type", "events_name", "events_not_ok"} <= names
+        assert "events_type_name" not in names
         assert _results(conn, "zanzibar") == [7]
         config = dict(conn.execute("SELECT k, v FROM events_fts_config").fetchall())
         assert config["automerge"] == 0  # merging only on idle time
