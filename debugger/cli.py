@@ -67,16 +67,17 @@ def cli() -> None:
 
     \b
     Examples:
-      segdbg serve                         # listen on 127.0.0.1:8088, store in ./segdbg.db
+      segdbg serve                         # listen on 127.0.0.1:8088, store in ./segdbg.db, open the TUI
+      segdbg tui --db capture.db           # browse a capture, following it live
       segdbg send sample_events/           # send the bundled sample payloads
       segdbg events --format jsonl         # export what was stored
     """
 
 
 def _register() -> None:
-    from debugger.commands import events, send, serve
+    from debugger.commands import events, send, serve, tui
 
-    for module in (serve, send, events):
+    for module in (serve, tui, send, events):
         cli.add_command(module.command)
 
 
