@@ -50,7 +50,7 @@ def make_app(settings: Settings, *, observer: Observer | None = None) -> web.App
         settings: where the capture lives and how to write it.
         observer: called after each handled request (headless printing, counters).
     """
-    app = web.Application(client_max_size=wire.WIRE_LIMIT + 1, middlewares=[_last_resort])
+    app = web.Application(client_max_size=wire.WIRE_LIMIT + 1)
     app[settings_key] = settings
     app[observer_key] = [observer] if observer is not None else []
     app.cleanup_ctx.append(_writer_context)
@@ -106,18 +106,26 @@ def _incoming(request: web.Request, body: bytes, truncated: bool) -> wire.Incomi
 
 
 async def _ingest(request: web.Request) -> web.StreamResponse:
+    """Every PROTOCOL.md route: read, handle (pure), await the commit, answer."""
     started = time.perf_counter()
-    body, truncated = await _read_body(request) if request.method in ("POST", "PUT", "PATCH") else (b"", False)
-    outcome = wire.handle(
-        _incoming(request, body, truncated),
-        received_at=datetime.now(UTC),
-        new_id=lambda: str(uuid.uuid4()),
-    )
+    try:
+        body, truncated = await _read_body(request) if request.method in ("POST", "PUT", "PATCH") else (b"", False)
+        outcome = wire.handle(
+            _incoming(request, body, truncated),
+            received_at=datetime.now(UTC),
+            new_id=_new_id,
+        )
+    except Exception:
+        # A bug, not bad input (the core never raises on input): a logged JSON 500, which
+        # clients retry, so the events are not lost.
+        log.exception("unexpected error handling %s %s", request.method, request.path)
+        body = orjson.dumps({"success": False, "code": "internal_error", "message": "segdbg hit a bug; see its log."})
+        return web.Response(status=500, body=body, content_type="application/json")
     result: WriteResult | None = None
     reply = outcome.reply
     if outcome.record is not None or outcome.events:
         try:
-            result = await asyncio.wrap_future(request.app[writer_key].submit(outcome.record, outcome.events))
+            result = await request.app[writer_key].write(outcome.record, outcome.events)
         except StoreError as exc:
             # 503, not 200: the client keeps the events and retries; nothing is acknowledged unstored.
             reply = wire.Reply(
@@ -125,9 +133,11 @@ async def _ingest(request: web.Request) -> web.StreamResponse:
                 wire.error_body("store_unavailable", str(exc)),
                 headers=(*reply.headers, ("Retry-After", "1")),
             )
-    handled = Handled(outcome, result, time.perf_counter() - started)
-    for observer in request.app[observer_key]:
-        observer(handled)
+    observers = request.app[observer_key]
+    if observers:
+        handled = Handled(outcome, result, time.perf_counter() - started)
+        for observer in observers:
+            observer(handled)
     return web.Response(
         status=reply.status,
         body=reply.body,
@@ -136,19 +146,8 @@ async def _ingest(request: web.Request) -> web.StreamResponse:
     )
 
 
-@web.middleware
-async def _last_resort(request: web.Request, handler: Callable[[web.Request], object]) -> web.StreamResponse:
-    """Turn a bug into a logged JSON 500 (clients retry 5xx, so the events are not lost)."""
-    try:
-        return await handler(request)  # type: ignore[misc,no-any-return]
-    except web.HTTPException:
-        raise
-    except asyncio.CancelledError:
-        raise
-    except Exception:
-        log.exception("unexpected error handling %s %s", request.method, request.path)
-        body = orjson.dumps({"success": False, "code": "internal_error", "message": "segdbg hit a bug; see its log."})
-        return web.Response(status=500, body=body, content_type="application/json")
+def _new_id() -> str:
+    return str(uuid.uuid4())
 
 
 async def start(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:

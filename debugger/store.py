@@ -13,10 +13,12 @@ Guarantees (DESIGN §2–§3):
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import closing, contextmanager
@@ -125,11 +127,20 @@ def connect(path: Path | str, *, readonly: bool = False) -> sqlite3.Connection:
         conn.execute("PRAGMA busy_timeout = 5000")
         if not readonly:
             conn.execute("PRAGMA journal_mode = WAL")
+            # NORMAL in WAL: a commit survives a process crash (SIGKILL); only an OS crash or power
+            # loss can lose the last transactions. FULL would fsync every group commit.
             conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA cache_size = -32768")  # 32 MB: index pages stay hot under load
             conn.execute("PRAGMA foreign_keys = OFF")
     except sqlite3.DatabaseError as exc:
-        raise StoreError(f"{path}: cannot open as a SQLite database ({exc}).") from exc
+        raise StoreError(_open_error(path, exc)) from exc
     return conn
+
+
+def _open_error(path: Path | str, exc: sqlite3.DatabaseError) -> str:
+    if "not a database" in str(exc):
+        return f"{path}: not a SQLite database (or it is corrupt); give segdbg its own file with --db."
+    return f"{path}: cannot open the capture ({exc})."
 
 
 def migrate(path: Path | str) -> int:
@@ -144,7 +155,7 @@ def migrate(path: Path | str) -> int:
             app_id = conn.execute("PRAGMA application_id").fetchone()[0]
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{path}: not a SQLite database ({exc}).") from exc
+            raise StoreError(_open_error(path, exc)) from exc
         if app_id not in (0, APPLICATION_ID) or (app_id == 0 and tables and "meta" not in tables):
             raise StoreError(
                 f"{path}: this SQLite file belongs to another application; "
@@ -183,17 +194,18 @@ class WriteResult:
 class _Job:
     record: RequestRecord | None
     events: Sequence[Event]
-    future: Future[WriteResult]
+    future: Future[WriteResult] | asyncio.Future[WriteResult]
+    loop: asyncio.AbstractEventLoop | None = None
 
 
 _STOP = object()
 
-_INSERT_REQUEST = """INSERT INTO requests (received_at, method, path, query_string, remote_addr, headers, kind,
+_INSERT_REQUEST = """INSERT INTO requests (id, received_at, method, path, query_string, remote_addr, headers, kind,
  write_key, content_type, content_encoding, wire_size, body_size, status, code, message, event_count, body)
- VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"""
-_INSERT_EVENT = """INSERT INTO events (request_id, received_at, write_key, type, name, user_id, anonymous_id,
+ VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"""
+_INSERT_EVENT = """INSERT INTO events (id, request_id, received_at, write_key, type, name, user_id, anonymous_id,
  message_id, timestamp, library_name, library_version, status, duplicate_of, problems, raw, stored)
- VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"""
+ VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"""
 _UPSERT_SOURCE = """INSERT INTO sources (write_key, first_seen, last_seen, event_count, request_count)
  VALUES (?,?,?,?,?) ON CONFLICT(write_key) DO UPDATE SET last_seen = excluded.last_seen,
  event_count = event_count + excluded.event_count, request_count = request_count + excluded.request_count"""
@@ -207,21 +219,30 @@ class EventWriter:
         max_rows: how many event rows one transaction may hold before it commits.
     """
 
-    def __init__(self, path: Path | str, *, max_rows: int = 5000) -> None:
+    def __init__(self, path: Path | str, *, max_rows: int = 5000, checkpoint_every: float = 0.5) -> None:
         self.path = Path(path)
         self.max_rows = max_rows
+        self.checkpoint_every = checkpoint_every
         self._queue: queue.SimpleQueue[_Job | object] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="segdbg-writer", daemon=True)
+        self._checkpointer = threading.Thread(target=self._checkpoint_loop, name="segdbg-checkpoint", daemon=True)
+        self._checkpoint_wanted = threading.Event()
+        self._closing = False
+        self._last_checkpoint = 0.0
         self._conn: sqlite3.Connection | None = None
         self.committed_events = 0
         self.committed_requests = 0
         self.transactions = 0
 
     def start(self) -> EventWriter:
-        """Migrate the schema, open the write connection and start the thread."""
+        """Migrate the schema, open the write connection and start the threads."""
         migrate(self.path)
         self._conn = connect(self.path)
+        # Checkpoints (copying the WAL back and fsyncing) run on their own thread and
+        # connection, so a commit never waits for one: see _checkpoint_loop.
+        self._conn.execute("PRAGMA wal_autocheckpoint = 0")
         self._thread.start()
+        self._checkpointer.start()
         return self
 
     def submit(self, record: RequestRecord | None, events: Sequence[Event]) -> Future[WriteResult]:
@@ -230,14 +251,48 @@ class EventWriter:
         self._queue.put(_Job(record, events, future))
         return future
 
+    async def write(self, record: RequestRecord | None, events: Sequence[Event]) -> WriteResult:
+        """Queue a job from an event loop and wait for its COMMIT.
+
+        All the loop's jobs in one commit group are settled by a single thread-safe callback:
+        one wake-up of the loop per group instead of one per request.
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[WriteResult] = loop.create_future()
+        self._queue.put(_Job(record, events, future, loop))
+        return await future
+
     def close(self, timeout: float | None = 30) -> None:
-        """Write everything already queued, then stop the thread and close the connection."""
+        """Write everything already queued, then stop the threads and close the connection."""
         if self._thread.is_alive():
             self._queue.put(_STOP)
             self._thread.join(timeout)
+        self._closing = True
+        self._checkpoint_wanted.set()
+        if self._checkpointer.is_alive():
+            self._checkpointer.join(timeout)
         if self._conn is not None and not self._thread.is_alive():
+            try:
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error as exc:  # readers still open: the WAL is simply kept
+                log.info("final checkpoint skipped: %s", exc)
             self._conn.close()
             self._conn = None
+
+    def _checkpoint_loop(self) -> None:
+        conn = connect(self.path)
+        try:
+            while True:
+                self._checkpoint_wanted.wait()
+                self._checkpoint_wanted.clear()
+                if self._closing:
+                    return
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                except sqlite3.Error as exc:
+                    log.warning("checkpoint failed (will retry): %s", exc)
+        finally:
+            conn.close()
 
     def _run(self) -> None:
         assert self._conn is not None
@@ -264,81 +319,128 @@ class EventWriter:
     def _commit(self, conn: sqlite3.Connection, jobs: list[_Job]) -> None:
         try:
             conn.execute("BEGIN IMMEDIATE")
-            results = [self._write_job(conn, job) for job in jobs]
-            self._update_sources(conn, jobs)
+            results: list[WriteResult | BaseException] = list(self._write_jobs(conn, jobs))
             conn.execute("COMMIT")
         except Exception as exc:  # noqa: BLE001 - every waiting request must hear about the failure
             log.exception("write failed; %d requests answered with an error", len(jobs))
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
+            error = StoreError(f"could not write to {self.path}: {exc}")
+            results = [error] * len(jobs)
+        else:
+            self.transactions += 1
             for job in jobs:
-                job.future.set_exception(StoreError(f"could not write to {self.path}: {exc}"))
-            return
-        self.transactions += 1
+                self.committed_events += len(job.events)
+                self.committed_requests += job.record is not None
+            now = time.monotonic()
+            if now - self._last_checkpoint >= self.checkpoint_every:
+                self._last_checkpoint = now
+                self._checkpoint_wanted.set()
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[WriteResult], Any]]] = {}
         for job, result in zip(jobs, results, strict=True):
-            self.committed_events += len(job.events)
-            self.committed_requests += job.record is not None
-            job.future.set_result(result)
+            if job.loop is None:
+                future = job.future
+                assert isinstance(future, Future)
+                if isinstance(result, BaseException):
+                    future.set_exception(result)
+                else:
+                    future.set_result(result)
+            else:
+                by_loop.setdefault(job.loop, []).append((job.future, result))  # type: ignore[arg-type]
+        for loop, settled in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_settle, settled)
+            except RuntimeError:  # the loop is closed: nobody is waiting any more
+                log.debug("a loop closed before its writes were acknowledged")
 
-    def _write_job(self, conn: sqlite3.Connection, job: _Job) -> WriteResult:
-        request_id = None
-        if job.record is not None:
+    def _write_jobs(self, conn: sqlite3.Connection, jobs: list[_Job]) -> list[WriteResult]:
+        """Insert a group of jobs with one executemany per table; ids are assigned here.
+
+        Ids are explicit (``max(id) + 1`` read inside this IMMEDIATE transaction, so no other
+        writer can interleave) because a duplicate must point at a first copy that may be in
+        the same group.
+        """
+        next_request = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM requests").fetchone()[0]
+        next_event = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM events").fetchone()[0]
+        all_events = [event for job in jobs for event in job.events]
+        firsts = _first_copies(conn, all_events) if all_events else {}
+        request_rows: list[tuple[Any, ...]] = []
+        event_rows: list[tuple[Any, ...]] = []
+        results: list[WriteResult] = []
+        dumps = orjson.dumps
+        for job in jobs:
+            request_id = None
             r = job.record
-            cursor = conn.execute(
-                _INSERT_REQUEST,
-                (
-                    r.received_at, r.method, r.path, r.query_string, r.remote_addr,
-                    orjson.dumps(r.headers).decode(), r.kind, r.write_key, r.content_type,
-                    r.content_encoding, r.wire_size, r.body_size, r.status, r.code, r.message,
-                    len(job.events), r.body,
-                ),
-            )
-            request_id = cursor.lastrowid
-        if not job.events:
-            return WriteResult(request_id, (), ())
-        firsts = _first_copies(conn, job.events)
-        ids: list[int] = []
-        statuses: list[str] = []
-        for event in job.events:
-            status, problems, duplicate_of = event.status, event.problems, None
-            key = (event.write_key, event.message_id)
-            if status == OK and event.message_id is not None:
-                first = firsts.get(key)
-                if first is not None:
-                    status, duplicate_of = DUPLICATE, first[0]
-                    problems = (*problems, _duplicate_problem(first))
-            cursor = conn.execute(
-                _INSERT_EVENT,
-                (
-                    request_id, event.received_at, event.write_key, event.type, event.name,
-                    event.user_id, event.anonymous_id, event.message_id, event.timestamp,
-                    event.library_name, event.library_version, status, duplicate_of,
-                    orjson.dumps([p.to_dict() for p in problems]).decode() if problems else None,
-                    event.raw.decode("utf-8", "replace"), orjson.dumps(event.stored).decode(),
-                ),
-            )
-            row_id = cursor.lastrowid
-            assert row_id is not None
-            ids.append(row_id)
-            statuses.append(status)
-            if status == OK and event.message_id is not None:
-                firsts[key] = (row_id, event.received_at)
-        return WriteResult(request_id, tuple(ids), tuple(statuses))
+            if r is not None:
+                request_id = next_request
+                next_request += 1
+                request_rows.append(
+                    (
+                        request_id, r.received_at, r.method, r.path, r.query_string, r.remote_addr,
+                        dumps(r.headers).decode(), r.kind, r.write_key, r.content_type, r.content_encoding,
+                        r.wire_size, r.body_size, r.status, r.code, r.message, len(job.events), r.body,
+                    )
+                )
+            ids: list[int] = []
+            statuses: list[str] = []
+            for event in job.events:
+                row_id = next_event
+                next_event += 1
+                status, problems, duplicate_of = event.status, event.problems, None
+                if status == OK and event.message_id is not None:
+                    key = (event.write_key, event.message_id)
+                    first = firsts.get(key)
+                    if first is None:
+                        firsts[key] = (row_id, event.received_at)
+                    else:
+                        status, duplicate_of = DUPLICATE, first[0]
+                        problems = (*problems, _duplicate_problem(first))
+                event_rows.append(
+                    (
+                        row_id, request_id, event.received_at, event.write_key, event.type, event.name,
+                        event.user_id, event.anonymous_id, event.message_id, event.timestamp,
+                        event.library_name, event.library_version, status, duplicate_of,
+                        dumps([p.to_dict() for p in problems]).decode() if problems else None,
+                        event.raw.decode("utf-8", "replace"), dumps(event.stored).decode(),
+                    )
+                )
+                ids.append(row_id)
+                statuses.append(status)
+            results.append(WriteResult(request_id, tuple(ids), tuple(statuses)))
+        if request_rows:
+            conn.executemany(_INSERT_REQUEST, request_rows)
+        if event_rows:
+            conn.executemany(_INSERT_EVENT, event_rows)
+        self._update_sources(conn, jobs)
+        return results
 
     def _update_sources(self, conn: sqlite3.Connection, jobs: list[_Job]) -> None:
         seen: dict[str, list[Any]] = {}
         for job in jobs:
             for event in job.events:
                 if event.write_key is not None:
-                    entry = seen.setdefault(event.write_key, [event.received_at, event.received_at, 0, 0])
+                    entry = seen.get(event.write_key)
+                    if entry is None:
+                        entry = seen[event.write_key] = [event.received_at, event.received_at, 0, 0]
                     entry[1] = event.received_at
                     entry[2] += 1
-            key = job.record.write_key if job.record is not None else None
-            if key is not None:
-                entry = seen.setdefault(key, [job.record.received_at, job.record.received_at, 0, 0])  # type: ignore[union-attr]
+            record = job.record
+            if record is not None and record.write_key is not None:
+                entry = seen.setdefault(record.write_key, [record.received_at, record.received_at, 0, 0])
                 entry[3] += 1
         if seen:
             conn.executemany(_UPSERT_SOURCE, [(key, *values) for key, values in seen.items()])
+
+
+def _settle(settled: list[tuple[asyncio.Future[WriteResult], Any]]) -> None:
+    """On the waiting loop: resolve every future of one commit group."""
+    for future, result in settled:
+        if future.done():
+            continue
+        if isinstance(result, BaseException):
+            future.set_exception(result)
+        else:
+            future.set_result(result)
 
 
 def _first_copies(
