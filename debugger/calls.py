@@ -70,7 +70,7 @@ class ParsedCall:
     notes: tuple[str, ...] = ()
 
 
-CALL_START = re.compile(r"^\s*(?:[A-Za-z_$][\w$]*\s*(?:\.|::|->)\s*)+(?:" + "|".join(TYPES) + r")\s*\(")
+CALL_START = re.compile(r"^\s*(?:[A-Za-z_$][\w$]*\s*(?:\.|::|->)\s*)+[A-Za-z_$][\w$]*\s*\(")
 
 
 def looks_like_calls(text: str) -> bool:

@@ -16,7 +16,7 @@ from typing import Any
 _ESCAPE = re.compile('[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c"\\\\]')
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t", '"': '\\"', "\\": "\\\\"}
 
-WIDTH = 72  # a value is written on one line when it fits in this many columns
+WIDTH = 80  # a value or a call is written on one line when it fits in this many columns
 
 
 def quote(text: str, *, unicode: Callable[[int], str] | None = None, extra: str = "") -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from debugger.dialects.call import Call
-from debugger.dialects.literal import DictStyle, Syntax, braced_unicode, call, comment, quote
+from debugger.dialects.literal import WIDTH, DictStyle, Syntax, braced_unicode, call, comment, quote
 
 
 def _swift_string(text: str) -> str:
@@ -95,7 +95,7 @@ def kotlin(c: Call) -> str:
     head = _implicit(c, "//", KOTLIN) + f"analytics.{method}("
     if all(not isinstance(v, dict) for _, v in kept):
         inline = ", ".join(p + _kotlin_scalar(v) for p, v in kept)
-        if len(head) + len(inline) < 72:
+        if len(head) + len(inline) < WIDTH:
             return f"{head}{inline})"
     lines = [
         f"    {p}{_json_object(v, 4) if isinstance(v, dict) else _kotlin_scalar(v)}" for p, v in kept

@@ -269,12 +269,14 @@ class MainScreen(ActionsMixin, Screen[None]):
         self.query_one(EventDetail).focus_content()
 
     def show_selected(self, *, following: bool = False) -> None:
-        """Show the highlighted event; while following a flood, at most every FOLLOW_REDRAW s."""
+        """Show the highlighted event; while following a sampled flood, at most every FOLLOW_REDRAW s
+        (the detail would change faster than anyone reads, and costs a layout pass each time)."""
         now = self.tui.monotonic()
         if self._detail_timer is not None:
             self._detail_timer.stop()
             self._detail_timer = None
-        if following and now - self._last_detail < FOLLOW_REDRAW:
+        flooding = sum(s[1] for s in self.samples) > sum(s[2] for s in self.samples)
+        if following and flooding and now - self._last_detail < FOLLOW_REDRAW:
             self._detail_timer = self.set_timer(FOLLOW_REDRAW - (now - self._last_detail), self.show_selected)
             return
         self._last_detail = now

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.timer import Timer
 from textual import events
@@ -94,7 +94,7 @@ class TypeToggles(Widget, can_focus=True):
         self.refresh()
 
 
-class FilterBar(Horizontal):
+class FilterBar(Vertical):
     """``/`` focuses the input; the query is checked as you type and errors show inline."""
 
     @dataclass
@@ -112,14 +112,16 @@ class FilterBar(Horizontal):
         self.text = ""
 
     def compose(self) -> ComposeResult:
-        """Input, match count, then one toggle per type."""
-        yield Input(
-            placeholder='/ search, e.g. event:"Order Completed" user:u1',
-            id="search",
-            compact=True,
-        )
-        yield Static("", id="match-count")
-        yield TypeToggles(id="type-toggles")
+        """Input, match count and type toggles; below them, the error (when there is one)."""
+        with Horizontal(id="filter-row"):
+            yield Input(
+                placeholder='/ search, e.g. event:"Order Completed" user:u1',
+                id="search",
+                compact=True,
+            )
+            yield Static("", id="match-count")
+            yield TypeToggles(id="type-toggles")
+        yield Static("", id="search-error")
 
     @property
     def types(self) -> list[str]:
@@ -132,14 +134,22 @@ class FilterBar(Horizontal):
         types = self.types
         return f"{text} type:{','.join(types)}".strip() if types else text
 
-    def set_count(self, text: str, *, error: bool = False) -> None:
-        """Show the match count (or an error) next to the input."""
-        count = self.query_one("#match-count", Static)
-        if count.has_class("-error") != error:
-            count.set_class(error, "-error")
-            self.query_one("#search", Input).set_class(error, "-error")
-        # A count has a fixed width (no layout pass per update); an error sizes to fit.
-        count.update(Text(text, style="bold red" if error else "bold"), layout=error)
+    def set_count(self, text: str) -> None:
+        """Show the match count next to the input (fixed width: no layout pass per update)."""
+        self.query_one("#match-count", Static).update(Text(text, style="bold"), layout=False)
+
+    def show_error(self, error: Exception | None) -> None:
+        """Mark the offending part of the query under the input, with the message; ``None`` clears."""
+        if self.has_class("-error") != (error is not None):
+            self.set_class(error is not None, "-error")
+        if error is None:
+            return
+        start = getattr(error, "start", 0)
+        end = max(getattr(error, "end", start + 1), start + 1)
+        line = Text(" " * start + "^" * (end - start), style="bold red")
+        line.append("  " + inert(getattr(error, "message", str(error)), 200), style="red")
+        self.query_one("#search-error", Static).update(line)
+        self.set_count("✗ invalid")
 
     @on(Input.Changed, "#search")
     def _typed(self, event: Input.Changed) -> None:
@@ -182,9 +192,11 @@ class FilterBar(Horizontal):
             try:
                 query.parse(text)
             except query.QueryError as exc:
-                self.set_count(f"✗ col {exc.start + 1}: {inert(exc.message, 80)}", error=True)
+                self.show_error(exc)
                 return
-        self.set_count("")
+        if self.has_class("-error"):
+            self.show_error(None)
+            self.set_count("…" if text else "")
         if text != self.text:
             self.text = text
             self.set_count("…" if text else "")
