@@ -64,6 +64,7 @@ class ChildServer:
             seen.append(line.rstrip())
         proc.kill()
         proc.wait()
+        proc.stderr.close()
         detail = "\n".join(line.removeprefix("Error: ") for line in seen if line.strip()) or "it exited without a word"
         raise click.ClickException(detail)
 
@@ -82,4 +83,6 @@ class ChildServer:
             self.proc.kill()
             self.proc.wait()
         self._reader.join(5)
+        if self.proc.stderr is not None:
+            self.proc.stderr.close()
         return next((line for line in reversed(self.lines) if line.startswith("Stopped.")), None)

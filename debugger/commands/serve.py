@@ -19,7 +19,7 @@ from typing import TextIO
 import click
 
 from debugger.cli import db_option, resolve_db
-from debugger.commands.tui import DEFAULT_CAP, cap_option
+from debugger.commands.tui import DEFAULT_CAP, cap_option, terminal
 from debugger.pretty import inert
 
 
@@ -111,7 +111,7 @@ def command(
     from debugger.settings import Settings
 
     settings = Settings(db=resolve_db(db), host=host, port=port, quiet=quiet)
-    if not headless and sys.stdout.isatty() and sys.stdin.isatty():
+    if not headless and terminal():
         _serve_with_tui(settings, cap)
         return
     printer = _Printer(sys.stdout, quiet)

@@ -44,9 +44,14 @@ def command(db: Path | None, cap: int, url: str | None) -> None:
     path = resolve_db(db)
     if not path.exists():
         raise click.ClickException(f"{path}: no such capture; start `segdbg serve` or pass --db PATH.")
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+    if not terminal():
         raise click.UsageError("segdbg tui needs a terminal; for scripts use `segdbg events`.")
     run_tui(path, url=url, cap=cap)
+
+
+def terminal() -> bool:
+    """Whether keys come from, and the screen goes to, a terminal."""
+    return sys.stdin.isatty() and sys.stdout.isatty()
 
 
 def run_tui(path: Path, *, url: str | None, cap: int) -> None:

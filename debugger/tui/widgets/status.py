@@ -124,5 +124,5 @@ class KeyHints(_Bar):
             if key == "space":
                 what = "pause" if live else "resume"
             text.append(f" {key} ", style="bold reverse")
-            text.append(f" {what}  ")
+            text.append(f" {what} ")
         self.update(text)
