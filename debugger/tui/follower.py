@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from debugger import store
-from debugger.tui.pacing import spread
+from debugger.tui.pacing import sample
 
 #: A compiled search: an SQL expression over ``events`` and its parameters; ``None`` is everything.
 Where = tuple[str, Sequence[Any]] | None
@@ -120,13 +120,11 @@ class CaptureReader:
                 wanted: list[int] = [i for i in include if after < i <= newest]
             else:
                 clause, params = _clause(where)
-                if matches <= budget:
-                    ids = [r[0] for r in db.execute(
-                        f"SELECT id FROM events WHERE id > ? AND id <= ?{clause} ORDER BY id", (after, newest, *params))]
-                else:
-                    all_ids = [r[0] for r in db.execute(
-                        f"SELECT id FROM events WHERE id > ? AND id <= ?{clause} ORDER BY id", (after, newest, *params))]
-                    ids = spread(all_ids, budget)
+                rows = db.execute(
+                    f"SELECT id, request_id FROM events WHERE id > ? AND id <= ?{clause} ORDER BY id",
+                    (after, newest, *params),
+                ).fetchall()
+                ids = sample(rows, budget)
                 wanted = sorted({*ids, *(i for i in include if after < i <= newest)})
             return Increment(after, newest, self._rows(db, wanted), matches, totals)
 

@@ -62,6 +62,24 @@ class RateMeter:
         return sum(c for _, c in self._points) / span
 
 
+def sample(rows: Sequence[tuple[int, int | None]], keep: int) -> list[int]:
+    """``keep`` ids from ``(id, request_id)`` rows (sorted by id): the first event of every
+    request first (so one huge batch cannot hide the other senders), then an even spread of
+    the rest; always the newest."""
+    if keep <= 0 or not rows:
+        return []
+    if keep >= len(rows):
+        return [row[0] for row in rows]
+    firsts: dict[int | None, int] = {}
+    for event_id, request_id in rows:
+        firsts.setdefault(request_id if request_id is not None else -event_id, event_id)
+    leaders = spread(sorted(firsts.values()), keep - 1)
+    chosen = {*leaders, rows[-1][0]}
+    rest = [row[0] for row in rows if row[0] not in chosen]
+    chosen.update(spread(rest, keep - len(chosen)) if keep > len(chosen) else ())
+    return sorted(chosen)
+
+
 def spread(ids: Sequence[int], keep: int) -> list[int]:
     """``keep`` ids evenly spread over ``ids`` (sorted), always ending with the newest."""
     if keep <= 0 or not ids:

@@ -176,6 +176,8 @@ class MainScreen(ActionsMixin, Screen[None]):
         if message.select is not None:
             stream.select_id(message.select)
         self._after_change()
+        if self.include:  # a paste landed while this load ran: pick it up now
+            self.poll()
 
     @on(EventsArrived)
     def _arrived(self, message: EventsArrived) -> None:
@@ -206,7 +208,9 @@ class MainScreen(ActionsMixin, Screen[None]):
             self.poll()
 
     def _select_pasted(self, event_id: int) -> None:
-        if not self.query_one(EventList).select_id(event_id):
+        if self.query_one(EventList).select_id(event_id):
+            self.show_selected()  # chosen, not followed: never deferred
+        else:
             self.notify(f"Stored as #{event_id}, but the search hides it; esc clears the search.", severity="warning")
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
