@@ -25,7 +25,6 @@ import os
 import re
 import signal
 import sqlite3
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -146,6 +145,8 @@ def count_events(db: Path) -> int:
 
 async def with_tui(db: Path, url: str, rate: float, seconds: float, senders: int, workdir: Path) -> dict[str, object]:
     """Run the TUI while the load runs; measure ack→row and keypress→refresh."""
+    from textual import events
+
     from debugger.tui.app import make_tui
     from debugger.tui.widgets.event_detail import EventDetail
     from debugger.tui.widgets.event_list import EventList
@@ -158,8 +159,8 @@ async def with_tui(db: Path, url: str, rate: float, seconds: float, senders: int
         stream = screen.query_one(EventList)
         extend = stream.extend
 
-        def hooked(events: object) -> int:
-            added = extend(events)  # type: ignore[arg-type]
+        def hooked(new: object, **options: object) -> int:
+            added = extend(new, **options)  # type: ignore[arg-type]
             if added:
                 rows_seen.append((time.monotonic(), stream.order[-1]))
             return added
@@ -168,15 +169,27 @@ async def with_tui(db: Path, url: str, rate: float, seconds: float, senders: int
         procs, outs = load(url, rate, seconds, senders, workdir)
         await pilot.pause(min(3.0, seconds / 2))
         detail = screen.query_one(EventDetail)
+        painted: list[float] = []
+        refresh = screen._compositor_refresh
+
+        def hooked_refresh() -> None:
+            refresh()
+            painted.append(time.perf_counter())
+
+        screen._compositor_refresh = hooked_refresh  # type: ignore[method-assign]
         for index in range(20):
+            # A key as the terminal would deliver it; done when the detail shows the newly
+            # highlighted event AND the screen has been painted after that.
             before = detail.event
             started = time.perf_counter()
-            await pilot.press("up" if index % 2 == 0 else "down")
+            app._driver.send_message(events.Key("up" if index % 2 == 0 else "down", None))  # type: ignore[union-attr]
             while detail.event is before:
-                await pilot.pause()
-            await pilot.pause()
-            keys.append(time.perf_counter() - started)
-            await pilot.pause(0.05)
+                await asyncio.sleep(0)
+            shown = time.perf_counter()
+            while not any(t > shown for t in painted):
+                await asyncio.sleep(0)
+            keys.append(next(t for t in painted if t > shown) - started)
+            await asyncio.sleep(0.1)
         for proc in procs:
             proc.join()
         await pilot.pause(0.5)

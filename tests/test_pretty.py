@@ -44,7 +44,7 @@ def _events() -> list[dict[str, Any]]:
     ]
     out = []
     for index, request in enumerate(requests):
-        outcome = wire.handle(request, received_at=T0, new_id=lambda: f"id-{index}")
+        outcome = wire.handle(request, received_at=T0, new_id=lambda index=index: f"id-{index}")
         for event in outcome.events:
             out.append({
                 "stored": event.stored, "raw": orjson.loads(event.raw), "write_key": event.write_key,

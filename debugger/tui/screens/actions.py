@@ -7,12 +7,13 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from textual import events
 from textual.app import SystemCommand
 from textual.widgets import Input
 
 from debugger.pretty import DIALECTS, render_call
 from debugger.protocol import TYPES
-from debugger.tui.messages import MatchFound, PasteStored
+from debugger.tui.messages import MatchFound, PasteStored, RequestLoaded
 from debugger.tui.screens.copy import CopyScreen
 from debugger.tui.screens.dialect import AUTO, DialectScreen
 from debugger.tui.screens.help import HelpScreen
@@ -136,6 +137,80 @@ class ActionsMixin(_Base):
         if fmt == "curl":
             return render_call(event, "curl", base_url=base_url), "a curl command"
         return render_call(event, dialect, base_url=base_url), f"the {dialect} call"
+
+    # -- messages from the widgets and the workers (on_* names: this is a plain mixin) -----------
+
+    def on_event_detail_request_wanted(self, message: EventDetail.RequestWanted) -> None:
+        """Load the HTTP request row off the UI thread."""
+        message.stop()
+        request_id = message.request_id
+        reader = self.tui.reader
+        self.run_worker(
+            lambda: self.post_message(RequestLoaded(request_id, reader.request(request_id))),
+            thread=True, group="request", exit_on_error=False,
+        )
+
+    def on_request_loaded(self, message: RequestLoaded) -> None:
+        """Hand the request row to the HTTP tab."""
+        message.stop()
+        self.query_one(EventDetail).request_arrived(message.request_id, message.request)
+
+    def on_event_detail_dialect_wanted(self, message: EventDetail.DialectWanted) -> None:
+        """The dialect name was clicked."""
+        message.stop()
+        self.action_pick_dialect()
+
+    def on_filter_bar_changed(self, message: FilterBar.Changed) -> None:
+        """A new (valid) search: compile it and reload the list."""
+        message.stop()
+        from debugger import query
+
+        self.search = message.text
+        self.where = query.compile(query.parse(message.text), now=self.tui.clock()) if message.text else None
+        self.load(select=self.query_one(EventList).selected_id)
+
+    def on_filter_bar_done(self, message: FilterBar.Done) -> None:
+        """enter in the search box: back to the list."""
+        message.stop()
+        self.query_one(EventList).focus()
+
+    def on_match_found(self, message: MatchFound) -> None:
+        """Select the match n/N found, bringing it into the list if needed."""
+        message.stop()
+        if message.event is None:
+            self.notify(f"No {'older' if message.older else 'newer'} match.", timeout=2)
+            return
+        stream = self.query_one(EventList)
+        if not stream.select_id(int(message.event["id"])):
+            stream.insert(message.event)
+        if self.search and message.position is not None:
+            self.query_one(FilterBar).set_count(f"{message.position:,} of {self.matches:,}")
+
+    def on_paste(self, event: events.Paste) -> None:
+        """A terminal paste outside the search box opens the paste dialog with the text."""
+        event.stop()
+        self.action_paste(event.text)
+
+    def on_paste_stored(self, message: PasteStored) -> None:
+        """Show what was pasted: resume if paused, then select the last pasted event."""
+        message.stop()
+        self.notify(message.summary, timeout=4)
+        if not message.event_ids:
+            return
+        last = message.event_ids[-1]
+        if not self.live:
+            self.set_reactive(type(self).live, True)  # type: ignore[arg-type]
+            self.load(select=last)
+            return
+        self.include, self.select_after = message.event_ids, last
+        self.poll()
+
+    def select_pasted(self, event_id: int) -> None:
+        """Select a pasted event at once (chosen, not followed: never deferred)."""
+        if self.query_one(EventList).select_id(event_id):
+            self.show_selected()
+        else:
+            self.notify(f"Stored as #{event_id}, but the search hides it; esc clears the search.", severity="warning")
 
     # -- palette ------------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
-from textual import events, on
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -22,7 +22,7 @@ from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
 from debugger.tui.follower import Totals, Where
-from debugger.tui.messages import EventsArrived, MatchFound, PasteStored, RequestLoaded, SnapshotLoaded
+from debugger.tui.messages import EventsArrived, SnapshotLoaded
 from debugger.tui.pacing import RateMeter, RowBudget
 from debugger.tui.screens.actions import ActionsMixin
 from debugger.tui.widgets.event_detail import EventDetail
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 #: While following, the detail redraws at most this often (a flood must not keep the UI busy).
 FOLLOW_REDRAW = 1.0
+BARS_REDRAW = 0.25
 SAMPLE_WINDOW = 5.0
 
 
@@ -82,6 +83,8 @@ class MainScreen(ActionsMixin, Screen[None]):
         self._last_detail = 0.0
         self._detail_timer: Any = None
         self._failed = False
+        self._bars_dirty = False
+        self._bars_at = 0.0
 
     @property
     def tui(self) -> SegdbgApp:
@@ -124,7 +127,7 @@ class MainScreen(ActionsMixin, Screen[None]):
         interval = self.tui.config.poll_interval
         if interval:
             self.set_interval(interval, self.poll)
-            self.set_interval(1.0, self.redraw_bars)
+            self.set_interval(BARS_REDRAW, self._flush_bars)
 
     # -- loading and following -----------------------------------------------------------
 
@@ -202,16 +205,10 @@ class MainScreen(ActionsMixin, Screen[None]):
         else:
             self.new_while_paused += inc.new_matches
         if message.select is not None:
-            self._select_pasted(message.select)
+            self.select_pasted(message.select)
         self._after_change()
         if self.include:
             self.poll()
-
-    def _select_pasted(self, event_id: int) -> None:
-        if self.query_one(EventList).select_id(event_id):
-            self.show_selected()  # chosen, not followed: never deferred
-        else:
-            self.notify(f"Stored as #{event_id}, but the search hides it; esc clears the search.", severity="warning")
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """A failed read is reported once, not on every poll."""
@@ -240,12 +237,25 @@ class MainScreen(ActionsMixin, Screen[None]):
             searching=bool(self.search),
         )
 
-    def redraw_bars(self) -> None:
-        """Redraw the header and the status line."""
+    def redraw_bars(self, *, now: bool = True) -> None:
+        """Redraw the header and the status line (``now=False``: at most BARS_REDRAW apart
+        while following; the totals need not move ten times a second)."""
+        if not now and self.tui.config.poll_interval:
+            self._bars_dirty = True
+            return
+        self._bars_dirty = False
         state = self.state()
         self.query_one(HeaderBar).show(state)
         self.query_one(StatusLine).show(state)
         self.query_one(KeyHints).show(state.live)
+
+    def _flush_bars(self) -> None:
+        # Every BARS_REDRAW: redraw if something changed, and at least once a second so the
+        # rate decays to 0/s when events stop.
+        now = self.tui.monotonic()
+        if self._bars_dirty or now - self._bars_at >= 1.0:
+            self._bars_at = now
+            self.redraw_bars()
 
     def _after_change(self) -> None:
         stream = self.query_one(EventList)
@@ -258,7 +268,7 @@ class MainScreen(ActionsMixin, Screen[None]):
             hint.update(self._empty_hint())
         if self.search:
             self.query_one(FilterBar).set_count(f"{self.matches:,} match{'es' if self.matches != 1 else ''}")
-        self.redraw_bars()
+        self.redraw_bars(now=False)
 
     # -- selection and detail ---------------------------------------------------------------
 
@@ -290,73 +300,6 @@ class MainScreen(ActionsMixin, Screen[None]):
         event = stream.events.get(selected) if selected is not None else None
         if event is not detail.event:
             detail.show(event)
-
-    @on(EventDetail.RequestWanted)
-    def _request_wanted(self, message: EventDetail.RequestWanted) -> None:
-        message.stop()
-        request_id = message.request_id
-        reader = self.tui.reader
-        self.run_worker(
-            lambda: self.post_message(RequestLoaded(request_id, reader.request(request_id))),
-            thread=True, group="request", exit_on_error=False,
-        )
-
-    @on(EventDetail.DialectWanted)
-    def _dialect_wanted(self, message: EventDetail.DialectWanted) -> None:
-        message.stop()
-        self.action_pick_dialect()
-
-    @on(RequestLoaded)
-    def _request_loaded(self, message: RequestLoaded) -> None:
-        message.stop()
-        self.query_one(EventDetail).request_arrived(message.request_id, message.request)
-
-    # -- search -------------------------------------------------------------------------------
-
-    @on(FilterBar.Changed)
-    def _search_changed(self, message: FilterBar.Changed) -> None:
-        message.stop()
-        from debugger import query
-
-        self.search = message.text
-        self.where = query.compile(query.parse(message.text), now=self.tui.clock()) if message.text else None
-        self.load(select=self.query_one(EventList).selected_id)
-
-    @on(FilterBar.Done)
-    def _search_done(self, message: FilterBar.Done) -> None:
-        message.stop()
-        self.query_one(EventList).focus()
-
-    @on(MatchFound)
-    def _match_found(self, message: MatchFound) -> None:
-        message.stop()
-        if message.event is None:
-            self.notify(f"No {'older' if message.older else 'newer'} match.", timeout=2)
-            return
-        stream = self.query_one(EventList)
-        if not stream.select_id(int(message.event["id"])):
-            stream.insert(message.event)
-        if self.search and message.position is not None:
-            self.query_one(FilterBar).set_count(f"{message.position:,} of {self.matches:,}")
-
-    def on_paste(self, event: events.Paste) -> None:
-        """A terminal paste outside the search box opens the paste dialog with the text."""
-        event.stop()
-        self.action_paste(event.text)
-
-    @on(PasteStored)
-    def _paste_stored(self, message: PasteStored) -> None:
-        message.stop()
-        self.notify(message.summary, timeout=4)
-        if not message.event_ids:
-            return
-        last = message.event_ids[-1]
-        if not self.live:
-            self.set_reactive(MainScreen.live, True)
-            self.load(select=last)
-            return
-        self.include, self.select_after = message.event_ids, last
-        self.poll()
 
     def watch_live(self, live: bool) -> None:
         """Resuming reloads the newest rows; pausing freezes the list and starts the counter."""

@@ -69,10 +69,10 @@ class EventDetail(Vertical):
             with TabPane("Raw", id="tab-raw"):
                 yield JsonTree(id="detail-raw")
             with TabPane("HTTP", id="tab-http"):
-                with VerticalScroll():
+                with VerticalScroll(id="http-scroll"):
                     yield Static("", id="detail-http")
             with TabPane("Problems", id="tab-problems"):
-                with VerticalScroll():
+                with VerticalScroll(id="problems-scroll"):
                     yield Static("", id="detail-problems")
 
     @property
@@ -88,11 +88,10 @@ class EventDetail(Vertical):
         return dialect_for(self.event.get("library_name")) if self.event else "curl"
 
     def focus_content(self) -> None:
-        """Move focus into the visible tab (the Raw tree folds with enter/space)."""
-        if self.active == "raw":
-            self.query_one("#detail-raw", JsonTree).focus()
-        else:
-            self.query_one(TabbedContent).focus()
+        """Move focus into the visible tab: the Raw tree (folds with enter/space) or the
+        scrolling text of the others (arrows and page keys scroll it)."""
+        target = {"raw": "#detail-raw", "pretty": "#pretty-scroll", "http": "#http-scroll"}.get(self.active, "#problems-scroll")
+        self.query_one(target).focus()
 
     def show_tab(self, name: str) -> None:
         """Switch to a tab by name."""

@@ -7,6 +7,7 @@ only the rows that are new (a DataTable re-renders every visible row on each cha
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
@@ -21,6 +22,7 @@ from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.timer import Timer
 
 from debugger.pretty import event_label, event_user, inert, status_text
 
@@ -36,6 +38,7 @@ STATUS_STYLE = {"ok": "green", "invalid": "bold red", "duplicate": "yellow"}
 #: (title, width) of each column; the name column takes what is left.
 COLUMNS = (("time", 12), ("type", 9), ("name", 0), ("user", 22), ("source", 14), ("status", 24))
 GAP = 2
+RESIZE_EVERY = 0.5  # seconds between virtual-size changes (each is a layout pass)
 
 
 def clock_time(received_at: str, tz: tzinfo | None) -> str:
@@ -105,6 +108,8 @@ class EventList(ScrollView, can_focus=True):
         self._strips: dict[int, Strip] = {}
         self.cursor = 0
         self._posted: int | None = None
+        self._resize_timer: Timer | None = None
+        self._resized_at = 0.0
 
     # -- contents -----------------------------------------------------------------------------
 
@@ -124,6 +129,7 @@ class EventList(ScrollView, can_focus=True):
         self.order.clear()
         self._strips.clear()
         self.extend(events, follow=True)
+        self._apply_size()  # a full load sizes at once (only streaming defers it)
 
     def extend(self, events: Iterable[dict[str, Any]], *, follow: bool | None = None) -> int:
         """Append events newer than the newest shown; drop the oldest beyond the cap.
@@ -168,7 +174,7 @@ class EventList(ScrollView, can_focus=True):
             merged = merged[: self.cap] if merged[0] is event else merged[-self.cap :]
         self.events = {int(e["id"]): e for e in merged}
         self.order = [int(e["id"]) for e in merged]
-        self._resize()
+        self._apply_size()
         self.select_id(int(event["id"]))
         self.refresh()
 
@@ -180,7 +186,36 @@ class EventList(ScrollView, can_focus=True):
         return True
 
     def _resize(self) -> None:
-        self.virtual_size = Size(self.size.width, len(self.order) + 1)  # +1: the header line
+        # A new virtual size costs a layout pass of the whole screen, so while rows stream in
+        # it is applied at most every RESIZE_EVERY seconds; until then only the scrollbar lags
+        # (rendering, the cursor and max_scroll_y below go by the real rows).
+        size = Size(self.size.width, len(self.order) + 1)  # +1: the header line
+        if size == self.virtual_size or self._resize_timer is not None:
+            return
+        wait = RESIZE_EVERY - (time.monotonic() - self._resized_at)
+        if wait > 0:
+            self._resize_timer = self.set_timer(wait, self._apply_size)
+        else:
+            self._apply_size()
+
+    def _apply_size(self) -> None:
+        if self._resize_timer is not None:
+            self._resize_timer.stop()
+        self._resize_timer = None
+        self._resized_at = time.monotonic()
+        self.virtual_size = Size(self.size.width, len(self.order) + 1)
+        self.call_after_refresh(self._after_size)
+
+    def _after_size(self) -> None:
+        self._scroll_to_cursor()
+        # A scroll made while the scrollbar was hidden (or the size lagged) never reached it.
+        if self.show_vertical_scrollbar:
+            self.vertical_scrollbar.position = self.scroll_y
+
+    @property
+    def max_scroll_y(self) -> int:
+        """Scrolling reaches the newest row even while the virtual size lags behind."""
+        return max(0, len(self.order) + 1 - (self.container_size.height - self.scrollbar_size_horizontal))
 
     def _set_cursor(self, index: int, *, follow: bool = False) -> None:
         index = max(0, min(index, len(self.order) - 1))
@@ -199,9 +234,9 @@ class EventList(ScrollView, can_focus=True):
         rows = max(1, self.size.height - 1)
         top = int(self.scroll_y)
         if self.cursor < top:
-            self.scroll_to(y=self.cursor, animate=False, immediate=True)
+            self.scroll_to(y=self.cursor, animate=False, immediate=True, force=True)
         elif self.cursor >= top + rows:
-            self.scroll_to(y=self.cursor - rows + 1, animate=False, immediate=True)
+            self.scroll_to(y=self.cursor - rows + 1, animate=False, immediate=True, force=True)
 
     # -- rendering ------------------------------------------------------------------------------
 
