@@ -15,12 +15,13 @@ from rich.table import Table
 from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Static, TabbedContent, TabPane
 
 from debugger.pretty import DIALECTS, dialect_for, inert, inert_lines, lexer_for, render_call
 from debugger.tui.widgets.json_tree import JsonTree
+from debugger.tui.widgets.lines_view import LinesView
 
 TABS = ("pretty", "raw", "http", "problems")
 
@@ -64,16 +65,13 @@ class EventDetail(Vertical):
         with TabbedContent(id="detail-tabs", initial="tab-pretty"):
             with TabPane("Pretty", id="tab-pretty"):
                 yield Static("", id="pretty-bar")
-                with VerticalScroll(id="pretty-scroll"):
-                    yield Static("", id="detail-pretty")
+                yield LinesView(id="detail-pretty")
             with TabPane("Raw", id="tab-raw"):
                 yield JsonTree(id="detail-raw")
             with TabPane("HTTP", id="tab-http"):
-                with VerticalScroll(id="http-scroll"):
-                    yield Static("", id="detail-http")
+                yield LinesView(id="detail-http")
             with TabPane("Problems", id="tab-problems"):
-                with VerticalScroll(id="problems-scroll"):
-                    yield Static("", id="detail-problems")
+                yield LinesView(id="detail-problems")
 
     @property
     def active(self) -> str:
@@ -90,8 +88,7 @@ class EventDetail(Vertical):
     def focus_content(self) -> None:
         """Move focus into the visible tab: the Raw tree (folds with enter/space) or the
         scrolling text of the others (arrows and page keys scroll it)."""
-        target = {"raw": "#detail-raw", "pretty": "#pretty-scroll", "http": "#http-scroll"}.get(self.active, "#problems-scroll")
-        self.query_one(target).focus()
+        self.query_one(f"#detail-{self.active}").focus()
 
     def show_tab(self, name: str) -> None:
         """Switch to a tab by name."""
@@ -158,16 +155,16 @@ class EventDetail(Vertical):
             else:
                 tree.show(f"#{event['id']} as stored", event.get("stored") or event.get("raw"))
         elif tab == "http":
-            self.query_one("#detail-http", Static).update(self._http(event))
+            self.query_one("#detail-http", LinesView).show(self._http(event))
         else:
-            self.query_one("#detail-problems", Static).update(problems_view(event))
+            self.query_one("#detail-problems", LinesView).show(problems_view(event))
 
     def _pretty(self, event: dict[str, Any] | None) -> None:
         bar = self.query_one("#pretty-bar", Static)
-        code = self.query_one("#detail-pretty", Static)
+        code = self.query_one("#detail-pretty", LinesView)
         if event is None:
             bar.update("", layout=False)
-            code.update(Text("Select an event to see it as its library's call.", style="dim"))
+            code.show(Text("Select an event to see it as its library's call.", style="dim"))
             return
         library = event.get("library_name")
         sender = f"sent by {inert(library, 40)} {inert(event.get('library_version') or '', 20)}".strip() if library else "no library named itself (raw HTTP)"
@@ -175,7 +172,7 @@ class EventDetail(Vertical):
         if self.override is not None:
             line.append(" (picked by hand)", style="dim")
         bar.update(line, layout=False)
-        code.update(highlight(inert_lines(render_call(event, self.dialect, base_url=self.base_url)), lexer_for(self.dialect)))
+        code.show(highlight(inert_lines(render_call(event, self.dialect, base_url=self.base_url)), lexer_for(self.dialect)))
 
     def _http(self, event: dict[str, Any] | None) -> RenderableType:
         if event is None:
