@@ -219,9 +219,19 @@ class EventWriter:
         max_rows: how many event rows one transaction may hold before it commits.
     """
 
-    def __init__(self, path: Path | str, *, max_rows: int = 5000, checkpoint_every: float = 0.5) -> None:
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        max_rows: int = 5000,
+        checkpoint_every: float = 0.5,
+        lock_timeout: float = 5.0,
+        max_pages: int | None = None,
+    ) -> None:
         self.path = Path(path)
         self.max_rows = max_rows
+        self.lock_timeout = lock_timeout
+        self.max_pages = max_pages
         self.checkpoint_every = checkpoint_every
         self._queue: queue.SimpleQueue[_Job | object] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="segdbg-writer", daemon=True)
@@ -241,6 +251,9 @@ class EventWriter:
         # Checkpoints (copying the WAL back and fsyncing) run on their own thread and
         # connection, so a commit never waits for one: see _checkpoint_loop.
         self._conn.execute("PRAGMA wal_autocheckpoint = 0")
+        self._conn.execute(f"PRAGMA busy_timeout = {int(self.lock_timeout * 1000)}")
+        if self.max_pages is not None:
+            self._conn.execute(f"PRAGMA max_page_count = {int(self.max_pages)}")
         self._thread.start()
         self._checkpointer.start()
         return self
@@ -325,7 +338,7 @@ class EventWriter:
             log.exception("write failed; %d requests answered with an error", len(jobs))
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            error = StoreError(f"could not write to {self.path}: {exc}")
+            error = StoreError(_write_error(self.path, exc))
             results = [error] * len(jobs)
         else:
             self.transactions += 1
@@ -430,6 +443,15 @@ class EventWriter:
                 entry[3] += 1
         if seen:
             conn.executemany(_UPSERT_SOURCE, [(key, *values) for key, values in seen.items()])
+
+
+def _write_error(path: Path, exc: Exception) -> str:
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return f"{path} is locked by another process; the client should retry ({text})."
+    if "full" in text:
+        return f"{path}: the disk (or the capture's size limit) is full; free space and the client's retry will land."
+    return f"could not write to {path}: {text}"
 
 
 def _settle(settled: list[tuple[asyncio.Future[WriteResult], Any]]) -> None:

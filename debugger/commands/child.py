@@ -19,6 +19,13 @@ from debugger.settings import Settings
 _LISTENING = re.compile(r"listening on (http://\S+)")
 
 
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is a loopback address (the serve command's own check)."""
+    from debugger.commands.serve import is_loopback as check
+
+    return check(host)
+
+
 class ChildServer:
     """`python -m debugger serve --headless --quiet` with this process as its parent.
 
@@ -48,6 +55,10 @@ class ChildServer:
             "--host", settings.host, "--port", str(settings.port), "--db", str(settings.db),
             "--exit-with-parent", str(os.getpid()),
         ]
+        for key in sorted(settings.write_keys):
+            args += ["--write-key", key]
+        if not is_loopback(settings.host):
+            args.append("--allow-remote")  # the parent already checked it was asked for
         proc = subprocess.Popen(
             args, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
         )
