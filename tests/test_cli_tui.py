@@ -162,3 +162,15 @@ def test_pure_modules_and_command_modules_stay_light() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=cli_env(), check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_the_childs_server_keeps_the_serve_options(tmp_path: Path) -> None:
+    """--write-key reaches the server the TUI starts: other keys are refused, the summary is returned."""
+    child = ChildServer.start(Settings(db=tmp_path / "k.db", port=0, write_keys=frozenset({"only-me"})))
+    try:
+        ok = http(child.url + "/v1/track", body={"userId": "u", "event": "E", "writeKey": "only-me"})
+        refused = http(child.url + "/v1/track", body={"userId": "u", "event": "E", "writeKey": "someone-else"})
+        assert (ok.status, refused.status) == (200, 400)
+    finally:
+        summary = child.stop()
+    assert summary is not None and summary.startswith("Stopped.")
