@@ -10,6 +10,7 @@ from textual.widgets import Input
 from debugger.tui.widgets.event_detail import EventDetail
 from debugger.tui.widgets.event_list import EventList
 from debugger.tui.widgets.filter_bar import FilterBar
+from debugger.tui.widgets.status import HeaderBar
 from tests.tui_support import fill, main_screen, make_app, message_request, settle, track
 
 
@@ -47,6 +48,7 @@ async def test_search_filters_the_list_and_counts_matches(db_path: Path) -> None
         await pilot.press("escape")
         await settle(pilot)
         assert len(_names(screen)) == 8
+        assert "8 events" in screen.query_one(HeaderBar).text.plain  # totals survive reloads, counted once
 
 
 async def test_typing_searches_after_a_pause(db_path: Path) -> None:

@@ -73,6 +73,7 @@ async def test_paused_stream_is_frozen_and_counts_what_arrived(db_path: Path) ->
         await pilot.press("space")
         await settle(pilot)
         assert screen.live and len(stream.order) == 6
+        assert "6 events" in screen.query_one(HeaderBar).text.plain
         assert stream.selected_id == stream.order[-1]
 
 

@@ -45,7 +45,8 @@ class Snapshot:
     events: tuple[dict[str, Any], ...]
     matches: int
     cursor: int
-    totals: Totals
+    totals: Totals  # of the events after ``since``
+    since: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,20 +87,24 @@ class CaptureReader:
         with self._lock:
             return int(self._db().execute("PRAGMA data_version").fetchone()[0])
 
-    def snapshot(self, where: Where, cap: int) -> Snapshot:
-        """The newest ``cap`` matching events and the totals of the whole capture."""
+    def snapshot(self, where: Where, cap: int, *, since: int = 0) -> Snapshot:
+        """The newest ``cap`` matching events, and the totals of the events after ``since``
+        (0: the whole capture, a scan of every row; a caller keeping running totals passes its cursor)."""
         with self._lock:
             db = self._db()
             cursor = int(db.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0])
-            totals = self._totals(db, 0, cursor)
+            totals = self._totals(db, since if since <= cursor else 0, cursor)
             clause, params = _clause(where)
             rows = db.execute(
                 f"SELECT * FROM (SELECT {_COLUMNS} FROM events WHERE id <= ?{clause} ORDER BY id DESC LIMIT ?)"
                 " ORDER BY id",
                 (cursor, *params, cap),
             ).fetchall()
-            matches = totals.events if where is None else self._count(db, 0, cursor, where)
-            return Snapshot(tuple(store.from_row(r) for r in rows), matches, cursor, totals)
+            if where is None:  # no search: the count is not shown, and a full count is a scan
+                matches = totals.events if since == 0 else 0
+            else:
+                matches = self._count(db, 0, cursor, where)
+            return Snapshot(tuple(store.from_row(r) for r in rows), matches, cursor, totals, since if since <= cursor else 0)
 
     def increment(self, after: int, where: Where, budget: int, include: Sequence[int] = ()) -> Increment:
         """Events after ``after``: all matches when they fit in ``budget``, else an even sample

@@ -134,14 +134,16 @@ class MainScreen(ActionsMixin, Screen[None]):
     def load(self, select: int | None = None) -> Worker[None]:
         """Reload the newest ``cap`` matches (a new search, resume, or a reset capture)."""
         self.generation += 1
-        work = partial(self._load_work, self.generation, self.where, self.tui.config.cap, select)
+        # The running totals stay current through every poll (paused or not), so a reload
+        # counts only what is newer than the cursor; the first load counts everything.
+        work = partial(self._load_work, self.generation, self.where, self.tui.config.cap, select, self.cursor)
         self._loader = self.run_worker(work, thread=True, group="load", exclusive=True, exit_on_error=False)
         return self._loader
 
-    def _load_work(self, generation: int, where: Where, cap: int, select: int | None) -> None:
+    def _load_work(self, generation: int, where: Where, cap: int, select: int | None, since: int) -> None:
         reader = self.tui.reader
         version = reader.data_version()
-        self.post_message(SnapshotLoaded(generation, reader.snapshot(where, cap), version, select))
+        self.post_message(SnapshotLoaded(generation, reader.snapshot(where, cap, since=since), version, select))
 
     def poll(self) -> Worker[None] | None:
         """Read what is new (unless a read is already running)."""
@@ -172,7 +174,8 @@ class MainScreen(ActionsMixin, Screen[None]):
         if message.generation != self.generation:
             return
         snap = message.snapshot
-        self.cursor, self.version, self.totals, self.matches = snap.cursor, message.version, snap.totals, snap.matches
+        self.totals = self.totals.plus(snap.totals) if snap.since else snap.totals
+        self.cursor, self.version, self.matches = snap.cursor, message.version, snap.matches
         self.new_while_paused = 0
         stream = self.query_one(EventList)
         stream.replace(snap.events)
@@ -190,6 +193,7 @@ class MainScreen(ActionsMixin, Screen[None]):
             self.version = None  # a stale read: look again next time
             return
         if inc.reset:
+            self.cursor = 0  # count everything again
             self.load()
             return
         now = self.tui.monotonic()
