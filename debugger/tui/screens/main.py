@@ -113,8 +113,8 @@ class MainScreen(ActionsMixin, Screen[None]):
             text.append(f"segdbg send sample_events/ --to {url}", style="bold")
         else:
             text.append("Fill this capture with ")
-            text.append("segdbg serve --db FILE", style="bold")
-            text.append("; this view follows it live.")
+            text.append(f"segdbg serve --headless --db {self.tui.config.db}", style="bold")
+            text.append(" (in another terminal);\nthis view follows it live")
         text.append("\nor press ")
         text.append("p", style="bold")
         text.append(" to paste a payload.  ? shows every key.")
