@@ -184,7 +184,7 @@ class _Parser:
         positional: list[Any] = []
         keywords: dict[str, Any] = {}
         while not self._peek(")"):
-            kind, word, at = self._at()
+            kind, word, _ = self._at()
             nxt = self.tokens[self.index + 1] if self.index + 1 < len(self.tokens) else ("eof", "", self.end)
             if kind == "ident" and nxt[0] == "punct" and nxt[1] in ("=", ":") and word not in _WORDS:
                 self.index += 2

@@ -86,7 +86,7 @@ def recognise(text: str) -> tuple[str, list[tuple[str, wire.IncomingRequest]], t
     stripped = text.strip()
     if not stripped:
         raise PasteError("Nothing to paste: the text is empty.")
-    if stripped.startswith("curl ") or stripped.startswith("curl\\"):
+    if stripped.startswith(("curl ", "curl\\")):
         return "curl command", [("", _curl(stripped))], ()
     try:
         document = orjson.loads(stripped)

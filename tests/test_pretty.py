@@ -153,9 +153,9 @@ def _run_node(snippets: list[str], tmp_path: Path) -> list[Any]:
     body = "\n".join(f"{{\n{s}\n}}\nresults.push(calls.splice(0));" for s in snippets)
     script = tmp_path / "pretty.js"
     script.write_text(NODE_HARNESS % body)
-    checked = subprocess.run(["node", "--check", str(script)], capture_output=True, text=True, timeout=60)
+    checked = subprocess.run(["node", "--check", str(script)], capture_output=True, text=True, timeout=60, check=False)
     assert checked.returncode == 0, checked.stderr
-    ran = subprocess.run(["node", str(script)], capture_output=True, text=True, timeout=60)
+    ran = subprocess.run(["node", str(script)], capture_output=True, text=True, timeout=60, check=False)
     assert ran.returncode == 0, ran.stderr
     return json.loads(ran.stdout)
 
@@ -250,7 +250,7 @@ def test_curl_dialect_resent_to_a_real_segdbg_stores_the_same_event(server: Serv
     with ServerThread(Settings(db=tmp_path / "again.db", port=0)) as again:
         for event in originals:
             command = pretty.render_call(event, "curl", base_url=again.url)
-            done = subprocess.run(["bash", "-c", command + " -s"], capture_output=True, text=True, timeout=30)
+            done = subprocess.run(["bash", "-c", command + " -s"], capture_output=True, text=True, timeout=30, check=False)
             assert done.returncode == 0 and json.loads(done.stdout) == {"success": True}, (command, done.stdout)
         copies = stored(again.settings.db)
     assert len(copies) == len(originals)

@@ -11,7 +11,14 @@ from typing import Any
 import pytest
 from textual.widgets import Input, TextArea
 
-from tests.tui_support import fill, main_screen, make_app, message_request, settle, wire_requests
+from tests.tui_support import (
+    fill,
+    main_screen,
+    make_app,
+    message_request,
+    settle,
+    wire_requests,
+)
 
 SIZE = (120, 36)
 

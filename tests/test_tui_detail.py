@@ -12,7 +12,16 @@ from debugger.tui.widgets.event_detail import EventDetail
 from debugger.tui.widgets.event_list import EventList
 from debugger.tui.widgets.json_tree import JsonTree
 from tests.helpers import basic
-from tests.tui_support import fill, main_screen, make_app, message_request, plain, settle, track, wire_requests
+from tests.tui_support import (
+    fill,
+    main_screen,
+    make_app,
+    message_request,
+    plain,
+    settle,
+    track,
+    wire_requests,
+)
 
 EVIL = {"type": "track", "event": "product added\x1b[31m [bold]x[/bold]", "userId": "u\x1b]52;c;aGk=\x07",
         "properties": {"note": "[red]not markup[/red] \u202etxt"}}

@@ -18,8 +18,8 @@ FORMS = {
     "json message": ('{"type":"track","event":"Pasted JSON","userId":"u1"}', ["Pasted JSON"]),
     "batch": ('{"batch":[{"type":"track","event":"B1","userId":"u"},{"type":"track","event":"B2","userId":"u"}]}', ["B1", "B2"]),
     "ndjson": ('{"type":"track","event":"N1","userId":"u"}\n{"type":"page","name":"N2","userId":"u"}', ["N1", "N2"]),
-    "curl": ("curl http://localhost:8088/v1/track -u 'prod:' -H 'Content-Type: application/json' \\\n"
-             "  -d '{\"userId\":\"u1\",\"event\":\"Pasted Curl\"}'", ["Pasted Curl"]),
+    "curl": (("curl http://localhost:8088/v1/track -u 'prod:' -H 'Content-Type: application/json' \\\n"
+              "  -d '{\"userId\":\"u1\",\"event\":\"Pasted Curl\"}'"), ["Pasted Curl"]),
     "call": ('analytics.track("Pasted Call", { plan: "pro" });\nanalytics.identify("u1", { email: "a@b.c" })',
              ["Pasted Call", None]),
 }

@@ -11,7 +11,14 @@ from debugger.tui.widgets.event_detail import EventDetail
 from debugger.tui.widgets.event_list import EventList
 from debugger.tui.widgets.filter_bar import FilterBar
 from debugger.tui.widgets.status import HeaderBar
-from tests.tui_support import fill, main_screen, make_app, message_request, settle, track
+from tests.tui_support import (
+    fill,
+    main_screen,
+    make_app,
+    message_request,
+    settle,
+    track,
+)
 
 
 def _names(screen: object) -> list[str]:

@@ -46,7 +46,7 @@ def braced_unicode(code: int) -> str:
     return f"\\u{{{code:x}}}"
 
 
-def number(value: int | float) -> str:
+def number(value: float) -> str:
     """A JSON number as most languages write it."""
     return repr(value)
 
@@ -74,7 +74,7 @@ class Syntax:
     list_close: str
     empty_dict: str
     empty_list: str
-    number: Callable[[int | float], str] = number
+    number: Callable[[float], str] = number
     trailing_comma: bool = False  # Go needs one before a newline that closes a literal
     compact_padding: bool = False  # JS/Ruby write ``{ a: 1 }``, the others ``{"a": 1}``
     step: int = 2  # indentation per nesting level

@@ -10,7 +10,15 @@ from __future__ import annotations
 from typing import Any
 
 from debugger.dialects.call import Call
-from debugger.dialects.literal import WIDTH, DictStyle, Syntax, braced_unicode, call, comment, quote
+from debugger.dialects.literal import (
+    WIDTH,
+    DictStyle,
+    Syntax,
+    braced_unicode,
+    call,
+    comment,
+    quote,
+)
 
 
 def _swift_string(text: str) -> str:

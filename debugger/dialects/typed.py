@@ -10,7 +10,7 @@ from debugger.dialects.literal import DictStyle, Syntax, quote, write
 _INT32 = 2**31
 
 
-def _go_number(value: int | float) -> str:
+def _go_number(value: float) -> str:
     return repr(value)
 
 
@@ -40,7 +40,8 @@ def go(c: Call) -> str:
         if value is not None or required:
             fields.append((name, value, top))
 
-    typed = lambda kind: DictStyle(f"analytics.{kind}{{", "}", lambda k: f"{quote(k)}: ")  # noqa: E731
+    def typed(kind: str) -> DictStyle:
+        return DictStyle(f"analytics.{kind}{{", "}", lambda k: f"{quote(k)}: ")
     add("UserId", c.user_id)
     add("AnonymousId", c.anonymous_id)
     if c.type == "track":
@@ -66,7 +67,7 @@ def go(c: Call) -> str:
     return f"client.Enqueue(analytics.{_GO_STRUCT[c.type or 'track']}{{\n" + "\n".join(lines) + "\n})"
 
 
-def _java_number(value: int | float) -> str:
+def _java_number(value: float) -> str:
     if isinstance(value, int) and not -_INT32 <= value < _INT32:
         return f"{value}L"
     return repr(value)

@@ -8,9 +8,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from pathlib import Path
+from typing import ClassVar
 
 from textual.app import App, SystemCommand
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from debugger.pretty import DEFAULT_URL
@@ -63,7 +64,7 @@ class SegdbgApp(App[None]):
     TITLE = "segdbg"
     # Ctrl-C stops a server in every other tool; here it quits too (after the focused
     # widget had its chance: the paste box still copies with it).
-    BINDINGS = [Binding("ctrl+c", "quit", "Quit", show=False)]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+c", "quit", "Quit", show=False)]
 
     def __init__(self, config: TuiConfig) -> None:
         super().__init__()

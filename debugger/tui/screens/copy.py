@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
@@ -14,7 +16,7 @@ from textual.widgets.option_list import Option
 class CopyScreen(ModalScreen[str | None]):
     """Pick a format; returns ``json``, ``pretty`` or ``curl``."""
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("j", "pick('json')", "JSON"),
         Binding("p", "pick('pretty')", "Pretty"),
         Binding("u", "pick('curl')", "curl"),

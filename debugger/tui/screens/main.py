@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections import deque
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.reactive import reactive
 from textual.screen import Screen
@@ -42,7 +42,7 @@ SAMPLE_WINDOW = 5.0
 class MainScreen(ActionsMixin, Screen[None]):
     """The stream and the detail of the highlighted event."""
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("space", "toggle_live", "Pause"),
         Binding("slash", "search", "Search"),
         Binding("n", "match(False)", "Match", key_display="n/N"),

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from typing import ClassVar
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.timer import Timer
@@ -42,7 +43,7 @@ def summary(pasted: paste.Pasted) -> Text:
 class PasteScreen(ModalScreen[paste.Pasted | None]):
     """Paste or type; the result line says what would be stored, or what is wrong and where."""
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s", "store", "Store"),
         Binding("escape", "cancel", "Cancel"),
     ]

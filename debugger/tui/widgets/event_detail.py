@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-
 from functools import cache
+from typing import Any
 
 from pygments.lexer import Lexer
 from pygments.lexers import get_lexer_by_name
@@ -19,7 +18,14 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Static, TabbedContent, TabPane
 
-from debugger.pretty import DIALECTS, dialect_for, inert, inert_lines, lexer_for, render_call
+from debugger.pretty import (
+    DIALECTS,
+    dialect_for,
+    inert,
+    inert_lines,
+    lexer_for,
+    render_call,
+)
 from debugger.tui.widgets.json_tree import JsonTree
 from debugger.tui.widgets.lines_view import LinesView
 

@@ -11,13 +11,13 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
@@ -44,7 +44,7 @@ RESIZE_EVERY = 0.5  # seconds between virtual-size changes (each is a layout pas
 def clock_time(received_at: str, tz: tzinfo | None) -> str:
     """``HH:MM:SS.mmm`` of a stored UTC time, in ``tz`` (the local zone when ``None``)."""
     try:
-        moment = datetime.fromisoformat(received_at.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(received_at)
     except ValueError:
         return inert(received_at, 12)
     local = moment.astimezone(tz)
@@ -72,8 +72,8 @@ class EventList(ScrollView, can_focus=True):
         color: $block-cursor-foreground;
     }
     """
-    COMPONENT_CLASSES = {"event-list--header", "event-list--cursor"}
-    BINDINGS = [
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"event-list--header", "event-list--cursor"}
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up,k", "move(-1)", "Up", show=False),
         Binding("down,j", "move(1)", "Down", show=False),
         Binding("pageup", "page(-1)", "Page up", show=False),

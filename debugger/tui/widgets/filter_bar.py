@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.timer import Timer
-from textual import events
-from textual.binding import Binding
 from textual.widget import Widget
 from textual.widgets import Input, Static
 
-from debugger.protocol import TYPES
 from debugger.pretty import inert
+from debugger.protocol import TYPES
 
 #: Typing pauses this long before the search runs (each run counts over all stored events).
 DEBOUNCE = 0.15
@@ -25,7 +25,7 @@ DEBOUNCE = 0.15
 class TypeToggles(Widget, can_focus=True):
     """``☐ track ☐ identify ☐ page ...``: one widget (click, or ←/→ and space when focused)."""
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("left", "move(-1)", "Previous type", show=False),
         Binding("right", "move(1)", "Next type", show=False),
         Binding("space,enter", "toggle", "Toggle type", show=False),
