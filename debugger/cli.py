@@ -70,13 +70,14 @@ def cli() -> None:
       segdbg serve                         # listen on 127.0.0.1:8088, store in ./segdbg.db
       segdbg send sample_events/           # send the bundled sample payloads
       segdbg events --format jsonl         # export what was stored
+      segdbg replay --to http://127.0.0.1:9000   # resend the capture elsewhere
     """
 
 
 def _register() -> None:
-    from debugger.commands import events, send, serve
+    from debugger.commands import events, replay, send, serve
 
-    for module in (serve, send, events):
+    for module in (serve, send, events, replay):
         cli.add_command(module.command)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import gzip
-import http.client
+import http.client as http_client
 import os
 import re
 import signal
@@ -54,7 +54,7 @@ def http(
         body = orjson.dumps(body)
     elif isinstance(body, str):
         body = body.encode()
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    conn = http_client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
     try:
         path = parts.path + (f"?{parts.query}" if parts.query else "")
         conn.putrequest(method, path, skip_accept_encoding=True)
