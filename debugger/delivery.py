@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import os
 import random
 import threading
 import time
@@ -33,6 +34,8 @@ from debugger.retry import DELIVERED, FAILED, RetryPolicy, next_wait, verdict
 #: How much of a response body is kept for the Response view.
 RESPONSE_LIMIT = 64 * 1024
 UNREACHABLE, NOT_SENT = "unreachable", "not_sent"
+#: Connections a paced run opens before its clock starts.
+WARM_CONNECTIONS = 4
 #: Marks the end of the planned stream on the queue.
 END = object()
 
@@ -109,6 +112,7 @@ class Deliverer:
         on_sent: called on the loop after each request has its final outcome.
         on_skipped: called for each event the plan left out.
         jitter: random numbers in [0, 1) for backoff (injected for tests).
+        warm_up: open the connection before the clock starts (paced runs).
     """
 
     def __init__(
@@ -120,6 +124,7 @@ class Deliverer:
         on_sent: Callable[[Sent], None],
         on_skipped: Callable[[Skipped], None],
         jitter: Callable[[], float] = random.random,
+        warm_up: bool = False,
     ) -> None:
         self.root = root.rstrip("/")
         self.policy = policy
@@ -127,6 +132,7 @@ class Deliverer:
         self.on_sent = on_sent
         self.on_skipped = on_skipped
         self.jitter = jitter
+        self.warm_up = warm_up
         self.unreachable: str | None = None
         self.status = ""  # what the sender is waiting for right now, for the progress bar
         self._pause_until = 0.0
@@ -140,6 +146,8 @@ class Deliverer:
         connector = aiohttp.TCPConnector(limit=self.concurrency, force_close=False)
         timeout = aiohttp.ClientTimeout(total=self.policy.timeout)
         async with aiohttp.ClientSession(connector=connector, timeout=timeout, auto_decompress=True) as session:
+            if self.warm_up:
+                await self._warm_up(session)
             start = loop.time()
             try:
                 while (planned := await get()) is not END:
@@ -168,6 +176,23 @@ class Deliverer:
             finally:
                 for task in tasks:
                     task.cancel()
+
+    async def _warm_up(self, session: aiohttp.ClientSession) -> None:
+        """Open a few connections before the schedule starts, so no paced event is late by a
+        connection setup (the first one, or one sent while another is in flight).
+
+        A CORS preflight carries no event and every Segment-compatible endpoint answers it;
+        any failure is left for the real requests to report.
+        """
+
+        async def preflight() -> None:
+            try:
+                async with session.options(self.root + "/v1/batch", allow_redirects=False) as response:
+                    await response.read()
+            except (aiohttp.ClientError, TimeoutError, asyncio.TimeoutError):
+                pass
+
+        await asyncio.gather(*(preflight() for _ in range(min(self.concurrency, WARM_CONNECTIONS))))
 
     async def _deliver(self, session: aiohttp.ClientSession, request: ReplayRequest, drift: float | None) -> None:
         sent = Sent(request, self.root + request.path, drift_ms=drift)
@@ -241,7 +266,9 @@ class Deliverer:
 
 def _os_reason(exc: aiohttp.ClientConnectorError) -> str:
     os_error = exc.os_error
-    return (os_error.strerror or str(os_error)).lower() if os_error is not None else str(exc)
+    if os_error is not None and os_error.errno:  # asyncio's strerror embeds the address; the errno text does not
+        return os.strerror(os_error.errno).lower()
+    return str(os_error or exc)
 
 
 def _http_error(status: int, data: bytes, headers: dict[str, str]) -> tuple[str, str]:

@@ -183,9 +183,8 @@ async def execute(
         progress.begin(count)
 
     def on_sent(sent: Sent) -> None:
-        tally.add_request(
-            sent.outcome, len(sent.request.items), len(sent.attempts), sent.latency_ms, sent.drift_ms, sent.reason
-        )
+        latency = sent.latency_ms if sent.http_status is not None else None  # no answer, no latency
+        tally.add_request(sent.outcome, len(sent.request.items), len(sent.attempts), latency, sent.drift_ms, sent.reason)
         recorder.request(request_row(sent), delivery_rows(sent))
         if progress is not None:
             progress.advance(len(sent.request.items), tally)
@@ -197,7 +196,8 @@ async def execute(
             progress.advance(1, tally)
 
     deliverer = Deliverer(
-        config.target, policy=config.policy, concurrency=config.concurrency, on_sent=on_sent, on_skipped=on_skipped
+        config.target, policy=config.policy, concurrency=config.concurrency, on_sent=on_sent, on_skipped=on_skipped,
+        warm_up=options.paced,
     )
     if progress is not None:
         progress.deliverer = deliverer
