@@ -230,8 +230,9 @@ def plan_replay(
         new_id: generates messageIds for ``--new-message-ids``.
 
     Yields:
-        :class:`ReplayRequest` and :class:`Skipped`, in event order, lazily (a capture of any
-        size is planned in constant memory).
+        :class:`ReplayRequest` in event order, and a :class:`Skipped` for each event left out
+        (as soon as it is seen, so possibly before the batch holding earlier events). Lazily:
+        a capture of any size is planned in constant memory.
     """
     pending: list[ReplayItem] = []
     size = 0
