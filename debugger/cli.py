@@ -75,9 +75,9 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from debugger.commands import events, replay, send, serve
+    from debugger.commands import diff, events, replay, send, serve
 
-    for module in (serve, send, events, replay):
+    for module in (serve, send, events, replay, diff):
         cli.add_command(module.command)
 
 
