@@ -27,12 +27,12 @@ from debugger.replay import SHIFT, ReplayOptions, Skipped, event_time, plan_repl
 from debugger.report import DELIVERED, Tally
 from debugger.retry import RetryPolicy
 from debugger.runs import INTERRUPTED, RunRecorder
-from debugger.store import StoreError, connect, iter_events
+from debugger.store import EVENT_COLUMNS, StoreError, connect, from_row
 from debugger.timefmt import format_timestamp
 
 #: What a run is replaying: a SQL condition over ``events`` and its parameters.
 Selection = tuple[str, tuple[Any, ...]]
-OK_ONLY: Selection = ("status = 'ok'", ())
+OK_ONLY: Selection = ("events.status = 'ok'", ())
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,12 +65,7 @@ class RunOutcome:
 def selected_events(conn: sqlite3.Connection, selection: Selection) -> Iterator[dict[str, Any]]:
     """The events a selection names, in capture order."""
     where, params = selection
-    if selection == OK_ONLY:
-        yield from iter_events(conn, statuses=("ok",))
-        return
-    from debugger.store import EVENT_COLUMNS, from_row
-
-    sql = f"SELECT {', '.join(EVENT_COLUMNS)} FROM events WHERE {where} ORDER BY id"
+    sql = f"SELECT {', '.join('events.' + c for c in EVENT_COLUMNS)} FROM events WHERE {where} ORDER BY events.id"
     for row in conn.execute(sql, params):
         yield from_row(row)
 

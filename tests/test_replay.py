@@ -244,3 +244,28 @@ def _target_requests(target: ServerThread) -> list[dict[str, Any]]:
         return [{"path": row[0]} for row in cursor]
     finally:
         conn.close()
+
+
+def test_query_selects_what_is_replayed(server: ServerThread, target: ServerThread, db_path: Path) -> None:
+    """QUERY picks the events (ANDed terms, quoted values); only accepted ones unless a status: term."""
+    seed_with_real_clients(server.url)
+    result = replay(db_path, 'event:Order Completed', "user:user-1", "--to", target.url)  # as the shell passes it
+    assert result.exit_code == 0, result.output
+    assert [e["name"] for e in events(Path(target.settings.db))] == ["Order Completed"]
+
+
+def test_status_term_replays_invalid_events(server: ServerThread, target: ServerThread, db_path: Path) -> None:
+    """`status:invalid` resends the events segdbg flagged; the target flags them the same way."""
+    seed_with_real_clients(server.url)
+    result = replay(db_path, "status:invalid", "--to", target.url)
+    assert result.exit_code == 0, result.output
+    (copy,) = events(Path(target.settings.db))
+    assert copy["status"] == "invalid" and [p["code"] for p in copy["problems"]] == ["no_user_anon_id"]
+
+
+def test_malformed_query_points_at_the_term(db_path: Path, server: ServerThread) -> None:
+    """A bad query is a usage error (exit 2) that shows where it is wrong; nothing is sent."""
+    result = replay(db_path, "type:track", "evnt:x", "--to", server.url)
+    assert result.exit_code == 2
+    assert "did you mean `event:`" in result.output
+    assert "type:track evnt:x\n             ^^^^" in result.output

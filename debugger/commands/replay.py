@@ -84,8 +84,8 @@ def parse_id_map(pairs: tuple[str, ...], file: Path | None) -> dict[str, str]:
 def command(query: tuple[str, ...], url: str, db: Path | None, **opts: Any) -> None:
     """Resend stored events to a Segment-compatible endpoint, in capture order.
 
-    QUERY selects events with the filter language (default: every event segdbg accepted;
-    add a status: term for others). Events go in batches to /v1/batch (or one per request
+    QUERY selects events with the filter language (see `segdbg events --help`); only
+    events segdbg accepted are replayed unless the query has a status: term. Events go in batches to /v1/batch (or one per request
     with --no-batch), with each event's own write key, the client's original timestamp and
     a fresh sentAt, so the target enriches them as it would the original client's.
     5xx, 429 (honouring Retry-After) and network errors are retried with backoff.
@@ -98,6 +98,8 @@ def command(query: tuple[str, ...], url: str, db: Path | None, **opts: Any) -> N
     Examples:
       segdbg replay --to http://127.0.0.1:9000
       segdbg replay 'event:"Order Completed"' --to https://staging.example.com --new-message-ids
+      segdbg replay type:track after:1h --to http://127.0.0.1:9000 --write-key wk_staging
+      segdbg replay status:invalid --to http://127.0.0.1:9000   # resend what segdbg flagged
       segdbg replay --to http://127.0.0.1:9000 --speed 1 --max-gap 5 --timestamps shift
       segdbg replay --to http://127.0.0.1:9000 --rate 50 --junit replay.xml --report replay.json
       segdbg replay --to http://127.0.0.1:9000 --dry-run --no-batch | head
@@ -135,7 +137,7 @@ def command(query: tuple[str, ...], url: str, db: Path | None, **opts: Any) -> N
     config = RunConfig(
         db=resolve_db(db), target=root, query=text, options=options, policy=policy,
         concurrency=concurrency, timestamps=opts["timestamps"], recorded_options=recorded,
-        selection=_selection(text),
+        selection=selection(text, datetime.now(UTC)),
     )
     if not config.db.exists():
         raise click.ClickException(f"{config.db}: no such capture; pass --db PATH or start `segdbg serve`.")
@@ -146,12 +148,25 @@ def command(query: tuple[str, ...], url: str, db: Path | None, **opts: Any) -> N
     raise SystemExit(code)
 
 
-def _selection(text: str | None) -> tuple[str, tuple[Any, ...]]:
-    from debugger.replay_run import OK_ONLY
+def selection(text: str | None, now: datetime) -> tuple[str, tuple[Any, ...]]:
+    """The SQL condition for QUERY: only accepted (``ok``) events unless it has a status: term.
 
-    if text:
-        raise click.UsageError("replay QUERY needs the filter language, which this build does not have yet.")
-    return OK_ONLY
+    Raises:
+        click.UsageError: the query is malformed; the message points at the offending term.
+    """
+    from debugger import query
+
+    try:
+        parsed = query.parse(text or "")
+    except query.QueryError as exc:
+        shown = text or ""
+        raise click.UsageError(
+            f"invalid query: {exc.message}\n  {shown}\n  {' ' * exc.start}{'^' * max(1, exc.end - exc.start)}"
+        ) from exc
+    sql, params = query.compile(parsed, now=now)
+    if not parsed.has_status_term:
+        sql = f"({sql}) AND events.status = 'ok'"  # what Segment would have accepted and forwarded
+    return sql, tuple(params)
 
 
 def _run(config: Any, report_file: Path | None, junit_file: Path | None) -> int:
