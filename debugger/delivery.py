@@ -47,7 +47,7 @@ class Feed:
     ahead into memory) and gives up when :attr:`stopped` is set (the run was interrupted).
     """
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, maxsize: int = 256) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, maxsize: int = 64) -> None:
         self._loop = loop
         self._queue: asyncio.Queue[object] = asyncio.Queue()
         self._slots = threading.BoundedSemaphore(maxsize)

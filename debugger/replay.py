@@ -184,10 +184,11 @@ def outgoing_message(
     message_id = new_id() if options.new_message_ids else (event.get("message_id") or stored.get(MESSAGE_ID))
     if message_id is not None:
         message[MESSAGE_ID] = message_id
-    for key in _ID_FIELDS:
-        value = message.get(key)
-        if isinstance(value, str | int | float) and not isinstance(value, bool) and value != "":
-            message[key] = map_id(str(value), options)
+    if options.id_map or options.id_prefix:
+        for key in _ID_FIELDS:
+            value = message.get(key)
+            if isinstance(value, str | int | float) and not isinstance(value, bool) and value != "":
+                message[key] = map_id(str(value), options)
     _set_time(message, event, options.shift_by)
     return message, message_id if isinstance(message_id, str) else None
 
@@ -242,25 +243,18 @@ def plan_replay(
         message, message_id = outgoing_message(event, options, new_id)
         key = options.write_key or event.get("write_key")
         body = orjson.dumps(message) if message is not None else b""
+        limit = MAX_MESSAGE_BYTES - (0 if options.batch else _envelope_bytes(key))
+        sendable = message is not None and len(body) <= limit
+        at = clock.next(event) if sendable else None
         item = ReplayItem(
-            seq=seq,
-            event_id=event.get("id"),
-            type=event.get("type"),
-            name=event.get("name"),
-            message_id=event.get("message_id"),
-            sent_message_id=message_id,
-            write_key=key,
-            message=body,
+            seq, event.get("id"), event.get("type"), event.get("name"), event.get("message_id"), message_id, key, body, at
         )
         if message is None:
             yield Skipped(item, NOT_AN_OBJECT, "The stored message is not a JSON object; it cannot be resent.")
             continue
-        limit = MAX_MESSAGE_BYTES - (0 if options.batch else _envelope_bytes(key))
-        if len(body) > limit:
+        if not sendable:
             yield Skipped(item, TOO_LARGE, f"The message is {len(body):,} bytes; Segment accepts at most {MAX_MESSAGE_BYTES:,} (32 KB).")
             continue
-        at = clock.next(event)
-        item = _with_at(item, at)
         if not options.batch:
             yield ReplayRequest(request_seq, f"/v1/{_route(item.type)}", key, (item,), at)
             request_seq += 1
@@ -317,13 +311,6 @@ def _fits(pending: list[ReplayItem], size: int, item: ReplayItem, options: Repla
 
 def _batch(seq: int, items: list[ReplayItem]) -> ReplayRequest:
     return ReplayRequest(seq, "/v1/batch", items[0].write_key, tuple(items), items[0].at)
-
-
-def _with_at(item: ReplayItem, at: float | None) -> ReplayItem:
-    return ReplayItem(
-        item.seq, item.event_id, item.type, item.name, item.message_id,
-        item.sent_message_id, item.write_key, item.message, at,
-    )
 
 
 def _route(kind: str | None) -> str:

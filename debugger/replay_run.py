@@ -27,7 +27,7 @@ from debugger.replay import SHIFT, ReplayOptions, Skipped, event_time, plan_repl
 from debugger.report import DELIVERED, Tally
 from debugger.retry import RetryPolicy
 from debugger.runs import INTERRUPTED, RunRecorder
-from debugger.store import EVENT_COLUMNS, StoreError, connect, from_row
+from debugger.store import StoreError, connect
 from debugger.timefmt import format_timestamp
 
 #: What a run is replaying: a SQL condition over ``events`` and its parameters.
@@ -62,12 +62,23 @@ class RunOutcome:
     record_error: str | None = None
 
 
+#: The columns planning reads (problems are not needed to resend an event).
+_PLAN_COLUMNS = ("id", "type", "name", "message_id", "write_key", "timestamp", "received_at", "raw", "stored")
+
+
 def selected_events(conn: sqlite3.Connection, selection: Selection) -> Iterator[dict[str, Any]]:
-    """The events a selection names, in capture order."""
+    """The events a selection names, in capture order, with the columns planning needs."""
     where, params = selection
-    sql = f"SELECT {', '.join('events.' + c for c in EVENT_COLUMNS)} FROM events WHERE {where} ORDER BY events.id"
+    sql = f"SELECT {', '.join('events.' + c for c in _PLAN_COLUMNS)} FROM events WHERE {where} ORDER BY events.id"
+    loads, decode_error = orjson.loads, orjson.JSONDecodeError
     for row in conn.execute(sql, params):
-        yield from_row(row)
+        event = dict(zip(_PLAN_COLUMNS, row))
+        for key in ("raw", "stored"):
+            try:
+                event[key] = loads(event[key]) if event[key] is not None else None
+            except decode_error:
+                pass  # a raw body that was not JSON stays text: planning reports it as not resendable
+        yield event
 
 
 def selection_stats(conn: sqlite3.Connection, selection: Selection) -> tuple[int, datetime | None, datetime | None]:
@@ -106,30 +117,25 @@ def request_row(sent: Sent) -> dict[str, Any]:
     }
 
 
-def delivery_rows(sent: Sent) -> list[dict[str, Any]]:
-    """One ``deliveries`` row per event of a request; the message as sent kept when not delivered."""
+def delivery_rows(sent: Sent) -> list[tuple[Any, ...]]:
+    """One ``deliveries`` row per event of a request (:data:`debugger.runs.DELIVERY_FIELDS`);
+    the message as sent is kept when not delivered."""
     kept = sent.outcome != DELIVERED
+    outcome = (sent.outcome, sent.http_status, sent.reason, sent.error, sent.latency_ms, len(sent.attempts))
     return [
-        {
-            "seq": item.seq, "event_id": item.event_id, "type": item.type, "name": item.name,
-            "message_id": item.message_id, "sent_message_id": item.sent_message_id, "status": sent.outcome,
-            "http_status": sent.http_status, "reason": sent.reason, "error": sent.error,
-            "latency_ms": sent.latency_ms, "attempts": len(sent.attempts),
-            "sent": item.message.decode() if kept else None,
-        }
+        (item.seq, item.event_id, item.type, item.name, item.message_id, item.sent_message_id, *outcome,
+         item.message.decode() if kept else None)
         for item in sent.request.items
     ]
 
 
-def skipped_row(skipped: Skipped) -> dict[str, Any]:
+def skipped_row(skipped: Skipped) -> tuple[Any, ...]:
     """The ``deliveries`` row of an event the plan left out."""
     item = skipped.item
-    return {
-        "seq": item.seq, "event_id": item.event_id, "type": item.type, "name": item.name,
-        "message_id": item.message_id, "sent_message_id": item.sent_message_id, "status": "not_sent",
-        "http_status": None, "reason": skipped.reason, "error": skipped.message, "latency_ms": None,
-        "attempts": 0, "sent": item.message.decode("utf-8", "replace") or None,
-    }
+    return (
+        item.seq, item.event_id, item.type, item.name, item.message_id, item.sent_message_id, "not_sent",
+        None, skipped.reason, skipped.message, None, 0, item.message.decode("utf-8", "replace") or None,
+    )
 
 
 def prepare(config: RunConfig, now: datetime) -> tuple[ReplayOptions, int]:
@@ -180,13 +186,13 @@ async def execute(
     def on_sent(sent: Sent) -> None:
         latency = sent.latency_ms if sent.http_status is not None else None  # no answer, no latency
         tally.add_request(sent.outcome, len(sent.request.items), len(sent.attempts), latency, sent.drift_ms, sent.reason)
-        recorder.request(request_row(sent), delivery_rows(sent))
+        recorder.request(request_row(sent) if sent.attempts else None, delivery_rows(sent))
         if progress is not None:
             progress.advance(len(sent.request.items), tally)
 
     def on_skipped(skipped: Skipped) -> None:
         tally.add_skipped(skipped.reason)
-        recorder.request({}, [skipped_row(skipped)])
+        recorder.request(None, [skipped_row(skipped)])
         if progress is not None:
             progress.advance(1, tally)
 

@@ -33,8 +33,13 @@ RUNNING, INTERRUPTED = "running", "interrupted"
 _INSERT_REQUEST = """INSERT INTO replay_requests (run_id, seq, method, url, headers, body, body_size, event_count,
  outcome, http_status, reason, error, latency_ms, attempts, attempt_log, sent_at, drift_ms, response_headers,
  response_body) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"""
-_INSERT_DELIVERY = """INSERT INTO deliveries (run_id, seq, request_id, event_id, type, name, message_id,
- sent_message_id, status, http_status, reason, error, latency_ms, attempts, sent) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"""
+#: The fields of a delivery row as :meth:`RunRecorder.request` takes them.
+DELIVERY_FIELDS = (
+    "seq", "event_id", "type", "name", "message_id", "sent_message_id", "status", "http_status", "reason", "error",
+    "latency_ms", "attempts", "sent",
+)
+_INSERT_DELIVERY = f"""INSERT INTO deliveries (run_id, request_id, {', '.join(DELIVERY_FIELDS)})
+ VALUES ({','.join('?' * (len(DELIVERY_FIELDS) + 2))})"""
 
 Write = Callable[[sqlite3.Connection], None]
 
@@ -65,18 +70,22 @@ class RunRecorder:
         self._thread.start()
         return self.run_id
 
-    def request(self, request: Mapping[str, Any], deliveries: list[Mapping[str, Any]]) -> None:
-        """Queue one request row and the delivery rows of its events."""
+    def request(self, request: Mapping[str, Any] | None, deliveries: list[tuple[Any, ...]]) -> None:
+        """Queue one request row (``None`` for events never sent) and its events' delivery rows.
+
+        Args:
+            request: the ``replay_requests`` row by column name.
+            deliveries: one tuple per event, in :data:`DELIVERY_FIELDS` order (a tuple, not a
+                dict: a replay records tens of thousands of these a second).
+        """
         run_id = self.run_id
 
         def write(conn: sqlite3.Connection) -> None:
             request_id: int | None = None
-            if request.get("attempts"):
+            if request is not None:
                 cursor = conn.execute(_INSERT_REQUEST, (run_id, *(request[k] for k in _REQUEST_KEYS)))
                 request_id = cursor.lastrowid
-            conn.executemany(
-                _INSERT_DELIVERY, [(run_id, d["seq"], request_id, *(d[k] for k in _DELIVERY_KEYS)) for d in deliveries]
-            )
+            conn.executemany(_INSERT_DELIVERY, [(run_id, request_id, *d) for d in deliveries])
 
         self._queue.put(write)
 
@@ -129,10 +138,6 @@ class RunRecorder:
 _REQUEST_KEYS = (
     "seq", "method", "url", "headers", "body", "body_size", "event_count", "outcome", "http_status", "reason",
     "error", "latency_ms", "attempts", "attempt_log", "sent_at", "drift_ms", "response_headers", "response_body",
-)
-_DELIVERY_KEYS = (
-    "event_id", "type", "name", "message_id", "sent_message_id", "status", "http_status", "reason", "error",
-    "latency_ms", "attempts", "sent",
 )
 
 

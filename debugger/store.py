@@ -194,8 +194,6 @@ def _migration_replay(db: sqlite_utils.Database) -> None:
     )
     db["replay_requests"].create_index(["run_id", "seq"], index_name="replay_requests_run")
     db["deliveries"].create_index(["run_id", "seq"], index_name="deliveries_run")
-    db["deliveries"].create_index(["run_id", "status"], index_name="deliveries_run_status")
-    db["deliveries"].create_index(["event_id"], index_name="deliveries_event")
 
 
 #: Applied in order; the index + 1 is the schema version a database reaches.
