@@ -208,7 +208,7 @@ class Deliverer:
                 break
             if status == 429:
                 self._pause_until = max(self._pause_until, self._loop.time() + wait)
-            self.status = f"retrying in {wait:.1f}s ({error or f'HTTP {status}'})"
+            self.status = f"retrying in {wait:.1f}s ({reason or f'HTTP {status}'})"
             await asyncio.sleep(wait)
         self.status = ""
         outcome = verdict(status)

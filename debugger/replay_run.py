@@ -205,6 +205,7 @@ async def execute(
     planner = threading.Thread(target=_plan_into, args=(config, options, feed, failure), name="segdbg-plan", daemon=True)
     started = time.perf_counter()
     interrupted = False
+    ticker = asyncio.create_task(progress.tick(tally)) if progress is not None else None
     try:
         planner.start()
         await deliverer.run(feed.get)
@@ -213,6 +214,8 @@ async def execute(
         raise
     finally:
         feed.stopped.set()
+        if ticker is not None:
+            ticker.cancel()
         if progress is not None:
             progress.end()
         summary = tally.summary(time.perf_counter() - started)
@@ -267,13 +270,20 @@ class Progress:
 
     def advance(self, events: int, tally: Tally) -> None:
         """Count ``events`` more events done."""
-        task = self._bar.tasks[0]
-        speed = task.speed
+        self._bar.update(self._task, advance=events)
+        self._show(tally)
+
+    async def tick(self, tally: Tally) -> None:
+        """Keep the note fresh while nothing completes (a retry wait, a slow target)."""
+        while True:
+            await asyncio.sleep(0.25)
+            self._show(tally)
+
+    def _show(self, tally: Tally) -> None:
+        speed = self._bar.tasks[0].speed
         note = self.deliverer.status if self.deliverer is not None else ""
         failed = f"[red]{tally.not_delivered:,} not delivered[/] " if tally.not_delivered else ""
-        self._bar.update(
-            self._task, advance=events, rate=f"{speed:,.0f} ev/s" if speed else "", note=failed + note
-        )
+        self._bar.update(self._task, rate=f"{speed:,.0f} ev/s" if speed else "", note=failed + note)
 
     def end(self) -> None:
         """Remove the bar."""
