@@ -269,3 +269,15 @@ def test_malformed_query_points_at_the_term(db_path: Path, server: ServerThread)
     assert result.exit_code == 2
     assert "did you mean `event:`" in result.output
     assert "type:track evnt:x\n             ^^^^" in result.output
+
+
+@pytest.mark.parametrize("name", ["replay", "diff"])
+def test_command_has_help_with_examples_and_is_in_the_readme(name: str) -> None:
+    """`segdbg NAME --help` shows examples, the group lists the command, and the README documents it."""
+    from tests.helpers import ROOT
+
+    help_text = CliRunner().invoke(cli, [name, "--help"]).output
+    assert "Examples:" in help_text and f"segdbg {name} " in help_text
+    assert name in CliRunner().invoke(cli, ["--help"]).output
+    readme = (ROOT / "README.md").read_text()
+    assert f"| `segdbg {name} " in readme and f"\nsegdbg {name} " in readme
