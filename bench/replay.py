@@ -34,10 +34,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from ingest import free_port, start_segdbg, stop, wait_up  # noqa: E402
+from ingest import free_port, start_segdbg, stop, wait_up
 
-from debugger.protocol import Envelope, build_event  # noqa: E402
-from debugger.store import EventWriter  # noqa: E402
+from debugger.protocol import Envelope, build_event
+from debugger.store import EventWriter
 
 SINK = textwrap.dedent(
     """
@@ -100,7 +100,7 @@ def replay(db: Path, url: str, *args: str) -> dict[str, object]:
     report = db.with_suffix(f".{uuid.uuid4().hex[:6]}.json")
     result = subprocess.run(
         [sys.executable, "-m", "debugger", "replay", "--db", str(db), "--to", url, "--report", str(report), *args],
-        env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True, timeout=900,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True, timeout=900, check=False,
     )
     if result.returncode != 0:
         raise RuntimeError(f"replay failed ({result.returncode}): {result.stdout}{result.stderr}")

@@ -189,7 +189,7 @@ class Deliverer:
             try:
                 async with session.options(self.root + "/v1/batch", allow_redirects=False) as response:
                     await response.read()
-            except (aiohttp.ClientError, TimeoutError, asyncio.TimeoutError):
+            except (aiohttp.ClientError, TimeoutError):
                 pass
 
         await asyncio.gather(*(preflight() for _ in range(min(self.concurrency, WARM_CONNECTIONS))))
@@ -252,7 +252,7 @@ class Deliverer:
         except aiohttp.ClientConnectorError as exc:
             reason = _os_reason(exc)
             error = f"cannot connect to {exc.host}:{exc.port} ({reason})"
-        except (TimeoutError, asyncio.TimeoutError):
+        except TimeoutError:
             reason, error = "timeout", f"no answer within {self.policy.timeout:g} s"
         except aiohttp.ClientError as exc:
             reason, error = type(exc).__name__, f"{type(exc).__name__}: {exc}"

@@ -81,7 +81,7 @@ class Shape:
 
 
 def _ignored(path: str, ignore: frozenset[str]) -> bool:
-    return any(path == p or path.startswith(p + ".") or path.startswith(p + "[]") for p in ignore)
+    return any(path == p or path.startswith((p + ".", p + "[]")) for p in ignore)
 
 
 @dataclass(frozen=True, slots=True)

@@ -304,9 +304,7 @@ def _fits(pending: list[ReplayItem], size: int, item: ReplayItem, options: Repla
         return False
     if size + len(item.message) + 1 > MAX_BATCH_BYTES - _envelope_bytes(first.write_key):
         return False
-    if options.paced and (item.at or 0.0) - (first.at or 0.0) > PACE_WINDOW:
-        return False
-    return True
+    return not (options.paced and (item.at or 0.0) - (first.at or 0.0) > PACE_WINDOW)
 
 
 def _batch(seq: int, items: list[ReplayItem]) -> ReplayRequest:

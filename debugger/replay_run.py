@@ -23,7 +23,14 @@ import orjson
 
 from debugger.cli import ExitCode
 from debugger.delivery import END, Deliverer, Feed, Sent
-from debugger.replay import SHIFT, ReplayOptions, Skipped, event_time, plan_replay, shift_delta
+from debugger.replay import (
+    SHIFT,
+    ReplayOptions,
+    Skipped,
+    event_time,
+    plan_replay,
+    shift_delta,
+)
 from debugger.report import DELIVERED, Tally
 from debugger.retry import RetryPolicy
 from debugger.runs import INTERRUPTED, RunRecorder
@@ -245,7 +252,12 @@ class Progress:
     """A Rich progress bar (events done, rate, ETA) and the sender's current wait."""
 
     def __init__(self, console: Any) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            TextColumn,
+            TimeRemainingColumn,
+        )
         from rich.progress import Progress as RichProgress
 
         self._bar = RichProgress(

@@ -12,6 +12,7 @@ The clock and the randomness are passed in.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -124,4 +125,4 @@ def _number(value: str | None) -> float | None:
         number = float(value.strip())
     except ValueError:
         return None
-    return number if number == number and number not in (float("inf"), float("-inf")) else None
+    return number if math.isfinite(number) else None

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 import orjson
 from aiohttp import web
@@ -72,7 +72,7 @@ class ScriptedTarget:
         loop.run_forever()
         loop.close()
 
-    def __enter__(self) -> ScriptedTarget:
+    def __enter__(self) -> Self:
         self._thread.start()
         self._ready.wait(10)
         return self

@@ -11,7 +11,14 @@ import pytest
 from click.testing import CliRunner, Result
 
 from debugger.cli import cli
-from debugger.diff import NOISE, Shape, compare_runs, compare_shapes, event_key, leaf_paths
+from debugger.diff import (
+    NOISE,
+    Shape,
+    compare_runs,
+    compare_shapes,
+    event_key,
+    leaf_paths,
+)
 from debugger.server import ServerThread
 from debugger.settings import Settings
 from tests.helpers import http

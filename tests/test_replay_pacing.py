@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 from statistics import median
 
 import pytest
+
 from debugger.server import ServerThread
 from debugger.settings import Settings
 from debugger.timefmt import format_timestamp, parse_timestamp
@@ -41,7 +43,7 @@ def seed(url: str, gaps_ms: list[int]) -> None:
 def received_gaps_ms(db: Path) -> list[float]:
     """Gaps between consecutive receive times at the target, in ms."""
     times = [parse_timestamp(e["stored"]["receivedAt"]) for e in events(db)]
-    return [(b - a).total_seconds() * 1000 for a, b in zip(times, times[1:])]  # type: ignore[operator]
+    return [(b - a).total_seconds() * 1000 for a, b in pairwise(times)]  # type: ignore[operator]
 
 
 def replay(db: Path, *args: str) -> None:

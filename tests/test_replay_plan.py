@@ -26,7 +26,16 @@ from debugger.replay import (
     shift_delta,
 )
 from debugger.report import Tally, junit_xml, percentile
-from debugger.retry import DELIVERED, FAILED, RETRY, RetryPolicy, backoff_wait, next_wait, retry_after, verdict
+from debugger.retry import (
+    DELIVERED,
+    FAILED,
+    RETRY,
+    RetryPolicy,
+    backoff_wait,
+    next_wait,
+    retry_after,
+    verdict,
+)
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 

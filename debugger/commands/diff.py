@@ -11,7 +11,14 @@ import click
 import orjson
 
 from debugger.cli import ExitCode, db_option, resolve_db
-from debugger.diff import NOISE, CaptureDiff, RunDiff, Shape, compare_runs, compare_shapes
+from debugger.diff import (
+    NOISE,
+    CaptureDiff,
+    RunDiff,
+    Shape,
+    compare_runs,
+    compare_shapes,
+)
 from debugger.pretty import inert
 
 SQLITE_HEADER = b"SQLite format 3\x00"

@@ -37,7 +37,7 @@ def target_root(url: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise click.BadParameter(f"{url!r} is not an http(s) URL, e.g. http://127.0.0.1:8088", param_hint="--to")
     root = url.strip().rstrip("/")
-    return root[:-3] if root.endswith("/v1") else root
+    return root.removesuffix("/v1")
 
 
 def parse_id_map(pairs: tuple[str, ...], file: Path | None) -> dict[str, str]:
