@@ -25,7 +25,7 @@ RUN_COLUMNS = (
     "drift_p99_ms", "errors",
 )
 DELIVERY_COLUMNS = (
-    "id", "run_id", "seq", "request_id", "event_id", "type", "name", "message_id", "sent_message_id",
+    "run_id", "seq", "request_id", "event_id", "type", "name", "message_id", "sent_message_id",
     "status", "http_status", "reason", "error", "latency_ms", "attempts", "sent",
 )
 RUNNING, INTERRUPTED = "running", "interrupted"
@@ -258,7 +258,7 @@ def write_report(conn: sqlite3.Connection, run: Mapping[str, Any], out: Any) -> 
     out.write(b'{"run":' + orjson.dumps(head) + b',"summary":' + orjson.dumps(summary) + b',"deliveries":[')
     cache: dict[int, Any] = {}
     for index, delivery in enumerate(iter_deliveries(conn, run["id"])):
-        record = {k: v for k, v in delivery.items() if k not in ("id", "run_id", "request_id", "sent")}
+        record = {k: v for k, v in delivery.items() if k not in ("run_id", "request_id", "sent")}
         if delivery["status"] != "delivered":
             record.update(failure_views(conn, delivery, cache))
         out.write((b",\n" if index else b"\n") + orjson.dumps(record))
