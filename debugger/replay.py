@@ -64,6 +64,7 @@ PACE_WINDOW = 0.002
 #: Room the envelope takes around the messages: ``{"batch":[…],"writeKey":…,"sentAt":"…"}``.
 _ENVELOPE_BYTES = 64
 _ID_FIELDS = (USER_ID, ANONYMOUS_ID, PREVIOUS_ID)
+_TYPE_SET = frozenset(TYPES)
 
 #: Reasons an event is not sent at all.
 TOO_LARGE, NOT_AN_OBJECT = "too_large", "not_an_object"
@@ -164,18 +165,19 @@ def outgoing_message(
     if not isinstance(raw, dict):
         return None, None
     stored = stored if isinstance(stored, dict) else {}
-    message = dict(raw)
+    message = raw.copy()
     message.pop(WRITE_KEY, None)
     message.pop(SENT_AT, None)
     kind = event.get("type")
-    if isinstance(kind, str) and kind in TYPES:
+    if kind in _TYPE_SET:
         message[TYPE] = kind
     own_context = raw.get(CONTEXT)
     merged = stored.get(CONTEXT)
     if isinstance(merged, dict) and (own_context is None or isinstance(own_context, dict)):
-        context = dict(merged)
-        if not (isinstance(own_context, dict) and "ip" in own_context):
-            context.pop("ip", None)  # filled by the capturing server; the target fills its own
+        # Shared, not copied: nothing below mutates it, and the message is serialized at once.
+        context = merged
+        if "ip" in merged and not (own_context is not None and "ip" in own_context):
+            context = {k: v for k, v in merged.items() if k != "ip"}  # the capturing server's; the target fills its own
         if context or own_context is not None:
             message[CONTEXT] = context
     own_integrations = raw.get(INTEGRATIONS)
@@ -236,14 +238,14 @@ def plan_replay(
         a capture of any size is planned in constant memory.
     """
     pending: list[ReplayItem] = []
-    size = 0
+    size = budget = 0
     request_seq = 0
     clock = _Pacer(options)
     for seq, event in enumerate(events):
         message, message_id = outgoing_message(event, options, new_id)
         key = options.write_key or event.get("write_key")
         body = orjson.dumps(message) if message is not None else b""
-        limit = MAX_MESSAGE_BYTES - (0 if options.batch else _envelope_bytes(key))
+        limit = MAX_MESSAGE_BYTES if options.batch else MAX_MESSAGE_BYTES - _envelope_bytes(key)
         sendable = message is not None and len(body) <= limit
         at = clock.next(event) if sendable else None
         item = ReplayItem(
@@ -259,10 +261,12 @@ def plan_replay(
             yield ReplayRequest(request_seq, f"/v1/{_route(item.type)}", key, (item,), at)
             request_seq += 1
             continue
-        if pending and not _fits(pending, size, item, options):
+        if pending and not _fits(pending, size, budget, item, options):
             yield _batch(request_seq, pending)
             request_seq += 1
             pending, size = [], 0
+        if not pending:
+            budget = MAX_BATCH_BYTES - _envelope_bytes(key)
         pending.append(item)
         size += len(body) + 1
     if pending:
@@ -296,13 +300,13 @@ class _Pacer:
         return self.offset
 
 
-def _fits(pending: list[ReplayItem], size: int, item: ReplayItem, options: ReplayOptions) -> bool:
+def _fits(pending: list[ReplayItem], size: int, budget: int, item: ReplayItem, options: ReplayOptions) -> bool:
     first = pending[0]
     if item.write_key != first.write_key:
         return False
     if len(pending) >= min(options.batch_size, MAX_BATCH_MESSAGES):
         return False
-    if size + len(item.message) + 1 > MAX_BATCH_BYTES - _envelope_bytes(first.write_key):
+    if size + len(item.message) + 1 > budget:
         return False
     return not (options.paced and (item.at or 0.0) - (first.at or 0.0) > PACE_WINDOW)
 
