@@ -141,3 +141,34 @@ def test_ctrl_c_records_the_run_as_interrupted(capture: Path) -> None:
     assert run["status"] == "interrupted" and run["finished_at"] is not None
     assert [d["status"] for d in deliveries] == ["delivered"]
     assert "delivered      1" in out
+
+
+def test_sigterm_records_the_run_as_interrupted(capture: Path) -> None:
+    """SIGTERM (a CI job cancelled) ends a replay like Ctrl-C: exit 130, run recorded as interrupted."""
+    with ScriptedTarget() as target:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "debugger", "replay", "--db", str(capture), "--to", target.url, "--rate", "1"],
+            env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        deadline = time.monotonic() + 20
+        while not target.arrivals and time.monotonic() < deadline:
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130, err
+    run, _ = last_run(capture)
+    assert run["status"] == "interrupted"
+
+
+def test_nothing_to_replay_says_so(capture: Path) -> None:
+    """A query that matches nothing is not an error, but says that nothing matched."""
+    with ScriptedTarget() as target:
+        result = replay(capture, "event:Nope", "--to", target.url)
+    assert result.exit_code == 0
+    assert "Nothing to replay" in result.output and target.arrivals == []
+
+
+def test_credentials_in_the_url_are_refused(capture: Path) -> None:
+    """user:password@ in --to is a usage error: the write key is the Basic auth."""
+    result = replay(capture, "--to", "http://user:secret@127.0.0.1:9")
+    assert result.exit_code == 2 and "credentials in the URL" in result.output

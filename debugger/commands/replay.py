@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,6 +38,11 @@ def target_root(url: str) -> str:
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise click.BadParameter(f"{url!r} is not an http(s) URL, e.g. http://127.0.0.1:8088", param_hint="--to")
+    if parts.username is not None or parts.password is not None:
+        raise click.BadParameter(
+            "credentials in the URL are not supported: the write key is the Basic auth (see --write-key)",
+            param_hint="--to",
+        )
     root = url.strip().rstrip("/")
     return root.removesuffix("/v1")
 
@@ -142,7 +149,12 @@ def command(query: tuple[str, ...], url: str, db: Path | None, **opts: Any) -> N
     if not config.db.exists():
         raise click.ClickException(f"{config.db}: no such capture; pass --db PATH or start `segdbg serve`.")
     if opts["dry_run"]:
-        _dry_run(config)
+        from debugger.store import StoreError
+
+        try:
+            _dry_run(config)
+        except StoreError as exc:
+            raise click.ClickException(str(exc)) from exc
         return
     code = _run(config, opts["report_file"], opts["junit_file"])
     raise SystemExit(code)
@@ -179,14 +191,30 @@ def _run(config: Any, report_file: Path | None, junit_file: Path | None) -> int:
     console = Console(stderr=True)
     progress = Progress(console) if console.is_terminal else None
     ended: list[RunOutcome] = []
+
+    async def main() -> None:
+        # SIGTERM (CI cancelling a job) ends the run like Ctrl-C: recorded as interrupted.
+        task = asyncio.current_task()
+        assert task is not None
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+        await execute(config, progress=progress, done=ended.append)
+
     try:
-        asyncio.run(execute(config, progress=progress, done=ended.append))
-    except KeyboardInterrupt:
+        asyncio.run(main())
+    except (KeyboardInterrupt, asyncio.CancelledError):
         if not ended:
-            raise
+            raise KeyboardInterrupt from None
     except StoreError as exc:
         raise click.ClickException(str(exc)) from exc
     outcome = ended[0]
+    if outcome.summary["total"] == 0 and outcome.status != "interrupted":
+        click.echo(
+            f"Nothing to replay: no events in {config.db} match"
+            + (f" {config.query!r}" if config.query else " (only accepted events are replayed without a status: term)")
+            + ".",
+            err=True,
+        )
     for line in summary_lines(outcome.summary, config.target):
         click.echo(line)
     if outcome.unreachable:
