@@ -11,6 +11,7 @@ from __future__ import annotations
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,8 @@ DELIVERY_COLUMNS = (
     "status", "http_status", "reason", "error", "latency_ms", "attempts", "sent",
 )
 RUNNING, INTERRUPTED = "running", "interrupted"
+#: How long the recorder gathers writes into one transaction.
+GROUP_SECONDS = 0.05
 
 _INSERT_REQUEST = """INSERT INTO replay_requests (run_id, seq, method, url, headers, body, body_size, event_count,
  outcome, http_status, reason, error, latency_ms, attempts, attempt_log, sent_at, drift_ms, response_headers,
@@ -116,9 +119,12 @@ class RunRecorder:
         stopping = False
         while not stopping:
             writes = [self._queue.get()]
-            while True:
+            # Group what arrives within GROUP_SECONDS into one transaction: a paced run finishes
+            # hundreds of requests a second, and a commit each would compete with its timing.
+            deadline = time.monotonic() + GROUP_SECONDS
+            while writes[-1] is not None and (left := deadline - time.monotonic()) > 0:
                 try:
-                    writes.append(self._queue.get_nowait())
+                    writes.append(self._queue.get(timeout=left))
                 except queue.Empty:
                     break
             if None in writes:
