@@ -60,7 +60,7 @@ from debugger.timefmt import format_timestamp, parse_timestamp
 KEEP, SHIFT = "keep", "shift"
 DEFAULT_BATCH_SIZE = 100
 #: Paced events this close together (seconds) share a request; each is sent at most this early.
-PACE_WINDOW = 0.002
+PACE_WINDOW = 0.001
 #: Room the envelope takes around the messages: ``{"batch":[…],"writeKey":…,"sentAt":"…"}``.
 _ENVELOPE_BYTES = 64
 _ID_FIELDS = (USER_ID, ANONYMOUS_ID, PREVIOUS_ID)
@@ -308,7 +308,7 @@ def _fits(pending: list[ReplayItem], size: int, budget: int, item: ReplayItem, o
         return False
     if size + len(item.message) + 1 > budget:
         return False
-    return not (options.paced and (item.at or 0.0) - (first.at or 0.0) > PACE_WINDOW)
+    return not (options.paced and (item.at or 0.0) - (first.at or 0.0) > PACE_WINDOW + 1e-9)  # float noise
 
 
 def _batch(seq: int, items: list[ReplayItem]) -> ReplayRequest:
