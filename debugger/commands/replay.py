@@ -217,6 +217,8 @@ def _run(config: Any, report_file: Path | None, junit_file: Path | None) -> int:
         )
     for line in summary_lines(outcome.summary, config.target):
         click.echo(line)
+    if outcome.summary["not_delivered"]:
+        _first_failures(config.db, outcome.run_id)
     if outcome.unreachable:
         click.echo(f"error: {outcome.unreachable}", err=True)
     if outcome.record_error:
@@ -224,6 +226,31 @@ def _run(config: Any, report_file: Path | None, junit_file: Path | None) -> int:
     click.echo(f"Run #{outcome.run_id} recorded in {config.db} ({outcome.status}).", err=True)
     _write_reports(config.db, outcome.run_id, report_file, junit_file)
     return outcome.exit_code if outcome.status != "interrupted" else int(ExitCode.INTERRUPTED)
+
+
+FIRST_FAILURES = 5
+
+
+def _first_failures(db: Path, run_id: int) -> None:
+    """The first few events not delivered, so the summary points at something concrete."""
+    from contextlib import closing
+    from itertools import islice
+
+    from debugger.pretty import inert
+    from debugger.runs import iter_deliveries
+    from debugger.store import connect
+
+    with closing(connect(db)) as conn:
+        first = list(islice(iter_deliveries(conn, run_id, failures_only=True), FIRST_FAILURES))
+        more = conn.execute(
+            "SELECT count(*) FROM deliveries WHERE run_id = ? AND status != 'delivered'", (run_id,)
+        ).fetchone()[0] - len(first)
+    click.echo("  not delivered:")
+    for delivery in first:
+        label = " ".join(x for x in (delivery["type"] or "event", f'"{delivery["name"]}"' if delivery["name"] else "") if x)
+        click.echo(f"    #{delivery['event_id']} {inert(label, 50)}  {inert(delivery['error'] or delivery['reason'], 100)}")
+    if more > 0:
+        click.echo(f"    … and {more:,} more (--report FILE, or the TUI's Deliveries screen, has each one)")
 
 
 def _write_reports(db: Path, run_id: int, report_file: Path | None, junit_file: Path | None) -> None:
