@@ -82,6 +82,7 @@ def test_400_fails_without_retry_and_keeps_the_three_views(capture: Path, tmp_pa
     assert result.exit_code == 3, result.output
     assert len(target.arrivals) == 1
     assert "HTTP 400 invalid_json" in result.output and "not delivered  3" in result.output
+    assert '#1 track "Tested"  HTTP 400 invalid_json: Invalid JSON' in result.output
     run, deliveries = last_run(capture)
     assert run["status"] == "failed" and run["failed"] == 3 and run["errors"] == {"HTTP 400 invalid_json": 3}
     assert {(d["status"], d["http_status"], d["attempts"]) for d in deliveries} == {("failed", 400, 1)}
