@@ -156,7 +156,7 @@ class Deliverer:
                         continue
                     assert isinstance(planned, ReplayRequest)
                     scheduled = None if planned.at is None else start + planned.at
-                    if scheduled is not None:
+                    if scheduled is not None and self.unreachable is None:  # no waiting to record "not sent"
                         await asyncio.sleep(max(0.0, scheduled - loop.time()))
                     await slots.acquire()
                     while (pause := self._pause_until - loop.time()) > 0:
@@ -187,7 +187,9 @@ class Deliverer:
 
         async def preflight() -> None:
             try:
-                async with session.options(self.root + "/v1/batch", allow_redirects=False) as response:
+                async with session.options(
+                    self.root + "/v1/batch", allow_redirects=False, timeout=aiohttp.ClientTimeout(total=min(5.0, self.policy.timeout))
+                ) as response:
                     await response.read()
             except (aiohttp.ClientError, TimeoutError):
                 pass

@@ -173,3 +173,13 @@ def test_credentials_in_the_url_are_refused(capture: Path) -> None:
     """user:password@ in --to is a usage error: the write key is the Basic auth."""
     result = replay(capture, "--to", "http://user:secret@127.0.0.1:9")
     assert result.exit_code == 2 and "credentials in the URL" in result.output
+
+
+def test_paced_run_to_a_closed_port_does_not_wait_out_the_schedule(capture: Path) -> None:
+    """Once the target is unreachable, the rest of a paced run is recorded as not sent at once."""
+    started = time.monotonic()
+    result = replay(capture, "--to", closed_port_url(), "--retries", "0", "--rate", "0.5", "--no-batch")
+    assert result.exit_code == 4
+    assert time.monotonic() - started < 3  # the schedule would take 4 s
+    _, deliveries = last_run(capture)
+    assert [d["status"] for d in deliveries] == ["unreachable", "not_sent", "not_sent"]
