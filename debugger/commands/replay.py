@@ -91,7 +91,8 @@ def parse_id_map(pairs: tuple[str, ...], file: Path | None) -> dict[str, str]:
 def command(query: tuple[str, ...], url: str, db: Path | None, **opts: Any) -> None:
     """Resend stored events to a Segment-compatible endpoint, in capture order.
 
-    QUERY selects events with the filter language (see `segdbg events --help`); only
+    QUERY selects events with the filter language (type:track event:"Order Completed"
+    user:u1 after:2h properties.plan:pro ...); only
     events segdbg accepted are replayed unless the query has a status: term. Events go in batches to /v1/batch (or one per request
     with --no-batch), with each event's own write key, the client's original timestamp and
     a fresh sentAt, so the target enriches them as it would the original client's.
