@@ -44,20 +44,32 @@ class Feed:
     """A bounded hand-off from a planning thread to the sending loop.
 
     The thread blocks when ``maxsize`` items are waiting (so a huge capture is never read
-    ahead into memory) and gives up when :attr:`stopped` is set (the run was interrupted).
+    ahead into memory) and resumes only when the loop has taken them down to a quarter, so
+    the two threads hand over in bursts rather than waking each other for every request.
+    It gives up when :attr:`stopped` is set (the run was interrupted).
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop, maxsize: int = 64) -> None:
         self._loop = loop
         self._queue: asyncio.Queue[object] = asyncio.Queue()
-        self._slots = threading.BoundedSemaphore(maxsize)
+        self._lock = threading.Lock()
+        self._waiting = 0
+        self._space = threading.Event()
+        self._space.set()
+        self._maxsize, self._resume_at = maxsize, maxsize // 4
         self.stopped = threading.Event()
 
     def put(self, item: object) -> bool:
         """Hand ``item`` over (thread side); ``False`` when the run has stopped."""
-        while not self._slots.acquire(timeout=0.2):
+        while True:
+            with self._lock:
+                if self._waiting < self._maxsize:
+                    self._waiting += 1
+                    break
+                self._space.clear()
             if self.stopped.is_set():
                 return False
+            self._space.wait(0.2)
         try:
             self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
         except RuntimeError:  # the loop has closed: the run is over
@@ -67,7 +79,10 @@ class Feed:
     async def get(self) -> object:
         """The next item (loop side)."""
         item = await self._queue.get()
-        self._slots.release()
+        with self._lock:
+            self._waiting -= 1
+            if self._waiting <= self._resume_at and not self._space.is_set():
+                self._space.set()
         return item
 
 

@@ -61,6 +61,8 @@ class RunRecorder:
         self._thread = threading.Thread(target=self._run, name="segdbg-runs", daemon=True)
         self.error: BaseException | None = None
         self.run_id = 0
+        self._pending: list[Write] = []
+        self._handed_at = 0.0
 
     def start(self, started_at: str, target: str, query: str | None, options: Mapping[str, Any]) -> int:
         """Insert the ``runs`` row (status ``running``) synchronously and start the thread."""
@@ -90,7 +92,24 @@ class RunRecorder:
                 request_id = cursor.lastrowid
             conn.executemany(_INSERT_DELIVERY, [(run_id, request_id, *d) for d in deliveries])
 
-        self._queue.put(write)
+        # Handed to the thread at most every GROUP_SECONDS: a paced run finishes hundreds of
+        # requests a second, and waking the writer (and committing) for each would compete
+        # with the sending loop's timing. Rows wait at most until the next request or finish().
+        self._pending.append(write)
+        now = time.monotonic()
+        if now - self._handed_at >= GROUP_SECONDS:
+            self._hand_over(now)
+
+    def _hand_over(self, now: float) -> None:
+        if self._pending:
+            pending, self._pending = self._pending, []
+
+            def write_all(conn: sqlite3.Connection) -> None:
+                for write in pending:
+                    write(conn)
+
+            self._queue.put(write_all)
+        self._handed_at = now
 
     def finish(self, finished_at: str, status: str, exit_code: int, summary: Mapping[str, Any]) -> None:
         """Queue the final counts; call :meth:`close` to wait for them."""
@@ -106,10 +125,12 @@ class RunRecorder:
                 (finished_at, status, exit_code, *values.values(), run_id),
             )
 
+        self._hand_over(time.monotonic())
         self._queue.put(write)
 
     def close(self) -> None:
         """Write everything queued, stop the thread, close the connection."""
+        self._hand_over(time.monotonic())
         if self._thread.is_alive():
             self._queue.put(None)
             self._thread.join()
@@ -119,12 +140,9 @@ class RunRecorder:
         stopping = False
         while not stopping:
             writes = [self._queue.get()]
-            # Group what arrives within GROUP_SECONDS into one transaction: a paced run finishes
-            # hundreds of requests a second, and a commit each would compete with its timing.
-            deadline = time.monotonic() + GROUP_SECONDS
-            while writes[-1] is not None and (left := deadline - time.monotonic()) > 0:
+            while True:
                 try:
-                    writes.append(self._queue.get(timeout=left))
+                    writes.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
             if None in writes:
