@@ -251,7 +251,7 @@ def _first_failures(db: Path, run_id: int) -> None:
         label = " ".join(x for x in (delivery["type"] or "event", f'"{delivery["name"]}"' if delivery["name"] else "") if x)
         click.echo(f"    #{delivery['event_id']} {inert(label, 50)}  {inert(delivery['error'] or delivery['reason'], 100)}")
     if more > 0:
-        click.echo(f"    … and {more:,} more (--report FILE, or the TUI's Deliveries screen, has each one)")
+        click.echo(f"    … and {more:,} more: --report FILE has each one, and so does `segdbg tui` (d: Deliveries)")
 
 
 def _write_reports(db: Path, run_id: int, report_file: Path | None, junit_file: Path | None) -> None:
