@@ -51,6 +51,7 @@ class MainScreen(ActionsMixin, Screen[None]):
         Binding("ctrl+v", "paste", "Paste", show=False),
         Binding("c", "copy", "Copy"),
         Binding("l", "dialect", "Dialect"),
+        Binding("d", "deliveries", "Deliveries"),
         Binding("L", "pick_dialect", "Pick dialect", show=False),
         Binding("1", "tab('pretty')", "Views", key_display="1-4"),
         Binding("2", "tab('raw')", "Raw", show=False),
