@@ -70,13 +70,14 @@ def cli() -> None:
       segdbg serve                         # listen on 127.0.0.1:8088, store in ./segdbg.db
       segdbg send sample_events/           # send the bundled sample payloads
       segdbg events --format jsonl         # export what was stored
+      segdbg check --plan plan.yaml        # explain problems and tracking-plan violations
     """
 
 
 def _register() -> None:
-    from debugger.commands import events, send, serve
+    from debugger.commands import check, events, schema, send, serve
 
-    for module in (serve, send, events):
+    for module in (serve, send, events, check, schema):
         cli.add_command(module.command)
 
 

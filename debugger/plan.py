@@ -99,11 +99,11 @@ def parse(data: object, source: str = "plan") -> Plan:
         if isinstance(rules, list):
             return _public_api(data, rules, source)
         if _looks_like_schema(data) and isinstance(data.get("title"), str):
-            return Plan(source, (_event_schema(data["title"], data),), "json-schema")
+            return Plan(source, (event_schema(data["title"], data),), "json-schema")
         if data and _schemas(data):
-            return Plan(source, tuple(_event_schema(str(k), v) for k, v in data.items()), "json-schema")
+            return Plan(source, tuple(event_schema(str(k), v) for k, v in data.items()), "json-schema")
     if isinstance(data, list) and data and all(isinstance(s, dict) and isinstance(s.get("title"), str) for s in data):
-        return Plan(source, tuple(_event_schema(s["title"], s) for s in data), "json-schema")
+        return Plan(source, tuple(event_schema(s["title"], s) for s in data), "json-schema")
     raise PlanError(
         f"{source}: not a tracking plan. Expected segdbg YAML (a top-level `events:` mapping), Segment's "
         "tracking-plan export (`rules`), or JSON Schemas keyed by event name (see README, Tracking plans)."
@@ -127,7 +127,8 @@ def _looks_like_schema(value: Mapping[str, Any]) -> bool:
     return bool(_SCHEMA_HINTS & set(value))
 
 
-def _event_schema(name: str, schema: object, kind: str = TRACK) -> Rule:
+def event_schema(name: str, schema: object, kind: str = TRACK) -> Rule:
+    """A rule from one event's JSON Schema: of the whole message, or of its properties (wrapped)."""
     if not isinstance(schema, dict):
         raise PlanError(f"event {name!r}: a JSON Schema must be an object.")
     listed = schema.get("properties")
@@ -142,7 +143,7 @@ def _config_api(doc: Mapping[str, Any], rules: Mapping[str, Any], source: str) -
     for index, event in enumerate(rules.get("events") or []):
         if not isinstance(event, dict) or not isinstance(event.get("name"), str):
             raise PlanError(f"{source}: rules.events[{index}] needs a `name` and `rules`.")
-        out.append(_event_schema(event["name"], event.get("rules") or {}))
+        out.append(event_schema(event["name"], event.get("rules") or {}))
     for key, kind in (("identify", IDENTIFY), ("group", GROUP), ("global", COMMON)):
         schema = rules.get(key)
         if isinstance(schema, dict) and schema:
