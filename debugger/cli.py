@@ -57,7 +57,34 @@ def resolve_db(db: Path | None) -> Path:
     return default_db_path(str(db) if db else None, dict(os.environ))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG)
+#: Command name → the module that defines it (as `command`). Imported only when used, so
+#: `segdbg --help` stays fast and a command module can import this one without a cycle.
+COMMANDS: dict[str, str] = {
+    "serve": "debugger.commands.serve",
+    "send": "debugger.commands.send",
+    "events": "debugger.commands.events",
+    "check": "debugger.commands.check",
+    "schema": "debugger.commands.schema",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group that imports each command's module on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *super().list_commands(ctx)})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in COMMANDS:
+            import importlib
+
+            command = importlib.import_module(COMMANDS[cmd_name]).command
+            assert isinstance(command, click.Command)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG)
 @click.version_option(__version__, prog_name="segdbg")
 def cli() -> None:
     """segdbg: a local debugger for Segment-style analytics events.
@@ -72,16 +99,6 @@ def cli() -> None:
       segdbg events --format jsonl         # export what was stored
       segdbg check --plan plan.yaml        # explain problems and tracking-plan violations
     """
-
-
-def _register() -> None:
-    from debugger.commands import check, events, schema, send, serve
-
-    for module in (serve, send, events, check, schema):
-        cli.add_command(module.command)
-
-
-_register()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -21,6 +21,7 @@ import orjson
 
 from debugger.protocol import BATCH, MAX_BATCH_BYTES, SENT_AT, TYPE, TYPES
 from debugger.timefmt import format_timestamp
+from debugger.wire import RequestError, decode_json_lenient
 
 LINE_FORMATS = (".jsonl", ".ndjson")
 FILE_FORMATS = (".json", *LINE_FORMATS)
@@ -61,8 +62,9 @@ def plan_file(
         yield from _plan_lines(name, data, now=now, batch_size=batch_size)
         return
     try:
-        document = orjson.loads(data)
-    except orjson.JSONDecodeError:
+        # Lenient, as the server is: bad UTF-8 still routes by its type (the bytes go verbatim).
+        document, _ = decode_json_lenient(data)
+    except RequestError:
         yield PlannedRequest("/v1/track", data, name, 0, ("not valid JSON; sent as it is",))
         return
     if isinstance(document, list):

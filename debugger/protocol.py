@@ -59,6 +59,7 @@ STATUSES: tuple[str, ...] = (OK, INVALID, DUPLICATE)
 ERROR, WARNING = "error", "warning"
 
 _OBJECT_FIELDS = (CONTEXT, INTEGRATIONS, PROPERTIES, TRAITS)
+_TYPE_SET = frozenset(TYPES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,12 +93,15 @@ class Problem:
 class Envelope:
     """What a request contributes to each of its messages (PROTOCOL.md §4.2).
 
+    Per-request values (the receive time as text, the envelope ``sentAt``) are computed once
+    here, and timestamp strings repeated across a batch are parsed once: this is the hot path.
+
     Attributes:
         write_key: the request-level key (Basic username, else envelope ``writeKey``).
+        received_at: the server's receive time (stored with millisecond precision).
         sent_at: the envelope ``sentAt`` value as sent, if any.
         context: envelope ``context`` merged under each item's own.
         integrations: envelope ``integrations`` merged under each item's own.
-        received_at: the server's receive time.
         ip: the sender's address, used for ``context.ip`` when the message has none.
         path_type: the type implied by a single-message route (``/v1/t`` → ``track``).
     """
@@ -109,6 +113,27 @@ class Envelope:
     integrations: Mapping[str, Any] | None = None
     ip: str | None = None
     path_type: str | None = None
+    received_text: str = field(init=False)
+    received_ms: datetime = field(init=False)
+    _times: dict[str, tuple[datetime | None, str | None]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        received = self.received_at
+        received_ms = received.replace(microsecond=received.microsecond // 1000 * 1000)
+        object.__setattr__(self, "received_ms", received_ms)
+        object.__setattr__(self, "received_text", format_timestamp(received_ms))
+        object.__setattr__(self, "_times", {})
+
+    def time(self, value: object) -> tuple[datetime | None, str | None]:
+        """Parse a client time once per request: ``(instant, formatted)`` or ``(None, None)``."""
+        if type(value) is not str:
+            parsed = parse_timestamp(value)
+            return parsed, format_timestamp(parsed) if parsed is not None else None
+        cached = self._times.get(value)
+        if cached is None:
+            parsed = parse_timestamp(value)
+            cached = self._times[value] = (parsed, format_timestamp(parsed) if parsed is not None else None)
+        return cached
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,12 +186,9 @@ def build_event(
     Returns:
         The event, never raising on bad input.
     """
-    received = format_timestamp(envelope.received_at)
     raw_bytes = raw if raw is not None else orjson.dumps(item)
-    if not isinstance(item, dict):
-        problem = Problem(
-            "invalid_message", "", f"A message must be a JSON object, not {_json_kind(item)}."
-        )
+    if type(item) is not dict:
+        problem = Problem("invalid_message", "", f"A message must be a JSON object, not {_json_kind(item)}.")
         return Event(
             raw=raw_bytes,
             stored={},
@@ -177,7 +199,7 @@ def build_event(
             message_id=None,
             write_key=envelope.write_key,
             timestamp=None,
-            received_at=received,
+            received_at=envelope.received_text,
             library_name=None,
             library_version=None,
             status=INVALID,
@@ -185,52 +207,64 @@ def build_event(
         )
 
     problems: list[Problem] = list(extra_problems)
-    stored = dict(item)
+    stored = item.copy()
+    get = item.get
     kind = _resolve_type(item, envelope.path_type, problems)
     if kind is not None:
         stored[TYPE] = kind
 
     for key in _OBJECT_FIELDS:
-        value = item.get(key)
-        if value is not None and not isinstance(value, dict):
-            problems.append(
-                Problem(
-                    f"invalid_{key}",
-                    key,
-                    f"`{key}` must be an object, not {_json_kind(value)}.",
-                )
-            )
+        value = get(key)
+        if value is not None and type(value) is not dict:
+            problems.append(Problem(f"invalid_{key}", key, f"`{key}` must be an object, not {_json_kind(value)}."))
     for key, envelope_value in ((CONTEXT, envelope.context), (INTEGRATIONS, envelope.integrations)):
-        own = item.get(key)
-        if isinstance(envelope_value, Mapping) and envelope_value and (own is None or isinstance(own, dict)):
-            stored[key] = {**envelope_value, **(own or {})}
+        if envelope_value:
+            own = get(key)
+            if own is None or type(own) is dict:
+                stored[key] = {**envelope_value, **(own or {})}
 
-    user_id = _identifier(stored, USER_ID, problems)
-    anonymous_id = _identifier(stored, ANONYMOUS_ID, problems)
+    user_id = get(USER_ID)
+    if type(user_id) is not str or user_id == "":
+        user_id = _identifier(stored, USER_ID, problems)
+    anonymous_id = get(ANONYMOUS_ID)
+    if type(anonymous_id) is not str or anonymous_id == "":
+        anonymous_id = _identifier(stored, ANONYMOUS_ID, problems)
     _check_required(kind, stored, user_id, anonymous_id, problems)
 
-    message_id = _message_id(stored, new_id, problems)
-    write_key = envelope.write_key or _item_write_key(item)
+    message_id = get(MESSAGE_ID)
+    if type(message_id) is not str or not message_id.strip() or len(message_id) > MAX_MESSAGE_ID_LENGTH:
+        message_id = _message_id(stored, new_id, problems)
+    write_key = envelope.write_key
     if write_key is None:
-        problems.append(
-            Problem(
-                "no_write_key",
-                WRITE_KEY,
-                "No write key: not in the Authorization header, the envelope, or the message.",
+        write_key = _item_write_key(item)
+        if write_key is None:
+            problems.append(
+                Problem(
+                    "no_write_key",
+                    WRITE_KEY,
+                    "No write key: not in the Authorization header, the envelope, or the message.",
+                )
             )
-        )
     stored.pop(WRITE_KEY, None)
 
     timestamp = _enrich_times(stored, item, envelope, problems)
-    stored[RECEIVED_AT] = received
+    stored[RECEIVED_AT] = envelope.received_text
     context = stored.get(CONTEXT)
-    if isinstance(context, dict):
+    if type(context) is dict:
         if envelope.ip and "ip" not in context:
-            stored[CONTEXT] = {**context, "ip": envelope.ip}
-    elif context is None and envelope.ip:
-        stored[CONTEXT] = {"ip": envelope.ip}
-    library_name, library_version = _library(stored.get(CONTEXT))
+            context = stored[CONTEXT] = {**context, "ip": envelope.ip}
+        library = context.get("library")
+        library_name, library_version = _library(library) if type(library) is dict else (None, None)
+    else:
+        if context is None and envelope.ip:
+            stored[CONTEXT] = {"ip": envelope.ip}
+        library_name = library_version = None
 
+    status = OK
+    for problem in problems:
+        if problem.severity == ERROR:
+            status = INVALID
+            break
     return Event(
         raw=raw_bytes,
         stored=stored,
@@ -241,10 +275,10 @@ def build_event(
         message_id=message_id,
         write_key=write_key,
         timestamp=timestamp,
-        received_at=received,
+        received_at=envelope.received_text,
         library_name=library_name,
         library_version=library_version,
-        status=INVALID if any(p.severity == ERROR for p in problems) else OK,
+        status=status,
         problems=tuple(problems),
     )
 
@@ -257,25 +291,21 @@ def _resolve_type(item: Mapping[str, Any], path_type: str | None, problems: list
                 Problem(
                     "type_overridden",
                     TYPE,
-                    f"The message says type {given!r} but was sent to the {path_type} route; "
+                    f"The message says type {_short(given)} but was sent to the {path_type} route; "
                     f"stored as {path_type}, as Segment does.",
                     WARNING,
                 )
             )
         return path_type
+    if type(given) is str and given in _TYPE_SET:
+        return given
     if given is None or given == "":
         problems.append(Problem("missing_type", TYPE, "A batch item needs a `type`."))
         return None
-    if given not in TYPES:
-        problems.append(
-            Problem(
-                "invalid_type",
-                TYPE,
-                f"Unknown type {_short(given)}; expected one of {', '.join(TYPES)}.",
-            )
-        )
-        return given if isinstance(given, str) else None
-    return str(given)
+    problems.append(
+        Problem("invalid_type", TYPE, f"Unknown type {_short(given)}; expected one of {', '.join(TYPES)}.")
+    )
+    return given if isinstance(given, str) else None
 
 
 def _identifier(stored: dict[str, Any], key: str, problems: list[Problem]) -> str | None:
@@ -369,37 +399,42 @@ def _message_id(stored: dict[str, Any], new_id: Callable[[], str], problems: lis
 def _enrich_times(
     stored: dict[str, Any], item: Mapping[str, Any], envelope: Envelope, problems: list[Problem]
 ) -> str:
-    """Apply PROTOCOL.md §4.3: originalTimestamp, sentAt and the skew-corrected timestamp."""
-    client_field = TIMESTAMP if item.get(TIMESTAMP) is not None else ORIGINAL_TIMESTAMP
-    original = _read_time(item, client_field, problems)
-    sent_field_value = item.get(SENT_AT)
-    if sent_field_value is None:
-        sent_field_value = envelope.sent_at
-        if sent_field_value is not None:
-            stored[SENT_AT] = sent_field_value
-    sent_at = _read_time({SENT_AT: sent_field_value}, SENT_AT, problems)
-    if original is not None:
-        stored[ORIGINAL_TIMESTAMP] = format_timestamp(original)
-    timestamp = format_timestamp(corrected_timestamp(envelope.received_at, sent_at, original))
+    """Apply PROTOCOL.md §4.3: originalTimestamp, sentAt and the skew-corrected timestamp.
+
+    receivedAt is stored with millisecond precision and the correction starts from that
+    value, so anyone can re-derive ``timestamp`` from the stored fields exactly.
+    """
+    sent_value = item.get(SENT_AT)
+    if sent_value is None and envelope.sent_at is not None:
+        sent_value = stored[SENT_AT] = envelope.sent_at
+    sent_at: datetime | None = None
+    if sent_value is not None:
+        sent_at, _ = envelope.time(sent_value)
+        if sent_at is None:
+            problems.append(_bad_time(SENT_AT, sent_value))
+    field_name = TIMESTAMP
+    value = item.get(TIMESTAMP)
+    if value is None:
+        field_name, value = ORIGINAL_TIMESTAMP, item.get(ORIGINAL_TIMESTAMP)
+    timestamp = envelope.received_text
+    if value is not None:
+        original, original_text = envelope.time(value)
+        if original is None or original_text is None:
+            problems.append(_bad_time(field_name, value))
+        else:
+            stored[ORIGINAL_TIMESTAMP] = original_text
+            if sent_at is None:
+                timestamp = original_text
+            else:
+                timestamp = format_timestamp(corrected_timestamp(envelope.received_ms, sent_at, original))
     stored[TIMESTAMP] = timestamp
     return timestamp
 
 
-def _read_time(item: Mapping[str, Any], key: str, problems: list[Problem]) -> datetime | None:
-    value = item.get(key)
-    if value is None:
-        return None
-    parsed = parse_timestamp(value)
-    if parsed is None:
-        problems.append(
-            Problem(
-                "invalid_timestamp",
-                key,
-                f"`{key}` {_short(value)} is not an ISO-8601 time; it was ignored.",
-                WARNING,
-            )
-        )
-    return parsed
+def _bad_time(key: str, value: object) -> Problem:
+    return Problem(
+        "invalid_timestamp", key, f"`{key}` {_short(value)} is not an ISO-8601 time; it was ignored.", WARNING
+    )
 
 
 def _item_write_key(item: Mapping[str, Any]) -> str | None:
@@ -407,12 +442,7 @@ def _item_write_key(item: Mapping[str, Any]) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _library(context: object) -> tuple[str | None, str | None]:
-    if not isinstance(context, dict):
-        return None, None
-    library = context.get("library")
-    if not isinstance(library, dict):
-        return None, None
+def _library(library: Mapping[str, Any]) -> tuple[str | None, str | None]:
     name, version = library.get("name"), library.get("version")
     return (
         name if isinstance(name, str) else None,

@@ -87,11 +87,9 @@ def _offset(tz: str | None) -> timedelta:
 
 def format_timestamp(moment: datetime) -> str:
     """Format an instant as Segment does: UTC, millisecond precision, ``Z`` suffix."""
-    utc = moment.astimezone(UTC) if moment.tzinfo is not None else moment
-    return (
-        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:"
-        f"{utc.second:02d}.{utc.microsecond // 1000:03d}Z"
-    )
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC) if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return moment.isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def corrected_timestamp(

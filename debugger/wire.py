@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
+import re
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +29,7 @@ from debugger.protocol import (
     MAX_MESSAGE_BYTES,
     SENT_AT,
     TYPES,
+    WARNING,
     WRITE_KEY,
     Envelope,
     Event,
@@ -265,11 +268,59 @@ def _inflate_members(data: bytes, token: str, limit: int) -> bytes:
 
 def decode_json(data: bytes) -> Any:
     """Parse a JSON body, with Segment's error for anything that is not JSON."""
+    document, _ = decode_json_lenient(data)
+    return document
+
+
+def decode_json_lenient(data: bytes) -> tuple[Any, bool]:
+    """Parse JSON; bad UTF-8 bytes and lone surrogate escapes become U+FFFD, as Segment's Go
+    decoder does, instead of failing the request. Returns ``(document, repaired)``.
+
+    Raises:
+        RequestError: the body is not JSON (also NaN/Infinity, which JSON does not have).
+    """
     try:
-        return orjson.loads(data)
+        return orjson.loads(data), False
     except orjson.JSONDecodeError as exc:
         detail = str(exc).split(":", 1)[0] if str(exc) else "invalid JSON"
-        raise RequestError("invalid_json", f"Invalid JSON: {detail}.") from exc
+        error = RequestError("invalid_json", f"Invalid JSON: {detail}.")
+        if "surrogate" not in str(exc) and "UTF-8" not in str(exc):
+            raise error from exc
+    try:
+        document = json.loads(data.decode("utf-8", "replace"), parse_constant=_reject_constant)
+        return _scrub(document), True
+    except (ValueError, RecursionError) as exc:
+        raise error from exc
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _scrub(value: Any) -> Any:
+    """Replace lone surrogates (which cannot be stored as UTF-8) with U+FFFD, recursively."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_scrub(v) for v in value]
+    if isinstance(value, dict):
+        return {_scrub(k): _scrub(v) for k, v in value.items()}
+    return value
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def serialize(message: object) -> bytes:
+    """A message as JSON bytes; JSON nested too deep to store is a request-level error.
+
+    orjson reads up to 1,024 levels but writes only 254, so a body between the two parses and
+    then could not be stored: it is rejected with its body kept, never a 500.
+    """
+    try:
+        return orjson.dumps(message)
+    except orjson.JSONEncodeError as exc:
+        raise RequestError("invalid_json", f"The JSON is nested too deeply to store ({exc}).") from exc
 
 
 def settings_body(write_key: str, request: IncomingRequest) -> bytes:
@@ -367,7 +418,7 @@ def handle(request: IncomingRequest, *, received_at: datetime, new_id: Callable[
                 if write_key is None:
                     raise RequestError("invalid_write_key", "The pixel carries no writeKey.")
                 envelope = Envelope(write_key=write_key, received_at=received_at, ip=request.remote, path_type=route.type)
-                events = (build_event(message, envelope, new_id=new_id),)
+                events = (build_event(message, envelope, new_id=new_id, raw=serialize(message)),)
             except RequestError as exc:
                 return _record(request, route, received_at, reply, write_key, None, exc.code, exc.message, events, True)
         elif route.kind in (MESSAGE, BATCH_ROUTE, METRICS) and request.method == "POST":
@@ -378,12 +429,12 @@ def handle(request: IncomingRequest, *, received_at: datetime, new_id: Callable[
             body_size = len(data)
             if body_size > limit:
                 raise RequestError("payload_too_large", _too_large(limit, None))
-            document = decode_json(data)
+            document, repaired = decode_json_lenient(data)
             if route.kind == METRICS:
                 keep_body = True
                 reply = Reply(200, SUCCESS_BODY, headers=cors)
             else:
-                write_key, events = _messages(route, document, request, received_at, new_id)
+                write_key, events = _messages(route, document, request, received_at, new_id, repaired)
                 reply = Reply(200, SUCCESS_BODY, headers=cors)
         else:
             allowed = "GET" if route.kind in (SETTINGS, PIXEL, HOME) else "POST"
@@ -392,12 +443,11 @@ def handle(request: IncomingRequest, *, received_at: datetime, new_id: Callable[
                     reply = Reply(404, error_body("not_found", _not_found(request)), headers=cors)
                     return Outcome(reply, None)
                 raise RequestError("not_found", _not_found(request), status=404)
+            text = f"{request.method} is not allowed here; use {allowed}."
             reply = Reply(
-                405,
-                error_body("method_not_allowed", f"{request.method} is not allowed here; use {allowed}."),
-                headers=(*cors, ("Allow", f"{allowed}, OPTIONS")),
+                405, error_body("method_not_allowed", text), headers=(*cors, ("Allow", f"{allowed}, OPTIONS"))
             )
-            return _record(request, route, received_at, reply, None, None, "method_not_allowed", None, (), True)
+            return _record(request, route, received_at, reply, None, None, "method_not_allowed", text, (), True)
     except RequestError as exc:
         reply = Reply(exc.status, error_body(exc.code, exc.message), headers=cors)
         return _record(request, route, received_at, reply, write_key, body_size, exc.code, exc.message, (), True)
@@ -410,6 +460,7 @@ def _messages(
     request: IncomingRequest,
     received_at: datetime,
     new_id: Callable[[], str],
+    repaired: bool = False,
 ) -> tuple[str | None, tuple[Event, ...]]:
     if not isinstance(document, dict):
         raise RequestError("invalid_json", "The body must be a JSON object.")
@@ -433,7 +484,7 @@ def _messages(
     request_key = header_key or body_key
     if request_key is None and not any(isinstance(i, dict) and _str_key(i.get(WRITE_KEY)) for i in items):
         raise RequestError("invalid_write_key", "An invalid write key was provided")
-    raws = [orjson.dumps(item) for item in items]
+    raws = [serialize(item) for item in items]
     if route.kind == BATCH_ROUTE:
         for index, raw in enumerate(raws):
             if len(raw) > MAX_MESSAGE_BYTES:
@@ -442,8 +493,17 @@ def _messages(
                     _too_large(MAX_MESSAGE_BYTES, f"batch[{index}] is {len(raw):,} bytes"),
                 )
     extra: tuple[Problem, ...] = ()
-    if len(items) > MAX_BATCH_MESSAGES:
+    if repaired:
         extra = (
+            Problem(
+                "invalid_unicode",
+                "",
+                "The body has bytes that are not UTF-8 or lone surrogate escapes; they were stored as U+FFFD.",
+                WARNING,
+            ),
+        )
+    if len(items) > MAX_BATCH_MESSAGES:
+        extra += (
             Problem(
                 "batch_too_large",
                 "",

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import base64
 import gzip
-import http.client
+import http.client as httpclient
 import os
 import re
 import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -54,7 +55,7 @@ def http(
         body = orjson.dumps(body)
     elif isinstance(body, str):
         body = body.encode()
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    conn = httpclient.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
     try:
         path = parts.path + (f"?{parts.query}" if parts.query else "")
         conn.putrequest(method, path, skip_accept_encoding=True)
@@ -135,10 +136,12 @@ class ServeProcess:
 
     def __init__(self, db: Path, *extra: str) -> None:
         self.db = db
+        # stdout goes to a file: a full pipe would block the server's per-request lines.
+        self._stdout = tempfile.TemporaryFile(mode="w+")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "debugger", "serve", "--headless", "--port", "0", "--db", str(db), *extra],
             env=cli_env(),
-            stdout=subprocess.PIPE,
+            stdout=self._stdout,
             stderr=subprocess.PIPE,
             text=True,
         )
@@ -155,13 +158,18 @@ class ServeProcess:
                 break
         if not self.url:
             self.proc.kill()
-            raise RuntimeError(f"segdbg serve did not start: {self.proc.stderr.read()}")
+            _, err = self.proc.communicate()
+            self._stdout.close()
+            raise RuntimeError(f"segdbg serve did not start: {err}")
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> tuple[int, str, str]:
         """Signal the process (by its id) and wait; returns exit code, stdout, stderr."""
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
-        out, err = self.proc.communicate(timeout=timeout)
+        _, err = self.proc.communicate(timeout=timeout)
+        self._stdout.seek(0)
+        out = self._stdout.read()
+        self._stdout.close()
         return self.proc.returncode, out, err
 
 

@@ -95,8 +95,11 @@ def _table(events: Iterable[dict[str, Any]]) -> None:
     from rich.text import Text
 
     table = Table(box=None, header_style="bold", pad_edge=False)
-    for column in ("#", "received (UTC)", "type", "name", "user", "source", "status"):
-        table.add_column(column, overflow="ellipsis", no_wrap=True)
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("received (UTC)", no_wrap=True, min_width=23)
+    table.add_column("type", no_wrap=True, min_width=8)
+    for column in ("name", "user", "source", "status"):
+        table.add_column(column, overflow="ellipsis", no_wrap=True, ratio=1)
     count = 0
     for event in events:
         count += 1
@@ -109,7 +112,8 @@ def _table(events: Iterable[dict[str, Any]]) -> None:
             Text(inert(event["write_key"] or "", 20)),
             Text(inert(status_text(event), 40)),
         )
-    console = Console()
+    # Piped output is not cut to 80 columns: a file or `less -S` can take the full rows.
+    console = Console() if sys.stdout.isatty() else Console(width=200)
     if count == 0:
         console.print("No events stored yet. Run `segdbg serve` and send some (e.g. `segdbg send sample_events/`).")
         return

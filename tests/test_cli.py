@@ -1,0 +1,195 @@
+"""The command line: send, events, serve errors, help texts and exit codes."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+import pytest
+
+from debugger.payloads import PlannedRequest, plan_file
+from debugger.server import ServerThread
+from tests.helpers import ServeProcess, cli_env, events, requests_rows, run_segdbg
+
+NOW = datetime(2024, 5, 1, tzinfo=UTC)
+
+
+def write(path: Path, content: object) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content if isinstance(content, bytes) else orjson.dumps(content))
+    return path
+
+
+def test_send_a_folder_of_json_and_ndjson(server: ServerThread, tmp_path: Path) -> None:
+    """A folder: .json messages go to /v1/<type>, batches to /v1/batch, NDJSON lines in batches; exit 0."""
+    write(tmp_path / "a" / "identify.json", {"type": "identify", "userId": "u", "writeKey": "wk"})
+    write(tmp_path / "a" / "batch.json", {"writeKey": "wk", "batch": [{"type": "track", "event": "E", "userId": "u"}] * 3})
+    lines = b"\n".join(orjson.dumps({"type": "track", "event": f"E{i}", "userId": "u", "writeKey": "wk"}) for i in range(250))
+    write(tmp_path / "a" / "many.ndjson", lines + b"\n\n")
+    write(tmp_path / "a" / "notes.txt", b"ignored")
+    result = run_segdbg("send", str(tmp_path / "a"), "--to", server.url)
+    assert result.returncode == 0, result.stderr
+    assert "5 accepted (254 messages), 0 rejected" in result.stderr
+    assert len(events(server.settings.db)) == 254
+    paths = sorted(r["path"] for r in requests_rows(server.settings.db))
+    assert paths == ["/v1/batch"] * 4 + ["/v1/identify"]
+
+
+def test_send_is_verbatim_so_broken_files_show_the_server_answer(server: ServerThread, tmp_path: Path) -> None:
+    """A broken .json is sent as it is; the 400 is shown and the exit code is 3."""
+    write(tmp_path / "bad.json", b'{"userId": "u", "event": ')
+    result = run_segdbg("send", str(tmp_path / "bad.json"), "--to", server.url)
+    assert result.returncode == 3
+    assert "400" in result.stdout and "invalid_json" in result.stdout
+    [request] = requests_rows(server.settings.db)
+    assert request["body"] == b'{"userId": "u", "event": '
+
+
+def test_send_with_write_key_uses_basic_auth(server: ServerThread, tmp_path: Path) -> None:
+    """--write-key sends the key as HTTP Basic auth; the payload needs none."""
+    write(tmp_path / "t.json", {"type": "track", "userId": "u", "event": "E"})
+    result = run_segdbg("send", str(tmp_path / "t.json"), "--to", server.url + "/v1/", "--write-key", "from-flag")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert events(server.settings.db)[0]["write_key"] == "from-flag"
+
+
+def test_send_reports_bad_ndjson_lines_and_sends_the_rest(server: ServerThread, tmp_path: Path) -> None:
+    """A non-JSON line is reported with its line number, the others are sent, exit 3."""
+    write(tmp_path / "x.jsonl", b'{"type":"track","event":"A","userId":"u","writeKey":"k"}\nnot json\n')
+    result = run_segdbg("send", str(tmp_path / "x.jsonl"), "--to", server.url)
+    assert result.returncode == 3
+    assert "x.jsonl:2" in result.stderr
+    assert len(events(server.settings.db)) == 1
+
+
+def test_send_to_a_closed_port_exits_4(tmp_path: Path) -> None:
+    """Nothing listening: a clear message and exit code 4."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    write(tmp_path / "t.json", {"type": "track", "userId": "u", "event": "E", "writeKey": "k"})
+    result = run_segdbg("send", str(tmp_path / "t.json"), "--to", f"http://127.0.0.1:{port}")
+    assert result.returncode == 4
+    assert "cannot connect" in result.stderr
+
+
+def test_send_without_payloads_is_an_error(tmp_path: Path) -> None:
+    """A folder with no payload files: a one-line error, exit 1."""
+    (tmp_path / "empty").mkdir()
+    result = run_segdbg("send", str(tmp_path / "empty"))
+    assert result.returncode == 1 and "nothing to send" in result.stderr
+
+
+def test_plan_splits_ndjson_under_the_batch_byte_limit() -> None:
+    """Large NDJSON messages are split so no batch exceeds 500 KB."""
+    line = orjson.dumps({"type": "track", "event": "E", "userId": "u", "p": "x" * 30_000})
+    planned = [p for p in plan_file("big.jsonl", b"\n".join([line] * 40), now=NOW) if isinstance(p, PlannedRequest)]
+    assert sum(p.messages for p in planned) == 40
+    assert all(len(p.body) <= 500 * 1024 for p in planned) and len(planned) == 3
+
+
+def _filled(db: Path) -> None:
+    with ServerThread(__import__("debugger.settings", fromlist=["Settings"]).Settings(db=db, port=0)) as srv:
+        from tests.helpers import http
+
+        http(f"{srv.url}/v1/track", body={"writeKey": "web", "userId": "u1", "event": "Order Completed"})
+        http(f"{srv.url}/v1/track", body={"writeKey": "web", "event": "No Ids"})
+        http(f"{srv.url}/v1/identify", body={"writeKey": "web", "userId": "u1", "traits": {"email": "a@b.co"}, "messageId": "m"})
+        http(f"{srv.url}/v1/identify", body={"writeKey": "web", "userId": "u1", "traits": {"email": "a@b.co"}, "messageId": "m"})
+
+
+def test_events_default_view_hides_invalid_and_duplicates(tmp_path: Path) -> None:
+    """`events` shows what Segment would keep and says how many are hidden; --all shows everything."""
+    db = tmp_path / "c.db"
+    _filled(db)
+    result = run_segdbg("events", "--db", str(db), "--format", "jsonl")
+    rows = [orjson.loads(line) for line in result.stdout.splitlines()]
+    assert [r["name"] or r["type"] for r in rows] == ["Order Completed", "identify"]
+    assert "1 duplicate, 1 invalid hidden" in result.stderr
+    everything = run_segdbg("events", "--db", str(db), "--format", "json", "--all")
+    rows = orjson.loads(everything.stdout)
+    assert [r["status"] for r in rows] == ["ok", "invalid", "ok", "duplicate"]
+    assert rows[1]["problems"][0]["code"] == "no_user_anon_id"
+    assert rows[0]["raw"]["event"] == "Order Completed" and rows[0]["stored"]["receivedAt"]
+
+
+def test_events_table_and_limit(tmp_path: Path) -> None:
+    """The table lists type, label and status marks; --limit keeps the newest N."""
+    db = tmp_path / "c.db"
+    _filled(db)
+    result = run_segdbg("events", "--db", str(db), "--all", "--limit", "3")
+    assert result.returncode == 0
+    assert "Order Completed" not in result.stdout  # the oldest of four, outside the newest three
+    assert "IDENTIFY" in result.stdout and "u1 (a@b.co)" in result.stdout and "✗ no_user_anon_id" in result.stdout
+    assert result.stdout.count("IDENTIFY") == 2
+
+
+def test_events_without_a_capture_is_a_clear_error(tmp_path: Path) -> None:
+    """No such database: one line telling what to do, exit 1."""
+    result = run_segdbg("events", "--db", str(tmp_path / "nope.db"))
+    assert result.returncode == 1 and "no such capture" in result.stderr
+
+
+def test_db_from_environment(tmp_path: Path) -> None:
+    """$SEGDBG_DB is used when --db is not given."""
+    db = tmp_path / "env.db"
+    _filled(db)
+    result = run_segdbg("events", "--format", "jsonl", SEGDBG_DB=str(db))
+    assert result.returncode == 0 and len(result.stdout.splitlines()) == 2
+
+
+def test_foreign_database_is_refused_at_start(tmp_path: Path) -> None:
+    """A SQLite file of another application is never written to."""
+    import sqlite3
+
+    other = tmp_path / "other.db"
+    sqlite3.connect(other).execute("CREATE TABLE invoices (id INTEGER)").connection.commit()
+    result = run_segdbg("serve", "--headless", "--port", "0", "--db", str(other))
+    assert result.returncode == 1 and "another application" in result.stderr
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"this is not sqlite at all" * 100)
+    result = run_segdbg("events", "--db", str(garbage))
+    assert result.returncode == 1 and "not a SQLite database" in result.stderr
+
+
+def test_serve_on_a_busy_port_says_so(tmp_path: Path) -> None:
+    """Port in use: a clear one-line error, exit 1."""
+    server = ServeProcess(tmp_path / "a.db", "--quiet")
+    try:
+        port = server.url.rsplit(":", 1)[1]
+        result = run_segdbg("serve", "--headless", "--port", port, "--db", str(tmp_path / "b.db"))
+        assert result.returncode == 1 and "already in use" in result.stderr
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("command", ["serve", "send", "events"])
+def test_every_command_has_help_with_examples(command: str) -> None:
+    """`segdbg CMD --help` explains the command and shows examples."""
+    result = run_segdbg(command, "--help")
+    assert result.returncode == 0 and "Examples:" in result.stdout
+
+
+def test_usage_error_exits_2() -> None:
+    """A wrong option is a usage error: exit 2."""
+    assert run_segdbg("events", "--format", "xml").returncode == 2
+
+
+def test_version_and_exit_codes_in_help() -> None:
+    """--version prints the version; the group help lists the exit codes."""
+    assert "segdbg, version" in run_segdbg("--version").stdout
+    assert "4 target unreachable" in run_segdbg("--help").stdout
+
+
+def test_help_does_not_import_textual_or_aiohttp() -> None:
+    """`segdbg --help` stays fast: the CLI and the core never import Textual or aiohttp at import time."""
+    code = (
+        "import sys, debugger.cli, debugger.protocol, debugger.wire, debugger.store;"
+        "print(sorted(m for m in ('textual', 'aiohttp') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=cli_env(), check=True)
+    assert result.stdout.strip() == "[]"

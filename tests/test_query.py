@@ -1,0 +1,338 @@
+"""The filter language: parsing, errors that point at the term, canonical text, and SQL on a real capture."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from debugger import query as q
+from debugger import store
+from debugger.protocol import Envelope, build_event
+from tests import strategies
+
+NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
+
+
+# ------------------------------------------------------------------------------- parsing
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", ""),
+        ("type:track event:\"Order Completed\"", 'type:track event:"Order Completed"'),
+        ("  TYPE:Track   -Status:OK ", "type:track -status:ok"),
+        ("type:page,screen", "type:page,screen"),
+        ("traits.email:*@acme.com", "traits.email:*@acme.com"),
+        ("context.library.version:>=2", "context.library.version:>=2"),
+        ('properties."Plan Name":"Pro Yearly"', 'properties."Plan Name":"Pro Yearly"'),
+        ('event:"Order "*', 'event:"Order "*'),
+        ("has:properties.coupon,traits.email", "has:properties.coupon,traits.email"),
+        ("after:10m before:2024-05-01", "after:10m before:2024-05-01"),
+        ('checkout "order completed" -"out of stock"', 'checkout "order completed" -"out of stock"'),
+        ("12:30 http://localhost:8088", '"12:30" "http://localhost:8088"'),
+        ('"type":x', '"type":x'),
+        (r"properties.sku:a\*b", r'properties.sku:"a*b"'),
+        ('properties.note:""', 'properties.note:""'),
+        ("-", '"-"'),
+        ("--verbose", '-"-verbose"'),
+    ],
+)
+def test_canonical_form(text: str, expected: str) -> None:
+    """Each query prints back in one normal form, which parses to the same query."""
+    parsed = q.parse(text)
+    assert q.canonical(parsed) == expected
+    assert q.parse(expected) == parsed
+
+
+def test_parse_builds_the_terms_the_design_names() -> None:
+    """Fields, negation, OR lists, wildcards, comparisons and free text become typed terms."""
+    parsed = q.parse('-type:track,page user:u* properties.total:>100 has:traits.email after:2h "a b"')
+    assert parsed.terms == (
+        q.FieldTerm("type", (q.Pattern(("track",)), q.Pattern(("page",))), negated=True),
+        q.FieldTerm("user", (q.Pattern(("u", q.STAR)),)),
+        q.PathTerm(("properties", "total"), (q.Comparison(">", "100"),)),
+        q.HasTerm((("traits", "email"),)),
+        q.TimeTerm("after", "2h"),
+        q.TextTerm("a b"),
+    )
+    assert not parsed.has_status_term
+    assert q.parse("status:invalid").has_status_term
+    assert q.parse("-status:ok").has_status_term
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "span"),
+    [
+        ("type:track tpye:page", "did you mean `type:`", (11, 15)),
+        ("plan:pro", "properties.plan", (0, 4)),
+        ("type:", "needs a value", (0, 5)),
+        ("type:track,,page", "empty value", (0, 16)),
+        ("status:okay", "Unknown status `okay`", (7, 11)),
+        ('event:"Order Completed', "never closed", (6, 22)),
+        ("propreties.plan:pro", "did you mean `properties`", (0, 19)),
+        ("event:>3", "does not compare", (6, 8)),
+        ("properties.total:>", "needs a value to compare", (17, 18)),
+        ("properties.total:>1*", "wildcard", (17, 20)),
+        ("after:yesterday", "is not a time", (0, 15)),
+        ("after:10m,1h", "one time", (0, 12)),
+        ("has:properties.*", "takes a JSON path", (4, 16)),
+        ("properties..plan:x", "empty part", (0, 18)),
+        (":x", "field name is missing", (0, 2)),
+        ('""', "Empty quotes", (0, 2)),
+        ("foo\\", "backslash", (3, 4)),
+        ("properties.a.b.c.d.e.f.g.h:x", "at most 8", (0, 28)),
+    ],
+)
+def test_errors_point_at_the_offending_term(text: str, message: str, span: tuple[int, int]) -> None:
+    """A malformed query raises QueryError whose offsets cover the bad term, never another exception."""
+    with pytest.raises(q.QueryError) as caught:
+        q.parse(text)
+    assert message in caught.value.message
+    assert (caught.value.start, caught.value.end) == span
+    assert isinstance(caught.value, ValueError)
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(alphabet=strategies.QUERY_ALPHABET, max_size=30))
+def test_parser_is_total_and_canonical_is_a_fixed_point(text: str) -> None:
+    """Any text parses or raises QueryError; the canonical form re-parses to the same query."""
+    try:
+        parsed = q.parse(text)
+    except q.QueryError as exc:
+        assert 0 <= exc.start < exc.end <= max(len(text), exc.start + 1)
+        return
+    printed = q.canonical(parsed)
+    assert q.parse(printed) == parsed
+    assert q.canonical(q.parse(printed)) == printed
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(strategies.queries)
+def test_canonical_round_trips_every_query(query: q.Query) -> None:
+    """Printing any query and parsing it back gives the same query (canonical∘parse∘canonical = canonical)."""
+    printed = q.canonical(query)
+    assert q.parse(printed) == query
+    assert q.canonical(q.parse(printed)) == printed
+
+
+# -------------------------------------------------------------------- SQL on a real capture
+def _message(message_id: str, kind: str, **fields: Any) -> dict[str, Any]:
+    return {"type": kind, "messageId": message_id, **fields}
+
+
+CORPUS: list[tuple[str, dict[str, Any], int]] = [
+    # (write key, message, minutes before NOW it arrived)
+    ("wk_py", _message("t1", "track", event="Order Completed", userId="u1", properties={
+        "plan": "pro", "total": 120, "products": [{"sku": "abc-1", "price": 10}, {"sku": "xyz-9", "price": 20.5}],
+        "tags": ["gift", "sale"], "coupon": None, "active": True, "Plan Name": "Pro Yearly",
+    }, context={"library": {"name": "analytics-python", "version": "2.3.4"}}), 120),
+    ("wk_web", _message("t2", "track", event="Order Completed", anonymousId="anon-2", properties={
+        "plan": "free", "total": "99", "products": [], "active": False,
+    }, context={"library": {"name": "analytics.js", "version": "next-1.84.1"}}), 30),
+    ("wk_web", _message("t3", "track", event="Product Added", userId="u3", properties={
+        "plan": 5, "total": "abc", "products": {"sku": "abc-1"}, "matrix": [[1, 2], [3]],
+        "note": 'say "hi"\nnow — Ünïcode',
+    }, context={"library": {"name": "analytics.js", "version": 3}}), 5),
+    ("wk_py", _message("i1", "identify", userId="u1", traits={"email": "ann@acme.com", "name": "Ann"}), 4),
+    ("wk_py", _message("i2", "identify", anonymousId="anon-5", traits={"email": "bob@ACME.com"}), 3),
+    ("wk_web", _message("p1", "page", name="Pricing", anonymousId="anon-2", properties={"path": "/pricing"}), 2),
+    ("wk_web", _message("x1", "track", event="Signup"), 1),  # no ids: invalid
+    ("wk_py", _message("t1", "track", event="Order Completed", userId="u1", properties={"plan": "pro"}), 0),
+    ("wk_web", _message("g1", "group", userId="u1", groupId="g-1", traits={"plan": "enterprise", "seats": "12"}), 0),
+]
+
+
+@pytest.fixture(scope="module")
+def capture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sqlite3.Connection]:
+    """A real capture file filled through the ingest path (build_event → EventWriter)."""
+    path = Path(tmp_path_factory.mktemp("query")) / "capture.db"
+    writer = store.EventWriter(path).start()
+    try:
+        for write_key, message, minutes in CORPUS:
+            envelope = Envelope(write_key=write_key, received_at=NOW - timedelta(minutes=minutes))
+            event = build_event(message, envelope, new_id=lambda: "generated")
+            writer.submit(None, [event]).result()
+    finally:
+        writer.close()
+    conn = store.connect(path)
+    conn.execute("UPDATE sources SET label = 'Website' WHERE write_key = 'wk_web'")
+    yield conn
+    conn.close()
+
+
+def matching(conn: sqlite3.Connection, text: str) -> list[str]:
+    """The messageIds (with status for non-ok rows) that a query selects, in id order."""
+    sql, params = q.compile(q.parse(text), now=NOW)
+    rows = conn.execute(f"SELECT message_id, status FROM events WHERE {sql} ORDER BY id", params)
+    return [mid if status == "ok" else f"{mid}:{status}" for mid, status in rows]
+
+
+ALL = ["t1", "t2", "t3", "i1", "i2", "p1", "x1:invalid", "t1:duplicate", "g1"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", ALL),
+        ("type:track", ["t1", "t2", "t3", "x1:invalid", "t1:duplicate"]),
+        ("type:TRACK -status:invalid,duplicate", ["t1", "t2", "t3"]),
+        ("type:identify,group", ["i1", "i2", "g1"]),
+        ('event:"Order Completed"', ["t1", "t2", "t1:duplicate"]),
+        ('event:"order completed"', []),  # values are case-sensitive, as event names are
+        ("event:Pricing", ["p1"]),  # page name
+        ("event:*", ["t1", "t2", "t3", "p1", "x1:invalid", "t1:duplicate"]),
+        ("-event:*", ["i1", "i2", "g1"]),  # missing field: a negation includes it
+        ("event:Order*", ["t1", "t2", "t1:duplicate"]),
+        ("user:u1", ["t1", "i1", "t1:duplicate", "g1"]),
+        ("user:anon-2", ["t2", "p1"]),
+        ("user:anon-*", ["t2", "i2", "p1"]),
+        ("source:wk_web", ["t2", "t3", "p1", "x1:invalid", "g1"]),
+        ("source:Website", ["t2", "t3", "p1", "x1:invalid", "g1"]),  # the source's label
+        ("lib:analytics.js", ["t2", "t3"]),
+        ("id:t1", ["t1", "t1:duplicate"]),
+        ("status:invalid", ["x1:invalid"]),
+        ("problem:no_user_anon_id", ["x1:invalid"]),
+        ("problem:duplicate_*", ["t1:duplicate"]),
+        ("after:10m", ["t3", "i1", "i2", "p1", "x1:invalid", "t1:duplicate", "g1"]),
+        ("before:3m", ["t1", "t2", "t3", "i1"]),
+        ("after:2024-05-01T11:00:00Z before:2024-05-01T11:58Z", ["t2", "t3", "i1", "i2"]),
+        ("-after:1h", ["t1"]),
+    ],
+)
+def test_fields_select_the_right_events(capture: sqlite3.Connection, text: str, expected: list[str]) -> None:
+    """Each field of DESIGN §5 selects exactly the events it names."""
+    assert matching(capture, text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("properties.plan:pro", ["t1", "t1:duplicate"]),
+        ("properties.plan:pro,free", ["t1", "t2", "t1:duplicate"]),
+        ("properties.plan:5", ["t3"]),  # a number where others have strings
+        ("properties.plan:*", ["t1", "t2", "t3", "t1:duplicate"]),
+        ("-properties.plan:pro", ["t2", "t3", "i1", "i2", "p1", "x1:invalid", "g1"]),
+        ("traits.plan:enterprise", ["g1"]),
+        ("traits.email:*@acme.com", ["i1"]),  # case-sensitive wildcard
+        ("traits.email:*@*", ["i1", "i2"]),
+        ("properties.total:>100", ["t1"]),
+        ("properties.total:>=99", ["t1", "t2"]),  # "99" is a numeric string; "abc" is not a number
+        ("properties.total:<100", ["t2"]),
+        ("-properties.total:>100", ["t2", "t3", "i1", "i2", "p1", "x1:invalid", "t1:duplicate", "g1"]),
+        ("traits.seats:>10", ["g1"]),
+        ("context.library.version:>=2", ["t1", "t3"]),  # "2.3.4" reads as 2.3; 3 is a number; "next-…" is not
+        ("context.library.version:<3", ["t1"]),
+        ("context.library.name:analytics.js", ["t2", "t3"]),
+        ("properties.products.sku:abc-1", ["t1", "t3"]),  # any element of an array, or a plain object
+        ("properties.products.sku:xyz*", ["t1"]),
+        ("properties.products.price:>20", ["t1"]),
+        ("properties.products.sku:*", ["t1", "t3"]),
+        ("properties.tags:sale", ["t1"]),  # an array of scalars
+        ("properties.matrix:3", []),  # arrays of arrays are not searched into
+        ("properties.active:true", ["t1"]),
+        ("properties.active:false", ["t2"]),
+        ("properties.coupon:null", ["t1"]),
+        ("has:properties.coupon", []),  # null is not a value
+        ("has:properties.products", ["t1", "t2", "t3"]),
+        ("-has:userId", ["t2", "i2", "p1", "x1:invalid"]),
+        ('properties."Plan Name":"Pro Yearly"', ["t1"]),
+        ("properties.nope.deeper:x", []),
+        ("properties.plan.sub:x", []),  # a string where an object was expected
+        ('properties.path:/pricing', ["p1"]),
+        ('traits.name:"Ann"', ["i1"]),
+    ],
+)
+def test_json_paths_handle_nesting_arrays_missing_and_wrong_types(
+    capture: sqlite3.Connection, text: str, expected: list[str]
+) -> None:
+    """JSON paths reach into nested objects and arrays; missing or mistyped values never match (nor crash)."""
+    assert matching(capture, text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("acme", ["i1", "i2"]),  # case-insensitive substring of the whole payload
+        ("ACME.COM", ["i1", "i2"]),
+        ('"order completed"', ["t1", "t2", "t1:duplicate"]),
+        ('"Order Completed" -GIFT', ["t2", "t1:duplicate"]),  # keys are text too: -pro would drop "products"
+        ('say "\\"hi\\""', ["t3"]),  # a quote inside the payload's JSON string
+        ("Ünïcode", ["t3"]),
+        ("—", ["t3"]),
+        ("anon-2 pricing", ["p1"]),
+        ("nothing-like-this", []),
+        ("type:track acme", []),
+    ],
+)
+def test_free_text_searches_the_whole_stored_message(capture: sqlite3.Connection, text: str, expected: list[str]) -> None:
+    """Bare words and quoted phrases match the stored JSON case-insensitively; terms are ANDed."""
+    assert matching(capture, text) == expected
+
+
+def test_compile_terms_scores_each_term(capture: sqlite3.Connection) -> None:
+    """Term-by-term SQL lets a caller count how many terms each event satisfies (for near misses)."""
+    parts = q.compile_terms(q.parse('event:"Order Completed" properties.total:>100'), now=NOW)
+    assert [label for label, _, _ in parts] == ['event:"Order Completed"', "properties.total:>100"]
+    score = " + ".join(f"coalesce({sql}, 0)" for _, sql, _ in parts)
+    params = [p for _, _, ps in parts for p in ps]
+    rows = dict(capture.execute(f"SELECT message_id, max({score}) FROM events GROUP BY message_id", params).fetchall())
+    assert rows["t1"] == 2 and rows["t2"] == 1 and rows["i1"] == 0
+
+
+def test_text_match_gives_a_necessary_fts_condition() -> None:
+    """The FTS5 prefilter uses trigrams of free text and literal path values, never of negated terms or numbers."""
+    assert q.text_match(q.parse("")) is None
+    assert q.text_match(q.parse("ab")) is None  # shorter than a trigram
+    assert q.text_match(q.parse("-secret properties.total:42 type:track")) is None
+    assert q.text_match(q.parse("Acme")) == '("acm" AND "cme")'
+    assert q.text_match(q.parse("properties.plan:pro,enterprise")) == (
+        '(("pro") OR ("ent" AND "nte" AND "ter" AND "erp" AND "rpr" AND "pri" AND "ris" AND "ise"))'
+    )
+    assert q.text_match(q.parse("properties.plan:pro,*")) is None  # one alternative implies no text
+    # A quote is \" inside the stored JSON text, and "" inside an FTS5 string.
+    assert q.text_match(q.parse(r"say\"x")) == r'("say" AND "ay\" AND "y\""" AND "\""x")'
+
+
+def test_selective_queries_are_flagged() -> None:
+    """A positive exact user:/id: term marks the query as index-selective."""
+    assert q.parse("user:u1 acme").selective
+    assert q.parse("id:m1,m2").selective
+    assert not q.parse("-user:u1").selective
+    assert not q.parse("user:u*").selective
+    assert not q.parse("type:track").selective
+
+
+def test_relative_times_count_back_from_now() -> None:
+    """after:/before: compare received_at with now minus the duration, or with the ISO time given."""
+    sql, params = q.compile(q.parse("after:90s before:2024-04-30T10:00:00+02:00"), now=NOW)
+    assert params == ["2024-05-01T11:58:30.000Z", "2024-04-30T08:00:00.000Z"]
+    assert "received_at >=" in sql and "received_at <" in sql
+    huge = q.compile(q.parse("after:999999999w"), now=NOW)[1]
+    assert huge == ["0001-01-01T00:00:00.000Z"]
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(strategies.queries)
+def test_every_query_compiles_to_valid_sql(query: q.Query) -> None:
+    """Whatever parses also runs: the compiled SQL executes on a capture schema without error."""
+    conn = sqlite3.connect(":memory:")
+    conn.execute(
+        "CREATE TABLE events (id INTEGER PRIMARY KEY, received_at TEXT, write_key TEXT, type TEXT, name TEXT,"
+        " user_id TEXT, anonymous_id TEXT, message_id TEXT, library_name TEXT, status TEXT, problems TEXT,"
+        " stored TEXT)"
+    )
+    conn.execute("CREATE TABLE sources (write_key TEXT PRIMARY KEY, label TEXT)")
+    conn.execute(
+        "INSERT INTO events (received_at, type, status, problems, stored) VALUES"
+        " ('2024-05-01T11:00:00.000Z', 'track', 'ok', '[{\"code\":\"x\"}]',"
+        " '{\"properties\":{\"a\":[{\"b\":1}],\"c\":\"d\"},\"context\":{\"library\":{\"version\":\"2.0\"}}}')"
+    )
+    sql, params = q.compile(query, now=NOW)
+    conn.execute(f"SELECT count(*) FROM events WHERE {sql}", params).fetchone()
+    conn.close()
