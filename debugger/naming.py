@@ -82,6 +82,15 @@ def id_like(text: str, *, urls: bool = True) -> str | None:
     return None
 
 
+_BRAND = re.compile(r"^([a-z]+)([A-Z].*)$")
+
+
+def _brand(word: str) -> bool:
+    """iPhone, eBay, macOS: one lower-case letter, or a lower-case prefix before capitals; not camelCase."""
+    match = _BRAND.match(word)
+    return bool(match) and (len(match.group(1)) == 1 or match.group(2).isupper())
+
+
 def _is_past(word: str) -> bool:
     low = word.lower()
     return (len(low) > 3 and low.endswith("ed")) or low in _IRREGULAR
@@ -142,8 +151,8 @@ class Naming:
             if not word or "_" in word:
                 return False
             head = word[0]
-            if not head.isalpha() or word.isupper() or (head.islower() and any(c.isupper() for c in word)):
-                continue  # digits, acronyms (URL), brand casing (iPhone)
+            if not head.isalpha() or word.isupper() or _brand(word):
+                continue  # digits, acronyms (URL), brand casing (iPhone, macOS)
             if index == 0:
                 if not head.isupper():
                     return False

@@ -91,7 +91,7 @@ def parse(data: object, source: str = "plan") -> Plan:
     """Read a decoded plan document in any of the three formats."""
     data = _unwrap(data)
     if isinstance(data, dict):
-        if isinstance(data.get("events"), dict) or (data and set(data) <= _TOP_KEYS and "rules" not in data and not _schemas(data)):
+        if isinstance(data.get("events"), dict):
             return _segdbg(data, source)
         rules = data.get("rules")
         if isinstance(rules, dict):
@@ -102,6 +102,8 @@ def parse(data: object, source: str = "plan") -> Plan:
             return Plan(source, (event_schema(data["title"], data),), "json-schema")
         if data and _schemas(data):
             return Plan(source, tuple(event_schema(str(k), v) for k, v in data.items()), "json-schema")
+        if data:
+            return _segdbg(data, source)  # reports unknown keys, the likeliest mistake
     if isinstance(data, list) and data and all(isinstance(s, dict) and isinstance(s.get("title"), str) for s in data):
         return Plan(source, tuple(event_schema(s["title"], s) for s in data), "json-schema")
     raise PlanError(
@@ -246,8 +248,8 @@ def compile_spec(spec: object, where: str) -> tuple[dict[str, Any], bool]:
         return dict(spec["schema"]), required
     schema: dict[str, Any] = {}
     if spec.get("type") is not None:
-        schema, optional = _type_expr(spec["type"], where)
-        required = required and not optional
+        schema, typed_required = _type_expr(spec["type"], where)
+        required = required and typed_required
     elif "properties" in spec:
         schema = {"type": "object"}
     for key in ("description", "enum", "pattern", "format", "minimum", "maximum", *_CAMEL):
