@@ -116,7 +116,8 @@ class Linter:
         obj = stored.get(field_name)
         if isinstance(obj, dict) and obj:
             exempt: Iterable[str] = _RESERVED_KEYS
-            spec = SEMANTIC_EVENTS.get(stored.get("event", "")) if kind_ == "track" else None
+            event = stored.get("event")
+            spec = SEMANTIC_EVENTS.get(event) if kind_ == "track" and isinstance(event, str) else None
             if spec is not None:
                 exempt = {*spec.properties, *_RESERVED_KEYS}
             found.extend(f for f in self._naming.keys(obj, field_name, exempt) if f.path not in covered)

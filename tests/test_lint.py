@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from debugger.finding import PROTOCOL, STRICT
+from debugger.checker import CompiledPlan
+from debugger.finding import CATEGORIES, PROTOCOL, STRICT
 from debugger.lint import LintConfig, Linter, strict
+from debugger.plan import parse_text
 from tests.lintkit import at, codes, lint, stored, track
 
 
@@ -157,3 +161,26 @@ def test_config_rejects_unknown_casings() -> None:
     """A typo in a casing name is an error, not silently the default."""
     with pytest.raises(ValueError, match="event_case"):
         LintConfig(event_case="Title")
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12)
+    | st.sampled_from(["Order Completed", "product added", "undefined", "USD", "2024-05-01", "All"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8) | st.sampled_from(["All", "email", "price", "products"]), inner, max_size=4),
+    max_leaves=12,
+)
+_messages = st.dictionaries(
+    st.sampled_from(["type", "event", "name", "userId", "anonymousId", "groupId", "previousId", "properties", "traits",
+                     "context", "integrations", "timestamp"]),
+    _json | st.sampled_from(["track", "identify", "page", "screen", "group", "alias"]),
+    max_size=8,
+)
+_PLAN = CompiledPlan(parse_text("events:\n  Order Completed:\n    properties:\n      price: number\nidentify:\n  traits:\n    email: string?\n"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(message=_messages)
+def test_lint_never_raises_on_any_message(message: dict[str, object]) -> None:
+    """Whatever a client sends (event as an object, traits as a list, ...), lint answers with findings."""
+    for finding in Linter(plan=_PLAN).lint(message):
+        assert finding.code and finding.category in CATEGORIES and finding.severity in ("error", "warning", "info")

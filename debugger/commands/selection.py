@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import sqlite3
 import sys
 from collections.abc import Iterator
@@ -37,12 +38,20 @@ def count(conn: sqlite3.Connection) -> int:
 
 def select(conn: sqlite3.Connection, parsed: Any) -> Iterator[dict[str, Any]]:
     """Every event (all statuses) the query selects, oldest first."""
-    from debugger.store import iter_events
+    from debugger import store
 
     if parsed is None:
-        yield from iter_events(conn)
-    else:
-        yield from iter_events(conn, query=parsed, now=datetime.now(UTC))  # type: ignore[call-arg]
+        yield from store.iter_events(conn)
+        return
+    now = datetime.now(UTC)
+    if "query" in inspect.signature(store.iter_events).parameters:  # the store's own (indexed) query path
+        yield from store.iter_events(conn, query=parsed, now=now)  # type: ignore[call-arg]
+        return
+    from debugger.query import compile as compile_query
+
+    sql, params = compile_query(parsed, now=now)
+    for row in conn.execute(f"SELECT {', '.join(store.EVENT_COLUMNS)} FROM events WHERE {sql} ORDER BY id", params):
+        yield store.from_row(row)
 
 
 def labels(conn: sqlite3.Connection) -> dict[str, str]:
