@@ -1,6 +1,6 @@
 """Check events against a tracking plan: compile once, then validate each event with ``jsonschema``.
 
-Each rule's JSON Schema gets a ``jsonschema`` validator (draft from its ``$schema``, 2020-12 by
+Each rule's JSON Schema gets a ``jsonschema`` validator (draft from its ``$schema``, draft 7 by
 default) and, when it can, a fast predicate (:mod:`debugger.fastschema`) that proves most
 events valid without ``jsonschema``'s overhead. Violations carry the event's JSON path, what the
 plan expected and what the event had. Unplanned track events and, unless the plan allows them,
@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from jsonschema import Draft3Validator, Draft4Validator, Draft202012Validator
+from jsonschema import Draft3Validator, Draft4Validator, Draft7Validator
 from jsonschema.exceptions import SchemaError, ValidationError
 from jsonschema.validators import validator_for
 
@@ -43,22 +43,76 @@ def close(schema: Any) -> Any:
     return out
 
 
+@dataclass(slots=True)
+class _Node:
+    """One level of a rule's schema: a fast validity test, jsonschema for this level, and the levels below.
+
+    ``shallow`` validates only this level (the subschemas of ``properties``/``items`` replaced by
+    ``true``); an invalid event is walked down through the failing children only, so jsonschema
+    runs on the few values that are wrong, not on the whole message (~300 µs → ~30 µs).
+    """
+
+    fast: Predicate
+    shallow: Any
+    children: dict[str, _Node]
+    items: _Node | None
+    level_fast: Predicate | None = None
+
+    def errors(self, value: object, path: tuple[str | int, ...]) -> list[tuple[tuple[str | int, ...], ValidationError]]:
+        """jsonschema's errors for ``value``, each with the path of the value it was found in."""
+        if self.fast(value):
+            return []
+        found: list[tuple[tuple[str | int, ...], ValidationError]] = []
+        if self.level_fast is None or not self.level_fast(value):  # jsonschema only where this level is wrong
+            found = [(path, error) for error in self.shallow.iter_errors(value)]
+        if self.children and isinstance(value, dict):
+            for key, child in self.children.items():
+                if key in value:
+                    found.extend(child.errors(value[key], (*path, key)))
+        elif self.items is not None and isinstance(value, list):
+            for index, item in enumerate(value):
+                found.extend(self.items.errors(item, (*path, index)))
+        return found
+
+
+def _node(schema: Any, cls: Any, legacy: bool, checker: Any) -> _Node | None:
+    fast = fast_predicate(schema, legacy)
+    if fast is None:
+        return None
+    if not isinstance(schema, dict) or "anyOf" in schema or isinstance(schema.get("additionalProperties"), dict):
+        return _Node(fast, cls(schema, format_checker=checker), {}, None)  # not split below here
+    props = schema.get("properties") or {}
+    children = {key: _node(sub, cls, legacy, checker) for key, sub in props.items()}
+    items = _node(schema["items"], cls, legacy, checker) if "items" in schema else None
+    shallow = dict(schema)
+    if props:
+        shallow["properties"] = {key: True for key in props}
+    if items is not None:
+        shallow["items"] = True
+    kept = {k: c for k, c in children.items() if c is not None}
+    return _Node(fast, cls(shallow, format_checker=checker), kept, items, fast_predicate(shallow, legacy))
+
+
 @dataclass(frozen=True, slots=True)
 class _Compiled:
     rule: Rule
     field: str
     validator: Any
-    fast: Predicate | None
+    root: _Node | None
 
     def violations(self, stored: Mapping[str, Any]) -> list[Finding]:
         instance: Mapping[str, Any] = stored
         if stored.get(self.field) is None:
             instance = {**stored, self.field: {}}  # report each missing property, not "properties is required"
-        if self.fast is not None and self.fast(instance):
-            return []
+        if self.root is not None:
+            if self.root.fast(instance):
+                return []
+            errors = self.root.errors(instance, ())
+        else:
+            errors = [((), error) for error in self.validator.iter_errors(instance)]
         found: dict[tuple[str, str], Finding] = {}
-        for error in self.validator.iter_errors(instance):
-            for finding in _findings(error):
+        for prefix, error in errors:
+            for finding in _findings(error, prefix):
                 found.setdefault((finding.code, finding.path), finding)
         return list(found.values())
 
@@ -127,14 +181,17 @@ def _compile(rule: Rule, open_props: bool) -> _Compiled:
     schema = dict(rule.schema)
     if not open_props and isinstance(schema.get("properties"), dict):
         schema["properties"] = {k: close(v) if k in ("properties", "traits") else v for k, v in schema["properties"].items()}
-    cls = validator_for(schema, default=Draft202012Validator)
+    # Draft 7 unless the schema says otherwise: it is what Segment's exports declare, and checking a
+    # schema against it is ~5x faster than against 2020-12 (a 50-event plan compiles in ~0.2 s).
+    cls = validator_for(schema, default=Draft7Validator)
     where = f"rule {rule.name!r}" if rule.name else f"{rule.kind} rule"
     try:
         cls.check_schema(schema)
     except SchemaError as exc:
         raise PlanError(f"{where}: not a valid JSON Schema ({exc.message}).") from exc
     legacy = cls in (Draft3Validator, Draft4Validator)
-    return _Compiled(rule, field, cls(schema, format_checker=format_checker()), fast_predicate(schema, legacy))
+    checker = format_checker()
+    return _Compiled(rule, field, cls(schema, format_checker=checker), _node(schema, cls, legacy, checker))
 
 
 def _path(parts: Iterable[str | int]) -> str:
@@ -148,8 +205,8 @@ def _expected_type(value: object) -> str:
     return " or ".join(value) if isinstance(value, list) else str(value)
 
 
-def _findings(error: ValidationError) -> list[Finding]:
-    where = _path(error.absolute_path)
+def _findings(error: ValidationError, prefix: tuple[str | int, ...] = ()) -> list[Finding]:
+    where = _path((*prefix, *error.absolute_path))
     instance, value, keyword = error.instance, error.validator_value, str(error.validator)
     label = where or "the message"
     if keyword == "required" and isinstance(instance, dict):

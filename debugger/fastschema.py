@@ -53,20 +53,35 @@ def _json_equal(one: object, two: object) -> bool:
     return one == two
 
 
+_NUMBERS = (int, float)
+
+
 def _number(v: object) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool)
+    return type(v) in _NUMBERS  # exact types: JSON decodes to int/float, and bool is not a number
+
+
+def _all(checks: list[Predicate]) -> Predicate:
+    """The conjunction, without a generator per call for the usual one to three checks."""
+    if len(checks) == 1:
+        return checks[0]
+    if len(checks) == 2:
+        first, second = checks
+        return lambda v: first(v) and second(v)
+    if len(checks) == 3:
+        first, second, third = checks
+        return lambda v: first(v) and second(v) and third(v)
+    return lambda v: all(c(v) for c in checks)
 
 
 def _type_predicate(name: str, legacy: bool) -> Predicate | None:
     preds: dict[str, Predicate] = {
-        "string": lambda v: isinstance(v, str),
+        "string": lambda v: type(v) is str,
         "number": _number,
-        "integer": (lambda v: isinstance(v, int) and not isinstance(v, bool)) if legacy
-        else (lambda v: (isinstance(v, int) and not isinstance(v, bool)) or (isinstance(v, float) and v.is_integer())),
-        "boolean": lambda v: isinstance(v, bool),
+        "integer": (lambda v: type(v) is int) if legacy else (lambda v: type(v) is int or (type(v) is float and v.is_integer())),
+        "boolean": lambda v: type(v) is bool,
         "null": lambda v: v is None,
-        "array": lambda v: isinstance(v, list),
-        "object": lambda v: isinstance(v, dict),
+        "array": lambda v: type(v) is list,
+        "object": lambda v: type(v) is dict,
     }
     return preds.get(name)
 
@@ -112,9 +127,7 @@ def fast_predicate(schema: object, legacy: bool = False) -> Predicate | None:
         if any(s is None for s in subs):
             return None
         checks.append(lambda v, ss=tuple(subs): any(s(v) for s in ss))  # type: ignore[misc]
-    if len(checks) == 1:
-        return checks[0]
-    return lambda v: all(c(v) for c in checks)
+    return _all(checks)
 
 
 def _numeric(schema: Mapping[str, Any]) -> Predicate | None | bool:
@@ -176,9 +189,27 @@ def _objects(schema: Mapping[str, Any], legacy: bool) -> Predicate | None | bool
         return False
     need = tuple(required or ())
     closed = extra is False
+    if not closed and extra_pred is None:
+        # Open object: only the listed keys matter, so look them up instead of walking every key
+        # (a whole message has a dozen keys; a rule usually lists one, `properties`).
+        listed = tuple((k, s) for k, s in subs.items() if s is not None)
+        missing = object()
+
+        def check_open(v: object) -> bool:
+            if type(v) is not dict:
+                return True
+            for key in need:
+                if key not in v:
+                    return False
+            for key, sub in listed:
+                value = v.get(key, missing)
+                if value is not missing and not sub(value):
+                    return False
+            return True
+        return check_open
 
     def check(v: object) -> bool:
-        if not isinstance(v, dict):
+        if type(v) is not dict:
             return True
         for key in need:
             if key not in v:

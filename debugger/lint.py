@@ -44,6 +44,7 @@ _PLACEHOLDERS = frozenset({"undefined", "null", "none", "nil", "nan", "[object o
 _TRAIT_ALIASES = {"createdAt": "created_at", "firstName": "first_name", "lastName": "last_name"}
 #: Keys the spec itself spells in camelCase; the casing rule leaves them alone.
 _RESERVED_KEYS = frozenset({*IDENTIFY_TRAITS, *GROUP_TRAITS, *_TRAIT_ALIASES.values()})
+_SPEC_EXEMPT = {name: frozenset({*spec.properties, *_RESERVED_KEYS}) for name, spec in SEMANTIC_EVENTS.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,45 +83,45 @@ class Linter:
         self._semantic = Semantic()
         ignore = self.config.ignore
         self._strict, self._names, self._specs = STRICT not in ignore, NAMING not in ignore, SEMANTIC not in ignore
+        self._plan = plan if "plan" not in ignore else None
 
     def lint(self, stored: Mapping[str, Any]) -> list[Finding]:
         """Strict, plan, semantic and naming findings for one stored message."""
-        found: list[Finding] = []
-        if self._strict:
-            found.extend(strict(stored))
-        if self.plan is not None and "plan" not in self.config.ignore:
-            found.extend(self.plan.check(stored))
+        found: list[Finding] = strict(stored) if self._strict else []
+        if self._plan is not None:
+            found.extend(self._plan.check(stored))
         kind_ = stored.get("type")
-        semantic: list[Finding] = []
-        if kind_ == "track" and isinstance(stored.get("event"), str):
-            name = stored["event"]
-            if self._specs:
-                semantic = self._semantic.track(name, stored.get("properties"))
-                found.extend(semantic)
-            if self._names:
-                naming = list(self._naming.event_name(name, semantic=name in SEMANTIC_EVENTS))
-                if any(f.code == "near_miss_event" for f in semantic):
-                    naming = [f for f in naming if f.path != "event"]  # the near-miss fix covers the naming fix
-                found.extend(naming)
+        covered: set[str] = set()
+        if kind_ == "track":
+            name = stored.get("event")
+            if type(name) is str:
+                semantic = self._semantic.track(name, stored.get("properties")) if self._specs else []
+                if semantic:
+                    found.extend(semantic)
+                    covered = {f.path for f in semantic if f.code in ("near_miss_property", "near_miss_event")}
+                if self._names:
+                    naming = self._naming.event_name(name, semantic=name in SEMANTIC_EVENTS)
+                    # A near-miss name's fix covers the naming fixes for it.
+                    found.extend(f for f in naming if f.path not in covered) if covered else found.extend(naming)
         if self._names:
-            found.extend(self._keys(stored, kind_, {f.path for f in semantic if f.code == "near_miss_property"}))
-        if self.config.ignore:
+            found.extend(self._keys(stored, kind_, covered))
+        if self.config.ignore and found:
             found = [f for f in found if f.code not in self.config.ignore and f.category not in self.config.ignore]
         return found
 
     def _keys(self, stored: Mapping[str, Any], kind_: object, covered: set[str]) -> list[Finding]:
         found: list[Finding] = []
-        if kind_ in ("page", "screen") and isinstance(stored.get("name"), str):
+        if kind_ in ("page", "screen") and type(stored.get("name")) is str:
             found.extend(self._naming.page_name(stored["name"]))
         field_name = "traits" if kind_ in ("identify", "group") else "properties"
         obj = stored.get(field_name)
-        if isinstance(obj, dict) and obj:
+        if type(obj) is dict and obj:
             exempt: Iterable[str] = _RESERVED_KEYS
             event = stored.get("event")
-            spec = SEMANTIC_EVENTS.get(event) if kind_ == "track" and isinstance(event, str) else None
-            if spec is not None:
-                exempt = {*spec.properties, *_RESERVED_KEYS}
-            found.extend(f for f in self._naming.keys(obj, field_name, exempt) if f.path not in covered)
+            if kind_ == "track" and type(event) is str and event in _SPEC_EXEMPT:
+                exempt = _SPEC_EXEMPT[event]
+            keys = self._naming.keys(obj, field_name, exempt)
+            found.extend(f for f in keys if f.path not in covered) if covered else found.extend(keys)
         return found
 
     def event(self, row: Mapping[str, Any]) -> list[Finding]:
@@ -157,27 +158,35 @@ def strict(stored: Mapping[str, Any]) -> list[Finding]:
     found.extend(_integrations(stored.get("integrations")))
     for key in ("userId", "anonymousId", "groupId", "previousId"):
         value = stored.get(key)
-        if isinstance(value, str) and (value.strip().lower() in _PLACEHOLDERS or (value and not value.strip())):
+        if type(value) is str and len(value) <= 16 and (value.strip().lower() in _PLACEHOLDERS or not value.strip()):
             found.append(Finding("placeholder_id", key, f"`{key}` is {short(value)}, a placeholder: Segment takes it as a "
                                  "real id and merges everyone who sent it.", WARNING, STRICT, "a real id", short(value)))
     return found
 
 
+def _variants(table: Mapping[str, str]) -> dict[str, str]:
+    """Reserved names in both spellings Segment accepts (createdAt and created_at) → compact type."""
+    return {**table, **{_TRAIT_ALIASES[k]: v for k, v in table.items() if k in _TRAIT_ALIASES}}
+
+
+_TABLES = {id(t): _variants(t) for t in (IDENTIFY_TRAITS, GROUP_TRAITS, TRACK_PROPERTIES, PAGE_PROPERTIES)}
+
+
 def _reserved(obj: Mapping[str, Any], base: str, table: Mapping[str, str], what: str) -> list[Finding]:
     found: list[Finding] = []
-    for name, compact in table.items():
-        for key in (name, _TRAIT_ALIASES.get(name)):
-            if key is None or key not in obj:
-                continue
-            value = obj[key]
-            path = join(base, key)
-            if not type_ok(value, compact):
-                note = " (a number is read as seconds by some destinations, milliseconds by others)" if compact == "d" and kind(value) in ("integer", "number") else ""
-                found.append(Finding(f"reserved_{what}_type", path, f"Reserved {what} `{key}` should be {describe(compact)}, "
-                                     f"got {kind(value)} {short(value)}{note}.", WARNING, STRICT, describe(compact), kind(value)))
-            elif compact == "c" and not currency_ok(value):
-                found.append(Finding("currency_code", path, f"`{key}` {short(value)} is not an ISO 4217 currency code "
-                                     "(USD, EUR, …); revenue in it is dropped or misread.", WARNING, STRICT, "ISO 4217 code", short(value)))
+    lookup = _TABLES[id(table)]
+    for key, value in obj.items():
+        compact = lookup.get(key)
+        if compact is None:
+            continue
+        path = join(base, key)
+        if not type_ok(value, compact):
+            note = " (a number is read as seconds by some destinations, milliseconds by others)" if compact == "d" and kind(value) in ("integer", "number") else ""
+            found.append(Finding(f"reserved_{what}_type", path, f"Reserved {what} `{key}` should be {describe(compact)}, "
+                                 f"got {kind(value)} {short(value)}{note}.", WARNING, STRICT, describe(compact), kind(value)))
+        elif compact == "c" and not currency_ok(value):
+            found.append(Finding("currency_code", path, f"`{key}` {short(value)} is not an ISO 4217 currency code "
+                                 "(USD, EUR, …); revenue in it is dropped or misread.", WARNING, STRICT, "ISO 4217 code", short(value)))
     return found
 
 

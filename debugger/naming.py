@@ -108,7 +108,7 @@ class Naming:
     event_case: str = "title"
     key_case: str = "snake"
     _names: dict[tuple[str, str], tuple[Finding, ...]] = field(default_factory=dict, repr=False)
-    _keys: dict[str, str | None] = field(default_factory=dict, repr=False)
+    _keys: dict[str, tuple[str | None, str | None]] = field(default_factory=dict, repr=False)
 
     def event_name(self, name: str, *, path: str = "event", semantic: bool = False) -> tuple[Finding, ...]:
         """Casing, Object Action and dynamic-value findings for a track event name."""
@@ -184,61 +184,76 @@ class Naming:
                              f"Action, e.g. {short(hint)}.", expected, short(name))]
         return []
 
-    def keys(self, obj: Mapping[str, object], base: str, exempt: Collection[str] = (), depth: int = 0) -> list[Finding]:
-        """Casing and dynamic-key findings for the keys of ``obj`` and of the objects inside it."""
+    def keys(self, obj: Mapping[str, object], base: str, exempt: Collection[str] = ()) -> list[Finding]:
+        """Casing and dynamic-key findings for the keys of ``obj`` and of the objects inside it.
+
+        Args:
+            obj: the properties or traits object.
+            base: its path (``properties``); findings carry full paths below it.
+            exempt: top-level keys the spec itself names this way (``startupTime``, ``firstName``).
+        """
+        found = self._walk(obj, exempt, 0)
+        return [_rebased(f, base) for f in found] if found else []
+
+    def _walk(self, obj: Mapping[str, object], exempt: Collection[str], depth: int) -> list[Finding]:
+        # Paths are relative to ``obj`` and built only for findings: most keys are fine, and
+        # joining a path per key per event would cost more than the checks themselves.
         found: list[Finding] = []
-        numbered: dict[str, list[str]] = {}
+        numbered: dict[str, list[str]] | None = None
+        cache = self._keys
         for key, value in obj.items():
-            if key not in exempt and not key.startswith("$"):
-                problem = self._key(key)
-                if problem is not None:
-                    found.append(self._key_finding(key, join(base, key), problem))
-            match = _NUMBERED.match(key)
-            if match:
-                numbered.setdefault(match.group(1).rstrip("_-").lower(), []).append(key)
+            info = cache.get(key)
+            if info is None:
+                info = self._key(key)
+            problem, prefix = info
+            if problem is not None and key not in exempt and key[:1] != "$":
+                found.append(self._key_finding(key, join("", key), problem))
+            if prefix is not None:
+                if numbered is None:
+                    numbered = {}
+                numbered.setdefault(prefix, []).append(key)
             if depth < 6:
-                if isinstance(value, dict):
-                    found.extend(self.keys(value, join(base, key), (), depth + 1))
-                elif isinstance(value, list):
-                    found.extend(self._items(value, join(base, key), depth))
-        for prefix, keys in numbered.items():
-            if len(keys) >= 2:
-                listed = ", ".join(keys[:4]) + (", …" if len(keys) > 4 else "")
-                found.append(_finding(
-                    "dynamic_property_key", join(base, keys[0]),
-                    f"Keys {listed} look like one list spread over numbered keys; send an array "
-                    f"(\"{prefix}s\": [...]) instead.", "one key per concept", listed,
-                ))
+                kind_ = type(value)
+                if kind_ is dict and value:
+                    found.extend(_rebased(f, join("", key)) for f in self._walk(value, (), depth + 1))  # type: ignore[arg-type]
+                elif kind_ is list and value:
+                    found.extend(_rebased(f, join("", key)) for f in self._items(value, depth))  # type: ignore[arg-type]
+        if numbered:
+            for stem, keys in numbered.items():
+                if len(keys) >= 2:
+                    listed = ", ".join(keys[:4]) + (", …" if len(keys) > 4 else "")
+                    found.append(_finding(
+                        "dynamic_property_key", join("", keys[0]),
+                        f"Keys {listed} look like one list spread over numbered keys; send an array "
+                        f"(\"{stem}s\": [...]) instead.", "one key per concept", listed,
+                    ))
         return found
 
-    def _items(self, items: list[object], base: str, depth: int) -> list[Finding]:
+    def _items(self, items: list[object], depth: int) -> list[Finding]:
         seen: set[tuple[str, str]] = set()
         found: list[Finding] = []
         for index, item in enumerate(items[:100]):
-            if isinstance(item, dict):
-                for f in self.keys(item, join(base, index), (), depth + 1):
-                    tail = f.path[len(join(base, index)):]
-                    if (f.code, tail) not in seen:  # one finding per key, not one per array item
-                        seen.add((f.code, tail))
-                        found.append(f)
+            if type(item) is dict and item:
+                for f in self._walk(item, (), depth + 1):  # type: ignore[arg-type]
+                    if (f.code, f.path) not in seen:  # one finding per key, not one per array item
+                        seen.add((f.code, f.path))
+                        found.append(_rebased(f, f"[{index}]"))
         return found
 
-    def _key(self, key: str) -> str | None:
-        if key in self._keys:
-            return self._keys[key]
+    def _key(self, key: str) -> tuple[str | None, str | None]:
         dynamic = id_like(key)
-        if dynamic == "a number" and not key.isdigit() and _NUMBERED.match(key):
+        numbered = _NUMBERED.match(key)
+        if dynamic == "a number" and not key.isdigit() and numbered:
             dynamic = None  # a numbered suffix (feature-1) is judged with its siblings, not alone
         if dynamic:
-            result: str | None = f"dynamic:{dynamic}"
+            problem: str | None = f"dynamic:{dynamic}"
         else:
-            bare = key.lstrip("_")
             pattern = {"snake": _SNAKE, "camel": _CAMEL_KEY, "pascal": _PASCAL_KEY}[self.key_case]
-            result = None if pattern.match(bare) else "casing"
+            problem = None if pattern.match(key.lstrip("_")) else "casing"
         if len(self._keys) > 50_000:
             self._keys.clear()
-        self._keys[key] = result
-        return result
+        info = self._keys[key] = (problem, numbered.group(1).rstrip("_-").lower() if numbered else None)
+        return info
 
     def _key_finding(self, key: str, path: str, problem: str) -> Finding:
         if problem.startswith("dynamic:"):
@@ -261,6 +276,15 @@ class Naming:
                 "send the id as a property.", "one name per page template", short(name),
             ),) if dynamic else ()
         return cached
+
+
+def _rebased(finding: Finding, base: str) -> Finding:
+    """The finding with its relative path put under ``base`` (``videoTitle`` → ``properties.videoTitle``)."""
+    if not base:
+        return finding
+    path = finding.path
+    joined = base + path if path.startswith("[") else f"{base}.{path}" if path else base
+    return Finding(finding.code, joined, finding.message, finding.severity, finding.category, finding.expected, finding.actual)
 
 
 def _finding(code: str, path: str, message: str, expected: str, actual: str) -> Finding:

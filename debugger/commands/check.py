@@ -216,6 +216,6 @@ def _table(groups: Iterable[_Group], total: int, flagged: int, compiled: Any, pl
         console.print()
     if flagged:
         parts = ", ".join(f"{n} {s}{'s' if n != 1 and s != 'info' else ''}" for s, n in severities.items() if n)
-        console.print(f"✗ {sum(severities.values())} findings ({parts}) in {flagged} of {total} events, {len(rules)} rules.")
+        console.print(f"✗ {sum(severities.values())} findings ({parts}) in {flagged} of {total} events, {len(rules)} rule{"s" if len(rules) != 1 else ""}.")
     else:
         console.print(f"✓ No findings in {total} events.")
