@@ -182,13 +182,13 @@ def _segdbg(doc: Mapping[str, Any], source: str) -> Plan:
             raise PlanError(f"{source}: naming.{key} must be one of {', '.join(allowed)}, not {naming[key]!r}.")
     rules: list[Rule] = []
     for name, spec in _mapping(doc.get("events"), f"{source}: events").items():
-        rules.append(_segdbg_rule(TRACK, str(name), spec, "properties", f"events.{name}"))
+        rules.append(_segdbg_rule(TRACK, str(name), spec, "properties", f"{source}: events.{name}"))
     for kind, field_name in ((IDENTIFY, "traits"), (GROUP, "traits"), (PAGE, "properties"), (SCREEN, "properties")):
         if doc.get(kind) is not None:
-            rules.append(_segdbg_rule(kind, None, doc[kind], field_name, kind))
+            rules.append(_segdbg_rule(kind, None, doc[kind], field_name, f"{source}: {kind}"))
     for key, kind in (("pages", PAGE), ("screens", SCREEN)):
         for name, spec in _mapping(doc.get(key), f"{source}: {key}").items():
-            rules.append(_segdbg_rule(kind, str(name), spec, "properties", f"{key}.{name}"))
+            rules.append(_segdbg_rule(kind, str(name), spec, "properties", f"{source}: {key}.{name}"))
     return Plan(
         str(doc.get("name") or source), tuple(rules), "segdbg-yaml",
         allow_unplanned_events=_flag(doc, "allow_unplanned_events", source),
