@@ -116,6 +116,7 @@ class Envelope:
     received_text: str = field(init=False)
     received_ms: datetime = field(init=False)
     _times: dict[str, tuple[datetime | None, str | None]] = field(init=False, repr=False, compare=False)
+    _corrected: dict[tuple[str, datetime], str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         received = self.received_at
@@ -123,6 +124,15 @@ class Envelope:
         object.__setattr__(self, "received_ms", received_ms)
         object.__setattr__(self, "received_text", format_timestamp(received_ms))
         object.__setattr__(self, "_times", {})
+        object.__setattr__(self, "_corrected", {})
+
+    def corrected(self, original: datetime, original_text: str, sent_at: datetime) -> str:
+        """The skew-corrected timestamp as text; batches repeat the same pairs, so it is cached."""
+        key = (original_text, sent_at)
+        text = self._corrected.get(key)
+        if text is None:
+            text = self._corrected[key] = format_timestamp(corrected_timestamp(self.received_ms, sent_at, original))
+        return text
 
     def time(self, value: object) -> tuple[datetime | None, str | None]:
         """Parse a client time once per request: ``(instant, formatted)`` or ``(None, None)``."""
@@ -426,7 +436,7 @@ def _enrich_times(
             if sent_at is None:
                 timestamp = original_text
             else:
-                timestamp = format_timestamp(corrected_timestamp(envelope.received_ms, sent_at, original))
+                timestamp = envelope.corrected(original, original_text, sent_at)
     stored[TIMESTAMP] = timestamp
     return timestamp
 

@@ -17,6 +17,8 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import aiohttp
+import aiohttp.http_exceptions
 import orjson
 from aiohttp import web
 
@@ -50,7 +52,7 @@ def make_app(settings: Settings, *, observer: Observer | None = None) -> web.App
         settings: where the capture lives and how to write it.
         observer: called after each handled request (headless printing, counters).
     """
-    app = web.Application(client_max_size=wire.WIRE_LIMIT + 1, middlewares=[_last_resort])
+    app = web.Application(client_max_size=wire.WIRE_LIMIT + 1)
     app[settings_key] = settings
     app[observer_key] = [observer] if observer is not None else []
     app.cleanup_ctx.append(_writer_context)
@@ -61,7 +63,9 @@ def make_app(settings: Settings, *, observer: Observer | None = None) -> web.App
 
 async def _writer_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[settings_key]
-    writer = EventWriter(settings.db, max_rows=settings.commit_rows)
+    writer = EventWriter(
+        settings.db, max_rows=settings.commit_rows, lock_timeout=settings.lock_timeout, max_pages=settings.max_pages
+    )
     await asyncio.to_thread(writer.start)
     app[writer_key] = writer
     yield
@@ -75,23 +79,33 @@ async def _healthz(request: web.Request) -> web.Response:
     )
 
 
-async def _read_body(request: web.Request) -> tuple[bytes, bool]:
-    """Read at most ``WIRE_LIMIT + 1`` bytes; say whether the sender had more."""
+async def _read_body(request: web.Request, timeout: float) -> tuple[bytes, str | None]:
+    """Read at most ``WIRE_LIMIT + 1`` bytes within ``timeout`` seconds.
+
+    Returns the bytes read and why reading stopped early, if it did: ``too_large``,
+    ``timeout`` (a slow or stalled client) or ``disconnected``. What arrived is kept either way.
+    """
     if request.content_length is not None and request.content_length > wire.WIRE_LIMIT:
-        return b"", True
+        return b"", wire.TOO_LARGE
     chunks: list[bytes] = []
     size = 0
-    while True:
-        chunk = await request.content.read(65536)
-        if not chunk:
-            return b"".join(chunks), False
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > wire.WIRE_LIMIT:
-            return b"".join(chunks), True
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                chunk = await request.content.read(65536)
+                if not chunk:
+                    return b"".join(chunks), None
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > wire.WIRE_LIMIT:
+                    return b"".join(chunks), wire.TOO_LARGE
+    except TimeoutError:
+        return b"".join(chunks), wire.TIMED_OUT
+    except (ConnectionError, web.HTTPException, aiohttp.ClientPayloadError, aiohttp.http_exceptions.HttpProcessingError):
+        return b"".join(chunks), wire.DISCONNECTED
 
 
-def _incoming(request: web.Request, body: bytes, truncated: bool) -> wire.IncomingRequest:
+def _incoming(request: web.Request, body: bytes, cut: str | None) -> wire.IncomingRequest:
     return wire.IncomingRequest(
         method=request.method,
         path=request.path,
@@ -100,24 +114,38 @@ def _incoming(request: web.Request, body: bytes, truncated: bool) -> wire.Incomi
         headers=tuple(request.headers.items()),
         body=body,
         remote=request.remote,
-        truncated=truncated,
+        cut=cut,
         scheme=request.scheme,
     )
 
 
 async def _ingest(request: web.Request) -> web.StreamResponse:
+    """Every PROTOCOL.md route: read, handle (pure), await the commit, answer."""
     started = time.perf_counter()
-    body, truncated = await _read_body(request) if request.method in ("POST", "PUT", "PATCH") else (b"", False)
-    outcome = wire.handle(
-        _incoming(request, body, truncated),
-        received_at=datetime.now(UTC),
-        new_id=lambda: str(uuid.uuid4()),
-    )
+    try:
+        settings = request.app[settings_key]
+        body, cut = (
+            await _read_body(request, settings.body_timeout)
+            if request.method in ("POST", "PUT", "PATCH")
+            else (b"", None)
+        )
+        outcome = wire.handle(
+            _incoming(request, body, cut),
+            received_at=datetime.now(UTC),
+            new_id=_new_id,
+            allowed_keys=settings.write_keys,
+        )
+    except Exception:
+        # A bug, not bad input (the core never raises on input): a logged JSON 500, which
+        # clients retry, so the events are not lost.
+        log.exception("unexpected error handling %s %s", request.method, request.path)
+        body = orjson.dumps({"success": False, "code": "internal_error", "message": "segdbg hit a bug; see its log."})
+        return web.Response(status=500, body=body, content_type="application/json")
     result: WriteResult | None = None
     reply = outcome.reply
     if outcome.record is not None or outcome.events:
         try:
-            result = await asyncio.wrap_future(request.app[writer_key].submit(outcome.record, outcome.events))
+            result = await request.app[writer_key].write(outcome.record, outcome.events)
         except StoreError as exc:
             # 503, not 200: the client keeps the events and retries; nothing is acknowledged unstored.
             reply = wire.Reply(
@@ -125,9 +153,11 @@ async def _ingest(request: web.Request) -> web.StreamResponse:
                 wire.error_body("store_unavailable", str(exc)),
                 headers=(*reply.headers, ("Retry-After", "1")),
             )
-    handled = Handled(outcome, result, time.perf_counter() - started)
-    for observer in request.app[observer_key]:
-        observer(handled)
+    observers = request.app[observer_key]
+    if observers:
+        handled = Handled(outcome, result, time.perf_counter() - started)
+        for observer in observers:
+            observer(handled)
     return web.Response(
         status=reply.status,
         body=reply.body,
@@ -136,19 +166,8 @@ async def _ingest(request: web.Request) -> web.StreamResponse:
     )
 
 
-@web.middleware
-async def _last_resort(request: web.Request, handler: Callable[[web.Request], object]) -> web.StreamResponse:
-    """Turn a bug into a logged JSON 500 (clients retry 5xx, so the events are not lost)."""
-    try:
-        return await handler(request)  # type: ignore[misc,no-any-return]
-    except web.HTTPException:
-        raise
-    except asyncio.CancelledError:
-        raise
-    except Exception:
-        log.exception("unexpected error handling %s %s", request.method, request.path)
-        body = orjson.dumps({"success": False, "code": "internal_error", "message": "segdbg hit a bug; see its log."})
-        return web.Response(status=500, body=body, content_type="application/json")
+def _new_id() -> str:
+    return str(uuid.uuid4())
 
 
 async def start(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:

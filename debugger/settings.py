@@ -17,6 +17,10 @@ class Settings:
         quiet: headless mode prints no line per request.
         commit_rows: the most event rows the writer puts in one transaction.
         shutdown_timeout: seconds in-flight requests get to finish on Ctrl-C/SIGTERM.
+        body_timeout: seconds a client gets to send its whole body (slow clients get a 408).
+        write_keys: when not empty, the only write keys accepted; others get Segment's 400.
+        lock_timeout: seconds the writer waits for another process's lock before answering 503.
+        max_pages: a cap on the capture's size in SQLite pages (None: the disk is the limit).
     """
 
     db: Path
@@ -25,3 +29,7 @@ class Settings:
     quiet: bool = False
     commit_rows: int = 5000
     shutdown_timeout: float = 10.0
+    body_timeout: float = 30.0
+    write_keys: frozenset[str] = frozenset()
+    lock_timeout: float = 5.0
+    max_pages: int | None = None

@@ -13,10 +13,12 @@ Guarantees (DESIGN §2–§3):
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import closing, contextmanager
@@ -192,7 +194,8 @@ class WriteResult:
 class _Job:
     record: RequestRecord | None
     events: Sequence[Event]
-    future: Future[WriteResult]
+    future: Future[WriteResult] | asyncio.Future[WriteResult]
+    loop: asyncio.AbstractEventLoop | None = None
 
 
 _STOP = object()
@@ -216,21 +219,43 @@ class EventWriter:
         max_rows: how many event rows one transaction may hold before it commits.
     """
 
-    def __init__(self, path: Path | str, *, max_rows: int = 5000) -> None:
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        max_rows: int = 5000,
+        checkpoint_every: float = 0.5,
+        lock_timeout: float = 5.0,
+        max_pages: int | None = None,
+    ) -> None:
         self.path = Path(path)
         self.max_rows = max_rows
+        self.lock_timeout = lock_timeout
+        self.max_pages = max_pages
+        self.checkpoint_every = checkpoint_every
         self._queue: queue.SimpleQueue[_Job | object] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="segdbg-writer", daemon=True)
+        self._checkpointer = threading.Thread(target=self._checkpoint_loop, name="segdbg-checkpoint", daemon=True)
+        self._checkpoint_wanted = threading.Event()
+        self._closing = False
+        self._last_checkpoint = 0.0
         self._conn: sqlite3.Connection | None = None
         self.committed_events = 0
         self.committed_requests = 0
         self.transactions = 0
 
     def start(self) -> EventWriter:
-        """Migrate the schema, open the write connection and start the thread."""
+        """Migrate the schema, open the write connection and start the threads."""
         migrate(self.path)
         self._conn = connect(self.path)
+        # Checkpoints (copying the WAL back and fsyncing) run on their own thread and
+        # connection, so a commit never waits for one: see _checkpoint_loop.
+        self._conn.execute("PRAGMA wal_autocheckpoint = 0")
+        self._conn.execute(f"PRAGMA busy_timeout = {int(self.lock_timeout * 1000)}")
+        if self.max_pages is not None:
+            self._conn.execute(f"PRAGMA max_page_count = {int(self.max_pages)}")
         self._thread.start()
+        self._checkpointer.start()
         return self
 
     def submit(self, record: RequestRecord | None, events: Sequence[Event]) -> Future[WriteResult]:
@@ -239,14 +264,48 @@ class EventWriter:
         self._queue.put(_Job(record, events, future))
         return future
 
+    async def write(self, record: RequestRecord | None, events: Sequence[Event]) -> WriteResult:
+        """Queue a job from an event loop and wait for its COMMIT.
+
+        All the loop's jobs in one commit group are settled by a single thread-safe callback:
+        one wake-up of the loop per group instead of one per request.
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[WriteResult] = loop.create_future()
+        self._queue.put(_Job(record, events, future, loop))
+        return await future
+
     def close(self, timeout: float | None = 30) -> None:
-        """Write everything already queued, then stop the thread and close the connection."""
+        """Write everything already queued, then stop the threads and close the connection."""
         if self._thread.is_alive():
             self._queue.put(_STOP)
             self._thread.join(timeout)
+        self._closing = True
+        self._checkpoint_wanted.set()
+        if self._checkpointer.is_alive():
+            self._checkpointer.join(timeout)
         if self._conn is not None and not self._thread.is_alive():
+            try:
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error as exc:  # readers still open: the WAL is simply kept
+                log.info("final checkpoint skipped: %s", exc)
             self._conn.close()
             self._conn = None
+
+    def _checkpoint_loop(self) -> None:
+        conn = connect(self.path)
+        try:
+            while True:
+                self._checkpoint_wanted.wait()
+                self._checkpoint_wanted.clear()
+                if self._closing:
+                    return
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                except sqlite3.Error as exc:
+                    log.warning("checkpoint failed (will retry): %s", exc)
+        finally:
+            conn.close()
 
     def _run(self) -> None:
         assert self._conn is not None
@@ -273,20 +332,39 @@ class EventWriter:
     def _commit(self, conn: sqlite3.Connection, jobs: list[_Job]) -> None:
         try:
             conn.execute("BEGIN IMMEDIATE")
-            results = self._write_jobs(conn, jobs)
+            results: list[WriteResult | BaseException] = list(self._write_jobs(conn, jobs))
             conn.execute("COMMIT")
         except Exception as exc:  # noqa: BLE001 - every waiting request must hear about the failure
             log.exception("write failed; %d requests answered with an error", len(jobs))
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
+            error = StoreError(_write_error(self.path, exc))
+            results = [error] * len(jobs)
+        else:
+            self.transactions += 1
             for job in jobs:
-                job.future.set_exception(StoreError(f"could not write to {self.path}: {exc}"))
-            return
-        self.transactions += 1
+                self.committed_events += len(job.events)
+                self.committed_requests += job.record is not None
+            now = time.monotonic()
+            if now - self._last_checkpoint >= self.checkpoint_every:
+                self._last_checkpoint = now
+                self._checkpoint_wanted.set()
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[WriteResult], Any]]] = {}
         for job, result in zip(jobs, results, strict=True):
-            self.committed_events += len(job.events)
-            self.committed_requests += job.record is not None
-            job.future.set_result(result)
+            if job.loop is None:
+                future = job.future
+                assert isinstance(future, Future)
+                if isinstance(result, BaseException):
+                    future.set_exception(result)
+                else:
+                    future.set_result(result)
+            else:
+                by_loop.setdefault(job.loop, []).append((job.future, result))  # type: ignore[arg-type]
+        for loop, settled in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_settle, settled)
+            except RuntimeError:  # the loop is closed: nobody is waiting any more
+                log.debug("a loop closed before its writes were acknowledged")
 
     def _write_jobs(self, conn: sqlite3.Connection, jobs: list[_Job]) -> list[WriteResult]:
         """Insert a group of jobs with one executemany per table; ids are assigned here.
@@ -365,6 +443,26 @@ class EventWriter:
                 entry[3] += 1
         if seen:
             conn.executemany(_UPSERT_SOURCE, [(key, *values) for key, values in seen.items()])
+
+
+def _write_error(path: Path, exc: Exception) -> str:
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return f"{path} is locked by another process; the client should retry ({text})."
+    if "full" in text:
+        return f"{path}: the disk (or the capture's size limit) is full; free space and the client's retry will land."
+    return f"could not write to {path}: {text}"
+
+
+def _settle(settled: list[tuple[asyncio.Future[WriteResult], Any]]) -> None:
+    """On the waiting loop: resolve every future of one commit group."""
+    for future, result in settled:
+        if future.done():
+            continue
+        if isinstance(result, BaseException):
+            future.set_exception(result)
+        else:
+            future.set_result(result)
 
 
 def _first_copies(

@@ -44,6 +44,7 @@ WIRE_LIMIT = 2 * MAX_BATCH_BYTES
 KEPT_BODY_LIMIT = 1024 * 1024
 
 SHORT_PATHS = {t[0]: t for t in TYPES}
+TOO_LARGE, TIMED_OUT, DISCONNECTED = "too_large", "timed_out", "disconnected"
 MASKED_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 
 MESSAGE, BATCH_ROUTE, METRICS, PIXEL, SETTINGS, HOME, UNKNOWN = (
@@ -78,7 +79,8 @@ class IncomingRequest:
 
     Attributes:
         body: the bytes read off the wire (still compressed), at most ``WIRE_LIMIT + 1``.
-        truncated: the sender sent more than ``WIRE_LIMIT`` bytes; the rest was not read.
+        cut: why the server stopped reading early, if it did: ``TOO_LARGE`` (more than
+            ``WIRE_LIMIT`` bytes), ``TIMED_OUT`` (a slow client) or ``DISCONNECTED``.
         scheme: ``http`` or ``https``, used to tell analytics.js where to send.
     """
 
@@ -89,7 +91,7 @@ class IncomingRequest:
     headers: Headers = ()
     body: bytes = b""
     remote: str | None = None
-    truncated: bool = False
+    cut: str | None = None
     scheme: str = "http"
 
 
@@ -165,13 +167,27 @@ def match_route(method: str, path: str) -> Route:
     return Route(UNKNOWN)
 
 
-def header(headers: Headers, name: str) -> str | None:
-    """Case-insensitive lookup of the first header called ``name``."""
+def header(headers: Headers | dict[str, str], name: str) -> str | None:
+    """Case-insensitive lookup of the first header called ``name``.
+
+    ``headers`` is the arrival-order pairs, or a dict from :func:`lowered` (one pass, then
+    O(1) lookups: what :func:`handle` uses).
+    """
+    if isinstance(headers, dict):
+        return headers.get(name.lower())
     wanted = name.lower()
     for key, value in headers:
         if key.lower() == wanted:
             return value
     return None
+
+
+def lowered(headers: Headers) -> dict[str, str]:
+    """Headers by lower-cased name; the first of repeated names wins, as :func:`header` does."""
+    out: dict[str, str] = {}
+    for key, value in headers:
+        out.setdefault(key.lower(), value)
+    return out
 
 
 def basic_auth_user(value: str | None) -> str | None:
@@ -203,7 +219,7 @@ def mask_headers(headers: Headers) -> list[list[str]]:
     return masked
 
 
-def cors_headers(request_headers: Headers, *, preflight: bool) -> tuple[tuple[str, str], ...]:
+def cors_headers(request_headers: Headers | dict[str, str], *, preflight: bool) -> tuple[tuple[str, str], ...]:
     """CORS headers for an ingest route (PROTOCOL.md §1.4): echo the origin and asked headers."""
     origin = header(request_headers, "origin")
     if origin is None:
@@ -387,18 +403,27 @@ def pixel_message(query: Iterable[tuple[str, str]]) -> dict[str, Any]:
     return message
 
 
-def handle(request: IncomingRequest, *, received_at: datetime, new_id: Callable[[], str]) -> Outcome:
+def handle(
+    request: IncomingRequest,
+    *,
+    received_at: datetime,
+    new_id: Callable[[], str],
+    allowed_keys: frozenset[str] = frozenset(),
+) -> Outcome:
     """Answer one request exactly as Segment would, and say what to store.
 
     Args:
         request: what arrived.
         received_at: the server clock at receipt (aware, UTC).
         new_id: generates messageIds for messages without one.
+        allowed_keys: when not empty, the only write keys accepted (``serve --write-key``);
+            any other key is answered like an invalid key.
     """
     route = match_route(request.method, request.path)
+    headers = lowered(request.headers)
     if request.method == "OPTIONS":
-        return Outcome(Reply(204, b"", "text/plain", cors_headers(request.headers, preflight=True)), None)
-    cors = cors_headers(request.headers, preflight=False)
+        return Outcome(Reply(204, b"", "text/plain", cors_headers(headers, preflight=True)), None)
+    cors = cors_headers(headers, preflight=False)
     if route.kind == HOME and request.method in ("GET", "HEAD"):
         return Outcome(Reply(200, HOME_TEXT, "text/plain", cors), None)
 
@@ -417,15 +442,27 @@ def handle(request: IncomingRequest, *, received_at: datetime, new_id: Callable[
                 write_key = _str_key(message.get(WRITE_KEY))
                 if write_key is None:
                     raise RequestError("invalid_write_key", "The pixel carries no writeKey.")
+                if allowed_keys and write_key not in allowed_keys:
+                    raise RequestError("invalid_write_key", f"{write_key!r} is not one of this server's --write-key values.")
                 envelope = Envelope(write_key=write_key, received_at=received_at, ip=request.remote, path_type=route.type)
                 events = (build_event(message, envelope, new_id=new_id, raw=serialize(message)),)
             except RequestError as exc:
                 return _record(request, route, received_at, reply, write_key, None, exc.code, exc.message, events, True)
         elif route.kind in (MESSAGE, BATCH_ROUTE, METRICS) and request.method == "POST":
             limit = MAX_MESSAGE_BYTES if route.kind == MESSAGE else MAX_BATCH_BYTES
-            if request.truncated:
+            if request.cut == TOO_LARGE:
                 raise RequestError("payload_too_large", _too_large(limit, None))
-            data = inflate(request.body, header(request.headers, "content-encoding"), limit)
+            if request.cut == TIMED_OUT:
+                raise RequestError(
+                    "request_timeout",
+                    f"The body did not arrive in time ({len(request.body):,} bytes received); send it in one go.",
+                    status=408,
+                )
+            if request.cut == DISCONNECTED:
+                raise RequestError(
+                    "client_disconnected", f"The client went away after {len(request.body):,} bytes.", status=400
+                )
+            data = inflate(request.body, headers.get("content-encoding"), limit)
             body_size = len(data)
             if body_size > limit:
                 raise RequestError("payload_too_large", _too_large(limit, None))
@@ -434,7 +471,13 @@ def handle(request: IncomingRequest, *, received_at: datetime, new_id: Callable[
                 keep_body = True
                 reply = Reply(200, SUCCESS_BODY, headers=cors)
             else:
-                write_key, events = _messages(route, document, request, received_at, new_id, repaired)
+                write_key, events = _messages(route, document, request, headers, received_at, new_id, repaired)
+                if allowed_keys and any(e.write_key not in allowed_keys for e in events):
+                    bad = next(e.write_key for e in events if e.write_key not in allowed_keys)
+                    raise RequestError(
+                        "invalid_write_key",
+                        f"An invalid write key was provided: {bad!r} is not one of this server's --write-key values.",
+                    )
                 reply = Reply(200, SUCCESS_BODY, headers=cors)
         else:
             allowed = "GET" if route.kind in (SETTINGS, PIXEL, HOME) else "POST"
@@ -458,13 +501,14 @@ def _messages(
     route: Route,
     document: Any,
     request: IncomingRequest,
+    headers: dict[str, str],
     received_at: datetime,
     new_id: Callable[[], str],
     repaired: bool = False,
 ) -> tuple[str | None, tuple[Event, ...]]:
     if not isinstance(document, dict):
         raise RequestError("invalid_json", "The body must be a JSON object.")
-    header_key = basic_auth_user(header(request.headers, "authorization"))
+    header_key = basic_auth_user(headers.get("authorization"))
     body_key = _str_key(document.get(WRITE_KEY))
     if route.kind == MESSAGE:
         items: list[Any] = [document]

@@ -193,3 +193,11 @@ def test_help_does_not_import_textual_or_aiohttp() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=cli_env(), check=True)
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(("host", "loopback"), [("127.0.0.1", True), ("::1", True), ("[::1]", True), ("localhost", True), ("0.0.0.0", False), ("", False), ("192.168.1.20", False), ("myhost.lan", False)])
+def test_is_loopback(host: str, loopback: bool) -> None:
+    """Only loopback binds go without --allow-remote."""
+    from debugger.commands.serve import is_loopback
+
+    assert is_loopback(host) is loopback

@@ -259,8 +259,26 @@ def test_exactly_at_the_limits_is_accepted() -> None:
 
 def test_truncated_reads_are_too_large() -> None:
     """When the server stopped reading at the wire limit, the answer is payload_too_large."""
-    outcome = handle("POST", "/v1/batch", b"{", truncated=True)
+    outcome = handle("POST", "/v1/batch", b"{", cut=wire.TOO_LARGE)
     assert orjson.loads(outcome.reply.body)["code"] == "payload_too_large"
+
+
+@pytest.mark.parametrize(("cut", "status", "code"), [(wire.TIMED_OUT, 408, "request_timeout"), (wire.DISCONNECTED, 400, "client_disconnected")])
+def test_incomplete_bodies_are_recorded_with_what_arrived(cut: str, status: int, code: str) -> None:
+    """A slow or vanished client: a 4xx saying so, and the partial body kept."""
+    outcome = handle("POST", "/v1/batch", b'{"batch": [', cut=cut)
+    assert outcome.reply.status == status and orjson.loads(outcome.reply.body)["code"] == code
+    assert outcome.record is not None and outcome.record.body == b'{"batch": ['
+
+
+def test_write_key_allowlist() -> None:
+    """With --write-key, other keys get Segment's invalid-key 400 (body kept); listed keys pass."""
+    request = wire.IncomingRequest(method="POST", path="/v1/track", body=b'{"userId":"u","event":"E","writeKey":"other"}')
+    outcome = wire.handle(request, received_at=datetime(2024, 5, 1, tzinfo=UTC), new_id=lambda: "x", allowed_keys=frozenset({"mine"}))
+    assert outcome.reply.status == 400 and orjson.loads(outcome.reply.body)["code"] == "invalid_write_key"
+    assert outcome.record is not None and outcome.record.body and outcome.events == ()
+    ok = wire.IncomingRequest(method="POST", path="/v1/track", body=b'{"userId":"u","event":"E","writeKey":"mine"}')
+    assert wire.handle(ok, received_at=datetime(2024, 5, 1, tzinfo=UTC), new_id=lambda: "x", allowed_keys=frozenset({"mine"})).reply.status == 200
 
 
 def test_options_and_home_are_not_recorded() -> None:

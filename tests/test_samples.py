@@ -20,7 +20,6 @@ from typing import Any
 import orjson
 import pytest
 
-from debugger import store
 from debugger.payloads import FILE_FORMATS, PlannedRequest, plan_file
 from debugger.protocol import BATCH, MAX_BATCH_BYTES, MAX_BATCH_MESSAGES, MAX_MESSAGE_BYTES
 from debugger.server import ServerThread

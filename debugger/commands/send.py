@@ -121,7 +121,7 @@ async def _send_all(root: str, planned: list[PlannedRequest], write_key: str | N
             except aiohttp.ClientConnectorError as exc:
                 unreachable.set()
                 results[index] = _Sent(request, None, f"cannot connect to {root}: {exc.os_error or exc}")
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, aiohttp.ClientError) as exc:
                 results[index] = _Sent(request, 0, f"request failed: {exc!r}")
             sent = results[index]
             assert sent is not None

@@ -16,6 +16,35 @@ from debugger.cli import db_option, resolve_db
 from debugger.pretty import inert
 
 
+def is_loopback(host: str) -> bool:
+    """Whether binding ``host`` keeps the server reachable from this machine only."""
+    import ipaddress
+
+    if host in ("localhost", ""):
+        return host == "localhost"
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def lan_addresses() -> list[str]:
+    """This machine's addresses a phone on the same network could use (no packet is sent)."""
+    import socket
+
+    found: list[str] = []
+    for probe in ("192.0.2.1", "10.255.255.255"):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            try:
+                sock.connect((probe, 9))  # UDP connect only picks a route; nothing goes out
+                address = sock.getsockname()[0]
+            except OSError:
+                continue
+        if address not in found and not address.startswith("127."):
+            found.append(address)
+    return found
+
+
 class _Printer:
     """Counts what was handled and, unless quiet, prints one line per request."""
 
@@ -80,7 +109,21 @@ class _Printer:
 @db_option
 @click.option("--headless", is_flag=True, help="No terminal UI: print one line per request instead.")
 @click.option("--quiet", "-q", is_flag=True, help="Headless: print no line per request, only the summary.")
-def command(host: str, port: int, db: Path | None, headless: bool, quiet: bool) -> None:
+@click.option(
+    "--allow-remote",
+    is_flag=True,
+    help="Needed to bind anything but loopback (e.g. --host 0.0.0.0 so a phone can send): "
+    "then other machines on your network can reach this server.",
+)
+@click.option(
+    "--write-key",
+    "write_keys",
+    multiple=True,
+    help="Accept only this write key (repeatable); others get Segment's 400 invalid_write_key.",
+)
+def command(
+    host: str, port: int, db: Path | None, headless: bool, quiet: bool, allow_remote: bool, write_keys: tuple[str, ...]
+) -> None:
     """Run the local Segment endpoint and store everything that arrives.
 
     Speaks Segment's HTTP Tracking API (/v1/batch, /v1/track, /v1/t, /v1/b, pixel,
@@ -96,7 +139,12 @@ def command(host: str, port: int, db: Path | None, headless: bool, quiet: bool) 
     """
     from debugger.settings import Settings
 
-    settings = Settings(db=resolve_db(db), host=host, port=port, quiet=quiet)
+    if not is_loopback(host) and not allow_remote:
+        raise click.UsageError(
+            f"--host {host} would let other machines on your network send events and read this capture; "
+            "add --allow-remote if that is what you want."
+        )
+    settings = Settings(db=resolve_db(db), host=host, port=port, quiet=quiet, write_keys=frozenset(write_keys))
     printer = _Printer(sys.stdout, quiet)
     try:
         asyncio.run(_serve(settings, printer))
@@ -121,6 +169,11 @@ async def _serve(settings: object, printer: _Printer) -> None:
         raise click.ClickException(str(exc)) from exc
     url_host = f"[{settings.host}]" if ":" in settings.host else settings.host
     click.echo(f"segdbg listening on http://{url_host}:{port}  ·  capture {settings.db}", err=True)
+    if not is_loopback(settings.host):
+        for address in lan_addresses():
+            click.echo(f"From a phone or another machine on your network: http://{address}:{port}", err=True)
+    if settings.write_keys:
+        click.echo(f"Accepting only write keys: {', '.join(sorted(settings.write_keys))}", err=True)
     click.echo(f"Point a library at it, e.g. analytics.host = 'http://{url_host}:{port}'. Ctrl-C stops.", err=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
