@@ -35,10 +35,27 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from debugger.checker import CompiledPlan
-from debugger.finding import CATEGORIES, NAMING, SEMANTIC, STRICT, WARNING, Finding, from_problem, join, kind, short
+from debugger.finding import (
+    CATEGORIES,
+    NAMING,
+    SEMANTIC,
+    STRICT,
+    WARNING,
+    Finding,
+    from_problem,
+    join,
+    kind,
+    short,
+)
 from debugger.naming import EVENT_CASES, KEY_CASES, Naming
 from debugger.semantic import Semantic, currency_ok, describe, type_ok
-from debugger.specs import GROUP_TRAITS, IDENTIFY_TRAITS, PAGE_PROPERTIES, SEMANTIC_EVENTS, TRACK_PROPERTIES
+from debugger.specs import (
+    GROUP_TRAITS,
+    IDENTIFY_TRAITS,
+    PAGE_PROPERTIES,
+    SEMANTIC_EVENTS,
+    TRACK_PROPERTIES,
+)
 
 _PLACEHOLDERS = frozenset({"undefined", "null", "none", "nil", "nan", "[object object]", "true", "false"})
 _TRAIT_ALIASES = {"createdAt": "created_at", "firstName": "first_name", "lastName": "last_name"}

@@ -17,22 +17,18 @@ import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
-from debugger.finding import NAMING, INFO, Finding, join, short
+from debugger.finding import INFO, NAMING, Finding, join, short
 
 EVENT_CASES: tuple[str, ...] = ("title", "sentence", "snake", "camel")
 KEY_CASES: tuple[str, ...] = ("snake", "camel", "pascal")
 CASE_LABEL = {"title": "Title Case", "sentence": "Sentence case", "snake": "snake_case", "camel": "camelCase", "pascal": "PascalCase"}
 
 #: Words Title Case leaves in lower case unless they start the name (``Email Marked as Spam``).
-_SMALL = frozenset("a an and as at but by for from in into of on or per the to vs via with".split())
+_SMALL = frozenset(["a", "an", "and", "as", "at", "but", "by", "for", "from", "in", "into", "of", "on", "or", "per", "the", "to", "vs", "via", "with"])
 #: Adverbs that finish phrasal verbs: ``Logged In`` is an action, not an Action Object pair.
-_PARTICLES = frozenset("in out up down on off back over away through".split())
+_PARTICLES = frozenset(["in", "out", "up", "down", "on", "off", "back", "over", "away", "through"])
 _IRREGULAR = frozenset(
-    """built bought brought caught chosen done drawn dealt felt found flown forgot forgotten
-    given gone got gotten grown heard held hid hidden kept knew known laid led left lent lost made
-    meant met paid put quit read ran rode run said sat saw seen sent set shown shut sold spent
-    split spoke spoken spun stood stole struck swept taken taught thought threw thrown told took
-    understood undone uploaded upheld withdrawn won woken wore worn written wrote""".split()
+    ["built", "bought", "brought", "caught", "chosen", "done", "drawn", "dealt", "felt", "found", "flown", "forgot", "forgotten", "given", "gone", "got", "gotten", "grown", "heard", "held", "hid", "hidden", "kept", "knew", "known", "laid", "led", "left", "lent", "lost", "made", "meant", "met", "paid", "put", "quit", "read", "ran", "rode", "run", "said", "sat", "saw", "seen", "sent", "set", "shown", "shut", "sold", "spent", "split", "spoke", "spoken", "spun", "stood", "stole", "struck", "swept", "taken", "taught", "thought", "threw", "thrown", "told", "took", "understood", "undone", "uploaded", "upheld", "withdrawn", "won", "woken", "wore", "worn", "written", "wrote"]
 )
 
 _SPLIT = re.compile(r"[\s_\-.:/]+")
@@ -156,9 +152,7 @@ class Naming:
             if index == 0:
                 if not head.isupper():
                     return False
-            elif case == "title" and head.islower() and word not in _SMALL:
-                return False
-            elif case == "sentence" and head.isupper():
+            elif case == "title" and head.islower() and word not in _SMALL or case == "sentence" and head.isupper():
                 return False
         return True
 

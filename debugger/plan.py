@@ -81,7 +81,7 @@ _Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|Tr
 def parse_text(text: str, source: str = "plan") -> Plan:
     """Read a plan from JSON or YAML text (``source`` names it in errors)."""
     try:
-        data = json.loads(text) if text.lstrip()[:1] in ("{", "[") else yaml.load(text, Loader=_Loader)  # noqa: S506 - safe loader subclass
+        data = json.loads(text) if text.lstrip()[:1] in ("{", "[") else yaml.load(text, Loader=_Loader)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         raise PlanError(f"{source}: not valid JSON or YAML ({str(exc).splitlines()[0]}).") from exc
     return parse(data, source)

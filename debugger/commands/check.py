@@ -216,6 +216,7 @@ def _table(groups: Iterable[_Group], total: int, flagged: int, compiled: Any, pl
         console.print()
     if flagged:
         parts = ", ".join(f"{n} {s}{'s' if n != 1 and s != 'info' else ''}" for s, n in severities.items() if n)
-        console.print(f"✗ {sum(severities.values())} findings ({parts}) in {flagged} of {total} events, {len(rules)} rule{"s" if len(rules) != 1 else ""}.")
+        plural = "s" if len(rules) != 1 else ""
+        console.print(f"✗ {sum(severities.values())} findings ({parts}) in {flagged} of {total} events, {len(rules)} rule{plural}.")
     else:
         console.print(f"✓ No findings in {total} events.")
