@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
@@ -23,7 +23,7 @@ Loader = Callable[[], dict[str, Any]]
 class SchemaScreen(Screen[None]):
     """Sources → events → property paths, with types, presence, examples and drift (`segdbg schema`)."""
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.pop_screen", "Back"),
         Binding("d", "toggle_drift", "Drift only"),
         Binding("r", "reload", "Reload"),
