@@ -61,6 +61,7 @@ def resolve_db(db: Path | None) -> Path:
 #: `segdbg --help` stays fast and a command module can import this one without a cycle.
 COMMANDS: dict[str, str] = {
     "serve": "debugger.commands.serve",
+    "tui": "debugger.commands.tui",
     "send": "debugger.commands.send",
     "events": "debugger.commands.events",
     "check": "debugger.commands.check",
@@ -94,7 +95,8 @@ def cli() -> None:
 
     \b
     Examples:
-      segdbg serve                         # listen on 127.0.0.1:8088, store in ./segdbg.db
+      segdbg serve                         # listen on 127.0.0.1:8088, store in ./segdbg.db, open the TUI
+      segdbg tui --db capture.db           # browse a capture, following it live
       segdbg send sample_events/           # send the bundled sample payloads
       segdbg events --format jsonl         # export what was stored
       segdbg check --plan plan.yaml        # explain problems and tracking-plan violations
