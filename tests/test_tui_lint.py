@@ -98,3 +98,67 @@ def _walk(node: Any) -> list[Any]:
         out.append(child)
         out.extend(_walk(child))
     return out
+
+
+async def test_app_problems_tab_stream_marks_plan_reload_and_schema_key(db_path: Path, tmp_path: Path) -> None:
+    """segdbg tui --plan: the stream marks lint findings, Problems lists plan violations, an edited plan re-judges, s opens Schema."""
+    from debugger.tui.widgets.event_detail import EventDetail
+    from debugger.tui.widgets.event_list import EventList
+    from tests.tui_support import (
+        fill,
+        main_screen,
+        make_app,
+        message_request,
+        plain,
+        settle,
+    )
+
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("name: Web\nevents:\n  Video Played:\n    properties:\n      title: number\n")
+    fill(db_path, [
+        message_request({"type": "track", "event": "Video Played", "userId": "u1", "properties": {"title": "Intro"}}),
+    ])
+    app = make_app(db_path, plan=plan)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        stream = main_screen(app).query_one(EventList)
+        (event,) = stream.events.values()
+        assert str(stream.cells(event)[-1]).startswith("✗ type")
+        await pilot.press("4")
+        await settle(pilot)
+        detail = main_screen(app).query_one(EventDetail)
+        text = plain(detail.query_one("#detail-problems").content)
+        assert "Tracking plan Web (1)" in text and "properties.title" in text and "expected number · got string" in text
+
+        plan.write_text("name: Web\nevents:\n  Video Played:\n    properties:\n      title: string\n")
+        assert app.lint.refresh()
+        app._plan_reloaded()
+        await settle(pilot)
+        assert "No problems" in plain(detail.query_one("#detail-problems").content)
+        assert str(stream.cells(event)[-1]) == "✓"
+
+        await pilot.press("s")
+        await settle(pilot)
+        await app.workers.wait_for_complete()
+        await settle(pilot)
+        assert isinstance(app.screen, SchemaScreen)
+        labels = [str(n.label) for n in _walk(app.screen.query_one("#schema-tree", Tree).root)]
+        assert any("properties.title" in label for label in labels)
+
+
+async def test_a_broken_plan_edit_keeps_the_last_good_plan(db_path: Path, tmp_path: Path) -> None:
+    """A plan file saved half-edited: the TUI says why and keeps checking with the previous plan."""
+    from tests.tui_support import fill, make_app, message_request, settle
+
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("name: Web\nevents:\n  Video Played: {}\n")
+    fill(db_path, [message_request({"type": "track", "event": "Video Played", "userId": "u1"})])
+    app = make_app(db_path, plan=plan)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        plan.write_text("name: Web\nevents:\n  Video Played: {properties: {title: strng}}\n")
+        assert app.lint.refresh()
+        app._plan_reloaded()
+        await settle(pilot)
+        assert app.lint.plan_name == "Web" and "unknown type 'strng'" in (app.lint.error or "")
+        assert any("Plan not reloaded" in (n.title or "") for n in app._notifications)
