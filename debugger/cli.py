@@ -66,6 +66,8 @@ COMMANDS: dict[str, str] = {
     "events": "debugger.commands.events",
     "check": "debugger.commands.check",
     "schema": "debugger.commands.schema",
+    "replay": "debugger.commands.replay",
+    "diff": "debugger.commands.diff",
 }
 
 
@@ -100,6 +102,7 @@ def cli() -> None:
       segdbg send sample_events/           # send the bundled sample payloads
       segdbg events --format jsonl         # export what was stored
       segdbg check --plan plan.yaml        # explain problems and tracking-plan violations
+      segdbg replay --to http://127.0.0.1:9000   # resend the capture elsewhere
     """
 
 

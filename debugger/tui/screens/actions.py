@@ -83,6 +83,12 @@ class ActionsMixin(_Base):
 
         self.app.push_screen(DialectScreen(detail.dialect, detail.sender_dialect), picked)
 
+    def action_deliveries(self) -> None:
+        """Replay runs: their metrics and You Sent / Request / Response of each event not delivered."""
+        from debugger.tui.screens.deliveries import DeliveriesScreen
+
+        self.app.push_screen(DeliveriesScreen(self.tui.config.db))
+
     def action_help(self) -> None:
         """Keys, search syntax, paste forms."""
         self.app.push_screen(HelpScreen())
@@ -234,6 +240,7 @@ class ActionsMixin(_Base):
         for kind in TYPES:
             yield SystemCommand(f"Toggle type {kind}", "type filter", partial(self.query_one(FilterBar).toggle_type, kind))
         yield SystemCommand("Schema", "s: every event's properties, types and drift", self.action_schema)  # type: ignore[attr-defined]
+        yield SystemCommand("Deliveries", "d: replay runs, what was not delivered and why", self.action_deliveries)
         yield SystemCommand("Help", "?: keys, search and paste", self.action_help)
 
     def _dialect(self, dialect: str | None) -> None:

@@ -52,6 +52,7 @@ class MainScreen(ActionsMixin, Screen[None]):
         Binding("c", "copy", "Copy"),
         Binding("s", "schema", "Schema"),
         Binding("l", "dialect", "Dialect"),
+        Binding("d", "deliveries", "Deliveries"),
         Binding("L", "pick_dialect", "Pick dialect", show=False),
         Binding("1", "tab('pretty')", "Views", key_display="1-4"),
         Binding("2", "tab('raw')", "Raw", show=False),
