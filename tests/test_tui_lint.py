@@ -162,3 +162,31 @@ async def test_a_broken_plan_edit_keeps_the_last_good_plan(db_path: Path, tmp_pa
         await settle(pilot)
         assert app.lint.plan_name == "Web" and "unknown type 'strng'" in (app.lint.error or "")
         assert any("Plan not reloaded" in (n.title or "") for n in app._notifications)
+
+
+def test_tui_passes_the_plan_and_reports_a_broken_one_before_starting(db_path: Path, tmp_path: Path, monkeypatch: Any) -> None:
+    """`segdbg tui --plan FILE` hands the plan to the app; an unreadable plan is a one-line error, no TUI."""
+    from click.testing import CliRunner
+
+    from debugger.cli import cli
+    from debugger.store import migrate
+
+    migrate(db_path)
+    made: list[Any] = []
+
+    class FakeApp:
+        def run(self) -> None:
+            made.append("ran")
+
+    monkeypatch.setattr("debugger.commands.tui.terminal", lambda: True)
+    monkeypatch.setattr("debugger.tui.app.make_tui", lambda path, **options: made.append(options) or FakeApp())
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("events:\n  Video Played: {}\n")
+    assert CliRunner().invoke(cli, ["tui", "--db", str(db_path), "--plan", str(plan)]).exit_code == 0
+    assert made[0]["plan"] == plan and made[-1] == "ran"
+
+    monkeypatch.undo()
+    monkeypatch.setattr("debugger.commands.tui.terminal", lambda: True)
+    plan.write_text("events: [oops]\n")
+    result = CliRunner().invoke(cli, ["tui", "--db", str(db_path), "--plan", str(plan)])
+    assert result.exit_code == 1 and "events must be a mapping" in result.output
