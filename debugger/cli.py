@@ -64,6 +64,8 @@ COMMANDS: dict[str, str] = {
     "tui": "debugger.commands.tui",
     "send": "debugger.commands.send",
     "events": "debugger.commands.events",
+    "check": "debugger.commands.check",
+    "schema": "debugger.commands.schema",
     "replay": "debugger.commands.replay",
     "diff": "debugger.commands.diff",
 }
@@ -99,6 +101,7 @@ def cli() -> None:
       segdbg tui --db capture.db           # browse a capture, following it live
       segdbg send sample_events/           # send the bundled sample payloads
       segdbg events --format jsonl         # export what was stored
+      segdbg check --plan plan.yaml        # explain problems and tracking-plan violations
       segdbg replay --to http://127.0.0.1:9000   # resend the capture elsewhere
     """
 

@@ -64,7 +64,7 @@ def test_tui_builds_the_app_from_its_options(db_path: Path, monkeypatch: pytest.
     monkeypatch.setattr("debugger.tui.app.make_tui", fake_make_tui)
     result = CliRunner().invoke(cli, ["tui", "--db", str(db_path), "--cap", "50", "--url", "http://127.0.0.1:9"])
     assert result.exit_code == 0, result.output
-    assert made == [(db_path, {"url": "http://127.0.0.1:9", "cap": 50}), ("ran",)]
+    assert made == [(db_path, {"url": "http://127.0.0.1:9", "cap": 50, "plan": None}), ("ran",)]
 
 
 def test_serve_without_a_terminal_stays_headless(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from typing import TextIO
 import click
 
 from debugger.cli import db_option, resolve_db
-from debugger.commands.tui import DEFAULT_CAP, cap_option, terminal
+from debugger.commands.tui import DEFAULT_CAP, cap_option, plan_option, terminal
 from debugger.pretty import inert
 
 
@@ -129,6 +129,7 @@ class _Printer:
     help="Accept only this write key (repeatable); others get Segment's 400 invalid_write_key.",
 )
 @cap_option
+@plan_option
 @click.option("--exit-with-parent", type=int, default=None, hidden=True, help="Stop when this process id is gone.")
 def command(
     host: str,
@@ -139,6 +140,7 @@ def command(
     allow_remote: bool,
     write_keys: tuple[str, ...],
     cap: int,
+    plan: Path | None,
     exit_with_parent: int | None,
 ) -> None:
     """Run the local Segment endpoint, store everything that arrives, and show it live.
@@ -166,7 +168,7 @@ def command(
         )
     settings = Settings(db=resolve_db(db), host=host, port=port, quiet=quiet, write_keys=frozenset(write_keys))
     if not headless and terminal():
-        _serve_with_tui(settings, cap)
+        _serve_with_tui(settings, cap, plan)
         return
     printer = _Printer(sys.stdout, quiet)
     try:
@@ -224,7 +226,7 @@ async def _watch_parent(parent: int, stop: asyncio.Event) -> None:
     stop.set()
 
 
-def _serve_with_tui(settings: object, cap: int = DEFAULT_CAP) -> None:
+def _serve_with_tui(settings: object, cap: int = DEFAULT_CAP, plan: Path | None = None) -> None:
     from debugger.commands.child import ChildServer
     from debugger.commands.tui import run_tui
     from debugger.settings import Settings
@@ -232,7 +234,7 @@ def _serve_with_tui(settings: object, cap: int = DEFAULT_CAP) -> None:
     assert isinstance(settings, Settings)
     server = ChildServer.start(settings)
     try:
-        run_tui(settings.db, url=server.url, cap=cap)
+        run_tui(settings.db, url=server.url, cap=cap, plan=plan)
     finally:
         summary = server.stop()
     click.echo(summary or f"Stopped. Capture in {settings.db}", err=True)

@@ -23,11 +23,22 @@ def cap_option(func: object) -> object:
     )(func)  # type: ignore[arg-type]
 
 
+def plan_option(func: object) -> object:
+    """``--plan FILE``: a tracking plan the Problems tab and the stream check every event against."""
+    return click.option(
+        "--plan",
+        type=click.Path(exists=True, path_type=Path),
+        default=None,
+        help="Tracking plan (segdbg YAML, Segment's JSON export, JSON Schemas) to check events against; edits are picked up live.",
+    )(func)  # type: ignore[arg-type]
+
+
 @click.command("tui")
 @db_option
 @cap_option
 @click.option("--url", default=None, help="The server that fills this capture, if any (shown, and used by copy as curl).")
-def command(db: Path | None, cap: int, url: str | None) -> None:
+@plan_option
+def command(db: Path | None, cap: int, url: str | None, plan: Path | None) -> None:
     """Browse a capture in the terminal UI, following new events live.
 
     Opens any segdbg capture; when another process writes to it (a `segdbg serve
@@ -46,7 +57,7 @@ def command(db: Path | None, cap: int, url: str | None) -> None:
         raise click.ClickException(f"{path}: no such capture; start `segdbg serve` or pass --db PATH.")
     if not terminal():
         raise click.UsageError("segdbg tui needs a terminal; for scripts use `segdbg events`.")
-    run_tui(path, url=url, cap=cap)
+    run_tui(path, url=url, cap=cap, plan=plan)
 
 
 def terminal() -> bool:
@@ -54,13 +65,15 @@ def terminal() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 
-def run_tui(path: Path, *, url: str | None, cap: int) -> None:
+def run_tui(path: Path, *, url: str | None, cap: int, plan: Path | None = None) -> None:
     """Run the TUI in this terminal until the user quits."""
+    from debugger.plan import PlanError
     from debugger.store import StoreError, migrate
     from debugger.tui.app import make_tui
 
     try:
         migrate(path)
-    except StoreError as exc:
+        app = make_tui(path, url=url, cap=cap, plan=plan)
+    except (StoreError, PlanError) as exc:
         raise click.ClickException(str(exc)) from exc
-    make_tui(path, url=url, cap=cap).run()
+    app.run()

@@ -17,6 +17,7 @@ from textual.screen import Screen
 from debugger.pretty import DEFAULT_URL
 from debugger.store import EventWriter, now_utc
 from debugger.tui.follower import CaptureReader
+from debugger.tui.linting import LintState
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +26,7 @@ class TuiConfig:
 
     Attributes:
         db: the capture to show and follow.
+        plan: a tracking plan to check every event against (reloaded when the file changes).
         url: the server filling it, when this process runs one (shown, and used by curl).
         cap: the most rows the stream keeps (Segment's debugger shows 500).
         poll_interval: seconds between looks at the capture; ``None`` polls only on demand
@@ -38,6 +40,7 @@ class TuiConfig:
 
     db: Path
     url: str | None = None
+    plan: Path | None = None
     cap: int = 500
     poll_interval: float | None = 0.1
     readable_rate: float = 40.0
@@ -74,6 +77,31 @@ class SegdbgApp(App[None]):
         self.reader = CaptureReader(config.db)
         self._writer: EventWriter | None = None
         self._writer_lock = threading.Lock()
+        self.lint = LintState(config.plan)
+
+    def on_mount(self) -> None:
+        """Follow the plan file, if there is one."""
+        if self.lint.watcher is not None and self.config.poll_interval is not None:  # tests reload on demand
+            self.set_interval(1.0, self._check_plan)
+
+    def _check_plan(self) -> None:
+        self.run_worker(self._reload_plan, thread=True, exclusive=True, group="plan", exit_on_error=False)
+
+    def _reload_plan(self) -> None:
+        if self.lint.refresh():
+            self.call_from_thread(self._plan_reloaded)
+
+    def _plan_reloaded(self) -> None:
+        """Re-judge what is on screen with the new plan, or say why the edit was not used."""
+        from debugger.tui.screens.main import MainScreen
+
+        if self.lint.error:
+            self.notify(self.lint.error, title="Plan not reloaded", severity="error", timeout=8)
+            return
+        main = self.screen_stack[0]
+        if isinstance(main, MainScreen):
+            main.relint()
+        self.notify(f"Plan {self.lint.plan_name} reloaded: every event is re-checked.", title="Tracking plan")
 
     def get_default_screen(self) -> Screen[None]:
         """The main screen."""

@@ -239,6 +239,7 @@ class ActionsMixin(_Base):
             yield SystemCommand(f"Pretty as {dialect}", "show the call in this library", partial(self._dialect, dialect))
         for kind in TYPES:
             yield SystemCommand(f"Toggle type {kind}", "type filter", partial(self.query_one(FilterBar).toggle_type, kind))
+        yield SystemCommand("Schema", "s: every event's properties, types and drift", self.action_schema)  # type: ignore[attr-defined]
         yield SystemCommand("Deliveries", "d: replay runs, what was not delivered and why", self.action_deliveries)
         yield SystemCommand("Help", "?: keys, search and paste", self.action_help)
 

@@ -25,6 +25,7 @@ HELP = """\
 | `enter` | into the detail (fold the Raw tree with `enter`/`space`); `esc` back |
 | `p` or a terminal paste | paste a payload |
 | `c` | copy the event: JSON, Pretty or curl |
+| `s` | the Schema screen: every event's properties, types and type drift (`d` drift only) |
 | `ctrl+p` | every command |
 | `q` | quit |
 

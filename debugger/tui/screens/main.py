@@ -50,6 +50,7 @@ class MainScreen(ActionsMixin, Screen[None]):
         Binding("p", "paste", "Paste"),
         Binding("ctrl+v", "paste", "Paste", show=False),
         Binding("c", "copy", "Copy"),
+        Binding("s", "schema", "Schema"),
         Binding("l", "dialect", "Dialect"),
         Binding("d", "deliveries", "Deliveries"),
         Binding("L", "pick_dialect", "Pick dialect", show=False),
@@ -305,6 +306,18 @@ class MainScreen(ActionsMixin, Screen[None]):
         event = stream.events.get(selected) if selected is not None else None
         if event is not detail.event:
             detail.show(event)
+
+    def relint(self) -> None:
+        """The tracking plan changed: re-check the rows on screen and the event shown."""
+        self.query_one(EventList).relint()
+        detail = self.query_one(EventDetail)
+        detail.show(detail.event)
+
+    def action_schema(self) -> None:
+        """The Schema screen: per source and event, every property path with its types and drift."""
+        from debugger.tui.screens.schema import SchemaScreen, capture_loader
+
+        self.app.push_screen(SchemaScreen(capture_loader(self.tui.config.db)))
 
     def watch_live(self, live: bool) -> None:
         """Resuming reloads the newest rows; pausing freezes the list and starts the counter."""

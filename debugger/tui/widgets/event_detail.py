@@ -18,15 +18,10 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Static, TabbedContent, TabPane
 
-from debugger.pretty import (
-    DIALECTS,
-    dialect_for,
-    inert,
-    inert_lines,
-    lexer_for,
-    render_call,
-)
+from debugger.finding import Finding, from_problem
+from debugger.pretty import DIALECTS, dialect_for, inert, inert_lines, lexer_for, render_call
 from debugger.tui.widgets.json_tree import JsonTree
+from debugger.tui.widgets.problems import problems_view
 from debugger.tui.widgets.lines_view import LinesView
 
 TABS = ("pretty", "raw", "http", "problems")
@@ -62,6 +57,7 @@ class EventDetail(Vertical):
         super().__init__(id=id)
         self.base_url = base_url
         self.event: dict[str, Any] | None = None
+        self.findings: list[Finding] = []  # what the Problems tab lists: stored problems, lint, plan
         self.override: str | None = None  # a dialect picked by hand, kept across events
         self.requests: dict[int, dict[str, Any] | None] = {}
         self._rendered: set[str] = set()
@@ -104,7 +100,9 @@ class EventDetail(Vertical):
         """Show an event (``None``: nothing selected)."""
         self.event = event
         self._rendered.clear()
-        count = len(event.get("problems") or []) if event else 0
+        lint = getattr(self.app, "lint", None)
+        self.findings = lint.findings(event) if lint is not None else [from_problem(p) for p in (event or {}).get("problems") or []]
+        count = len(self.findings)
         tab = self.query_one(TabbedContent).get_tab("tab-problems")
         label = f"Problems ({count})" if count else "Problems"
         if str(tab.label) != label:
@@ -163,7 +161,8 @@ class EventDetail(Vertical):
         elif tab == "http":
             self.query_one("#detail-http", LinesView).show(self._http(event))
         else:
-            self.query_one("#detail-problems", LinesView).show(problems_view(event))
+            lint = getattr(self.app, "lint", None)
+            self.query_one("#detail-problems", LinesView).show(problems_view(event, self.findings, lint.plan_name if lint else None))
 
     def _pretty(self, event: dict[str, Any] | None) -> None:
         bar = self.query_one("#pretty-bar", Static)
@@ -225,29 +224,3 @@ def http_view(request: dict[str, Any] | None) -> RenderableType:
         preview = body[:4000].decode("utf-8", "replace") if isinstance(body, bytes) else str(body)[:4000]
         parts += [Text("\nbody as received (kept because the request was rejected)", style="bold"), Text(inert_lines(preview, 400))]
     return Group(*parts)
-
-
-def problems_view(event: dict[str, Any] | None) -> RenderableType:
-    """Each problem: severity, code, JSON path, and what it means."""
-    if event is None:
-        return Text("")
-    problems = event.get("problems") or []
-    status = event.get("status")
-    if not problems:
-        return Text("✓ No problems: Segment would accept this event as it is.", style="green")
-    table = Table(box=None, padding=(0, 2), show_edge=False)
-    for column in ("", "code", "path", "message"):
-        table.add_column(column, no_wrap=column != "message")
-    for problem in problems:
-        mark, style = SEVERITY.get(str(problem.get("severity")), ("•", ""))
-        table.add_row(
-            Text(mark, style=style),
-            Text(inert(problem.get("code"), 40), style=style),
-            Text(inert(problem.get("path") or "(message)", 80), style="cyan"),
-            Text(inert(problem.get("message"), 400)),
-        )
-    verdict = {
-        "invalid": Text("✗ Segment would drop this event.", style="bold red"),
-        "duplicate": Text(f"⧉ A repeat of event #{event.get('duplicate_of')}; Segment would drop it.", style="yellow"),
-    }.get(str(status), Text("⚠ Accepted, with warnings.", style="yellow"))
-    return Group(verdict, Text(""), table)

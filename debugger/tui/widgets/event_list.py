@@ -25,6 +25,7 @@ from textual.strip import Strip
 from textual.timer import Timer
 
 from debugger.pretty import event_label, event_user, inert, status_text
+from debugger.tui.widgets.problems import lint_mark
 
 TYPE_STYLE = {
     "track": "bold cyan",
@@ -288,20 +289,31 @@ class EventList(ScrollView, can_focus=True):
         segments = [Segment(s.text, style + s.style if s.style else style) for s in text.render(self.app.console)]
         return Strip(segments).adjust_cell_length(width, style)
 
+    def relint(self) -> None:
+        """Redraw every row's status mark (the tracking plan changed)."""
+        self._strips.clear()
+        self.refresh()
+
     def cells(self, event: dict[str, Any]) -> list[Text]:
         """The cells of one event, every string made inert."""
         kind = str(event.get("type") or "?")
         status = str(event.get("status") or "")
         mark_style = STATUS_STYLE.get(status, "")
+        mark = status_text(event)
         if status == "ok" and event.get("problems"):
             mark_style = "yellow"
+        lint = getattr(self.app, "lint", None)
+        if status == "ok" and lint is not None:  # lint and plan findings too, not only what was stored
+            findings = lint.findings(event)
+            if findings:
+                mark, mark_style = lint_mark(findings)
         return [
             Text(clock_time(str(event.get("received_at", "")), self.tz), style="dim"),
             Text(inert(kind.upper(), 9), style=TYPE_STYLE.get(kind, "bold red")),
             Text(inert(event_label(event), 80) or "—"),
             Text(inert(event_user(event), 40)),
             Text(inert(event.get("write_key") or "—", 30), style="dim"),
-            Text(inert(status_text(event), 40), style=mark_style),
+            Text(inert(mark, 40), style=mark_style),
         ]
 
     # -- keys and mouse ----------------------------------------------------------------------------
