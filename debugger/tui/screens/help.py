@@ -26,6 +26,7 @@ HELP = """\
 | `p` or a terminal paste | paste a payload |
 | `c` | copy the event: JSON, Pretty or curl |
 | `s` | the Schema screen: every event's properties, types and type drift (`d` drift only) |
+| `d` | the Deliveries screen: replay runs, their metrics, and for each failure You Sent / Request / Response |
 | `ctrl+p` | every command |
 | `q` | quit |
 

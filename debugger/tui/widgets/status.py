@@ -104,6 +104,8 @@ KEYS = (
     ("l", "dialect"),
     ("p", "paste"),
     ("c", "copy"),
+    ("s", "schema"),
+    ("d", "deliveries"),
     ("?", "help"),
     ("q", "quit"),
     ("ctrl+p", "commands"),
