@@ -99,9 +99,7 @@ class StatusLine(_Bar):
 KEYS = (
     ("space", "pause"),
     ("/", "search"),
-    ("n/N", "match"),
     ("1-4", "views"),
-    ("l", "dialect"),
     ("p", "paste"),
     ("c", "copy"),
     ("s", "schema"),
