@@ -154,6 +154,39 @@ end
 """
 
 
+WRK_PACED = """
+-- each connection waits a random 0..2×gap ms between requests (mean gap: connections / gap is
+-- about the request rate); a fixed gap would march the connections in lockstep bursts
+function delay() return math.random(0, 2 * GAP) end
+"""
+
+
+def wrk_paced(url: str, seconds: int, rate: int, connections: int = 20) -> dict[str, float]:
+    """A steady single-event load from wrk (light on CPU): latency percentiles at ``rate`` req/s."""
+    gap_ms = connections * 1000 // rate
+    script = WRK_BATCH.replace("SIZE", "1").replace("SINGLE", "true") + WRK_PACED.replace("GAP", str(gap_ms))
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
+        handle.write(script)
+    try:
+        out = subprocess.run(
+            ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", handle.name, url],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    finally:
+        os.unlink(handle.name)
+
+    def ms(label: str) -> float:
+        match = re.search(rf"{label}%\s+([\d.]+)(us|ms|s)", out)
+        assert match, out
+        value, unit = float(match.group(1)), match.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    return {"rate": rps, "p50_ms": ms("50"), "p90_ms": ms("90"), "p99_ms": ms("99")}
+
+
 def wrk(url: str, seconds: int, size: int, single: bool, connections: int) -> dict[str, float]:
     script = WRK_BATCH.replace("SIZE", str(size)).replace("SINGLE", "true" if single else "false")
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
@@ -270,6 +303,11 @@ def main() -> None:
     load = "wrk (-t1)" if use_wrk else "python aiohttp client"
     results: dict[str, object] = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "load": load, "cpus": os.cpu_count()}
 
+    def latency(url: str) -> dict[str, float]:
+        if use_wrk:
+            return wrk_paced(url, args.seconds, 1000)
+        return asyncio.run(steady_latency(url, 1000, args.seconds))
+
     def throughput(url: str, size: int, single: bool, connections: int) -> dict[str, float]:
         if use_wrk:
             return wrk(url, args.seconds, size, single, connections)
@@ -282,13 +320,13 @@ def main() -> None:
 
         proc, url = start_segdbg(Path(tmp) / "single.db")
         results["segdbg_single"] = throughput(url, 1, True, 32)
-        results["segdbg_latency_1000rps"] = asyncio.run(steady_latency(url, 1000, args.seconds))
+        results["segdbg_latency_1000rps"] = latency(url)
         results["segdbg_peak_rss_mb"] = peak_rss_mb(proc.pid)
         stop(proc)
 
         proc, url = start_bare()
         results["bare_single"] = throughput(url, 1, True, 32)
-        results["bare_latency_1000rps"] = asyncio.run(steady_latency(url, 1000, args.seconds))
+        results["bare_latency_1000rps"] = latency(url)
         stop(proc)
 
         results["raw_sqlite_appends_per_s"] = raw_sqlite_appends(Path(tmp) / "raw.db")

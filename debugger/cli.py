@@ -84,11 +84,16 @@ def parse_query(text: str | None) -> Any:
 #: `segdbg --help` stays fast and a command module can import this one without a cycle.
 COMMANDS: dict[str, str] = {
     "serve": "debugger.commands.serve",
+    "tui": "debugger.commands.tui",
     "send": "debugger.commands.send",
     "events": "debugger.commands.events",
     "expect": "debugger.commands.expect",
     "stats": "debugger.commands.stats",
     "reset": "debugger.commands.reset",
+    "check": "debugger.commands.check",
+    "schema": "debugger.commands.schema",
+    "replay": "debugger.commands.replay",
+    "diff": "debugger.commands.diff",
 }
 
 
@@ -118,10 +123,13 @@ def cli() -> None:
 
     \b
     Examples:
-      segdbg serve                         # listen on 127.0.0.1:8088, store in ./segdbg.db
+      segdbg serve                         # listen on 127.0.0.1:8088, store in ./segdbg.db, open the TUI
+      segdbg tui --db capture.db           # browse a capture, following it live
       segdbg send sample_events/           # send the bundled sample payloads
       segdbg events 'type:track properties.plan:pro'   # search everything stored
       segdbg expect 'event:"Order Completed"' --timeout 10   # in CI: wait for it
+      segdbg check --plan plan.yaml        # explain problems and tracking-plan violations
+      segdbg replay --to http://127.0.0.1:9000   # resend the capture elsewhere
     """
 
 

@@ -115,6 +115,88 @@ def _migration_1(db: sqlite_utils.Database) -> None:
     db["events"].create_index(["request_id"], index_name="events_request_id")
 
 
+def _migration_replay(db: sqlite_utils.Database) -> None:
+    """`segdbg replay` runs: one ``runs`` row per run, one ``replay_requests`` row per HTTP
+    request it made, one ``deliveries`` row per event (DESIGN §3). Failed deliveries keep the
+    three views of Segment's Event Delivery: the message sent (``deliveries.sent``), the
+    request made and the response received (``replay_requests`` bodies and headers)."""
+    db["runs"].create(
+        {
+            "id": int,
+            "started_at": str,
+            "finished_at": str,
+            "target": str,
+            "query": str,
+            "options": str,
+            "status": str,
+            "exit_code": int,
+            "total": int,
+            "delivered": int,
+            "failed": int,
+            "not_sent": int,
+            "retried": int,
+            "requests": int,
+            "duration_s": float,
+            "p50_ms": float,
+            "p95_ms": float,
+            "p99_ms": float,
+            "drift_p99_ms": float,
+            "errors": str,
+        },
+        pk="id",
+        not_null={"started_at", "target", "status"},
+    )
+    db["replay_requests"].create(
+        {
+            "id": int,
+            "run_id": int,
+            "seq": int,
+            "method": str,
+            "url": str,
+            "headers": str,
+            "body": bytes,
+            "body_size": int,
+            "event_count": int,
+            "outcome": str,
+            "http_status": int,
+            "reason": str,
+            "error": str,
+            "latency_ms": float,
+            "attempts": int,
+            "attempt_log": str,
+            "sent_at": str,
+            "drift_ms": float,
+            "response_headers": str,
+            "response_body": bytes,
+        },
+        pk="id",
+        not_null={"run_id", "seq", "outcome"},
+        foreign_keys=[("run_id", "runs", "id")],
+    )
+    # One b-tree keyed (run, event position): a replay records tens of thousands of rows a second.
+    db.execute(
+        """CREATE TABLE deliveries (
+            run_id INTEGER NOT NULL REFERENCES runs(id),
+            seq INTEGER NOT NULL,
+            request_id INTEGER REFERENCES replay_requests(id),
+            event_id INTEGER,
+            type TEXT,
+            name TEXT,
+            message_id TEXT,
+            sent_message_id TEXT,
+            status TEXT NOT NULL,
+            http_status INTEGER,
+            reason TEXT,
+            error TEXT,
+            latency_ms FLOAT,
+            attempts INTEGER,
+            sent TEXT,
+            PRIMARY KEY (run_id, seq)
+        ) WITHOUT ROWID"""
+    )
+    db["replay_requests"].create_index(["run_id", "seq"], index_name="replay_requests_run")
+
+
 def _migration_search(db: sqlite_utils.Database) -> None:
     """Search (issue 3): never-reused event ids, indexes for the filters, the FTS5 text index.
 
@@ -161,7 +243,7 @@ def _migration_search(db: sqlite_utils.Database) -> None:
 
 
 #: Applied in order; the index + 1 is the schema version a database reaches.
-MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_migration_1, _migration_search)
+MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_migration_1, _migration_replay, _migration_search)
 
 
 def connect(path: Path | str, *, readonly: bool = False) -> sqlite3.Connection:

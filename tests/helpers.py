@@ -137,41 +137,48 @@ class ServeProcess:
 
     def __init__(self, db: Path, *extra: str) -> None:
         self.db = db
-        # stdout goes to a file: a full pipe would block the server's per-request lines.
+        # Both streams go to files: a full pipe would block the server's per-request lines, and
+        # reading one pipe two ways (readline, then communicate) loses what Python buffered.
         self._stdout = tempfile.TemporaryFile(mode="w+")
+        self._stderr = tempfile.NamedTemporaryFile(mode="w+", suffix=".stderr")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "debugger", "serve", "--headless", "--port", "0", "--db", str(db), *extra],
             env=cli_env(),
             stdout=self._stdout,
-            stderr=subprocess.PIPE,
+            stderr=self._stderr,
             text=True,
         )
-        assert self.proc.stderr is not None
         deadline = time.monotonic() + 20
         self.url = ""
         while time.monotonic() < deadline:
-            line = self.proc.stderr.readline()
-            match = re.search(r"listening on (http://\S+)", line)
+            match = re.search(r"listening on (http://\S+)", Path(self._stderr.name).read_text())
             if match:
                 self.url = match.group(1)
                 break
-            if not line and self.proc.poll() is not None:
+            if self.proc.poll() is not None:
                 break
+            time.sleep(0.02)
         if not self.url:
             self.proc.kill()
-            _, err = self.proc.communicate()
-            self._stdout.close()
+            self.proc.wait()
+            err = Path(self._stderr.name).read_text()
+            self._close()
             raise RuntimeError(f"segdbg serve did not start: {err}")
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> tuple[int, str, str]:
         """Signal the process (by its id) and wait; returns exit code, stdout, stderr."""
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
-        _, err = self.proc.communicate(timeout=timeout)
+        self.proc.wait(timeout=timeout)
         self._stdout.seek(0)
         out = self._stdout.read()
-        self._stdout.close()
+        err = Path(self._stderr.name).read_text()
+        self._close()
         return self.proc.returncode, out, err
+
+    def _close(self) -> None:
+        self._stdout.close()
+        self._stderr.close()
 
 
 def integrity(db: Path) -> str:

@@ -1,4 +1,10 @@
-"""`segdbg serve`: the local Segment endpoint (headless until the TUI lands)."""
+"""`segdbg serve`: the local Segment endpoint, with the TUI when stdout is a terminal.
+
+With the TUI, the server runs in a child process (`serve --headless --quiet`) and the TUI
+follows the capture file, exactly as `segdbg tui --db` does: the UI and ingest never share
+an interpreter, so a busy screen cannot slow ingest (bench/tui.py measured a thread in the
+same process costing far more; see the README).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +19,7 @@ from typing import TextIO
 import click
 
 from debugger.cli import db_option, resolve_db
+from debugger.commands.tui import DEFAULT_CAP, cap_option, plan_option, terminal
 from debugger.pretty import inert
 
 
@@ -121,20 +128,35 @@ class _Printer:
     multiple=True,
     help="Accept only this write key (repeatable); others get Segment's 400 invalid_write_key.",
 )
+@cap_option
+@plan_option
+@click.option("--exit-with-parent", type=int, default=None, hidden=True, help="Stop when this process id is gone.")
 def command(
-    host: str, port: int, db: Path | None, headless: bool, quiet: bool, allow_remote: bool, write_keys: tuple[str, ...]
+    host: str,
+    port: int,
+    db: Path | None,
+    headless: bool,
+    quiet: bool,
+    allow_remote: bool,
+    write_keys: tuple[str, ...],
+    cap: int,
+    plan: Path | None,
+    exit_with_parent: int | None,
 ) -> None:
-    """Run the local Segment endpoint and store everything that arrives.
+    """Run the local Segment endpoint, store everything that arrives, and show it live.
 
     Speaks Segment's HTTP Tracking API (/v1/batch, /v1/track, /v1/t, /v1/b, pixel,
     settings, ...) so client libraries send to it unmodified. Every request is stored in
     the capture database, accepted or not; 200 is answered only after the rows are
-    committed. Ctrl-C or SIGTERM drains pending writes, prints a summary and exits 0.
+    committed. In a terminal it opens the TUI (q quits); with --headless, or when stdout
+    is not a terminal, it prints one line per request instead. Quitting, Ctrl-C or SIGTERM
+    drains pending writes, prints a summary and exits 0.
 
     \b
     Examples:
+      segdbg serve                                 # server + TUI
       segdbg serve --headless
-      segdbg serve --port 9000 --db /tmp/checkout.db --quiet
+      segdbg serve --port 9000 --db /tmp/checkout.db --quiet --headless
       analytics.host = 'http://127.0.0.1:8088'     # in analytics-python
     """
     from debugger.settings import Settings
@@ -145,9 +167,12 @@ def command(
             "add --allow-remote if that is what you want."
         )
     settings = Settings(db=resolve_db(db), host=host, port=port, quiet=quiet, write_keys=frozenset(write_keys))
+    if not headless and terminal():
+        _serve_with_tui(settings, cap, plan)
+        return
     printer = _Printer(sys.stdout, quiet)
     try:
-        asyncio.run(_serve(settings, printer))
+        asyncio.run(_serve(settings, printer, exit_with_parent))
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             raise click.ClickException(
@@ -156,7 +181,7 @@ def command(
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
 
 
-async def _serve(settings: object, printer: _Printer) -> None:
+async def _serve(settings: object, printer: _Printer, parent: int | None = None) -> None:
     from debugger.server import make_app, start
     from debugger.settings import Settings
     from debugger.store import StoreError
@@ -179,11 +204,37 @@ async def _serve(settings: object, printer: _Printer) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    watchdog = asyncio.create_task(_watch_parent(parent, stop)) if parent else None
     try:
         await stop.wait()
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+        if watchdog is not None:
+            watchdog.cancel()
         click.echo("Stopping: finishing in-flight requests and draining writes…", err=True)
         await runner.cleanup()
         click.echo(f"Stopped. {printer.summary()} in {settings.db}", err=True)
+
+
+async def _watch_parent(parent: int, stop: asyncio.Event) -> None:
+    """A server started for a TUI stops when that TUI's process is gone (even if killed)."""
+    import os
+
+    while os.getppid() == parent:
+        await asyncio.sleep(1)
+    stop.set()
+
+
+def _serve_with_tui(settings: object, cap: int = DEFAULT_CAP, plan: Path | None = None) -> None:
+    from debugger.commands.child import ChildServer
+    from debugger.commands.tui import run_tui
+    from debugger.settings import Settings
+
+    assert isinstance(settings, Settings)
+    server = ChildServer.start(settings)
+    try:
+        run_tui(settings.db, url=server.url, cap=cap, plan=plan)
+    finally:
+        summary = server.stop()
+    click.echo(summary or f"Stopped. Capture in {settings.db}", err=True)

@@ -1,0 +1,1 @@
+"""The Textual terminal UI (imported lazily by the CLI: ``segdbg --help`` never loads Textual)."""

@@ -1,0 +1,205 @@
+"""Reading a capture while something else writes it (DESIGN §2: the follower).
+
+:class:`CaptureReader` owns one read connection and is called from worker threads only, one
+call at a time (a lock guards it). ``PRAGMA data_version`` says whether another connection
+committed; a rowid cursor says what is new. The UI keeps the cursor and hands it in.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from debugger import store
+from debugger.tui.pacing import sample
+
+#: A compiled search: an SQL expression over ``events`` and its parameters; ``None`` is everything.
+Where = tuple[str, Sequence[Any]] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """Counts over a range of events: all, by status, with problems, and sources."""
+
+    events: int = 0
+    by_status: dict[str, int] = field(default_factory=dict)
+    with_problems: int = 0
+    sources: int = 0
+
+    def plus(self, other: Totals) -> Totals:
+        """These totals with a later range added (sources are a current count, not a sum)."""
+        merged = dict(self.by_status)
+        for status, count in other.by_status.items():
+            merged[status] = merged.get(status, 0) + count
+        return Totals(self.events + other.events, merged, self.with_problems + other.with_problems, other.sources)
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A full load: the newest ``cap`` matching events, oldest first."""
+
+    events: tuple[dict[str, Any], ...]
+    matches: int
+    cursor: int
+    totals: Totals  # of the events after ``since``
+    since: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Increment:
+    """What arrived after ``after``: a sample of the new matches and the counts behind it."""
+
+    after: int
+    cursor: int
+    events: tuple[dict[str, Any], ...]
+    new_matches: int
+    totals: Totals
+    reset: bool = False  # rows vanished (the capture was reset): reload instead
+
+
+class CaptureReader:
+    """Synchronous reads of one capture, for worker threads."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            store.migrate(self.path)
+            self._conn = store.connect(self.path)
+        return self._conn
+
+    def close(self) -> None:
+        """Close the connection (the next call reopens it)."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def data_version(self) -> int:
+        """Changes whenever another connection commits to the file."""
+        with self._lock:
+            return int(self._db().execute("PRAGMA data_version").fetchone()[0])
+
+    def snapshot(self, where: Where, cap: int, *, since: int = 0) -> Snapshot:
+        """The newest ``cap`` matching events, and the totals of the events after ``since``
+        (0: the whole capture, a scan of every row; a caller keeping running totals passes its cursor)."""
+        with self._lock:
+            db = self._db()
+            cursor = int(db.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0])
+            totals = self._totals(db, since if since <= cursor else 0, cursor)
+            clause, params = _clause(where)
+            rows = db.execute(
+                f"SELECT * FROM (SELECT {_COLUMNS} FROM events WHERE id <= ?{clause} ORDER BY id DESC LIMIT ?)"
+                " ORDER BY id",
+                (cursor, *params, cap),
+            ).fetchall()
+            if where is None:  # no search: the count is not shown, and a full count is a scan
+                matches = totals.events if since == 0 else 0
+            else:
+                matches = self._count(db, 0, cursor, where)
+            return Snapshot(tuple(store.from_row(r) for r in rows), matches, cursor, totals, since if since <= cursor else 0)
+
+    def increment(self, after: int, where: Where, budget: int, include: Sequence[int] = ()) -> Increment:
+        """Events after ``after``: all matches when they fit in ``budget``, else an even sample
+        that always holds the newest match and the ids in ``include``.
+
+        ``budget`` 0 counts without reading rows (the stream is paused).
+        """
+        with self._lock:
+            db = self._db()
+            newest = int(db.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0])
+            if newest < after:
+                return Increment(after, newest, (), 0, Totals(), reset=True)
+            if newest == after:
+                return Increment(after, after, (), 0, Totals(sources=self._sources(db)))
+            totals = self._totals(db, after, newest)
+            matches = totals.events if where is None else self._count(db, after, newest, where)
+            if budget <= 0 or matches == 0:
+                wanted: list[int] = [i for i in include if after < i <= newest]
+            else:
+                clause, params = _clause(where)
+                rows = db.execute(
+                    f"SELECT id, request_id FROM events WHERE id > ? AND id <= ?{clause} ORDER BY id",
+                    (after, newest, *params),
+                ).fetchall()
+                ids = sample(rows, budget)
+                wanted = sorted({*ids, *(i for i in include if after < i <= newest)})
+            return Increment(after, newest, self._rows(db, wanted), matches, totals)
+
+    def count(self, where: Where) -> int:
+        """How many events match ``where`` in the whole capture."""
+        with self._lock:
+            db = self._db()
+            return self._count(db, 0, None, where)
+
+    def neighbour(self, where: Where, event_id: int, older: bool) -> dict[str, Any] | None:
+        """The next matching event before (``older``) or after ``event_id``."""
+        clause, params = _clause(where)
+        op, order = ("<", "DESC") if older else (">", "ASC")
+        with self._lock:
+            row = self._db().execute(
+                f"SELECT {_COLUMNS} FROM events WHERE id {op} ?{clause} ORDER BY id {order} LIMIT 1",
+                (event_id, *params),
+            ).fetchone()
+        return store.from_row(row) if row else None
+
+    def position(self, where: Where, event_id: int) -> int:
+        """How many matching events have an id up to ``event_id`` (the match's number)."""
+        clause, params = _clause(where)
+        with self._lock:
+            return int(self._db().execute(
+                f"SELECT count(*) FROM events WHERE id <= ?{clause}", (event_id, *params)).fetchone()[0])
+
+    def request(self, request_id: int) -> dict[str, Any] | None:
+        """The ``requests`` row that carried an event."""
+        with self._lock:
+            return store.get_request(self._db(), request_id)
+
+    def _rows(self, db: sqlite3.Connection, ids: Sequence[int]) -> tuple[dict[str, Any], ...]:
+        out: list[dict[str, Any]] = []
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            out += [store.from_row(r) for r in db.execute(
+                f"SELECT {_COLUMNS} FROM events WHERE id IN ({marks}) ORDER BY id", chunk)]
+        return tuple(out)
+
+    def _totals(self, db: sqlite3.Connection, after: int, upto: int) -> Totals:
+        by_status: dict[str, int] = {}
+        problems = 0
+        for status, count, flagged in db.execute(
+            "SELECT status, count(*), sum(problems IS NOT NULL OR status != 'ok') FROM events"
+            " WHERE id > ? AND id <= ? GROUP BY status",
+            (after, upto),
+        ):
+            by_status[status] = count
+            problems += int(flagged or 0)
+        return Totals(sum(by_status.values()), by_status, problems, self._sources(db))
+
+    @staticmethod
+    def _sources(db: sqlite3.Connection) -> int:
+        return int(db.execute("SELECT count(*) FROM sources WHERE event_count > 0").fetchone()[0])
+
+    @staticmethod
+    def _count(db: sqlite3.Connection, after: int, upto: int | None, where: Where) -> int:
+        clause, params = _clause(where)
+        bound = " AND id <= ?" if upto is not None else ""
+        args = (after, upto, *params) if upto is not None else (after, *params)
+        return int(db.execute(f"SELECT count(*) FROM events WHERE id > ?{bound}{clause}", args).fetchone()[0])
+
+
+_COLUMNS = ", ".join(store.EVENT_COLUMNS)
+
+
+def _clause(where: Where) -> tuple[str, Sequence[Any]]:
+    if where is None:
+        return "", ()
+    sql, params = where
+    return f" AND ({sql})", tuple(params)

@@ -1,0 +1,55 @@
+"""Messages the follower workers post to the UI (data-carrying: never coalesced)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from textual.message import Message
+
+from debugger.tui.follower import Increment, Snapshot
+
+
+@dataclass
+class SnapshotLoaded(Message):
+    """A full load finished; ``generation`` says which search it belongs to."""
+
+    generation: int
+    snapshot: Snapshot
+    version: int
+    select: int | None = None
+
+
+@dataclass
+class EventsArrived(Message):
+    """New events (a sample of them when they come faster than a person can read)."""
+
+    generation: int
+    increment: Increment
+    version: int
+    select: int | None = None
+
+
+@dataclass
+class RequestLoaded(Message):
+    """The HTTP request row behind an event, for the HTTP tab."""
+
+    request_id: int
+    request: dict[str, Any] | None
+
+
+@dataclass
+class MatchFound(Message):
+    """``n``/``N`` found the next match outside the rows on screen."""
+
+    event: dict[str, Any] | None
+    older: bool
+    position: int | None = None
+
+
+@dataclass
+class PasteStored(Message):
+    """Pasted events were committed; select the last of ``event_ids``."""
+
+    event_ids: tuple[int, ...]
+    summary: str

@@ -1,0 +1,226 @@
+"""The detail of one event: Pretty, Raw, HTTP and Problems tabs (only the visible one renders)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from pygments.lexer import Lexer
+from pygments.lexers import get_lexer_by_name
+from rich.console import Group, RenderableType
+from rich.syntax import Syntax
+from rich.table import Table
+from rich.text import Text
+from textual import events, on
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import Static, TabbedContent, TabPane
+
+from debugger.finding import Finding, from_problem
+from debugger.pretty import DIALECTS, dialect_for, inert, inert_lines, lexer_for, render_call
+from debugger.tui.widgets.json_tree import JsonTree
+from debugger.tui.widgets.problems import problems_view
+from debugger.tui.widgets.lines_view import LinesView
+
+TABS = ("pretty", "raw", "http", "problems")
+
+
+@cache
+def _lexer(name: str) -> Lexer:
+    return get_lexer_by_name(name)  # looking a lexer up costs milliseconds; keep one per language
+
+
+def highlight(code: str, lexer: str) -> Text:
+    """Pretty code as highlighted ``Text`` (measured and drawn without re-highlighting)."""
+    syntax = Syntax(code, _lexer(lexer), theme="ansi_dark", background_color="default")
+    text = syntax.highlight(code)
+    text.rstrip()
+    return text
+SEVERITY = {"error": ("✗", "bold red"), "warning": ("⚠", "yellow")}
+
+
+class EventDetail(Vertical):
+    """Shows ``event``; asks its parent for the HTTP request row when the HTTP tab needs it."""
+
+    @dataclass
+    class RequestWanted(Message):
+        """The HTTP tab needs request ``request_id``."""
+
+        request_id: int
+
+    class DialectWanted(Message):
+        """The dialect name was clicked: offer the list."""
+
+    def __init__(self, *, base_url: str, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.base_url = base_url
+        self.event: dict[str, Any] | None = None
+        self.findings: list[Finding] = []  # what the Problems tab lists: stored problems, lint, plan
+        self.override: str | None = None  # a dialect picked by hand, kept across events
+        self.requests: dict[int, dict[str, Any] | None] = {}
+        self._rendered: set[str] = set()
+
+    def compose(self) -> ComposeResult:
+        """The four tabs."""
+        with TabbedContent(id="detail-tabs", initial="tab-pretty"):
+            with TabPane("Pretty", id="tab-pretty"):
+                yield Static("", id="pretty-bar")
+                yield LinesView(id="detail-pretty")
+            with TabPane("Raw", id="tab-raw"):
+                yield JsonTree(id="detail-raw")
+            with TabPane("HTTP", id="tab-http"):
+                yield LinesView(id="detail-http")
+            with TabPane("Problems", id="tab-problems"):
+                yield LinesView(id="detail-problems")
+
+    @property
+    def active(self) -> str:
+        """The visible tab: ``pretty``, ``raw``, ``http`` or ``problems``."""
+        return self.query_one(TabbedContent).active.removeprefix("tab-")
+
+    @property
+    def dialect(self) -> str:
+        """The Pretty dialect in use: the hand-picked one, else the sender's."""
+        if self.override is not None:
+            return self.override
+        return dialect_for(self.event.get("library_name")) if self.event else "curl"
+
+    def focus_content(self) -> None:
+        """Move focus into the visible tab: the Raw tree (folds with enter/space) or the
+        scrolling text of the others (arrows and page keys scroll it)."""
+        self.query_one(f"#detail-{self.active}").focus()
+
+    def show_tab(self, name: str) -> None:
+        """Switch to a tab by name."""
+        self.query_one(TabbedContent).active = f"tab-{name}"
+
+    def show(self, event: dict[str, Any] | None) -> None:
+        """Show an event (``None``: nothing selected)."""
+        self.event = event
+        self._rendered.clear()
+        lint = getattr(self.app, "lint", None)
+        self.findings = lint.findings(event) if lint is not None else [from_problem(p) for p in (event or {}).get("problems") or []]
+        count = len(self.findings)
+        tab = self.query_one(TabbedContent).get_tab("tab-problems")
+        label = f"Problems ({count})" if count else "Problems"
+        if str(tab.label) != label:
+            tab.label = label
+        self._draw(self.active)
+
+    def set_dialect(self, dialect: str | None) -> None:
+        """Pick a dialect by hand (``None``: follow the sender)."""
+        self.override = dialect
+        self._rendered.discard("pretty")
+        if self.active == "pretty":
+            self._draw("pretty")
+
+    def cycle_dialect(self) -> str:
+        """Switch Pretty to the next dialect; returns it."""
+        nxt = DIALECTS[(DIALECTS.index(self.dialect) + 1) % len(DIALECTS)]
+        self.set_dialect(nxt)
+        self.show_tab("pretty")
+        return nxt
+
+    def request_arrived(self, request_id: int, request: dict[str, Any] | None) -> None:
+        """The parent loaded a request row."""
+        self.requests[request_id] = request
+        self._rendered.discard("http")
+        if self.active == "http":
+            self._draw("http")
+
+    @on(events.Click, "#pretty-bar")
+    def _bar_clicked(self, event: events.Click) -> None:
+        event.stop()
+        self.post_message(self.DialectWanted())
+
+    @property
+    def sender_dialect(self) -> str:
+        """The dialect of the sending library."""
+        return dialect_for(self.event.get("library_name")) if self.event else "curl"
+
+    @on(TabbedContent.TabActivated)
+    def _tab(self, event: TabbedContent.TabActivated) -> None:
+        event.stop()
+        self._draw(self.active)
+
+    def _draw(self, tab: str) -> None:
+        if tab in self._rendered:
+            return
+        self._rendered.add(tab)
+        event = self.event
+        if tab == "pretty":
+            self._pretty(event)
+        elif tab == "raw":
+            tree = self.query_one("#detail-raw", JsonTree)
+            if event is None:
+                tree.show("(no event selected)", None)
+            else:
+                tree.show(f"#{event['id']} as stored", event.get("stored") or event.get("raw"))
+        elif tab == "http":
+            self.query_one("#detail-http", LinesView).show(self._http(event))
+        else:
+            lint = getattr(self.app, "lint", None)
+            self.query_one("#detail-problems", LinesView).show(problems_view(event, self.findings, lint.plan_name if lint else None))
+
+    def _pretty(self, event: dict[str, Any] | None) -> None:
+        bar = self.query_one("#pretty-bar", Static)
+        code = self.query_one("#detail-pretty", LinesView)
+        if event is None:
+            bar.update("", layout=False)
+            code.show(Text("Select an event to see it as its library's call.", style="dim"))
+            return
+        library = event.get("library_name")
+        sender = f"sent by {inert(library, 40)} {inert(event.get('library_version') or '', 20)}".strip() if library else "no library named itself (raw HTTP)"
+        line = Text.assemble((self.dialect, "bold"), (" ▾", "dim"), (f"   {sender} · ", "dim"), ("l", "bold"), (" next dialect", "dim"))
+        if self.override is not None:
+            line.append(" (picked by hand)", style="dim")
+        bar.update(line, layout=False)
+        code.show(highlight(inert_lines(render_call(event, self.dialect, base_url=self.base_url)), lexer_for(self.dialect)))
+
+    def _http(self, event: dict[str, Any] | None) -> RenderableType:
+        if event is None:
+            return Text("")
+        request_id = event.get("request_id")
+        if request_id is None:
+            return Text("This event has no request row.", style="dim")
+        if request_id not in self.requests:
+            self.post_message(self.RequestWanted(int(request_id)))
+            return Text("Loading the request…", style="dim")
+        return http_view(self.requests[request_id])
+
+
+def http_view(request: dict[str, Any] | None) -> RenderableType:
+    """The request as received: line, time, peer, headers (auth masked), body facts, answer."""
+    if request is None:
+        return Text("The request row is gone (was the capture reset?).", style="dim")
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column()
+    query = f"?{request['query_string']}" if request.get("query_string") else ""
+    grid.add_row("request", Text(f"{request['method']} {inert(request['path'], 200)}{inert(query, 200)}"))
+    grid.add_row("received", Text(inert(request.get("received_at"), 40)))
+    grid.add_row("from", Text(inert(request.get("remote_addr") or "—", 60)))
+    grid.add_row("write key", Text(inert(request.get("write_key") or "—", 80)))
+    grid.add_row("encoding", Text(inert(request.get("content_encoding") or "none (identity)", 40)))
+    size = f"{request.get('wire_size') or 0:,} bytes on the wire"
+    if request.get("body_size") is not None and request.get("body_size") != request.get("wire_size"):
+        size += f", {request['body_size']:,} decoded"
+    grid.add_row("size", Text(size))
+    status = int(request.get("status") or 0)
+    answer = Text(str(status), style="bold green" if status == 200 else "bold red")
+    if request.get("code"):
+        answer.append(f"  {inert(request['code'], 40)}: {inert(request.get('message') or '', 300)}")
+    grid.add_row("response", answer)
+    headers = Table.grid(padding=(0, 1))
+    headers.add_column(style="cyan", no_wrap=True)
+    headers.add_column()
+    for name, value in request.get("headers") or []:
+        headers.add_row(Text(inert(name, 60) + ":"), Text(inert(value, 400)))
+    parts: list[RenderableType] = [grid, Text("\nheaders", style="bold"), headers]
+    body = request.get("body")
+    if body:
+        preview = body[:4000].decode("utf-8", "replace") if isinstance(body, bytes) else str(body)[:4000]
+        parts += [Text("\nbody as received (kept because the request was rejected)", style="bold"), Text(inert_lines(preview, 400))]
+    return Group(*parts)

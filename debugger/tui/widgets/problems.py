@@ -1,0 +1,73 @@
+"""The Problems tab's content: everything segdbg can say about one event, by category."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from debugger.finding import CATEGORIES, Finding
+from debugger.pretty import inert
+
+MARK = {"error": ("✗", "bold red"), "warning": ("⚠", "yellow"), "info": ("·", "cyan")}
+HEADING = {
+    "protocol": "Segment would drop or change it",
+    "strict": "Accepted, then dropped or mangled downstream",
+    "plan": "Tracking plan",
+    "semantic": "Segment Spec (semantic events)",
+    "naming": "Naming conventions",
+}
+
+
+def problems_view(event: dict[str, Any] | None, findings: Sequence[Finding], plan_name: str | None = None) -> RenderableType:
+    """Each finding: severity, code, JSON path, message, and expected/actual when the rule says."""
+    if event is None:
+        return Text("")
+    if not findings:
+        note = f" and conforms to the plan {inert(plan_name, 60)}" if plan_name else ""
+        return Text(f"✓ No problems: Segment would accept this event as it is{note}.", style="green")
+    parts: list[RenderableType] = [_verdict(event, findings)]
+    for category in CATEGORIES:
+        mine = [f for f in findings if f.category == category]
+        if not mine:
+            continue
+        heading = HEADING[category] + (f" {inert(plan_name, 60)}" if category == "plan" and plan_name else "")
+        parts += [Text(""), Text(f"{heading} ({len(mine)})", style="bold")]
+        table = Table(box=None, padding=(0, 2), show_edge=False, show_header=False)
+        for column in ("mark", "code", "path", "message"):
+            table.add_column(column, no_wrap=column != "message")
+        for finding in mine:
+            mark, style = MARK.get(finding.severity, ("•", ""))
+            message = Text(inert(finding.message, 400))
+            if finding.expected is not None or finding.actual is not None:
+                message.append(f"\nexpected {inert(finding.expected or '—', 80)} · got {inert(finding.actual or '—', 80)}", style="dim")
+            table.add_row(Text(mark, style=style), Text(inert(finding.code, 40), style=style),
+                          Text(inert(finding.path or "(message)", 80), style="cyan"), message)
+        parts.append(table)
+    return Group(*parts)
+
+
+def _verdict(event: dict[str, Any], findings: Sequence[Finding]) -> Text:
+    status = str(event.get("status"))
+    if status == "invalid":
+        return Text("✗ Segment would drop this event.", style="bold red")
+    if status == "duplicate":
+        return Text(f"⧉ A repeat of event #{event.get('duplicate_of')}; Segment would drop it.", style="yellow")
+    if any(f.severity == "error" for f in findings):
+        return Text("✗ Accepted by Segment, but it violates the tracking plan.", style="bold red")
+    if any(f.severity == "warning" for f in findings):
+        return Text("⚠ Accepted, with warnings.", style="yellow")
+    return Text("· Accepted; naming could follow Segment's conventions better.", style="cyan")
+
+
+def lint_mark(findings: Sequence[Finding]) -> tuple[str, str]:
+    """The stream's status cell for an event's findings: ``("⚠ traits_on_track +1", "yellow")``."""
+    if not findings:
+        return "", ""
+    worst = min(findings, key=lambda f: ("error", "warning", "info").index(f.severity) if f.severity in ("error", "warning", "info") else 3)
+    mark, style = MARK.get(worst.severity, ("•", ""))
+    more = f" +{len(findings) - 1}" if len(findings) > 1 else ""
+    return f"{mark} {worst.code}{more}", style

@@ -1,0 +1,185 @@
+"""Replay against real failing endpoints on loopback: retried 5xx, 429 with Retry-After, 400
+kept with its three views, a closed port (exit 4), retries running out, Ctrl-C."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import orjson
+import pytest
+from click.testing import CliRunner, Result
+
+from debugger import runs, store
+from debugger.cli import cli
+from debugger.server import ServerThread
+from tests.helpers import cli_env, http
+from tests.sinks import Reply, ScriptedTarget, closed_port_url
+
+BAD_REQUEST = Reply(400, b'{"success":false,"code":"invalid_json","message":"Invalid JSON"}')
+
+
+@pytest.fixture
+def capture(server: ServerThread, db_path: Path) -> Path:
+    """A capture holding three accepted track events in one batch."""
+    batch = {
+        "writeKey": "wk_test",
+        "batch": [{"type": "track", "userId": f"u{i}", "event": "Tested", "messageId": f"m{i}"} for i in range(3)],
+    }
+    assert http(f"{server.url}/v1/batch", body=batch).status == 200
+    return db_path
+
+
+def replay(db: Path, *args: str) -> Result:
+    """Run `segdbg replay` in-process with fast retries."""
+    return CliRunner().invoke(cli, ["replay", "--db", str(db), "--backoff", "0.01", *args], catch_exceptions=False)
+
+
+def last_run(db: Path) -> tuple[dict, list[dict]]:  # type: ignore[type-arg]
+    """The newest run and its deliveries."""
+    with store.reader(db) as conn:
+        run = runs.list_runs(conn)[0]
+        return run, list(runs.iter_deliveries(conn, run["id"]))
+
+
+def test_500_then_200_is_retried_and_delivered(capture: Path) -> None:
+    """A 500 is retried with the same messageIds, a new sentAt and X-Retry-Count; then delivered."""
+    with ScriptedTarget([Reply(500, b'{"success":false}'), Reply(200)]) as target:
+        result = replay(capture, "--to", target.url)
+    assert result.exit_code == 0, result.output
+    first, second = target.arrivals
+    assert [m["messageId"] for m in first.body["batch"]] == [m["messageId"] for m in second.body["batch"]]
+    assert second.headers["X-Retry-Count"] == "1" and "X-Retry-Count" not in first.headers
+    assert first.body["sentAt"] != second.body["sentAt"]
+    assert "retried        3" in result.output
+    run, deliveries = last_run(capture)
+    assert run["status"] == "delivered" and run["retried"] == 3
+    assert {(d["status"], d["attempts"], d["http_status"]) for d in deliveries} == {("delivered", 2, 200)}
+
+
+def test_429_waits_for_retry_after(capture: Path) -> None:
+    """A 429 with Retry-After: 1 is retried after one second (not the short backoff), then delivered."""
+    with ScriptedTarget([Reply(429, b"", (("Retry-After", "1"),)), Reply(200)]) as target:
+        result = replay(capture, "--to", target.url)
+    assert result.exit_code == 0, result.output
+    first, second = target.arrivals
+    assert 0.95 <= second.at - first.at < 1.6
+    with store.reader(capture) as conn:
+        log = orjson.loads(conn.execute("SELECT attempt_log FROM replay_requests").fetchone()[0])
+    assert [a["status"] for a in log] == [429, 200] and log[0]["wait_s"] == 1.0
+
+
+def test_400_fails_without_retry_and_keeps_the_three_views(capture: Path, tmp_path: Path) -> None:
+    """A 400 is not retried; each event is failed with the message sent, the request made and the
+    response received stored, and shown in the report and the JUnit file; exit 3."""
+    report, junit = tmp_path / "r.json", tmp_path / "r.xml"
+    with ScriptedTarget([BAD_REQUEST]) as target:
+        result = replay(capture, "--to", target.url, "--report", str(report), "--junit", str(junit))
+    assert result.exit_code == 3, result.output
+    assert len(target.arrivals) == 1
+    assert "HTTP 400 invalid_json" in result.output and "not delivered  3" in result.output
+    assert '#1 track "Tested"  HTTP 400 invalid_json: Invalid JSON' in result.output
+    run, deliveries = last_run(capture)
+    assert run["status"] == "failed" and run["failed"] == 3 and run["errors"] == {"HTTP 400 invalid_json": 3}
+    assert {(d["status"], d["http_status"], d["attempts"]) for d in deliveries} == {("failed", 400, 1)}
+    with store.reader(capture) as conn:
+        views = runs.failure_views(conn, deliveries[1])
+    assert views["you_sent"]["messageId"] == "m1" and views["you_sent"]["userId"] == "u1"
+    assert views["request"]["url"] == f"{target.url}/v1/batch"
+    assert orjson.loads(views["request"]["body"])["batch"][1]["messageId"] == "m1"
+    assert ["Authorization", "Basic ••••••"] in views["request"]["headers"]
+    assert views["response"]["status"] == 400
+    assert orjson.loads(views["response"]["body"])["message"] == "Invalid JSON"
+    document = orjson.loads(report.read_bytes())
+    assert document["summary"]["not_delivered"] == 3
+    assert document["deliveries"][0]["response"]["status"] == 400 and document["deliveries"][0]["you_sent"]["messageId"] == "m0"
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite is not None and suite.get("failures") == "3"
+    failure = suite.find("testcase/failure")
+    assert failure is not None and failure.get("message") == "HTTP 400 invalid_json"
+
+
+def test_closed_port_is_unreachable(capture: Path) -> None:
+    """Nothing listening: retried, then exit 4, the run recorded as unreachable, nothing lost."""
+    result = replay(capture, "--to", closed_port_url(), "--retries", "2", "--batch-size", "1")
+    assert result.exit_code == 4, result.output
+    assert "cannot connect" in result.output
+    run, deliveries = last_run(capture)
+    assert run["status"] == "unreachable" and run["delivered"] == 0
+    assert [d["status"] for d in deliveries] == ["unreachable", "not_sent", "not_sent"]
+    assert deliveries[0]["attempts"] == 3 and deliveries[0]["reason"] == "connection refused"
+
+
+def test_5xx_until_retries_run_out_is_failed(capture: Path) -> None:
+    """A target that keeps answering 503 gets the bounded number of retries; the events fail (exit 3)."""
+    with ScriptedTarget([Reply(503, b"busy")]) as target:
+        result = replay(capture, "--to", target.url, "--retries", "3")
+    assert result.exit_code == 3
+    assert len(target.arrivals) == 4
+    run, deliveries = last_run(capture)
+    assert run["errors"] == {"HTTP 503": 3}
+    assert {d["error"] for d in deliveries} == {"HTTP 503: busy"}
+
+
+def test_ctrl_c_records_the_run_as_interrupted(capture: Path) -> None:
+    """SIGINT during a paced replay exits 130 and the run so far is recorded as interrupted."""
+    with ScriptedTarget() as target:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "debugger", "replay", "--db", str(capture), "--to", target.url, "--rate", "1"],
+            env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        deadline = time.monotonic() + 20
+        while not target.arrivals and time.monotonic() < deadline:
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130, err
+    run, deliveries = last_run(capture)
+    assert run["status"] == "interrupted" and run["finished_at"] is not None
+    assert [d["status"] for d in deliveries] == ["delivered"]
+    assert "delivered      1" in out
+
+
+def test_sigterm_records_the_run_as_interrupted(capture: Path) -> None:
+    """SIGTERM (a CI job cancelled) ends a replay like Ctrl-C: exit 130, run recorded as interrupted."""
+    with ScriptedTarget() as target:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "debugger", "replay", "--db", str(capture), "--to", target.url, "--rate", "1"],
+            env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        deadline = time.monotonic() + 20
+        while not target.arrivals and time.monotonic() < deadline:
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130, err
+    run, _ = last_run(capture)
+    assert run["status"] == "interrupted"
+
+
+def test_nothing_to_replay_says_so(capture: Path) -> None:
+    """A query that matches nothing is not an error, but says that nothing matched."""
+    with ScriptedTarget() as target:
+        result = replay(capture, "event:Nope", "--to", target.url)
+    assert result.exit_code == 0
+    assert "Nothing to replay" in result.output and target.arrivals == []
+
+
+def test_credentials_in_the_url_are_refused(capture: Path) -> None:
+    """user:password@ in --to is a usage error: the write key is the Basic auth."""
+    result = replay(capture, "--to", "http://user:secret@127.0.0.1:9")
+    assert result.exit_code == 2 and "credentials in the URL" in result.output
+
+
+def test_paced_run_to_a_closed_port_does_not_wait_out_the_schedule(capture: Path) -> None:
+    """Once the target is unreachable, the rest of a paced run is recorded as not sent at once."""
+    started = time.monotonic()
+    result = replay(capture, "--to", closed_port_url(), "--retries", "0", "--rate", "0.5", "--no-batch")
+    assert result.exit_code == 4
+    assert time.monotonic() - started < 3  # the schedule would take 4 s
+    _, deliveries = last_run(capture)
+    assert [d["status"] for d in deliveries] == ["unreachable", "not_sent", "not_sent"]

@@ -1,0 +1,201 @@
+"""The detail tabs and copy, driven through Pilot: Pretty in the sender's dialect (and by hand),
+Raw as a foldable tree, HTTP as received, Problems with paths; untrusted text stays inert."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+
+from debugger import pretty
+from debugger.tui.widgets.event_detail import EventDetail
+from debugger.tui.widgets.event_list import EventList
+from debugger.tui.widgets.json_tree import JsonTree
+from tests.helpers import basic
+from tests.tui_support import (
+    fill,
+    main_screen,
+    make_app,
+    message_request,
+    plain,
+    settle,
+    track,
+    wire_requests,
+)
+
+EVIL = {"type": "track", "event": "product added\x1b[31m [bold]x[/bold]", "userId": "u\x1b]52;c;aGk=\x07",
+        "properties": {"note": "[red]not markup[/red] \u202etxt"}}
+
+
+def _detail(app: object) -> EventDetail:
+    return main_screen(app).query_one(EventDetail)
+
+
+def _pretty_text(app: object) -> str:
+    return plain(main_screen(app).query_one("#detail-pretty").content)
+
+
+async def test_tabs_switch_with_number_keys_and_render_the_selected_event(db_path: Path) -> None:
+    """1-4 show Pretty, Raw, HTTP and Problems for the highlighted event."""
+    fill(db_path, [message_request({"type": "track", "event": "Signed Up", "userId": "u1", "properties": {"plan": "pro"},
+                                     "context": {"library": {"name": "analytics-python", "version": "2.4.0"}}})])
+    app = make_app(db_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        detail = _detail(app)
+        assert detail.active == "pretty"
+        assert 'analytics.track(user_id="u1", event="Signed Up", properties={"plan": "pro"})' in _pretty_text(app)
+        await pilot.press("2")
+        await settle(pilot)
+        assert detail.active == "raw"
+        tree = detail.query_one(JsonTree)
+        labels = [str(node.label) for node in tree.root.children]
+        assert 'event: "Signed Up"' in labels and "receivedAt" in " ".join(labels)
+        await pilot.press("3")
+        await settle(pilot)
+        assert detail.active == "http"
+        http_text = plain(detail.query_one("#detail-http").content)
+        assert "POST /v1/track" in http_text and "Basic ••••••" in http_text and "200" in http_text
+        assert basic("wk_test").split()[1] not in http_text  # the key never reaches the screen
+        await pilot.press("4")
+        await settle(pilot)
+        assert detail.active == "problems"
+        assert "No problems" in plain(detail.query_one("#detail-problems").content)
+
+
+async def test_raw_tree_folds_and_unfolds(db_path: Path) -> None:
+    """enter on a node of the Raw tree folds it; again unfolds it."""
+    fill(db_path, [track(1, properties={"a": {"b": 1}})])
+    app = make_app(db_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("2", "enter")  # Raw, then into the tree
+        await settle(pilot)
+        tree = _detail(app).query_one(JsonTree)
+        assert tree.has_focus
+        properties = next(n for n in tree.root.children if str(n.label).startswith("properties"))
+        tree.move_cursor(properties)
+        assert properties.is_expanded
+        await pilot.press("space")
+        assert not properties.is_expanded
+        await pilot.press("space")
+        assert properties.is_expanded
+        await pilot.press("escape")
+        assert main_screen(app).query_one(EventList).has_focus
+
+
+async def test_problems_tab_lists_codes_and_json_paths(db_path: Path) -> None:
+    """An invalid event shows its problem count on the tab and each problem's code and path."""
+    fill(db_path, [message_request({"type": "track", "properties": {"x": 1}, "anonymousId": "a"}, path="/v1/track")])
+    app = make_app(db_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        detail = _detail(app)
+        await pilot.press("4")
+        await settle(pilot)
+        text = plain(detail.query_one("#detail-problems").content)
+        assert "Segment would drop this event" in text
+        assert "missing_event" in text and "event" in text
+        assert "Problems (1)" in str(detail.query_one("#detail-tabs").get_tab("tab-problems").label)
+
+
+async def test_pretty_follows_the_sender_and_switches_by_hand(db_path: Path) -> None:
+    """Each event shows in its own library's dialect; l cycles, and a picked dialect sticks across events."""
+    fill(db_path, list(wire_requests())[:12])
+    app = make_app(db_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        detail = _detail(app)
+        sender = detail.dialect
+        assert sender == pretty.dialect_for(detail.event["library_name"])
+        await pilot.press("l")
+        await settle(pilot)
+        picked = detail.dialect
+        assert picked == pretty.DIALECTS[(pretty.DIALECTS.index(sender) + 1) % len(pretty.DIALECTS)]
+        assert _pretty_text(app).strip() == pretty.inert_lines(pretty.render_call(detail.event, picked)).strip()
+        await pilot.press("up")
+        await settle(pilot)
+        assert detail.dialect == picked
+        await pilot.press("L")
+        await settle(pilot)
+        await pilot.press("home", "enter")  # "the sender's own"
+        await settle(pilot)
+        assert detail.override is None and detail.dialect == pretty.dialect_for(detail.event["library_name"])
+
+
+async def test_untrusted_text_is_shown_inert_everywhere(db_path: Path) -> None:
+    """Escape sequences and markup in a payload are shown as text: never sent to the terminal, never styled."""
+    fill(db_path, [message_request(EVIL)])
+    app = make_app(db_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        screen = main_screen(app)
+        stream = screen.query_one(EventList)
+        row = " ".join(cell.plain for cell in stream.cells(stream.events[stream.order[0]]))
+        assert "\\x1b[31m [bold]x[/bold]" in row and "\x1b" not in row
+        for tab in ("1", "2", "3"):
+            await pilot.press(tab)
+            await settle(pilot)
+            svg = app.export_screenshot()
+            assert "\x1b" not in svg and "\u202e" not in svg and "\x07" not in svg
+        await pilot.press("2")
+        await settle(pilot)
+        labels = _labels(_detail(app).query_one(JsonTree).root)
+        assert any('note: "[red]not markup[/red] \\u202etxt"' == label for label in labels), labels
+
+
+def _labels(node: object) -> list[str]:
+    out = [str(node.label)]  # type: ignore[attr-defined]
+    for child in node.children:  # type: ignore[attr-defined]
+        out += _labels(child)
+    return out
+
+
+async def test_copy_as_json_pretty_and_curl(db_path: Path) -> None:
+    """c then j, p or u puts the event on the clipboard (OSC 52) in that format."""
+    fill(db_path, [message_request({"type": "identify", "userId": "u1", "traits": {"email": "a@b.c"}})])
+    app = make_app(db_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        event = _detail(app).event
+        await pilot.press("c", "j")
+        await settle(pilot)
+        assert orjson.loads(app.clipboard) == event["stored"]
+        await pilot.press("c", "p")
+        await settle(pilot)
+        assert app.clipboard == pretty.render_call(event, _detail(app).dialect, base_url="http://127.0.0.1:8088")
+        await pilot.press("c", "u")
+        await settle(pilot)
+        assert app.clipboard.startswith("curl 'http://127.0.0.1:8088/v1/identify'")
+        await pilot.press("c", "escape")
+        await settle(pilot)
+        assert app.screen is main_screen(app)
+
+
+async def test_command_palette_offers_every_action(db_path: Path) -> None:
+    """ctrl+p lists the screen's actions (pause, search, paste, copy, dialects, tabs, types, help)."""
+    fill(db_path, [track(1)])
+    app = make_app(db_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        titles = [c.title for c in app.get_system_commands(main_screen(app))]
+        for wanted in ("Pause / resume the stream", "Search", "Next match", "Paste a payload", "Copy as curl",
+                       "Show Raw", "Pretty as analytics-go", "Toggle type track", "Help"):
+            assert wanted in titles
+        command = next(c for c in app.get_system_commands(main_screen(app)) if c.title == "Copy as json")
+        command.callback()
+        assert orjson.loads(app.clipboard)["event"] == "Event 1"
+
+
+async def test_help_screen_opens_and_closes(db_path: Path) -> None:
+    """? shows the keys, the search language and the paste forms; esc closes it."""
+    fill(db_path, [track(1)])
+    app = make_app(db_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "HelpScreen"
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is main_screen(app)

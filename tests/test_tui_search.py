@@ -1,0 +1,152 @@
+"""Search in the TUI with the filter language: live match count over all stored events, n/N
+jumps (also to events the sampled list skipped), type toggles, and errors shown inline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.widgets import Input
+
+from debugger.tui.widgets.event_detail import EventDetail
+from debugger.tui.widgets.event_list import EventList
+from debugger.tui.widgets.filter_bar import FilterBar
+from debugger.tui.widgets.status import HeaderBar
+from tests.tui_support import (
+    fill,
+    main_screen,
+    make_app,
+    message_request,
+    settle,
+    track,
+)
+
+
+def _names(screen: object) -> list[str]:
+    stream = screen.query_one(EventList)  # type: ignore[attr-defined]
+    return [stream.events[i]["name"] or stream.events[i]["type"] for i in stream.order]
+
+
+async def _search(pilot: object, text: str) -> None:
+    await pilot.press("slash")  # type: ignore[attr-defined]
+    main_screen(pilot.app).query_one("#search", Input).value = text  # type: ignore[attr-defined]
+    await pilot.press("enter")  # type: ignore[attr-defined]
+    await settle(pilot)
+
+
+def _count(screen: object) -> str:
+    return str(screen.query_one("#match-count").content)  # type: ignore[attr-defined]
+
+
+async def test_search_filters_the_list_and_counts_matches(db_path: Path) -> None:
+    """Typing a query shows only matches with their count; new matching events keep arriving; esc clears."""
+    fill(db_path, [track(n, properties={"plan": "pro" if n % 2 else "free"}) for n in range(6)])
+    app = make_app(db_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        screen = main_screen(app)
+        await _search(pilot, "properties.plan:pro")
+        assert _names(screen) == ["Event 1", "Event 3", "Event 5"]
+        assert _count(screen) == "3 matches"
+        assert screen.query_one(EventList).has_focus  # enter goes back to the list
+        fill(db_path, [track(7, properties={"plan": "pro"}), track(8, properties={"plan": "free"})])
+        screen.poll()
+        await settle(pilot)
+        assert _names(screen)[-1] == "Event 7" and _count(screen) == "4 matches"
+        await pilot.press("escape")
+        await settle(pilot)
+        assert len(_names(screen)) == 8
+        assert "8 events" in screen.query_one(HeaderBar).text.plain  # totals survive reloads, counted once
+
+
+async def test_typing_searches_after_a_pause(db_path: Path) -> None:
+    """No enter needed: the search runs once typing pauses."""
+    fill(db_path, [track(1), message_request({"type": "identify", "userId": "u9"})])
+    app = make_app(db_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        screen = main_screen(app)
+        await pilot.press("slash", *"type:identify")
+        await pilot.pause(0.3)
+        await settle(pilot)
+        assert _names(screen) == ["identify"] and _count(screen) == "1 match"
+
+
+async def test_a_malformed_query_is_shown_inline_and_changes_nothing(db_path: Path) -> None:
+    """An error marks the offending term under the input with the message; the list keeps the last good search."""
+    fill(db_path, [track(n) for n in range(3)])
+    app = make_app(db_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        screen = main_screen(app)
+        await _search(pilot, "type:track typo:x")
+        bar = screen.query_one(FilterBar)
+        assert bar.has_class("-error")
+        error = str(screen.query_one("#search-error").content)
+        assert error.startswith(" " * 11 + "^^^^") and "typo" in error
+        assert len(_names(screen)) == 3
+        await _search(pilot, "type:track")
+        assert not bar.has_class("-error") and _count(screen) == "3 matches"
+
+
+async def test_n_and_N_jump_between_matches_beyond_the_rows_shown(db_path: Path) -> None:
+    """N walks to older matches even past the cap; n walks back; the bar says which match it is."""
+    fill(db_path, [track(n, properties={"hit": n % 2 == 0}) for n in range(12)])
+    app = make_app(db_path, cap=3)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        screen = main_screen(app)
+        await _search(pilot, "properties.hit:true")
+        assert _names(screen) == ["Event 6", "Event 8", "Event 10"] and _count(screen) == "6 matches"
+        detail = screen.query_one(EventDetail)
+        seen = []
+        for _ in range(4):
+            await pilot.press("N")
+            await settle(pilot)
+            seen.append(detail.event["name"])
+        assert seen == ["Event 8", "Event 6", "Event 4", "Event 2"]
+        assert _count(screen) == "2 of 6"
+        assert "Event 2" in _names(screen)
+        await pilot.press("n")
+        await settle(pilot)
+        assert detail.event["name"] == "Event 4" and _count(screen) == "3 of 6"
+
+
+async def test_search_and_n_reach_events_the_sampled_list_skipped(db_path: Path) -> None:
+    """The list shows a sample of a flood, but search covers every stored event."""
+    fill(db_path, [track(0)])
+    app = make_app(db_path, readable_rate=1.0, burst=5)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        screen = main_screen(app)
+        fill(db_path, [track(n) for n in range(1, 101)], step_ms=1)
+        screen.poll()
+        await settle(pilot)
+        assert "Event 57" not in _names(screen)
+        await _search(pilot, "user:user-57")
+        assert _names(screen) == ["Event 57"] and _count(screen) == "1 match"
+        await pilot.press("escape")
+        await settle(pilot)
+        stream = screen.query_one(EventList)
+        start = stream.selected_id
+        await pilot.press("N")
+        await settle(pilot)
+        assert stream.selected_id == start - 1  # the very previous stored event, shown or not
+
+
+async def test_type_toggles_narrow_the_search(db_path: Path) -> None:
+    """Ticking types adds a type: term to the search."""
+    fill(db_path, [track(1), message_request({"type": "identify", "userId": "u9"}),
+                   message_request({"type": "page", "name": "Home", "userId": "u9"})])
+    app = make_app(db_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        screen = main_screen(app)
+        bar = screen.query_one(FilterBar)
+        bar.toggle_type("identify")
+        bar.toggle_type("page")
+        await settle(pilot)
+        assert _names(screen) == ["identify", "Home"]
+        assert bar.text == "type:identify,page"
+        await pilot.click("#type-toggles", offset=(2, 0))  # "identify" is first
+        await settle(pilot)
+        assert _names(screen) == ["Home"]
