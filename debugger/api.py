@@ -88,8 +88,18 @@ async def _notifier_context(app: web.Application) -> AsyncIterator[None]:
     notifier.closed = True
 
 
+#: On every API answer. ``nosniff`` + CORP ``same-origin`` make browsers drop the body of a
+#: cross-origin ``<script src>``/``<img>``/no-cors fetch even if one got through (browsers too old
+#: to send Sec-Fetch-Site); ``no-store`` keeps captured data out of caches.
+API_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
 def _json(data: Any, status: int = 200) -> web.Response:
-    return web.Response(status=status, body=safe_json(data), content_type="application/json")
+    return web.Response(status=status, body=safe_json(data), content_type="application/json", headers=API_HEADERS)
 
 
 def _error(status: int, code: str, message: str, **extra: Any) -> web.Response:
@@ -111,15 +121,28 @@ def host_allowed(host_header: str | None, configured: str) -> bool:
     return bool(host) and host == configured.lower() and configured not in ("0.0.0.0", "::", "")
 
 
+def refusal(request: web.Request) -> web.Response | None:
+    """Why a request may not read or change the capture (403), or None if it may.
+
+    Refused: a Host that is not this machine (DNS rebinding), an ``Origin`` other than the
+    server's own, and a ``Sec-Fetch-Site`` other than ``same-origin``/``none`` (a page on
+    another origin, including ``same-site`` ones such as ``localhost:3000``).
+    """
+    if not host_allowed(request.headers.get("Host"), request.app[settings_key].host):
+        return _error(403, "forbidden_host", "The debugger API answers only requests addressed to this machine (Host header).")
+    origin = request.headers.get("Origin")
+    if origin is not None and origin != f"{request.scheme}://{request.host}":
+        return _error(403, "cross_origin", "The debugger API is same-origin only.")
+    if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
+        return _error(403, "cross_origin", "The debugger API is same-origin only.")
+    return None
+
+
 def _guarded(handler: Handler, *, json_body: bool = False) -> Handler:
     async def guarded(request: web.Request) -> web.StreamResponse:
-        if not host_allowed(request.headers.get("Host"), request.app[settings_key].host):
-            return _error(403, "forbidden_host", "The debugger API answers only requests addressed to this machine (Host header).")
-        origin = request.headers.get("Origin")
-        if origin is not None and origin != f"{request.scheme}://{request.host}":
-            return _error(403, "cross_origin", "The debugger API is same-origin only.")
-        if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
-            return _error(403, "cross_origin", "The debugger API is same-origin only.")
+        refused = refusal(request)
+        if refused is not None:
+            return refused
         if json_body and request.content_type != "application/json":
             return _error(415, "json_required", "Send this POST with Content-Type: application/json.")
         try:

@@ -82,9 +82,16 @@ async def _writer_context(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _healthz(request: web.Request) -> web.Response:
+    """Liveness plus counts; the counts say how much was captured, so the API's guard applies."""
+    from debugger.api import API_HEADERS, refusal
+
+    refused = refusal(request)
+    if refused is not None:
+        return refused
     writer = request.app[writer_key]
     return web.json_response(
-        {"ok": True, "events": writer.committed_events, "requests": writer.committed_requests}
+        {"ok": True, "events": writer.committed_events, "requests": writer.committed_requests},
+        headers=API_HEADERS,
     )
 
 
