@@ -23,6 +23,8 @@ import orjson
 from aiohttp import web
 
 from debugger import wire
+from debugger.guard import ConnectionGuard, GuardedSite, ParserLog
+from debugger.limits import PARSER_LIMITS
 from debugger.settings import Settings
 from debugger.store import EventWriter, StoreError, WriteResult
 
@@ -43,6 +45,7 @@ Observer = Callable[[Handled], None]
 settings_key = web.AppKey("settings", Settings)
 writer_key = web.AppKey("writer", EventWriter)
 observer_key = web.AppKey("observer", list[Observer])
+guard_key = web.AppKey("guard", ConnectionGuard)
 
 
 def make_app(settings: Settings, *, observer: Observer | None = None) -> web.Application:
@@ -52,8 +55,10 @@ def make_app(settings: Settings, *, observer: Observer | None = None) -> web.App
         settings: where the capture lives and how to write it.
         observer: called after each handled request (headless printing, counters).
     """
-    app = web.Application(client_max_size=wire.WIRE_LIMIT + 1)
+    guard = ConnectionGuard(settings.peer_connections, settings.max_connections)
+    app = web.Application(client_max_size=wire.WIRE_LIMIT + 1, middlewares=[guard.middleware])
     app[settings_key] = settings
+    app[guard_key] = guard
     app[observer_key] = [observer] if observer is not None else []
     app.cleanup_ctx.append(_writer_context)
     app.router.add_get("/healthz", _healthz)
@@ -192,15 +197,23 @@ async def start(app: web.Application, host: str, port: int) -> tuple[web.AppRunn
     ``auto_decompress=False`` keeps the body as it arrived: the core inflates it with a
     bound and records the encoding and wire size.
     """
+    settings = app[settings_key]
     runner = web.AppRunner(
         app,
         auto_decompress=False,
         handle_signals=False,
         access_log=None,
-        shutdown_timeout=app[settings_key].shutdown_timeout,
+        shutdown_timeout=settings.shutdown_timeout,
+        # A connection must finish its request line and headers within this many seconds of
+        # connecting (or of its last answer), else aiohttp closes it: slowloris on the headers.
+        keepalive_timeout=settings.header_timeout,
+        # Parser limits above segdbg's own (debugger.limits), so oversize headers and URLs get a
+        # recorded 431/414 instead of aiohttp's unrecorded plain-text 400.
+        **PARSER_LIMITS,
+        logger=ParserLog(log),
     )
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
+    site = GuardedSite(runner, host, port, app[guard_key])
     try:
         await site.start()
     except BaseException:

@@ -18,6 +18,11 @@ class Settings:
         commit_rows: the most event rows the writer puts in one transaction.
         shutdown_timeout: seconds in-flight requests get to finish on Ctrl-C/SIGTERM.
         body_timeout: seconds a client gets to send its whole body (slow clients get a 408).
+        header_timeout: seconds a connection gets to send a complete request line and headers
+            (from connecting, or from its last answer when kept alive) before it is closed.
+        peer_connections: the most open connections one peer address may hold; past it, the
+            peer's longest-idle connection (between requests or still sending headers) is closed.
+        max_connections: the same bound over all peers together.
         write_keys: when not empty, the only write keys accepted; others get Segment's 400.
         lock_timeout: seconds the writer waits for another process's lock before answering 503.
         max_pages: a cap on the capture's size in SQLite pages (None: the disk is the limit).
@@ -32,6 +37,9 @@ class Settings:
     commit_rows: int = 5000
     shutdown_timeout: float = 10.0
     body_timeout: float = 30.0
+    header_timeout: float = 15.0
+    peer_connections: int = 128
+    max_connections: int = 512
     write_keys: frozenset[str] = frozenset()
     lock_timeout: float = 5.0
     max_pages: int | None = None

@@ -14,12 +14,13 @@ import json
 import re
 import zlib
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 import orjson
 
+from debugger.limits import Oversize, kept_headers, kept_target, oversize
 from debugger.protocol import (
     BATCH,
     CONTEXT,
@@ -420,6 +421,9 @@ def handle(
             any other key is answered like an invalid key.
     """
     route = match_route(request.method, request.path)
+    too_big = oversize(request.path, request.query_string, request.headers)
+    if too_big is not None:
+        return _refuse_oversize(request, route, received_at, too_big)
     headers = lowered(request.headers)
     if request.method == "OPTIONS":
         return Outcome(Reply(204, b"", "text/plain", cors_headers(headers, preflight=True)), None)
@@ -602,6 +606,18 @@ def _record(
         body=request.body[:KEPT_BODY_LIMIT] if keep_body and request.body else None,
     )
     return Outcome(reply, record, events)
+
+
+def _refuse_oversize(request: IncomingRequest, route: Route, received_at: datetime, too_big: Oversize) -> Outcome:
+    """414/431, recorded with a bounded copy of the URL and headers (preflights included)."""
+    reply = Reply(too_big.status, error_body(too_big.code, too_big.message), headers=cors_headers(request.headers, preflight=False))
+    kept = replace(
+        request,
+        path=kept_target(request.path),
+        query_string=kept_target(request.query_string),
+        headers=kept_headers(request.headers),
+    )
+    return _record(kept, route, received_at, reply, None, None, too_big.code, too_big.message, (), False)
 
 
 def _str_key(value: object) -> str | None:

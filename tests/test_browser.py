@@ -20,7 +20,7 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import aiohttp
 import orjson
@@ -101,7 +101,7 @@ class Attacker:
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def __enter__(self) -> Attacker:
+    def __enter__(self) -> Self:
         self._thread.start()
         self._ready.wait(10)
         return self

@@ -11,6 +11,7 @@ anything (the capture is checked afterwards); ingest from a browser origin keeps
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -27,11 +28,8 @@ RESET = "/debugger/api/reset"
 
 
 @pytest.fixture
-def victim(tmp_path: object) -> Iterator[ServerThread]:
+def victim(tmp_path: Path) -> Iterator[ServerThread]:
     """A real server holding one captured event with a secret in it."""
-    from pathlib import Path
-
-    assert isinstance(tmp_path, Path)
     with ServerThread(Settings(db=tmp_path / "victim.db", port=0)) as running:
         answer = http(running.url + "/v1/track", body={"writeKey": "wk", "userId": "u1", "event": SECRET,
                                                         "properties": {"card": SECRET}})
