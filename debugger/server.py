@@ -126,13 +126,21 @@ async def _read_body(request: web.Request, timeout: float) -> tuple[bytes, str |
         return b"".join(chunks), wire.DISCONNECTED
 
 
+def _header_text(value: str) -> str:
+    """A header value as text: aiohttp keeps bytes that are not UTF-8 as lone surrogates
+    (surrogateescape), which can be neither stored nor echoed; they become U+FFFD."""
+    if value.isascii():
+        return value
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def _incoming(request: web.Request, body: bytes, cut: str | None) -> wire.IncomingRequest:
     return wire.IncomingRequest(
         method=request.method,
         path=request.path,
         query_string=request.query_string,
         query=tuple(request.query.items()),
-        headers=tuple(request.headers.items()),
+        headers=tuple((name, _header_text(value)) for name, value in request.headers.items()),
         body=body,
         remote=request.remote,
         cut=cut,

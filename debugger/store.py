@@ -556,9 +556,16 @@ class EventWriter:
             results: list[WriteResult | BaseException] = list(self._write_jobs(conn, jobs))
             conn.execute("COMMIT")
         except Exception as exc:  # noqa: BLE001 - every waiting request must hear about the failure
-            log.exception("write failed; %d requests answered with an error", len(jobs))
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
+            if len(jobs) > 1 and not isinstance(exc, sqlite3.OperationalError):
+                # One bad row must not fail the requests that shared its group: write each alone,
+                # so only the job that cannot be written answers 503. (A full disk or a lock is
+                # an OperationalError that would fail each of them again: not retried.)
+                for job in jobs:
+                    self._commit(conn, [job])
+                return
+            log.exception("write failed; %d requests answered with an error", len(jobs))
             error = StoreError(_write_error(self.path, exc))
             results = [error] * len(jobs)
         else:

@@ -304,7 +304,9 @@ def decode_json_lenient(data: bytes) -> tuple[Any, bool]:
         if "surrogate" not in str(exc) and "UTF-8" not in str(exc):
             raise error from exc
     try:
-        document = json.loads(data.decode("utf-8", "replace"), parse_constant=_reject_constant)
+        document = json.loads(
+            data.decode("utf-8", "replace"), parse_constant=_reject_constant, parse_int=_int, parse_float=_float
+        )
         return _scrub(document), True
     except (ValueError, RecursionError) as exc:
         raise error from exc
@@ -312,6 +314,20 @@ def decode_json_lenient(data: bytes) -> tuple[Any, bool]:
 
 def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
+
+
+# The lenient parse reads numbers as orjson does, so both paths store the same values (and
+# orjson can write them back): integers beyond 64 bits become floats, infinite ones are an error.
+def _int(text: str) -> int | float:
+    value = int(text)
+    return value if -(2**63) <= value < 2**64 else _float(text)
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError("number is infinity when parsed as double")
+    return value
 
 
 def _scrub(value: Any) -> Any:
@@ -589,15 +605,15 @@ def _record(
 ) -> Outcome:
     record = RequestRecord(
         received_at=format_timestamp(received_at),
-        method=request.method,
-        path=request.path,
-        query_string=request.query_string,
+        method=_text(request.method),
+        path=_text(request.path),
+        query_string=_text(request.query_string),
         remote_addr=request.remote,
-        headers=mask_headers(request.headers),
+        headers=[[_text(name), _text(value)] for name, value in mask_headers(request.headers)],
         kind=route.kind,
         write_key=write_key,
-        content_type=header(request.headers, "content-type"),
-        content_encoding=header(request.headers, "content-encoding"),
+        content_type=_maybe_text(header(request.headers, "content-type")),
+        content_encoding=_maybe_text(header(request.headers, "content-encoding")),
         wire_size=len(request.body),
         body_size=body_size,
         status=reply.status,
@@ -618,6 +634,15 @@ def _refuse_oversize(request: IncomingRequest, route: Route, received_at: dateti
         headers=kept_headers(request.headers),
     )
     return _record(kept, route, received_at, reply, None, None, too_big.code, too_big.message, (), False)
+
+
+def _text(value: str) -> str:
+    """Text that can be stored as UTF-8: lone surrogates (bytes a shell could not decode) become U+FFFD."""
+    return value if value.isascii() else _SURROGATE.sub("\ufffd", value)
+
+
+def _maybe_text(value: str | None) -> str | None:
+    return None if value is None else _text(value)
 
 
 def _str_key(value: object) -> str | None:
