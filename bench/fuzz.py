@@ -23,11 +23,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from hypothesis import HealthCheck, given, seed, settings  # noqa: E402
+from hypothesis import HealthCheck, given, seed, settings
 
-from tests.helpers import ServeProcess, integrity  # noqa: E402
-from tests.strategies import fuzz_requests  # noqa: E402
-from tests.test_fuzz import check, counts  # noqa: E402
+from tests.helpers import ServeProcess, integrity
+from tests.strategies import fuzz_requests
+from tests.test_fuzz import check, counts
 
 
 def rss_mb(pid: int) -> float:
