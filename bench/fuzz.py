@@ -50,13 +50,18 @@ def main() -> int:
         start_rss = rss_mb(pid)
         peak = [start_rss]
         sent = [0]
+        failures: list[dict[str, object]] = []
         print(f"fuzzing {server.url} (pid {pid}) with {args.examples:,} requests; RSS {start_rss:.1f} MB", flush=True)
 
         @settings(max_examples=args.examples, deadline=None, database=None, derandomize=False,
                   suppress_health_check=list(HealthCheck))
         @given(request=fuzz_requests())
         def fuzz(request: dict[str, object]) -> None:
-            check(server.url, db, request)
+            try:
+                check(server.url, db, request)
+            except Exception:
+                failures.append(request)  # the last one is the shrunk example Hypothesis replays
+                raise
             sent[0] += 1
             if sent[0] % 500 == 0:
                 peak[0] = max(peak[0], rss_mb(pid))
@@ -69,7 +74,7 @@ def main() -> int:
             runner()
         except Exception as exc:  # noqa: BLE001 - reported, then the server is still checked
             failed = True
-            print(f"FAILED: {exc!r}", flush=True)
+            print(f"FAILED: {exc!r}\n  request: {failures[-1] if failures else '?'!r:.2000}", flush=True)
         elapsed = time.monotonic() - started
         end_rss = rss_mb(pid)
         requests, events = counts(db)

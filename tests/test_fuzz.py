@@ -78,18 +78,20 @@ def check(url: str, db: Path, request: dict[str, Any]) -> None:
     except (BrokenPipeError, ConnectionResetError):
         # The parser refused the request line and hung up while the body was still being sent.
         assert request["method"] not in PARSER_METHODS, request
-        assert counts(db) == before
+        assert counts(db) == before, request
         return
     assert answer.status < 500, (request, answer.status, answer.body[:300])
     requests_added, events_added = (a - b for a, b in zip(counts(db), before, strict=True))
     if request["method"] not in PARSER_METHODS:
-        assert (answer.status, requests_added, events_added) == (400, 0, 0)
+        assert (answer.status, requests_added, events_added) == (400, 0, 0), request
         return
     if not reaches_ingest(request["method"], request["path"]):
-        assert (requests_added, events_added) == (0, 0)
+        if request["path"] == "/debugger/api/reset" and answer.status == 200:
+            return  # a same-origin JSON POST: the one request allowed to delete
+        assert (requests_added, events_added) == (0, 0), request
         return
     if "." in request["path"].split("?", 1)[0] or "%" in request["path"].split("?", 1)[0]:
-        assert requests_added in (0, 1)  # aiohttp normalises these paths: no exact oracle
+        assert requests_added in (0, 1), request  # aiohttp normalises these paths: no exact oracle
         return
     expected = oracle(request)
     assert answer.status == expected.reply.status, (request, answer.body[:300], expected.reply.body[:300])
@@ -97,7 +99,7 @@ def check(url: str, db: Path, request: dict[str, Any]) -> None:
     assert events_added == len(expected.events), request
     if answer.status >= 400 and request["method"] != "HEAD":
         error = answer.json()
-        assert error["success"] is False and error["code"] and error["message"]
+        assert error["success"] is False and error["code"] and error["message"], (request, error)
 
 
 @given(request=fuzz_requests())

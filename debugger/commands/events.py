@@ -155,7 +155,7 @@ def _table(events: Iterable[dict[str, Any]], searched: bool) -> int:
         table.add_row(
             str(event["id"]),
             Text(event["received_at"][:23].replace("T", " ")),
-            Text((event["type"] or "?").upper()),
+            Text(inert((event["type"] or "?").upper(), 12)),  # an invalid message's type is payload text
             Text(inert(event_label(event), 48)),
             Text(inert(event_user(event), 28)),
             Text(inert(event["write_key"] or "", 20)),

@@ -95,11 +95,14 @@ def _table(doc: dict[str, Any], output: Path | None) -> None:
             console.print(Text(f"Source {title}", style="bold underline"))
             for event in source["events"]:
                 name = inert(event["name"], 60) if event["name"] else ""
-                console.print(Text.assemble((f"{event['type'].upper():9}", "bold"), (name, "bold"),
+                console.print(Text.assemble((f"{inert(event['type'].upper(), 12):9}", "bold"), (name, "bold"),
                                             (f"  {event['count']:,}×  {event['first_seen'][:19]} → {event['last_seen'][:19]}", "dim")))
                 table = Table(box=None, show_header=False, pad_edge=False, padding=(0, 1))
-                for column in ("path", "types", "present", "examples"):
-                    table.add_column(column, no_wrap=column != "examples", overflow="fold")
+                # A long path is cut rather than squeezing the examples to one character a line.
+                table.add_column("path", no_wrap=True, max_width=50, overflow="ellipsis")
+                table.add_column("types", no_wrap=True)
+                table.add_column("present", no_wrap=True)
+                table.add_column("examples", min_width=20, overflow="fold")
                 for f in event["fields"]:
                     types = ", ".join(f"{t} {n}" for t, n in sorted(f["types"].items(), key=lambda kv: -kv[1]))
                     drift = Text(" ⚠ drift", style="bold yellow") if f["drift"] else Text("")
