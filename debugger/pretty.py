@@ -16,8 +16,14 @@ from typing import Any
 from debugger.dialects import curl, js, mobile, php, python, ruby, typed
 from debugger.dialects.call import Call, from_message
 
-# C0/C1 controls (ESC starts ANSI/OSC sequences), DEL, and the Unicode bidi/isolate overrides.
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
+# C0/C1 controls (ESC starts ANSI/OSC sequences), DEL, the Unicode bidi/isolate overrides, line
+# and paragraph separators (line breaks to some terminals and editors), and invisible
+# characters that make two names look the same: zero-width space, word joiner, BOM,
+# interlinear annotations and the tag characters ("ASCII smuggling").
+_UNSAFE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c"
+    "\u2028\u2029\u200b\u2060\ufeff\ufff9-\ufffb\U000e0000-\U000e007f]"
+)
 
 STATUS_MARK = {"ok": "✓", "invalid": "✗", "duplicate": "⧉"}
 
@@ -33,7 +39,9 @@ def inert(text: object, limit: int = 200) -> str:
 
 def _escape(char: str) -> str:
     code = ord(char)
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 def event_label(event: Mapping[str, Any]) -> str:

@@ -260,7 +260,7 @@ def inflate(body: bytes, encoding: str | None, limit: int) -> bytes:
         if token == "identity":
             continue
         if token not in ("gzip", "x-gzip", "deflate"):
-            raise RequestError("invalid_encoding", f"Unsupported Content-Encoding {token!r}; use gzip.")
+            raise RequestError("invalid_encoding", f"Unsupported Content-Encoding {_quoted(token)}; use gzip.")
         data = _inflate_members(data, token, limit)
     return data
 
@@ -463,7 +463,7 @@ def handle(
                 if write_key is None:
                     raise RequestError("invalid_write_key", "The pixel carries no writeKey.")
                 if allowed_keys and write_key not in allowed_keys:
-                    raise RequestError("invalid_write_key", f"{write_key!r} is not one of this server's --write-key values.")
+                    raise RequestError("invalid_write_key", f"{_quoted(write_key)} is not one of this server's --write-key values.")
                 envelope = Envelope(write_key=write_key, received_at=received_at, ip=request.remote, path_type=route.type)
                 events = (build_event(message, envelope, new_id=new_id, raw=serialize(message)),)
             except RequestError as exc:
@@ -496,7 +496,7 @@ def handle(
                     bad = next(e.write_key for e in events if e.write_key not in allowed_keys)
                     raise RequestError(
                         "invalid_write_key",
-                        f"An invalid write key was provided: {bad!r} is not one of this server's --write-key values.",
+                        f"An invalid write key was provided: {_quoted(bad)} is not one of this server's --write-key values.",
                     )
                 reply = Reply(200, SUCCESS_BODY, headers=cors)
         else:
@@ -506,7 +506,7 @@ def handle(
                     reply = Reply(404, error_body("not_found", _not_found(request)), headers=cors)
                     return Outcome(reply, None)
                 raise RequestError("not_found", _not_found(request), status=404)
-            text = f"{request.method} is not allowed here; use {allowed}."
+            text = f"{_quoted(request.method, 20)[1:-1]} is not allowed here; use {allowed}."
             reply = Reply(
                 405, error_body("method_not_allowed", text), headers=(*cors, ("Allow", f"{allowed}, OPTIONS"))
             )
@@ -645,6 +645,13 @@ def _maybe_text(value: str | None) -> str | None:
     return None if value is None else _text(value)
 
 
+def _quoted(value: object, limit: int = 80) -> str:
+    """``repr`` of a client's value for an error message: escapes control characters, and is
+    cut so a 32 KB write key or a 64 KB path does not come back whole in every answer."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 2] + "…" + text[-1]
+
+
 def _str_key(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
@@ -660,7 +667,7 @@ def _not_found(request: IncomingRequest) -> str:
         hint = " The path repeats /v1: set your library's host to the server root, without /v1."
     elif not request.path.startswith("/v1/"):
         hint = " Segment routes live under /v1/ (e.g. POST /v1/batch, POST /v1/track)."
-    return f"No Segment route at {request.method} {request.path}.{hint}"
+    return f"No Segment route at {_quoted(request.method, 20)[1:-1]} {_quoted(request.path, 200)[1:-1]}.{hint}"
 
 
 HOME_TEXT = b"""segdbg is running: a local Segment HTTP Tracking API.

@@ -88,9 +88,11 @@ def test_stats(hostile: Path) -> None:
 
 def test_check(hostile: Path) -> None:
     """`check`: finding messages quote event names and property paths from the payload."""
-    result = run("check", "--db", str(hostile), "--all")
+    result = run("check", "--db", str(hostile))
+    assert result.exit_code == 3, result.output
     assert_inert(result.output, "check")
-    assert "product added" in result.output and "[link=http://evil.example]" not in result.output.replace("\\", "") or True
+    assert "product added \\x1b]8;;http://evil.example" in result.output  # the OSC 8 link is shown, not made
+    assert "[red]markup[/red][link=http://evil.example]" in result.output  # markup printed as written
 
 
 def test_schema_table(hostile: Path) -> None:
@@ -120,7 +122,7 @@ def test_a_bad_query_error_quotes_it_inert(hostile: Path) -> None:
 class _EvilTarget(httpserver.BaseHTTPRequestHandler):
     """A replay target that rejects everything with a hostile error body."""
 
-    def do_POST(self) -> None:  # noqa: N802 - the http.server protocol
+    def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
         body = f'{{"success":false,"code":"{CLEAR}","message":"{ANSI} {MARKUP} {HUGE}"}}'.encode()
         self.send_response(400)
@@ -203,3 +205,38 @@ async def test_the_tui_shows_every_event_inert_in_every_tab(hostile: Path) -> No
                 assert found is None, (event_id, tab, svg[max(0, found.start() - 80):found.start() + 20])
                 if (event_id, tab) in ((6, "3"), (5, "4"), (1, "1")):  # the hostile text is there, shown as escapes
                     assert "\\x1b" in svg, (event_id, tab)
+
+
+def test_inert_shows_invisible_and_line_breaking_characters() -> None:
+    """Zero-width and tag characters (two names that look alike), line separators and astral controls become escapes."""
+    from debugger.pretty import inert
+
+    assert inert("Order\u200bCompleted") == "Order\\u200bCompleted"
+    assert inert("a\u2028b\u2029c\ufeffd\u2060e") == "a\\u2028b\\u2029c\\ufeffd\\u2060e"
+    assert inert("x\U000e0041\U000e007f") == "x\\U000e0041\\U000e007f"
+    assert inert("\x1b[31m\x9b1m\u202e", 200) == "\\x1b[31m\\x9b1m\\u202e"
+    assert inert("é🎉 👨\u200d👩", 200) == "é🎉 👨\u200d👩"  # ordinary text, emoji joiners included, is left alone
+    assert len(inert(HUGE, 100)) == 100 and inert(HUGE, 100).endswith("…")
+
+
+def test_error_messages_quote_client_values_escaped_and_bounded(fixed_now: object) -> None:
+    """A 30 KB write key, a 60 KB path or a long encoding token comes back escaped and cut, not whole."""
+    import itertools
+    from datetime import datetime
+
+    assert isinstance(fixed_now, datetime)
+    counter = itertools.count()
+
+    def answer(request: wire.IncomingRequest, **options: object) -> dict[str, object]:
+        outcome = wire.handle(request, received_at=fixed_now, new_id=lambda: f"id-{next(counter)}", **options)  # type: ignore[arg-type]
+        return orjson.loads(outcome.reply.body)  # type: ignore[no-any-return]
+
+    key = ANSI + "k" * 30_000
+    body = orjson.dumps({"writeKey": key, "userId": "u", "event": "E"})
+    refused = answer(wire.IncomingRequest("POST", "/v1/track", body=body), allowed_keys=frozenset({"mine"}))
+    assert refused["code"] == "invalid_write_key" and len(str(refused["message"])) < 250
+    assert "\\x1b[31mRED" in str(refused["message"])
+    missing = answer(wire.IncomingRequest("POST", "/v1/" + ANSI + "p" * 60_000, body=b"{}"))
+    assert missing["code"] == "not_found" and len(str(missing["message"])) < 400 and "\x1b" not in str(missing["message"])
+    encoding = answer(wire.IncomingRequest("POST", "/v1/track", headers=(("Content-Encoding", "zz" * 5000),), body=b"{}"))
+    assert encoding["code"] == "invalid_encoding" and len(str(encoding["message"])) < 200
