@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import re
 import zlib
@@ -191,6 +192,7 @@ def lowered(headers: Headers) -> dict[str, str]:
     return out
 
 
+@functools.lru_cache(maxsize=64)  # pure; clients repeat one header, decoding it costs more than the lookup
 def basic_auth_user(value: str | None) -> str | None:
     """The username of an ``Authorization: Basic`` header (the write key), if any.
 
@@ -216,7 +218,7 @@ def mask_headers(headers: Headers) -> list[list[str]]:
         if key.lower() in MASKED_HEADERS:
             scheme = value.split(" ", 1)[0] if " " in value and key.lower() != "cookie" else ""
             value = f"{scheme} ••••••".strip()
-        masked.append([key, value])
+        masked.append([_text(key), _text(value)])  # storable even if a shell handed over lone surrogates
     return masked
 
 
@@ -467,7 +469,7 @@ def handle(
                 envelope = Envelope(write_key=write_key, received_at=received_at, ip=request.remote, path_type=route.type)
                 events = (build_event(message, envelope, new_id=new_id, raw=serialize(message)),)
             except RequestError as exc:
-                return _record(request, route, received_at, reply, write_key, None, exc.code, exc.message, events, True)
+                return _record(request, route, received_at, reply, write_key, None, exc.code, exc.message, events, True, headers)
         elif route.kind in (MESSAGE, BATCH_ROUTE, METRICS) and request.method == "POST":
             limit = MAX_MESSAGE_BYTES if route.kind == MESSAGE else MAX_BATCH_BYTES
             if request.cut == TOO_LARGE:
@@ -510,11 +512,11 @@ def handle(
             reply = Reply(
                 405, error_body("method_not_allowed", text), headers=(*cors, ("Allow", f"{allowed}, OPTIONS"))
             )
-            return _record(request, route, received_at, reply, None, None, "method_not_allowed", text, (), True)
+            return _record(request, route, received_at, reply, None, None, "method_not_allowed", text, (), True, headers)
     except RequestError as exc:
         reply = Reply(exc.status, error_body(exc.code, exc.message), headers=cors)
-        return _record(request, route, received_at, reply, write_key, body_size, exc.code, exc.message, (), True)
-    return _record(request, route, received_at, reply, write_key, body_size, None, None, events, keep_body)
+        return _record(request, route, received_at, reply, write_key, body_size, exc.code, exc.message, (), True, headers)
+    return _record(request, route, received_at, reply, write_key, body_size, None, None, events, keep_body, headers)
 
 
 def _messages(
@@ -602,18 +604,19 @@ def _record(
     message: str | None,
     events: tuple[Event, ...],
     keep_body: bool,
+    headers: dict[str, str],
 ) -> Outcome:
     record = RequestRecord(
-        received_at=format_timestamp(received_at),
+        received_at=events[0].received_at if events else format_timestamp(received_at),
         method=_text(request.method),
         path=_text(request.path),
         query_string=_text(request.query_string),
         remote_addr=request.remote,
-        headers=[[_text(name), _text(value)] for name, value in mask_headers(request.headers)],
+        headers=mask_headers(request.headers),
         kind=route.kind,
         write_key=write_key,
-        content_type=_maybe_text(header(request.headers, "content-type")),
-        content_encoding=_maybe_text(header(request.headers, "content-encoding")),
+        content_type=_maybe_text(headers.get("content-type")),
+        content_encoding=_maybe_text(headers.get("content-encoding")),
         wire_size=len(request.body),
         body_size=body_size,
         status=reply.status,
@@ -633,7 +636,7 @@ def _refuse_oversize(request: IncomingRequest, route: Route, received_at: dateti
         query_string=kept_target(request.query_string),
         headers=kept_headers(request.headers),
     )
-    return _record(kept, route, received_at, reply, None, None, too_big.code, too_big.message, (), False)
+    return _record(kept, route, received_at, reply, None, None, too_big.code, too_big.message, (), False, lowered(kept.headers))
 
 
 def _text(value: str) -> str:
