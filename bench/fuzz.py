@@ -78,11 +78,13 @@ def main() -> int:
         elapsed = time.monotonic() - started
         end_rss = rss_mb(pid)
         requests, events = counts(db)
+        size_mb = sum(f.stat().st_size for f in db.parent.glob(db.name + "*")) / 2**20
         code, _, err = server.stop()
         complaints = [line for line in err.splitlines() if "Traceback" in line or "ERROR" in line or "Error" in line]
         print(f"{sent[0]:,} requests in {elapsed:.1f} s ({sent[0] / elapsed:.0f}/s), shrinking included")
         print(f"server RSS {start_rss:.1f} MB at start, {end_rss:.1f} MB at the end, peak seen {max(peak[0], end_rss):.1f} MB")
-        print(f"capture: {requests:,} requests, {events:,} events, integrity_check {integrity(db)}; server exit {code}")
+        print(f"capture: {requests:,} requests, {events:,} events, {size_mb:.1f} MB (SQLite keeps up to 32 MB of it cached "
+              f"per connection), integrity_check {integrity(db)}; server exit {code}")
         print(f"server stderr: {len(err.splitlines())} lines, {len(complaints)} tracebacks/errors")
         for line in complaints[:10]:
             print("  " + line)
