@@ -231,7 +231,7 @@ def vacuum_capture(
 
     report = VacuumReport(before=sizes(path))
     if policy.active:
-        task = Retention(policy, clock=lambda: now, step=REBUILD_STEP, check_every=3600)
+        task = Retention(policy, clock=lambda: now, chunk=1000, rows_per_commit=REBUILD_STEP, check_every=3600)
         while True:
             swept = run(lambda conn: task.step_once(conn, REBUILD_STEP))
             report.events += swept.events

@@ -219,18 +219,26 @@ def delete_requests(conn: sqlite3.Connection, keep_from: int, *, limit: int = 50
 class Retention:
     """The writer's idle task for a :class:`Policy`: delete in short transactions, never in the ack path.
 
-    Each call is one transaction: ``step`` rows when nothing is waiting (the writer calls
-    again after its short idle pause, so other processes get the lock in between), or up to
-    ``busy_rows`` under sustained load (the writer still calls every ``idle_every`` seconds),
-    so the capture stays bounded while ingest keeps the writer busy. The age edge (a
-    bisection over ids) is recomputed at most every ``check_every`` seconds; the count edge
-    is ``max(id) - N + 1`` and always current.
+    Like the search indexer, each call is one transaction of small chunks, and the ``busy()``
+    probe is asked between chunks: a request that arrives waits for one chunk (``chunk``
+    rows, ~10 ms) and the commit, not for the whole backlog. A transaction holds at most
+    ``rows_per_commit`` rows; the writer calls again after its short idle pause, so other
+    processes get the lock in between.
+
+    When the capture is over its limit by more than ``slack`` (ingest outran retention, e.g.
+    a sustained flood that keeps the writer busy), each call deletes at least ``busy_rows``
+    (half the backlog, up to ``rows_per_commit``) before yielding, so the capture stays
+    bounded; acknowledgements then wait up to one such bite (~0.1–0.3 s). The age edge (a bisection over ids) is recomputed at most every
+    ``check_every`` seconds; the count edge is ``max(id) - N + 1`` and always current.
 
     Args:
         policy: what to keep.
         clock: the wall clock (``max_age`` counts back from it).
-        step: rows per transaction when idle.
-        busy_rows: rows per call when a job is waiting.
+        chunk: rows per DELETE; the busy probe is asked between chunks.
+        rows_per_commit: rows per transaction at most.
+        busy_rows: rows per call at least while the capture is over the limit by more than ``slack``.
+        slack: rows over the limit tolerated before retention takes priority (default: a
+            tenth of ``max_events``, at least 1,000).
         check_every: seconds between two bisections for the age edge.
     """
 
@@ -239,13 +247,17 @@ class Retention:
         policy: Policy,
         *,
         clock: Callable[[], datetime],
-        step: int = 500,
+        chunk: int = 100,
+        rows_per_commit: int = 5000,
         busy_rows: int = 2000,
+        slack: int | None = None,
         check_every: float = 1.0,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.policy, self.clock, self.monotonic = policy, clock, monotonic
-        self.step, self.busy_rows, self.check_every = step, busy_rows, check_every
+        self.chunk, self.rows_per_commit, self.busy_rows = chunk, rows_per_commit, busy_rows
+        self.slack = slack if slack is not None else max(1000, (policy.max_events or 0) // 10)
+        self.check_every = check_every
         self.deleted_events = 0
         self.deleted_requests = 0
         self.seconds = 0.0
@@ -256,12 +268,13 @@ class Retention:
         if not self.policy.active:
             return False
         started = time.perf_counter()
-        swept = self.step_once(conn, self.busy_rows if busy() else self.step)
+        swept = self.step_once(conn, self.rows_per_commit, busy=busy)
         self.seconds += time.perf_counter() - started
         return swept.more
 
-    def step_once(self, conn: sqlite3.Connection, limit: int) -> Swept:
-        """One transaction: find the horizon, delete up to ``limit`` events, then old requests."""
+    def step_once(self, conn: sqlite3.Connection, limit: int, *, busy: Callable[[], bool] | None = None) -> Swept:
+        """One transaction: find the horizon, delete up to ``limit`` events in chunks (stopping
+        early when ``busy()`` says a job waits), then requests no event refers to any more."""
         swept = Swept()
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -273,10 +286,26 @@ class Retention:
                     self._age = (tick, age_edge(conn, self.policy, now))
                 by_age = self._age[1]
             edge = horizon(conn, self.policy, now, by_age=by_age)
-            swept.events = delete_events(conn, edge.events, limit=limit)
-            if swept.events < limit:
-                swept.requests = delete_requests(conn, edge.requests, limit=limit - swept.events)
-            swept.more = swept.events + swept.requests >= limit  # a full step: there may be more
+            oldest = conn.execute("SELECT min(id) FROM events").fetchone()[0] or edge.events
+            over = edge.events - oldest  # about how many rows are past the edge (pinned ones aside)
+            # Within the slack, a waiting job goes first after one chunk; beyond it, retention
+            # takes bigger bites (the more behind, the bigger) so a flood cannot grow the capture unbounded.
+            at_least = self.chunk if over <= self.slack else max(self.busy_rows, min(over // 2, limit))
+            exhausted = False
+            while swept.events < limit:
+                if busy is not None and swept.events >= at_least and busy():
+                    break
+                wanted = min(self.chunk, limit - swept.events)
+                n = delete_events(conn, edge.events, limit=wanted)
+                swept.events += n
+                if n < wanted:  # nothing older is left to delete
+                    exhausted = True
+                    break
+            if exhausted:
+                swept.requests = delete_requests(conn, edge.requests, limit=self.rows_per_commit)
+                swept.more = swept.requests >= self.rows_per_commit
+            else:
+                swept.more = True
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -292,7 +321,7 @@ def apply(conn: sqlite3.Connection, policy: Policy, now: datetime, *, step: int 
     """Apply a policy now, to completion, on this connection (``segdbg vacuum``); returns
     ``(events, requests)`` deleted. Each step is its own short transaction, so a running
     server's writer is never kept waiting long."""
-    task = Retention(policy, clock=lambda: now, step=step, check_every=0)
+    task = Retention(policy, clock=lambda: now, chunk=step, rows_per_commit=step, check_every=0)
     while True:
         swept = task.step_once(conn, step)
         if progress is not None and swept.events:

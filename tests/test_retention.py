@@ -191,16 +191,21 @@ def test_replay_runs_and_deliveries_are_kept(conn: sqlite3.Connection) -> None:
     assert conn.execute("SELECT count(*) FROM runs").fetchone()[0] == 1
 
 
-def test_each_call_is_one_bounded_transaction(conn: sqlite3.Connection) -> None:
-    """The idle task deletes ``step`` rows per call when idle, ``busy_rows`` when a job waits, and says when it is done."""
-    task = Retention(Policy(max_events=10), clock=lambda: NOW, step=20, busy_rows=5)
+def test_each_call_is_one_transaction_that_yields_to_waiting_jobs(conn: sqlite3.Connection) -> None:
+    """One call: chunks until a job waits (one chunk at least), at most rows_per_commit; over the
+    limit by more than the slack, at least half the backlog (and busy_rows) before yielding; then
+    it says it is done."""
+    task = Retention(Policy(max_events=10), clock=lambda: NOW, chunk=5, rows_per_commit=30, busy_rows=15, slack=100)
     assert task(conn, lambda: True) is True
-    assert task.deleted_events == 5
+    assert task.deleted_events == 5  # within the slack: one chunk, then the waiting job goes first
     assert task(conn, lambda: False) is True
-    assert task.deleted_events == 25
+    assert task.deleted_events == 35  # idle: a full transaction
+    hurried = Retention(Policy(max_events=10), clock=lambda: NOW, chunk=5, rows_per_commit=30, busy_rows=15, slack=20)
+    assert hurried(conn, lambda: True) is True
+    assert hurried.deleted_events == 30  # 55 past the edge, more than the slack: half of it (in chunks) even when busy
     while task(conn, lambda: False):
         pass
-    assert task.deleted_events == 90
+    assert task.deleted_events + hurried.deleted_events == 90
     assert not conn.in_transaction
     assert task(conn, lambda: False) is False  # within the policy: nothing to do
 
@@ -208,7 +213,7 @@ def test_each_call_is_one_bounded_transaction(conn: sqlite3.Connection) -> None:
 def test_the_writer_applies_retention_on_idle_time(tmp_path: Path) -> None:
     """A writer with retention keeps the capture at the cap while events keep coming (chained with the indexer)."""
     path = tmp_path / "w.db"
-    task = Chain(Retention(Policy(max_events=40), clock=lambda: NOW, step=25), search.Indexer())
+    task = Chain(Retention(Policy(max_events=40), clock=lambda: NOW, chunk=25), search.Indexer())
     writer = store.EventWriter(path, idle_task=task).start()
     try:
         for r in range(30):
