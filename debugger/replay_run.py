@@ -32,8 +32,8 @@ from debugger.replay import (
     shift_delta,
 )
 from debugger.report import DELIVERED, Tally
-from debugger.retry import RetryPolicy
 from debugger.resume import bounded, spec
+from debugger.retry import RetryPolicy
 from debugger.runs import INTERRUPTED, RunRecorder
 from debugger.store import StoreError, connect
 from debugger.timefmt import format_timestamp

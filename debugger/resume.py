@@ -127,11 +127,10 @@ def config_for(db: Path, run: Mapping[str, Any], resume: Mapping[str, Any], writ
         **options, write_key=write_key, shift_by=timedelta(seconds=shift) if shift is not None else None
     )
     sql, params = resume["selection"]  # already bounded to the events stored when the run started
-    selection = (
-        f"({sql}) AND events.id NOT IN"
-        f" (SELECT event_id FROM deliveries WHERE run_id = {int(run['id'])} AND status = 'delivered' AND event_id IS NOT NULL)",
-        tuple(params),
+    delivered = (
+        f"SELECT event_id FROM deliveries WHERE run_id = {int(run['id'])} AND status = 'delivered' AND event_id IS NOT NULL"
     )
+    selection = (f"({sql}) AND events.id NOT IN ({delivered})", tuple(params))
     recorded = dict(run.get("options") or {})
     return RunConfig(
         db=db, target=run["target"], query=run.get("query"), options=replay_options,

@@ -14,7 +14,15 @@ import pytest
 from debugger import query as q
 from debugger import search, store
 from debugger.protocol import Envelope, Event, build_event
-from debugger.retention import Chain, Policy, Retention, apply, describe_age, horizon, parse_age
+from debugger.retention import (
+    Chain,
+    Policy,
+    Retention,
+    apply,
+    describe_age,
+    horizon,
+    parse_age,
+)
 from debugger.server import ServerThread
 from debugger.settings import Settings
 from debugger.timefmt import format_timestamp
