@@ -15,6 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -225,11 +226,11 @@ async def start(app: web.Application, host: str, port: int) -> tuple[web.AppRunn
         await runner.cleanup()
         raise
     bound = int(runner.addresses[0][1])
-    await _register(app, host, bound)
+    _register(app, host, bound)
     return runner, bound
 
 
-async def _register(app: web.Application, host: str, port: int) -> None:
+def _register(app: web.Application, host: str, port: int) -> None:
     """Note this server in the capture, so `segdbg vacuum --db` asks it instead of competing for the file."""
     from debugger.maintenance import register_server
 
@@ -240,10 +241,14 @@ async def _register(app: web.Application, host: str, port: int) -> None:
         url = f"http://127.0.0.1:{port}"
     described = {"max_events": policy.max_events, "max_age_s": policy.max_age.total_seconds() if policy.max_age else None}
     pid = os.getpid()
-    try:
-        await asyncio.wrap_future(app[writer_key].call(lambda conn: register_server(conn, pid, url, described)))
-    except Exception as exc:  # noqa: BLE001 - locked or full: ingest will say so; vacuum just cannot find us
-        log.warning("could not note this server in the capture: %s", exc)
+    # Not awaited: if another process holds the write lock, serving must not wait for it.
+    future = app[writer_key].call(lambda conn: register_server(conn, pid, url, described))
+    future.add_done_callback(_registered)
+
+
+def _registered(future: Future[None]) -> None:
+    if future.exception() is not None:  # locked or full: ingest will say so; vacuum just cannot find us
+        log.warning("could not note this server in the capture: %s", future.exception())
 
 
 class ServerThread:
