@@ -89,7 +89,7 @@ def test_vacuum_applies_retention_rebuilds_the_index_and_shrinks_the_file(captur
     invoke("pin", "1", "--db", str(capture))
     result = invoke("vacuum", "--db", str(capture), "--max-events", "50")
     assert result.exit_code == 0, result.output
-    assert "Retention (keeping the newest 50 events (pinned events always)): deleted 249 events" in result.output
+    assert "Retention, keeping the newest 50 events (pinned events always): deleted 249 events" in result.output
     assert "Size: " in result.output and " → " in result.output
     assert len(events(capture)) == 51
     before, after = (float(x.split()[0]) for x in result.output.split("Size: ")[1].split(" (")[0].split(" → "))
@@ -226,5 +226,5 @@ def test_the_vacuum_api_checks_its_input_and_answers_with_sizes(tmp_path: Path) 
         assert answer["deleted"]["events"] == 150 and answer["bytes_after"]["total"] > 0
         result = run_segdbg("vacuum", "--url", server.url, "--max-age", "1h")
         assert result.returncode == 0, result.stderr
-        assert "Retention (keeping the last 1 hour" in result.stdout and "Size: " in result.stdout
+        assert "Retention, keeping the last 1 hour" in result.stdout and "Size: " in result.stdout
         assert len(events(path)) == 50

@@ -156,7 +156,7 @@ def _print(answer: dict[str, Any], described: str) -> None:
     deleted = answer["deleted"]
     if described and described != "everything":
         click.echo(
-            f"Retention (keeping {described}): deleted {deleted['events']:,} events and {deleted['requests']:,} requests."
+            f"Retention, keeping {described}: deleted {deleted['events']:,} events and {deleted['requests']:,} requests."
         )
     index = answer["index"]
     if index["reindexed"] is not None:
