@@ -109,7 +109,8 @@ def _run(words: tuple[str, ...], db: Path | None, match: str | None, on: bool) -
 def _report(verb: str, on: bool, found: list[int], matched: int | None, missing: list[int]) -> None:
     shown: Callable[[list[int]], str] = lambda ids: ", ".join(f"#{i}" for i in ids[:20]) + (f" … ({len(ids) - 20:,} more)" if len(ids) > 20 else "")
     if found:
-        kept = "; retention keeps them" if on else "; retention may delete them again"
+        them = "it" if len(found) == 1 else "them"
+        kept = f"; retention keeps {them}" if on else f"; retention may delete {them} again"
         click.echo(f"{verb} {shown(found)}{kept}.")
     if matched is not None:
         click.echo(f"{verb} {matched:,} event{'s' if matched != 1 else ''} matching the query.")
