@@ -95,6 +95,22 @@ def _recorded(source: Path) -> set[str]:
         conn.close()
 
 
+def _started(source: Path, proc: subprocess.Popen[bytes], deadline: float) -> bool:
+    """Wait until ``proc`` owns the newest run (it has planned and begun sending); ``False`` if it exited first."""
+    while time.monotonic() < deadline and proc.poll() is None:
+        conn = sqlite3.connect(source)
+        try:
+            row = conn.execute("SELECT pid FROM runs ORDER BY id DESC LIMIT 1").fetchone()
+        except sqlite3.OperationalError:  # tables not created yet
+            row = None
+        finally:
+            conn.close()
+        if row is not None and row[0] == proc.pid:
+            return True
+        time.sleep(0.01)
+    return False
+
+
 def _has_run(source: Path) -> bool:
     conn = sqlite3.connect(source)
     try:
@@ -112,7 +128,7 @@ def _replay(source: Path, *args: str) -> subprocess.Popen[bytes]:
 
 def run(
     workdir: Path, *, events: int, kills: int, seed: int, rate: float = 3000.0,
-    min_delay: float = 0.3, max_delay: float = 1.2, timeout: float = 180.0,
+    min_delay: float = 0.0, max_delay: float = 0.8, timeout: float = 180.0,
 ) -> ReplayFaultReport:
     """Replay ``events`` events at ``rate``/s into a real target, killing the replay ``kills`` times
     (a random moment each, first run and resumes alike), resuming until the run completes."""
@@ -126,8 +142,8 @@ def run(
         proc = _replay(source, "--to", target.url, "--rate", str(rate), "--batch-size", "20")
         snapshot: tuple[set[str], Counter[str]] | None = None  # before the running resume: recorded, copies
         while True:
-            if report.kills < kills:
-                try:
+            if report.kills < kills and _started(source, proc, deadline):
+                try:  # a random moment while it sends (process start-up time varies with the machine's load)
                     proc.wait(rng.uniform(min_delay, max_delay))
                 except subprocess.TimeoutExpired:
                     proc.send_signal(signal.SIGKILL)
