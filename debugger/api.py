@@ -3,7 +3,7 @@
 ``GET /debugger/api/events?q=&after=&limit=&wait=&newest=&all=`` · ``GET /debugger/api/events/{id}`` ·
 ``GET /debugger/api/stats`` · ``GET /debugger/api/schema?q=&sample=`` ·
 ``GET /debugger/api/wait?q=&count=|at_least=|none=1&timeout=&all=`` (long-poll) ·
-``POST /debugger/api/reset`` (JSON content type).
+``POST /debugger/api/reset`` · ``POST /debugger/api/vacuum`` (JSON content type).
 
 Same-origin only: no CORS headers here (ingest routes have them; this API must not be
 readable by other origins), any other method or path under ``/debugger/api/`` is answered
@@ -63,6 +63,7 @@ class Notifier:
 
 
 notifier_key = web.AppKey("notifier", Notifier)
+vacuum_lock_key = web.AppKey("vacuum_lock", asyncio.Lock)
 
 
 def setup_routes(app: web.Application) -> None:
@@ -77,6 +78,8 @@ def setup_routes(app: web.Application) -> None:
     ):
         app.router.add_get(PREFIX + path, _guarded(handler))
     app.router.add_post(PREFIX + "/reset", _guarded(_reset, json_body=True))
+    app.router.add_post(PREFIX + "/vacuum", _guarded(_vacuum, json_body=True))
+    app[vacuum_lock_key] = asyncio.Lock()  # one vacuum at a time
     app.router.add_route("*", PREFIX + "/{tail:.*}", _guarded(_not_here))
 
 
@@ -332,3 +335,41 @@ async def _reset(request: web.Request) -> web.StreamResponse:
 
     deleted = await asyncio.wrap_future(request.app[writer_key].call(reset))
     return _json({"success": True, "deleted": deleted})
+
+
+async def _vacuum(request: web.Request) -> web.StreamResponse:
+    """Retention now, the index rebuilt, ``VACUUM``: each step on the writer thread, so ingest
+    interleaves between steps and only waits (never refused) during ``VACUUM`` itself.
+
+    Body: ``{"max_events": N, "max_age_s": S, "reindex": bool}``, all optional; without a
+    limit the server's own ``--max-events``/``--max-age`` apply.
+    """
+    from datetime import timedelta
+
+    from debugger.maintenance import vacuum_capture
+    from debugger.retention import Policy
+
+    try:
+        body = await request.json()
+    except ValueError:
+        raise _BadParam("invalid_json", "The body must be a JSON object.") from None
+    if not isinstance(body, dict):
+        raise _BadParam("invalid_json", "The body must be a JSON object.")
+    max_events, max_age, reindex = body.get("max_events"), body.get("max_age_s"), body.get("reindex", False)
+    if max_events is not None and (not isinstance(max_events, int) or isinstance(max_events, bool) or max_events < 1):
+        raise _BadParam("invalid_param", "max_events must be a whole number ≥ 1.")
+    if max_age is not None and (not isinstance(max_age, int | float) or isinstance(max_age, bool) or not 0 < max_age < 1e11):
+        raise _BadParam("invalid_param", "max_age_s must be a number of seconds > 0.")
+    policy = Policy(max_events, timedelta(seconds=max_age) if max_age is not None else None)
+    if not policy.active:
+        policy = request.app[settings_key].retention
+    writer = request.app[writer_key]
+
+    def run(fn: Callable[[Any], Any]) -> Any:
+        return writer.call(fn, transaction=False).result()
+
+    async with request.app[vacuum_lock_key]:
+        report = await asyncio.to_thread(
+            vacuum_capture, run, request.app[settings_key].db, policy, datetime.now(UTC), reindex=bool(reindex)
+        )
+    return _json({"success": True, "retention": policy.describe(), **report.to_json()})

@@ -94,6 +94,9 @@ COMMANDS: dict[str, str] = {
     "schema": "debugger.commands.schema",
     "replay": "debugger.commands.replay",
     "diff": "debugger.commands.diff",
+    "vacuum": "debugger.commands.vacuum",
+    "pin": "debugger.commands.pin",
+    "unpin": "debugger.commands.unpin",
 }
 
 

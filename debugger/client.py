@@ -29,13 +29,16 @@ def base_url(url: str) -> str:
     return root[:-3] if root.endswith("/v1") else root
 
 
-def call(url: str, path: str, params: dict[str, Any] | None = None, *, post: bool = False, timeout: float = 30) -> Any:
-    """GET (or POST with an empty JSON body) ``/debugger/api/<path>`` and return the decoded JSON."""
+def call(
+    url: str, path: str, params: dict[str, Any] | None = None, *, post: bool = False, timeout: float | None = 30,
+    body: dict[str, Any] | None = None,
+) -> Any:
+    """GET (or POST with a JSON body, empty by default) ``/debugger/api/<path>`` and return the decoded JSON."""
     query = urllib.parse.urlencode({k: v for k, v in (params or {}).items() if v is not None})
     target = f"{base_url(url)}/debugger/api/{path}" + (f"?{query}" if query else "")
     request = urllib.request.Request(
         target,
-        data=b"{}" if post else None,
+        data=orjson.dumps(body or {}) if post else None,
         method="POST" if post else "GET",
         headers={"Content-Type": "application/json", "User-Agent": "segdbg"},
     )

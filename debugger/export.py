@@ -48,6 +48,7 @@ def export_record(event: Mapping[str, Any]) -> dict[str, Any]:
         "library": event["library_name"],
         "duplicate_of": event["duplicate_of"],
         "request_id": event["request_id"],
+        "pinned": bool(event.get("pinned", False)),
         "problems": event["problems"],
         "raw": event["raw"],
         "stored": event["stored"],

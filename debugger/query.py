@@ -13,6 +13,7 @@ Syntax, by example::
     properties.plan:pro  traits.email:*@acme.com  context.library.version:>=2
     properties.products.sku:45790-32            any element of an array matches
     has:properties.coupon  -has:userId          the path holds a non-null value
+    pinned:true                                 pinned events (kept whatever the retention)
     checkout "order completed"                  free text, case-insensitive, whole payload
 
 Values match case-sensitively (names and ids are case-sensitive in Segment); free text is
@@ -33,9 +34,10 @@ import orjson
 from debugger.timefmt import format_timestamp, parse_timestamp
 
 STATUSES = ("ok", "invalid", "duplicate")
+BOOLEANS = ("true", "false")
 TYPES = ("identify", "track", "page", "screen", "group", "alias")
 #: Fields with a fixed meaning; everything else with a dot is a JSON path into the stored message.
-KEYWORDS = ("type", "event", "user", "source", "lib", "status", "id", "problem", "after", "before", "has")
+KEYWORDS = ("type", "event", "user", "source", "lib", "status", "id", "problem", "after", "before", "has", "pinned")
 #: Where a JSON path may start (quote the first segment to reach any other top-level key).
 ROOTS = (
     "properties", "traits", "context", "integrations", "_metadata", "userId", "anonymousId",
@@ -365,7 +367,7 @@ def _keyword(name: str, value_chars: list[_Char], negated: bool, span: Span) -> 
         return TimeTerm(name, text, negated, span)
     values = _values(value_chars, span, comparisons=False, name=name)
     patterns = tuple(v for v in values if isinstance(v, Pattern))
-    known = TYPES if name == "type" else STATUSES if name == "status" else ()
+    known = TYPES if name == "type" else STATUSES if name == "status" else BOOLEANS if name == "pinned" else ()
     patterns = tuple(Pattern((p.exact.lower(),)) if p.exact and p.exact.lower() in known else p for p in patterns)
     if name == "status":
         for p, alt in zip(patterns, _alternatives(value_chars, span, name), strict=True):
@@ -373,6 +375,10 @@ def _keyword(name: str, value_chars: list[_Char], negated: bool, span: Span) -> 
                 raise QueryError(
                     f"Unknown status `{_join(alt)}`; use {', '.join(STATUSES)}.", *_span(alt, span)
                 )
+    if name == "pinned":
+        for p, alt in zip(patterns, _alternatives(value_chars, span, name), strict=True):
+            if p.exact not in BOOLEANS:
+                raise QueryError(f"`pinned:` takes true or false, not `{_join(alt)}`.", *_span(alt, span))
     return FieldTerm(name, patterns, negated, span)
 
 
@@ -524,15 +530,30 @@ def _term_sql(term: Term, now: datetime) -> tuple[str, list[Any]]:
     if term.name == "problem":
         a, pa = _column_sql("json_extract(p.value, '$.code')", term.values)
         return f"EXISTS (SELECT 1 FROM json_each(events.problems) AS p WHERE {a})", pa
+    if term.name == "pinned":
+        wanted = {v.exact for v in term.values}
+        if len(wanted) > 1:
+            return "1", []
+        return ("events.pinned = 1", []) if "true" in wanted else ("events.pinned = 0", [])
     if term.name == "status" and any(v.exact == "ok" for v in term.values):
         return _column_sql("+events.status", term.values)  # most rows are ok: not a useful index
     return _column_sql("events." + _COLUMNS[term.name], term.values)
 
 
-def _instant(text: str, now: datetime) -> str:
+def relative_span(text: str) -> timedelta | None:
+    """A duration written as in ``after:`` (``30s`` ``10m`` ``2h`` ``7d`` ``2w``); ``None`` otherwise.
+
+    Raises:
+        OverflowError: the number is too large for a ``timedelta``.
+    """
     match = _RELATIVE.fullmatch(text)
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))}) if match else None
+
+
+def _instant(text: str, now: datetime) -> str:
     try:
-        moment = now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))}) if match else parse_timestamp(text)
+        span = relative_span(text)
+        moment = now - span if span is not None else parse_timestamp(text)
     except OverflowError:
         moment = datetime(1, 1, 1, tzinfo=UTC)
     return format_timestamp(moment) if moment is not None else text

@@ -224,6 +224,8 @@ def plan_replay(
     options: ReplayOptions,
     *,
     new_id: Callable[[], str],
+    first_seq: int = 0,
+    first_request: int = 0,
 ) -> Iterator[ReplayRequest | Skipped]:
     """The requests that replay ``events`` (in the order given), and the events left out.
 
@@ -231,6 +233,8 @@ def plan_replay(
         events: stored events as :func:`debugger.store.from_row` returns them.
         options: shape, rewrites and pacing.
         new_id: generates messageIds for ``--new-message-ids``.
+        first_seq: the number of the first event (a resumed run continues its numbering);
+            ``first_request`` likewise for requests.
 
     Yields:
         :class:`ReplayRequest` in event order, and a :class:`Skipped` for each event left out
@@ -239,9 +243,9 @@ def plan_replay(
     """
     pending: list[ReplayItem] = []
     size = budget = 0
-    request_seq = 0
+    request_seq = first_request
     clock = _Pacer(options)
-    for seq, event in enumerate(events):
+    for seq, event in enumerate(events, start=first_seq):
         message, message_id = outgoing_message(event, options, new_id)
         key = options.write_key or event.get("write_key")
         body = orjson.dumps(message) if message is not None else b""

@@ -32,6 +32,7 @@ from debugger.replay import (
     shift_delta,
 )
 from debugger.report import DELIVERED, Tally
+from debugger.resume import bounded, spec
 from debugger.retry import RetryPolicy
 from debugger.runs import INTERRUPTED, RunRecorder
 from debugger.store import StoreError, connect
@@ -55,6 +56,8 @@ class RunConfig:
     timestamps: str
     recorded_options: Mapping[str, Any] = field(default_factory=dict)
     selection: Selection = OK_ONLY
+    resume_of: int | None = None  # continue this run (`replay --resume`) instead of starting one
+    token: str | None = None  # the run's seed for --new-message-ids (see debugger.resume)
 
 
 @dataclass(slots=True)
@@ -145,6 +148,12 @@ def skipped_row(skipped: Skipped) -> tuple[Any, ...]:
     )
 
 
+def _top_id(db: Path) -> int:
+    """The newest event id now: a run covers the events stored when it started."""
+    with closing(connect(db)) as conn:
+        return int(conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0])
+
+
 def prepare(config: RunConfig, now: datetime) -> tuple[ReplayOptions, int]:
     """Count the selection and work out ``--timestamps shift``; returns options and count."""
     with closing(connect(config.db)) as conn:
@@ -155,12 +164,24 @@ def prepare(config: RunConfig, now: datetime) -> tuple[ReplayOptions, int]:
     return options, count
 
 
-def _plan_into(config: RunConfig, options: ReplayOptions, feed: Feed, failure: list[BaseException]) -> None:
+def planned(conn: sqlite3.Connection, config: RunConfig, options: ReplayOptions, first: tuple[int, int] = (0, 0)) -> Iterator[Any]:
+    """The plan of a run's selection; new messageIds are stable per event within a run."""
+    from debugger.resume import StableIds
+
+    ids = StableIds(config.token or uuid.uuid4().hex)
+    return plan_replay(
+        ids.track(selected_events(conn, config.selection)), options, new_id=ids, first_seq=first[0], first_request=first[1]
+    )
+
+
+def _plan_into(
+    config: RunConfig, options: ReplayOptions, feed: Feed, failure: list[BaseException], first: tuple[int, int]
+) -> None:
     """The planning thread: read the selection, plan it, hand each piece to the loop."""
     try:
         with closing(connect(config.db)) as conn:
-            for planned in plan_replay(selected_events(conn, config.selection), options, new_id=lambda: str(uuid.uuid4())):
-                if not feed.put(planned):
+            for piece in planned(conn, config, options, first):
+                if not feed.put(piece):
                     return
     except (sqlite3.Error, StoreError) as exc:
         failure.append(exc)
@@ -181,10 +202,20 @@ async def execute(
         asyncio.CancelledError: Ctrl-C; the run is recorded as interrupted first.
     """
     now = datetime.now(UTC)
-    options, count = await asyncio.to_thread(prepare, config, now)
     recorder = RunRecorder(config.db)
-    run_id = recorder.start(format_timestamp(now), config.target, config.query, config.recorded_options)
-    tally = Tally(planned=count)
+    first = (0, 0)
+    if config.resume_of is None:
+        top = await asyncio.to_thread(_top_id, config.db)
+        config = replace(config, token=uuid.uuid4().hex, selection=bounded(config.selection, top))
+        options, count = await asyncio.to_thread(prepare, config, now)
+        resume = spec(config, upto=top, shift=options.shift_by, token=config.token or "")
+        run_id = recorder.start(format_timestamp(now), config.target, config.query, config.recorded_options, resume)
+        tally = Tally(planned=count)
+    else:
+        options, count = await asyncio.to_thread(prepare, config, now)
+        continued = recorder.reopen(config.resume_of)
+        run_id, first = config.resume_of, (continued.first_seq, continued.first_request)
+        tally = Tally(planned=continued.delivered + count, delivered=continued.delivered, already=continued.delivered)
     feed = Feed(asyncio.get_running_loop())
     failure: list[BaseException] = []
     if progress is not None:
@@ -209,7 +240,7 @@ async def execute(
     )
     if progress is not None:
         progress.deliverer = deliverer
-    planner = threading.Thread(target=_plan_into, args=(config, options, feed, failure), name="segdbg-plan", daemon=True)
+    planner = threading.Thread(target=_plan_into, args=(config, options, feed, failure, first), name="segdbg-plan", daemon=True)
     started = time.perf_counter()
     interrupted = False
     ticker = asyncio.create_task(progress.tick(tally)) if progress is not None else None

@@ -35,6 +35,7 @@ class Tally:
 
     planned: int | None = None
     delivered: int = 0
+    already: int = 0  # delivered by an earlier part of a resumed run (counted in, not in the rate)
     failed: int = 0
     not_sent: int = 0
     retried: int = 0
@@ -96,7 +97,7 @@ class Tally:
             "retried": self.retried,
             "requests": self.requests,
             "duration_s": round(seconds, 3),
-            "events_per_s": round(self.delivered / seconds, 1) if seconds > 0 else None,
+            "events_per_s": round((self.delivered - self.already) / seconds, 1) if seconds > 0 else None,
             "p50_ms": _round(percentile(self.latencies, 0.50)),
             "p95_ms": _round(percentile(self.latencies, 0.95)),
             "p99_ms": _round(percentile(self.latencies, 0.99)),

@@ -8,6 +8,7 @@ views for failures); a delivered event keeps its status, HTTP status, latency an
 
 from __future__ import annotations
 
+import os
 import queue
 import sqlite3
 import threading
@@ -64,16 +65,30 @@ class RunRecorder:
         self._pending: list[Write] = []
         self._handed_at = 0.0
 
-    def start(self, started_at: str, target: str, query: str | None, options: Mapping[str, Any]) -> int:
-        """Insert the ``runs`` row (status ``running``) synchronously and start the thread."""
+    def start(
+        self, started_at: str, target: str, query: str | None, options: Mapping[str, Any],
+        resume: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Insert the ``runs`` row (status ``running``, this process, what resuming needs)
+        synchronously and start the thread."""
         cursor = self._conn.execute(
-            "INSERT INTO runs (started_at, target, query, options, status) VALUES (?,?,?,?,?)",
-            (started_at, target, query, orjson.dumps(dict(options)).decode(), RUNNING),
+            "INSERT INTO runs (started_at, target, query, options, status, pid, resume) VALUES (?,?,?,?,?,?,?)",
+            (started_at, target, query, orjson.dumps(dict(options)).decode(), RUNNING, os.getpid(),
+             orjson.dumps(dict(resume)).decode() if resume is not None else None),
         )
         assert cursor.lastrowid is not None
         self.run_id = cursor.lastrowid
         self._thread.start()
         return self.run_id
+
+    def reopen(self, run_id: int) -> Any:
+        """Continue run ``run_id`` (``replay --resume``): see :func:`debugger.resume.reopen`."""
+        from debugger.resume import reopen
+
+        continued = reopen(self._conn, run_id)
+        self.run_id = run_id
+        self._thread.start()
+        return continued
 
     def request(self, request: Mapping[str, Any] | None, deliveries: list[tuple[Any, ...]]) -> None:
         """Queue one request row (``None`` for events never sent) and its events' delivery rows.

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -26,7 +28,7 @@ from debugger import wire
 from debugger.guard import ConnectionGuard, GuardedSite, ParserLog
 from debugger.limits import PARSER_LIMITS
 from debugger.settings import Settings
-from debugger.store import EventWriter, StoreError, WriteResult
+from debugger.store import EventWriter, IdleTask, StoreError, WriteResult
 
 log = logging.getLogger(__name__)
 
@@ -69,20 +71,44 @@ def make_app(settings: Settings, *, observer: Observer | None = None) -> web.App
     return app
 
 
-async def _writer_context(app: web.Application) -> AsyncIterator[None]:
-    from debugger.search import Indexer
+#: With a retention policy, the writer looks for expired events at least this often when idle.
+RETENTION_WAKE = 5.0
 
+
+def _idle_task(settings: Settings) -> IdleTask | None:
+    """The writer's background work: retention first (rows about to go need no indexing), then the index."""
+    from debugger.retention import Chain, Retention
+    from debugger.search import Indexer
+    from debugger.store import now_utc
+
+    tasks: list[IdleTask] = []
+    if settings.retention.active:
+        tasks.append(Retention(settings.retention, clock=now_utc))
+    if settings.search_index:
+        tasks.append(Indexer())
+    return None if not tasks else tasks[0] if len(tasks) == 1 else Chain(*tasks)
+
+
+async def _writer_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[settings_key]
     writer = EventWriter(
         settings.db,
         max_rows=settings.commit_rows,
         lock_timeout=settings.lock_timeout,
         max_pages=settings.max_pages,
-        idle_task=Indexer() if settings.search_index else None,
+        idle_task=_idle_task(settings),
+        idle_wake=RETENTION_WAKE if settings.retention.active else None,
     )
     await asyncio.to_thread(writer.start)
     app[writer_key] = writer
     yield
+    from debugger.maintenance import unregister_server
+
+    pid = os.getpid()
+    try:
+        await asyncio.wrap_future(writer.call(lambda conn: unregister_server(conn, pid)))
+    except Exception as exc:  # noqa: BLE001 - a stale note is found dead by its pid later
+        log.info("could not remove the server note from the capture: %s", exc)
     await asyncio.to_thread(writer.close)
 
 
@@ -227,7 +253,30 @@ async def start(app: web.Application, host: str, port: int) -> tuple[web.AppRunn
     except BaseException:
         await runner.cleanup()
         raise
-    return runner, int(runner.addresses[0][1])
+    bound = int(runner.addresses[0][1])
+    _register(app, host, bound)
+    return runner, bound
+
+
+def _register(app: web.Application, host: str, port: int) -> None:
+    """Note this server in the capture, so `segdbg vacuum --db` asks it instead of competing for the file."""
+    from debugger.maintenance import register_server
+
+    settings = app[settings_key]
+    policy = settings.retention
+    url = f"http://{f'[{host}]' if ':' in host else host}:{port}"
+    if host in ("0.0.0.0", "::", ""):
+        url = f"http://127.0.0.1:{port}"
+    described = {"max_events": policy.max_events, "max_age_s": policy.max_age.total_seconds() if policy.max_age else None}
+    pid = os.getpid()
+    # Not awaited: if another process holds the write lock, serving must not wait for it.
+    future = app[writer_key].call(lambda conn: register_server(conn, pid, url, described))
+    future.add_done_callback(_registered)
+
+
+def _registered(future: Future[None]) -> None:
+    if future.exception() is not None:  # locked or full: ingest will say so; vacuum just cannot find us
+        log.warning("could not note this server in the capture: %s", future.exception())
 
 
 class ServerThread:

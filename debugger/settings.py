@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from debugger.retention import Policy
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +30,8 @@ class Settings:
         max_pages: a cap on the capture's size in SQLite pages (None: the disk is the limit).
         search_index: keep the full-text index up to date in the background (off: free
             text still works, by scanning).
+        retention: what the capture keeps (``--max-events``/``--max-age``); applied by the
+            writer on idle time, pinned events exempt.
     """
 
     db: Path
@@ -44,3 +48,4 @@ class Settings:
     lock_timeout: float = 5.0
     max_pages: int | None = None
     search_index: bool = True
+    retention: Policy = field(default_factory=Policy)

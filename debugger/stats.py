@@ -43,6 +43,8 @@ def stats(conn: sqlite3.Connection, *, now: datetime) -> dict[str, Any]:
     last = conn.execute("SELECT received_at FROM events ORDER BY id DESC LIMIT 1").fetchone()
     requests = conn.execute("SELECT count(*) FROM requests").fetchone()[0]
     state = index_state(conn)
+    stale = conn.execute("SELECT value FROM meta WHERE key = 'fts_stale'").fetchone()
+    pinned = conn.execute("SELECT count(*) FROM events WHERE pinned = 1").fetchone()[0] if _has_pins(conn) else 0
     return {
         "events": total,
         "requests": requests,
@@ -53,8 +55,14 @@ def stats(conn: sqlite3.Connection, *, now: datetime) -> dict[str, Any]:
         "last_minute": {"events": recent, "per_second": round(recent / RATE_WINDOW.total_seconds(), 2)},
         "first_received_at": first[0] if first else None,
         "last_received_at": last[0] if last else None,
-        "search_index": {"indexed_up_to": state.watermark, "lag": state.lag} if state else None,
+        "pinned": pinned,
+        "search_index": {"indexed_up_to": state.watermark, "lag": state.lag, "stale": int(stale[0]) if stale else 0}
+        if state else None,
     }
+
+
+def _has_pins(conn: sqlite3.Connection) -> bool:
+    return any(row[1] == "pinned" for row in conn.execute("PRAGMA table_info(events)"))
 
 
 def _received_since(conn: sqlite3.Connection, since: str) -> int:
@@ -90,6 +98,9 @@ def reset(conn: sqlite3.Connection) -> int:
     conn.execute("UPDATE sources SET event_count = 0, request_count = 0, first_seen = NULL, last_seen = NULL")
     if conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (FTS_TABLE,)).fetchone():
         conn.execute(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('delete-all')")
+        # Nothing is stale any more, and a half-done `vacuum` index rebuild starts over.
+        conn.execute("DROP TABLE IF EXISTS events_fts_next")
+        conn.execute("DELETE FROM meta WHERE key IN ('fts_stale', 'fts_rebuild_mark')")
         top = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
         conn.execute("UPDATE meta SET value = ? WHERE key = ?", (str(top[0] if top else 0), WATERMARK_KEY))
     conn.execute(

@@ -242,8 +242,28 @@ def _migration_search(db: sqlite_utils.Database) -> None:
     conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('fts_watermark', '0')")
 
 
+def _migration_retention(db: sqlite_utils.Database) -> None:
+    """Retention and resumable replays (issue 7).
+
+    - ``events.pinned``: pinned events are exempt from ``--max-events``/``--max-age``;
+      ``events_pinned`` (partial: only pinned rows) serves ``pinned:true`` and the pin lists.
+    - ``events_duplicate_of`` (partial: only duplicates) lets retention clear the pointers
+      to a first copy it deletes without scanning the table.
+    - ``runs.pid`` and ``runs.resume``: who is sending a run, and what ``replay --resume``
+      needs to continue it (the selection as SQL, the plan options, the id bound).
+    """
+    conn = db.conn
+    conn.execute("ALTER TABLE events ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0")
+    conn.execute("CREATE INDEX IF NOT EXISTS events_pinned ON events(id) WHERE pinned = 1")
+    conn.execute("CREATE INDEX IF NOT EXISTS events_duplicate_of ON events(duplicate_of) WHERE duplicate_of IS NOT NULL")
+    conn.execute("ALTER TABLE runs ADD COLUMN pid INTEGER")
+    conn.execute("ALTER TABLE runs ADD COLUMN resume TEXT")
+
+
 #: Applied in order; the index + 1 is the schema version a database reaches.
-MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_migration_1, _migration_replay, _migration_search)
+MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
+    _migration_1, _migration_replay, _migration_search, _migration_retention,
+)
 
 
 def connect(path: Path | str, *, readonly: bool = False) -> sqlite3.Connection:
@@ -332,6 +352,7 @@ class _Job:
 class _Call:
     fn: Callable[[sqlite3.Connection], Any]
     future: Future[Any]
+    transaction: bool = True
 
 
 _STOP = object()
@@ -365,6 +386,8 @@ class EventWriter:
         idle_every: the longest the idle task waits while the writer is busy.
         idle_pause: the gap left between two idle-task transactions, so other processes
             (`segdbg reset --db`, a migration) get the write lock while the index catches up.
+        idle_wake: with nothing arriving, run the idle task again after this many seconds
+            (retention by age has work even when no event comes); ``None``: only after commits.
     """
 
     def __init__(
@@ -378,6 +401,7 @@ class EventWriter:
         idle_task: IdleTask | None = None,
         idle_every: float = 0.5,
         idle_pause: float = 0.005,
+        idle_wake: float | None = None,
     ) -> None:
         self.path = Path(path)
         self.max_rows = max_rows
@@ -387,6 +411,7 @@ class EventWriter:
         self.idle_task = idle_task
         self.idle_every = idle_every
         self.idle_pause = idle_pause
+        self.idle_wake = idle_wake
         self._listeners: list[Callable[[], None]] = []
         self._sequence = False
         self._next_ids: tuple[int, int] | None = None
@@ -435,10 +460,14 @@ class EventWriter:
         self._queue.put(_Job(record, events, future, loop))
         return await future
 
-    def call(self, fn: Callable[[sqlite3.Connection], T]) -> Future[T]:
-        """Run ``fn(conn)`` on the writer thread inside one transaction (maintenance, reset)."""
+    def call(self, fn: Callable[[sqlite3.Connection], T], *, transaction: bool = True) -> Future[T]:
+        """Run ``fn(conn)`` on the writer thread inside one transaction (maintenance, reset).
+
+        With ``transaction=False`` ``fn`` runs outside any transaction and manages its own
+        (``VACUUM`` cannot run inside one); ingest waits meanwhile, it is not refused.
+        """
         future: Future[T] = Future()
-        self._queue.put(_Call(fn, future))
+        self._queue.put(_Call(fn, future, transaction))
         return future
 
     def add_listener(self, listener: Callable[[], None]) -> None:
@@ -491,6 +520,12 @@ class EventWriter:
                     first = self._queue.get(timeout=self.idle_pause)
                 except queue.Empty:
                     continue
+            elif self.idle_task is not None and self.idle_wake is not None:
+                try:
+                    first = self._queue.get(timeout=self.idle_wake)
+                except queue.Empty:  # quiet for a while: time alone may have made work (retention by age)
+                    idle_pending = True
+                    continue
             else:
                 first = self._queue.get()
             if first is _STOP:
@@ -535,9 +570,11 @@ class EventWriter:
 
     def _call(self, conn: sqlite3.Connection, call: _Call) -> None:
         try:
-            conn.execute("BEGIN IMMEDIATE")
+            if call.transaction:
+                conn.execute("BEGIN IMMEDIATE")
             result = call.fn(conn)
-            conn.execute("COMMIT")
+            if call.transaction:
+                conn.execute("COMMIT")
         except Exception as exc:  # noqa: BLE001 - handed to the caller
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
@@ -755,7 +792,7 @@ def _duplicate_problem(first: tuple[int, str]) -> Problem:
 EVENT_COLUMNS = (
     "id", "request_id", "received_at", "write_key", "type", "name", "user_id", "anonymous_id",
     "message_id", "timestamp", "library_name", "library_version", "status", "duplicate_of",
-    "problems", "raw", "stored",
+    "problems", "raw", "stored", "pinned",
 )
 
 
@@ -763,6 +800,7 @@ def from_row(row: Sequence[Any]) -> dict[str, Any]:
     """An ``events`` row as a dict, with ``problems``, ``raw`` and ``stored`` decoded."""
     event = dict(zip(EVENT_COLUMNS, row, strict=True))
     event["problems"] = orjson.loads(event["problems"]) if event["problems"] else []
+    event["pinned"] = bool(event["pinned"])
     for key in ("raw", "stored"):
         try:
             event[key] = orjson.loads(event[key]) if event[key] is not None else None

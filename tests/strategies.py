@@ -45,6 +45,7 @@ field_terms = st.builds(
 enum_terms = st.one_of(
     st.builds(q.FieldTerm, st.just("type"), st.lists(st.sampled_from(q.TYPES).map(lambda t: q.Pattern((t,))), min_size=1, max_size=2).map(tuple), negated),
     st.builds(q.FieldTerm, st.just("status"), st.lists(st.sampled_from(q.STATUSES).map(lambda t: q.Pattern((t,))), min_size=1, max_size=2).map(tuple), negated),
+    st.builds(q.FieldTerm, st.just("pinned"), st.lists(st.sampled_from(q.BOOLEANS).map(lambda t: q.Pattern((t,))), min_size=1, max_size=2).map(tuple), negated),
 )
 path_terms = st.builds(q.PathTerm, paths, st.lists(st.one_of(patterns, comparisons), min_size=1, max_size=3).map(tuple), negated)
 has_terms = st.builds(q.HasTerm, st.lists(paths, min_size=1, max_size=2).map(tuple), negated)

@@ -325,7 +325,7 @@ def test_every_query_compiles_to_valid_sql(query: q.Query) -> None:
     conn.execute(
         "CREATE TABLE events (id INTEGER PRIMARY KEY, received_at TEXT, write_key TEXT, type TEXT, name TEXT,"
         " user_id TEXT, anonymous_id TEXT, message_id TEXT, library_name TEXT, status TEXT, problems TEXT,"
-        " stored TEXT)"
+        " stored TEXT, pinned INTEGER NOT NULL DEFAULT 0)"
     )
     conn.execute("CREATE TABLE sources (write_key TEXT PRIMARY KEY, label TEXT)")
     conn.execute(
@@ -336,3 +336,38 @@ def test_every_query_compiles_to_valid_sql(query: q.Query) -> None:
     sql, params = q.compile(query, now=NOW)
     conn.execute(f"SELECT count(*) FROM events WHERE {sql}", params).fetchone()
     conn.close()
+
+
+# ---------------------------------------------------------------------------------- pinned:
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("pinned:true", "pinned:true"), ("Pinned:TRUE", "pinned:true"), ("-pinned:false", "-pinned:false"),
+     ("pinned:true,false", "pinned:true,false"), ('"pinned":x', '"pinned":x')],
+)
+def test_pinned_prints_back_in_canonical_form(text: str, expected: str) -> None:
+    """pinned:true|false parses case-insensitively and round-trips through the canonical form."""
+    parsed = q.parse(text)
+    assert q.canonical(parsed) == expected
+    assert q.parse(expected) == parsed
+
+
+@pytest.mark.parametrize("text", ["pinned:yes", "pinned:*", "pinned:tru*", "pinned:true,1"])
+def test_pinned_takes_only_true_or_false(text: str) -> None:
+    """Any other value is an error that says what pinned: takes and points at the value."""
+    with pytest.raises(q.QueryError) as caught:
+        q.parse(text)
+    assert "takes true or false" in caught.value.message
+    assert caught.value.start >= 7
+
+
+def test_pinned_selects_pinned_events(capture: sqlite3.Connection) -> None:
+    """pinned:true selects the pinned rows, -pinned:true and pinned:false the others."""
+    capture.execute("UPDATE events SET pinned = 1 WHERE message_id IN ('t2', 'g1')")
+    try:
+        assert matching(capture, "pinned:true") == ["t2", "g1"]
+        assert matching(capture, "pinned:true type:track") == ["t2"]
+        assert matching(capture, "pinned:false") == [m for m in ALL if m not in ("t2", "g1")]
+        assert matching(capture, "-pinned:true") == matching(capture, "pinned:false")
+        assert matching(capture, "pinned:true,false") == ALL
+    finally:
+        capture.execute("UPDATE events SET pinned = 0")

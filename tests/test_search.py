@@ -327,4 +327,4 @@ def test_stats_count_by_type_status_source_and_library(tmp_path: Path) -> None:
     assert data["sources"][0]["write_key"] == "wk" and data["sources"][0]["events"] == 22
     assert data["libraries"] == [{"name": None, "version": None, "events": 22}]
     assert data["last_minute"] == {"events": 10, "per_second": 0.17}
-    assert data["search_index"] == {"indexed_up_to": 0, "lag": 22}
+    assert data["search_index"] == {"indexed_up_to": 0, "lag": 22, "stale": 0}

@@ -57,6 +57,10 @@ class ChildServer:
         ]
         for key in sorted(settings.write_keys):
             args += ["--write-key", key]
+        if settings.retention.max_events is not None:
+            args += ["--max-events", str(settings.retention.max_events)]
+        if settings.retention.max_age is not None:
+            args += ["--max-age", f"{int(settings.retention.max_age.total_seconds())}s"]
         if not is_loopback(settings.host):
             args.append("--allow-remote")  # the parent already checked it was asked for
         proc = subprocess.Popen(

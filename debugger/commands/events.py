@@ -68,6 +68,7 @@ def command(query: str, db: Path | None, fmt: str, limit: int | None, show_all: 
       segdbg events status:invalid --limit 20
       segdbg events --format jsonl > capture.jsonl    # later: segdbg send capture.jsonl
       segdbg events 'user:u_42' --format curl --to http://staging:8088
+      segdbg events pinned:true --all                 # the pinned events (📌 in the # column)
     """
     from debugger.search import view_statuses
     from debugger.store import StoreError, count_events, iter_events, reader
@@ -153,7 +154,7 @@ def _table(events: Iterable[dict[str, Any]], searched: bool) -> int:
     for event in events:
         count += 1
         table.add_row(
-            str(event["id"]),
+            ("📌 " if event.get("pinned") else "") + str(event["id"]),
             Text(event["received_at"][:23].replace("T", " ")),
             Text(inert((event["type"] or "?").upper(), 12)),  # an invalid message's type is payload text
             Text(inert(event_label(event), 48)),

@@ -68,7 +68,11 @@ def parse_id_map(pairs: tuple[str, ...], file: Path | None) -> dict[str, str]:
 
 @click.command("replay")
 @click.argument("query", nargs=-1)
-@click.option("--to", "url", required=True, metavar="URL", help="The target's root URL (a segdbg, staging, Segment, RudderStack, ...).")
+@click.option("--to", "url", default=None, metavar="URL", help="The target's root URL (a segdbg, staging, Segment, RudderStack, ...).")
+@click.option(
+    "--resume", "resume", is_flag=False, flag_value="last", default=None, metavar="[RUN|last]",
+    help="Continue an interrupted or killed run (default: the last one): what it recorded as delivered is not sent again.",
+)
 @db_option
 @click.option("--rate", type=click.FloatRange(min=0, min_open=True), default=None, metavar="N", help="Send N events per second.")
 @click.option("--speed", type=click.FloatRange(min=0, min_open=True), default=None, metavar="X", help="Keep the original gaps between events, divided by X (1 = real time).")
@@ -88,7 +92,7 @@ def parse_id_map(pairs: tuple[str, ...], file: Path | None) -> dict[str, str]:
 @click.option("--retries", type=click.IntRange(0, 100), default=5, metavar="N", show_default=True, help="Retries per request for 5xx, 429 and network errors.")
 @click.option("--backoff", type=click.FloatRange(min=0), default=0.5, show_default=True, metavar="S", help="First retry wait; doubles each time (with jitter), up to 30 s.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=30.0, show_default=True, metavar="S", help="Seconds one attempt may take.")
-def command(query: tuple[str, ...], url: str, db: Path | None, **opts: Any) -> None:
+def command(query: tuple[str, ...], url: str | None, db: Path | None, **opts: Any) -> None:
     """Resend stored events to a Segment-compatible endpoint, in capture order.
 
     QUERY selects events with the filter language (type:track event:"Order Completed"
@@ -102,6 +106,11 @@ def command(query: tuple[str, ...], url: str, db: Path | None, **opts: Any) -> N
     run:last`). Exits 0 when everything was delivered, 3 when some events were not,
     4 when the target cannot be reached.
 
+    A run that was interrupted (Ctrl-C, a CI timeout, even SIGKILL) continues with
+    --resume [RUN|last]: same target, selection and options; events recorded as delivered
+    are not sent again (one acknowledged in the last instant before a kill may be, with
+    the same messageId, which the target de-duplicates). Failed events are retried.
+
     \b
     Examples:
       segdbg replay --to http://127.0.0.1:9000
@@ -111,9 +120,18 @@ def command(query: tuple[str, ...], url: str, db: Path | None, **opts: Any) -> N
       segdbg replay --to http://127.0.0.1:9000 --speed 1 --max-gap 5 --timestamps shift
       segdbg replay --to http://127.0.0.1:9000 --rate 50 --junit replay.xml --report replay.json
       segdbg replay --to http://127.0.0.1:9000 --dry-run --no-batch | head
+      segdbg replay --resume                   # continue the last run where it stopped
+      segdbg replay --resume 12 --write-key wk_staging
     """
     from debugger.retry import RetryPolicy
 
+    if opts["resume"] is not None:
+        from debugger.commands.replay_resume import resume
+
+        resume(query, url, db, opts)
+        return
+    if url is None:
+        raise click.UsageError("Missing option '--to' (the target's root URL), or --resume to continue a run.")
     if opts["rate"] is not None and opts["speed"] is not None:
         raise click.UsageError("--rate and --speed cannot be combined: pick a fixed rate or the original gaps.")
     if opts["max_gap"] is not None and opts["speed"] is None:
@@ -279,11 +297,10 @@ def _write_reports(db: Path, run_id: int, report_file: Path | None, junit_file: 
 
 
 def _dry_run(config: Any) -> None:
-    import uuid
     from contextlib import closing
 
-    from debugger.replay import ReplayRequest, plan_replay, request_body
-    from debugger.replay_run import prepare, selected_events
+    from debugger.replay import ReplayRequest, request_body
+    from debugger.replay_run import planned, prepare
     from debugger.store import connect
 
     now = datetime.now(UTC)
@@ -291,20 +308,20 @@ def _dry_run(config: Any) -> None:
     out = sys.stdout.buffer
     requests = events = skipped = 0
     with closing(connect(config.db)) as conn:
-        for planned in plan_replay(selected_events(conn, config.selection), options, new_id=lambda: str(uuid.uuid4())):
-            if isinstance(planned, ReplayRequest):
+        for piece in planned(conn, config, options):
+            if isinstance(piece, ReplayRequest):
                 requests += 1
-                events += len(planned.items)
-                line: dict[str, Any] = {"method": "POST", "url": config.target + planned.path}
-                if planned.write_key is not None:
-                    line["write_key"] = planned.write_key
-                if planned.at is not None:
-                    line["at_s"] = round(planned.at, 4)
-                line["events"] = len(planned.items)
-                line["body"] = orjson.loads(request_body(planned, now))
+                events += len(piece.items)
+                line: dict[str, Any] = {"method": "POST", "url": config.target + piece.path}
+                if piece.write_key is not None:
+                    line["write_key"] = piece.write_key
+                if piece.at is not None:
+                    line["at_s"] = round(piece.at, 4)
+                line["events"] = len(piece.items)
+                line["body"] = orjson.loads(request_body(piece, now))
             else:
                 skipped += 1
-                line = {"skipped": planned.reason, "event_id": planned.item.event_id, "message": planned.message}
+                line = {"skipped": piece.reason, "event_id": piece.item.event_id, "message": piece.message}
             out.write(orjson.dumps(line) + b"\n")
     out.flush()
     click.echo(

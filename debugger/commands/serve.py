@@ -14,12 +14,13 @@ import signal
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import click
 
 from debugger.cli import db_option, resolve_db
 from debugger.commands.tui import DEFAULT_CAP, cap_option, plan_option, terminal
+from debugger.commands.vacuum import max_age_option, max_events_option
 from debugger.pretty import inert
 
 
@@ -128,6 +129,8 @@ class _Printer:
     multiple=True,
     help="Accept only this write key (repeatable); others get Segment's 400 invalid_write_key.",
 )
+@max_events_option
+@max_age_option
 @cap_option
 @plan_option
 @click.option("--exit-with-parent", type=int, default=None, hidden=True, help="Stop when this process id is gone.")
@@ -139,6 +142,8 @@ def command(
     quiet: bool,
     allow_remote: bool,
     write_keys: tuple[str, ...],
+    max_events: int | None,
+    max_age: Any,
     cap: int,
     plan: Path | None,
     exit_with_parent: int | None,
@@ -152,11 +157,16 @@ def command(
     is not a terminal, it prints one line per request instead. Quitting, Ctrl-C or SIGTERM
     drains pending writes, prints a summary and exits 0.
 
+    With --max-events/--max-age the capture keeps only that much: older events are deleted
+    in small steps on the writer's idle time (never while a request waits for its answer),
+    with their requests; pinned events (`segdbg pin ID`, or `P` in the TUI) are always kept.
+
     \b
     Examples:
       segdbg serve                                 # server + TUI
       segdbg serve --headless
       segdbg serve --port 9000 --db /tmp/checkout.db --quiet --headless
+      segdbg serve --max-events 100000 --max-age 7d   # keep a week, at most 100,000 (pinned always)
       analytics.host = 'http://127.0.0.1:8088'     # in analytics-python
     """
     from debugger.settings import Settings
@@ -166,7 +176,12 @@ def command(
             f"--host {host} would let other machines on your network send events and read this capture; "
             "add --allow-remote if that is what you want."
         )
-    settings = Settings(db=resolve_db(db), host=host, port=port, quiet=quiet, write_keys=frozenset(write_keys))
+    from debugger.retention import Policy
+
+    settings = Settings(
+        db=resolve_db(db), host=host, port=port, quiet=quiet, write_keys=frozenset(write_keys),
+        retention=Policy(max_events, max_age),
+    )
     if not headless and terminal():
         _serve_with_tui(settings, cap, plan)
         return
@@ -199,6 +214,8 @@ async def _serve(settings: object, printer: _Printer, parent: int | None = None)
             click.echo(f"From a phone or another machine on your network: http://{address}:{port}", err=True)
     if settings.write_keys:
         click.echo(f"Accepting only write keys: {', '.join(sorted(settings.write_keys))}", err=True)
+    if settings.retention.active:
+        click.echo(f"Retention: keeping {settings.retention.describe()}; older events are deleted in the background.", err=True)
     click.echo(f"Point a library at it, e.g. analytics.host = 'http://{url_host}:{port}'. Ctrl-C stops.", err=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -70,7 +70,12 @@ def _print(data: dict[str, Any]) -> None:
         f"[bold]{data['events']:,} events[/] from {data['requests']:,} requests · "
         f"last minute {minute['events']:,} ({minute['per_second']:g}/s)"
         + (f" · search index {index['lag']:,} behind" if index.get("lag") else "")
+        + (f" · {data['pinned']:,} pinned" if data.get("pinned") else "")
     )
+    if index.get("stale"):
+        console.print(
+            f"search index: {index['stale']:,} entries of deleted events (harmless; `segdbg vacuum` removes them)"
+        )
     if data["events"]:
         console.print(f"first {data['first_received_at']} · last {data['last_received_at']}")
 

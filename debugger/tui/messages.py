@@ -48,6 +48,15 @@ class MatchFound(Message):
 
 
 @dataclass
+class PinChanged(Message):
+    """An event was pinned or unpinned (``found`` is false when it is no longer stored)."""
+
+    event_id: int
+    pinned: bool
+    found: bool
+
+
+@dataclass
 class PasteStored(Message):
     """Pasted events were committed; select the last of ``event_ids``."""
 

@@ -13,7 +13,7 @@ from textual.widgets import Input
 
 from debugger.pretty import DIALECTS, render_call
 from debugger.protocol import TYPES
-from debugger.tui.messages import MatchFound, PasteStored, RequestLoaded
+from debugger.tui.messages import MatchFound, PasteStored, PinChanged, RequestLoaded
 from debugger.tui.screens.copy import CopyScreen
 from debugger.tui.screens.dialect import AUTO, DialectScreen
 from debugger.tui.screens.help import HelpScreen
@@ -115,6 +115,37 @@ class ActionsMixin(_Base):
         count = len(ids)
         summary = f"Stored {count} pasted event{'s' if count != 1 else ''} ({pasted.form}), source paste."
         self.post_message(PasteStored(tuple(ids), summary))
+
+    # -- pin --------------------------------------------------------------------------------
+
+    def action_toggle_pin(self) -> None:
+        """Pin the highlighted event (retention never deletes it), or unpin it."""
+        stream = self.query_one(EventList)
+        event_id = stream.selected_id
+        if event_id is None:
+            self.notify("Select an event first.", severity="warning")
+            return
+        pinned = not stream.events[event_id].get("pinned")
+        self.run_worker(partial(self._pin, event_id, pinned), thread=True, group="pin", exit_on_error=False)
+
+    def _pin(self, event_id: int, pinned: bool) -> None:
+        def write(conn: Any) -> int:
+            return int(conn.execute("UPDATE events SET pinned = ? WHERE id = ?", (int(pinned), event_id)).rowcount)
+
+        found = self.tui.paste_writer().call(write).result()
+        self.post_message(PinChanged(event_id, pinned, bool(found)))
+
+    def on_pin_changed(self, message: PinChanged) -> None:
+        """Show the new pin on the row and say what it means."""
+        message.stop()
+        if not message.found:
+            self.notify(f"Event #{message.event_id} is no longer stored (deleted by retention or reset).", severity="warning")
+            return
+        self.query_one(EventList).set_pinned(message.event_id, message.pinned)
+        if message.pinned:
+            self.notify(f"Pinned #{message.event_id}: retention never deletes it (P again unpins).", timeout=3)
+        else:
+            self.notify(f"Unpinned #{message.event_id}: retention may delete it once it is old enough.", timeout=3)
 
     # -- copy -------------------------------------------------------------------------------
 
@@ -229,6 +260,7 @@ class ActionsMixin(_Base):
         yield SystemCommand("Previous match", "N: over all stored events", partial(self.action_match, True))
         yield SystemCommand("Newest event", "G: and follow new ones", self.query_one(EventList).action_newest)
         yield SystemCommand("Paste a payload", "p: validated like HTTP, stored as source paste", self.action_paste)
+        yield SystemCommand("Pin / unpin the event", "P: retention (--max-events, --max-age) never deletes a pinned event", self.action_toggle_pin)
         for fmt, what in (("json", "the event as stored JSON"), ("pretty", "the Pretty call"), ("curl", "a curl command")):
             yield SystemCommand(f"Copy as {fmt}", f"copy {what} (OSC 52)", partial(self.copy_as, fmt))
         for tab in TABS:

@@ -25,6 +25,7 @@ HELP = """\
 | `enter` | into the detail (fold the Raw tree with `enter`/`space`); `esc` back |
 | `p` or a terminal paste | paste a payload |
 | `c` | copy the event: JSON, Pretty or curl |
+| `P` | pin / unpin the event: retention (`serve --max-events/--max-age`) never deletes a pinned one (📌) |
 | `s` | the Schema screen: every event's properties, types and type drift (`d` drift only) |
 | `d` | the Deliveries screen: replay runs, their metrics, and for each failure You Sent / Request / Response |
 | `ctrl+p` | every command |
@@ -33,7 +34,7 @@ HELP = """\
 ## Search
 Terms are ANDed; `-term` negates; `a,b` is OR. `type:track` `event:"Order Completed"` `user:u1`
 `source:web` `lib:analytics.js` `status:invalid` `id:MESSAGE_ID` `after:10m` `before:2024-05-01`
-`has:properties.plan`, any JSON path (`properties.plan:pro`, `traits.email:*@acme.com`,
+`has:properties.plan`, `pinned:true`, any JSON path (`properties.plan:pro`, `traits.email:*@acme.com`,
 `context.library.version:>=2`), and bare words for free text over every stored event.
 
 ## Paste

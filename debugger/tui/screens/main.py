@@ -54,6 +54,7 @@ class MainScreen(ActionsMixin, Screen[None]):
         Binding("l", "dialect", "Dialect"),
         Binding("d", "deliveries", "Deliveries"),
         Binding("L", "pick_dialect", "Pick dialect", show=False),
+        Binding("P", "toggle_pin", "Pin", show=False),  # the hints line is full at 120 columns: ? and ctrl+p list it
         Binding("1", "tab('pretty')", "Views", key_display="1-4"),
         Binding("2", "tab('raw')", "Raw", show=False),
         Binding("3", "tab('http')", "HTTP", show=False),

@@ -179,6 +179,14 @@ class EventList(ScrollView, can_focus=True):
         self.select_id(int(event["id"]))
         self.refresh()
 
+    def set_pinned(self, event_id: int, pinned: bool) -> None:
+        """Show an event's new pin state (its row is drawn again)."""
+        event = self.events.get(event_id)
+        if event is not None:
+            event["pinned"] = pinned
+            self._strips.pop(event_id, None)
+            self.refresh()
+
     def select_id(self, event_id: int) -> bool:
         """Highlight an event if it is shown."""
         if event_id not in self.events:
@@ -310,7 +318,7 @@ class EventList(ScrollView, can_focus=True):
         return [
             Text(clock_time(str(event.get("received_at", "")), self.tz), style="dim"),
             Text(inert(kind.upper(), 9), style=TYPE_STYLE.get(kind, "bold red")),
-            Text(inert(event_label(event), 80) or "—"),
+            Text.assemble(("📌 " if event.get("pinned") else "", "bold"), inert(event_label(event), 80) or "—"),
             Text(inert(event_user(event), 40)),
             Text(inert(event.get("write_key") or "—", 30), style="dim"),
             Text(inert(mark, 40), style=mark_style),
