@@ -59,7 +59,8 @@ class ActionsMixin(_Base):
 
         def find() -> None:
             event = reader.neighbour(where, selected, older)
-            position = reader.position(where, int(event["id"])) if event is not None else None
+            # The "3 of 12" needs a count up to the match; without a search it is not shown.
+            position = reader.position(where, int(event["id"])) if event is not None and where is not None else None
             self.post_message(MatchFound(event, older, position))
 
         self.run_worker(find, thread=True, group="match", exclusive=True, exit_on_error=False)
@@ -170,9 +171,11 @@ class ActionsMixin(_Base):
         """A new (valid) search: compile it and reload the list."""
         message.stop()
         from debugger import query
+        from debugger.tui.follower import Search
 
         self.search = message.text
-        self.where = query.compile(query.parse(message.text), now=self.tui.clock()) if message.text else None
+        # Relative times (after:10m) count from when the search was entered, like the CLI's.
+        self.where = Search(query.parse(message.text), self.tui.clock()) if message.text else None
         self.load(select=self.query_one(EventList).selected_id)
 
     def on_filter_bar_done(self, message: FilterBar.Done) -> None:
