@@ -150,3 +150,39 @@ async def test_type_toggles_narrow_the_search(db_path: Path) -> None:
         await pilot.click("#type-toggles", offset=(2, 0))  # "identify" is first
         await settle(pilot)
         assert _names(screen) == ["Home"]
+
+
+async def test_search_on_a_capture_whose_index_lags(db_path: Path) -> None:
+    """Free text goes through the FTS index for the rows it covers and scans only the rest: the list,
+    the count, n/N across the watermark and newly arriving matches are exactly the matching events."""
+    from debugger import search, store
+
+    fill(db_path, [track(n, properties={"note": "a quokka" if n % 5 == 0 else "plain"}) for n in range(20)])
+    conn = store.connect(db_path)
+    search.Indexer(step=10, rows_per_commit=10)(conn, lambda: True)  # events 0-9 indexed, 10-19 lag
+    assert search.index_state(conn) == search.IndexState(10, 20)
+    conn.close()
+    app = make_app(db_path, cap=3)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        screen = main_screen(app)
+        statements: list[str] = []
+        with app.reader._lock:  # the reader's connection, used by the worker threads
+            app.reader._db().set_trace_callback(statements.append)
+        await _search(pilot, "QUOKKA")
+        assert any("events_fts MATCH" in s for s in statements)  # the index was used, not a table scan
+        assert _names(screen) == ["Event 5", "Event 10", "Event 15"] and _count(screen) == "4 matches"
+        detail = screen.query_one(EventDetail)
+        seen = []
+        for _ in range(3):  # from the newest match down, across the watermark into the indexed rows
+            await pilot.press("N")
+            await settle(pilot)
+            seen.append(detail.event["name"])
+        assert seen == ["Event 10", "Event 5", "Event 0"] and _count(screen) == "1 of 4"
+        await pilot.press("n")
+        await settle(pilot)
+        assert detail.event["name"] == "Event 5" and _count(screen) == "2 of 4"
+        fill(db_path, [track(20, properties={"note": "quokka!"}), track(21)])
+        screen.poll()
+        await settle(pilot)
+        assert _names(screen)[-1] == "Event 20" and _count(screen) == "5 matches"
