@@ -237,3 +237,32 @@ def test_an_indexed_rare_word_reads_only_its_rows(tmp_path: Path) -> None:
     finally:
         reader.close()
         conn.close()
+
+
+# -------------------------------------------------------------------------------- replay
+
+
+def test_replay_of_free_text_sends_exactly_the_matches_while_the_index_lags(tmp_path: Path) -> None:
+    """`segdbg replay WORD` on a half-indexed capture delivers every accepted match, indexed or not, in order."""
+    from click.testing import CliRunner
+
+    from debugger.cli import cli
+    from debugger.server import ServerThread
+    from debugger.settings import Settings
+
+    path = tmp_path / "c.db"
+    _add(path, _events(200, rare_every=10))
+    conn = store.connect(path)
+    _index_to(conn, 90)
+    expected = [e["message_id"] for e in store.iter_events(conn, statuses=("ok",)) if RARE in str(e["stored"])]
+    assert len(expected) > 10 and any(int(m[1:]) >= 90 for m in expected) and any(int(m[1:]) < 90 for m in expected)
+    conn.close()
+    with ServerThread(Settings(db=tmp_path / "target.db", port=0)) as target:
+        result = CliRunner().invoke(cli, ["replay", RARE.upper(), "--db", str(path), "--to", target.url], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        assert f"delivered      {len(expected)}" in result.output
+    conn = store.connect(tmp_path / "target.db")
+    try:
+        assert [e["message_id"] for e in store.iter_events(conn)] == expected
+    finally:
+        conn.close()
