@@ -5,7 +5,12 @@
   transactions, between ingest commits, and records how far it got in ``meta.fts_watermark``.
 - **Results never depend on the lag.** Rows at or below the watermark are found through the
   index, rows above it by scanning, and every row is re-checked with the exact SQL of
-  :func:`debugger.query.compile` (the index is only a necessary condition).
+  :func:`debugger.query.compile` (the index is only a necessary condition). The statements
+  are planned by the pure :mod:`debugger.search_plan`.
+- **One read path for every caller**: `events`, `expect`, the HTTP API, `check`/`schema`,
+  replay's selection and the TUI (its search, match count, n/N and follow increments) all
+  read through :func:`select_rows` / :func:`select_events` / :func:`count_events` with an
+  ``after_id``/``before_id`` window, so nobody scans the table for free text the index covers.
 """
 
 from __future__ import annotations
