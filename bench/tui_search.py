@@ -9,8 +9,8 @@ Run by hand on the capture `bench/search.py` builds (1,000,000 events, index cau
 What it measures, each ``--repeats`` times (median, worst), as wall time and as CPU time of the
 process (the machine may be shared: CPU time is the steadier figure):
 
-1. **search**: from `enter` in the search box to the list holding the matches and the box
-   showing their count (the TUI's load worker: the newest ``cap`` matches plus the count);
+1. **search**: from `enter` in the search box to the list holding the newest matches, and to
+   the box showing their count (the TUI's load worker: the newest ``cap`` matches, then the count);
 2. **N / n**: from the key to the detail showing the previous/next match and the box saying
    ``k of N`` (the match worker: the neighbour plus its position);
 3. the same reads called directly on the TUI's ``CaptureReader`` (no UI), as thread CPU time.
@@ -43,9 +43,14 @@ class Clock:
     def __init__(self) -> None:
         self.runs: dict[str, list[tuple[float, float]]] = {}
 
-    async def measure(self, label: str, step: Callable[[], Awaitable[None]]) -> None:
+    async def measure(self, label: str, step: Callable[[], Awaitable[None]], marks: dict[str, tuple[float, float]] | None = None) -> None:
+        """Time ``step``; ``marks`` (label → perf_counter, process_time) it fills are recorded too."""
         wall, cpu = time.perf_counter(), time.process_time()
+        if marks is not None:
+            marks.clear()
         await step()
+        for mark, (at_wall, at_cpu) in (marks or {}).items():
+            self.runs.setdefault(mark, []).append(((at_wall - wall) * 1000, (at_cpu - cpu) * 1000))
         self.runs.setdefault(label, []).append(((time.perf_counter() - wall) * 1000, (time.process_time() - cpu) * 1000))
 
     def report(self) -> None:
@@ -57,11 +62,15 @@ class Clock:
             )
 
 
-async def _until(pilot: Any, done: Callable[[], bool], timeout: float = 600) -> None:
+async def _until(pilot: Any, done: Callable[[], bool], timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while not done():
         if time.monotonic() > deadline:
-            raise TimeoutError("the TUI did not show the result in time")
+            screen = pilot.app.screen_stack[0]
+            raise TimeoutError(
+                f"the TUI did not show the result within {timeout:.0f} s: box {screen.query_one('#match-count').content!r},"
+                f" focus {pilot.app.focused!r}, workers {list(pilot.app.workers)!r}"
+            )
         await asyncio.sleep(0.001)
 
 
@@ -71,6 +80,7 @@ async def through_the_app(db: Path, word: str, repeats: int, clock: Clock) -> No
 
     from debugger.tui.app import make_tui
     from debugger.tui.widgets.event_detail import EventDetail
+    from debugger.tui.widgets.event_list import EventList
 
     app = make_tui(db, poll_interval=None)  # no follow timer: only the measured reads run
     async with app.run_test(size=(120, 36)) as pilot:
@@ -79,9 +89,20 @@ async def through_the_app(db: Path, word: str, repeats: int, clock: Clock) -> No
         screen = app.screen_stack[0]
         count = screen.query_one("#match-count")
         detail = screen.query_one(EventDetail)
+        stream = screen.query_one(EventList)
 
         def shown() -> str:
             return str(count.content)
+
+        marks: dict[str, tuple[float, float]] = {}
+        replace = stream.replace
+
+        def hooked(*args: Any, **kwargs: Any) -> Any:  # the search's rows reach the list
+            result = replace(*args, **kwargs)
+            marks.setdefault(f"search '{word}' (rows listed)", (time.perf_counter(), time.process_time()))
+            return result
+
+        stream.replace = hooked  # type: ignore[method-assign]
 
         for _ in range(repeats):
             await pilot.press("slash")
@@ -92,8 +113,11 @@ async def through_the_app(db: Path, word: str, repeats: int, clock: Clock) -> No
                 await pilot.press("enter")
                 await _until(pilot, lambda: "match" in shown())
 
-            await clock.measure(f"search '{word}' (list + count)", search)
+            await clock.measure(f"search '{word}' (rows + count)", search, marks)
             total = shown()
+            stream.focus()  # n/N are list keys (enter already went back to the list; make sure)
+            await pilot.pause(0.05)
+            assert stream.selected_id is not None
             for key, label in (("N", "N (previous match)"), ("N", "N (previous match)"), ("n", "n (next match)")):
                 before, event = shown(), detail.event
 

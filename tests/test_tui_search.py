@@ -186,3 +186,44 @@ async def test_search_on_a_capture_whose_index_lags(db_path: Path) -> None:
         screen.poll()
         await settle(pilot)
         assert _names(screen)[-1] == "Event 20" and _count(screen) == "5 matches"
+
+
+async def test_rows_show_before_the_count_and_n_steps_without_recounting(db_path: Path) -> None:
+    """A search shows its newest matches at once and says `counting…` until every match is counted
+    (slow for a common word on a big capture); n/N from a match whose number is known step ±1
+    instead of counting again."""
+    import threading
+
+    fill(db_path, [track(n, properties={"hit": n % 2 == 0}) for n in range(12)])
+    app = make_app(db_path, cap=3)
+    reader = app.reader
+    counts: list[int] = []
+    release = threading.Event()
+    position = reader.position
+
+    def slow_position(where: object, event_id: int) -> int:  # the real count, held back until released
+        counts.append(event_id)
+        assert release.wait(10)
+        return position(where, event_id)  # type: ignore[arg-type]
+
+    reader.position = slow_position  # type: ignore[method-assign]
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        screen = main_screen(app)
+        await pilot.press("slash")
+        screen.query_one("#search", Input).value = "properties.hit:true"
+        await pilot.press("enter")
+        for _ in range(200):  # the load worker is blocked in the count: wait for its first message
+            await pilot.pause(0.01)
+            if _names(screen) == ["Event 6", "Event 8", "Event 10"]:
+                break
+        assert _names(screen) == ["Event 6", "Event 8", "Event 10"] and _count(screen) == "counting…"
+        release.set()
+        await settle(pilot)
+        assert _count(screen) == "6 matches" and len(counts) == 1
+        detail = screen.query_one(EventDetail)
+        for key, name, label in [("N", "Event 8", "5 of 6"), ("N", "Event 6", "4 of 6"), ("N", "Event 4", "3 of 6"), ("n", "Event 6", "4 of 6")]:
+            await pilot.press(key)
+            await settle(pilot)
+            assert (detail.event["name"], _count(screen)) == (name, label)
+        assert len(counts) == 1  # every step was one away from a known match number

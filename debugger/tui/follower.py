@@ -61,7 +61,7 @@ class Snapshot:
     """A full load: the newest ``cap`` matching events, oldest first."""
 
     events: tuple[dict[str, Any], ...]
-    matches: int
+    matches: int | None  # None: not counted (the caller counts afterwards, with position(where, cursor))
     cursor: int
     totals: Totals  # of the events after ``since``
     since: int = 0
@@ -105,17 +105,22 @@ class CaptureReader:
         with self._lock:
             return int(self._db().execute("PRAGMA data_version").fetchone()[0])
 
-    def snapshot(self, where: Where, cap: int, *, since: int = 0) -> Snapshot:
+    def snapshot(self, where: Where, cap: int, *, since: int = 0, count: bool = True) -> Snapshot:
         """The newest ``cap`` matching events, and the totals of the events after ``since``
-        (0: the whole capture, a scan of every row; a caller keeping running totals passes its cursor)."""
+        (0: the whole capture, a scan of every row; a caller keeping running totals passes its cursor).
+
+        ``count=False`` leaves a search's match count out (``matches`` is ``None``): counting
+        every match of a common word takes far longer than its newest page.
+        """
         with self._lock:
             db = self._db()
             cursor = int(db.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0])
             totals = self._totals(db, since if since <= cursor else 0, cursor)
             events = tuple(search.select_events(db, **_search(where), before_id=cursor + 1, limit=cap, newest=True))
+            matches: int | None = None
             if where is None:  # no search: the count is not shown, and a full count is a scan
                 matches = totals.events if since == 0 else 0
-            else:
+            elif count:
                 matches = search.count_events(db, **_search(where), before_id=cursor + 1)
             return Snapshot(events, matches, cursor, totals, since if since <= cursor else 0)
 
