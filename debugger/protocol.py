@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -146,13 +146,15 @@ class Envelope:
         return cached
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
+class Event(NamedTuple):
     """One message: as received (``raw``) and as Segment would store it (``stored``).
 
     The scalar attributes are the columns the list and the filters use; ``stored`` is the
     enriched message of PROTOCOL.md §4.3. ``status`` is ``ok`` or ``invalid`` here; the
     store may mark an ``ok`` event ``duplicate`` when it has seen its messageId.
+
+    A NamedTuple rather than a frozen dataclass: one is built per message on the ingest hot
+    path, and a frozen dataclass sets each of its fields through ``object.__setattr__``.
     """
 
     raw: bytes
@@ -168,7 +170,7 @@ class Event:
     library_name: str | None
     library_version: str | None
     status: str
-    problems: tuple[Problem, ...] = field(default=())
+    problems: tuple[Problem, ...] = ()
 
     @property
     def errors(self) -> tuple[Problem, ...]:

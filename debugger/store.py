@@ -389,6 +389,9 @@ class EventWriter:
         self.idle_pause = idle_pause
         self._listeners: list[Callable[[], None]] = []
         self._sequence = False
+        self._next_ids: tuple[int, int] | None = None
+        self._pending_ids: tuple[int, int] | None = None
+        self._data_version = -1
         self._queue: queue.SimpleQueue[_Job | _Call | object] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="segdbg-writer", daemon=True)
         self._checkpointer = threading.Thread(target=self._checkpoint_loop, name="segdbg-checkpoint", daemon=True)
@@ -540,6 +543,7 @@ class EventWriter:
                 conn.execute("ROLLBACK")
             call.future.set_exception(exc)
             return
+        self._next_ids = None  # maintenance (reset, ...) may have changed the tables
         call.future.set_result(result)
         self._notify()
 
@@ -561,7 +565,9 @@ class EventWriter:
                 conn.execute("ROLLBACK")
             error = StoreError(_write_error(self.path, exc))
             results = [error] * len(jobs)
+            self._next_ids = None
         else:
+            self._next_ids = self._pending_ids
             self.transactions += 1
             for job in jobs:
                 self.committed_events += len(job.events)
@@ -595,15 +601,23 @@ class EventWriter:
         writer can interleave) because a duplicate must point at a first copy that may be in
         the same group.
         """
-        next_request = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM requests").fetchone()[0]
-        # Never below the highest id ever used (AUTOINCREMENT's counter): after a reset,
-        # followers and ?after= cursors must still see the next events as new.
-        next_event = conn.execute(
-            "SELECT max(coalesce((SELECT max(id) FROM events), 0),"
-            " coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)) + 1"
-            if self._sequence
-            else "SELECT coalesce(max(id), 0) + 1 FROM events"
-        ).fetchone()[0]
+        # The next ids are remembered between transactions and re-read only when another
+        # connection (a TUI paste, `segdbg reset --db`, ...) committed in between: data_version
+        # changes for exactly that, and this IMMEDIATE transaction holds the write lock now.
+        version = conn.execute("PRAGMA data_version").fetchone()[0]
+        if self._next_ids is not None and version == self._data_version:
+            next_request, next_event = self._next_ids
+        else:
+            next_request = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM requests").fetchone()[0]
+            # Never below the highest id ever used (AUTOINCREMENT's counter): after a reset,
+            # followers and ?after= cursors must still see the next events as new.
+            next_event = conn.execute(
+                "SELECT max(coalesce((SELECT max(id) FROM events), 0),"
+                " coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)) + 1"
+                if self._sequence
+                else "SELECT coalesce(max(id), 0) + 1 FROM events"
+            ).fetchone()[0]
+        self._data_version = version
         all_events = [event for job in jobs for event in job.events]
         firsts = _first_copies(conn, all_events) if all_events else {}
         request_rows: list[tuple[Any, ...]] = []
@@ -649,6 +663,7 @@ class EventWriter:
                 ids.append(row_id)
                 statuses.append(status)
             results.append(WriteResult(request_id, tuple(ids), tuple(statuses)))
+        self._pending_ids = (next_request, next_event)
         if request_rows:
             conn.executemany(_INSERT_REQUEST, request_rows)
         if event_rows:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import re
 import zlib
@@ -190,6 +191,7 @@ def lowered(headers: Headers) -> dict[str, str]:
     return out
 
 
+@functools.lru_cache(maxsize=64)  # pure; clients repeat one header, decoding it costs more than the lookup
 def basic_auth_user(value: str | None) -> str | None:
     """The username of an ``Authorization: Basic`` header (the write key), if any.
 
@@ -447,7 +449,7 @@ def handle(
                 envelope = Envelope(write_key=write_key, received_at=received_at, ip=request.remote, path_type=route.type)
                 events = (build_event(message, envelope, new_id=new_id, raw=serialize(message)),)
             except RequestError as exc:
-                return _record(request, route, received_at, reply, write_key, None, exc.code, exc.message, events, True)
+                return _record(request, route, received_at, reply, write_key, None, exc.code, exc.message, events, True, headers)
         elif route.kind in (MESSAGE, BATCH_ROUTE, METRICS) and request.method == "POST":
             limit = MAX_MESSAGE_BYTES if route.kind == MESSAGE else MAX_BATCH_BYTES
             if request.cut == TOO_LARGE:
@@ -490,11 +492,11 @@ def handle(
             reply = Reply(
                 405, error_body("method_not_allowed", text), headers=(*cors, ("Allow", f"{allowed}, OPTIONS"))
             )
-            return _record(request, route, received_at, reply, None, None, "method_not_allowed", text, (), True)
+            return _record(request, route, received_at, reply, None, None, "method_not_allowed", text, (), True, headers)
     except RequestError as exc:
         reply = Reply(exc.status, error_body(exc.code, exc.message), headers=cors)
-        return _record(request, route, received_at, reply, write_key, body_size, exc.code, exc.message, (), True)
-    return _record(request, route, received_at, reply, write_key, body_size, None, None, events, keep_body)
+        return _record(request, route, received_at, reply, write_key, body_size, exc.code, exc.message, (), True, headers)
+    return _record(request, route, received_at, reply, write_key, body_size, None, None, events, keep_body, headers)
 
 
 def _messages(
@@ -582,9 +584,10 @@ def _record(
     message: str | None,
     events: tuple[Event, ...],
     keep_body: bool,
+    headers: dict[str, str],
 ) -> Outcome:
     record = RequestRecord(
-        received_at=format_timestamp(received_at),
+        received_at=events[0].received_at if events else format_timestamp(received_at),
         method=request.method,
         path=request.path,
         query_string=request.query_string,
@@ -592,8 +595,8 @@ def _record(
         headers=mask_headers(request.headers),
         kind=route.kind,
         write_key=write_key,
-        content_type=header(request.headers, "content-type"),
-        content_encoding=header(request.headers, "content-encoding"),
+        content_type=headers.get("content-type"),
+        content_encoding=headers.get("content-encoding"),
         wire_size=len(request.body),
         body_size=body_size,
         status=reply.status,
