@@ -23,6 +23,7 @@ import orjson
 
 from debugger.cli import ExitCode
 from debugger.delivery import END, Deliverer, Feed, Sent
+from debugger.query import Query
 from debugger.replay import (
     SHIFT,
     ReplayOptions,
@@ -35,12 +36,28 @@ from debugger.report import DELIVERED, Tally
 from debugger.resume import bounded, spec
 from debugger.retry import RetryPolicy
 from debugger.runs import INTERRUPTED, RunRecorder
+from debugger.search import DEFAULT_STATUSES, matching_sql, select_rows
 from debugger.store import StoreError, connect
 from debugger.timefmt import format_timestamp
 
-#: What a run is replaying: a SQL condition over ``events`` and its parameters.
-Selection = tuple[str, tuple[Any, ...]]
-OK_ONLY: Selection = ("events.status = 'ok'", ())
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """What a run replays: a parsed query (``None``: everything), read through the search index.
+
+    Attributes:
+        query: the filter (:mod:`debugger.query`).
+        now: the instant its relative times (``after:1h``) count from.
+        statuses: only these statuses; by default what Segment would have accepted and
+            forwarded (:func:`debugger.search.view_statuses`).
+    """
+
+    query: Query | None = None
+    now: datetime | None = None
+    statuses: tuple[str, ...] | None = DEFAULT_STATUSES
+
+
+OK_ONLY = Selection()
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,11 +94,14 @@ _PLAN_COLUMNS = ("id", "type", "name", "message_id", "write_key", "timestamp", "
 
 
 def selected_events(conn: sqlite3.Connection, selection: Selection) -> Iterator[dict[str, Any]]:
-    """The events a selection names, in capture order, with the columns planning needs."""
-    where, params = selection
-    sql = f"SELECT {', '.join('events.' + c for c in _PLAN_COLUMNS)} FROM events WHERE {where} ORDER BY events.id"
+    """The events a selection names, in capture order, with the columns planning needs.
+
+    Free text is found through the FTS index up to its watermark (the rest is scanned), so
+    ``replay "rare words"`` on a big capture reads only the matching rows.
+    """
     loads, decode_error = orjson.loads, orjson.JSONDecodeError
-    for row in conn.execute(sql, params):
+    rows = select_rows(conn, _PLAN_COLUMNS, query=selection.query, now=selection.now, statuses=selection.statuses)
+    for row in rows:
         event = dict(zip(_PLAN_COLUMNS, row))
         for key in ("raw", "stored"):
             try:
@@ -93,10 +113,12 @@ def selected_events(conn: sqlite3.Connection, selection: Selection) -> Iterator[
 
 def selection_stats(conn: sqlite3.Connection, selection: Selection) -> tuple[int, datetime | None, datetime | None]:
     """How many events a selection holds, and the earliest and latest event time among them."""
-    where, params = selection
+    sql, params = matching_sql(
+        conn, ("timestamp", "received_at"), query=selection.query, now=selection.now, statuses=selection.statuses
+    )
     count, first, last = conn.execute(
-        f"SELECT count(*), min(coalesce(timestamp, received_at)), max(coalesce(timestamp, received_at))"
-        f" FROM events WHERE {where}",
+        "SELECT count(*), min(coalesce(timestamp, received_at)), max(coalesce(timestamp, received_at))"
+        f" FROM ({sql})",
         params,
     ).fetchone()
     return int(count), event_time({"timestamp": first}), event_time({"timestamp": last})

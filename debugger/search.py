@@ -5,7 +5,12 @@
   transactions, between ingest commits, and records how far it got in ``meta.fts_watermark``.
 - **Results never depend on the lag.** Rows at or below the watermark are found through the
   index, rows above it by scanning, and every row is re-checked with the exact SQL of
-  :func:`debugger.query.compile` (the index is only a necessary condition).
+  :func:`debugger.query.compile` (the index is only a necessary condition). The statements
+  are planned by the pure :mod:`debugger.search_plan`.
+- **One read path for every caller**: `events`, `expect`, the HTTP API, `check`/`schema`,
+  replay's selection and the TUI (its search, match count, n/N and follow increments) all
+  read through :func:`select_rows` / :func:`select_events` / :func:`count_events` with an
+  ``after_id``/``before_id`` window, so nobody scans the table for free text the index covers.
 """
 
 from __future__ import annotations
@@ -13,17 +18,17 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from debugger import query as q
+from debugger.search_plan import FTS_TABLE, Part, index_match, plan
 from debugger.store import EVENT_COLUMNS, from_row, now_utc
 
 log = logging.getLogger(__name__)
 
-FTS_TABLE = "events_fts"
 WATERMARK_KEY = "fts_watermark"
 #: What `segdbg events` and friends show unless told otherwise: what Segment would forward.
 DEFAULT_STATUSES = ("ok",)
@@ -151,40 +156,57 @@ def view_statuses(query: q.Query | None, show_all: bool = False) -> tuple[str, .
     return DEFAULT_STATUSES
 
 
-def _where(
-    query: q.Query | None, now: datetime | None, statuses: Iterable[str] | None, after_id: int, before_id: int | None
-) -> tuple[list[str], list[Any]]:
-    where, params = ["events.id > ?"], [after_id]
-    if before_id is not None:
-        where.append("events.id < ?")
-        params.append(before_id)
-    if statuses is not None:
-        wanted = list(statuses)
-        # `ok` is most rows: `+` keeps the planner on the other indexes (or the id order) then;
-        # without it, `status != 'ok'` lets it use the partial index events_not_ok.
-        ok = "ok" in wanted
-        where.append(f"{'+' if ok else ''}events.status IN ({','.join('?' * len(wanted))})")
-        if not ok:
-            where.append("events.status != 'ok'")
-        params += wanted
-    if query is not None and query.terms:
-        sql, values = q.compile(query, now=now if now is not None else now_utc())
-        where.append(sql)
-        params += values
-    return where, params
+def _parts(
+    conn: sqlite3.Connection, query: q.Query | None, now: datetime | None, statuses: Iterable[str] | None,
+    after_id: int, before_id: int | None,
+) -> list[Part]:
+    watermark = 0
+    if index_match(query, 1) is not None:  # only a text term makes the index worth a look
+        row = conn.execute("SELECT value FROM meta WHERE key = ?", (WATERMARK_KEY,)).fetchone()
+        watermark = int(row[0]) if row is not None else 0
+    return plan(
+        query, now=now if now is not None else now_utc(), statuses=statuses, after_id=after_id, before_id=before_id,
+        watermark=watermark,
+    )
 
 
-def _use_index(conn: sqlite3.Connection, query: q.Query | None) -> tuple[str, int] | None:
-    """The FTS MATCH and watermark to drive the search with, when that beats the plain plan."""
-    if query is None or query.selective:
-        return None  # an exact user:/id: is narrower through its own index
-    match = q.text_match(query)
-    if match is None:
-        return None
-    state = index_state(conn)
-    if state is None or state.watermark == 0:
-        return None
-    return match, state.watermark
+def select_rows(
+    conn: sqlite3.Connection,
+    columns: Sequence[str],
+    *,
+    query: q.Query | None = None,
+    now: datetime | None = None,
+    statuses: Iterable[str] | None = None,
+    after_id: int = 0,
+    before_id: int | None = None,
+    limit: int | None = None,
+    newest: bool = False,
+) -> Iterator[tuple[Any, ...]]:
+    """``columns`` of the matching events with ``after_id < id < before_id``, oldest first;
+    with ``newest`` the last ``limit`` of them (still oldest first).
+
+    Lazy: the index part is walked in id order, so a common word stops after one page and a
+    rare one reads only its own rows. ``newest=True, limit=1`` is the previous match before a
+    cursor, ``after_id=cursor, limit=1`` the next one.
+    """
+    parts = _parts(conn, query, now, statuses, after_id, before_id)
+    if newest:
+        parts.reverse()
+    remaining = limit
+    kept: list[tuple[Any, ...]] = []
+    for part in parts:
+        if remaining is not None and remaining <= 0:
+            break
+        sql, params = part.select(columns, newest=newest, limit=remaining)
+        for row in conn.execute(sql, params):
+            if newest:
+                kept.append(row)
+            else:
+                yield row
+            if remaining is not None:
+                remaining -= 1
+    if newest:
+        yield from reversed(kept)
 
 
 def select_events(
@@ -199,43 +221,11 @@ def select_events(
     newest: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """Matching events oldest first; with ``newest`` the last ``limit`` of them (still oldest first)."""
-    where, params = _where(query, now, statuses, after_id, before_id)
-    fts = _use_index(conn, query)
-    order = "DESC" if newest else "ASC"
-    limit_sql = f" LIMIT {int(limit)}" if limit is not None else ""
-    if fts is None:
-        sql = f"SELECT {_SELECT} FROM events WHERE {' AND '.join(where)} ORDER BY events.id {order}{limit_sql}"
-        parts = [(sql, params)]
-    else:
-        match, mark = fts
-        # Above the watermark: scan. At or below it: walk the index in id order, lazily, so a
-        # common word stops after one page and a rare one reads only its own rows.
-        scan = f"SELECT {_SELECT} FROM events WHERE events.id > {mark} AND {' AND '.join(where)} ORDER BY events.id {order}{limit_sql}"
-        indexed = (
-            f"SELECT {_SELECT} FROM {FTS_TABLE} CROSS JOIN events ON events.id = {FTS_TABLE}.rowid"
-            f" WHERE {FTS_TABLE} MATCH ? AND {FTS_TABLE}.rowid <= {mark} AND {' AND '.join(where)}"
-            f" ORDER BY {FTS_TABLE}.rowid {order}{limit_sql}"
-        )
-        parts = [(scan, params), (indexed, [match, *params])]
-        if not newest:
-            parts.reverse()
-    rows: list[dict[str, Any]] = []
-    remaining = limit
-    for sql, values in parts:
-        if remaining is not None and remaining <= 0:
-            break
-        if remaining is not None and remaining != limit:
-            sql = sql.rsplit(" LIMIT ", 1)[0] + f" LIMIT {int(remaining)}"
-        for row in conn.execute(sql, values):
-            event = from_row(row)
-            if newest:
-                rows.append(event)
-            else:
-                yield event
-            if remaining is not None:
-                remaining -= 1
-    if newest:
-        yield from reversed(rows)
+    for row in select_rows(
+        conn, EVENT_COLUMNS, query=query, now=now, statuses=statuses, after_id=after_id, before_id=before_id,
+        limit=limit, newest=newest,
+    ):
+        yield from_row(row)
 
 
 def count_events(
@@ -248,25 +238,30 @@ def count_events(
     before_id: int | None = None,
     cap: int | None = None,
 ) -> int:
-    """How many events match (at most ``cap``, to bound the time on huge captures)."""
-    where, params = _where(query, now, statuses, after_id, before_id)
-    fts = _use_index(conn, query)
-    limit = f" LIMIT {int(cap)}" if cap is not None else ""
-    if fts is None:
-        return int(conn.execute(f"SELECT count(*) FROM (SELECT 1 FROM events WHERE {' AND '.join(where)}{limit})", params).fetchone()[0])
-    match, mark = fts
-    total = int(conn.execute(
-        f"SELECT count(*) FROM (SELECT 1 FROM events WHERE events.id > {mark} AND {' AND '.join(where)}{limit})", params
-    ).fetchone()[0])
-    if cap is not None:
-        if total >= cap:
-            return total
-        limit = f" LIMIT {int(cap - total)}"
-    return total + int(conn.execute(
-        f"SELECT count(*) FROM (SELECT 1 FROM {FTS_TABLE} CROSS JOIN events ON events.id = {FTS_TABLE}.rowid"
-        f" WHERE {FTS_TABLE} MATCH ? AND {FTS_TABLE}.rowid <= {mark} AND {' AND '.join(where)}{limit})",
-        [match, *params],
-    ).fetchone()[0])
+    """How many events match with ``after_id < id < before_id`` (at most ``cap``, to bound the time on huge captures)."""
+    total = 0
+    for part in _parts(conn, query, now, statuses, after_id, before_id):
+        if cap is not None and total >= cap:
+            break
+        sql, params = part.count(cap - total if cap is not None else None)
+        total += int(conn.execute(sql, params).fetchone()[0])
+    return total
+
+
+def matching_sql(
+    conn: sqlite3.Connection,
+    columns: Sequence[str],
+    *,
+    query: q.Query | None = None,
+    now: datetime | None = None,
+    statuses: Iterable[str] | None = None,
+) -> tuple[str, tuple[Any, ...]]:
+    """One unordered ``SELECT`` of ``columns`` of every match (the parts joined by UNION ALL),
+    to aggregate over: ``SELECT count(*), min(x) FROM (<sql>)``."""
+    parts = _parts(conn, query, now, statuses, 0, None)
+    cols = ", ".join(f"events.{c}" for c in columns)
+    sql = " UNION ALL ".join(f"SELECT {cols} FROM {p.source} WHERE {p.where}" for p in parts)
+    return sql, tuple(v for p in parts for v in p.params)
 
 
 @dataclass(frozen=True, slots=True)

@@ -150,3 +150,80 @@ async def test_type_toggles_narrow_the_search(db_path: Path) -> None:
         await pilot.click("#type-toggles", offset=(2, 0))  # "identify" is first
         await settle(pilot)
         assert _names(screen) == ["Home"]
+
+
+async def test_search_on_a_capture_whose_index_lags(db_path: Path) -> None:
+    """Free text goes through the FTS index for the rows it covers and scans only the rest: the list,
+    the count, n/N across the watermark and newly arriving matches are exactly the matching events."""
+    from debugger import search, store
+
+    fill(db_path, [track(n, properties={"note": "a quokka" if n % 5 == 0 else "plain"}) for n in range(20)])
+    conn = store.connect(db_path)
+    search.Indexer(step=10, rows_per_commit=10)(conn, lambda: True)  # events 0-9 indexed, 10-19 lag
+    assert search.index_state(conn) == search.IndexState(10, 20)
+    conn.close()
+    app = make_app(db_path, cap=3)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        screen = main_screen(app)
+        statements: list[str] = []
+        with app.reader._lock:  # the reader's connection, used by the worker threads
+            app.reader._db().set_trace_callback(statements.append)
+        await _search(pilot, "QUOKKA")
+        assert any("events_fts MATCH" in s for s in statements)  # the index was used, not a table scan
+        assert _names(screen) == ["Event 5", "Event 10", "Event 15"] and _count(screen) == "4 matches"
+        detail = screen.query_one(EventDetail)
+        seen = []
+        for _ in range(3):  # from the newest match down, across the watermark into the indexed rows
+            await pilot.press("N")
+            await settle(pilot)
+            seen.append(detail.event["name"])
+        assert seen == ["Event 10", "Event 5", "Event 0"] and _count(screen) == "1 of 4"
+        await pilot.press("n")
+        await settle(pilot)
+        assert detail.event["name"] == "Event 5" and _count(screen) == "2 of 4"
+        fill(db_path, [track(20, properties={"note": "quokka!"}), track(21)])
+        screen.poll()
+        await settle(pilot)
+        assert _names(screen)[-1] == "Event 20" and _count(screen) == "5 matches"
+
+
+async def test_rows_show_before_the_count_and_n_steps_without_recounting(db_path: Path) -> None:
+    """A search shows its newest matches at once and says `counting…` until every match is counted
+    (slow for a common word on a big capture); n/N from a match whose number is known step ±1
+    instead of counting again."""
+    import threading
+
+    fill(db_path, [track(n, properties={"hit": n % 2 == 0}) for n in range(12)])
+    app = make_app(db_path, cap=3)
+    reader = app.reader
+    counts: list[int] = []
+    release = threading.Event()
+    position = reader.position
+
+    def slow_position(where: object, event_id: int) -> int:  # the real count, held back until released
+        counts.append(event_id)
+        assert release.wait(10)
+        return position(where, event_id)  # type: ignore[arg-type]
+
+    reader.position = slow_position  # type: ignore[method-assign]
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        screen = main_screen(app)
+        await pilot.press("slash")
+        screen.query_one("#search", Input).value = "properties.hit:true"
+        await pilot.press("enter")
+        for _ in range(200):  # the load worker is blocked in the count: wait for its first message
+            await pilot.pause(0.01)
+            if _names(screen) == ["Event 6", "Event 8", "Event 10"]:
+                break
+        assert _names(screen) == ["Event 6", "Event 8", "Event 10"] and _count(screen) == "counting…"
+        release.set()
+        await settle(pilot)
+        assert _count(screen) == "6 matches" and len(counts) == 1
+        detail = screen.query_one(EventDetail)
+        for key, name, label in [("N", "Event 8", "5 of 6"), ("N", "Event 6", "4 of 6"), ("N", "Event 4", "3 of 6"), ("n", "Event 6", "4 of 6")]:
+            await pilot.press(key)
+            await settle(pilot)
+            assert (detail.event["name"], _count(screen)) == (name, label)
+        assert len(counts) == 1  # every step was one away from a known match number

@@ -8,7 +8,7 @@ import signal
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import click
@@ -16,6 +16,9 @@ import orjson
 
 from debugger.cli import ExitCode, db_option, resolve_db
 from debugger.replay import DEFAULT_BATCH_SIZE, KEEP, SHIFT, ReplayOptions
+
+if TYPE_CHECKING:
+    from debugger.replay_run import Selection
 
 PACED_CONCURRENCY = 8
 
@@ -179,8 +182,8 @@ def command(query: tuple[str, ...], url: str | None, db: Path | None, **opts: An
     raise SystemExit(code)
 
 
-def selection(text: str | None, now: datetime) -> tuple[str, tuple[Any, ...]]:
-    """The SQL condition for QUERY: only accepted (``ok``) events unless it has a status: term.
+def selection(text: str | None, now: datetime) -> Selection:
+    """The events QUERY selects: only accepted (``ok``) events unless it has a status: term.
 
     Raises:
         click.UsageError: the query is malformed; the message points at the offending term.
@@ -194,10 +197,12 @@ def selection(text: str | None, now: datetime) -> tuple[str, tuple[Any, ...]]:
         raise click.UsageError(
             f"invalid query: {exc.message}\n  {shown}\n  {' ' * exc.start}{'^' * max(1, exc.end - exc.start)}"
         ) from exc
-    sql, params = query.compile(parsed, now=now)
-    if not parsed.has_status_term:
-        sql = f"({sql}) AND events.status = 'ok'"  # what Segment would have accepted and forwarded
-    return sql, tuple(params)
+    from debugger.replay_run import Selection
+    from debugger.search import view_statuses
+
+    # What Segment would have accepted and forwarded, unless the query names statuses.
+    statuses = view_statuses(parsed)
+    return Selection(parsed, now, tuple(statuses) if statuses is not None else None)
 
 
 def _run(config: Any, report_file: Path | None, junit_file: Path | None) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import sqlite3
 import sys
 from collections.abc import Iterator
@@ -40,18 +39,8 @@ def select(conn: sqlite3.Connection, parsed: Any) -> Iterator[dict[str, Any]]:
     """Every event (all statuses) the query selects, oldest first."""
     from debugger import store
 
-    if parsed is None:
-        yield from store.iter_events(conn)
-        return
-    now = datetime.now(UTC)
-    if "query" in inspect.signature(store.iter_events).parameters:  # the store's own (indexed) query path
-        yield from store.iter_events(conn, query=parsed, now=now)  # type: ignore[call-arg]
-        return
-    from debugger.query import compile as compile_query
-
-    sql, params = compile_query(parsed, now=now)
-    for row in conn.execute(f"SELECT {', '.join(store.EVENT_COLUMNS)} FROM events WHERE {sql} ORDER BY id", params):
-        yield store.from_row(row)
+    # The store's indexed read path: free text uses the FTS index up to its watermark.
+    yield from store.iter_events(conn, query=parsed, now=datetime.now(UTC) if parsed is not None else None)
 
 
 def labels(conn: sqlite3.Connection) -> dict[str, str]:

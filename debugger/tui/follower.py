@@ -3,6 +3,10 @@
 :class:`CaptureReader` owns one read connection and is called from worker threads only, one
 call at a time (a lock guards it). ``PRAGMA data_version`` says whether another connection
 committed; a rowid cursor says what is new. The UI keeps the cursor and hands it in.
+
+Every search read goes through :mod:`debugger.search` (the one indexed read path): free text
+is found through the FTS index for the rows it covers and by scanning only the rows above its
+watermark. Unlike ``segdbg events``, the TUI is the debugger stream, so it shows every status.
 """
 
 from __future__ import annotations
@@ -11,14 +15,28 @@ import sqlite3
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from debugger import store
+from debugger import search, store
+from debugger.query import Query
 from debugger.tui.pacing import sample
 
-#: A compiled search: an SQL expression over ``events`` and its parameters; ``None`` is everything.
-Where = tuple[str, Sequence[Any]] | None
+
+@dataclass(frozen=True, slots=True)
+class Search:
+    """A search as entered: the parsed query and the instant its relative times (``after:10m``) count from."""
+
+    query: Query
+    now: datetime
+
+
+#: The active search; ``None`` is everything.
+Where = Search | None
+
+#: The TUI shows every status (it is the debugger stream); `segdbg events` shows only ok by default.
+ALL_STATUSES = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +61,7 @@ class Snapshot:
     """A full load: the newest ``cap`` matching events, oldest first."""
 
     events: tuple[dict[str, Any], ...]
-    matches: int
+    matches: int | None  # None: not counted (the caller counts afterwards, with position(where, cursor))
     cursor: int
     totals: Totals  # of the events after ``since``
     since: int = 0
@@ -87,24 +105,24 @@ class CaptureReader:
         with self._lock:
             return int(self._db().execute("PRAGMA data_version").fetchone()[0])
 
-    def snapshot(self, where: Where, cap: int, *, since: int = 0) -> Snapshot:
+    def snapshot(self, where: Where, cap: int, *, since: int = 0, count: bool = True) -> Snapshot:
         """The newest ``cap`` matching events, and the totals of the events after ``since``
-        (0: the whole capture, a scan of every row; a caller keeping running totals passes its cursor)."""
+        (0: the whole capture, a scan of every row; a caller keeping running totals passes its cursor).
+
+        ``count=False`` leaves a search's match count out (``matches`` is ``None``): counting
+        every match of a common word takes far longer than its newest page.
+        """
         with self._lock:
             db = self._db()
             cursor = int(db.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0])
             totals = self._totals(db, since if since <= cursor else 0, cursor)
-            clause, params = _clause(where)
-            rows = db.execute(
-                f"SELECT * FROM (SELECT {_COLUMNS} FROM events WHERE id <= ?{clause} ORDER BY id DESC LIMIT ?)"
-                " ORDER BY id",
-                (cursor, *params, cap),
-            ).fetchall()
+            events = tuple(search.select_events(db, **_search(where), before_id=cursor + 1, limit=cap, newest=True))
+            matches: int | None = None
             if where is None:  # no search: the count is not shown, and a full count is a scan
                 matches = totals.events if since == 0 else 0
-            else:
-                matches = self._count(db, 0, cursor, where)
-            return Snapshot(tuple(store.from_row(r) for r in rows), matches, cursor, totals, since if since <= cursor else 0)
+            elif count:
+                matches = search.count_events(db, **_search(where), before_id=cursor + 1)
+            return Snapshot(events, matches, cursor, totals, since if since <= cursor else 0)
 
     def increment(self, after: int, where: Where, budget: int, include: Sequence[int] = ()) -> Increment:
         """Events after ``after``: all matches when they fit in ``budget``, else an even sample
@@ -120,15 +138,12 @@ class CaptureReader:
             if newest == after:
                 return Increment(after, after, (), 0, Totals(sources=self._sources(db)))
             totals = self._totals(db, after, newest)
-            matches = totals.events if where is None else self._count(db, after, newest, where)
+            span = {"after_id": after, "before_id": newest + 1}
+            matches = totals.events if where is None else search.count_events(db, **_search(where), **span)
             if budget <= 0 or matches == 0:
                 wanted: list[int] = [i for i in include if after < i <= newest]
             else:
-                clause, params = _clause(where)
-                rows = db.execute(
-                    f"SELECT id, request_id FROM events WHERE id > ? AND id <= ?{clause} ORDER BY id",
-                    (after, newest, *params),
-                ).fetchall()
+                rows = list(search.select_rows(db, ("id", "request_id"), **_search(where), **span))
                 ids = sample(rows, budget)
                 wanted = sorted({*ids, *(i for i in include if after < i <= newest)})
             return Increment(after, newest, self._rows(db, wanted), matches, totals)
@@ -136,26 +151,22 @@ class CaptureReader:
     def count(self, where: Where) -> int:
         """How many events match ``where`` in the whole capture."""
         with self._lock:
-            db = self._db()
-            return self._count(db, 0, None, where)
+            return search.count_events(self._db(), **_search(where))
 
     def neighbour(self, where: Where, event_id: int, older: bool) -> dict[str, Any] | None:
         """The next matching event before (``older``) or after ``event_id``."""
-        clause, params = _clause(where)
-        op, order = ("<", "DESC") if older else (">", "ASC")
         with self._lock:
-            row = self._db().execute(
-                f"SELECT {_COLUMNS} FROM events WHERE id {op} ?{clause} ORDER BY id {order} LIMIT 1",
-                (event_id, *params),
-            ).fetchone()
-        return store.from_row(row) if row else None
+            if older:
+                rows = search.select_events(self._db(), **_search(where), before_id=event_id, limit=1, newest=True)
+            else:
+                rows = search.select_events(self._db(), **_search(where), after_id=event_id, limit=1)
+            found = list(rows)
+        return found[0] if found else None
 
     def position(self, where: Where, event_id: int) -> int:
         """How many matching events have an id up to ``event_id`` (the match's number)."""
-        clause, params = _clause(where)
         with self._lock:
-            return int(self._db().execute(
-                f"SELECT count(*) FROM events WHERE id <= ?{clause}", (event_id, *params)).fetchone()[0])
+            return search.count_events(self._db(), **_search(where), before_id=event_id + 1)
 
     def request(self, request_id: int) -> dict[str, Any] | None:
         """The ``requests`` row that carried an event."""
@@ -187,19 +198,12 @@ class CaptureReader:
     def _sources(db: sqlite3.Connection) -> int:
         return int(db.execute("SELECT count(*) FROM sources WHERE event_count > 0").fetchone()[0])
 
-    @staticmethod
-    def _count(db: sqlite3.Connection, after: int, upto: int | None, where: Where) -> int:
-        clause, params = _clause(where)
-        bound = " AND id <= ?" if upto is not None else ""
-        args = (after, upto, *params) if upto is not None else (after, *params)
-        return int(db.execute(f"SELECT count(*) FROM events WHERE id > ?{bound}{clause}", args).fetchone()[0])
-
 
 _COLUMNS = ", ".join(store.EVENT_COLUMNS)
 
 
-def _clause(where: Where) -> tuple[str, Sequence[Any]]:
+def _search(where: Where) -> dict[str, Any]:
+    """The keyword arguments of :mod:`debugger.search` reads for the active search."""
     if where is None:
-        return "", ()
-    sql, params = where
-    return f" AND ({sql})", tuple(params)
+        return {"statuses": ALL_STATUSES}
+    return {"query": where.query, "now": where.now, "statuses": ALL_STATUSES}

@@ -21,6 +21,14 @@ class SnapshotLoaded(Message):
 
 
 @dataclass
+class MatchesCounted(Message):
+    """The search's matches up to the snapshot's cursor were counted (after its rows were shown)."""
+
+    generation: int
+    matches: int
+
+
+@dataclass
 class EventsArrived(Message):
     """New events (a sample of them when they come faster than a person can read)."""
 
@@ -45,6 +53,7 @@ class MatchFound(Message):
     event: dict[str, Any] | None
     older: bool
     position: int | None = None
+    generation: int = 0  # the search it was found for: a result for an older search is dropped
 
 
 @dataclass

@@ -20,7 +20,7 @@ from debugger.tui.screens.help import HelpScreen
 from debugger.tui.screens.paste import PasteScreen
 from debugger.tui.widgets.event_detail import TABS, EventDetail
 from debugger.tui.widgets.event_list import EventList
-from debugger.tui.widgets.filter_bar import FilterBar
+from debugger.tui.widgets.filter_bar import FilterBar, count_label
 
 if TYPE_CHECKING:
     from debugger import paste
@@ -55,12 +55,17 @@ class ActionsMixin(_Base):
         selected = self.query_one(EventList).selected_id
         if selected is None:
             return
-        reader, where = self.tui.reader, self.where
+        reader, where, generation = self.tui.reader, self.where, self.generation
+        known = self.positions.get(selected)
 
         def find() -> None:
             event = reader.neighbour(where, selected, older)
-            position = reader.position(where, int(event["id"])) if event is not None else None
-            self.post_message(MatchFound(event, older, position))
+            # The "3 of 12": one step from a match whose number is known, else a count up to the
+            # match (long for a common word); without a search it is not shown.
+            position = None
+            if event is not None and where is not None:
+                position = known + (-1 if older else 1) if known is not None else reader.position(where, int(event["id"]))
+            self.post_message(MatchFound(event, older, position, generation))
 
         self.run_worker(find, thread=True, group="match", exclusive=True, exit_on_error=False)
 
@@ -201,9 +206,11 @@ class ActionsMixin(_Base):
         """A new (valid) search: compile it and reload the list."""
         message.stop()
         from debugger import query
+        from debugger.tui.follower import Search
 
         self.search = message.text
-        self.where = query.compile(query.parse(message.text), now=self.tui.clock()) if message.text else None
+        # Relative times (after:10m) count from when the search was entered, like the CLI's.
+        self.where = Search(query.parse(message.text), self.tui.clock()) if message.text else None
         self.load(select=self.query_one(EventList).selected_id)
 
     def on_filter_bar_done(self, message: FilterBar.Done) -> None:
@@ -214,6 +221,8 @@ class ActionsMixin(_Base):
     def on_match_found(self, message: MatchFound) -> None:
         """Select the match n/N found, bringing it into the list if needed."""
         message.stop()
+        if message.generation != self.generation:
+            return  # found for a search (or a capture) that has changed since
         if message.event is None:
             self.notify(f"No {'older' if message.older else 'newer'} match.", timeout=2)
             return
@@ -221,7 +230,8 @@ class ActionsMixin(_Base):
         if not stream.select_id(int(message.event["id"])):
             stream.insert(message.event)
         if self.search and message.position is not None:
-            self.query_one(FilterBar).set_count(f"{message.position:,} of {self.matches:,}")
+            self.positions[int(message.event["id"])] = message.position
+            self.query_one(FilterBar).set_count(count_label(self.matches, counting=self.counting, position=message.position))
 
     def on_paste(self, event: events.Paste) -> None:
         """A terminal paste outside the search box opens the paste dialog with the text."""

@@ -22,12 +22,12 @@ from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
 from debugger.tui.follower import Totals, Where
-from debugger.tui.messages import EventsArrived, SnapshotLoaded
+from debugger.tui.messages import EventsArrived, MatchesCounted, SnapshotLoaded
 from debugger.tui.pacing import RateMeter, RowBudget
 from debugger.tui.screens.actions import ActionsMixin
 from debugger.tui.widgets.event_detail import EventDetail
 from debugger.tui.widgets.event_list import EventList
-from debugger.tui.widgets.filter_bar import FilterBar
+from debugger.tui.widgets.filter_bar import FilterBar, count_label
 from debugger.tui.widgets.status import HeaderBar, KeyHints, StatusLine, StreamState
 
 if TYPE_CHECKING:
@@ -74,6 +74,10 @@ class MainScreen(ActionsMixin, Screen[None]):
         self.where: Where = None
         self.search = ""
         self.matches = 0
+        self.counting = False  # the search's rows are shown, its matches still being counted
+        #: Match numbers known without counting: event id → its number among the matches (n/N step ±1 from them).
+        self.positions: dict[int, int] = {}
+        self._newest_match: int | None = None
         self.totals = Totals()
         self.new_while_paused = 0
         self.budget = RowBudget(rate=self.tui.config.readable_rate, burst=self.tui.config.burst)
@@ -146,7 +150,12 @@ class MainScreen(ActionsMixin, Screen[None]):
     def _load_work(self, generation: int, where: Where, cap: int, select: int | None, since: int) -> None:
         reader = self.tui.reader
         version = reader.data_version()
-        self.post_message(SnapshotLoaded(generation, reader.snapshot(where, cap, since=since), version, select))
+        snap = reader.snapshot(where, cap, since=since, count=False)
+        self.post_message(SnapshotLoaded(generation, snap, version, select))
+        if where is not None:
+            # The rows first, then the count: every match of a common word takes far longer to count
+            # than its newest page to read. Polls wait for this worker, so no increment interleaves.
+            self.post_message(MatchesCounted(generation, reader.position(where, snap.cursor)))
 
     def poll(self) -> Worker[None] | None:
         """Read what is new (unless a read is already running)."""
@@ -178,7 +187,10 @@ class MainScreen(ActionsMixin, Screen[None]):
             return
         snap = message.snapshot
         self.totals = self.totals.plus(snap.totals) if snap.since else snap.totals
-        self.cursor, self.version, self.matches = snap.cursor, message.version, snap.matches
+        self.cursor, self.version = snap.cursor, message.version
+        self.counting, self.matches = snap.matches is None, snap.matches or 0
+        self.positions = {}
+        self._newest_match = int(snap.events[-1]["id"]) if snap.events and self.where is not None else None
         self.new_while_paused = 0
         stream = self.query_one(EventList)
         stream.replace(snap.events)
@@ -187,6 +199,17 @@ class MainScreen(ActionsMixin, Screen[None]):
         self._after_change()
         if self.include:  # a paste landed while this load ran: pick it up now
             self.poll()
+
+    @on(MatchesCounted)
+    def _counted(self, message: MatchesCounted) -> None:
+        message.stop()
+        if message.generation != self.generation:
+            return
+        self.matches += message.matches  # plus what increments added (none can run before this)
+        self.counting = False
+        if self._newest_match is not None:  # the snapshot's newest row is the last match counted
+            self.positions.setdefault(self._newest_match, message.matches)
+        self._after_change()
 
     @on(EventsArrived)
     def _arrived(self, message: EventsArrived) -> None:
@@ -224,6 +247,8 @@ class MainScreen(ActionsMixin, Screen[None]):
             self.notify(f"Cannot read {self.tui.config.db}: {event.worker.error}", severity="error", timeout=10)
         elif event.state == WorkerState.SUCCESS and event.worker.group == "poll":
             self._failed = False
+        elif event.state == WorkerState.SUCCESS and event.worker is self._loader and self.include:
+            self.poll()  # a paste landed while the load (and its count) ran
 
     # -- bars ------------------------------------------------------------------------------
 
@@ -274,7 +299,7 @@ class MainScreen(ActionsMixin, Screen[None]):
         elif not stream.order:
             hint.update(self._empty_hint())
         if self.search:
-            self.query_one(FilterBar).set_count(f"{self.matches:,} match{'es' if self.matches != 1 else ''}")
+            self.query_one(FilterBar).set_count(count_label(self.matches, counting=self.counting))
         self.redraw_bars(now=False)
 
     # -- selection and detail ---------------------------------------------------------------

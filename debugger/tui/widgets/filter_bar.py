@@ -94,6 +94,14 @@ class TypeToggles(Widget, can_focus=True):
         self.refresh()
 
 
+def count_label(matches: int, *, counting: bool = False, position: int | None = None) -> str:
+    """``12 matches``, ``3 of 12``; while the matches are still being counted, ``counting…`` or ``3 of …``."""
+    total = "…" if counting else f"{matches:,}"
+    if position is not None:
+        return f"{position:,} of {total}"
+    return "counting…" if counting else f"{total} match{'es' if matches != 1 else ''}"
+
+
 class FilterBar(Vertical):
     """``/`` focuses the input; the query is checked as you type and errors show inline."""
 
