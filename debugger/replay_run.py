@@ -50,11 +50,19 @@ class Selection:
         now: the instant its relative times (``after:1h``) count from.
         statuses: only these statuses; by default what Segment would have accepted and
             forwarded (:func:`debugger.search.view_statuses`).
+        upto: only events with ``id <= upto`` (a run covers the events stored when it started).
+        skip_delivered_of: leave out the events this run recorded as delivered (``--resume``).
     """
 
     query: Query | None = None
     now: datetime | None = None
     statuses: tuple[str, ...] | None = DEFAULT_STATUSES
+    upto: int | None = None
+    skip_delivered_of: int | None = None
+
+    @property
+    def before_id(self) -> int | None:
+        return None if self.upto is None else self.upto + 1
 
 
 OK_ONLY = Selection()
@@ -100,7 +108,12 @@ def selected_events(conn: sqlite3.Connection, selection: Selection) -> Iterator[
     ``replay "rare words"`` on a big capture reads only the matching rows.
     """
     loads, decode_error = orjson.loads, orjson.JSONDecodeError
-    rows = select_rows(conn, _PLAN_COLUMNS, query=selection.query, now=selection.now, statuses=selection.statuses)
+    rows = select_rows(
+        conn, _PLAN_COLUMNS, query=selection.query, now=selection.now, statuses=selection.statuses,
+        before_id=selection.before_id,
+    )
+    if selection.skip_delivered_of is not None:
+        rows = _without(rows, _delivered_ids(conn, selection.skip_delivered_of))
     for row in rows:
         event = dict(zip(_PLAN_COLUMNS, row))
         for key in ("raw", "stored"):
@@ -111,14 +124,37 @@ def selected_events(conn: sqlite3.Connection, selection: Selection) -> Iterator[
         yield event
 
 
+_DELIVERED = "SELECT event_id FROM deliveries WHERE run_id = ? AND status = 'delivered' AND event_id IS NOT NULL"
+
+
+def _delivered_ids(conn: sqlite3.Connection, run_id: int) -> Iterator[int]:
+    """The ids of the events ``run_id`` recorded as delivered, ascending."""
+    cursor = conn.cursor()  # its own cursor: it is read alongside the selection's
+    return (row[0] for row in cursor.execute(f"{_DELIVERED} ORDER BY event_id", (run_id,)))
+
+
+def _without(rows: Iterator[Any], skip: Iterator[int]) -> Iterator[Any]:
+    """``rows`` (ascending by their first column, the id) except those whose id is in ``skip`` (ascending)."""
+    pending = next(skip, None)
+    for row in rows:
+        while pending is not None and pending < row[0]:
+            pending = next(skip, None)
+        if pending != row[0]:
+            yield row
+
+
 def selection_stats(conn: sqlite3.Connection, selection: Selection) -> tuple[int, datetime | None, datetime | None]:
     """How many events a selection holds, and the earliest and latest event time among them."""
     sql, params = matching_sql(
-        conn, ("timestamp", "received_at"), query=selection.query, now=selection.now, statuses=selection.statuses
+        conn, ("id", "timestamp", "received_at"), query=selection.query, now=selection.now, statuses=selection.statuses,
+        before_id=selection.before_id,
     )
+    where = ""
+    if selection.skip_delivered_of is not None:
+        where, params = f" WHERE id NOT IN ({_DELIVERED})", (*params, selection.skip_delivered_of)
     count, first, last = conn.execute(
         "SELECT count(*), min(coalesce(timestamp, received_at)), max(coalesce(timestamp, received_at))"
-        f" FROM ({sql})",
+        f" FROM ({sql}){where}",
         params,
     ).fetchone()
     return int(count), event_time({"timestamp": first}), event_time({"timestamp": last})

@@ -2,7 +2,8 @@
 was recorded as delivered.
 
 A run records, when it starts, everything needed to continue it (``runs.resume``): the
-selection as SQL (so a relative ``after:1h`` means what it meant then), the highest event id
+selection (its query in canonical form, the statuses, and the instant relative times count
+from, so ``after:1h`` means what it meant then), the highest event id
 it covers (events stored later are not part of it), the plan options, the ``--timestamps
 shift`` offset, and a token from which ``--new-message-ids`` derives each event's new id
 (so a re-sent event carries the same id as before). The write key itself is not stored, only
@@ -21,8 +22,8 @@ import os
 import sqlite3
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import asdict, dataclass
-from datetime import timedelta
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ import orjson
 from debugger.replay import KEEP, ReplayOptions
 from debugger.retry import RetryPolicy
 
-VERSION = 1
+VERSION = 2  # 1 kept the selection as SQL, before it was read through the search index
 
 
 def fingerprint(write_key: str | None) -> str | None:
@@ -57,10 +58,35 @@ class StableIds:
         return str(uuid.uuid5(self.namespace, str(self.current)))
 
 
-def bounded(selection: tuple[str, tuple[Any, ...]], upto: int) -> tuple[str, tuple[Any, ...]]:
-    """A selection limited to the events stored when the run started."""
-    sql, params = selection
-    return f"({sql}) AND events.id <= {int(upto)}", params
+def bounded(selection: Any, upto: int) -> Any:
+    """A :class:`~debugger.replay_run.Selection` limited to the events stored when the run started."""
+    return replace(selection, upto=int(upto))
+
+
+def _selection_spec(selection: Any) -> dict[str, Any]:
+    from debugger.query import canonical
+
+    return {
+        "query": canonical(selection.query) if selection.query is not None else None,
+        "now": selection.now.isoformat() if selection.now is not None else None,
+        "statuses": list(selection.statuses) if selection.statuses is not None else None,
+        "upto": selection.upto,
+    }
+
+
+def _selection(recorded: Mapping[str, Any], run_id: int) -> Any:
+    """The recorded selection, leaving out what ``run_id`` delivered."""
+    from debugger.query import parse
+    from debugger.replay_run import Selection
+
+    statuses = recorded.get("statuses")
+    return Selection(
+        query=parse(recorded["query"]) if recorded.get("query") is not None else None,
+        now=datetime.fromisoformat(recorded["now"]) if recorded.get("now") else None,
+        statuses=tuple(statuses) if statuses is not None else None,
+        upto=recorded.get("upto"),
+        skip_delivered_of=run_id,
+    )
 
 
 def spec(config: Any, *, upto: int, shift: timedelta | None, token: str) -> dict[str, Any]:
@@ -71,7 +97,7 @@ def spec(config: Any, *, upto: int, shift: timedelta | None, token: str) -> dict
     options["id_map"] = dict(options["id_map"])
     return {
         "version": VERSION,
-        "selection": [config.selection[0], list(config.selection[1])],  # bounded by `upto` already
+        "selection": _selection_spec(config.selection),  # bounded by `upto` already
         "upto": upto,
         "options": options,
         "write_key": fingerprint(write_key),
@@ -126,11 +152,7 @@ def config_for(db: Path, run: Mapping[str, Any], resume: Mapping[str, Any], writ
     replay_options = ReplayOptions(
         **options, write_key=write_key, shift_by=timedelta(seconds=shift) if shift is not None else None
     )
-    sql, params = resume["selection"]  # already bounded to the events stored when the run started
-    delivered = (
-        f"SELECT event_id FROM deliveries WHERE run_id = {int(run['id'])} AND status = 'delivered' AND event_id IS NOT NULL"
-    )
-    selection = (f"({sql}) AND events.id NOT IN ({delivered})", tuple(params))
+    selection = _selection(resume["selection"], int(run["id"]))  # bounded to the events stored when the run started
     recorded = dict(run.get("options") or {})
     return RunConfig(
         db=db, target=run["target"], query=run.get("query"), options=replay_options,

@@ -255,10 +255,11 @@ def matching_sql(
     query: q.Query | None = None,
     now: datetime | None = None,
     statuses: Iterable[str] | None = None,
+    before_id: int | None = None,
 ) -> tuple[str, tuple[Any, ...]]:
-    """One unordered ``SELECT`` of ``columns`` of every match (the parts joined by UNION ALL),
-    to aggregate over: ``SELECT count(*), min(x) FROM (<sql>)``."""
-    parts = _parts(conn, query, now, statuses, 0, None)
+    """One unordered ``SELECT`` of ``columns`` of every match with ``id < before_id`` (the parts
+    joined by UNION ALL), to aggregate over: ``SELECT count(*), min(x) FROM (<sql>)``."""
+    parts = _parts(conn, query, now, statuses, 0, before_id)
     cols = ", ".join(f"events.{c}" for c in columns)
     sql = " UNION ALL ".join(f"SELECT {cols} FROM {p.source} WHERE {p.where}" for p in parts)
     return sql, tuple(v for p in parts for v in p.params)

@@ -250,7 +250,7 @@ def _migration_retention(db: sqlite_utils.Database) -> None:
     - ``events_duplicate_of`` (partial: only duplicates) lets retention clear the pointers
       to a first copy it deletes without scanning the table.
     - ``runs.pid`` and ``runs.resume``: who is sending a run, and what ``replay --resume``
-      needs to continue it (the selection as SQL, the plan options, the id bound).
+      needs to continue it (the selection: canonical query, statuses and its instant; the plan options, the id bound).
     """
     conn = db.conn
     conn.execute("ALTER TABLE events ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0")

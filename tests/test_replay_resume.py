@@ -8,6 +8,8 @@ import sqlite3
 import subprocess
 import sys
 from collections import Counter
+from contextlib import closing
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,7 @@ import orjson
 import pytest
 from click.testing import CliRunner, Result
 
-from debugger import runs, store
+from debugger import runs, search, store
 from debugger.cli import cli
 from debugger.protocol import Envelope, build_event
 from debugger.server import ServerThread
@@ -124,6 +126,37 @@ def test_events_stored_after_the_run_started_are_not_part_of_it(tmp_path: Path) 
         assert _sent_ids(target, seen) == [f"m{i}" for i in range(5, 10)]
 
 
+def test_resume_reads_free_text_and_relative_times_as_the_run_did(tmp_path: Path) -> None:
+    """A run of `zebra after:1h` over a half-indexed capture: resuming sends exactly the matching events
+    it had not delivered, in order (indexed and not-yet-indexed alike), and none stored later."""
+    db = tmp_path / "c.db"
+    writer = store.EventWriter(db).start()
+
+    def add(first: int, count: int) -> None:
+        batch = [
+            build_event({"type": "track", "event": f"{'Zebra' if i % 2 else 'Plain'} Seen", "userId": "u",
+                         "messageId": f"m{i}"}, Envelope(write_key="wk", received_at=now_utc()), new_id=lambda: "x")
+            for i in range(first, first + count)
+        ]
+        writer.submit(None, batch).result()
+
+    add(0, 30)
+    writer.close()
+    with closing(sqlite3.connect(db)) as conn, conn:
+        search.Indexer(step=20, rows_per_commit=20)(conn, lambda: True)  # m0-m19 indexed, m20-m29 not yet
+        assert search.index_state(conn).watermark == 20  # type: ignore[union-attr]
+    with ScriptedTarget([Reply(), FAIL]) as target:
+        assert replay(db, "--to", target.url, "--batch-size", "4", "zebra", "after:1h").exit_code == 3
+        assert _sent_ids(target)[:4] == ["m1", "m3", "m5", "m7"]
+        writer = store.EventWriter(db).start()
+        add(30, 6)  # stored after the run started
+        writer.close()
+        target.script = (Reply(),)
+        seen = len(target.arrivals)
+        assert replay(db, "--resume").exit_code == 0
+        assert _sent_ids(target, seen) == [f"m{i}" for i in range(9, 30, 2)]
+
+
 def test_resume_with_dry_run_shows_what_is_left(tmp_path: Path) -> None:
     """--resume --dry-run prints the requests that would continue the run and sends nothing."""
     db = tmp_path / "c.db"
@@ -180,7 +213,9 @@ def test_the_run_records_who_sends_it_and_how_to_resume(tmp_path: Path) -> None:
     assert pid == os.getpid()
     assert "secret-key" not in resume
     spec = orjson.loads(resume)
-    assert spec["upto"] == 3 and "events.id <= 3" in spec["selection"][0]
+    assert spec["upto"] == 3 and spec["selection"]["upto"] == 3
+    assert spec["selection"]["query"] == "type:track" and spec["selection"]["statuses"] == ["ok"]
+    assert datetime.fromisoformat(spec["selection"]["now"]).tzinfo is not None  # what after:1h counts from
     assert spec["options"]["batch_size"] == 100 and spec["write_key"]
 
 
