@@ -134,6 +134,11 @@ async def _read_body(request: web.Request, timeout: float) -> tuple[bytes, str |
     """
     if request.content_length is not None and request.content_length > wire.WIRE_LIMIT:
         return b"", wire.TOO_LARGE
+    content = request.content
+    if content.is_eof() and content.exception() is None:
+        # The whole body came with the headers (most requests): take it, no timer to arm.
+        body = content.read_nowait(-1)
+        return body, wire.TOO_LARGE if len(body) > wire.WIRE_LIMIT else None
     chunks: list[bytes] = []
     size = 0
     try:

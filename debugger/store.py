@@ -356,6 +356,7 @@ class _Call:
 
 
 _STOP = object()
+_NOTHING = object()  # no job taken from the queue yet
 T = TypeVar("T")
 #: An idle task runs its own short transactions and says whether it has more to do.
 IdleTask = Callable[[sqlite3.Connection, Callable[[], bool]], bool]
@@ -384,6 +385,9 @@ class EventWriter:
             empty, and at least every ``idle_every`` seconds under sustained load. It is
             given a ``busy()`` probe so it can stop as soon as a job is waiting.
         idle_every: the longest the idle task waits while the writer is busy.
+        idle_grace: how long the queue must stay empty before the idle task runs: a steady
+            stream of small requests leaves the queue empty for a moment after every commit,
+            and an index step taken then would make the next requests wait for it.
         idle_pause: the gap left between two idle-task transactions, so other processes
             (`segdbg reset --db`, a migration) get the write lock while the index catches up.
         idle_wake: with nothing arriving, run the idle task again after this many seconds
@@ -400,6 +404,7 @@ class EventWriter:
         max_pages: int | None = None,
         idle_task: IdleTask | None = None,
         idle_every: float = 0.5,
+        idle_grace: float = 0.005,
         idle_pause: float = 0.005,
         idle_wake: float | None = None,
     ) -> None:
@@ -410,6 +415,7 @@ class EventWriter:
         self.checkpoint_every = checkpoint_every
         self.idle_task = idle_task
         self.idle_every = idle_every
+        self.idle_grace = idle_grace
         self.idle_pause = idle_pause
         self.idle_wake = idle_wake
         self._listeners: list[Callable[[], None]] = []
@@ -513,13 +519,20 @@ class EventWriter:
         last_idle = time.monotonic()
         first: object = None
         while True:
-            if idle_pending and (self._queue.empty() or time.monotonic() - last_idle > self.idle_every):
-                idle_pending = self._idle(conn)
-                last_idle = time.monotonic()
-                try:  # a short gap before the next idle transaction; a job ends it at once
-                    first = self._queue.get(timeout=self.idle_pause)
-                except queue.Empty:
-                    continue
+            first = _NOTHING
+            if idle_pending:
+                if time.monotonic() - last_idle <= self.idle_every:
+                    try:  # a lull, not the gap between two requests of a steady stream
+                        first = self._queue.get(timeout=self.idle_grace)
+                    except queue.Empty:
+                        pass
+                if first is _NOTHING:
+                    idle_pending = self._idle(conn)
+                    last_idle = time.monotonic()
+                    try:  # a short gap before the next idle transaction; a job ends it at once
+                        first = self._queue.get(timeout=self.idle_pause)
+                    except queue.Empty:
+                        continue
             elif self.idle_task is not None and self.idle_wake is not None:
                 try:
                     first = self._queue.get(timeout=self.idle_wake)

@@ -202,13 +202,36 @@ def test_a_failing_background_task_does_not_stop_ingest(tmp_path: Path, caplog: 
     def broken(conn: Any, busy: Any) -> bool:
         raise RuntimeError("index is broken")
 
-    writer = store.EventWriter(tmp_path / "c.db", idle_task=broken).start()
+    writer = store.EventWriter(tmp_path / "c.db", idle_task=broken, idle_grace=0.0).start()
     try:
         result = writer.submit(None, _events(2)).result(timeout=5)
         assert len(result.event_ids) == 2
     finally:
         writer.close()
     assert "background task failed" in caplog.text
+
+
+def test_the_idle_task_waits_for_a_lull_not_the_gap_between_two_requests(tmp_path: Path) -> None:
+    """A client sending event after event leaves the queue empty for a moment after each commit; the
+    index step must not run in every such moment (the next request would wait for it), only once
+    the queue stayed empty for ``idle_grace``."""
+    ran: list[int] = []
+    lull = threading.Event()
+
+    def task(conn: Any, busy: Any) -> bool:
+        ran.append(len(ran))
+        lull.set()
+        return False
+
+    writer = store.EventWriter(tmp_path / "c.db", idle_task=task, idle_grace=0.5, idle_every=60).start()
+    try:
+        for n in range(20):  # one request at a time, each waiting for its commit
+            writer.submit(None, _events(1, start=n)).result(timeout=5)
+        during = len(ran)
+        assert lull.wait(5)  # ... and it runs once the stream stops
+    finally:
+        writer.close()
+    assert during <= 1  # at most the start-up catch-up, never once per commit
 
 
 def test_default_view_hides_invalid_events_unless_the_query_asks(tmp_path: Path) -> None:
