@@ -129,6 +129,12 @@ def peak_rss_mb(pid: int) -> float:
     return int(match.group(1)) / 1024 if match else float("nan")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 # --------------------------------------------------------------------------- wrk load
 
 WRK_BATCH = r"""
@@ -308,24 +314,30 @@ def main() -> None:
             return wrk_paced(url, args.seconds, 1000)
         return asyncio.run(steady_latency(url, 1000, args.seconds))
 
-    def throughput(url: str, size: int, single: bool, connections: int) -> dict[str, float]:
+    def throughput(url: str, size: int, single: bool, connections: int, pid: int) -> dict[str, float]:
+        """Events/s, and the server's CPU time per event (all its threads): what the rate costs."""
+        before = cpu_seconds(pid)
         if use_wrk:
-            return wrk(url, args.seconds, size, single, connections)
-        return asyncio.run(python_load(url, args.seconds, size, single, connections))
+            out = wrk(url, args.seconds, size, single, connections)
+        else:
+            out = asyncio.run(python_load(url, args.seconds, size, single, connections))
+        events = out["events_per_s"] * args.seconds
+        out["server_cpu_us_per_event"] = round(1e6 * (cpu_seconds(pid) - before) / events, 1) if events else float("nan")
+        return out
 
     with tempfile.TemporaryDirectory() as tmp:
         proc, url = start_segdbg(Path(tmp) / "batch.db")
-        results["segdbg_batch"] = throughput(url, 100, False, 8)
+        results["segdbg_batch"] = throughput(url, 100, False, 8, proc.pid)
         stop(proc)
 
         proc, url = start_segdbg(Path(tmp) / "single.db")
-        results["segdbg_single"] = throughput(url, 1, True, 32)
+        results["segdbg_single"] = throughput(url, 1, True, 32, proc.pid)
         results["segdbg_latency_1000rps"] = latency(url)
         results["segdbg_peak_rss_mb"] = peak_rss_mb(proc.pid)
         stop(proc)
 
         proc, url = start_bare()
-        results["bare_single"] = throughput(url, 1, True, 32)
+        results["bare_single"] = throughput(url, 1, True, 32, proc.pid)
         results["bare_latency_1000rps"] = latency(url)
         stop(proc)
 
@@ -337,8 +349,11 @@ def main() -> None:
     print(json.dumps(results, indent=2))
     print()
     print(f"load generator: {load}")
-    print(f"batch ingest (100/batch):   {results['segdbg_batch']['events_per_s']:>10,.0f} events/s   target ≥ 50,000")  # type: ignore[index]
-    print(f"single-event requests:      {single:>10,.0f} req/s     bare aiohttp {bare:,.0f} req/s → {single / bare:.0%} (target ≥ 80%)")
+    batch, singles, bares = results["segdbg_batch"], results["segdbg_single"], results["bare_single"]
+    print(f"batch ingest (100/batch):   {batch['events_per_s']:>10,.0f} events/s   target ≥ 50,000"  # type: ignore[index]
+          f"   server CPU {batch['server_cpu_us_per_event']} µs/event")  # type: ignore[index]
+    print(f"single-event requests:      {single:>10,.0f} req/s     bare aiohttp {bare:,.0f} req/s → {single / bare:.0%} (target ≥ 80%)"
+          f"   server CPU {singles['server_cpu_us_per_event']} vs bare {bares['server_cpu_us_per_event']} µs/request")  # type: ignore[index]
     lat = results["segdbg_latency_1000rps"]
     bare_lat = results["bare_latency_1000rps"]
     print(f"ack latency @1,000 req/s:   p50 {lat['p50_ms']:.2f} ms  p99 {lat['p99_ms']:.2f} ms (target ≤ 10)   bare p50 {bare_lat['p50_ms']:.2f} p99 {bare_lat['p99_ms']:.2f}")  # type: ignore[index]
