@@ -120,7 +120,7 @@ def soak_wrk(url: str, pid: int, rate: int, seconds: int, connections: int = 20)
     import threading
 
     request_rate = rate / EVENTS_PER_REQUEST
-    gap_ms = max(1, round(connections * 1000 / request_rate) - 2)  # minus about one answer's time
+    gap_ms = max(1, round(connections * 1000 / request_rate) - 5)  # minus about one answer's time
     script = WRK_MIX + WRK_PACED.replace("GAP", str(gap_ms))
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(script)
