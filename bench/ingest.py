@@ -183,14 +183,16 @@ def wrk_paced(url: str, seconds: int, rate: int, connections: int = 20) -> dict[
     finally:
         os.unlink(handle.name)
 
-    def ms(label: str) -> float:
-        match = re.search(rf"{label}%\s+([\d.]+)(us|ms|s)", out)
-        assert match, out
-        value, unit = float(match.group(1)), match.group(2)
-        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
-
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    return {"rate": rps, "p50_ms": ms("50"), "p90_ms": ms("90"), "p99_ms": ms("99")}
+    return {"rate": rps, "p50_ms": wrk_ms(out, "50"), "p90_ms": wrk_ms(out, "90"), "p99_ms": wrk_ms(out, "99")}
+
+
+def wrk_ms(out: str, percentile: str) -> float:
+    """A latency percentile from wrk's ``--latency`` table, in milliseconds."""
+    match = re.search(rf"{percentile}%\s+([\d.]+)(us|ms|s)", out)
+    assert match, out
+    value, unit = float(match.group(1)), match.group(2)
+    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
 
 def wrk(url: str, seconds: int, size: int, single: bool, connections: int) -> dict[str, float]:

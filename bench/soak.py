@@ -26,7 +26,7 @@ import aiohttp
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ingest import WRK_PACED, realistic_event, start_segdbg, stop
+from ingest import WRK_PACED, realistic_event, start_segdbg, stop, wrk_ms
 
 
 def rss_mb(pid: int) -> float:
@@ -144,12 +144,6 @@ def soak_wrk(url: str, pid: int, rate: int, seconds: int, connections: int = 20)
         sampler.join()
         os.unlink(handle.name)
 
-    def ms(label: str) -> float:
-        match = re.search(rf"{label}%\s+([\d.]+)(us|ms|s)", out)
-        assert match, out
-        value, unit = float(match.group(1)), match.group(2)
-        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
-
     requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     warm = [m for t, m in rss if t >= 10] or [m for _, m in rss]
@@ -158,8 +152,8 @@ def soak_wrk(url: str, pid: int, rate: int, seconds: int, connections: int = 20)
         "events_per_s": requests * EVENTS_PER_REQUEST / seconds,
         "requests": requests,
         "failures": int(errors.group(1)) if errors else 0,
-        "p50_ms": ms("50"),
-        "p99_ms": ms("99"),
+        "p50_ms": wrk_ms(out, "50"),
+        "p99_ms": wrk_ms(out, "99"),
         "rss_after_warmup_min_mb": min(warm),
         "rss_after_warmup_max_mb": max(warm),
         "rss_drift_mb": warm[-1] - warm[0],
