@@ -262,6 +262,9 @@ class Retention:
         self.deleted_requests = 0
         self.seconds = 0.0
         self._age: tuple[float, int] | None = None  # (when, edge)
+        #: Over the limit by more than the slack after the last call: the writer then runs this
+        #: task whenever its queue is empty, not only after a lull (see EventWriter idle_grace).
+        self.urgent = policy.active  # not known until the first call: look at the first chance
 
     def __call__(self, conn: sqlite3.Connection, busy: Callable[[], bool]) -> bool:
         """Delete what the policy no longer keeps, one transaction; returns whether more remains."""
@@ -301,6 +304,7 @@ class Retention:
                 if n < wanted:  # nothing older is left to delete
                     exhausted = True
                     break
+            self.urgent = over - swept.events > self.slack
             if exhausted:
                 swept.requests = delete_requests(conn, edge.requests, limit=self.rows_per_commit)
                 swept.more = swept.requests >= self.rows_per_commit
@@ -337,6 +341,11 @@ class Chain:
 
     def __init__(self, *tasks: Callable[[sqlite3.Connection, Callable[[], bool]], bool]) -> None:
         self.tasks = tasks
+
+    @property
+    def urgent(self) -> bool:
+        """Whether any task is urgent (see :attr:`Retention.urgent`)."""
+        return any(getattr(task, "urgent", False) for task in self.tasks)
 
     def __call__(self, conn: sqlite3.Connection, busy: Callable[[], bool]) -> bool:
         """Run every task once; returns whether any has more."""

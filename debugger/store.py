@@ -387,7 +387,9 @@ class EventWriter:
         idle_every: the longest the idle task waits while the writer is busy.
         idle_grace: how long the queue must stay empty before the idle task runs: a steady
             stream of small requests leaves the queue empty for a moment after every commit,
-            and an index step taken then would make the next requests wait for it.
+            and an index step taken then would make the next requests wait for it. An idle
+            task whose ``urgent`` attribute is true (retention past its slack) runs in every
+            such moment instead.
         idle_pause: the gap left between two idle-task transactions, so other processes
             (`segdbg reset --db`, a migration) get the write lock while the index catches up.
         idle_wake: with nothing arriving, run the idle task again after this many seconds
@@ -521,18 +523,21 @@ class EventWriter:
         while True:
             first = _NOTHING
             if idle_pending:
-                if time.monotonic() - last_idle <= self.idle_every:
+                overdue = time.monotonic() - last_idle > self.idle_every
+                if not overdue and not getattr(self.idle_task, "urgent", False):
                     try:  # a lull, not the gap between two requests of a steady stream
                         first = self._queue.get(timeout=self.idle_grace)
                     except queue.Empty:
                         pass
-                if first is _NOTHING:
+                if first is _NOTHING and (overdue or self._queue.empty()):
                     idle_pending = self._idle(conn)
                     last_idle = time.monotonic()
                     try:  # a short gap before the next idle transaction; a job ends it at once
                         first = self._queue.get(timeout=self.idle_pause)
                     except queue.Empty:
                         continue
+            if first is not _NOTHING:
+                pass
             elif self.idle_task is not None and self.idle_wake is not None:
                 try:
                     first = self._queue.get(timeout=self.idle_wake)

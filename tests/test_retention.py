@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -211,6 +212,7 @@ def test_each_call_is_one_transaction_that_yields_to_waiting_jobs(conn: sqlite3.
     hurried = Retention(Policy(max_events=10), clock=lambda: NOW, chunk=5, rows_per_commit=30, busy_rows=15, slack=20)
     assert hurried(conn, lambda: True) is True
     assert hurried.deleted_events == 30  # 55 past the edge, more than the slack: half of it (in chunks) even when busy
+    assert hurried.urgent and not task.urgent  # 25 still past the edge: more than hurried's slack, within task's
     while task(conn, lambda: False):
         pass
     assert task.deleted_events + hurried.deleted_events == 90
@@ -257,6 +259,32 @@ def test_retention_by_age_runs_without_new_events(tmp_path: Path) -> None:
 def _count(path: Path) -> int:
     with sqlite3.connect(path) as c:
         return int(c.execute("SELECT count(*) FROM events").fetchone()[0])
+
+
+def test_an_urgent_idle_task_does_not_wait_for_a_lull(tmp_path: Path) -> None:
+    """A steady stream never leaves the writer a lull (``idle_grace``); an idle task that says it is
+    urgent (retention past its slack) still runs in the moment after each commit."""
+
+    class Urgent:
+        urgent = True
+
+        def __init__(self) -> None:
+            self.ran = threading.Event()
+
+        def __call__(self, conn: sqlite3.Connection, busy: object) -> bool:
+            self.ran.set()
+            return True
+
+    task = Urgent()
+    writer = store.EventWriter(tmp_path / "w.db", idle_task=task, idle_grace=30, idle_every=60).start()
+    try:
+        for r in range(5):
+            writer.submit(_record(NOW), [_event(r, NOW)]).result()
+            task.ran.clear()
+            writer.submit(_record(NOW), [_event(100 + r, NOW)]).result()
+            assert task.ran.wait(5)  # not after the 30 s lull
+    finally:
+        writer.close()
 
 
 def test_a_server_with_max_events_stays_bounded_and_answers_200(tmp_path: Path) -> None:
