@@ -2,4 +2,5 @@
 
 from debugger.cli import main
 
-main()
+if __name__ == "__main__":  # not when a child process (replay's planner) imports it
+    main()
