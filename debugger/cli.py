@@ -7,6 +7,7 @@ Heavy imports (aiohttp, textual) happen inside the commands that need them, so
 from __future__ import annotations
 
 import os
+import sqlite3
 import sys
 from collections.abc import Callable
 from enum import IntEnum
@@ -151,4 +152,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
+    except sqlite3.DatabaseError as exc:  # met while reading: a damaged capture, not a bug to show as a traceback
+        from debugger.store import RECOVER_HINT
+
+        click.echo(f"Error: the capture could not be read: {exc}. " + RECOVER_HINT.format(path="FILE"), err=True)
+        sys.exit(ExitCode.ERROR)
     sys.exit(code if isinstance(code, int) else ExitCode.OK)

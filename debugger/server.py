@@ -99,7 +99,7 @@ async def _writer_context(app: web.Application) -> AsyncIterator[None]:
         idle_task=_idle_task(settings),
         idle_wake=RETENTION_WAKE if settings.retention.active else None,
     )
-    await asyncio.to_thread(writer.start)
+    await asyncio.to_thread(writer.start, check=True)  # a damaged capture is refused at start
     app[writer_key] = writer
     yield
     from debugger.maintenance import unregister_server

@@ -292,6 +292,39 @@ def _open_error(path: Path | str, exc: sqlite3.DatabaseError) -> str:
     return f"{path}: cannot open the capture ({exc})."
 
 
+#: Captures up to this size are checked (``PRAGMA quick_check``, about a second) when a server opens them.
+CHECK_BYTES = 256 * 1024 * 1024
+
+RECOVER_HINT = (
+    "Recover what SQLite can still read with `sqlite3 {path} .recover | sqlite3 recovered.db`, "
+    "or start a new capture with --db NEW.db."
+)
+
+
+def damaged(path: Path | str, detail: str) -> str:
+    """The message for a capture SQLite reports as damaged."""
+    return f"{path}: the capture is damaged ({detail}); segdbg will not write to it. " + RECOVER_HINT.format(path=path)
+
+
+def check_integrity(path: Path | str, max_bytes: int = CHECK_BYTES) -> bool:
+    """``PRAGMA quick_check`` of a capture of at most ``max_bytes``; returns whether it was checked.
+
+    Raises:
+        StoreError: the capture is damaged (the message says how to recover what is left).
+    """
+    file = Path(path)
+    if not file.exists() or file.stat().st_size > max_bytes:
+        return False
+    with closing(connect(file, readonly=True)) as conn:
+        try:
+            problems = [" ".join(str(row[0]).split()) for row in conn.execute("PRAGMA quick_check(1)")]
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(_open_error(file, exc) if "not a database" in str(exc) else damaged(file, str(exc))) from exc
+    if problems != ["ok"]:
+        raise StoreError(damaged(file, "; ".join(problems)))
+    return True
+
+
 def migrate(path: Path | str) -> int:
     """Create or upgrade the schema; returns the schema version.
 
@@ -436,8 +469,11 @@ class EventWriter:
         self.committed_requests = 0
         self.transactions = 0
 
-    def start(self) -> EventWriter:
-        """Migrate the schema, open the write connection and start the threads."""
+    def start(self, *, check: bool = False) -> EventWriter:
+        """Migrate the schema, open the write connection and start the threads; with ``check``,
+        first refuse a damaged capture (:func:`check_integrity`)."""
+        if check:
+            check_integrity(self.path)
         migrate(self.path)
         self._conn = connect(self.path)
         self._sequence = self._conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'").fetchone() is not None

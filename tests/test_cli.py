@@ -156,6 +156,38 @@ def test_foreign_database_is_refused_at_start(tmp_path: Path) -> None:
     assert result.returncode == 1 and "not a SQLite database" in result.stderr
 
 
+def _damaged_capture(path: Path) -> bytes:
+    """A real capture (enough events to span many pages) with pages in the middle overwritten."""
+    from debugger import store
+    from debugger.protocol import Envelope, build_event
+
+    writer = store.EventWriter(path).start()
+    for b in range(10):
+        batch = [build_event({"type": "track", "event": "E" * 500, "userId": "u", "messageId": f"m{b}-{i}"},
+                             Envelope(write_key="k", received_at=store.now_utc()), new_id=lambda: "x") for i in range(100)]
+        writer.submit(None, batch).result()
+    writer.close()
+    data = bytearray(path.read_bytes())
+    data[4096 * 40 : 4096 * 44] = b"\xde\xad" * 8192
+    path.write_bytes(bytes(data))
+    return bytes(data)
+
+
+def test_a_damaged_capture_is_refused_at_start_and_reads_fail_clearly(tmp_path: Path) -> None:
+    """serve checks the capture before writing: a damaged one is refused with how to recover, and left
+    as it was; reading commands say the capture could not be read instead of a traceback."""
+    db = tmp_path / "damaged.db"
+    before = _damaged_capture(db)
+    served = run_segdbg("serve", "--headless", "--port", "0", "--db", str(db), timeout=30)
+    assert served.returncode == 1
+    assert "the capture is damaged" in served.stderr and ".recover" in served.stderr
+    assert "Traceback" not in served.stderr
+    assert db.read_bytes() == before  # nothing written to it
+    read = run_segdbg("events", "--all", "--format", "jsonl", "--db", str(db))
+    assert read.returncode == 1
+    assert "could not be read" in read.stderr and "Traceback" not in read.stderr
+
+
 def test_serve_on_a_busy_port_says_so(tmp_path: Path) -> None:
     """Port in use: a clear one-line error, exit 1."""
     server = ServeProcess(tmp_path / "a.db", "--quiet")
