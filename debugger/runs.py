@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from debugger.store import connect, migrate
+from debugger.store import connect, insert_many, migrate
 
 RUN_COLUMNS = (
     "id", "started_at", "finished_at", "target", "query", "options", "status", "exit_code", "total",
@@ -105,7 +105,7 @@ class RunRecorder:
             if request is not None:
                 cursor = conn.execute(_INSERT_REQUEST, (run_id, *(request[k] for k in _REQUEST_KEYS)))
                 request_id = cursor.lastrowid
-            conn.executemany(_INSERT_DELIVERY, [(run_id, request_id, *d) for d in deliveries])
+            insert_many(conn, _INSERT_DELIVERY, [(run_id, request_id, *d) for d in deliveries])
 
         # Handed to the thread at most every GROUP_SECONDS: a paced run finishes hundreds of
         # requests a second, and waking the writer (and committing) for each would compete

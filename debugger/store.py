@@ -26,6 +26,7 @@ from debugger.capture import (  # noqa: F401 - re-exported
     check_integrity,
     connect,
     damaged,
+    insert_many,
     migrate,
 )
 from debugger.migrations import MIGRATIONS  # noqa: F401 - re-exported

@@ -1,0 +1,35 @@
+"""The capture file's helpers (debugger.capture): bulk inserts and the start-up integrity check."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from debugger import capture
+
+INSERT = "INSERT INTO t (a, b, c) VALUES (?,?,?)"
+
+
+@pytest.mark.parametrize("count", [0, 1, capture.BULK_ROWS - 1, capture.BULK_ROWS, capture.BULK_ROWS + 1, 250])
+def test_insert_many_stores_exactly_what_executemany_would(count: int) -> None:
+    """Multi-row statements across chunk boundaries: the same rows, in order, NULLs and bytes included."""
+    rows = [(n, None if n % 3 else f"v{n}", bytes([n % 256])) for n in range(count)]
+    bulk, plain = sqlite3.connect(":memory:"), sqlite3.connect(":memory:")
+    for conn in (bulk, plain):
+        conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, a INTEGER, b TEXT, c BLOB)")
+    capture.insert_many(bulk, INSERT, rows)
+    plain.executemany(INSERT, rows)
+    query = "SELECT id, a, b, c FROM t ORDER BY id"
+    assert bulk.execute(query).fetchall() == plain.execute(query).fetchall()
+    assert len(bulk.execute(query).fetchall()) == count
+
+
+def test_integrity_check_passes_a_sound_capture_and_skips_a_big_one(tmp_path: Path) -> None:
+    """A sound capture is checked and passes; one over the size budget is not checked (start-up stays fast)."""
+    path = tmp_path / "c.db"
+    capture.migrate(path)
+    assert capture.check_integrity(path) is True
+    assert capture.check_integrity(path, max_bytes=10) is False
+    assert capture.check_integrity(tmp_path / "new.db") is False  # nothing there yet: nothing to check
