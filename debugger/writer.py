@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 
 import orjson
 
-from debugger.capture import StoreError, check_integrity, connect, migrate
+from debugger.capture import StoreError, check_integrity, connect, insert_many, migrate
 from debugger.protocol import DUPLICATE, DUPLICATE_WINDOW, OK, WARNING, Event, Problem
 from debugger.timefmt import format_timestamp, parse_timestamp
 from debugger.wire import RequestRecord
@@ -434,9 +434,9 @@ class EventWriter:
             results.append(WriteResult(request_id, tuple(ids), tuple(statuses)))
         self._pending_ids = (next_request, next_event)
         if request_rows:
-            conn.executemany(_INSERT_REQUEST, request_rows)
+            insert_many(conn, _INSERT_REQUEST, request_rows)
         if event_rows:
-            conn.executemany(_INSERT_EVENT, event_rows)
+            insert_many(conn, _INSERT_EVENT, event_rows)
         self._update_sources(conn, jobs)
         return results
 
