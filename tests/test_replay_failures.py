@@ -135,6 +135,9 @@ def test_ctrl_c_records_the_run_as_interrupted(capture: Path) -> None:
         deadline = time.monotonic() + 20
         while not target.arrivals and time.monotonic() < deadline:
             time.sleep(0.02)
+        # The first event has reached the target; its answer reaches the replay a moment later, and
+        # the next event is due only 1 s after the first (--rate 1): interrupt in between.
+        time.sleep(0.4)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=20)
     assert proc.returncode == 130, err
