@@ -167,21 +167,26 @@ function delay() return math.random(0, 2 * GAP) end
 """
 
 
-def wrk_paced(url: str, seconds: int, rate: int, connections: int = 20) -> dict[str, float]:
-    """A steady single-event load from wrk (light on CPU): latency percentiles at ``rate`` req/s."""
-    gap_ms = connections * 1000 // rate
-    script = WRK_BATCH.replace("SIZE", "1").replace("SINGLE", "true") + WRK_PACED.replace("GAP", str(gap_ms))
+def run_wrk(url: str, seconds: float, connections: int, script: str) -> str:
+    """Run wrk (one thread) with a Lua ``script`` against ``url``; its report."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(script)
     try:
-        out = subprocess.run(
-            ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", handle.name, url],
+        return subprocess.run(
+            ["wrk", "-t1", f"-c{connections}", f"-d{int(seconds)}s", "--latency", "-s", handle.name, url],
             capture_output=True,
             text=True,
             check=True,
         ).stdout
     finally:
         os.unlink(handle.name)
+
+
+def wrk_paced(url: str, seconds: int, rate: int, connections: int = 20) -> dict[str, float]:
+    """A steady single-event load from wrk (light on CPU): latency percentiles at ``rate`` req/s."""
+    gap_ms = connections * 1000 // rate
+    script = WRK_BATCH.replace("SIZE", "1").replace("SINGLE", "true") + WRK_PACED.replace("GAP", str(gap_ms))
+    out = run_wrk(url, seconds, connections, script)
 
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     return {"rate": rps, "p50_ms": wrk_ms(out, "50"), "p90_ms": wrk_ms(out, "90"), "p99_ms": wrk_ms(out, "99")}
@@ -197,17 +202,7 @@ def wrk_ms(out: str, percentile: str) -> float:
 
 def wrk(url: str, seconds: int, size: int, single: bool, connections: int) -> dict[str, float]:
     script = WRK_BATCH.replace("SIZE", str(size)).replace("SINGLE", "true" if single else "false")
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
-        handle.write(script)
-    try:
-        out = subprocess.run(
-            ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", handle.name, url],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    finally:
-        os.unlink(handle.name)
+    out = run_wrk(url, seconds, connections, script)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {"requests_per_s": rps, "events_per_s": rps * size, "non_2xx": float(errors.group(1)) if errors else 0.0}

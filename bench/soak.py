@@ -26,7 +26,7 @@ import aiohttp
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ingest import WRK_PACED, realistic_event, start_segdbg, stop, wrk_ms
+from ingest import WRK_PACED, realistic_event, run_wrk, start_segdbg, stop, wrk_ms
 
 
 def rss_mb(pid: int) -> float:
@@ -114,16 +114,12 @@ EVENTS_PER_REQUEST = (1 + 4 * 12) / 5
 
 def soak_wrk(url: str, pid: int, rate: int, seconds: int, connections: int = 20) -> dict[str, object]:
     """The same soak driven by wrk; RSS sampled once a second meanwhile."""
-    import os
     import re
-    import subprocess
     import threading
 
     request_rate = rate / EVENTS_PER_REQUEST
     gap_ms = max(1, round(connections * 1000 / request_rate) - 5)  # minus about one answer's time
     script = WRK_MIX + WRK_PACED.replace("GAP", str(gap_ms))
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
-        handle.write(script)
     rss: list[tuple[float, float]] = []
     stop_sampling = threading.Event()
 
@@ -135,14 +131,10 @@ def soak_wrk(url: str, pid: int, rate: int, seconds: int, connections: int = 20)
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     try:
-        out = subprocess.run(
-            ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", handle.name, url],
-            capture_output=True, text=True, check=True,
-        ).stdout
+        out = run_wrk(url, seconds, connections, script)
     finally:
         stop_sampling.set()
         sampler.join()
-        os.unlink(handle.name)
 
     requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
