@@ -116,3 +116,43 @@ def _text(value: object) -> str | None:
     if value is None or value == "":
         return None
     return value if isinstance(value, str) else str(value)
+
+
+#: The keyword arguments of ``analytics.<type>(...)`` in the server libraries that take them
+#: (analytics-python, analytics-ruby), in the libraries' order.
+KEYWORD_ARGS = {
+    "track": ("user_id", "event", "properties"),
+    "identify": ("user_id", "traits"),
+    "page": ("user_id", "category", "name", "properties"),
+    "screen": ("user_id", "category", "name", "properties"),
+    "group": ("user_id", "group_id", "traits"),
+    "alias": ("previous_id", "user_id"),
+}
+_REQUIRED = {"event", "group_id", "previous_id"}
+
+
+def keyword_args(c: Call, separator: str) -> list[tuple[str, Any]]:
+    """The call's keyword arguments as ``(name + separator, value)`` pairs: the type's own
+    (the required ones even when missing), then anonymous_id, context and integrations."""
+    values: dict[str, Any] = {
+        "user_id": c.user_id,
+        "event": c.event,
+        "properties": c.properties,
+        "traits": c.traits,
+        "category": c.category,
+        "name": c.name,
+        "group_id": c.group_id,
+        "previous_id": c.previous_id,
+    }
+    args = [
+        (f"{name}{separator}", values[name])
+        for name in KEYWORD_ARGS[c.type or "track"]
+        if values[name] is not None or name in _REQUIRED
+    ]
+    if c.anonymous_id is not None:
+        args.append((f"anonymous_id{separator}", c.anonymous_id))
+    if c.context:
+        args.append((f"context{separator}", c.context))
+    if c.integrations is not None:
+        args.append((f"integrations{separator}", c.integrations))
+    return args

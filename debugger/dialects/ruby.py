@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
-from debugger.dialects.call import Call
+from debugger.dialects.call import Call, keyword_args
 from debugger.dialects.literal import DictStyle, Syntax, call, quote
 
 _SYMBOL = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -33,34 +32,7 @@ SYNTAX = Syntax(
     compact_padding=True,
 )
 
-_ARGS = {
-    "track": ("user_id", "event", "properties"),
-    "identify": ("user_id", "traits"),
-    "page": ("user_id", "category", "name", "properties"),
-    "screen": ("user_id", "category", "name", "properties"),
-    "group": ("user_id", "group_id", "traits"),
-    "alias": ("previous_id", "user_id"),
-}
-_REQUIRED = {"event", "group_id", "previous_id"}
-
 
 def render(c: Call) -> str:
     """Keyword arguments, as analytics-ruby takes them."""
-    values: dict[str, Any] = {
-        "user_id": c.user_id,
-        "event": c.event,
-        "properties": c.properties,
-        "traits": c.traits,
-        "category": c.category,
-        "name": c.name,
-        "group_id": c.group_id,
-        "previous_id": c.previous_id,
-    }
-    args = [(f"{name}: ", values[name]) for name in _ARGS[c.type or "track"] if values[name] is not None or name in _REQUIRED]
-    if c.anonymous_id is not None:
-        args.append(("anonymous_id: ", c.anonymous_id))
-    if c.context:
-        args.append(("context: ", c.context))
-    if c.integrations is not None:
-        args.append(("integrations: ", c.integrations))
-    return call(f"Analytics.{c.type}", args, SYNTAX)
+    return call(f"Analytics.{c.type}", keyword_args(c, ": "), SYNTAX)
