@@ -18,23 +18,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from debugger.finding import json_type
+
 #: Paths that differ between any two captures of the same events (issue: ids, clocks, ip).
 NOISE: frozenset[str] = frozenset(
     {"messageId", "timestamp", "originalTimestamp", "sentAt", "receivedAt", "context.ip", "writeKey"}
 )
-
-
-def json_type(value: object) -> str:
-    """The JSON type name of a value: string, number, boolean, null, object, array."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "array" if isinstance(value, list) else "object"
 
 
 def event_key(message: Mapping[str, Any]) -> str:

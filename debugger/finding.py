@@ -104,6 +104,12 @@ def kind(value: object) -> str:
     return "object"
 
 
+def json_type(value: object) -> str:
+    """The JSON type name without the integer/number split: string, number, boolean, null, array, object."""
+    name = kind(value)
+    return "number" if name == "integer" else name
+
+
 def short(value: object, limit: int = 40) -> str:
     """A bounded repr for messages; strings keep their quotes."""
     if isinstance(value, dict):

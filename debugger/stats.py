@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
+from debugger.finding import json_type
 from debugger.search import FTS_TABLE, WATERMARK_KEY, index_state
 from debugger.timefmt import format_timestamp
 
@@ -122,20 +123,8 @@ def observed_schema(events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
             values = stored.get(part)
             if isinstance(values, dict):
                 for name, value in values.items():
-                    fields[key][f"{part}.{name}"][_json_type(value)] += 1
+                    fields[key][f"{part}.{name}"][json_type(value)] += 1
     return [
         {"type": kind, "name": name, "count": n, "fields": {path: dict(types) for path, types in sorted(fields[(kind, name)].items())}}
         for (kind, name), n in counts.most_common()
     ]
-
-
-def _json_type(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "array" if isinstance(value, list) else "object"
