@@ -26,7 +26,7 @@ import aiohttp
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ingest import WRK_PACED, realistic_event, run_wrk, start_segdbg, stop, wrk_ms
+from ingest import WRK_PACED, realistic_event, run_wrk, start_bare, start_segdbg, stop, wrk_ms
 
 
 def rss_mb(pid: int) -> float:
@@ -156,9 +156,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rate", type=int, default=5000, help="events per second")
     parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--bare", action="store_true", help="the same load against a bare aiohttp handler: the floor")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        proc, url = start_segdbg(Path(tmp) / "soak.db")
+        proc, url = start_bare() if args.bare else start_segdbg(Path(tmp) / "soak.db")
         try:
             if shutil.which("wrk"):
                 result = soak_wrk(url, proc.pid, args.rate, args.seconds)
