@@ -168,39 +168,56 @@ async def with_tui(db: Path, url: str, rate: float, seconds: float, senders: int
         procs, outs = load(url, rate, seconds, senders, workdir)
         await pilot.pause(min(3.0, seconds / 2))
         detail = screen.query_one(EventDetail)
-        painted: list[float] = []
+        pretty_view = screen.query_one("#detail-pretty")
+        painted: list[tuple[float, float]] = []  # frames that repainted the Pretty view: (start, end)
         refresh = screen._compositor_refresh
 
         def hooked_refresh() -> None:
+            started = time.perf_counter()
+            repaints_detail = pretty_view in screen._dirty_widgets
             refresh()
-            painted.append(time.perf_counter())
+            if repaints_detail:
+                painted.append((started, time.perf_counter()))
 
         screen._compositor_refresh = hooked_refresh  # type: ignore[method-assign]
-        await _keys(app, detail, painted, keys)
+        shown: list[float] = []
+        show = detail.show
+
+        def timed_show(event: object) -> None:
+            show(event)  # type: ignore[arg-type]
+            shown.append(time.perf_counter())
+
+        detail.show = timed_show  # type: ignore[method-assign]
+        await _keys(app, detail, painted, shown, keys)
         for proc in procs:
             await asyncio.to_thread(proc.join)  # a blocking join would freeze the TUI being measured
         await pilot.pause(0.5)
-        await _keys(app, detail, painted, idle_keys)
+        await _keys(app, detail, painted, shown, idle_keys)
     results = [json.loads(o.read_text()) for o in outs]
     return {"rows": rows_seen, "keys": keys, "idle_keys": idle_keys, "senders": results}
 
 
-async def _keys(app: object, detail: object, painted: list[float], out: list[float], count: int = 20) -> None:
-    """Press ↑/↓ ``count`` times; each time, from the key to the repaint that shows the new event."""
+async def _keys(
+    app: object, detail: object, painted: list[tuple[float, float]], shown: list[float], out: list[float], count: int = 20
+) -> None:
+    """Press ↑/↓ ``count`` times; each time, from the key to the end of the first frame that
+    repaints the Pretty view after the detail was given the newly highlighted event."""
     from textual import events
 
     for index in range(count):
-        # A key as the terminal would deliver it; done when the detail shows the newly
-        # highlighted event AND the screen has been painted after that.
+        # A key as the terminal would deliver it. The moment the detail gets the new event is
+        # taken where it happens (polling for it from here lagged by up to a frame), and only a
+        # frame that repainted the Pretty view counts: one that moved only the list's cursor
+        # does not show the event.
         before = detail.event  # type: ignore[attr-defined]
         started = time.perf_counter()
         app._driver.send_message(events.Key("up" if index % 2 == 0 else "down", None))  # type: ignore[attr-defined]
-        while detail.event is before:  # type: ignore[attr-defined]
+        while detail.event is before or not shown or shown[-1] < started:  # type: ignore[attr-defined]
             await asyncio.sleep(0.001)
-        shown = time.perf_counter()
-        while not any(t > shown for t in painted):
+        given = shown[-1]
+        while not any(start > given for start, _ in painted):
             await asyncio.sleep(0.001)
-        out.append(next(t for t in painted if t > shown) - started)
+        out.append(next(end for start, end in painted if start > given) - started)
         await asyncio.sleep(0.1)
 
 

@@ -3,6 +3,7 @@ Raw as a foldable tree, HTTP as received, Problems with paths; untrusted text st
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import orjson
@@ -199,3 +200,45 @@ async def test_help_screen_opens_and_closes(db_path: Path) -> None:
         await pilot.press("escape")
         await settle(pilot)
         assert app.screen is main_screen(app)
+
+
+async def test_the_frame_after_a_keypress_already_shows_the_new_event(db_path: Path) -> None:
+    """↑/↓ in the list: the next frame painted repaints the Pretty view with the newly chosen
+    event, not only the list's cursor (the detail used to follow a frame later, ~30 ms on)."""
+    from textual.screen import Screen
+
+    from debugger.tui.widgets.lines_view import LinesView
+
+    fill(db_path, [track(n) for n in range(5)])
+    app = make_app(db_path)
+    frames: list[tuple[float, bool]] = []  # (when the frame started, whether it repainted the Pretty view)
+    original = Screen._compositor_refresh
+
+    def painting(screen: Screen) -> None:
+        pretty_view = screen.query("#detail-pretty").first(LinesView) if screen.query("#detail-pretty") else None
+        frames.append((time.perf_counter(), pretty_view is not None and pretty_view in screen._dirty_widgets))
+        original(screen)
+
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        detail = _detail(app)
+        shown: list[float] = []
+        show = detail.show
+
+        def timed_show(event: object) -> None:
+            show(event)  # type: ignore[arg-type]
+            shown.append(time.perf_counter())
+
+        detail.show = timed_show  # type: ignore[method-assign]
+        Screen._compositor_refresh = painting  # type: ignore[method-assign]
+        try:
+            for key in ("up", "up", "down"):
+                before = detail.event
+                await pilot.press(key)
+                await settle(pilot)
+                assert detail.event is not before and shown
+                first = next(repainted for started, repainted in frames if started > shown[-1])
+                assert first, f"the first frame after {key} did not repaint the detail"
+                frames.clear()
+        finally:
+            Screen._compositor_refresh = original  # type: ignore[method-assign]

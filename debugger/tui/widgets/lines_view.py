@@ -10,6 +10,7 @@ from __future__ import annotations
 from rich.console import RenderableType
 from rich.segment import Segment
 from rich.text import Text
+from textual import messages
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -34,11 +35,19 @@ class LinesView(ScrollView, can_focus=True):
         self._width = -1
 
     def show(self, renderable: RenderableType) -> None:
-        """Show ``renderable`` from its first line."""
+        """Show ``renderable`` from its first line.
+
+        The screen hears of the repaint at once (what ``refresh()`` posts only when this
+        widget's own queue next goes idle): otherwise the frame painting the keypress that
+        chose the event showed the old detail, and the new one came a frame later — a
+        keypress took ~48 ms to show its event instead of ~20.
+        """
         self.content = renderable
         self._width = -1
         self.scroll_to(y=0, animate=False, immediate=True, force=True)
         self.refresh()
+        if self.is_mounted:
+            self.screen.post_message(messages.Update(self))
         self.call_after_refresh(self._apply_size)
 
     def _render_lines(self) -> None:
