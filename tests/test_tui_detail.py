@@ -242,3 +242,37 @@ async def test_the_frame_after_a_keypress_already_shows_the_new_event(db_path: P
                 frames.clear()
         finally:
             Screen._compositor_refresh = original  # type: ignore[method-assign]
+
+
+async def test_the_detail_and_list_repaint_with_their_current_styles(db_path: Path) -> None:
+    """Rows and detail lines take their background from the widget's current style: focusing
+    the detail (enter) tints it, and a theme change recolours the list. (The base style is
+    cached per style change; a stale cache would keep the old background.)"""
+    from debugger.tui.widgets.lines_view import LinesView
+
+    fill(db_path, [track(n) for n in range(3)])
+    app = make_app(db_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        screen = main_screen(app)
+        code = screen.query_one("#detail-pretty", LinesView)
+        stream = screen.query_one(EventList)
+
+        def detail_background() -> object:
+            return list(code.render_line(30))[-1].style.bgcolor  # below the text: the widget's own background
+
+        def list_background() -> object:
+            return list(stream.render_line(20))[-1].style.bgcolor  # below the rows
+
+        before = detail_background()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert code.has_focus
+        assert detail_background() != before
+        assert detail_background() == code.rich_style.bgcolor
+
+        dark = list_background()
+        app.theme = "textual-light"
+        await settle(pilot)
+        assert list_background() != dark
+        assert list_background() == stream.rich_style.bgcolor

@@ -107,6 +107,7 @@ class EventList(ScrollView, can_focus=True):
         self.events: dict[int, dict[str, Any]] = {}
         self.order: list[int] = []
         self._strips: dict[int, Strip] = {}
+        self._base: Style | None = None  # rich_style, kept until the styles change
         self.cursor = 0
         self._posted: int | None = None
         self._resize_timer: Timer | None = None
@@ -259,6 +260,15 @@ class EventList(ScrollView, can_focus=True):
         """Styles changed (focus, theme): re-render rows."""
         super().notify_style_update()
         self._strips.clear()
+        self._base = None
+
+    @property
+    def base_style(self) -> Style:
+        """``rich_style``, worked out once per style change: Textual recomputes it from every
+        ancestor on each call (~50 µs, most of a row's render)."""
+        if self._base is None:
+            self._base = self.rich_style
+        return self._base
 
     def _widths(self) -> list[int]:
         width = self.size.width
@@ -277,7 +287,7 @@ class EventList(ScrollView, can_focus=True):
     def render_line(self, y: int) -> Strip:
         """Line 0 is the column header; the rest are rows from the scroll offset."""
         width = self.size.width
-        base = self.rich_style
+        base = self.base_style
         if y == 0:
             header = self._line([Text(title) for title, _ in COLUMNS])
             style = self.get_component_rich_style("event-list--header")
