@@ -174,3 +174,23 @@ def test_the_childs_server_keeps_the_serve_options(tmp_path: Path) -> None:
     finally:
         summary = child.stop()
     assert summary is not None and summary.startswith("Stopped.")
+
+
+async def test_the_tui_exempts_its_start_up_objects_from_full_collections(tmp_path: Path) -> None:
+    """A full garbage collection walked every object Textual and the app built at start (a ~90 ms
+    pause mid-keypress); the real app freezes them once its first frame is up."""
+    import gc
+
+    from tests.tui_support import make_app, settle
+
+    gc.unfreeze()
+    app = make_app(tmp_path / "c.db", freeze_gc=True)
+    try:
+        async with app.run_test(size=(120, 36)) as pilot:
+            await settle(pilot)
+            frozen = gc.get_freeze_count()
+            tracked = len(gc.get_objects())  # what a full collection still walks
+        assert frozen > 50_000, frozen
+        assert tracked < frozen, (tracked, frozen)
+    finally:
+        gc.unfreeze()

@@ -93,6 +93,7 @@ def make_app(db: Path, **options: Any) -> Any:
         "tz": UTC,
         "clock": lambda: T0 + timedelta(minutes=5),
         "monotonic": FakeMonotonic(),
+        "freeze_gc": False,
     }
     settings.update(options)
     return make_tui(db, **settings)
