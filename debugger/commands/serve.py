@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import gc
 import signal
 import sys
 from collections import Counter
@@ -207,6 +208,10 @@ async def _serve(settings: object, printer: _Printer, parent: int | None = None)
         runner, port = await start(app, settings.host, settings.port)
     except StoreError as exc:
         raise click.ClickException(str(exc)) from exc
+    # Everything start-up built (aiohttp, the app, the modules) lives as long as the server: out
+    # of the collector's reach, a full collection is ~2 ms instead of ~43 ms, a pause every
+    # request in flight would wait for (seen twice in 20 s at 5,000 events/s).
+    gc.freeze()
     url_host = f"[{settings.host}]" if ":" in settings.host else settings.host
     click.echo(f"segdbg listening on http://{url_host}:{port}  ·  capture {settings.db}", err=True)
     if not is_loopback(settings.host):
