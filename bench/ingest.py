@@ -274,7 +274,8 @@ async def steady_latency(url: str, rate: int, seconds: float, single_event: bool
 
 def raw_sqlite_appends(db: Path, total: int = 200_000, per_commit: int = 5000) -> float:
     """Insert rows shaped like segdbg's into the same schema, one connection, group commits."""
-    from debugger import store, writer
+    from debugger import rows as capture_rows
+    from debugger import store
 
     store.migrate(db)
     conn = store.connect(db)
@@ -287,7 +288,7 @@ def raw_sqlite_appends(db: Path, total: int = 200_000, per_commit: int = 5000) -
     started = time.perf_counter()
     for start in range(0, total, per_commit):
         conn.execute("BEGIN")
-        conn.executemany(writer._INSERT_EVENT, rows[start : start + per_commit])
+        conn.executemany(capture_rows.INSERT_EVENT, rows[start : start + per_commit])
         conn.execute("COMMIT")
     elapsed = time.perf_counter() - started
     conn.close()

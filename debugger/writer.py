@@ -9,6 +9,9 @@ Guarantees (DESIGN §2–§3):
 - **Nothing lost.** Every request that reached an ingest route is a ``requests`` row (the body
   kept when it was rejected); every message is an ``events`` row, ``ok``, ``invalid`` or
   ``duplicate`` (pointing at its first copy within 24 h, keyed by write key + messageId).
+
+This module is the thread, its queue and its policies (grouping, idle work, checkpoints);
+how a group of jobs becomes rows is :mod:`debugger.rows`.
 """
 
 from __future__ import annotations
@@ -25,23 +28,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-import orjson
-
-from debugger.capture import StoreError, check_integrity, connect, insert_many, migrate
-from debugger.protocol import DUPLICATE, DUPLICATE_WINDOW, OK, WARNING, Event, Problem
-from debugger.timefmt import format_timestamp, parse_timestamp
+from debugger.capture import StoreError, check_integrity, connect, migrate
+from debugger.protocol import Event
+from debugger.rows import WriteResult, next_ids, write_error, write_group
 from debugger.wire import RequestRecord
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class WriteResult:
-    """What one submitted job became: the request row id and each event's id and status."""
-
-    request_id: int | None
-    event_ids: tuple[int, ...]
-    statuses: tuple[str, ...]
 
 
 @dataclass(slots=True)
@@ -64,17 +56,6 @@ _NOTHING = object()  # no job taken from the queue yet
 T = TypeVar("T")
 #: An idle task runs its own short transactions and says whether it has more to do.
 IdleTask = Callable[[sqlite3.Connection, Callable[[], bool]], bool]
-
-_INSERT_REQUEST = """INSERT INTO requests (id, received_at, method, path, query_string, remote_addr, headers, kind,
- write_key, content_type, content_encoding, wire_size, body_size, status, code, message, event_count, body)
- VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"""
-_INSERT_EVENT = """INSERT INTO events (id, request_id, received_at, write_key, type, name, user_id, anonymous_id,
- message_id, timestamp, library_name, library_version, status, duplicate_of, problems, raw, stored)
- VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"""
-_UPSERT_SOURCE = """INSERT INTO sources (write_key, first_seen, last_seen, event_count, request_count)
- VALUES (?,?,?,?,?) ON CONFLICT(write_key) DO UPDATE SET last_seen = excluded.last_seen,
- event_count = event_count + excluded.event_count, request_count = request_count + excluded.request_count"""
-
 
 class EventWriter:
     """The one thread that writes: group commit, then resolve each job's future.
@@ -332,7 +313,7 @@ class EventWriter:
                     self._commit(conn, [job])
                 return
             log.exception("write failed; %d requests answered with an error", len(jobs))
-            error = StoreError(_write_error(self.path, exc))
+            error = StoreError(write_error(self.path, exc))
             results = [error] * len(jobs)
             self._next_ids = None
         else:
@@ -364,107 +345,18 @@ class EventWriter:
         self._notify()
 
     def _write_jobs(self, conn: sqlite3.Connection, jobs: list[_Job]) -> list[WriteResult]:
-        """Insert a group of jobs with one executemany per table; ids are assigned here.
-
-        Ids are explicit (``max(id) + 1`` read inside this IMMEDIATE transaction, so no other
-        writer can interleave) because a duplicate must point at a first copy that may be in
-        the same group.
-        """
+        """Insert a group of jobs (:func:`debugger.rows.write_group`) inside this transaction."""
         # The next ids are remembered between transactions and re-read only when another
         # connection (a TUI paste, `segdbg reset --db`, ...) committed in between: data_version
         # changes for exactly that, and this IMMEDIATE transaction holds the write lock now.
         version = conn.execute("PRAGMA data_version").fetchone()[0]
         if self._next_ids is not None and version == self._data_version:
-            next_request, next_event = self._next_ids
+            ids = self._next_ids
         else:
-            next_request = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM requests").fetchone()[0]
-            # Never below the highest id ever used (AUTOINCREMENT's counter): after a reset,
-            # followers and ?after= cursors must still see the next events as new.
-            next_event = conn.execute(
-                "SELECT max(coalesce((SELECT max(id) FROM events), 0),"
-                " coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)) + 1"
-                if self._sequence
-                else "SELECT coalesce(max(id), 0) + 1 FROM events"
-            ).fetchone()[0]
+            ids = next_ids(conn, sequence=self._sequence)
         self._data_version = version
-        all_events = [event for job in jobs for event in job.events]
-        firsts = _first_copies(conn, all_events) if all_events else {}
-        request_rows: list[tuple[Any, ...]] = []
-        event_rows: list[tuple[Any, ...]] = []
-        results: list[WriteResult] = []
-        dumps = orjson.dumps
-        for job in jobs:
-            request_id = None
-            r = job.record
-            if r is not None:
-                request_id = next_request
-                next_request += 1
-                request_rows.append(
-                    (
-                        request_id, r.received_at, r.method, r.path, r.query_string, r.remote_addr,
-                        dumps(r.headers).decode(), r.kind, r.write_key, r.content_type, r.content_encoding,
-                        r.wire_size, r.body_size, r.status, r.code, r.message, len(job.events), r.body,
-                    )
-                )
-            ids: list[int] = []
-            statuses: list[str] = []
-            for event in job.events:
-                row_id = next_event
-                next_event += 1
-                status, problems, duplicate_of = event.status, event.problems, None
-                if status == OK and event.message_id is not None:
-                    key = (event.write_key, event.message_id)
-                    first = firsts.get(key)
-                    if first is None:
-                        firsts[key] = (row_id, event.received_at)
-                    else:
-                        status, duplicate_of = DUPLICATE, first[0]
-                        problems = (*problems, _duplicate_problem(first))
-                event_rows.append(
-                    (
-                        row_id, request_id, event.received_at, event.write_key, event.type, event.name,
-                        event.user_id, event.anonymous_id, event.message_id, event.timestamp,
-                        event.library_name, event.library_version, status, duplicate_of,
-                        dumps([p.to_dict() for p in problems]).decode() if problems else None,
-                        event.raw.decode("utf-8", "replace"), dumps(event.stored).decode(),
-                    )
-                )
-                ids.append(row_id)
-                statuses.append(status)
-            results.append(WriteResult(request_id, tuple(ids), tuple(statuses)))
-        self._pending_ids = (next_request, next_event)
-        if request_rows:
-            insert_many(conn, _INSERT_REQUEST, request_rows)
-        if event_rows:
-            insert_many(conn, _INSERT_EVENT, event_rows)
-        self._update_sources(conn, jobs)
+        results, self._pending_ids = write_group(conn, jobs, ids)
         return results
-
-    def _update_sources(self, conn: sqlite3.Connection, jobs: list[_Job]) -> None:
-        seen: dict[str, list[Any]] = {}
-        for job in jobs:
-            for event in job.events:
-                if event.write_key is not None:
-                    entry = seen.get(event.write_key)
-                    if entry is None:
-                        entry = seen[event.write_key] = [event.received_at, event.received_at, 0, 0]
-                    entry[1] = event.received_at
-                    entry[2] += 1
-            record = job.record
-            if record is not None and record.write_key is not None:
-                entry = seen.setdefault(record.write_key, [record.received_at, record.received_at, 0, 0])
-                entry[3] += 1
-        if seen:
-            conn.executemany(_UPSERT_SOURCE, [(key, *values) for key, values in seen.items()])
-
-
-def _write_error(path: Path, exc: Exception) -> str:
-    text = str(exc)
-    if "locked" in text or "busy" in text:
-        return f"{path} is locked by another process; the client should retry ({text})."
-    if "full" in text:
-        return f"{path}: the disk (or the capture's size limit) is full; free space and the client's retry will land."
-    return f"could not write to {path}: {text}"
 
 
 def _settle(settled: list[tuple[asyncio.Future[WriteResult], Any]]) -> None:
@@ -476,38 +368,3 @@ def _settle(settled: list[tuple[asyncio.Future[WriteResult], Any]]) -> None:
             future.set_exception(result)
         else:
             future.set_result(result)
-
-
-def _first_copies(
-    conn: sqlite3.Connection, events: Sequence[Event]
-) -> dict[tuple[str | None, str | None], tuple[int, str]]:
-    """The first stored ``ok`` copy of each (write key, messageId) seen in the last 24 hours."""
-    candidates = {e.message_id for e in events if e.status == OK and e.message_id is not None}
-    if not candidates:
-        return {}
-    newest = max(e.received_at for e in events)
-    since_dt = parse_timestamp(newest)
-    since = format_timestamp(since_dt - DUPLICATE_WINDOW) if since_dt is not None else newest
-    found: dict[tuple[str | None, str | None], tuple[int, str]] = {}
-    ordered = sorted(candidates)
-    for start in range(0, len(ordered), 500):
-        chunk = ordered[start : start + 500]
-        marks = ",".join("?" * len(chunk))
-        for row_id, write_key, message_id, received_at in conn.execute(
-            f"SELECT id, write_key, message_id, received_at FROM events WHERE message_id IN ({marks})"
-            " AND status = 'ok' AND received_at >= ? ORDER BY id",
-            (*chunk, since),
-        ):
-            found.setdefault((write_key, message_id), (row_id, received_at))
-    return found
-
-
-def _duplicate_problem(first: tuple[int, str]) -> Problem:
-    return Problem(
-        "duplicate_message_id",
-        "messageId",
-        f"Same messageId as event #{first[0]} received at {first[1]}; Segment drops repeats within 24 h.",
-        WARNING,
-    )
-
-
