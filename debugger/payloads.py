@@ -24,10 +24,10 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from debugger.bodies import RequestError, decode_json_lenient
 from debugger.export import is_export_record, resend_message
 from debugger.protocol import BATCH, MAX_BATCH_BYTES, SENT_AT, TYPE, TYPES
 from debugger.timefmt import format_timestamp
-from debugger.wire import RequestError, decode_json_lenient
 
 LINE_FORMATS = (".jsonl", ".ndjson")
 FILE_FORMATS = (".json", ".har", *LINE_FORMATS)

@@ -2,7 +2,8 @@
 
 Everything about a *message* lives here (PROTOCOL.md §4): the six types and their fields, the
 limits, the problem codes, and what the server adds on receipt. Everything about the *request*
-that carried it (routes, auth, compression, CORS, responses) lives in :mod:`debugger.wire`.
+that carried it (routes, auth, compression, CORS, responses) lives in :mod:`debugger.wire`
+(with :mod:`debugger.headers` and :mod:`debugger.bodies`).
 No I/O, no clock, no globals: the receive time and the id generator are passed in.
 
 Message kinds and their fields (PROTOCOL.md §4.1):

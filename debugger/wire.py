@@ -4,23 +4,37 @@
 into an :class:`Outcome`: the exact reply Segment would give, the events to store, and the
 record of the request itself. The server only reads bytes, calls this, awaits the commit and
 writes the reply. No I/O, no clock: the receive time and the id generator are passed in.
+
+Headers (lookup, auth, masking, CORS) live in :mod:`debugger.headers`, body decoding in
+:mod:`debugger.bodies`, the settings, pixel and home routes' bodies in
+:mod:`debugger.special_routes`; what callers use of them (``RequestError``, ``mask_headers``,
+``basic_auth_user``, ``decode_json_lenient``) is importable from here too.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import functools
-import json
-import re
-import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 import orjson
 
+from debugger.bodies import (
+    RequestError,
+    decode_json_lenient,
+    inflate,
+    quoted,
+    serialize,
+    storable_text,
+)
+from debugger.headers import (
+    Headers,
+    basic_auth_user,
+    cors_headers,
+    lowered,
+    mask_headers,
+)
 from debugger.limits import Oversize, kept_headers, kept_target, oversize
 from debugger.protocol import (
     BATCH,
@@ -38,6 +52,7 @@ from debugger.protocol import (
     Problem,
     build_event,
 )
+from debugger.special_routes import HOME_TEXT, PIXEL_GIF, pixel_message, settings_body
 from debugger.timefmt import format_timestamp
 
 #: The most a server reads off the wire for one request; anything longer is over every limit.
@@ -47,7 +62,6 @@ KEPT_BODY_LIMIT = 1024 * 1024
 
 SHORT_PATHS = {t[0]: t for t in TYPES}
 TOO_LARGE, TIMED_OUT, DISCONNECTED = "too_large", "timed_out", "disconnected"
-MASKED_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 
 MESSAGE, BATCH_ROUTE, METRICS, PIXEL, SETTINGS, HOME, UNKNOWN = (
     "message",
@@ -59,11 +73,7 @@ MESSAGE, BATCH_ROUTE, METRICS, PIXEL, SETTINGS, HOME, UNKNOWN = (
     "unknown",
 )
 
-#: A 43-byte transparent 1×1 GIF, the pixel API's only answer (D-PIXEL).
-PIXEL_GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 SUCCESS_BODY = b'{"success":true}'
-
-Headers = Sequence[tuple[str, str]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,14 +148,6 @@ class Outcome:
     events: tuple[Event, ...] = field(default=())
 
 
-class RequestError(Exception):
-    """A request-level rejection: answered 400 with Segment's error body."""
-
-    def __init__(self, code: str, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.code, self.message, self.status = code, message, status
-
-
 def match_route(method: str, path: str) -> Route:
     """Map a method and path to the PROTOCOL.md §1 route it names."""
     clean = path.rstrip("/") or "/"
@@ -169,257 +171,9 @@ def match_route(method: str, path: str) -> Route:
     return Route(UNKNOWN)
 
 
-def header(headers: Headers | dict[str, str], name: str) -> str | None:
-    """Case-insensitive lookup of the first header called ``name``.
-
-    ``headers`` is the arrival-order pairs, or a dict from :func:`lowered` (one pass, then
-    O(1) lookups: what :func:`handle` uses).
-    """
-    if isinstance(headers, dict):
-        return headers.get(name.lower())
-    wanted = name.lower()
-    for key, value in headers:
-        if key.lower() == wanted:
-            return value
-    return None
-
-
-def lowered(headers: Headers) -> dict[str, str]:
-    """Headers by lower-cased name; the first of repeated names wins, as :func:`header` does."""
-    out: dict[str, str] = {}
-    for key, value in headers:
-        out.setdefault(key.lower(), value)
-    return out
-
-
-@functools.lru_cache(maxsize=64)  # pure; clients repeat one header, decoding it costs more than the lookup
-def basic_auth_user(value: str | None) -> str | None:
-    """The username of an ``Authorization: Basic`` header (the write key), if any.
-
-    A key encoded without the trailing colon is tolerated, as Segment does (D-HTTP).
-    """
-    if not value:
-        return None
-    scheme, _, token = value.strip().partition(" ")
-    if scheme.lower() != "basic" or not token:
-        return None
-    try:
-        decoded = base64.b64decode(token.strip() + "==", validate=False).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        return None
-    user = decoded.split(":", 1)[0]
-    return user or None
-
-
-def mask_headers(headers: Headers) -> list[list[str]]:
-    """Headers in arrival order with credentials masked (the scheme stays readable)."""
-    masked: list[list[str]] = []
-    for key, value in headers:
-        if key.lower() in MASKED_HEADERS:
-            scheme = value.split(" ", 1)[0] if " " in value and key.lower() != "cookie" else ""
-            value = f"{scheme} ••••••".strip()
-        masked.append([_text(key), _text(value)])  # storable even if a shell handed over lone surrogates
-    return masked
-
-
-def cors_headers(request_headers: Headers | dict[str, str], *, preflight: bool) -> tuple[tuple[str, str], ...]:
-    """CORS headers for an ingest route (PROTOCOL.md §1.4): echo the origin and asked headers."""
-    origin = header(request_headers, "origin")
-    if origin is None:
-        return ()
-    out = [
-        ("Access-Control-Allow-Origin", origin),
-        ("Access-Control-Allow-Credentials", "true"),
-        ("Access-Control-Expose-Headers", "Retry-After, X-RateLimit-Reset"),
-        ("Vary", "Origin"),
-    ]
-    if preflight:
-        asked = header(request_headers, "access-control-request-headers")
-        out += [
-            ("Access-Control-Allow-Methods", "GET, POST, OPTIONS"),
-            ("Access-Control-Allow-Headers", asked or "authorization, content-type, x-retry-count"),
-            ("Access-Control-Max-Age", "7200"),
-        ]
-        if (header(request_headers, "access-control-request-private-network") or "").lower() == "true":
-            out.append(("Access-Control-Allow-Private-Network", "true"))
-    return tuple(out)
-
-
 def error_body(code: str, message: str) -> bytes:
     """Segment's error body: python clients need ``code`` and ``message`` together (§3.3)."""
     return orjson.dumps({"success": False, "code": code, "message": message})
-
-
-def inflate(body: bytes, encoding: str | None, limit: int) -> bytes:
-    """Undo ``Content-Encoding``; never produce more than ``limit + 1`` bytes (bombs stay small).
-
-    Raises:
-        RequestError: the encoding is unknown or the data is not valid for it.
-    """
-    tokens = [t.strip().lower() for t in (encoding or "").split(",") if t.strip()]
-    data = body
-    for token in reversed(tokens):
-        if token == "identity":
-            continue
-        if token not in ("gzip", "x-gzip", "deflate"):
-            raise RequestError("invalid_encoding", f"Unsupported Content-Encoding {_quoted(token)}; use gzip.")
-        data = _inflate_members(data, token, limit)
-    return data
-
-
-def _inflate_members(data: bytes, token: str, limit: int) -> bytes:
-    """Inflate every gzip member (or one zlib stream), stopping at ``limit + 1`` bytes."""
-    out = bytearray()
-    remaining = data
-    while remaining and len(out) <= limit:
-        decoder = zlib.decompressobj(47)  # 32 + 15: accept a gzip or a zlib header
-        try:
-            out += decoder.decompress(remaining, limit + 1 - len(out))
-        except zlib.error as exc:
-            raise RequestError("invalid_encoding", f"The body is not valid {token} data ({exc}).") from exc
-        if len(out) > limit:
-            break
-        if not decoder.eof:
-            raise RequestError("invalid_encoding", f"The {token} body is truncated.")
-        remaining = decoder.unused_data
-    return bytes(out)
-
-
-def decode_json(data: bytes) -> Any:
-    """Parse a JSON body, with Segment's error for anything that is not JSON."""
-    document, _ = decode_json_lenient(data)
-    return document
-
-
-def decode_json_lenient(data: bytes) -> tuple[Any, bool]:
-    """Parse JSON; bad UTF-8 bytes and lone surrogate escapes become U+FFFD, as Segment's Go
-    decoder does, instead of failing the request. Returns ``(document, repaired)``.
-
-    Raises:
-        RequestError: the body is not JSON (also NaN/Infinity, which JSON does not have).
-    """
-    try:
-        return orjson.loads(data), False
-    except orjson.JSONDecodeError as exc:
-        detail = str(exc).split(":", 1)[0] if str(exc) else "invalid JSON"
-        error = RequestError("invalid_json", f"Invalid JSON: {detail}.")
-        if "surrogate" not in str(exc) and "UTF-8" not in str(exc):
-            raise error from exc
-    try:
-        document = json.loads(
-            data.decode("utf-8", "replace"), parse_constant=_reject_constant, parse_int=_int, parse_float=_float
-        )
-        return _scrub(document), True
-    except (ValueError, RecursionError) as exc:
-        raise error from exc
-
-
-def _reject_constant(name: str) -> None:
-    raise ValueError(f"{name} is not JSON")
-
-
-# The lenient parse reads numbers as orjson does, so both paths store the same values (and
-# orjson can write them back): integers beyond 64 bits become floats, infinite ones are an error.
-def _int(text: str) -> int | float:
-    value = int(text)
-    return value if -(2**63) <= value < 2**64 else _float(text)
-
-
-def _float(text: str) -> float:
-    value = float(text)
-    if value in (float("inf"), float("-inf")):
-        raise ValueError("number is infinity when parsed as double")
-    return value
-
-
-def _scrub(value: Any) -> Any:
-    """Replace lone surrogates (which cannot be stored as UTF-8) with U+FFFD, recursively."""
-    if isinstance(value, str):
-        return _SURROGATE.sub("\ufffd", value)
-    if isinstance(value, list):
-        return [_scrub(v) for v in value]
-    if isinstance(value, dict):
-        return {_scrub(k): _scrub(v) for k, v in value.items()}
-    return value
-
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def serialize(message: object) -> bytes:
-    """A message as JSON bytes; JSON nested too deep to store is a request-level error.
-
-    orjson reads up to 1,024 levels but writes only 254, so a body between the two parses and
-    then could not be stored: it is rejected with its body kept, never a 500.
-    """
-    try:
-        return orjson.dumps(message)
-    except orjson.JSONEncodeError as exc:
-        raise RequestError("invalid_json", f"The JSON is nested too deeply to store ({exc}).") from exc
-
-
-def settings_body(write_key: str, request: IncomingRequest) -> bytes:
-    """The CDN settings that make analytics.js send everything to this server (§1.5)."""
-    host = header(request.headers, "x-forwarded-host") or header(request.headers, "host") or "127.0.0.1:8088"
-    scheme = (header(request.headers, "x-forwarded-proto") or request.scheme).split(",")[0].strip()
-    return orjson.dumps(
-        {
-            "integrations": {
-                "Segment.io": {
-                    "apiKey": write_key,
-                    "apiHost": f"{host}/v1",
-                    "protocol": scheme,
-                    "addBundledMetadata": True,
-                    "unbundledIntegrations": [],
-                    "maybeBundledConfigIds": {},
-                    "versionSettings": {"version": "4.4.7", "componentTypes": ["browser"]},
-                }
-            },
-            "plan": {
-                "track": {"__default": {"enabled": True, "integrations": {}}},
-                "identify": {"__default": {"enabled": True}},
-                "group": {"__default": {"enabled": True}},
-            },
-            "middlewareSettings": {},
-            "enabledMiddleware": {},
-            "metrics": {"sampleRate": 0},
-            "legacyVideoPluginsEnabled": False,
-            "remotePlugins": [],
-            "edgeFunction": {},
-        }
-    )
-
-
-def pixel_message(query: Iterable[tuple[str, str]]) -> dict[str, Any]:
-    """The message a pixel GET carries: base64 ``data`` (standard or URL-safe, any padding)
-    or plain query parameters with dotted keys for nesting (D-PIXEL).
-
-    Raises:
-        RequestError: ``data`` is not base64 of a JSON object.
-    """
-    pairs = list(query)
-    data = next((v for k, v in pairs if k == "data"), None)
-    if data is not None:
-        text = data.strip().replace(" ", "+")
-        try:
-            raw = base64.b64decode(text.replace("-", "+").replace("_", "/") + "=" * (-len(text) % 4), validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise RequestError("invalid_pixel_data", "`data` is not base64.") from exc
-        decoded = decode_json(raw)
-        if not isinstance(decoded, dict):
-            raise RequestError("invalid_pixel_data", "`data` must encode a JSON object.")
-        return decoded
-    message: dict[str, Any] = {}
-    for key, value in pairs:
-        target = message
-        *parents, leaf = key.split(".")
-        for part in parents:
-            child = target.get(part)
-            if not isinstance(child, dict):
-                child = target[part] = {}
-            target = child
-        target[leaf] = value
-    return message
 
 
 def handle(
@@ -465,7 +219,7 @@ def handle(
                 if write_key is None:
                     raise RequestError("invalid_write_key", "The pixel carries no writeKey.")
                 if allowed_keys and write_key not in allowed_keys:
-                    raise RequestError("invalid_write_key", f"{_quoted(write_key)} is not one of this server's --write-key values.")
+                    raise RequestError("invalid_write_key", f"{quoted(write_key)} is not one of this server's --write-key values.")
                 envelope = Envelope(write_key=write_key, received_at=received_at, ip=request.remote, path_type=route.type)
                 events = (build_event(message, envelope, new_id=new_id, raw=serialize(message)),)
             except RequestError as exc:
@@ -498,7 +252,7 @@ def handle(
                     bad = next(e.write_key for e in events if e.write_key not in allowed_keys)
                     raise RequestError(
                         "invalid_write_key",
-                        f"An invalid write key was provided: {_quoted(bad)} is not one of this server's --write-key values.",
+                        f"An invalid write key was provided: {quoted(bad)} is not one of this server's --write-key values.",
                     )
                 reply = Reply(200, SUCCESS_BODY, headers=cors)
         else:
@@ -508,7 +262,7 @@ def handle(
                     reply = Reply(404, error_body("not_found", _not_found(request)), headers=cors)
                     return Outcome(reply, None)
                 raise RequestError("not_found", _not_found(request), status=404)
-            text = f"{_quoted(request.method, 20)[1:-1]} is not allowed here; use {allowed}."
+            text = f"{quoted(request.method, 20)[1:-1]} is not allowed here; use {allowed}."
             reply = Reply(
                 405, error_body("method_not_allowed", text), headers=(*cors, ("Allow", f"{allowed}, OPTIONS"))
             )
@@ -608,9 +362,9 @@ def _record(
 ) -> Outcome:
     record = RequestRecord(
         received_at=events[0].received_at if events else format_timestamp(received_at),
-        method=_text(request.method),
-        path=_text(request.path),
-        query_string=_text(request.query_string),
+        method=storable_text(request.method),
+        path=storable_text(request.path),
+        query_string=storable_text(request.query_string),
         remote_addr=request.remote,
         headers=mask_headers(request.headers),
         kind=route.kind,
@@ -639,20 +393,10 @@ def _refuse_oversize(request: IncomingRequest, route: Route, received_at: dateti
     return _record(kept, route, received_at, reply, None, None, too_big.code, too_big.message, (), False, lowered(kept.headers))
 
 
-def _text(value: str) -> str:
-    """Text that can be stored as UTF-8: lone surrogates (bytes a shell could not decode) become U+FFFD."""
-    return value if value.isascii() else _SURROGATE.sub("\ufffd", value)
-
 
 def _maybe_text(value: str | None) -> str | None:
-    return None if value is None else _text(value)
+    return None if value is None else storable_text(value)
 
-
-def _quoted(value: object, limit: int = 80) -> str:
-    """``repr`` of a client's value for an error message: escapes control characters, and is
-    cut so a 32 KB write key or a 64 KB path does not come back whole in every answer."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 2] + "…" + text[-1]
 
 
 def _str_key(value: object) -> str | None:
@@ -670,16 +414,4 @@ def _not_found(request: IncomingRequest) -> str:
         hint = " The path repeats /v1: set your library's host to the server root, without /v1."
     elif not request.path.startswith("/v1/"):
         hint = " Segment routes live under /v1/ (e.g. POST /v1/batch, POST /v1/track)."
-    return f"No Segment route at {_quoted(request.method, 20)[1:-1]} {_quoted(request.path, 200)[1:-1]}.{hint}"
-
-
-HOME_TEXT = b"""segdbg is running: a local Segment HTTP Tracking API.
-
-Point a Segment library here, e.g.
-  analytics-python:   analytics.host = 'http://<this host>'
-  analytics-node:     new Analytics({ writeKey, host: 'http://<this host>' })
-  curl:               curl -X POST http://<this host>/v1/track -u WRITE_KEY: \\
-                        -d '{"userId":"u1","event":"Signed Up"}'
-Routes: /v1/{identify,track,page,screen,group,alias,batch,import}, /v1/{t,p,i,s,g,a,b,m},
-        /v1/pixel/<type>, /v1/projects/<writeKey>/settings
-"""
+    return f"No Segment route at {quoted(request.method, 20)[1:-1]} {quoted(request.path, 200)[1:-1]}.{hint}"
