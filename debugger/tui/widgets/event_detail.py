@@ -19,10 +19,17 @@ from textual.message import Message
 from textual.widgets import Static, TabbedContent, TabPane
 
 from debugger.finding import Finding, from_problem
-from debugger.pretty import DIALECTS, dialect_for, inert, inert_lines, lexer_for, render_call
+from debugger.pretty import (
+    DIALECTS,
+    dialect_for,
+    inert,
+    inert_lines,
+    lexer_for,
+    render_call,
+)
 from debugger.tui.widgets.json_tree import JsonTree
-from debugger.tui.widgets.problems import problems_view
 from debugger.tui.widgets.lines_view import LinesView
+from debugger.tui.widgets.problems import problems_view
 
 TABS = ("pretty", "raw", "http", "problems")
 

@@ -26,6 +26,7 @@ from textual.timer import Timer
 
 from debugger.pretty import event_label, event_user, inert, status_text
 from debugger.tui.widgets.problems import lint_mark
+from debugger.tui.widgets.styled import CachedBaseStyle
 
 TYPE_STYLE = {
     "track": "bold cyan",
@@ -52,7 +53,7 @@ def clock_time(received_at: str, tz: tzinfo | None) -> str:
     return local.strftime("%H:%M:%S.") + f"{local.microsecond // 1000:03d}"
 
 
-class EventList(ScrollView, can_focus=True):
+class EventList(CachedBaseStyle, ScrollView, can_focus=True):
     """Events keyed by id, a cursor, and follow: new rows carry the cursor when it is on
     the newest row. Every cell is plain ``Text`` (payload strings are untrusted)."""
 
@@ -107,7 +108,6 @@ class EventList(ScrollView, can_focus=True):
         self.events: dict[int, dict[str, Any]] = {}
         self.order: list[int] = []
         self._strips: dict[int, Strip] = {}
-        self._base: Style | None = None  # rich_style, kept until the styles change
         self.cursor = 0
         self._posted: int | None = None
         self._resize_timer: Timer | None = None
@@ -260,15 +260,6 @@ class EventList(ScrollView, can_focus=True):
         """Styles changed (focus, theme): re-render rows."""
         super().notify_style_update()
         self._strips.clear()
-        self._base = None
-
-    @property
-    def base_style(self) -> Style:
-        """``rich_style``, worked out once per style change: Textual recomputes it from every
-        ancestor on each call (~50 µs, most of a row's render)."""
-        if self._base is None:
-            self._base = self.rich_style
-        return self._base
 
     def _widths(self) -> list[int]:
         width = self.size.width

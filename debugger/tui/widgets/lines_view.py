@@ -9,15 +9,16 @@ from __future__ import annotations
 
 from rich.console import RenderableType
 from rich.segment import Segment
-from rich.style import Style
 from rich.text import Text
 from textual import messages
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from debugger.tui.widgets.styled import CachedBaseStyle
 
-class LinesView(ScrollView, can_focus=True):
+
+class LinesView(CachedBaseStyle, ScrollView, can_focus=True):
     """``show(renderable)``; arrows and page keys scroll it when focused."""
 
     DEFAULT_CSS = """
@@ -34,7 +35,6 @@ class LinesView(ScrollView, can_focus=True):
         self.content: RenderableType = Text("")
         self._lines: list[Strip] = []
         self._width = -1
-        self._base: Style | None = None  # rich_style, kept until the styles change
 
     def show(self, renderable: RenderableType) -> None:
         """Show ``renderable`` from its first line.
@@ -77,18 +77,11 @@ class LinesView(ScrollView, can_focus=True):
         self._width = -1
         self._apply_size()
 
-    def notify_style_update(self) -> None:
-        """Styles changed (focus, theme): work the base style out again."""
-        super().notify_style_update()
-        self._base = None
-
     def render_line(self, y: int) -> Strip:
         """One line of the content at the scroll offset."""
         self._render_lines()
         width = self.scrollable_content_region.width
-        if self._base is None:  # Textual recomputes rich_style from every ancestor on each call (~80 µs)
-            self._base = self.rich_style
-        base = self._base
+        base = self.base_style
         index = int(self.scroll_y) + y
         if not 0 <= index < len(self._lines):
             return Strip.blank(width, base)
