@@ -79,7 +79,7 @@ def parse_age(text: str) -> timedelta:
     Raises:
         ValueError: with a message naming the accepted forms.
     """
-    from debugger.query import relative_span
+    from debugger.query_sql import relative_span
 
     try:
         span = relative_span(text.strip())

@@ -5,7 +5,7 @@
   transactions, between ingest commits, and records how far it got in ``meta.fts_watermark``.
 - **Results never depend on the lag.** Rows at or below the watermark are found through the
   index, rows above it by scanning, and every row is re-checked with the exact SQL of
-  :func:`debugger.query.compile` (the index is only a necessary condition). The statements
+  :func:`debugger.query_sql.compile` (the index is only a necessary condition). The statements
   are planned by the pure :mod:`debugger.search_plan`.
 - **One read path for every caller**: `events`, `expect`, the HTTP API, `check`/`schema`,
   replay's selection and the TUI (its search, match count, n/N and follow increments) all
@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from debugger import query as q
+from debugger.query_sql import compile_terms
 from debugger.search_plan import FTS_TABLE, Part, index_match, plan
 from debugger.store import EVENT_COLUMNS, from_row, now_utc
 
@@ -284,7 +285,7 @@ def closest_events(
     window: int = 5000,
 ) -> list[NearMiss]:
     """Among the newest ``window`` events, those satisfying the most terms (the default status counts as one)."""
-    terms = q.compile_terms(query, now=now)
+    terms = compile_terms(query, now=now)
     if statuses is not None:
         wanted = list(statuses)
         terms.append((f"status:{','.join(wanted)}", f"(events.status IN ({','.join('?' * len(wanted))}))", wanted))

@@ -3,7 +3,7 @@
 Given how far the background FTS index got (its watermark), a range of ids splits in two
 disjoint parts: ids at or below the watermark are found through ``events_fts`` (a free-text
 or JSON-value term gives a MATCH every matching row satisfies), ids above it by scanning
-``events``. Both re-check every row with the exact SQL of :func:`debugger.query.compile`, so
+``events``. Both re-check every row with the exact SQL of :func:`debugger.query_sql.compile`, so
 the split never changes the results, only what is read. No I/O here: :mod:`debugger.search`
 reads the watermark and runs the statements.
 """
@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from debugger import query as q
+from debugger import query_sql
 
 FTS_TABLE = "events_fts"
 
@@ -63,7 +64,7 @@ def index_match(query: q.Query | None, watermark: int) -> str | None:
     """
     if query is None or query.selective or watermark <= 0:
         return None
-    return q.text_match(query)
+    return query_sql.text_match(query)
 
 
 def plan(
@@ -130,7 +131,7 @@ def _filters(query: q.Query | None, now: datetime, statuses: Iterable[str] | Non
             where.append("events.status != 'ok'")
         params += wanted
     if query is not None and query.terms:
-        sql, values = q.compile(query, now=now)
+        sql, values = query_sql.compile(query, now=now)
         where.append(sql)
         params += values
     return where, params

@@ -277,7 +277,7 @@ TEMPLATED_CODES = {
 def server_codes() -> set[str]:
     """Every problem or error code the server can report, read from its source."""
     codes: set[str] = set()
-    for module in ("protocol.py", "wire.py", "headers.py", "bodies.py", "special_routes.py", "writer.py"):
+    for module in ("protocol.py", "wire.py", "headers.py", "bodies.py", "special_routes.py", "writer.py", "rows.py"):
         tree = ast.parse((ROOT / "debugger" / module).read_text())
         for node in ast.walk(tree):
             if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.args):

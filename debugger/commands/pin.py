@@ -53,9 +53,9 @@ def set_pins(conn: sqlite3.Connection, ids: list[int], pinned: bool) -> tuple[li
 
 def pin_matching(conn: sqlite3.Connection, parsed: Any, pinned: bool, now: datetime) -> int:
     """Pin or unpin every event (any status) a query selects; returns how many."""
-    from debugger import query
+    from debugger import query_sql
 
-    sql, params = query.compile(parsed, now=now)
+    sql, params = query_sql.compile(parsed, now=now)
     conn.execute("BEGIN IMMEDIATE")
     try:
         changed = conn.execute(f"UPDATE events SET pinned = ? WHERE {sql}", (int(pinned), *params)).rowcount
