@@ -59,7 +59,7 @@ class StableIds:
 
 
 def bounded(selection: Any, upto: int) -> Any:
-    """A :class:`~debugger.replay_run.Selection` limited to the events stored when the run started."""
+    """A :class:`~debugger.replay_selection.Selection` limited to the events stored when the run started."""
     return replace(selection, upto=int(upto))
 
 
@@ -77,7 +77,7 @@ def _selection_spec(selection: Any) -> dict[str, Any]:
 def _selection(recorded: Mapping[str, Any], run_id: int) -> Any:
     """The recorded selection, leaving out what ``run_id`` delivered."""
     from debugger.query import parse
-    from debugger.replay_run import Selection
+    from debugger.replay_selection import Selection
 
     statuses = recorded.get("statuses")
     return Selection(

@@ -15,7 +15,7 @@ import pytest
 from debugger import query as q
 from debugger import search, store
 from debugger.protocol import Envelope, Event, build_event
-from debugger.replay_run import Selection, selected_events, selection_stats
+from debugger.replay_selection import Selection, selected_events, selection_stats
 from debugger.search_plan import plan
 from debugger.tui.follower import CaptureReader, Search
 

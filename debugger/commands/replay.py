@@ -18,7 +18,7 @@ from debugger.cli import ExitCode, db_option, resolve_db
 from debugger.replay import DEFAULT_BATCH_SIZE, KEEP, SHIFT, ReplayOptions
 
 if TYPE_CHECKING:
-    from debugger.replay_run import Selection
+    from debugger.replay_selection import Selection
 
 PACED_CONCURRENCY = 8
 
@@ -197,7 +197,7 @@ def selection(text: str | None, now: datetime) -> Selection:
         raise click.UsageError(
             f"invalid query: {exc.message}\n  {shown}\n  {' ' * exc.start}{'^' * max(1, exc.end - exc.start)}"
         ) from exc
-    from debugger.replay_run import Selection
+    from debugger.replay_selection import Selection
     from debugger.search import view_statuses
 
     # What Segment would have accepted and forwarded, unless the query names statuses.
@@ -208,7 +208,8 @@ def selection(text: str | None, now: datetime) -> Selection:
 def _run(config: Any, report_file: Path | None, junit_file: Path | None) -> int:
     from rich.console import Console
 
-    from debugger.replay_run import Progress, RunOutcome, execute
+    from debugger.commands.replay_progress import Progress
+    from debugger.replay_run import RunOutcome, execute
     from debugger.report import summary_lines
     from debugger.store import StoreError
 
