@@ -276,3 +276,56 @@ async def test_the_detail_and_list_repaint_with_their_current_styles(db_path: Pa
         await settle(pilot)
         assert list_background() != dark
         assert list_background() == stream.rich_style.bgcolor
+
+
+async def test_a_taller_or_shorter_detail_resizes_its_scroll_bar_without_a_layout_pass(db_path: Path) -> None:
+    """Moving between events whose Pretty text overflows the view changes only the scroll bar's
+    thumb: the detail applies its new length without asking for a layout pass of the whole screen
+    (15-20 ms after every event shown); a text that starts or stops overflowing still brings the
+    scroll bar in or takes it away."""
+    from debugger.tui.widgets.lines_view import LinesView
+
+    python = {"library": {"name": "analytics-python", "version": "2.4.0"}}  # one property a line
+    fill(db_path, [
+        message_request({"type": "track", "event": "Short", "userId": "u", "context": python}),
+        message_request({"type": "track", "event": "Long", "userId": "u", "context": python,
+                         "properties": {f"p{i}": i for i in range(25)}}),
+        message_request({"type": "track", "event": "Longer", "userId": "u", "context": python,
+                         "properties": {f"p{i}": i for i in range(40)}}),
+    ])
+    app = make_app(db_path)
+    layouts: list[str] = []
+    original = LinesView.refresh
+
+    def refresh(view: LinesView, *regions: object, **options: object) -> LinesView:
+        if options.get("layout"):
+            layouts.append(str(view.id))
+        return original(view, *regions, **options)  # type: ignore[arg-type]
+
+    async def settled_on(text: str) -> None:
+        for _ in range(50):
+            await settle(pilot)
+            if text in _pretty_text(app) and code.virtual_size.height == len(code._lines):
+                return
+        raise AssertionError(f"the detail did not settle on {text}")
+
+    async with app.run_test(size=(120, 36)) as pilot:
+        code = main_screen(app).query_one("#detail-pretty", LinesView)
+        await settled_on('event="Longer"')  # the newest is selected
+        longer = code.virtual_size.height
+        assert longer > code.container_size.height and code.show_vertical_scrollbar
+        LinesView.refresh = refresh  # type: ignore[method-assign]
+        try:
+            await pilot.press("up")  # Long: still overflows
+            await settled_on('event="Long"')
+            assert code.virtual_size.height < longer
+            assert code.vertical_scrollbar.window_virtual_size == code.virtual_size.height
+            assert layouts == []
+            await pilot.press("up")  # Short: fits, the bar goes
+            await settled_on('event="Short"')
+            assert not code.show_vertical_scrollbar
+            await pilot.press("down")  # Long again: the bar comes back
+            await settled_on('event="Long"')
+            assert code.show_vertical_scrollbar
+        finally:
+            LinesView.refresh = original  # type: ignore[method-assign]
