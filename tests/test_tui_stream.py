@@ -178,3 +178,43 @@ async def test_follows_a_capture_written_by_another_process(db_path: Path) -> No
             assert [stream.events[i]["name"] for i in stream.order] == ["First", "Second"]
     finally:
         server.stop()
+
+
+async def test_rows_arriving_grow_the_list_without_a_layout_pass_once_it_scrolls(db_path: Path) -> None:
+    """While following, a list that already overflows grows its scroll range without asking for a
+    layout pass of the whole screen (15-20 ms each, several a second in a flood); the scroll bar
+    covers every row and the cursor stays on the newest."""
+    import asyncio
+
+    from debugger.tui.widgets import event_list
+
+    fill(db_path, [track(n) for n in range(60)])
+    app = make_app(db_path)
+    layouts: list[int] = []
+    original = EventList.refresh
+
+    def refresh(stream: EventList, *regions: object, **options: object) -> EventList:
+        if options.get("layout"):
+            layouts.append(len(stream.order))
+        return original(stream, *regions, **options)  # type: ignore[arg-type]
+
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        screen = main_screen(app)
+        stream = screen.query_one(EventList)
+        assert stream.show_vertical_scrollbar
+        EventList.refresh = refresh  # type: ignore[method-assign]
+        try:
+            for batch in range(3):
+                fill(db_path, [track(n) for n in range(60 + batch * 5, 65 + batch * 5)])
+                screen.poll()
+                await settle(pilot)
+                await asyncio.sleep(event_list.RESIZE_EVERY + 0.05)  # the throttled resize is due
+                await settle(pilot)
+                assert stream.virtual_size.height == len(stream.order) + 1  # + the header line
+                assert stream.vertical_scrollbar.window_virtual_size == stream.virtual_size.height
+                assert stream.selected_id == stream.order[-1]
+            assert len(stream.order) == 75
+            assert layouts == []
+        finally:
+            EventList.refresh = original  # type: ignore[method-assign]

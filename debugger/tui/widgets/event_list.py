@@ -26,6 +26,7 @@ from textual.timer import Timer
 
 from debugger.pretty import event_label, event_user, inert, status_text
 from debugger.tui.widgets.problems import lint_mark
+from debugger.tui.widgets.sizing import set_virtual_size
 from debugger.tui.widgets.styled import CachedBaseStyle
 
 TYPE_STYLE = {
@@ -40,7 +41,7 @@ STATUS_STYLE = {"ok": "green", "invalid": "bold red", "duplicate": "yellow"}
 #: (title, width) of each column; the name column takes what is left.
 COLUMNS = (("time", 12), ("type", 9), ("name", 0), ("user", 22), ("source", 14), ("status", 24))
 GAP = 2
-RESIZE_EVERY = 0.5  # seconds between virtual-size changes (each is a layout pass)
+RESIZE_EVERY = 0.5  # seconds between virtual-size changes (a repaint of the scroll bar; a layout pass when it comes)
 
 
 def clock_time(received_at: str, tz: tzinfo | None) -> str:
@@ -196,8 +197,9 @@ class EventList(CachedBaseStyle, ScrollView, can_focus=True):
         return True
 
     def _resize(self) -> None:
-        # A new virtual size costs a layout pass of the whole screen, so while rows stream in
-        # it is applied at most every RESIZE_EVERY seconds; until then only the scrollbar lags
+        # A new virtual size is applied at most every RESIZE_EVERY seconds while rows stream in
+        # (when the scroll bar comes it costs a layout pass of the whole screen, see sizing.py,
+        # and otherwise still a repaint of the bar); until then only the scrollbar lags
         # (rendering, the cursor and max_scroll_y below go by the real rows).
         size = Size(self.size.width, len(self.order) + 1)  # +1: the header line
         if size == self.virtual_size or self._resize_timer is not None:
@@ -213,7 +215,7 @@ class EventList(CachedBaseStyle, ScrollView, can_focus=True):
             self._resize_timer.stop()
         self._resize_timer = None
         self._resized_at = time.monotonic()
-        self.virtual_size = Size(self.size.width, len(self.order) + 1)
+        set_virtual_size(self, Size(self.size.width, len(self.order) + 1))
         self.call_after_refresh(self._after_size)
 
     def _after_size(self) -> None:

@@ -15,6 +15,7 @@ from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from debugger.tui.widgets.sizing import set_virtual_size
 from debugger.tui.widgets.styled import CachedBaseStyle
 
 
@@ -63,20 +64,7 @@ class LinesView(CachedBaseStyle, ScrollView, can_focus=True):
 
     def _apply_size(self) -> None:
         self._render_lines()
-        size = Size(self._width, len(self._lines))
-        if size == self.virtual_size:
-            return
-        view = self.container_size.height
-        if (size.height > view) == (self.virtual_size.height > view):
-            # The vertical scroll bar neither comes nor goes (there is no horizontal one), so nothing
-            # else on screen moves: skip the layout pass of the whole screen that setting the reactive
-            # costs (15-20 ms, after every event shown), and only resize the bar's thumb, as Textual
-            # does for a resize without layout.
-            self.set_reactive(LinesView.virtual_size, size)
-            self._scroll_update(size)
-            self.refresh()
-        else:
-            self.virtual_size = size
+        set_virtual_size(self, Size(self._width, len(self._lines)))
 
     @property
     def max_scroll_y(self) -> int:
