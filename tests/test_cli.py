@@ -259,3 +259,30 @@ async def test_serve_exempts_its_start_up_objects_from_full_collections(tmp_path
         with contextlib.suppress(asyncio.CancelledError):
             await task
         gc.unfreeze()
+
+
+def test_serve_stopped_the_moment_it_says_listening_still_drains(tmp_path: Path) -> None:
+    """A supervisor (or a test) that sends SIGTERM as soon as it reads "listening" gets the orderly
+    stop — drain, summary, exit 0 — not the default death by signal: the handlers are in place
+    before the line is printed. (The server here signals itself right after printing it.)"""
+    import textwrap
+
+    script = textwrap.dedent(
+        """
+        import os, signal, sys
+        import click
+        echo = click.echo
+        def signalling_echo(message=None, *args, **kwargs):
+            echo(message, *args, **kwargs)
+            if "listening on" in str(message):
+                os.kill(os.getpid(), signal.SIGTERM)
+        click.echo = signalling_echo
+        from debugger.cli import main
+        main(["serve", "--headless", "--quiet", "--port", "0", "--db", sys.argv[1]])
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "c.db")], env=cli_env(), capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Stopped." in done.stderr
