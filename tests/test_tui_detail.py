@@ -15,6 +15,7 @@ from debugger.tui.widgets.json_tree import JsonTree
 from tests.helpers import basic
 from tests.tui_support import (
     fill,
+    layout_requests,
     main_screen,
     make_app,
     message_request,
@@ -294,13 +295,6 @@ async def test_a_taller_or_shorter_detail_resizes_its_scroll_bar_without_a_layou
                          "properties": {f"p{i}": i for i in range(40)}}),
     ])
     app = make_app(db_path)
-    layouts: list[str] = []
-    original = LinesView.refresh
-
-    def refresh(view: LinesView, *regions: object, **options: object) -> LinesView:
-        if options.get("layout"):
-            layouts.append(str(view.id))
-        return original(view, *regions, **options)  # type: ignore[arg-type]
 
     async def settled_on(text: str) -> None:
         for _ in range(50):
@@ -314,8 +308,7 @@ async def test_a_taller_or_shorter_detail_resizes_its_scroll_bar_without_a_layou
         await settled_on('event="Longer"')  # the newest is selected
         longer = code.virtual_size.height
         assert longer > code.container_size.height and code.show_vertical_scrollbar
-        LinesView.refresh = refresh  # type: ignore[method-assign]
-        try:
+        with layout_requests(LinesView) as layouts:
             await pilot.press("up")  # Long: still overflows
             await settled_on('event="Long"')
             assert code.virtual_size.height < longer
@@ -327,5 +320,3 @@ async def test_a_taller_or_shorter_detail_resizes_its_scroll_bar_without_a_layou
             await pilot.press("down")  # Long again: the bar comes back
             await settled_on('event="Long"')
             assert code.show_vertical_scrollbar
-        finally:
-            LinesView.refresh = original  # type: ignore[method-assign]

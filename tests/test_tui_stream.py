@@ -11,7 +11,15 @@ from debugger.tui.widgets.event_detail import EventDetail
 from debugger.tui.widgets.event_list import EventList
 from debugger.tui.widgets.status import HeaderBar, StatusLine
 from tests.helpers import ServeProcess, http
-from tests.tui_support import fill, main_screen, make_app, settle, stored_events, track
+from tests.tui_support import (
+    fill,
+    layout_requests,
+    main_screen,
+    make_app,
+    settle,
+    stored_events,
+    track,
+)
 
 
 async def test_events_arriving_while_following_move_the_cursor_along(db_path: Path) -> None:
@@ -190,21 +198,12 @@ async def test_rows_arriving_grow_the_list_without_a_layout_pass_once_it_scrolls
 
     fill(db_path, [track(n) for n in range(60)])
     app = make_app(db_path)
-    layouts: list[int] = []
-    original = EventList.refresh
-
-    def refresh(stream: EventList, *regions: object, **options: object) -> EventList:
-        if options.get("layout"):
-            layouts.append(len(stream.order))
-        return original(stream, *regions, **options)  # type: ignore[arg-type]
-
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         screen = main_screen(app)
         stream = screen.query_one(EventList)
         assert stream.show_vertical_scrollbar
-        EventList.refresh = refresh  # type: ignore[method-assign]
-        try:
+        with layout_requests(EventList) as layouts:
             for batch in range(3):
                 fill(db_path, [track(n) for n in range(60 + batch * 5, 65 + batch * 5)])
                 screen.poll()
@@ -216,5 +215,3 @@ async def test_rows_arriving_grow_the_list_without_a_layout_pass_once_it_scrolls
                 assert stream.selected_id == stream.order[-1]
             assert len(stream.order) == 75
             assert layouts == []
-        finally:
-            EventList.refresh = original  # type: ignore[method-assign]

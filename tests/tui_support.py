@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -120,3 +121,23 @@ def plain(renderable: Any, width: int = 120) -> str:
 def main_screen(app: Any) -> Any:
     """The app's main screen (the bottom of the stack, whatever modal is open)."""
     return app.screen_stack[0]
+
+
+@contextmanager
+def layout_requests(widget_class: type[Any]) -> Iterator[list[str]]:
+    """The ids of the widgets of ``widget_class`` that ask for a layout pass (``refresh(layout=True)``)
+    while the block runs."""
+    asked: list[str] = []
+    original = widget_class.refresh
+
+    def refresh(widget: Any, *regions: Any, **options: Any) -> Any:
+        if options.get("layout"):
+            asked.append(str(widget.id))
+        return original(widget, *regions, **options)
+
+    widget_class.refresh = refresh
+    try:
+        yield asked
+    finally:
+        widget_class.refresh = original
+
