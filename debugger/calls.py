@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from debugger.dialects.call import KEYWORD_ARGS
 from debugger.protocol import TYPES
 
 #: A filled-in anonymousId for analytics.js calls, which carry none in code (the library adds it).
@@ -41,15 +42,8 @@ _SNAKE = {
     "context": "context", "integrations": "integrations", "timestamp": "timestamp", "name": "name",
     "category": "category",
 }
-#: analytics-python's positional order per call.
-_PYTHON_ORDER = {
-    "track": ("user_id", "event", "properties"),
-    "identify": ("user_id", "traits"),
-    "page": ("user_id", "category", "name", "properties"),
-    "screen": ("user_id", "category", "name", "properties"),
-    "group": ("user_id", "group_id", "traits"),
-    "alias": ("previous_id", "user_id"),
-}
+#: analytics-python's positional order per call: its keyword arguments' order.
+_PYTHON_ORDER = KEYWORD_ARGS
 _MESSAGE_KEYS = {"userId", "anonymousId", "event", "traits", "properties", "groupId", "previousId", "type", "messageId"}
 _OPTION_KEYS = ("context", "integrations", "anonymousId", "timestamp", "messageId")
 
