@@ -1,7 +1,7 @@
 """Replay benchmark: `segdbg replay` throughput and pacing precision, end to end.
 
 Measures (issue 5):
-  1. events/s to a local sink, batched (100/batch; concurrency 1 and 4) — target ≥ 20,000
+  1. events/s to a local sink, batched (the default 500/batch; concurrency 1 and 4) — target ≥ 20,000
   2. events/s to the same sink, one request per event (--no-batch; concurrency 1 and 8)
   3. events/s into a second real `segdbg serve` (batched), where the target's ingest is the ceiling
   4. pacing drift at --rate 500 (one request per event): each event's arrival at the sink

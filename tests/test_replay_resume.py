@@ -20,6 +20,7 @@ from click.testing import CliRunner, Result
 from debugger import runs, search, store
 from debugger.cli import cli
 from debugger.protocol import Envelope, build_event
+from debugger.replay import DEFAULT_BATCH_SIZE
 from debugger.server import ServerThread
 from debugger.settings import Settings
 from debugger.store import now_utc
@@ -216,7 +217,7 @@ def test_the_run_records_who_sends_it_and_how_to_resume(tmp_path: Path) -> None:
     assert spec["upto"] == 3 and spec["selection"]["upto"] == 3
     assert spec["selection"]["query"] == "type:track" and spec["selection"]["statuses"] == ["ok"]
     assert datetime.fromisoformat(spec["selection"]["now"]).tzinfo is not None  # what after:1h counts from
-    assert spec["options"]["batch_size"] == 100 and spec["write_key"]
+    assert spec["options"]["batch_size"] == DEFAULT_BATCH_SIZE and spec["write_key"]
 
 
 @pytest.mark.parametrize("name", ["replay"])
