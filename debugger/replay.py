@@ -61,8 +61,9 @@ KEEP, SHIFT = "keep", "shift"
 #: Events per ``/v1/batch`` unless told otherwise. A replay is a bulk upload, so it sends fewer,
 #: fuller requests than a live client's flush (analytics-python's 100): with events of ~1 KB the
 #: 500 KB cap binds first. Measured with bench/replay.py's capture (50,000 track events of ~350
-#: bytes, one in flight): 100 → median ~19,000 events/s, 250 → ~23,000, 500 → ~26,000, 750–1,000
-#: → ~22,000 (the sender then waits longer for each answer while the planner fills the next batch).
+#: bytes, one in flight), median events/s: 100 → ~19,000, 250 → ~23,000, 500 → ~26,000–29,500,
+#: 750–1,000 → ~22,000 (the sender then waits longer for each answer while the planner fills
+#: the next batch).
 DEFAULT_BATCH_SIZE = 500
 #: Paced events this close together (seconds) share a request; each is sent at most this early.
 PACE_WINDOW = 0.001
