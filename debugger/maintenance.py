@@ -131,8 +131,17 @@ def optimize_steps(conn: sqlite3.Connection, pages: int = 256) -> Iterator[None]
 
 
 def vacuum(conn: sqlite3.Connection) -> None:
-    """``VACUUM`` (outside any transaction), then fold the WAL back into the file."""
-    conn.execute("VACUUM")
+    """``VACUUM`` (outside any transaction), then fold the WAL back into the file.
+
+    VACUUM copies the whole capture through a temporary database: on disk, whatever the
+    connection's ``temp_store`` (the writer keeps its small temporary data in memory).
+    """
+    previous = conn.execute("PRAGMA temp_store").fetchone()[0]
+    conn.execute("PRAGMA temp_store = FILE")
+    try:
+        conn.execute("VACUUM")
+    finally:
+        conn.execute(f"PRAGMA temp_store = {int(previous)}")
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 

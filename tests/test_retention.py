@@ -324,3 +324,36 @@ def test_policy_descriptions_read_naturally() -> None:
     assert describe_age(timedelta(hours=12)) == "12 hours"
     assert describe_age(timedelta(seconds=90)) == "90 seconds"
     assert not Policy().active
+
+
+def test_the_writer_keeps_temporary_data_in_memory_but_vacuums_through_files(tmp_path: Path) -> None:
+    """The writer's statement journals stay in memory (no temporary file per commit); a VACUUM run
+    by the writer (the server's `segdbg vacuum`) still copies the capture through files, not RAM,
+    and leaves the writer as it was."""
+    from debugger import maintenance
+
+    path = tmp_path / "t.db"
+    _fill(path, 5, 20)
+    writer = store.EventWriter(path).start()
+    try:
+        temp_store = lambda conn: conn.execute("PRAGMA temp_store").fetchone()[0]  # noqa: E731
+        assert writer.call(temp_store).result() == 2  # MEMORY
+        statements: list[str] = []
+
+        def vacuum(conn: sqlite3.Connection) -> None:
+            conn.set_trace_callback(statements.append)
+            try:
+                maintenance.vacuum(conn)
+            finally:
+                conn.set_trace_callback(None)
+
+        writer.call(vacuum, transaction=False).result()
+        assert statements.index("PRAGMA temp_store = FILE") < statements.index("VACUUM")
+        assert writer.call(temp_store).result() == 2
+        writer.submit(_record(NOW + timedelta(hours=1)), [_event(101, NOW + timedelta(hours=1))]).result()
+    finally:
+        writer.close()
+    conn = store.connect(path)
+    assert conn.execute("SELECT count(*) FROM events").fetchone()[0] == 101
+    assert integrity(path) == "ok"
+    conn.close()
