@@ -336,7 +336,7 @@ def test_the_writer_keeps_temporary_data_in_memory_but_vacuums_through_files(tmp
     _fill(path, 5, 20)
     writer = store.EventWriter(path).start()
     try:
-        temp_store = lambda conn: conn.execute("PRAGMA temp_store").fetchone()[0]  # noqa: E731
+        temp_store = lambda conn: conn.execute("PRAGMA temp_store").fetchone()[0]
         assert writer.call(temp_store).result() == 2  # MEMORY
         statements: list[str] = []
 
