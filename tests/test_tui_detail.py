@@ -279,6 +279,43 @@ async def test_the_detail_and_list_repaint_with_their_current_styles(db_path: Pa
         assert list_background() == stream.rich_style.bgcolor
 
 
+async def test_the_cursor_row_and_column_header_follow_focus_theme_and_width(db_path: Path) -> None:
+    """The list keeps its header line and cursor style between frames (a frame re-renders every
+    visible row); a focus move, a theme change and a narrower terminal must still show at once."""
+    fill(db_path, [track(n) for n in range(3)])
+    app = make_app(db_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        stream = main_screen(app).query_one(EventList)
+
+        def screen_line(y: int) -> list[object]:
+            return list(app.screen._compositor.render_strips()[stream.region.y + y])
+
+        def cursor_background() -> object:
+            row = 1 + stream.cursor - int(stream.scroll_y)
+            return screen_line(row)[0].style.bgcolor  # type: ignore[attr-defined]
+
+        focused = cursor_background()
+        assert focused == stream.get_component_rich_style("event-list--cursor").bgcolor
+        await pilot.press("enter")  # focus moves to the detail: the cursor row is "blurred"
+        await settle(pilot)
+        assert not stream.has_focus
+        assert cursor_background() != focused
+        assert cursor_background() == stream.get_component_rich_style("event-list--cursor").bgcolor
+
+        header = "".join(s.text for s in screen_line(0))  # type: ignore[attr-defined]
+        assert header.startswith("time") and "status" in header
+        header_colour = screen_line(0)[0].style.color  # type: ignore[attr-defined]
+        app.theme = "textual-light"
+        await settle(pilot)
+        assert screen_line(0)[0].style.color != header_colour  # type: ignore[attr-defined]
+
+        await pilot.resize_terminal(90, 36)
+        await settle(pilot)
+        header = "".join(s.text for s in screen_line(0)).rstrip()  # type: ignore[attr-defined]
+        assert header.endswith("status") and len(header) <= stream.size.width
+
+
 async def test_a_taller_or_shorter_detail_resizes_its_scroll_bar_without_a_layout_pass(db_path: Path) -> None:
     """Moving between events whose Pretty text overflows the view changes only the scroll bar's
     thumb: the detail applies its new length without asking for a layout pass of the whole screen

@@ -18,7 +18,7 @@ from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -109,6 +109,9 @@ class EventList(CachedBaseStyle, ScrollView, can_focus=True):
         self.events: dict[int, dict[str, Any]] = {}
         self.order: list[int] = []
         self._strips: dict[int, Strip] = {}
+        self._header: Strip | None = None
+        self._cursor_style: Style | None = None
+        self._frame: tuple[int, int] | None = None  # (width, first row) while a frame renders
         self.cursor = 0
         self._posted: int | None = None
         self._resize_timer: Timer | None = None
@@ -254,14 +257,29 @@ class EventList(CachedBaseStyle, ScrollView, can_focus=True):
 
     def on_resize(self) -> None:
         """Column widths depend on the width: re-render rows."""
-        self._strips.clear()
+        self._forget_rendering()
         self._resize()
         self._scroll_to_cursor()
 
     def notify_style_update(self) -> None:
         """Styles changed (focus, theme): re-render rows."""
         super().notify_style_update()
+        self._forget_rendering()
+
+    def _forget_rendering(self) -> None:
         self._strips.clear()
+        self._header = None
+        self._cursor_style = None
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """Every visible line again on each new row (they all move up): what a line needs from
+        the widget is looked up once per frame here, not once per line (``size`` alone walks the
+        compositor's map each time)."""
+        self._frame = (self.size.width, int(self.scroll_y))
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._frame = None
 
     def _widths(self) -> list[int]:
         width = self.size.width
@@ -279,13 +297,15 @@ class EventList(CachedBaseStyle, ScrollView, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         """Line 0 is the column header; the rest are rows from the scroll offset."""
-        width = self.size.width
+        width, top = self._frame or (self.size.width, int(self.scroll_y))
         base = self.base_style
         if y == 0:
-            header = self._line([Text(title) for title, _ in COLUMNS])
-            style = self.get_component_rich_style("event-list--header")
-            return self._strip(header, base + style, width)
-        index = int(self.scroll_y) + y - 1
+            if self._header is None:
+                header = self._line([Text(title) for title, _ in COLUMNS])
+                style = self.get_component_rich_style("event-list--header")
+                self._header = self._strip(header, base + style, width)
+            return self._header
+        index = top + y - 1
         if not 0 <= index < len(self.order):
             return Strip.blank(width, base)
         event_id = self.order[index]
@@ -293,7 +313,10 @@ class EventList(CachedBaseStyle, ScrollView, can_focus=True):
         if strip is None:
             strip = self._strips[event_id] = self._strip(self._line(self.cells(self.events[event_id])), base, width)
         if index == self.cursor:
-            strip = strip.apply_style(self.get_component_rich_style("event-list--cursor"))
+            if self._cursor_style is None:
+                self._cursor_style = self.get_component_rich_style("event-list--cursor")
+            # Over the row's own styles (each cell carries the widget's background), not under them.
+            strip = Strip(Segment.apply_style(strip, post_style=self._cursor_style), strip.cell_length)
         return strip
 
     def _strip(self, text: Text, style: Style, width: int) -> Strip:
