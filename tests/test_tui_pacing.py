@@ -38,3 +38,22 @@ def test_sample_keeps_every_request_before_spreading() -> None:
     rows = [(i, 1) for i in range(1, 4)] + [(i, 2) for i in range(4, 3000)] + [(3000, 3), (3001, None)]
     chosen = sample(rows, 8)
     assert {1, 4, 3000, 3001} <= set(chosen) and len(chosen) == 8 and chosen == sorted(chosen)
+
+
+def test_the_sampling_line_keeps_its_text_while_a_flood_holds_steady() -> None:
+    """The status line's figures are rounded to two significant figures: a flood at a steady rate
+    leaves its text (and the screen below the stream) alone instead of repainting it every redraw."""
+    from debugger.tui.follower import Totals
+    from debugger.tui.widgets.status import StatusLine, StreamState, about
+
+    assert [about(v) for v in (9864, 10234, 243, 25.3, 1.04, 0)] == [9900, 10000, 240, 25, 1, 0]
+
+    def text(rate: float, shown: int) -> str:
+        line = StatusLine()
+        line.show(StreamState(live=True, totals=Totals(), rate=rate, shown=300, cap=500, sampled_in=49_800, sampled_out=shown))
+        return line.text.plain
+
+    steady = text(9_864, 200)
+    assert steady.startswith("● sampling: showing 1 in 250 (9,900/s is faster than anyone reads)")
+    assert text(9_912, 201) == steady
+    assert text(12_400, 200) != steady  # a real change still shows

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -24,6 +25,19 @@ class StreamState:
     sampled_in: int = 0  # over the last few seconds: events that arrived ...
     sampled_out: int = 0  # ... and how many of them were shown
     searching: bool = False
+
+
+def about(value: float) -> float:
+    """``value`` to two significant figures (9,864 → 9,900; 25.3 → 25).
+
+    The status line says how a flood is sampled: exact figures would change its text, and
+    repaint it, at every redraw. The line is at the bottom of the screen, and Textual repaints
+    the rectangle around everything that changed in a frame, so repainting it with the stream
+    redrew every widget in between (the detail, the tabs): ~5-10 ms a time during a flood.
+    """
+    if value <= 0:
+        return 0.0
+    return float(round(value, 1 - math.floor(math.log10(value))))
 
 
 def _plural(count: int, word: str) -> str:
@@ -83,7 +97,10 @@ class StatusLine(_Bar):
             text.append(" · space resumes", style="dim")
         elif state.sampled_in > state.sampled_out > 0:
             ratio = state.sampled_in / state.sampled_out
-            text.append(f"● sampling: showing 1 in {ratio:,.0f} ({state.rate:,.0f}/s is faster than anyone reads)", style="bold cyan")
+            text.append(
+                f"● sampling: showing 1 in {about(ratio):,.0f} ({about(state.rate):,.0f}/s is faster than anyone reads)",
+                style="bold cyan",
+            )
             text.append(" · storage keeps 100%; / searches all of it", style="dim")
         else:
             text.append("● live", style="bold green")
