@@ -3,6 +3,7 @@ connection (or process) writes: following, pausing with a counter, the cap, samp
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -119,6 +120,48 @@ async def test_a_flood_is_sampled_and_the_status_line_says_so(db_path: Path) -> 
         assert "sampling: showing 1 in" in status and "storage keeps 100%" in status
         assert "201 events" in screen.query_one(HeaderBar).text.plain
         assert len(stored_events(db_path)) == 201
+
+
+async def test_a_sampled_flood_is_polled_less_often_and_normal_pace_returns_after_it(db_path: Path) -> None:
+    """While a flood is sampled the stream is read (and repainted) every FLOOD_POLL × poll
+    interval instead of every interval: it changes faster than anyone reads, and each repaint
+    costs CPU the server on the same machine needs. Events arriving at a readable pace are polled
+    at the normal interval."""
+    from debugger.tui.screens import main
+
+    fill(db_path, [track(0)])
+    app = make_app(db_path, readable_rate=1.0, burst=10)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        screen = main_screen(app)
+        delays: list[float] = []
+        set_timer = screen.set_timer
+
+        def next_poll(delay: float, callback: object) -> object:
+            if callback == screen._tick:
+                return delays.append(delay)
+            return set_timer(delay, callback)
+
+        screen.set_timer = next_poll  # type: ignore[method-assign]
+        app.config = replace(app.config, poll_interval=0.1)  # the timers themselves stay off in tests
+
+        fill(db_path, [track(1)])
+        screen._tick()
+        await settle(pilot)
+        assert not screen.flooding()
+        screen._tick()
+        fill(db_path, [track(n) for n in range(2, 202)], step_ms=1)
+        screen._tick()
+        await settle(pilot)
+        assert screen.flooding()
+        screen._tick()
+        assert delays == [0.1, 0.1, 0.1, pytest.approx(0.1 * main.FLOOD_POLL)]
+
+        app.monotonic.now += main.SAMPLE_WINDOW + 1  # the flood is over
+        screen.state()
+        screen._tick()
+        assert delays[-1] == 0.1
+
 
 
 async def test_a_small_burst_is_shown_whole(db_path: Path) -> None:
