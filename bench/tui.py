@@ -17,7 +17,8 @@ headless.
 Headless and TUI-open flat-out runs alternate (``--rounds``, each pair on fresh captures), and
 the ratio is reported per round and as the median: on the 2-core machine one headless run
 alone moved between 8,900 and 13,500 events/s, so a single pair said more about the moment
-than about the TUI.
+than about the TUI. The CPU the TUI's process used during each flat-out run (a share of one
+core) is printed too: it is what the TUI takes from the server, and varies far less.
 """
 
 from __future__ import annotations
@@ -175,6 +176,7 @@ async def with_tui(
 
         stream.extend = hooked  # type: ignore[method-assign]
         procs, outs = load(url, rate, seconds, senders, workdir)
+        cpu_started, wall_started = time.process_time(), time.monotonic()
         await pilot.pause(min(3.0, seconds / 2))
         detail = screen.query_one(EventDetail)
         pretty_view = screen.query_one("#detail-pretty")
@@ -200,10 +202,11 @@ async def with_tui(
         await _keys(app, detail, painted, shown, keys, keys_count)
         for proc in procs:
             await asyncio.to_thread(proc.join)  # a blocking join would freeze the TUI being measured
+        cpu = (time.process_time() - cpu_started) / (time.monotonic() - wall_started)
         await pilot.pause(0.5)
         await _keys(app, detail, painted, shown, idle_keys, keys_count)
     results = [json.loads(o.read_text()) for o in outs]
-    return {"rows": rows_seen, "keys": keys, "idle_keys": idle_keys, "senders": results}
+    return {"rows": rows_seen, "keys": keys, "idle_keys": idle_keys, "senders": results, "cpu": cpu}
 
 
 async def _keys(
@@ -247,6 +250,7 @@ def main() -> None:
     # 1–2. Flat out, headless (the most the server ingests with nobody watching) and with the
     # TUI open, alternating so both see the machine in the same moods.
     ratios: list[tuple[float, float]] = []
+    tui_cpu: list[float] = []
     for round_ in range(args.rounds):
         db = workdir / f"headless-{round_}.db"
         server = Server(db, args.server)
@@ -260,6 +264,7 @@ def main() -> None:
         report = asyncio.run(with_tui(db, server.url, 0, args.seconds, args.senders, workdir))
         server.stop()
         ratios.append((headless, sum(r["sent"] for r in report["senders"]) / args.seconds))
+        tui_cpu.append(report["cpu"])
 
     # 3. At the target rate with the TUI open: ack→row and keypress→refresh.
     db = workdir / "paced.db"
@@ -286,6 +291,8 @@ def main() -> None:
               f"  ({open_rate / headless:.0%})")
     median = statistics.median(o / h for h, o in ratios)
     print(f"ingest with the TUI open vs headless: median {median:.0%} over {len(ratios)} rounds  (target ≥ 90%)")
+    print(f"the TUI's own CPU while flat out:     {' · '.join(f'{c:.0%}' for c in tui_cpu)} of one CPU"
+          f" (the steadier figure: what the TUI takes from the server)")
     print(f"paced run achieved:              {paced:>9,.0f} events/s  (asked {args.rate:,.0f})")
     print(f"ack→row ({len(lat)} probes):          median {ms(lat, 0.5)} · p95 {ms(lat, 0.95)} · max {ms(lat, 1.0)}  (target ≤ 250 ms)")
     print(f"keypress→refresh ({len(keys)} keys):    median {ms(keys, 0.5)} · p95 {ms(keys, 0.95)} while ingesting; "
