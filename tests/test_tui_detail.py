@@ -101,6 +101,32 @@ async def test_problems_tab_lists_codes_and_json_paths(db_path: Path) -> None:
         assert "Problems (1)" in str(detail.query_one("#detail-tabs").get_tab("tab-problems").label)
 
 
+async def test_moving_through_events_updates_the_problem_count_without_a_layout_pass(db_path: Path) -> None:
+    """↑/↓ through events with different problem counts: the tab shows each one's count, and a
+    count as wide as the last repaints the tab only (a layout pass of the screen was ~10 ms of
+    most key presses)."""
+    from textual.widgets.tabbed_content import ContentTab
+
+    fill(db_path, list(wire_requests()))
+    app = make_app(db_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        detail = _detail(app)
+        tab = detail.query_one("#detail-tabs").get_tab("tab-problems")
+        labels: list[str] = []
+        with layout_requests(ContentTab) as layouts:
+            for _ in range(8):
+                await pilot.press("up")
+                await settle(pilot, rounds=1)
+                assert tab.label_text == f"Problems ({len(detail.findings)})"
+                labels.append(tab.label_text)
+        assert len(set(labels)) >= 2  # the counts did change on the way
+        assert layouts == []
+        await app.workers.wait_for_complete()
+        rendered = "".join(s.text for s in app.screen._compositor.render_strips()[tab.region.y])
+        assert labels[-1] in rendered  # and the tab bar shows the new label
+
+
 async def test_pretty_follows_the_sender_and_switches_by_hand(db_path: Path) -> None:
     """Each event shows in its own library's dialect; l cycles, and a picked dialect sticks across events."""
     fill(db_path, list(wire_requests())[:12])

@@ -8,6 +8,7 @@ from typing import Any
 
 from pygments.lexer import Lexer
 from pygments.lexers import get_lexer_by_name
+from rich.cells import cell_len
 from rich.console import Group, RenderableType
 from rich.syntax import Syntax
 from rich.table import Table
@@ -15,8 +16,10 @@ from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.content import Content
 from textual.message import Message
 from textual.widgets import Static, TabbedContent, TabPane
+from textual.widgets.tabbed_content import ContentTab
 
 from debugger.finding import Finding, from_problem
 from debugger.pretty import (
@@ -79,7 +82,7 @@ class EventDetail(Vertical):
                 yield JsonTree(id="detail-raw")
             with TabPane("HTTP", id="tab-http"):
                 yield LinesView(id="detail-http")
-            with TabPane("Problems", id="tab-problems"):
+            with TabPane("Problems (0)", id="tab-problems"):
                 yield LinesView(id="detail-problems")
 
     @property
@@ -109,11 +112,8 @@ class EventDetail(Vertical):
         self._rendered.clear()
         lint = getattr(self.app, "lint", None)
         self.findings = lint.findings(event) if lint is not None else [from_problem(p) for p in (event or {}).get("problems") or []]
-        count = len(self.findings)
         tab = self.query_one(TabbedContent).get_tab("tab-problems")
-        label = f"Problems ({count})" if count else "Problems"
-        if str(tab.label) != label:
-            tab.label = label
+        _relabel(tab, f"Problems ({len(self.findings)})")
         self._draw(self.active)
 
     def set_dialect(self, dialect: str | None) -> None:
@@ -231,3 +231,21 @@ def http_view(request: dict[str, Any] | None) -> RenderableType:
         preview = body[:4000].decode("utf-8", "replace") if isinstance(body, bytes) else str(body)[:4000]
         parts += [Text("\nbody as received (kept because the request was rejected)", style="bold"), Text(inert_lines(preview, 400))]
     return Group(*parts)
+
+
+def _relabel(tab: ContentTab, label: str) -> None:
+    """Give a tab a new label; one as wide as the old (the count, 0-9) repaints only the tab.
+
+    Setting ``ContentTab.label`` lays out the whole screen (~10 ms here), and the Problems count
+    changes from one event to the next as a person moves through the stream: that was a layout
+    pass on most ↑/↓ presses. (Textual keeps the label in ``_label``; the tab bar's underline
+    needs no move when the width is the same.)
+    """
+    if tab.label_text == label:
+        return
+    if cell_len(label) != cell_len(tab.label_text):
+        tab.label = label
+        return
+    tab._label = Content.from_text(label)
+    Static.update(tab, tab._label, layout=False)
+
