@@ -248,4 +248,3 @@ def _relabel(tab: ContentTab, label: str) -> None:
         return
     tab._label = Content.from_text(label)
     Static.update(tab, tab._label, layout=False)
-
