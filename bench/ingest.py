@@ -274,8 +274,8 @@ async def steady_latency(url: str, rate: int, seconds: float, single_event: bool
 
 def raw_sqlite_appends(db: Path, total: int = 200_000, per_commit: int = 5000) -> float:
     """Insert rows shaped like segdbg's into the same schema, one connection, group commits."""
-    from debugger import rows as capture_rows
-    from debugger import store
+    from debugger.store import rows as capture_rows
+    from debugger.store import reads as store
 
     store.migrate(db)
     conn = store.connect(db)

@@ -30,11 +30,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from debugger import store
-from debugger.checker import CompiledPlan
-from debugger.lint import Linter
-from debugger.plan import dump_yaml, parse_text
-from debugger.protocol import Envelope, build_event
+from debugger.store import reads as store
+from debugger.core.lint.checker import CompiledPlan
+from debugger.core.lint.linter import Linter
+from debugger.core.lint.plan import dump_yaml, parse_text
+from debugger.core.protocol import Envelope, build_event
 
 OBJECTS = ["Report", "Dashboard", "Invoice", "Project", "Comment", "Video", "Playlist", "Workspace", "Invite", "Export"]
 ACTIONS = ["Created", "Viewed", "Updated", "Deleted", "Shared"]

@@ -37,8 +37,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from ingest import free_port, start_segdbg, stop, wait_up
 
-from debugger.protocol import Envelope, build_event
-from debugger.store import EventWriter
+from debugger.core.protocol import Envelope, build_event
+from debugger.store.reads import EventWriter
 
 SINK = textwrap.dedent(
     """

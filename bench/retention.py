@@ -31,8 +31,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from search import build, realistic_messages  # noqa: E402
 
-from debugger import maintenance, search, store  # noqa: E402
-from debugger.retention import Chain, Policy, Retention, apply  # noqa: E402
+from debugger.store import maintenance
+
+from debugger.store import search
+
+from debugger.store import reads as store  # noqa: E402
+from debugger.store.retention import Chain, Policy, Retention, apply  # noqa: E402
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 

@@ -34,9 +34,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from debugger import query as q  # noqa: E402
-from debugger import search, store  # noqa: E402
-from debugger.protocol import Envelope, Event, build_event  # noqa: E402
+from debugger.core.query import language as q  # noqa: E402
+from debugger.store import search
+from debugger.store import reads as store  # noqa: E402
+from debugger.core.protocol import Envelope, Event, build_event  # noqa: E402
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 PRODUCTS = [

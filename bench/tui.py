@@ -99,8 +99,8 @@ class Server:
     def __init__(self, db: Path, mode: str) -> None:
         self.mode = mode
         if mode == "thread":
-            from debugger.server import ServerThread
-            from debugger.settings import Settings
+            from debugger.server.app import ServerThread
+            from debugger.server.settings import Settings
 
             self.thread = ServerThread(Settings(db=db, port=0, quiet=True)).start()
             self.url = self.thread.url

@@ -135,9 +135,9 @@ async def through_the_app(db: Path, word: str, repeats: int, clock: Clock) -> No
 
 def direct(db: Path, word: str, repeats: int) -> None:
     """The same reads on the TUI's CaptureReader, without the UI: thread CPU time."""
-    from debugger import query
+    from debugger.core.query import language as query
     from debugger.tui import follower
-    from debugger.tui.follower import CaptureReader
+    from debugger.store.follow import CaptureReader
 
     parsed, now = query.parse(word), datetime.now(UTC)
     search_type = getattr(follower, "Search", None)
@@ -169,7 +169,8 @@ def main() -> None:
     args = parser.parse_args()
     if not args.db.exists():
         raise SystemExit(f"{args.db}: no capture; build it with `python bench/search.py --queries-only`.")
-    from debugger import search, store
+    from debugger.store import search
+    from debugger.store import reads as store
 
     with store.reader(args.db) as conn:
         total = conn.execute("SELECT max(id) FROM events").fetchone()[0]

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from debugger.server import ServerThread
+    from debugger.server.app import ServerThread
 
 WRITE_KEY = "segdbg_test_key"
 
@@ -69,10 +69,10 @@ class Segdbg:
 
     def events(self, query: str = "", *, all: bool = False) -> list[dict[str, Any]]:  # noqa: A002 - mirrors --all
         """Stored events matching ``query`` (the filter language), oldest first, in export form."""
-        from debugger.export import export_record
-        from debugger.query import parse
-        from debugger.search import view_statuses
-        from debugger.store import connect, iter_events
+        from debugger.core.pretty.export import export_record
+        from debugger.core.query.language import parse
+        from debugger.store.search import view_statuses
+        from debugger.store.reads import connect, iter_events
 
         parsed = parse(query)
         conn = connect(self.db)
@@ -98,10 +98,10 @@ class Segdbg:
             ExpectationFailed: the condition did not hold within ``timeout`` seconds (or
                 cannot: more than ``count`` already), with the closest events in the message.
         """
-        from debugger.expect import Condition, MatchCounter, Outcome, evidence, failure_message
-        from debugger.query import canonical, parse
-        from debugger.search import view_statuses
-        from debugger.store import connect
+        from debugger.store.expect import Condition, MatchCounter, Outcome, evidence, failure_message
+        from debugger.core.query.language import canonical, parse
+        from debugger.store.search import view_statuses
+        from debugger.store.reads import connect
 
         parsed = parse(query)
         condition = Condition.of(count=count, at_least=at_least, none=none)
@@ -130,7 +130,7 @@ class Segdbg:
 
     def reset(self) -> int:
         """Delete everything captured so far (through the server's writer); returns how many events."""
-        from debugger.stats import reset
+        from debugger.store.stats import reset
 
         writer = self.server.app[_writer_key()] if self.server.app is not None else None
         if writer is None:
@@ -139,7 +139,7 @@ class Segdbg:
 
 
 def _writer_key() -> Any:
-    from debugger.server import writer_key
+    from debugger.server.app import writer_key
 
     return writer_key
 
@@ -147,8 +147,8 @@ def _writer_key() -> Any:
 @pytest.fixture(scope="session")
 def segdbg_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Segdbg]:
     """One real segdbg server on a free loopback port for the whole session, with its own database."""
-    from debugger.server import ServerThread
-    from debugger.settings import Settings
+    from debugger.server.app import ServerThread
+    from debugger.server.settings import Settings
 
     db = tmp_path_factory.mktemp("segdbg") / "capture.db"
     server = ServerThread(Settings(db=db, host="127.0.0.1", port=0, quiet=True)).start()

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from debugger.server import ServerThread
-from debugger.settings import Settings
+from debugger.server.app import ServerThread
+from debugger.server.settings import Settings
 
 # The segdbg pytest plugin from this checkout (not the installed entry point): the `segdbg` fixture.
 pytest_plugins = ["debugger.pytest_plugin"]

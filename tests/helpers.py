@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from debugger import store
+from debugger.store import reads as store
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"

@@ -6,9 +6,9 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from debugger.finding import Finding
-from debugger.lint import LintConfig, Linter
-from debugger.protocol import Envelope, build_event
+from debugger.core.lint.finding import Finding
+from debugger.core.lint.linter import LintConfig, Linter
+from debugger.core.protocol import Envelope, build_event
 
 RECEIVED = datetime(2024, 5, 1, 12, 0, 2, 500000, tzinfo=UTC)
 

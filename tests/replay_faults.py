@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from debugger import store
-from debugger.protocol import Envelope, build_event
+from debugger.store import reads as store
+from debugger.core.protocol import Envelope, build_event
 from tests.helpers import ServeProcess, cli_env, integrity
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from debugger import query as q
+from debugger.core.query import language as q
 
 # Characters that exercise the lexer: quotes, escapes, separators, wildcards, operators, unicode.
 QUERY_ALPHABET = 'ab Zé:.,*"\\-<>=_ \t$@/1'

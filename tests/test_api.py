@@ -9,8 +9,8 @@ from urllib.parse import quote
 
 import pytest
 
-from debugger.api import host_allowed
-from debugger.server import ServerThread
+from debugger.server.api import host_allowed
+from debugger.server.app import ServerThread
 from tests.helpers import Response, http
 
 API = "/debugger/api"

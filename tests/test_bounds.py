@@ -15,9 +15,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from debugger import limits
-from debugger.server import ServerThread, guard_key
-from debugger.settings import Settings
+from debugger.core.http import limits
+from debugger.server.app import ServerThread, guard_key
+from debugger.server.settings import Settings
 from tests.helpers import basic, events, http, requests_rows
 
 TRACK = {"writeKey": "wk", "userId": "u1", "event": "Signed Up"}

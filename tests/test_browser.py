@@ -27,8 +27,8 @@ import orjson
 import pytest
 from aiohttp import web
 
-from debugger.server import ServerThread
-from debugger.settings import Settings
+from debugger.server.app import ServerThread
+from debugger.server.settings import Settings
 from tests.helpers import events, http
 
 pytestmark = pytest.mark.slow

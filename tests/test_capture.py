@@ -1,4 +1,4 @@
-"""The capture file's helpers (debugger.capture): bulk inserts and the start-up integrity check."""
+"""The capture file's helpers (debugger.store.capture): bulk inserts and the start-up integrity check."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from debugger import capture
+from debugger.store import capture
 
 INSERT = "INSERT INTO t (a, b, c) VALUES (?,?,?)"
 

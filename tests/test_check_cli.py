@@ -9,7 +9,7 @@ import orjson
 import pytest
 from segment.analytics.client import Client as SegmentClient
 
-from debugger.server import ServerThread
+from debugger.server.app import ServerThread
 from tests.helpers import basic, http, run_segdbg
 
 

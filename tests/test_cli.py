@@ -11,8 +11,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from debugger.payloads import PlannedRequest, plan_file
-from debugger.server import ServerThread
+from debugger.core.inputs.payloads import PlannedRequest, plan_file
+from debugger.server.app import ServerThread
 from tests.helpers import ServeProcess, cli_env, events, requests_rows, run_segdbg
 
 NOW = datetime(2024, 5, 1, tzinfo=UTC)
@@ -93,7 +93,7 @@ def test_plan_splits_ndjson_under_the_batch_byte_limit() -> None:
 
 
 def _filled(db: Path) -> None:
-    with ServerThread(__import__("debugger.settings", fromlist=["Settings"]).Settings(db=db, port=0)) as srv:
+    with ServerThread(__import__("debugger.server.settings", fromlist=["Settings"]).Settings(db=db, port=0)) as srv:
         from tests.helpers import http
 
         http(f"{srv.url}/v1/track", body={"writeKey": "web", "userId": "u1", "event": "Order Completed"})
@@ -158,8 +158,8 @@ def test_foreign_database_is_refused_at_start(tmp_path: Path) -> None:
 
 def _damaged_capture(path: Path) -> bytes:
     """A real capture (enough events to span many pages) with pages in the middle overwritten."""
-    from debugger import store
-    from debugger.protocol import Envelope, build_event
+    from debugger.store import reads as store
+    from debugger.core.protocol import Envelope, build_event
 
     writer = store.EventWriter(path).start()
     for b in range(10):
@@ -220,7 +220,7 @@ def test_version_and_exit_codes_in_help() -> None:
 def test_help_does_not_import_textual_or_aiohttp() -> None:
     """`segdbg --help` stays fast: the CLI and the core never import Textual or aiohttp at import time."""
     code = (
-        "import sys, debugger.cli, debugger.protocol, debugger.wire, debugger.store;"
+        "import sys, debugger.cli, debugger.core.protocol, debugger.core.http.wire, debugger.store.reads;"
         "print(sorted(m for m in ('textual', 'aiohttp') if m in sys.modules))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=cli_env(), check=True)
@@ -230,7 +230,7 @@ def test_help_does_not_import_textual_or_aiohttp() -> None:
 @pytest.mark.parametrize(("host", "loopback"), [("127.0.0.1", True), ("::1", True), ("[::1]", True), ("localhost", True), ("0.0.0.0", False), ("", False), ("192.168.1.20", False), ("myhost.lan", False)])
 def test_is_loopback(host: str, loopback: bool) -> None:
     """Only loopback binds go without --allow-remote."""
-    from debugger.commands.serve import is_loopback
+    from debugger.cli.commands.serve import is_loopback
 
     assert is_loopback(host) is loopback
 
@@ -243,8 +243,8 @@ async def test_serve_exempts_its_start_up_objects_from_full_collections(tmp_path
     import gc
     import io
 
-    from debugger.commands.serve import _Printer, _serve
-    from debugger.settings import Settings
+    from debugger.cli.commands.serve import _Printer, _serve
+    from debugger.server.settings import Settings
 
     gc.unfreeze()
     task = asyncio.create_task(_serve(Settings(db=tmp_path / "c.db", port=0, quiet=True), _Printer(io.StringIO(), True)))

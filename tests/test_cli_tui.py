@@ -21,8 +21,8 @@ import pytest
 from click.testing import CliRunner
 
 from debugger.cli import cli
-from debugger.commands.child import ChildServer
-from debugger.settings import Settings
+from debugger.cli.child import ChildServer
+from debugger.server.settings import Settings
 from tests.helpers import ServeProcess, cli_env, events, http, run_segdbg
 from tests.tui_support import fill, track
 
@@ -60,7 +60,7 @@ def test_tui_builds_the_app_from_its_options(db_path: Path, monkeypatch: pytest.
         made.append((path, options))
         return FakeApp()
 
-    monkeypatch.setattr("debugger.commands.tui.terminal", lambda: True)
+    monkeypatch.setattr("debugger.cli.commands.tui.terminal", lambda: True)
     monkeypatch.setattr("debugger.tui.app.make_tui", fake_make_tui)
     result = CliRunner().invoke(cli, ["tui", "--db", str(db_path), "--cap", "50", "--url", "http://127.0.0.1:9"])
     assert result.exit_code == 0, result.output
@@ -157,7 +157,7 @@ def test_serve_in_a_terminal_opens_the_tui_and_q_stops_everything(tmp_path: Path
 def test_pure_modules_and_command_modules_stay_light() -> None:
     """Pretty, paste and the serve/tui command modules import neither Textual nor aiohttp."""
     code = (
-        "import sys, debugger.pretty, debugger.paste, debugger.calls, debugger.commands.serve, debugger.commands.tui;"
+        "import sys, debugger.core.pretty.render, debugger.core.inputs.paste, debugger.core.inputs.calls, debugger.cli.commands.serve, debugger.cli.commands.tui;"
         "print(sorted(m for m in ('textual', 'aiohttp', 'sqlite_utils') if m in sys.modules))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=cli_env(), check=True)

@@ -10,8 +10,8 @@ import pytest
 from rudderstack.analytics.client import Client as RudderClient
 from segment.analytics.client import Client as SegmentClient
 
-from debugger.server import ServerThread
-from debugger.timefmt import format_timestamp, parse_timestamp
+from debugger.server.app import ServerThread
+from debugger.core.timefmt import format_timestamp, parse_timestamp
 from tests.helpers import events, requests_rows
 
 pytestmark = pytest.mark.slow

@@ -12,8 +12,8 @@ from datetime import timedelta
 import orjson
 import pytest
 
-from debugger.server import ServerThread
-from debugger.timefmt import format_timestamp, parse_timestamp
+from debugger.server.app import ServerThread
+from debugger.core.timefmt import format_timestamp, parse_timestamp
 from tests.helpers import basic, events, gz, http, requests_rows
 
 CASE1_BATCH = {

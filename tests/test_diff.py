@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from debugger.cli import cli
-from debugger.diff import (
+from debugger.core.diff import (
     NOISE,
     Shape,
     compare_runs,
@@ -19,8 +19,8 @@ from debugger.diff import (
     event_key,
     leaf_paths,
 )
-from debugger.server import ServerThread
-from debugger.settings import Settings
+from debugger.server.app import ServerThread
+from debugger.server.settings import Settings
 from tests.helpers import http
 from tests.sinks import Reply, ScriptedTarget
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from debugger.server import ServerThread
+from debugger.server.app import ServerThread
 from tests.helpers import ServeProcess, events, http, integrity
 
 pytestmark = pytest.mark.slow
@@ -91,8 +91,8 @@ def test_a_stalled_client_gets_408_and_its_partial_body_is_kept(tmp_path: Path) 
     """Slowloris: headers sent, body promised but stalled → 408 after the body timeout, recorded."""
     import socket
 
-    from debugger.server import ServerThread
-    from debugger.settings import Settings
+    from debugger.server.app import ServerThread
+    from debugger.server.settings import Settings
     from tests.helpers import requests_rows
 
     with ServerThread(Settings(db=tmp_path / "s.db", port=0, body_timeout=0.5)) as server, socket.create_connection(("127.0.0.1", server.port)) as sock:
@@ -148,8 +148,8 @@ def test_a_client_that_disconnects_mid_body_is_recorded(server: ServerThread) ->
 
 def test_a_full_database_answers_503_and_recovers(tmp_path: Path) -> None:
     """Disk full (max_page_count): 503 store_unavailable with Retry-After, no corruption; later writes land."""
-    from debugger.server import ServerThread
-    from debugger.settings import Settings
+    from debugger.server.app import ServerThread
+    from debugger.server.settings import Settings
 
     db = tmp_path / "full.db"
     big = {"writeKey": "k", "batch": [{"type": "track", "userId": "u", "event": "E", "properties": {"blob": "x" * 20_000}} for _ in range(20)]}
@@ -168,8 +168,8 @@ def test_a_database_locked_by_another_process_answers_503(tmp_path: Path) -> Non
     """Another process holds the write lock past the timeout: 503, then normal service once released."""
     import sqlite3
 
-    from debugger.server import ServerThread
-    from debugger.settings import Settings
+    from debugger.server.app import ServerThread
+    from debugger.server.settings import Settings
 
     db = tmp_path / "locked.db"
     with ServerThread(Settings(db=db, port=0, lock_timeout=0.2)) as server:

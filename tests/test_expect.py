@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from debugger.cli import cli
-from debugger.server import ServerThread
+from debugger.server.app import ServerThread
 from tests.helpers import ServeProcess, cli_env, events, http, run_segdbg
 
 APP = textwrap.dedent(

@@ -14,8 +14,8 @@ import pytest
 from click.testing import CliRunner
 
 from debugger.cli import cli
-from debugger.server import ServerThread
-from debugger.settings import Settings
+from debugger.server.app import ServerThread
+from debugger.server.settings import Settings
 from tests.helpers import basic, events, http
 
 MESSAGES: list[tuple[str, dict[str, Any], dict[str, str]]] = [

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft4Validator, Draft7Validator, Draft202012Validator
 
-from debugger.fastschema import fast_predicate, format_checker
+from debugger.core.lint.fastschema import fast_predicate, format_checker
 
 scalars = (st.none() | st.booleans() | st.integers(-3, 3) | st.sampled_from([0.0, 1.0, 2.5, -1.5])
            | st.text(alphabet="ab1-:TZ", max_size=5) | st.sampled_from(["2024-05-01T12:00:00Z", "2024-05-01", "soon"]))

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 import pytest
 
-from debugger.server import ServerThread
+from debugger.server.app import ServerThread
 from tests.helpers import SHARED, Response, events, http, requests_rows
 
 WIRE = SHARED / "fixtures" / "wire"

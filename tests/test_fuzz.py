@@ -19,9 +19,9 @@ import pytest
 import yarl
 from hypothesis import HealthCheck, given, settings
 
-from debugger import wire
-from debugger.server import ServerThread
-from debugger.settings import Settings
+from debugger.core.http import wire
+from debugger.server.app import ServerThread
+from debugger.server.settings import Settings
 from tests.helpers import http
 from tests.strategies import fuzz_batches, fuzz_messages, fuzz_requests
 
@@ -154,8 +154,8 @@ def test_a_header_that_is_not_utf8_is_stored_not_a_503(server: ServerThread) -> 
 def test_one_unstorable_job_does_not_fail_its_commit_group(tmp_path: Path) -> None:
     """Found by fuzzing: one bad row failed the whole group commit, answering 503 to every request in it.
     Now the group is retried job by job: only the bad one fails."""
-    from debugger import store
-    from debugger.store import StoreError
+    from debugger.store import reads as store
+    from debugger.store.reads import StoreError
 
     def record(value: str) -> wire.RequestRecord:
         return wire.RequestRecord("2024-05-01T12:00:00.000Z", "POST", "/v1/track", "", "127.0.0.1", [["X", value]], "message",

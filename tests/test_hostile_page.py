@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from debugger.server import ServerThread
-from debugger.settings import Settings
+from debugger.server.app import ServerThread
+from debugger.server.settings import Settings
 from tests.helpers import Response, basic, events, http, requests_rows
 
 SECRET = "Secret-7c1e"

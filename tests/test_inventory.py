@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from debugger.checker import CompiledPlan
-from debugger.inventory import Inventory
-from debugger.plan import dump_yaml, parse_text
+from debugger.core.lint.checker import CompiledPlan
+from debugger.core.lint.inventory import Inventory
+from debugger.core.lint.plan import dump_yaml, parse_text
 from tests.lintkit import stored, track
 
 

@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from debugger.checker import CompiledPlan
-from debugger.finding import CATEGORIES, PROTOCOL, STRICT
-from debugger.lint import LintConfig, Linter, strict
-from debugger.plan import parse_text
+from debugger.core.lint.checker import CompiledPlan
+from debugger.core.lint.finding import CATEGORIES, PROTOCOL, STRICT
+from debugger.core.lint.linter import LintConfig, Linter, strict
+from debugger.core.lint.plan import parse_text
 from tests.lintkit import at, codes, lint, stored, track
 
 

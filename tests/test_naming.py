@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from debugger.finding import INFO, NAMING
-from debugger.lint import LintConfig
-from debugger.naming import Naming, convert, words
+from debugger.core.lint.finding import INFO, NAMING
+from debugger.core.lint.linter import LintConfig
+from debugger.core.lint.naming import Naming, convert, words
 from tests.lintkit import at, codes, lint, stored, track
 
 

@@ -10,8 +10,10 @@ from typing import Any
 import orjson
 import pytest
 
-from debugger import paste, pretty
-from debugger.paste import PasteError
+from debugger.core.inputs import paste
+
+from debugger.core.pretty import render as pretty
+from debugger.core.inputs.paste import PasteError
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from debugger.checker import CompiledPlan
-from debugger.finding import PLAN
-from debugger.plan import PlanError, parse, parse_text
-from debugger.planfile import PlanWatcher, read_plan
+from debugger.core.lint.checker import CompiledPlan
+from debugger.core.lint.finding import PLAN
+from debugger.core.lint.plan import PlanError, parse, parse_text
+from debugger.store.planfile import PlanWatcher, read_plan
 from tests.lintkit import stored, track
 
 YAML_PLAN = """

@@ -17,10 +17,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from debugger import pretty, wire
-from debugger.dialects.call import from_message
-from debugger.server import ServerThread
-from debugger.settings import Settings
+from debugger.core.pretty import render as pretty
+
+from debugger.core.http import wire
+from debugger.core.pretty.dialects.call import from_message
+from debugger.server.app import ServerThread
+from debugger.server.settings import Settings
 from tests.helpers import http
 from tests.tui_support import T0, message_request, wire_requests
 
@@ -254,7 +256,7 @@ def test_curl_dialect_resent_to_a_real_segdbg_stores_the_same_event(server: Serv
             assert done.returncode == 0 and json.loads(done.stdout) == {"success": True}, (command, done.stdout)
         copies = stored(again.settings.db)
     assert len(copies) == len(originals)
-    from debugger.timefmt import parse_timestamp
+    from debugger.core.timefmt import parse_timestamp
 
     def shift(e: dict[str, Any]) -> float:
         stored_msg = e["stored"]

@@ -11,9 +11,9 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from debugger import wire
-from debugger.protocol import Envelope, build_event
-from debugger.timefmt import format_timestamp, parse_timestamp
+from debugger.core.http import wire
+from debugger.core.protocol import Envelope, build_event
+from debugger.core.timefmt import format_timestamp, parse_timestamp
 
 RECEIVED = datetime(2024, 5, 1, 12, tzinfo=UTC)
 

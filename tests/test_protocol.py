@@ -10,9 +10,11 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import pytest
 
-from debugger import protocol, wire
-from debugger.protocol import Envelope, build_event
-from debugger.timefmt import corrected_timestamp, format_timestamp, parse_timestamp
+from debugger.core import protocol
+
+from debugger.core.http import wire
+from debugger.core.protocol import Envelope, build_event
+from debugger.core.timefmt import corrected_timestamp, format_timestamp, parse_timestamp
 
 
 def ids() -> itertools.count[int]:

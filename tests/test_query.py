@@ -12,9 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from debugger import query as q
-from debugger import store
-from debugger.protocol import Envelope, build_event
+from debugger.core.query import language as q
+from debugger.store import reads as store
+from debugger.core.protocol import Envelope, build_event
 from tests import strategies
 
 NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)

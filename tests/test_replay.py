@@ -13,11 +13,13 @@ import orjson
 import pytest
 from click.testing import CliRunner, Result
 
-from debugger import runs, store
+from debugger.store import runs
+
+from debugger.store import reads as store
 from debugger.cli import cli
-from debugger.server import ServerThread
-from debugger.settings import Settings
-from debugger.timefmt import parse_timestamp
+from debugger.server.app import ServerThread
+from debugger.server.settings import Settings
+from debugger.core.timefmt import parse_timestamp
 from tests.helpers import basic, events, http
 
 #: Fields a replay cannot keep: the target's own clock and the attempt's sentAt.

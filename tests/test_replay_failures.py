@@ -14,9 +14,11 @@ import orjson
 import pytest
 from click.testing import CliRunner, Result
 
-from debugger import runs, store
+from debugger.store import runs
+
+from debugger.store import reads as store
 from debugger.cli import cli
-from debugger.server import ServerThread
+from debugger.server.app import ServerThread
 from tests.helpers import cli_env, http
 from tests.sinks import Reply, ScriptedTarget, closed_port_url
 

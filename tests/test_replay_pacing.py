@@ -10,9 +10,9 @@ from statistics import median
 
 import pytest
 
-from debugger.server import ServerThread
-from debugger.settings import Settings
-from debugger.timefmt import format_timestamp, parse_timestamp
+from debugger.server.app import ServerThread
+from debugger.server.settings import Settings
+from debugger.core.timefmt import format_timestamp, parse_timestamp
 from tests.helpers import events, http, run_segdbg
 
 #: Gaps (ms) between the events of the seeded session, as their clients timed them.

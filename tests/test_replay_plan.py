@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from debugger.protocol import MAX_BATCH_BYTES, MAX_MESSAGE_BYTES
-from debugger.replay import (
+from debugger.core.protocol import MAX_BATCH_BYTES, MAX_MESSAGE_BYTES
+from debugger.core.replay.planning import (
     NOT_AN_OBJECT,
     PACE_WINDOW,
     TOO_LARGE,
@@ -25,8 +25,8 @@ from debugger.replay import (
     request_body,
     shift_delta,
 )
-from debugger.report import Tally, junit_xml, percentile
-from debugger.retry import (
+from debugger.core.replay.report import Tally, junit_xml, percentile
+from debugger.core.replay.retry import (
     DELIVERED,
     FAILED,
     RETRY,

@@ -17,13 +17,17 @@ import orjson
 import pytest
 from click.testing import CliRunner, Result
 
-from debugger import runs, search, store
+from debugger.store import runs
+
+from debugger.store import search
+
+from debugger.store import reads as store
 from debugger.cli import cli
-from debugger.protocol import Envelope, build_event
-from debugger.replay import DEFAULT_BATCH_SIZE
-from debugger.server import ServerThread
-from debugger.settings import Settings
-from debugger.store import now_utc
+from debugger.core.protocol import Envelope, build_event
+from debugger.core.replay.planning import DEFAULT_BATCH_SIZE
+from debugger.server.app import ServerThread
+from debugger.server.settings import Settings
+from debugger.store.reads import now_utc
 from tests.helpers import events
 from tests.sinks import Reply, ScriptedTarget
 

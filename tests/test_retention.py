@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 
-from debugger import query as q
-from debugger import search, store
-from debugger.protocol import Envelope, Event, build_event
-from debugger.retention import (
+from debugger.core.query import language as q
+from debugger.store import search
+from debugger.store import reads as store
+from debugger.core.protocol import Envelope, Event, build_event
+from debugger.store.retention import (
     Chain,
     Policy,
     Retention,
@@ -24,10 +25,10 @@ from debugger.retention import (
     horizon,
     parse_age,
 )
-from debugger.server import ServerThread
-from debugger.settings import Settings
-from debugger.timefmt import format_timestamp
-from debugger.wire import RequestRecord
+from debugger.server.app import ServerThread
+from debugger.server.settings import Settings
+from debugger.core.timefmt import format_timestamp
+from debugger.core.http.wire import RequestRecord
 from tests.helpers import http, integrity
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -166,7 +167,7 @@ def test_both_limits_apply_and_the_stricter_wins(conn: sqlite3.Connection) -> No
 def test_stale_index_entries_never_show_and_vacuum_rebuild_drops_them(tmp_path: Path) -> None:
     """Deleted events stay in the contentless index as stale entries: searches never return them, the
     stale count says how many, and the rebuild (segdbg vacuum) leaves an index with only live rows."""
-    from debugger import maintenance
+    from debugger.store import maintenance
 
     path = tmp_path / "f.db"
     _fill(path, 10, 10, word=lambda n: "zanzibar" if n <= 40 else "espresso")
@@ -330,7 +331,7 @@ def test_the_writer_keeps_temporary_data_in_memory_but_vacuums_through_files(tmp
     """The writer's statement journals stay in memory (no temporary file per commit); a VACUUM run
     by the writer (the server's `segdbg vacuum`) still copies the capture through files, not RAM,
     and leaves the writer as it was."""
-    from debugger import maintenance
+    from debugger.store import maintenance
 
     path = tmp_path / "t.db"
     _fill(path, 5, 20)

@@ -11,9 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 from debugger.cli import cli
-from debugger.retention import Policy
-from debugger.server import ServerThread
-from debugger.settings import Settings
+from debugger.store.retention import Policy
+from debugger.server.app import ServerThread
+from debugger.server.settings import Settings
 from tests.helpers import ROOT, ServeProcess, events, http, integrity, run_segdbg
 
 
@@ -101,7 +101,8 @@ def test_vacuum_applies_retention_rebuilds_the_index_and_shrinks_the_file(captur
 
 def test_vacuum_drops_stale_index_entries_left_by_the_server(tmp_path: Path) -> None:
     """Events a --max-events server deleted stay as stale index entries until vacuum; search never shows them."""
-    from debugger import search, store
+    from debugger.store import search
+    from debugger.store import reads as store
 
     path = tmp_path / "s.db"
     with ServerThread(Settings(db=path, port=0)) as server:

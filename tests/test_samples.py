@@ -20,10 +20,10 @@ from typing import Any
 import orjson
 import pytest
 
-from debugger.payloads import FILE_FORMATS, PlannedRequest, plan_file
-from debugger.protocol import BATCH, MAX_BATCH_BYTES, MAX_BATCH_MESSAGES, MAX_MESSAGE_BYTES
-from debugger.server import ServerThread
-from debugger.settings import Settings
+from debugger.core.inputs.payloads import FILE_FORMATS, PlannedRequest, plan_file
+from debugger.core.protocol import BATCH, MAX_BATCH_BYTES, MAX_BATCH_MESSAGES, MAX_MESSAGE_BYTES
+from debugger.server.app import ServerThread
+from debugger.server.settings import Settings
 from tests.helpers import ROOT, events, requests_rows, run_segdbg
 
 SAMPLES = ROOT / "sample_events"
@@ -277,7 +277,10 @@ TEMPLATED_CODES = {
 def server_codes() -> set[str]:
     """Every problem or error code the server can report, read from its source."""
     codes: set[str] = set()
-    for module in ("protocol.py", "wire.py", "headers.py", "bodies.py", "special_routes.py", "writer.py", "rows.py"):
+    for module in (
+        "core/protocol.py", "core/http/wire.py", "core/http/headers.py", "core/http/bodies.py", "core/http/routes.py",
+        "store/writer.py", "store/rows.py",
+    ):
         tree = ast.parse((ROOT / "debugger" / module).read_text())
         for node in ast.walk(tree):
             if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.args):

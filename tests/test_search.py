@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 
-from debugger import query as q
-from debugger import search, store
-from debugger.protocol import Envelope, Event, build_event
-from debugger.stats import reset, stats
+from debugger.core.query import language as q
+from debugger.store import search
+from debugger.store import reads as store
+from debugger.core.protocol import Envelope, Event, build_event
+from debugger.store.stats import reset, stats
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 WORDS = ["espresso", "lamp", "shoes", "zanzibar", "Ünïcode", 'say "hi"', "ab"]

@@ -12,12 +12,13 @@ from typing import Any
 
 import pytest
 
-from debugger import query as q
-from debugger import search, store
-from debugger.protocol import Envelope, Event, build_event
-from debugger.replay_selection import Selection, selected_events, selection_stats
-from debugger.search_plan import plan
-from debugger.tui.follower import CaptureReader, Search
+from debugger.core.query import language as q
+from debugger.store import search
+from debugger.store import reads as store
+from debugger.core.protocol import Envelope, Event, build_event
+from debugger.replay.selection import Selection, selected_events, selection_stats
+from debugger.core.query.plan import plan
+from debugger.store.follow import CaptureReader, Search
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 RARE = "quokka"
@@ -247,8 +248,8 @@ def test_replay_of_free_text_sends_exactly_the_matches_while_the_index_lags(tmp_
     from click.testing import CliRunner
 
     from debugger.cli import cli
-    from debugger.server import ServerThread
-    from debugger.settings import Settings
+    from debugger.server.app import ServerThread
+    from debugger.server.settings import Settings
 
     path = tmp_path / "c.db"
     _add(path, _events(200, rare_every=10))

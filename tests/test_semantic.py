@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from debugger.finding import SEMANTIC
-from debugger.semantic import Semantic
-from debugger.specs import SEMANTIC_EVENTS, V1_ALIASES
+from debugger.core.lint.finding import SEMANTIC
+from debugger.core.lint.semantic import Semantic
+from debugger.core.lint.specs import SEMANTIC_EVENTS, V1_ALIASES
 from tests.lintkit import at, codes, lint, track
 
 _VALUES: dict[str, Any] = {

@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Static, TabbedContent
 from textual.worker import WorkerCancelled
 
 from debugger.cli import cli
-from debugger.server import ServerThread
+from debugger.server.app import ServerThread
 from debugger.tui.screens.deliveries import EMPTY, DeliveriesScreen
 from tests.helpers import http
 from tests.sinks import Reply, ScriptedTarget

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import orjson
 
-from debugger import pretty
+from debugger.core.pretty import render as pretty
 from debugger.tui.widgets.event_detail import EventDetail
 from debugger.tui.widgets.event_list import EventList
 from debugger.tui.widgets.json_tree import JsonTree

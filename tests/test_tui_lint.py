@@ -9,10 +9,10 @@ from rich.console import Console
 from textual.app import App, ComposeResult
 from textual.widgets import Static, Tree
 
-from debugger.checker import CompiledPlan
-from debugger.lint import Linter
-from debugger.plan import parse_text
-from debugger.server import ServerThread
+from debugger.core.lint.checker import CompiledPlan
+from debugger.core.lint.linter import Linter
+from debugger.core.lint.plan import parse_text
+from debugger.server.app import ServerThread
 from debugger.tui.screens.schema import SchemaScreen, capture_loader
 from debugger.tui.widgets.problems import lint_mark, problems_view
 from tests.helpers import events, http
@@ -169,7 +169,7 @@ def test_tui_passes_the_plan_and_reports_a_broken_one_before_starting(db_path: P
     from click.testing import CliRunner
 
     from debugger.cli import cli
-    from debugger.store import migrate
+    from debugger.store.reads import migrate
 
     migrate(db_path)
     made: list[Any] = []
@@ -178,7 +178,7 @@ def test_tui_passes_the_plan_and_reports_a_broken_one_before_starting(db_path: P
         def run(self) -> None:
             made.append("ran")
 
-    monkeypatch.setattr("debugger.commands.tui.terminal", lambda: True)
+    monkeypatch.setattr("debugger.cli.commands.tui.terminal", lambda: True)
     monkeypatch.setattr("debugger.tui.app.make_tui", lambda path, **options: made.append(options) or FakeApp())
     plan = tmp_path / "plan.yaml"
     plan.write_text("events:\n  Video Played: {}\n")
@@ -186,7 +186,7 @@ def test_tui_passes_the_plan_and_reports_a_broken_one_before_starting(db_path: P
     assert made[0]["plan"] == plan and made[-1] == "ran"
 
     monkeypatch.undo()
-    monkeypatch.setattr("debugger.commands.tui.terminal", lambda: True)
+    monkeypatch.setattr("debugger.cli.commands.tui.terminal", lambda: True)
     plan.write_text("events: [oops]\n")
     result = CliRunner().invoke(cli, ["tui", "--db", str(db_path), "--plan", str(plan)])
     assert result.exit_code == 1 and "events must be a mapping" in result.output

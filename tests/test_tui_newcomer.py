@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from textual.widgets import Input, TextArea
 
-from debugger.server import ServerThread
+from debugger.server.app import ServerThread
 from debugger.tui.widgets.event_detail import EventDetail
 from debugger.tui.widgets.event_list import EventList
 from debugger.tui.widgets.json_tree import JsonTree

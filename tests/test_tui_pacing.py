@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from debugger.tui.pacing import RateMeter, RowBudget, sample, spread
+from debugger.core.pacing import RateMeter, RowBudget, sample, spread
 
 
 def test_budget_lets_a_burst_through_then_paces_a_flood() -> None:
@@ -43,7 +43,7 @@ def test_sample_keeps_every_request_before_spreading() -> None:
 def test_the_sampling_line_keeps_its_text_while_a_flood_holds_steady() -> None:
     """The status line's figures are rounded to two significant figures: a flood at a steady rate
     leaves its text (and the screen below the stream) alone instead of repainting it every redraw."""
-    from debugger.tui.follower import Totals
+    from debugger.store.follow import Totals
     from debugger.tui.widgets.status import StatusLine, StreamState, about
 
     assert [about(v) for v in (9864, 10234, 243, 25.3, 1.04, 0)] == [9900, 10000, 240, 25, 1, 0]

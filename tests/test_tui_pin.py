@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from debugger.retention import Policy, apply
+from debugger.store.retention import Policy, apply
 from debugger.tui.screens.help import HelpScreen
 from debugger.tui.widgets.event_list import EventList
 from tests.tui_support import T0, fill, main_screen, make_app, settle, track

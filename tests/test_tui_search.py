@@ -155,7 +155,8 @@ async def test_type_toggles_narrow_the_search(db_path: Path) -> None:
 async def test_search_on_a_capture_whose_index_lags(db_path: Path) -> None:
     """Free text goes through the FTS index for the rows it covers and scans only the rest: the list,
     the count, n/N across the watermark and newly arriving matches are exactly the matching events."""
-    from debugger import search, store
+    from debugger.store import search
+    from debugger.store import reads as store
 
     fill(db_path, [track(n, properties={"note": "a quokka" if n % 5 == 0 else "plain"}) for n in range(20)])
     conn = store.connect(db_path)

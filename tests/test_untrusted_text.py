@@ -19,7 +19,7 @@ import orjson
 import pytest
 from click.testing import CliRunner, Result
 
-from debugger import wire
+from debugger.core.http import wire
 from debugger.cli import cli
 from tests.helpers import ServeProcess, basic, http
 from tests.tui_support import fill, message_request
@@ -209,7 +209,7 @@ async def test_the_tui_shows_every_event_inert_in_every_tab(hostile: Path) -> No
 
 def test_inert_shows_invisible_and_line_breaking_characters() -> None:
     """Zero-width and tag characters (two names that look alike), line separators and astral controls become escapes."""
-    from debugger.pretty import inert
+    from debugger.core.pretty.render import inert
 
     assert inert("Order\u200bCompleted") == "Order\\u200bCompleted"
     assert inert("a\u2028b\u2029c\ufeffd\u2060e") == "a\\u2028b\\u2029c\\ufeffd\\u2060e"

@@ -12,7 +12,9 @@ from typing import Any
 
 import orjson
 
-from debugger import store, wire
+from debugger.store import reads as store
+
+from debugger.core.http import wire
 from tests.helpers import SHARED, basic
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -15,9 +15,9 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
-from debugger.pretty import DEFAULT_URL
-from debugger.store import EventWriter, now_utc
-from debugger.tui.follower import CaptureReader
+from debugger.core.pretty.render import DEFAULT_URL
+from debugger.store.reads import EventWriter, now_utc
+from debugger.store.follow import CaptureReader
 from debugger.tui.linting import LintState
 
 

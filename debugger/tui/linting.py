@@ -10,10 +10,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from debugger.checker import CompiledPlan
-from debugger.finding import Finding
-from debugger.lint import LintConfig, Linter
-from debugger.planfile import PlanWatcher
+from debugger.core.lint.checker import CompiledPlan
+from debugger.core.lint.finding import Finding
+from debugger.core.lint.linter import LintConfig, Linter
+from debugger.store.planfile import PlanWatcher
 
 
 def _linter(plan: CompiledPlan | None) -> Linter:
@@ -35,7 +35,7 @@ class LintState:
         self.watcher = PlanWatcher(plan, interval=0.0) if plan is not None else None
         compiled = None
         if self.watcher is not None:
-            from debugger.planfile import load
+            from debugger.store.planfile import load
 
             compiled = load(plan)  # type: ignore[arg-type]  # raises PlanError: the CLI reports it before the TUI starts
             self.watcher.current()

@@ -7,7 +7,7 @@ from typing import Any
 
 from textual.message import Message
 
-from debugger.tui.follower import Increment, Snapshot
+from debugger.store.follow import Increment, Snapshot
 
 
 @dataclass

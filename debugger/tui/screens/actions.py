@@ -11,8 +11,8 @@ from textual import events
 from textual.app import SystemCommand
 from textual.widgets import Input
 
-from debugger.pretty import DIALECTS, render_call
-from debugger.protocol import TYPES
+from debugger.core.pretty.render import DIALECTS, render_call
+from debugger.core.protocol import TYPES
 from debugger.tui.messages import MatchFound, PasteStored, PinChanged, RequestLoaded
 from debugger.tui.screens.copy import CopyScreen
 from debugger.tui.screens.dialect import AUTO, DialectScreen
@@ -23,7 +23,7 @@ from debugger.tui.widgets.event_list import EventList
 from debugger.tui.widgets.filter_bar import FilterBar, count_label
 
 if TYPE_CHECKING:
-    from debugger import paste
+    from debugger.core.inputs import paste
     from debugger.tui.screens.main import MainScreen
 
     _Base = MainScreen
@@ -205,8 +205,8 @@ class ActionsMixin(_Base):
     def on_filter_bar_changed(self, message: FilterBar.Changed) -> None:
         """A new (valid) search: compile it and reload the list."""
         message.stop()
-        from debugger import query
-        from debugger.tui.follower import Search
+        from debugger.core.query import language as query
+        from debugger.store.follow import Search
 
         self.search = message.text
         # Relative times (after:10m) count from when the search was entered, like the CLI's.

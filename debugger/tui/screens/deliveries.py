@@ -1,9 +1,9 @@
 """The Deliveries screen (``d``): replay runs, their metrics, and every event not delivered with
 Segment's three Event Delivery views — You Sent, Request, Response.
 
-Reads the capture's ``runs``/``deliveries``/``replay_requests`` tables (:mod:`debugger.runs`)
+Reads the capture's ``runs``/``deliveries``/``replay_requests`` tables (:mod:`debugger.store.runs`)
 in thread workers, each with its own short-lived connection, and posts what it read back to
-the screen; handlers only fill widgets. Payload text is shown inert (:func:`debugger.pretty.inert`)
+the screen; handlers only fill widgets. Payload text is shown inert (:func:`debugger.core.pretty.render.inert`)
 and never as markup (``markup=False``, :class:`~rich.text.Text` cells).
 """
 
@@ -25,7 +25,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
-from debugger.pretty import inert
+from debugger.core.pretty.render import inert
 
 FAILURES_SHOWN = 1000
 RUN_COLUMNS = (("#", 4), ("started (UTC)", 19), ("target", 30), ("query", 20), ("status", 11), ("events", 8),
@@ -191,7 +191,8 @@ class DeliveriesScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="deliveries-runs", exit_on_error=False)
     def load_runs(self) -> None:
         """Read the runs, newest first."""
-        from debugger import runs, store
+        from debugger.store import runs
+        from debugger.store import reads as store
 
         with closing(store.connect(self.db)) as conn:
             found = runs.list_runs(conn) if runs.has_runs_table(conn) else []
@@ -202,7 +203,9 @@ class DeliveriesScreen(Screen[None]):
         """Read one run and what it did not deliver."""
         from itertools import islice
 
-        from debugger import runs, store
+        from debugger.store import runs
+
+        from debugger.store import reads as store
 
         with closing(store.connect(self.db)) as conn:
             run = runs.get_run(conn, run_id)
@@ -213,7 +216,8 @@ class DeliveriesScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="deliveries-views", exit_on_error=False)
     def load_views(self, delivery: dict[str, Any]) -> None:
         """Read the three views of one failure."""
-        from debugger import runs, store
+        from debugger.store import runs
+        from debugger.store import reads as store
 
         with closing(store.connect(self.db)) as conn:
             views = runs.failure_views(conn, delivery)

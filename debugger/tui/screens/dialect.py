@@ -12,7 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from debugger.pretty import DIALECTS
+from debugger.core.pretty.render import DIALECTS
 
 AUTO = "auto"
 

@@ -21,9 +21,9 @@ from textual.screen import Screen
 from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
-from debugger.tui.follower import Totals, Where
+from debugger.store.follow import Totals, Where
 from debugger.tui.messages import EventsArrived, MatchesCounted, SnapshotLoaded
-from debugger.tui.pacing import RateMeter, RowBudget
+from debugger.core.pacing import RateMeter, RowBudget
 from debugger.tui.screens.actions import ActionsMixin
 from debugger.tui.widgets.event_detail import EventDetail
 from debugger.tui.widgets.event_list import EventList

@@ -15,8 +15,8 @@ from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.widgets import Button, Static, TextArea
 
-from debugger import paste
-from debugger.pretty import inert
+from debugger.core.inputs import paste
+from debugger.core.pretty.render import inert
 
 FORMS = (
     "a JSON message · a batch {\"batch\": [...]} · a JSON array · NDJSON · a curl command · "
@@ -86,7 +86,7 @@ class PasteScreen(ModalScreen[paste.Pasted | None]):
 
     def _handle(self) -> paste.Pasted:
         clock = getattr(self.app, "clock", None)
-        from debugger.store import now_utc
+        from debugger.store.reads import now_utc
 
         return paste.handle(
             self.query_one(TextArea).text,

@@ -15,7 +15,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Static, Tree
 
-from debugger.pretty import inert
+from debugger.core.pretty.render import inert
 
 Loader = Callable[[], dict[str, Any]]
 
@@ -117,8 +117,8 @@ def capture_loader(db: Any) -> Loader:
     """Read a capture's inventory (all events) on a fresh read connection: for the worker thread."""
 
     def load() -> dict[str, Any]:
-        from debugger.inventory import Inventory
-        from debugger.store import iter_events, reader
+        from debugger.core.lint.inventory import Inventory
+        from debugger.store.reads import iter_events, reader
 
         inventory = Inventory()
         with reader(db) as conn:

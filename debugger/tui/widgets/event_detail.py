@@ -21,8 +21,8 @@ from textual.message import Message
 from textual.widgets import Static, TabbedContent, TabPane
 from textual.widgets.tabbed_content import ContentTab
 
-from debugger.finding import Finding, from_problem
-from debugger.pretty import (
+from debugger.core.lint.finding import Finding, from_problem
+from debugger.core.pretty.render import (
     DIALECTS,
     dialect_for,
     inert,

@@ -24,7 +24,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.timer import Timer
 
-from debugger.pretty import event_label, event_user, inert, status_text
+from debugger.core.pretty.render import event_label, event_user, inert, status_text
 from debugger.tui.widgets.problems import lint_mark
 from debugger.tui.widgets.sizing import set_virtual_size
 from debugger.tui.widgets.styled import CachedBaseStyle

@@ -1,4 +1,4 @@
-"""The search box: the filter language (debugger.query), its match count, and type toggles."""
+"""The search box: the filter language (debugger.core.query.language), its match count, and type toggles."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Input, Static
 
-from debugger.pretty import inert
-from debugger.protocol import TYPES
+from debugger.core.pretty.render import inert
+from debugger.core.protocol import TYPES
 
 #: Typing pauses this long before the search runs (each run counts over all stored events).
 DEBOUNCE = 0.15
@@ -193,7 +193,7 @@ class FilterBar(Vertical):
 
     def submit(self) -> None:
         """Check the search now; post :class:`Changed` when it is valid (and new)."""
-        from debugger import query
+        from debugger.core.query import language as query
 
         text = self.effective()
         if text:

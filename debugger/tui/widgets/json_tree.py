@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from debugger.pretty import inert
+from debugger.core.pretty.render import inert
 
 #: Beyond this many nodes the rest of a container is summarised (a 32 KB message stays whole).
 MAX_NODES = 5000

@@ -9,8 +9,8 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from debugger.finding import CATEGORIES, Finding
-from debugger.pretty import inert
+from debugger.core.lint.finding import CATEGORIES, Finding
+from debugger.core.pretty.render import inert
 
 MARK = {"error": ("✗", "bold red"), "warning": ("⚠", "yellow"), "info": ("·", "cyan")}
 HEADING = {

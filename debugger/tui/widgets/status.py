@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from rich.text import Text
 from textual.widget import Widget
 
-from debugger.pretty import inert
-from debugger.tui.follower import Totals
+from debugger.core.pretty.render import inert
+from debugger.store.follow import Totals
 
 
 @dataclass(frozen=True, slots=True)

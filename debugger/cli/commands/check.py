@@ -1,0 +1,222 @@
+"""`segdbg check`: explain what is wrong with captured events, grouped by event and rule; exit 3 on any."""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+import orjson
+
+from debugger.cli import ExitCode, db_option, resolve_db
+from debugger.core.lint.finding import CATEGORIES, PLAN, PROTOCOL, Finding
+from debugger.core.lint.naming import EVENT_CASES, KEY_CASES
+from debugger.core.pretty.render import inert
+from debugger.core.timefmt import format_timestamp
+
+FORMATS = ("table", "json", "jsonl")
+MARK = {"error": "✗", "warning": "⚠", "info": "·"}
+
+
+def violation_record(row: Mapping[str, Any], finding: Finding, *, plan_name: str | None, plan_id: str | None,
+                     source_label: str | None, now: datetime) -> dict[str, Any]:
+    """A finding shaped like Segment's forwarded "Violation Generated" track call (Protocols docs).
+
+    The ``properties`` carry Segment's keys (eventName, violationField, violationType, …) plus
+    segdbg's own: ``violationCode``, ``violationCategory``, ``severity``, ``expected``,
+    ``actual`` and ``segdbgEventId`` (the row id, for `segdbg events id:…`).
+    """
+    stored = row.get("stored") if isinstance(row.get("stored"), dict) else {}
+    context = stored.get("context") if isinstance(stored.get("context"), dict) else {}
+    app = context.get("app") if isinstance(context.get("app"), dict) else None
+    kind = stored.get("type") or row.get("type")
+    name = stored.get("event") if kind == "track" else stored.get("name")
+    digest = hashlib.sha1(f"{row.get('id')}:{finding.code}:{finding.path}".encode()).hexdigest()[:28]
+    return {
+        "type": "track",
+        "event": "Violation Generated",
+        "userId": "schema-violations",
+        "messageId": f"sch-{digest}",
+        "timestamp": format_timestamp(now),
+        "context": {"app": app, "library": context.get("library")},
+        "integrations": {},
+        "properties": {
+            "appVersion": str(app.get("version", "")) if app else "",
+            "eventMessageID": row.get("message_id"),
+            "eventName": name if isinstance(name, str) else None,
+            "eventSentAt": stored.get("sentAt"),
+            "eventTimestamp": stored.get("timestamp"),
+            "eventType": kind,
+            "sourceID": row.get("write_key"),
+            "sourceName": source_label or row.get("write_key"),
+            "sourceSlug": row.get("write_key"),
+            "trackingPlanID": plan_id,
+            "trackingPlanName": plan_name,
+            "violationDescription": finding.message,
+            "violationField": finding.path,
+            "violationType": finding.code.replace("_", " ").title(),
+            "violationCode": finding.code,
+            "violationCategory": finding.category,
+            "severity": finding.severity,
+            "expected": finding.expected,
+            "actual": finding.actual,
+            "segdbgEventId": row.get("id"),
+        },
+    }
+
+
+@dataclass
+class _Group:
+    label: str
+    events: set[int] = field(default_factory=set)
+    rules: dict[tuple[str, str, str], list[tuple[Finding, int]]] = field(default_factory=dict)
+
+
+def _label(row: Mapping[str, Any]) -> str:
+    kind = (row.get("type") or "?").upper()
+    return f"{row['name']} ({kind.lower()})" if row.get("name") else kind
+
+
+@click.command("check")
+@click.argument("query", required=False)
+@db_option
+@click.option("--plan", "plan_path", type=click.Path(exists=True, path_type=Path), default=None,
+              help="Tracking plan: segdbg YAML, Segment's JSON export, JSON Schemas by event, or a folder of them.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
+              help="table for people; json/jsonl: Segment-style \"Violation Generated\" records.")
+@click.option("--rules", default=None, metavar="LIST",
+              help=f"Categories to report ({','.join(CATEGORIES)} or all). Default: all but plan; with --plan: protocol,plan.")
+@click.option("--ignore", multiple=True, metavar="RULE", help="Leave out a rule code or category (repeatable).")
+@click.option("--event-case", type=click.Choice(EVENT_CASES), default=None, help="Event-name casing (default: the plan's, else title).")
+@click.option("--key-case", type=click.Choice(KEY_CASES), default=None, help="Property/trait key casing (default: the plan's, else snake).")
+@click.option("--allow-unplanned-events", is_flag=True, default=None, help="Track events missing from the plan are not violations.")
+@click.option("--allow-unplanned-properties", is_flag=True, default=None, help="Properties missing from the plan are not violations.")
+def command(query: str | None, db: Path | None, plan_path: Path | None, fmt: str, rules: str | None,
+            ignore: tuple[str, ...], event_case: str | None, key_case: str | None,
+            allow_unplanned_events: bool | None, allow_unplanned_properties: bool | None) -> None:
+    """Explain what is wrong with captured events; exit 3 if anything is.
+
+    Every selected event (all statuses) is checked for what Segment would drop (protocol),
+    what it accepts but mangles (strict: traits on track, reserved traits of the wrong type,
+    integrations that disable everything, ...), the Segment Spec's semantic events (Ecommerce,
+    Mobile, B2B SaaS, Video, Email: near-miss names, property types), naming conventions
+    (Object Action, Title Case events, snake_case keys, no ids in names), and, with --plan,
+    your tracking plan (unplanned events and properties, required properties, types).
+    Findings are grouped by event and rule. Lint runs at read time, so an edited plan applies
+    to everything already captured.
+
+    \b
+    Examples:
+      segdbg check                                  # everything, all rules
+      segdbg check 'event:"Order Completed"'        # one event (QUERY: the filter language)
+      segdbg check --plan plan.yaml                 # plan violations and dropped events
+      segdbg check --plan plan.yaml --rules all     # ... plus strict, semantic and naming
+      segdbg check --ignore naming --format jsonl   # machine-readable, no naming lint
+    """
+    from debugger.cli.selection import count, labels, parse_query, progress, select
+    from debugger.core.lint.linter import LintConfig, Linter
+    from debugger.core.lint.plan import PlanError
+    from debugger.store.planfile import load
+    from debugger.store.reads import StoreError, reader
+
+    parsed = parse_query(query)
+    compiled = None
+    if plan_path is not None:
+        try:
+            compiled = load(plan_path, allow_unplanned_events=allow_unplanned_events,
+                            allow_unplanned_properties=allow_unplanned_properties)
+        except PlanError as exc:
+            raise click.ClickException(str(exc)) from exc
+    wanted = _categories(rules, compiled is not None)
+    naming = compiled.plan.naming if compiled is not None else {}
+    config = LintConfig(event_case=event_case or naming.get("events", "title"), key_case=key_case or naming.get("keys", "snake"),
+                        ignore=frozenset(ignore) | frozenset(set(CATEGORIES) - wanted))
+    linter = Linter(config, compiled)
+    now = datetime.now(UTC)
+    groups: dict[str, _Group] = {}
+    total = flagged = 0
+    out = sys.stdout.buffer
+    try:
+        with reader(resolve_db(db)) as conn:
+            names = labels(conn)
+            records: list[dict[str, Any]] = []
+            with progress(count(conn), "Checking") as advance:
+                for row in select(conn, parsed):
+                    advance()
+                    total += 1
+                    findings = linter.event(row)
+                    if not findings:
+                        continue
+                    flagged += 1
+                    if fmt == "table":
+                        group = groups.setdefault(_label(row), _Group(_label(row)))
+                        group.events.add(row["id"])
+                        for f in findings:
+                            group.rules.setdefault((f.category, f.code, f.path), []).append((f, row["id"]))
+                        continue
+                    for f in findings:
+                        record = violation_record(row, f, plan_name=compiled.name if compiled else None,
+                                                  plan_id=str(plan_path) if plan_path else None,
+                                                  source_label=names.get(row.get("write_key") or ""), now=now)
+                        if fmt == "jsonl":
+                            out.write(orjson.dumps(record) + b"\n")
+                        else:
+                            records.append(record)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if fmt == "json":
+        out.write(orjson.dumps(records, option=orjson.OPT_INDENT_2) + b"\n")
+    elif fmt == "table":
+        _table(groups.values(), total, flagged, compiled, plan_path)
+    out.flush()
+    if flagged:
+        sys.exit(ExitCode.FAILED)
+
+
+def _categories(rules: str | None, with_plan: bool) -> set[str]:
+    if rules is None:
+        return {PROTOCOL, PLAN} if with_plan else set(CATEGORIES) - {PLAN}
+    chosen = {r.strip() for r in rules.split(",") if r.strip()}
+    if "all" in chosen:
+        return set(CATEGORIES)
+    unknown = chosen - set(CATEGORIES)
+    if unknown:
+        raise click.BadParameter(f"unknown {', '.join(sorted(unknown))}; use {', '.join(CATEGORIES)} or all.", param_hint="--rules")
+    if PLAN in chosen and not with_plan:
+        raise click.UsageError("--rules plan needs --plan FILE.")
+    return chosen
+
+
+def _table(groups: Iterable[_Group], total: int, flagged: int, compiled: Any, plan_path: Path | None) -> None:
+    from rich.console import Console
+    from rich.text import Text
+
+    console = Console(highlight=False)
+    if compiled is not None:
+        console.print(Text(f"Plan: {inert(compiled.name, 60)} ({compiled.plan.format}, {len(compiled.event_names)} events) "
+                           f"from {inert(str(plan_path), 80)}", style="dim"))
+    severities = {"error": 0, "warning": 0, "info": 0}
+    rules: set[str] = set()
+    for group in groups:
+        console.print(Text.assemble((inert(group.label, 80), "bold"), (f"  {len(group.events)} event(s)", "dim")))
+        for (category, code, path), hits in group.rules.items():
+            first = hits[0][0]
+            severities[first.severity] = severities.get(first.severity, 0) + len(hits)
+            rules.add(code)
+            ids = " ".join(f"#{i}" for _, i in hits[:5]) + (" …" if len(hits) > 5 else "")
+            style = {"error": "red", "warning": "yellow"}.get(first.severity, "")
+            console.print(Text.assemble("  ", (MARK.get(first.severity, "?"), style), " ", (code, "bold"), (f" {category}", "dim"),
+                                        "  ", inert(path or "(message)", 60), (f"  ×{len(hits)}  {ids}", "dim")))
+            console.print(Text("      " + inert(first.message, 300)), overflow="fold")
+        console.print()
+    if flagged:
+        parts = ", ".join(f"{n} {s}{'s' if n != 1 and s != 'info' else ''}" for s, n in severities.items() if n)
+        plural = "s" if len(rules) != 1 else ""
+        console.print(f"✗ {sum(severities.values())} findings ({parts}) in {flagged} of {total} events, {len(rules)} rule{plural}.")
+    else:
+        console.print(f"✓ No findings in {total} events.")

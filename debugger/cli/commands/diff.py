@@ -1,0 +1,197 @@
+"""`segdbg diff A B`: compare two captures (databases, NDJSON/JSON files, folders) or two replay runs."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+import orjson
+
+from debugger.cli import ExitCode, db_option, resolve_db
+from debugger.core.diff import (
+    NOISE,
+    CaptureDiff,
+    RunDiff,
+    Shape,
+    compare_runs,
+    compare_shapes,
+)
+from debugger.core.pretty.render import inert
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+SHOWN = 50
+
+
+def is_run(spec: str) -> bool:
+    """``run:3``, ``run:last`` or ``run:prev`` name a replay run in --db."""
+    return spec.startswith("run:")
+
+
+def messages_in(path: Path, *, all_statuses: bool, problems: list[str]) -> Iterator[dict[str, Any]]:
+    """The messages of a capture: a segdbg database, a JSON/NDJSON file, or a folder of them.
+
+    NDJSON lines may be `segdbg events --format jsonl` records (their ``stored`` form is used,
+    and only ``ok`` events unless ``all_statuses``), batch envelopes, or plain messages.
+    """
+    if path.is_dir():
+        from debugger.cli.commands.send import collect_files
+
+        for file in collect_files((path,)):
+            yield from messages_in(file, all_statuses=all_statuses, problems=problems)
+        return
+    with path.open("rb") as handle:
+        is_sqlite = handle.read(len(SQLITE_HEADER)) == SQLITE_HEADER
+    if is_sqlite:
+        from debugger.store.reads import iter_events, reader
+
+        with reader(path) as conn:
+            for event in iter_events(conn, statuses=None if all_statuses else ("ok",)):
+                if isinstance(event["stored"], dict) and event["stored"]:
+                    yield event["stored"]
+        return
+    data = path.read_bytes()
+    if path.suffix.lower() == ".json":
+        try:
+            document = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            problems.append(f"{path}: not JSON ({exc})")
+            return
+        for record in document if isinstance(document, list) else [document]:
+            yield from _record(record, f"{path}", all_statuses, problems)
+        return
+    for number, line in enumerate(data.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            problems.append(f"{path}:{number}: not JSON; skipped")
+            continue
+        yield from _record(record, f"{path}:{number}", all_statuses, problems)
+
+
+def _record(record: object, origin: str, all_statuses: bool, problems: list[str]) -> Iterator[dict[str, Any]]:
+    if isinstance(record, dict) and "status" in record and ("stored" in record or "raw" in record):
+        if not all_statuses and record["status"] != "ok":
+            return
+        message = record.get("stored") if isinstance(record.get("stored"), dict) else record.get("raw")
+        if isinstance(message, dict):
+            yield message
+        return
+    if isinstance(record, dict) and isinstance(record.get("batch"), list):
+        yield from (item for item in record["batch"] if isinstance(item, dict))
+        return
+    if isinstance(record, dict):
+        yield record
+        return
+    problems.append(f"{origin}: not a JSON object; skipped")
+
+
+@click.command("diff")
+@click.argument("a")
+@click.argument("b")
+@db_option
+@click.option("--ignore", multiple=True, metavar="PATH", help="Another field to ignore, e.g. context.userAgent (repeatable).")
+@click.option("--all", "all_statuses", is_flag=True, help="Include invalid and duplicate events (only accepted ones by default).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def command(a: str, b: str, db: Path | None, ignore: tuple[str, ...], all_statuses: bool, fmt: str) -> None:
+    """Compare two captures, or two replay runs; exit 3 when they differ.
+
+    A capture is a segdbg database, a JSON or NDJSON file (`segdbg events --format jsonl`
+    output, batches or plain messages) or a folder of them. For each kind of event it
+    reports events only on one side, count changes, and properties (any JSON path) added,
+    removed or changing type. Ids, times and IP (messageId, timestamp, originalTimestamp,
+    sentAt, receivedAt, context.ip) are ignored. Two runs (run:ID, run:last, run:prev of
+    --db) are compared delivery by delivery: which outcomes changed.
+
+    \b
+    Examples:
+      segdbg diff before.db after.db
+      segdbg diff yesterday.jsonl segdbg.db --ignore context.userAgent
+      segdbg replay --to http://127.0.0.1:9000 && segdbg diff segdbg.db target.db
+      segdbg diff run:prev run:last
+    """
+    if is_run(a) != is_run(b):
+        raise click.UsageError("compare two captures, or two runs (run:ID, run:last, run:prev) — not one of each.")
+    if is_run(a):
+        result: CaptureDiff | RunDiff = _runs(resolve_db(db), a, b)
+    else:
+        problems: list[str] = []
+        shapes = []
+        for spec in (a, b):
+            path = Path(spec)
+            if not path.exists():
+                raise click.BadParameter(f"{spec}: no such file or folder")
+            shape = Shape(ignore=NOISE | frozenset(ignore))
+            try:
+                for message in messages_in(path, all_statuses=all_statuses, problems=problems):
+                    shape.add(message)
+            except OSError as exc:
+                raise click.ClickException(f"cannot read {spec}: {exc}") from exc
+            shapes.append(shape)
+        for problem in problems[:SHOWN]:
+            click.echo(f"warning: {inert(problem)}", err=True)
+        result = compare_shapes(shapes[0], shapes[1])
+    if fmt == "json":
+        click.echo(orjson.dumps({"differences": result.differences, **dataclasses.asdict(result)}, option=orjson.OPT_INDENT_2))
+    elif isinstance(result, RunDiff):
+        _print_runs(result, a, b)
+    else:
+        _print_captures(result, a, b, sorted(NOISE | frozenset(ignore)))
+    if result.differences:
+        raise SystemExit(ExitCode.FAILED)
+
+
+def _runs(db: Path, a: str, b: str) -> RunDiff:
+    from debugger.store.runs import has_runs_table, iter_deliveries, resolve_run
+    from debugger.store.reads import StoreError, reader
+
+    try:
+        with reader(db) as conn:
+            if not has_runs_table(conn):
+                raise click.ClickException(f"{db} has no replay runs yet.")
+            ids = []
+            for spec in (a, b):
+                run_id = resolve_run(conn, spec[len("run:"):])
+                if run_id is None:
+                    raise click.BadParameter(f"{spec}: no such run in {db} (see the runs with `segdbg replay`).")
+                ids.append(run_id)
+            return compare_runs(iter_deliveries(conn, ids[0]), iter_deliveries(conn, ids[1]))
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _print_captures(result: CaptureDiff, a: str, b: str, ignored: list[str]) -> None:
+    click.echo(f"A: {inert(a)} ({result.total_a:,} events)   B: {inert(b)} ({result.total_b:,} events)")
+    click.echo(f"ignoring {', '.join(ignored)}")
+    if result.only_a:
+        click.echo("\nEvents only in A:")
+        for key, count in result.only_a:
+            click.echo(f"  - {inert(key)}  ({count:,})")
+    if result.only_b:
+        click.echo("\nEvents only in B:")
+        for key, count in result.only_b:
+            click.echo(f"  + {inert(key)}  ({count:,})")
+    for change in result.changed:
+        counts = f"{change.count_a:,} → {change.count_b:,}" if change.count_a != change.count_b else f"{change.count_a:,}"
+        click.echo(f"\n{inert(change.key)}  ({counts})")
+        for path, kinds in change.added[:SHOWN]:
+            click.echo(f"  + {inert(path):<40} {kinds}")
+        for path, kinds in change.removed[:SHOWN]:
+            click.echo(f"  - {inert(path):<40} {kinds}")
+        for path, before, after in change.retyped[:SHOWN]:
+            click.echo(f"  ~ {inert(path):<40} {before} → {after}")
+    click.echo("\n" + (f"{result.differences:,} differences." if result.differences else "No differences."))
+
+
+def _print_runs(result: RunDiff, a: str, b: str) -> None:
+    click.echo(f"A: {a}   B: {b}   ({result.matched:,} deliveries in both)")
+    for change in result.changed[:SHOWN]:
+        reason = f"  ({inert(change.reason, 80)})" if change.reason else ""
+        click.echo(f"  ~ {inert(change.label, 60):<50} {change.before or 'not in A'} → {change.after or 'not in B'}{reason}")
+    if len(result.changed) > SHOWN:
+        click.echo(f"  … and {len(result.changed) - SHOWN:,} more (use --format json for all)")
+    click.echo(f"{len(result.changed):,} deliveries changed outcome." if result.changed else "No delivery changed outcome.")

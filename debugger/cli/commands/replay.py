@@ -1,0 +1,337 @@
+"""`segdbg replay`: resend stored events to any Segment-compatible endpoint and report what happened."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import click
+import orjson
+
+from debugger.cli import ExitCode, db_option, resolve_db
+from debugger.core.replay.planning import DEFAULT_BATCH_SIZE, KEEP, SHIFT, ReplayOptions
+
+if TYPE_CHECKING:
+    from debugger.replay.selection import Selection
+
+PACED_CONCURRENCY = 8
+
+
+def join_query(words: tuple[str, ...]) -> str | None:
+    """The query from its shell words: a word the shell unquoted is quoted again (``event:"A B"``)."""
+    parts = []
+    for word in words:
+        if any(ch.isspace() for ch in word) and not word.endswith('"'):
+            field, sep, value = word.partition(":")
+            simple = sep and field and not any(ch.isspace() for ch in field) and '"' not in field
+            parts.append(f'{field}:"{value}"' if simple else f'"{word}"')
+        else:
+            parts.append(word)
+    return " ".join(parts) or None
+
+
+def target_root(url: str) -> str:
+    """The target's root URL (a trailing ``/v1`` removed), or a usage error."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise click.BadParameter(f"{url!r} is not an http(s) URL, e.g. http://127.0.0.1:8088", param_hint="--to")
+    if parts.username is not None or parts.password is not None:
+        raise click.BadParameter(
+            "credentials in the URL are not supported: the write key is the Basic auth (see --write-key)",
+            param_hint="--to",
+        )
+    root = url.strip().rstrip("/")
+    return root.removesuffix("/v1")
+
+
+def parse_id_map(pairs: tuple[str, ...], file: Path | None) -> dict[str, str]:
+    """``--map-id OLD=NEW`` pairs over a ``--map-ids`` JSON object of old → new ids."""
+    mapping: dict[str, str] = {}
+    if file is not None:
+        try:
+            loaded = orjson.loads(file.read_bytes())
+        except (OSError, orjson.JSONDecodeError) as exc:
+            raise click.BadParameter(f"cannot read {file}: {exc}", param_hint="--map-ids") from exc
+        if not isinstance(loaded, dict) or not all(isinstance(v, str | int) for v in loaded.values()):
+            raise click.BadParameter(f'{file} must hold a JSON object of "old id": "new id"', param_hint="--map-ids")
+        mapping.update({str(k): str(v) for k, v in loaded.items()})
+    for pair in pairs:
+        old, sep, new = pair.partition("=")
+        if not sep or not old:
+            raise click.BadParameter(f"{pair!r} is not OLD=NEW", param_hint="--map-id")
+        mapping[old] = new
+    return mapping
+
+
+@click.command("replay")
+@click.argument("query", nargs=-1)
+@click.option("--to", "url", default=None, metavar="URL", help="The target's root URL (a segdbg, staging, Segment, RudderStack, ...).")
+@click.option(
+    "--resume", "resume", is_flag=False, flag_value="last", default=None, metavar="[RUN|last]",
+    help="Continue an interrupted or killed run (default: the last one): what it recorded as delivered is not sent again.",
+)
+@db_option
+@click.option("--rate", type=click.FloatRange(min=0, min_open=True), default=None, metavar="N", help="Send N events per second.")
+@click.option("--speed", type=click.FloatRange(min=0, min_open=True), default=None, metavar="X", help="Keep the original gaps between events, divided by X (1 = real time).")
+@click.option("--max-gap", type=click.FloatRange(min=0), default=None, metavar="S", help="With --speed: never wait more than S seconds between two events.")
+@click.option("--concurrency", type=click.IntRange(1, 256), default=None, metavar="N", help=f"Requests in flight at once. Default 1 (keeps capture order), {PACED_CONCURRENCY} when paced.")
+@click.option("--batch-size", type=click.IntRange(1, 2500), default=DEFAULT_BATCH_SIZE, metavar="N", show_default=True, help="Events per /v1/batch request (also capped at 500 KB).")
+@click.option("--no-batch", is_flag=True, help="One request per event to /v1/<type>, as analytics.js does.")
+@click.option("--write-key", default=None, help="Send every event with this key (default: each event's own).")
+@click.option("--new-message-ids", is_flag=True, help="Give every event a new messageId (Segment drops a repeated one within 24 h).")
+@click.option("--timestamps", type=click.Choice([KEEP, SHIFT]), default=KEEP, show_default=True, help="keep the original times, or shift the whole session to now (gaps kept).")
+@click.option("--map-id", "map_ids", multiple=True, metavar="OLD=NEW", help="Replace a userId/anonymousId/previousId (repeatable).")
+@click.option("--map-ids", "map_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None, help="A JSON object of old id → new id.")
+@click.option("--id-prefix", default=None, help="Prefix every user and anonymous id not mapped (keeps a replay apart from real users).")
+@click.option("--dry-run", is_flag=True, help="Print the requests (JSON lines) instead of sending; nothing is recorded.")
+@click.option("--report", "report_file", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write the run and every delivery as JSON.")
+@click.option("--junit", "junit_file", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write JUnit XML, one test case per event.")
+@click.option("--retries", type=click.IntRange(0, 100), default=5, metavar="N", show_default=True, help="Retries per request for 5xx, 429 and network errors.")
+@click.option("--backoff", type=click.FloatRange(min=0), default=0.5, show_default=True, metavar="S", help="First retry wait; doubles each time (with jitter), up to 30 s.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=30.0, show_default=True, metavar="S", help="Seconds one attempt may take.")
+def command(query: tuple[str, ...], url: str | None, db: Path | None, **opts: Any) -> None:
+    """Resend stored events to a Segment-compatible endpoint, in capture order.
+
+    QUERY selects events with the filter language (type:track event:"Order Completed"
+    user:u1 after:2h properties.plan:pro ...); only
+    events segdbg accepted are replayed unless the query has a status: term. Events go in batches to /v1/batch (or one per request
+    with --no-batch), with each event's own write key, the client's original timestamp and
+    a fresh sentAt, so the target enriches them as it would the original client's.
+    5xx, 429 (honouring Retry-After) and network errors are retried with backoff.
+
+    Every run and every delivery is stored in the capture (see `segdbg diff run:prev
+    run:last`). Exits 0 when everything was delivered, 3 when some events were not,
+    4 when the target cannot be reached.
+
+    A run that was interrupted (Ctrl-C, a CI timeout, even SIGKILL) continues with
+    --resume [RUN|last]: same target, selection and options; events recorded as delivered
+    are not sent again (one acknowledged in the last instant before a kill may be, with
+    the same messageId, which the target de-duplicates). Failed events are retried.
+
+    \b
+    Examples:
+      segdbg replay --to http://127.0.0.1:9000
+      segdbg replay 'event:"Order Completed"' --to https://staging.example.com --new-message-ids
+      segdbg replay type:track after:1h --to http://127.0.0.1:9000 --write-key wk_staging
+      segdbg replay status:invalid --to http://127.0.0.1:9000   # resend what segdbg flagged
+      segdbg replay --to http://127.0.0.1:9000 --speed 1 --max-gap 5 --timestamps shift
+      segdbg replay --to http://127.0.0.1:9000 --rate 50 --junit replay.xml --report replay.json
+      segdbg replay --to http://127.0.0.1:9000 --dry-run --no-batch | head
+      segdbg replay --resume                   # continue the last run where it stopped
+      segdbg replay --resume 12 --write-key wk_staging
+    """
+    from debugger.core.replay.retry import RetryPolicy
+
+    if opts["resume"] is not None:
+        from debugger.cli.commands.replay_resume import resume
+
+        resume(query, url, db, opts)
+        return
+    if url is None:
+        raise click.UsageError("Missing option '--to' (the target's root URL), or --resume to continue a run.")
+    if opts["rate"] is not None and opts["speed"] is not None:
+        raise click.UsageError("--rate and --speed cannot be combined: pick a fixed rate or the original gaps.")
+    if opts["max_gap"] is not None and opts["speed"] is None:
+        raise click.UsageError("--max-gap caps the original gaps, so it needs --speed.")
+    root = target_root(url)
+    text = join_query(query)
+    options = ReplayOptions(
+        batch=not opts["no_batch"],
+        batch_size=opts["batch_size"],
+        write_key=opts["write_key"],
+        new_message_ids=opts["new_message_ids"],
+        id_map=parse_id_map(opts["map_ids"], opts["map_file"]),
+        id_prefix=opts["id_prefix"],
+        rate=opts["rate"],
+        speed=opts["speed"],
+        max_gap=opts["max_gap"],
+    )
+    concurrency = opts["concurrency"] or (PACED_CONCURRENCY if options.paced else 1)
+    policy = RetryPolicy(retries=opts["retries"], backoff=opts["backoff"], timeout=opts["timeout"])
+    recorded = {
+        key: value for key, value in opts.items()
+        if key not in ("report_file", "junit_file", "dry_run", "map_file") and value not in (None, False, ())
+    }
+    if opts["write_key"]:
+        recorded["write_key"] = "••••••"
+    recorded["concurrency"] = concurrency
+    from debugger.replay.run import RunConfig
+
+    config = RunConfig(
+        db=resolve_db(db), target=root, query=text, options=options, policy=policy,
+        concurrency=concurrency, timestamps=opts["timestamps"], recorded_options=recorded,
+        selection=selection(text, datetime.now(UTC)),
+    )
+    if not config.db.exists():
+        raise click.ClickException(f"{config.db}: no such capture; pass --db PATH or start `segdbg serve`.")
+    if opts["dry_run"]:
+        from debugger.store.reads import StoreError
+
+        try:
+            _dry_run(config)
+        except StoreError as exc:
+            raise click.ClickException(str(exc)) from exc
+        return
+    code = _run(config, opts["report_file"], opts["junit_file"])
+    raise SystemExit(code)
+
+
+def selection(text: str | None, now: datetime) -> Selection:
+    """The events QUERY selects: only accepted (``ok``) events unless it has a status: term.
+
+    Raises:
+        click.UsageError: the query is malformed; the message points at the offending term.
+    """
+    from debugger.core.query import language as query
+
+    try:
+        parsed = query.parse(text or "")
+    except query.QueryError as exc:
+        shown = text or ""
+        raise click.UsageError(
+            f"invalid query: {exc.message}\n  {shown}\n  {' ' * exc.start}{'^' * max(1, exc.end - exc.start)}"
+        ) from exc
+    from debugger.replay.selection import Selection
+    from debugger.store.search import view_statuses
+
+    # What Segment would have accepted and forwarded, unless the query names statuses.
+    statuses = view_statuses(parsed)
+    return Selection(parsed, now, tuple(statuses) if statuses is not None else None)
+
+
+def _run(config: Any, report_file: Path | None, junit_file: Path | None) -> int:
+    from rich.console import Console
+
+    from debugger.cli.replay_progress import Progress
+    from debugger.replay.run import RunOutcome, execute
+    from debugger.core.replay.report import summary_lines
+    from debugger.store.reads import StoreError
+
+    console = Console(stderr=True)
+    progress = Progress(console) if console.is_terminal else None
+    ended: list[RunOutcome] = []
+
+    async def main() -> None:
+        # SIGTERM (CI cancelling a job) ends the run like Ctrl-C: recorded as interrupted.
+        task = asyncio.current_task()
+        assert task is not None
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+        await execute(config, progress=progress, done=ended.append)
+
+    try:
+        asyncio.run(main())
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        if not ended:
+            raise KeyboardInterrupt from None
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+    outcome = ended[0]
+    if outcome.summary["total"] == 0 and outcome.status != "interrupted":
+        click.echo(
+            f"Nothing to replay: no events in {config.db} match"
+            + (f" {config.query!r}" if config.query else " (only accepted events are replayed without a status: term)")
+            + ".",
+            err=True,
+        )
+    for line in summary_lines(outcome.summary, config.target):
+        click.echo(line)
+    if outcome.summary["not_delivered"]:
+        _first_failures(config.db, outcome.run_id)
+    if outcome.unreachable:
+        click.echo(f"error: {outcome.unreachable}", err=True)
+    if outcome.record_error:
+        click.echo(f"warning: some deliveries could not be recorded in {config.db}: {outcome.record_error}", err=True)
+    click.echo(f"Run #{outcome.run_id} recorded in {config.db} ({outcome.status}).", err=True)
+    _write_reports(config.db, outcome.run_id, report_file, junit_file)
+    return outcome.exit_code if outcome.status != "interrupted" else int(ExitCode.INTERRUPTED)
+
+
+FIRST_FAILURES = 5
+
+
+def _first_failures(db: Path, run_id: int) -> None:
+    """The first few events not delivered, so the summary points at something concrete."""
+    from contextlib import closing
+    from itertools import islice
+
+    from debugger.core.pretty.render import inert
+    from debugger.store.runs import iter_deliveries
+    from debugger.store.reads import connect
+
+    with closing(connect(db)) as conn:
+        first = list(islice(iter_deliveries(conn, run_id, failures_only=True), FIRST_FAILURES))
+        more = conn.execute(
+            "SELECT count(*) FROM deliveries WHERE run_id = ? AND status != 'delivered'", (run_id,)
+        ).fetchone()[0] - len(first)
+    click.echo("  not delivered:")
+    for delivery in first:
+        label = " ".join(x for x in (delivery["type"] or "event", f'"{delivery["name"]}"' if delivery["name"] else "") if x)
+        click.echo(f"    #{delivery['event_id']} {inert(label, 50)}  {inert(delivery['error'] or delivery['reason'], 100)}")
+    if more > 0:
+        click.echo(f"    … and {more:,} more: --report FILE has each one, and so does `segdbg tui` (d: Deliveries)")
+
+
+def _write_reports(db: Path, run_id: int, report_file: Path | None, junit_file: Path | None) -> None:
+    if report_file is None and junit_file is None:
+        return
+    from contextlib import closing
+
+    from debugger.core.replay.report import junit_xml
+    from debugger.store.runs import get_run, iter_deliveries, write_report
+    from debugger.store.reads import connect
+
+    with closing(connect(db)) as conn:
+        run = get_run(conn, run_id)
+        assert run is not None
+        try:
+            if report_file is not None:
+                with report_file.open("wb") as out:
+                    write_report(conn, run, out)
+                click.echo(f"Report written to {report_file}.", err=True)
+            if junit_file is not None:
+                junit_file.write_bytes(junit_xml(run, iter_deliveries(conn, run_id)))
+                click.echo(f"JUnit XML written to {junit_file}.", err=True)
+        except OSError as exc:
+            raise click.ClickException(f"cannot write the report: {exc}") from exc
+
+
+def _dry_run(config: Any) -> None:
+    from contextlib import closing
+
+    from debugger.core.replay.planning import ReplayRequest, request_body
+    from debugger.replay.run import planned, prepare
+    from debugger.store.reads import connect
+
+    now = datetime.now(UTC)
+    options, count = prepare(config, now)
+    out = sys.stdout.buffer
+    requests = events = skipped = 0
+    with closing(connect(config.db)) as conn:
+        for piece in planned(conn, config, options):
+            if isinstance(piece, ReplayRequest):
+                requests += 1
+                events += len(piece.items)
+                line: dict[str, Any] = {"method": "POST", "url": config.target + piece.path}
+                if piece.write_key is not None:
+                    line["write_key"] = piece.write_key
+                if piece.at is not None:
+                    line["at_s"] = round(piece.at, 4)
+                line["events"] = len(piece.items)
+                line["body"] = orjson.loads(request_body(piece, now))
+            else:
+                skipped += 1
+                line = {"skipped": piece.reason, "event_id": piece.item.event_id, "message": piece.message}
+            out.write(orjson.dumps(line) + b"\n")
+    out.flush()
+    click.echo(
+        f"Dry run: would send {events:,} of {count:,} events in {requests:,} requests to {config.target}"
+        + (f"; {skipped:,} would not be sent" if skipped else "") + ". Nothing was sent or recorded.",
+        err=True,
+    )

@@ -1,0 +1,61 @@
+"""`segdbg reset`: delete every captured event and request (e.g. between CI test cases)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from debugger.cli import ExitCode, db_option, resolve_db, url_option
+
+
+@click.command("reset")
+@db_option
+@url_option
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (it is only asked on a terminal).")
+def command(db: Path | None, url: str | None, yes: bool) -> None:
+    """Delete all captured events and requests; keep the database, its source labels and settings.
+
+    With --url the running server does it (through its writer, so nothing in flight is
+    lost). Event ids keep counting up after a reset, so live views and cursors carry on.
+
+    \b
+    Examples:
+      segdbg reset --yes
+      segdbg reset --url http://127.0.0.1:8088
+    """
+    if db is not None and url is not None:
+        raise click.UsageError("give --db or --url, not both.")
+    where = url or str(resolve_db(db))
+    if not yes and sys.stdin.isatty():
+        click.confirm(f"Delete every captured event in {where}?", abort=True)
+    if url:
+        from debugger.cli.client import ApiError, Unreachable, call
+
+        try:
+            deleted = call(url, "reset", post=True)["deleted"]
+        except Unreachable as exc:
+            click.echo(f"error: {exc}", err=True)
+            raise SystemExit(ExitCode.UNREACHABLE) from None
+        except ApiError as exc:
+            raise click.ClickException(exc.message) from exc
+    else:
+        from debugger.store.stats import reset
+        from debugger.store.reads import StoreError, connect, migrate
+
+        path = resolve_db(db)
+        if not path.exists():
+            raise click.ClickException(f"{path}: no such capture.")
+        try:
+            migrate(path)
+            conn = connect(path)
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                deleted = reset(conn)
+                conn.execute("COMMIT")
+            finally:
+                conn.close()
+        except StoreError as exc:
+            raise click.ClickException(str(exc)) from exc
+    click.echo(f"Deleted {deleted:,} event{'s' if deleted != 1 else ''} from {where}.", err=True)

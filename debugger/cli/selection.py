@@ -1,0 +1,69 @@
+"""Shared by `check` and `schema`: pick the events a QUERY selects, with a progress bar on long reads."""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+
+#: Show a progress bar (on a terminal) when at least this many events are read.
+PROGRESS_FROM = 20_000
+
+
+def parse_query(text: str | None) -> Any:
+    """The parsed filter, ``None`` for no QUERY; a malformed one is a usage error pointing at the term."""
+    if not text:
+        return None
+    try:
+        from debugger.core.query import language as query
+    except ImportError as exc:  # the filter language (issue 3) is not in this build yet
+        raise click.UsageError("QUERY needs the filter language, which this build of segdbg does not have yet.") from exc
+    try:
+        return query.parse(text)
+    except query.QueryError as exc:
+        marker = " " * exc.start + "^" * max(1, exc.end - exc.start)
+        raise click.BadParameter(f"{exc.message}\n    {text}\n    {marker}", param_hint="QUERY") from exc
+
+
+def count(conn: sqlite3.Connection) -> int:
+    """How many events the capture holds (for the progress bar's total)."""
+    return int(conn.execute("SELECT count(*) FROM events").fetchone()[0])
+
+
+def select(conn: sqlite3.Connection, parsed: Any) -> Iterator[dict[str, Any]]:
+    """Every event (all statuses) the query selects, oldest first."""
+    from debugger.store import reads as store
+
+    # The store's indexed read path: free text uses the FTS index up to its watermark.
+    yield from store.iter_events(conn, query=parsed, now=datetime.now(UTC) if parsed is not None else None)
+
+
+def labels(conn: sqlite3.Connection) -> dict[str, str]:
+    """Source labels by write key (sources without a label are left out)."""
+    return {key: label for key, label in conn.execute("SELECT write_key, label FROM sources") if label}
+
+
+@contextmanager
+def progress(total: int, what: str) -> Iterator[Any]:
+    """A callable ``advance(n)``: a rich progress bar on stderr for long reads on a terminal, else a no-op."""
+    if total < PROGRESS_FROM or not sys.stderr.isatty():
+        yield lambda n=1: None
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    with Progress(TextColumn(what), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(what, total=total)
+        yield lambda n=1: bar.advance(task, n)

@@ -1,0 +1,1 @@
+"""What people bring to segdbg besides HTTP: pasted text, library calls, and files for `segdbg send`."""

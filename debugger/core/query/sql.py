@@ -1,0 +1,242 @@
+"""The filter language compiled to SQL: a parsed :class:`~debugger.core.query.language.Query` → parameterised SQL.
+
+:func:`compile` gives the ``WHERE`` expression over ``events`` (:func:`compile_terms` the same
+term by term, for near misses); :func:`text_match` the FTS5 trigram MATCH that narrows a search
+before it. Values are always parameters; JSON paths are inlined as quoted literals. Pure: no
+I/O, no clock (``now`` is passed in).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+
+from debugger.core.query.language import (
+    _RELATIVE,
+    Comparison,
+    HasTerm,
+    PathTerm,
+    Pattern,
+    Query,
+    Term,
+    TextTerm,
+    TimeTerm,
+    Value,
+    Wildcard,
+    canonical,
+)
+from debugger.core.timefmt import format_timestamp, parse_timestamp
+
+_NUMBER = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def compile(query: Query, *, now: datetime) -> tuple[str, list[Any]]:  # shadows the builtin: the contract's name
+    """A SQL boolean expression over ``events`` columns and its parameters.
+
+    Args:
+        query: the parsed query.
+        now: the instant relative times (``after:10m``) count back from.
+
+    Returns:
+        ``(sql, params)`` for ``WHERE sql``; ``("1", [])`` for the empty query.
+    """
+    parts = compile_terms(query, now=now)
+    if not parts:
+        return "1", []
+    return " AND ".join(sql for _, sql, _ in parts), [p for _, _, params in parts for p in params]
+
+
+def compile_terms(query: Query, *, now: datetime) -> list[tuple[str, str, list[Any]]]:
+    """Each term as ``(canonical term, sql, params)``, e.g. to score near misses term by term."""
+    out = []
+    for term in query.terms:
+        sql, params = _term_sql(term, now)
+        sql = f"NOT coalesce(({sql}), 0)" if term.negated else f"({sql})"
+        out.append((canonical(Query((term,))), sql, params))
+    return out
+
+
+def text_match(query: Query) -> str | None:
+    """An FTS5 (trigram, detail=none) MATCH expression every matching row's ``stored`` satisfies.
+
+    Built from positive free text and literal JSON-path values of 3+ characters; ``None``
+    when the query implies no such text. The caller must still apply :func:`compile`.
+    """
+    clauses = []
+    for term in query.terms:
+        if term.negated:
+            continue
+        if isinstance(term, TextTerm):
+            clause = _trigrams(_json_text(term.text))
+        elif isinstance(term, PathTerm) and all(isinstance(v, Pattern) for v in term.values):
+            alts = [_pattern_trigrams(v) for v in term.values if isinstance(v, Pattern)]
+            clause = None if None in alts else " OR ".join(f"({a})" for a in alts)
+        else:
+            clause = None
+        if clause:
+            clauses.append(f"({clause})")
+    return " AND ".join(clauses) or None
+
+
+def _json_text(text: str) -> str:
+    """How ``text`` appears inside a JSON string as the store writes it."""
+    return orjson.dumps(text).decode()[1:-1]
+
+
+def _trigrams(text: str) -> str | None:
+    if len(text) < 3:
+        return None
+    grams = dict.fromkeys(text[i : i + 3].lower() for i in range(len(text) - 2))
+    return " AND ".join('"' + g.replace('"', '""') + '"' for g in grams)
+
+
+def _pattern_trigrams(pattern: Pattern) -> str | None:
+    exact = pattern.exact
+    if exact is not None and (_NUMBER.fullmatch(exact) or exact in ("true", "false", "null")):
+        return None  # numbers and literals may be written differently in the JSON text
+    grams = [g for p in pattern.pieces if isinstance(p, str) and (g := _trigrams(_json_text(p)))]
+    return " AND ".join(grams) or None
+
+
+_COLUMNS = {"type": "type", "event": "name", "lib": "library_name", "status": "status", "id": "message_id"}
+
+
+def _term_sql(term: Term, now: datetime) -> tuple[str, list[Any]]:
+    if isinstance(term, TextTerm):
+        return "instr(lower(events.stored), lower(?)) > 0", [_json_text(term.text)]
+    if isinstance(term, TimeTerm):
+        op = ">=" if term.name == "after" else "<"
+        return f"events.received_at {op} ?", [_instant(term.text, now)]
+    if isinstance(term, HasTerm):
+        parts = [_json_path_sql("events.stored", p, _present) for p in term.paths]
+        return " OR ".join(s for s, _ in parts), [x for _, ps in parts for x in ps]
+    if isinstance(term, PathTerm):
+        parts = [_json_path_sql("events.stored", term.path, _leaf(v)) for v in term.values]
+        return " OR ".join(f"({s})" for s, _ in parts), [x for _, ps in parts for x in ps]
+    if term.name == "user":
+        a, pa = _column_sql("events.user_id", term.values)
+        b, pb = _column_sql("events.anonymous_id", term.values)
+        return f"{a} OR {b}", pa + pb
+    if term.name == "source":
+        a, pa = _column_sql("events.write_key", term.values)
+        b, pb = _column_sql("label", term.values)
+        return f"{a} OR events.write_key IN (SELECT write_key FROM sources WHERE {b})", pa + pb
+    if term.name == "problem":
+        a, pa = _column_sql("json_extract(p.value, '$.code')", term.values)
+        return f"EXISTS (SELECT 1 FROM json_each(events.problems) AS p WHERE {a})", pa
+    if term.name == "pinned":
+        wanted = {v.exact for v in term.values}
+        if len(wanted) > 1:
+            return "1", []
+        return ("events.pinned = 1", []) if "true" in wanted else ("events.pinned = 0", [])
+    if term.name == "status" and any(v.exact == "ok" for v in term.values):
+        return _column_sql("+events.status", term.values)  # most rows are ok: not a useful index
+    return _column_sql("events." + _COLUMNS[term.name], term.values)
+
+
+def relative_span(text: str) -> timedelta | None:
+    """A duration written as in ``after:`` (``30s`` ``10m`` ``2h`` ``7d`` ``2w``); ``None`` otherwise.
+
+    Raises:
+        OverflowError: the number is too large for a ``timedelta``.
+    """
+    match = _RELATIVE.fullmatch(text)
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))}) if match else None
+
+
+def _instant(text: str, now: datetime) -> str:
+    try:
+        span = relative_span(text)
+        moment = now - span if span is not None else parse_timestamp(text)
+    except OverflowError:
+        moment = datetime(1, 1, 1, tzinfo=UTC)
+    return format_timestamp(moment) if moment is not None else text
+
+
+def _glob(pattern: Pattern) -> str:
+    return "".join(
+        "*" if isinstance(p, Wildcard) else re.sub(r"([*?\[])", r"[\1]", p) for p in pattern.pieces
+    )
+
+
+def _column_sql(column: str, values: tuple[Pattern, ...]) -> tuple[str, list[Any]]:
+    exact = [v.exact for v in values if v.exact is not None]
+    parts, params = [], []
+    if exact:
+        parts.append(f"{column} IN ({','.join('?' * len(exact))})")
+        params += exact
+    for v in values:
+        if v.is_any:
+            parts.append(f"{column} IS NOT NULL")
+        elif v.exact is None:
+            parts.append(f"{column} GLOB ?")
+            params.append(_glob(v))
+    return "(" + " OR ".join(parts) + ")", params
+
+
+Leaf = Any  # Callable[[str, str], tuple[str, list[Any]]]: (value expr, json type expr) -> predicate
+
+
+def _present(value: str, kind: str) -> tuple[str, list[Any]]:
+    return f"coalesce({kind}, 'null') != 'null'", []
+
+
+def _leaf(v: Value) -> Leaf:
+    def leaf(value: str, kind: str) -> tuple[str, list[Any]]:
+        if isinstance(v, Comparison):
+            if _NUMBER.fullmatch(v.operand):
+                number = (
+                    f"(CASE WHEN {kind} IN ('integer','real') THEN {value} WHEN {kind} = 'text' AND "
+                    f"({value} GLOB '[0-9]*' OR {value} GLOB '-[0-9]*' OR {value} GLOB '.[0-9]*') "
+                    f"THEN CAST({value} AS REAL) END)"
+                )
+                return f"{number} {v.op} ?", [float(v.operand)]
+            return f"{kind} = 'text' AND {value} {v.op} ?", [v.operand]
+        if v.is_any:
+            return _present(value, kind)
+        exact = v.exact
+        if exact is None:
+            return f"{kind} IN ('text','integer','real') AND CAST({value} AS TEXT) GLOB ?", [_glob(v)]
+        if exact in ("true", "false", "null"):
+            return f"({kind} = ? OR ({kind} = 'text' AND {value} = ?))", [exact, exact]
+        if _NUMBER.fullmatch(exact):
+            return (
+                f"(({kind} IN ('integer','real') AND {value} = ?) OR ({kind} = 'text' AND {value} = ?))",
+                [float(exact), exact],
+            )
+        return f"{kind} = 'text' AND {value} = ?", [exact]
+
+    return leaf
+
+
+def _json_path_sql(doc: str, path: tuple[str, ...], leaf: Leaf, base: str = "$", depth: int = 0) -> tuple[str, list[Any]]:
+    """``leaf`` holds for some value at ``path`` in JSON ``doc``, looking into arrays on the way.
+
+    Paths are inlined as SQL string literals (quotes doubled); only values are parameters.
+    """
+    if any('"' in segment for segment in path):
+        return "0", []  # SQLite JSON paths cannot address keys containing a double quote
+    here = "'" + base.replace("'", "''") + "'"
+    if not path:
+        alias = f"j{depth}"
+        scalar, ps = leaf(f"json_extract({doc}, {here})", f"json_type({doc}, {here})")
+        inner, pi = leaf(f"{alias}.value", f"{alias}.type")
+        sql = (
+            f"({scalar}) OR (json_type({doc}, {here}) = 'array' AND "
+            f"EXISTS (SELECT 1 FROM json_each({doc}, {here}) AS {alias} WHERE {inner}))"
+        )
+        return sql, ps + pi
+    direct, pd = _json_path_sql(doc, path[1:], leaf, f'{base}."{path[0]}"', depth + 1)
+    if base == "$":
+        return direct, pd
+    alias = f"j{depth}"
+    nested, pn = _json_path_sql(f"{alias}.value", path[1:], leaf, f'$."{path[0]}"', depth + 1)
+    sql = (
+        f"({direct}) OR (json_type({doc}, {here}) = 'array' AND EXISTS (SELECT 1 FROM json_each({doc}, {here}) "
+        f"AS {alias} WHERE {alias}.type = 'object' AND ({nested})))"
+    )
+    return sql, pd + pn

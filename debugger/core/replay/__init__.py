@@ -1,0 +1,1 @@
+"""Replay planning, sans I/O: stored events to the requests that resend them, retry rules, reports."""

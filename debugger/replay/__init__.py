@@ -1,0 +1,1 @@
+"""Replay runs: read a selection, send it with aiohttp, record each delivery, resume what was cut short."""

@@ -1,0 +1,207 @@
+"""The shell of one `segdbg replay` run: select, plan (in a thread), send, record, count.
+
+Wires the selection (:mod:`debugger.replay.selection`), the pure plan (:mod:`debugger.core.replay.planning`),
+the sender (:mod:`debugger.replay.delivery`), the recorder (:mod:`debugger.store.runs`, rows from
+:mod:`debugger.replay.rows`) and the accounting (:mod:`debugger.core.replay.report`) together; a terminal
+shows it through a :class:`ProgressView` (:mod:`debugger.cli.replay_progress`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import closing
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from debugger.cli import ExitCode
+from debugger.replay.delivery import END, Deliverer, Feed, Sent
+from debugger.core.replay.planning import SHIFT, ReplayOptions, Skipped, plan_replay, shift_delta
+from debugger.replay.rows import delivery_rows, request_row, skipped_row
+from debugger.replay.selection import (
+    OK_ONLY,
+    Selection,
+    selected_events,
+    selection_stats,
+    top_id,
+)
+from debugger.core.replay.report import DELIVERED, Tally
+from debugger.replay.resume import bounded, spec
+from debugger.core.replay.retry import RetryPolicy
+from debugger.store.runs import INTERRUPTED, RunRecorder
+from debugger.store.reads import StoreError, connect
+from debugger.core.timefmt import format_timestamp
+
+
+@dataclass(frozen=True, slots=True)
+class RunConfig:
+    """Everything one run needs, built by the command from its options."""
+
+    db: Path
+    target: str
+    query: str | None
+    options: ReplayOptions
+    policy: RetryPolicy
+    concurrency: int
+    timestamps: str
+    recorded_options: Mapping[str, Any] = field(default_factory=dict)
+    selection: Selection = OK_ONLY
+    resume_of: int | None = None  # continue this run (`replay --resume`) instead of starting one
+    token: str | None = None  # the run's seed for --new-message-ids (see debugger.replay.resume)
+
+
+@dataclass(slots=True)
+class RunOutcome:
+    """How a run ended."""
+
+    run_id: int
+    status: str
+    exit_code: int
+    summary: dict[str, Any]
+    unreachable: str | None = None
+    record_error: str | None = None
+
+
+class ProgressView(Protocol):
+    """What :func:`execute` shows a run through (:class:`debugger.cli.replay_progress.Progress`)."""
+
+    deliverer: Deliverer | None
+
+    def begin(self, total: int) -> None: ...
+
+    def advance(self, events: int, tally: Tally) -> None: ...
+
+    async def tick(self, tally: Tally) -> None: ...
+
+    def end(self) -> None: ...
+
+
+def prepare(config: RunConfig, now: datetime) -> tuple[ReplayOptions, int]:
+    """Count the selection and work out ``--timestamps shift``; returns options and count."""
+    with closing(connect(config.db)) as conn:
+        count, first, last = selection_stats(conn, config.selection)
+    options = config.options
+    if config.timestamps == SHIFT:
+        options = replace(options, shift_by=shift_delta(first, last, now, start_at_now=options.speed is not None))
+    return options, count
+
+
+def planned(conn: sqlite3.Connection, config: RunConfig, options: ReplayOptions, first: tuple[int, int] = (0, 0)) -> Iterator[Any]:
+    """The plan of a run's selection; new messageIds are stable per event within a run."""
+    from debugger.replay.resume import StableIds
+
+    ids = StableIds(config.token or uuid.uuid4().hex)
+    return plan_replay(
+        ids.track(selected_events(conn, config.selection)), options, new_id=ids, first_seq=first[0], first_request=first[1]
+    )
+
+
+def _plan_into(
+    config: RunConfig, options: ReplayOptions, feed: Feed, failure: list[BaseException], first: tuple[int, int]
+) -> None:
+    """The planning thread: read the selection, plan it, hand each piece to the loop."""
+    try:
+        with closing(connect(config.db)) as conn:
+            for piece in planned(conn, config, options, first):
+                if not feed.put(piece):
+                    return
+    except (sqlite3.Error, StoreError) as exc:
+        failure.append(exc)
+    finally:
+        feed.put(END)
+
+
+async def execute(
+    config: RunConfig,
+    *,
+    progress: ProgressView | None = None,
+    done: Callable[[RunOutcome], None] = lambda outcome: None,
+) -> RunOutcome:
+    """Run one replay and record it; ``done`` sees the outcome even when interrupted.
+
+    Raises:
+        StoreError: the capture could not be read.
+        asyncio.CancelledError: Ctrl-C; the run is recorded as interrupted first.
+    """
+    now = datetime.now(UTC)
+    recorder = RunRecorder(config.db)
+    first = (0, 0)
+    if config.resume_of is None:
+        top = await asyncio.to_thread(top_id, config.db)
+        config = replace(config, token=uuid.uuid4().hex, selection=bounded(config.selection, top))
+        options, count = await asyncio.to_thread(prepare, config, now)
+        resume = spec(config, upto=top, shift=options.shift_by, token=config.token or "")
+        run_id = recorder.start(format_timestamp(now), config.target, config.query, config.recorded_options, resume)
+        tally = Tally(planned=count)
+    else:
+        options, count = await asyncio.to_thread(prepare, config, now)
+        continued = recorder.reopen(config.resume_of)
+        run_id, first = config.resume_of, (continued.first_seq, continued.first_request)
+        tally = Tally(planned=continued.delivered + count, delivered=continued.delivered, already=continued.delivered)
+    feed = Feed(asyncio.get_running_loop())
+    failure: list[BaseException] = []
+    if progress is not None:
+        progress.begin(count)
+
+    def on_sent(sent: Sent) -> None:
+        latency = sent.latency_ms if sent.http_status is not None else None  # no answer, no latency
+        tally.add_request(sent.outcome, len(sent.request.items), len(sent.attempts), latency, sent.drift_ms, sent.reason)
+        recorder.request(request_row(sent) if sent.attempts else None, delivery_rows(sent))
+        if progress is not None:
+            progress.advance(len(sent.request.items), tally)
+
+    def on_skipped(skipped: Skipped) -> None:
+        tally.add_skipped(skipped.reason)
+        recorder.request(None, [skipped_row(skipped)])
+        if progress is not None:
+            progress.advance(1, tally)
+
+    deliverer = Deliverer(
+        config.target, policy=config.policy, concurrency=config.concurrency, on_sent=on_sent, on_skipped=on_skipped,
+        warm_up=options.paced,
+    )
+    if progress is not None:
+        progress.deliverer = deliverer
+    planner = threading.Thread(target=_plan_into, args=(config, options, feed, failure, first), name="segdbg-plan", daemon=True)
+    started = time.perf_counter()
+    interrupted = False
+    ticker = asyncio.create_task(progress.tick(tally)) if progress is not None else None
+    try:
+        planner.start()
+        await deliverer.run(feed.get)
+    except asyncio.CancelledError:
+        interrupted = True
+        raise
+    finally:
+        feed.stopped.set()
+        if ticker is not None:
+            ticker.cancel()
+        if progress is not None:
+            progress.end()
+        summary = tally.summary(time.perf_counter() - started)
+        if interrupted:
+            status, code = INTERRUPTED, ExitCode.INTERRUPTED
+        elif failure:
+            status, code = "error", ExitCode.ERROR
+        elif deliverer.unreachable is not None:
+            status, code = "unreachable", ExitCode.UNREACHABLE
+        elif tally.not_delivered:
+            status, code = "failed", ExitCode.FAILED
+        else:
+            status, code = DELIVERED, ExitCode.OK
+        recorder.finish(format_timestamp(datetime.now(UTC)), status, int(code), summary)
+        recorder.close()
+        outcome = RunOutcome(
+            run_id, status, int(code), summary, deliverer.unreachable,
+            str(recorder.error) if recorder.error is not None else None,
+        )
+        done(outcome)
+    if failure:
+        raise StoreError(f"reading the capture failed during the replay: {failure[0]}")
+    return outcome

@@ -1,0 +1,1 @@
+"""The aiohttp server: ingest routes around :mod:`debugger.core.http.wire`, the debugger API, connection guards."""

@@ -1,0 +1,375 @@
+"""The HTTP debugger API (DESIGN §7): read, search, wait for and reset the capture, for CI.
+
+``GET /debugger/api/events?q=&after=&limit=&wait=&newest=&all=`` · ``GET /debugger/api/events/{id}`` ·
+``GET /debugger/api/stats`` · ``GET /debugger/api/schema?q=&sample=`` ·
+``GET /debugger/api/wait?q=&count=|at_least=|none=1&timeout=&all=`` (long-poll) ·
+``POST /debugger/api/reset`` · ``POST /debugger/api/vacuum`` (JSON content type).
+
+Same-origin only: no CORS headers here (ingest routes have them; this API must not be
+readable by other origins), any other method or path under ``/debugger/api/`` is answered
+here rather than by the CORS-enabled ingest catch-all, a Host header that is not loopback or
+the configured host is refused (DNS rebinding), and so is a cross-origin ``Origin``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from debugger.core.query import language as q
+from debugger.core.pretty.export import export_record, safe_json
+from debugger.server.app import settings_key, writer_key
+
+PREFIX = "/debugger/api"
+MAX_LIMIT = 1000
+MAX_WAIT = 300.0
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class Notifier:
+    """Wakes long-polls when the writer commits; the writer calls :meth:`fire_threadsafe` from its thread.
+
+    Only an *armed* notifier (someone took :meth:`changed` since the last commit) costs the
+    loop a wake-up, so ingest keeps its one wake-up per commit group when nobody polls.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop, self._event, self.closed = loop, asyncio.Event(), False
+        self._armed = False
+
+    def changed(self) -> asyncio.Event:
+        """The event the next commit sets; take it *before* looking at the data."""
+        self._armed = True
+        return self._event
+
+    def fire_threadsafe(self) -> None:
+        """Called by the writer thread after a commit."""
+        if self._armed and not self.closed and not self._loop.is_closed():
+            self._armed = False
+            try:
+                self._loop.call_soon_threadsafe(self._fire)
+            except RuntimeError:  # the loop closed meanwhile: nobody is waiting
+                pass
+
+    def _fire(self) -> None:
+        self._event.set()
+        self._event = asyncio.Event()
+
+
+notifier_key = web.AppKey("notifier", Notifier)
+vacuum_lock_key = web.AppKey("vacuum_lock", asyncio.Lock)
+
+
+def setup_routes(app: web.Application) -> None:
+    """Add the debugger API; call before the ingest catch-all route so these paths win."""
+    app.cleanup_ctx.append(_notifier_context)
+    for path, handler in (
+        ("/events", _events),
+        ("/events/{id}", _event),
+        ("/stats", _stats),
+        ("/schema", _schema),
+        ("/wait", _wait),
+    ):
+        app.router.add_get(PREFIX + path, _guarded(handler))
+    app.router.add_post(PREFIX + "/reset", _guarded(_reset, json_body=True))
+    app.router.add_post(PREFIX + "/vacuum", _guarded(_vacuum, json_body=True))
+    app[vacuum_lock_key] = asyncio.Lock()  # one vacuum at a time
+    app.router.add_route("*", PREFIX + "/{tail:.*}", _guarded(_not_here))
+
+
+async def _notifier_context(app: web.Application) -> AsyncIterator[None]:
+    notifier = Notifier(asyncio.get_running_loop())
+    app[notifier_key] = notifier
+    app[writer_key].add_listener(notifier.fire_threadsafe)
+    yield
+    notifier.closed = True
+
+
+#: On every API answer. ``nosniff`` + CORP ``same-origin`` make browsers drop the body of a
+#: cross-origin ``<script src>``/``<img>``/no-cors fetch even if one got through (browsers too old
+#: to send Sec-Fetch-Site); ``no-store`` keeps captured data out of caches.
+API_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    return web.Response(status=status, body=safe_json(data), content_type="application/json", headers=API_HEADERS)
+
+
+def _error(status: int, code: str, message: str, **extra: Any) -> web.Response:
+    return _json({"success": False, "code": code, "message": message, **extra}, status)
+
+
+def host_allowed(host_header: str | None, configured: str) -> bool:
+    """Loopback names and addresses, ``*.localhost``, and the host the server was told to bind."""
+    if not host_header:
+        return False
+    host = host_header.strip().lower()
+    if host.startswith("["):
+        host = host[1 : host.find("]")] if "]" in host else ""
+    elif host.count(":") == 1:
+        host = host.split(":", 1)[0]
+    host = host.rstrip(".")
+    if host in LOOPBACK_HOSTS or host.endswith(".localhost") or (host.startswith("127.") and host.replace(".", "").isdigit()):
+        return True
+    return bool(host) and host == configured.lower() and configured not in ("0.0.0.0", "::", "")
+
+
+def refusal(request: web.Request) -> web.Response | None:
+    """Why a request may not read or change the capture (403), or None if it may.
+
+    Refused: a Host that is not this machine (DNS rebinding), an ``Origin`` other than the
+    server's own, and a ``Sec-Fetch-Site`` other than ``same-origin``/``none`` (a page on
+    another origin, including ``same-site`` ones such as ``localhost:3000``).
+    """
+    if not host_allowed(request.headers.get("Host"), request.app[settings_key].host):
+        return _error(403, "forbidden_host", "The debugger API answers only requests addressed to this machine (Host header).")
+    origin = request.headers.get("Origin")
+    if origin is not None and origin != f"{request.scheme}://{request.host}":
+        return _error(403, "cross_origin", "The debugger API is same-origin only.")
+    if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
+        return _error(403, "cross_origin", "The debugger API is same-origin only.")
+    return None
+
+
+def _guarded(handler: Handler, *, json_body: bool = False) -> Handler:
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        refused = refusal(request)
+        if refused is not None:
+            return refused
+        if json_body and request.content_type != "application/json":
+            return _error(415, "json_required", "Send this POST with Content-Type: application/json.")
+        try:
+            return await handler(request)
+        except _BadParam as exc:
+            return _error(400, exc.code, exc.message, **exc.extra)
+
+    return guarded
+
+
+class _BadParam(Exception):
+    def __init__(self, code: str, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.code, self.message, self.extra = code, message, extra
+
+
+def _query(request: web.Request) -> q.Query:
+    try:
+        return q.parse(request.query.get("q", ""))
+    except q.QueryError as exc:
+        raise _BadParam("invalid_query", exc.message, start=exc.start, end=exc.end) from exc
+
+
+def _number(request: web.Request, name: str, default: float, low: float, high: float, *, integer: bool = True) -> Any:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw) if integer else float(raw)
+    except ValueError:
+        raise _BadParam("invalid_parameter", f"`{name}` must be a number, not {raw[:40]!r}.") from None
+    if not low <= value <= high or value != value:
+        raise _BadParam("invalid_parameter", f"`{name}` must be between {low:g} and {high:g}.")
+    return value
+
+
+def _flag(request: web.Request, name: str) -> bool:
+    return request.query.get(name, "").lower() in ("1", "true", "yes", "on")
+
+
+def _db(request: web.Request) -> str:
+    return str(request.app[settings_key].db)
+
+
+async def _not_here(request: web.Request) -> web.StreamResponse:
+    return _error(404, "not_found", f"No debugger API at {request.method} {request.path}; see the README for its routes.")
+
+
+async def _events(request: web.Request) -> web.StreamResponse:
+    from debugger.store.search import view_statuses
+
+    query = _query(request)
+    after = _number(request, "after", 0, 0, 2**63 - 1)
+    limit = _number(request, "limit", 100, 1, MAX_LIMIT)
+    wait = _number(request, "wait", 0.0, 0, MAX_WAIT, integer=False)
+    newest = _flag(request, "newest")
+    statuses = view_statuses(query, _flag(request, "all"))
+    now = datetime.now(UTC)
+    deadline = time.monotonic() + wait
+
+    def read() -> tuple[list[dict[str, Any]], int]:
+        from debugger.store.reads import connect, iter_events
+
+        conn = connect(_db(request))
+        try:
+            conn.execute("BEGIN")  # one snapshot: the rows and the newest id agree
+            rows = [export_record(e) for e in iter_events(conn, query=query, now=now, statuses=statuses, after_id=after, limit=limit, newest=newest)]
+            top = conn.execute("SELECT max(id) FROM events").fetchone()[0] or 0
+            conn.execute("COMMIT")
+            return rows, top
+        finally:
+            conn.close()
+
+    notifier = request.app[notifier_key]
+    while True:
+        changed = notifier.changed()
+        rows, top = await asyncio.to_thread(read)
+        remaining = deadline - time.monotonic()
+        if rows or remaining <= 0:
+            break
+        try:
+            await asyncio.wait_for(changed.wait(), remaining)
+        except TimeoutError:
+            pass
+    # Fewer rows than asked: everything up to `top` was looked at, so the cursor may skip ahead.
+    cursor = max(after, rows[-1]["id"] if rows else 0, top if len(rows) < limit and not newest else 0)
+    return _json({"events": rows, "next_after": cursor})
+
+
+async def _event(request: web.Request) -> web.StreamResponse:
+    try:
+        event_id = int(request.match_info["id"])
+    except ValueError:
+        return _error(404, "not_found", "Event ids are numbers.")
+
+    def read() -> dict[str, Any] | None:
+        from debugger.store.reads import EVENT_COLUMNS, connect, from_row, get_request
+
+        conn = connect(_db(request))
+        try:
+            row = conn.execute(f"SELECT {', '.join(EVENT_COLUMNS)} FROM events WHERE id = ?", (event_id,)).fetchone()
+            if row is None:
+                return None
+            record = export_record(from_row(row))
+            http = get_request(conn, record["request_id"]) if record["request_id"] is not None else None
+            if http is not None:
+                http.pop("body", None)  # only rejected requests keep one, and it can be 1 MB
+            return {**record, "request": http}
+        finally:
+            conn.close()
+
+    found = await asyncio.to_thread(read)
+    return _json(found) if found is not None else _error(404, "not_found", f"No event #{event_id}.")
+
+
+async def _stats(request: web.Request) -> web.StreamResponse:
+    from debugger.store.stats import stats
+    from debugger.store.reads import connect
+
+    def read() -> dict[str, Any]:
+        conn = connect(_db(request))
+        try:
+            return stats(conn, now=datetime.now(UTC))
+        finally:
+            conn.close()
+
+    return _json(await asyncio.to_thread(read))
+
+
+async def _schema(request: web.Request) -> web.StreamResponse:
+    from debugger.store.search import view_statuses
+    from debugger.store.stats import observed_schema
+    from debugger.store.reads import connect, iter_events
+
+    query = _query(request)
+    sample = _number(request, "sample", 1000, 1, 100_000)
+
+    def read() -> list[dict[str, Any]]:
+        conn = connect(_db(request))
+        try:
+            statuses = view_statuses(query, _flag(request, "all"))
+            return observed_schema(iter_events(conn, query=query, now=datetime.now(UTC), statuses=statuses, limit=sample, newest=True))
+        finally:
+            conn.close()
+
+    return _json({"sample": sample, "events": await asyncio.to_thread(read)})
+
+
+async def _wait(request: web.Request) -> web.StreamResponse:
+    from debugger.store.expect import Condition, MatchCounter, Outcome, evidence
+    from debugger.store.search import view_statuses
+    from debugger.store.reads import connect
+
+    query = _query(request)
+    counts = {name: _number(request, name, None, 0, 10**9) for name in ("count", "at_least")}
+    try:
+        condition = Condition.of(count=counts["count"], at_least=counts["at_least"], none=_flag(request, "none"))
+    except ValueError as exc:
+        raise _BadParam("invalid_parameter", str(exc)) from None
+    timeout = _number(request, "timeout", 10.0, 0, MAX_WAIT, integer=False)
+    statuses = view_statuses(query, _flag(request, "all"))
+    now = datetime.now(UTC)
+    counter = MatchCounter(query, statuses, now)
+    conn = await asyncio.to_thread(connect, _db(request))
+    started = time.monotonic()
+    notifier = request.app[notifier_key]
+    try:
+        while True:
+            changed = notifier.changed()
+            found = await asyncio.to_thread(counter.update, conn)
+            remaining = timeout - (time.monotonic() - started)
+            if condition.holds(found) or condition.hopeless(found) or remaining <= 0:
+                break
+            try:
+                await asyncio.wait_for(changed.wait(), remaining)
+            except TimeoutError:
+                pass
+        outcome = Outcome(condition.holds(found), found, condition, q.canonical(query), time.monotonic() - started)
+        outcome = await asyncio.to_thread(evidence, conn, outcome, query, now=now, statuses=statuses)
+    finally:
+        await asyncio.to_thread(conn.close)
+    return _json(outcome.to_json())
+
+
+async def _reset(request: web.Request) -> web.StreamResponse:
+    from debugger.store.stats import reset
+
+    deleted = await asyncio.wrap_future(request.app[writer_key].call(reset))
+    return _json({"success": True, "deleted": deleted})
+
+
+async def _vacuum(request: web.Request) -> web.StreamResponse:
+    """Retention now, the index rebuilt, ``VACUUM``: each step on the writer thread, so ingest
+    interleaves between steps and only waits (never refused) during ``VACUUM`` itself.
+
+    Body: ``{"max_events": N, "max_age_s": S, "reindex": bool}``, all optional; without a
+    limit the server's own ``--max-events``/``--max-age`` apply.
+    """
+    from datetime import timedelta
+
+    from debugger.store.maintenance import vacuum_capture
+    from debugger.store.retention import Policy
+
+    try:
+        body = await request.json()
+    except ValueError:
+        raise _BadParam("invalid_json", "The body must be a JSON object.") from None
+    if not isinstance(body, dict):
+        raise _BadParam("invalid_json", "The body must be a JSON object.")
+    max_events, max_age, reindex = body.get("max_events"), body.get("max_age_s"), body.get("reindex", False)
+    if max_events is not None and (not isinstance(max_events, int) or isinstance(max_events, bool) or max_events < 1):
+        raise _BadParam("invalid_param", "max_events must be a whole number ≥ 1.")
+    if max_age is not None and (not isinstance(max_age, int | float) or isinstance(max_age, bool) or not 0 < max_age < 1e11):
+        raise _BadParam("invalid_param", "max_age_s must be a number of seconds > 0.")
+    policy = Policy(max_events, timedelta(seconds=max_age) if max_age is not None else None)
+    if not policy.active:
+        policy = request.app[settings_key].retention
+    writer = request.app[writer_key]
+
+    def run(fn: Callable[[Any], Any]) -> Any:
+        return writer.call(fn, transaction=False).result()
+
+    async with request.app[vacuum_lock_key]:
+        report = await asyncio.to_thread(
+            vacuum_capture, run, request.app[settings_key].db, policy, datetime.now(UTC), reindex=bool(reindex)
+        )
+    return _json({"success": True, "retention": policy.describe(), **report.to_json()})

@@ -1,0 +1,51 @@
+"""The one configuration object, built by the CLI and passed down (STYLE §2.3)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from debugger.store.retention import Policy
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """How a segdbg server runs.
+
+    Attributes:
+        db: the capture file.
+        host: the interface to bind; loopback by default so nothing on the network can send.
+        port: the TCP port (0 picks a free one).
+        quiet: headless mode prints no line per request.
+        commit_rows: the most event rows the writer puts in one transaction.
+        shutdown_timeout: seconds in-flight requests get to finish on Ctrl-C/SIGTERM.
+        body_timeout: seconds a client gets to send its whole body (slow clients get a 408).
+        header_timeout: seconds a connection gets to send a complete request line and headers
+            (from connecting, or from its last answer when kept alive) before it is closed.
+        peer_connections: the most open connections one peer address may hold; past it, the
+            peer's longest-idle connection (between requests or still sending headers) is closed.
+        max_connections: the same bound over all peers together.
+        write_keys: when not empty, the only write keys accepted; others get Segment's 400.
+        lock_timeout: seconds the writer waits for another process's lock before answering 503.
+        max_pages: a cap on the capture's size in SQLite pages (None: the disk is the limit).
+        search_index: keep the full-text index up to date in the background (off: free
+            text still works, by scanning).
+        retention: what the capture keeps (``--max-events``/``--max-age``); applied by the
+            writer on idle time, pinned events exempt.
+    """
+
+    db: Path
+    host: str = "127.0.0.1"
+    port: int = 8088
+    quiet: bool = False
+    commit_rows: int = 5000
+    shutdown_timeout: float = 10.0
+    body_timeout: float = 30.0
+    header_timeout: float = 15.0
+    peer_connections: int = 128
+    max_connections: int = 512
+    write_keys: frozenset[str] = frozenset()
+    lock_timeout: float = 5.0
+    max_pages: int | None = None
+    search_index: bool = True
+    retention: Policy = field(default_factory=Policy)

@@ -1,0 +1,193 @@
+"""`expect`: wait until a query's match count satisfies a condition; explain near misses when it doesn't.
+
+Shared by ``segdbg expect --db``, the HTTP API's long-poll ``wait`` and the pytest plugin, so
+all three count the same way and fail with the same message. Waiting is driven by commits:
+``PRAGMA data_version`` on a database file, commit notifications inside the server.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from debugger.core.query import language as q
+from debugger.core.pretty.export import export_record
+from debugger.core.pretty.render import event_label, event_user, inert
+
+#: Events shown when an expectation fails (matches, or the closest misses).
+SHOWN = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """``at_least`` N matches, exactly ``count`` N, or ``none``."""
+
+    mode: str = "at_least"
+    n: int = 1
+
+    @classmethod
+    def of(cls, *, count: int | None = None, at_least: int | None = None, none: bool = False) -> Condition:
+        """Build from the command-line/API options (at most one given; default: at least 1)."""
+        given = [x for x in (count is not None, at_least is not None, none) if x]
+        if len(given) > 1:
+            raise ValueError("give only one of count, at-least and none")
+        if none:
+            return cls("count", 0)
+        if count is not None:
+            return cls("count", count)
+        return cls("at_least", 1 if at_least is None else at_least)
+
+    def holds(self, found: int) -> bool:
+        """Whether ``found`` matches satisfy the condition."""
+        return found >= self.n if self.mode == "at_least" else found == self.n
+
+    def hopeless(self, found: int) -> bool:
+        """Whether waiting cannot help: events are only ever added, so too many stays too many."""
+        return self.mode == "count" and found > self.n
+
+    def describe(self) -> str:
+        """``at least 2 events`` / ``exactly 1 event`` / ``no events``."""
+        if self.mode == "count" and self.n == 0:
+            return "no events"
+        noun = "event" if self.n == 1 else "events"
+        return f"{'at least' if self.mode == 'at_least' else 'exactly'} {self.n} {noun}"
+
+
+@dataclass(slots=True)
+class MatchCounter:
+    """Counts matches incrementally: the first call counts everything, later calls only new rows."""
+
+    query: q.Query
+    statuses: tuple[str, ...] | None
+    now: datetime
+    found: int = 0
+    seen_id: int = 0
+    resets: str | None = None
+
+    def update(self, conn: sqlite3.Connection) -> int:
+        """The current match count (recounted from scratch after a ``reset``)."""
+        from debugger.store.reads import count_events
+
+        row = conn.execute("SELECT value FROM meta WHERE key = 'resets'").fetchone()
+        resets = row[0] if row else "0"
+        if resets != self.resets:
+            self.resets, self.found, self.seen_id = resets, 0, 0
+        newest = conn.execute("SELECT max(id) FROM events").fetchone()[0] or 0
+        if newest > self.seen_id:
+            self.found += count_events(
+                conn, query=self.query, now=self.now, statuses=self.statuses, after_id=self.seen_id, before_id=newest + 1
+            )  # bounded: a row committed meanwhile is counted next time, once
+            self.seen_id = newest
+        return self.found
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What an expectation saw: whether it held, the count, and events to show."""
+
+    ok: bool
+    found: int
+    condition: Condition
+    query_text: str
+    seconds: float
+    matches: list[dict[str, Any]] = field(default_factory=list)
+    closest: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """The HTTP API's ``wait`` answer."""
+        return {
+            "ok": self.ok,
+            "count": self.found,
+            "expected": self.condition.describe(),
+            "query": self.query_text,
+            "seconds": round(self.seconds, 3),
+            "events": self.matches,
+            "closest": self.closest,
+        }
+
+
+def evidence(
+    conn: sqlite3.Connection, outcome: Outcome, query: q.Query, *, now: datetime, statuses: tuple[str, ...] | None
+) -> Outcome:
+    """Fill ``outcome`` with the newest matches and, when nothing matched enough, the closest misses."""
+    from debugger.store.search import closest_events
+    from debugger.store.reads import iter_events
+
+    outcome.matches = [export_record(e) for e in iter_events(conn, query=query, now=now, statuses=statuses, limit=SHOWN, newest=True)]
+    if not outcome.ok and outcome.found < outcome.condition.n:
+        misses = closest_events(conn, query, now=now, statuses=statuses, limit=SHOWN)
+        outcome.closest = [{"event": export_record(m.event), "failed": list(m.failed)} for m in misses if m.failed]
+    return outcome
+
+
+def wait_on_file(
+    path: str,
+    query: q.Query,
+    query_text: str,
+    condition: Condition,
+    *,
+    timeout: float,
+    statuses: tuple[str, ...] | None,
+    now: datetime,
+    poll: float = 0.02,
+    clock: Callable[[], float] = time.monotonic,
+) -> Outcome:
+    """Block until ``condition`` holds for the capture at ``path`` (or it can't, or ``timeout``).
+
+    The count is only recomputed when ``PRAGMA data_version`` says another connection committed.
+    """
+    from debugger.store.reads import connect
+
+    started = clock()
+    counter = MatchCounter(query, statuses, now)
+    conn = connect(path)
+    try:
+        version = None
+        while True:
+            current = conn.execute("PRAGMA data_version").fetchone()[0]
+            if current != version:
+                version = current
+                found = counter.update(conn)
+                if condition.holds(found) or condition.hopeless(found):
+                    break
+            if clock() - started >= timeout:
+                break
+            time.sleep(min(poll, max(0.0, timeout - (clock() - started))))
+        outcome = Outcome(condition.holds(found), found, condition, query_text, clock() - started)
+        return evidence(conn, outcome, query, now=now, statuses=statuses)
+    finally:
+        conn.close()
+
+
+def _line(event: dict[str, Any]) -> str:
+    status = event.get("status", "")
+    problems = event.get("problems") or []
+    why = f" ({problems[0].get('code')})" if status != "ok" and problems else ""
+    return (
+        f"#{event.get('id')}  {str(event.get('type') or '?').upper():<8}  {inert(event_label(event), 40):<24}  "
+        f"{inert(event_user(event), 24):<12}  {status}{why}"
+    )
+
+
+def failure_message(result: dict[str, Any]) -> str:
+    """The text `segdbg expect` prints (and the pytest plugin raises) when an expectation fails."""
+    found = result["count"]
+    lines = [
+        f"Expected {result['expected']} matching `{inert(result['query'], 200) or '(everything)'}`; "
+        f"found {found:,} after {result['seconds']:.1f} s."
+    ]
+    if result.get("events") and found:
+        lines.append("Matching events (newest last):")
+        lines += ["  " + _line(e) for e in result["events"]]
+    if result.get("closest"):
+        lines.append("Closest events seen (newest first), and the terms each one fails:")
+        for miss in result["closest"]:
+            lines.append("  " + _line(miss["event"]))
+            lines.append("      fails: " + ", ".join(inert(f, 80) for f in miss["failed"]))
+    elif not found:
+        lines.append("No stored event comes close (none satisfies any term of the query).")
+    return "\n".join(lines)

@@ -1,0 +1,130 @@
+"""Capture statistics (`segdbg stats`, ``GET /debugger/api/stats``) and maintenance (reset)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from debugger.core.lint.finding import json_type
+from debugger.store.search import FTS_TABLE, WATERMARK_KEY, index_state
+from debugger.core.timefmt import format_timestamp
+
+RATE_WINDOW = timedelta(minutes=1)
+
+
+def stats(conn: sqlite3.Connection, *, now: datetime) -> dict[str, Any]:
+    """Counts by type, status, source and library; the rate over the last minute; the index lag."""
+    total = conn.execute("SELECT count(*) FROM events").fetchone()[0]
+    # events_type gives the type counts in index order; the partial index events_not_ok the
+    # few invalid/duplicate rows. Libraries need a scan of the table (seconds per million).
+    by_type: Counter[str] = Counter()
+    for kind, n in conn.execute("SELECT type, count(*) FROM events GROUP BY type"):
+        by_type[kind or "?"] += n
+    by_status = Counter(dict(conn.execute("SELECT status, count(*) FROM events WHERE status != 'ok' GROUP BY status").fetchall()))
+    if total - sum(by_status.values()):
+        by_status["ok"] = total - sum(by_status.values())
+    libraries = [
+        {"name": name, "version": version, "events": n}
+        for name, version, n in conn.execute(
+            "SELECT library_name, library_version, count(*) FROM events GROUP BY 1, 2 ORDER BY 3 DESC"
+        )
+    ]
+    sources = [
+        {"write_key": key, "label": label, "events": events, "requests": requests, "first_seen": first, "last_seen": last}
+        for key, label, events, requests, first, last in conn.execute(
+            "SELECT write_key, label, event_count, request_count, first_seen, last_seen FROM sources"
+            " WHERE event_count > 0 OR request_count > 0 ORDER BY event_count DESC"
+        )
+    ]
+    recent = _received_since(conn, format_timestamp(now - RATE_WINDOW))
+    first = conn.execute("SELECT received_at FROM events ORDER BY id LIMIT 1").fetchone()
+    last = conn.execute("SELECT received_at FROM events ORDER BY id DESC LIMIT 1").fetchone()
+    requests = conn.execute("SELECT count(*) FROM requests").fetchone()[0]
+    state = index_state(conn)
+    stale = conn.execute("SELECT value FROM meta WHERE key = 'fts_stale'").fetchone()
+    pinned = conn.execute("SELECT count(*) FROM events WHERE pinned = 1").fetchone()[0] if _has_pins(conn) else 0
+    return {
+        "events": total,
+        "requests": requests,
+        "by_type": dict(by_type.most_common()),
+        "by_status": dict(by_status.most_common()),
+        "sources": sources,
+        "libraries": libraries,
+        "last_minute": {"events": recent, "per_second": round(recent / RATE_WINDOW.total_seconds(), 2)},
+        "first_received_at": first[0] if first else None,
+        "last_received_at": last[0] if last else None,
+        "pinned": pinned,
+        "search_index": {"indexed_up_to": state.watermark, "lag": state.lag, "stale": int(stale[0]) if stale else 0}
+        if state else None,
+    }
+
+
+def _has_pins(conn: sqlite3.Connection) -> bool:
+    return any(row[1] == "pinned" for row in conn.execute("PRAGMA table_info(events)"))
+
+
+def _received_since(conn: sqlite3.Connection, since: str) -> int:
+    """Events received at or after ``since``, found by bisecting ids (they follow arrival order).
+
+    Ids are assigned at commit, so a request that waited behind a bigger one may be a few
+    milliseconds out of order: exact enough for a rate, and O(log n) without an index.
+    """
+    bounds = conn.execute("SELECT min(id), max(id) FROM events").fetchone()
+    if bounds[0] is None:
+        return 0
+    low, high = bounds[0], bounds[1] + 1  # the first id at or after `since` is in [low, high]
+    while low < high:
+        middle = (low + high) // 2
+        row = conn.execute("SELECT id, received_at FROM events WHERE id >= ? ORDER BY id LIMIT 1", (middle,)).fetchone()
+        if row is None or row[1] >= since:
+            high = middle
+        else:
+            low = row[0] + 1
+    return int(conn.execute("SELECT count(*) FROM events WHERE id >= ?", (low,)).fetchone()[0])
+
+
+def reset(conn: sqlite3.Connection) -> int:
+    """Delete every captured event and request (inside the caller's transaction); returns events deleted.
+
+    Event ids keep counting up (AUTOINCREMENT), so followers and ``?after=`` cursors see the
+    next events; source labels are kept, their counts zeroed.
+    """
+    deleted = conn.execute("SELECT count(*) FROM events").fetchone()[0]
+    conn.execute("DELETE FROM events")
+    conn.execute("DELETE FROM requests")
+    conn.execute("DELETE FROM sources WHERE label IS NULL")
+    conn.execute("UPDATE sources SET event_count = 0, request_count = 0, first_seen = NULL, last_seen = NULL")
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (FTS_TABLE,)).fetchone():
+        conn.execute(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('delete-all')")
+        # Nothing is stale any more, and a half-done `vacuum` index rebuild starts over.
+        conn.execute("DROP TABLE IF EXISTS events_fts_next")
+        conn.execute("DELETE FROM meta WHERE key IN ('fts_stale', 'fts_rebuild_mark')")
+        top = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
+        conn.execute("UPDATE meta SET value = ? WHERE key = ?", (str(top[0] if top else 0), WATERMARK_KEY))
+    conn.execute(
+        "INSERT INTO meta(key, value) VALUES ('resets', '1')"
+        " ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+    )
+    return int(deleted)
+
+
+def observed_schema(events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per event (type and name): how often it was seen and the JSON types of its properties/traits."""
+    counts: Counter[tuple[str, str]] = Counter()
+    fields: dict[tuple[str, str], dict[str, Counter[str]]] = defaultdict(lambda: defaultdict(Counter))
+    for event in events:
+        key = (event.get("type") or "?", event.get("name") or "")
+        counts[key] += 1
+        stored = event.get("stored") if isinstance(event.get("stored"), dict) else {}
+        for part in ("properties", "traits"):
+            values = stored.get(part)
+            if isinstance(values, dict):
+                for name, value in values.items():
+                    fields[key][f"{part}.{name}"][json_type(value)] += 1
+    return [
+        {"type": kind, "name": name, "count": n, "fields": {path: dict(types) for path, types in sorted(fields[(kind, name)].items())}}
+        for (kind, name), n in counts.most_common()
+    ]
