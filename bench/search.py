@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from debugger.core.query import language as q  # noqa: E402
 from debugger.store import search
 from debugger.store import reads as store  # noqa: E402
+from debugger.core.query import plan
 from debugger.core.protocol import Envelope, Event, build_event  # noqa: E402
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
@@ -254,7 +255,7 @@ def time_queries(path: Path, label: str = "", repeats: int = 5) -> None:
         print(f"  {total:,} events, index lag {state.lag if state else 'n/a'}")
         for label, text in QUERIES:
             parsed = q.parse(text)
-            statuses = search.view_statuses(parsed)
+            statuses = plan.view_statuses(parsed)
             runs = []
             for _ in range(repeats):
                 t0 = time.perf_counter()

@@ -136,12 +136,13 @@ async def through_the_app(db: Path, word: str, repeats: int, clock: Clock) -> No
 def direct(db: Path, word: str, repeats: int) -> None:
     """The same reads on the TUI's CaptureReader, without the UI: thread CPU time."""
     from debugger.core.query import language as query
-    from debugger.tui import follower
+    from debugger.core.query import sql as query_sql
+    from debugger.store import follow as follower
     from debugger.store.follow import CaptureReader
 
     parsed, now = query.parse(word), datetime.now(UTC)
     search_type = getattr(follower, "Search", None)
-    where: Any = search_type(parsed, now) if search_type else query.compile(parsed, now=now)  # an older checkout: SQL
+    where: Any = search_type(parsed, now) if search_type else query_sql.compile(parsed, now=now)  # an older checkout: SQL
     reader = CaptureReader(db)
     cursor = reader.snapshot(None, 1, since=10**12).cursor  # since beyond the end: no totals scan
     runs: dict[str, list[float]] = {}

@@ -71,7 +71,7 @@ class Segdbg:
         """Stored events matching ``query`` (the filter language), oldest first, in export form."""
         from debugger.core.pretty.export import export_record
         from debugger.core.query.language import parse
-        from debugger.store.search import view_statuses
+        from debugger.core.query.plan import view_statuses
         from debugger.store.reads import connect, iter_events
 
         parsed = parse(query)
@@ -100,7 +100,7 @@ class Segdbg:
         """
         from debugger.store.expect import Condition, MatchCounter, Outcome, evidence, failure_message
         from debugger.core.query.language import canonical, parse
-        from debugger.store.search import view_statuses
+        from debugger.core.query.plan import view_statuses
         from debugger.store.reads import connect
 
         parsed = parse(query)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from hypothesis import strategies as st
 
 from debugger.core.query import language as q
+from debugger.core import protocol
 
 # Characters that exercise the lexer: quotes, escapes, separators, wildcards, operators, unicode.
 QUERY_ALPHABET = 'ab Zé:.,*"\\-<>=_ \t$@/1'
@@ -43,8 +44,8 @@ field_terms = st.builds(
     negated,
 )
 enum_terms = st.one_of(
-    st.builds(q.FieldTerm, st.just("type"), st.lists(st.sampled_from(q.TYPES).map(lambda t: q.Pattern((t,))), min_size=1, max_size=2).map(tuple), negated),
-    st.builds(q.FieldTerm, st.just("status"), st.lists(st.sampled_from(q.STATUSES).map(lambda t: q.Pattern((t,))), min_size=1, max_size=2).map(tuple), negated),
+    st.builds(q.FieldTerm, st.just("type"), st.lists(st.sampled_from(protocol.TYPES).map(lambda t: q.Pattern((t,))), min_size=1, max_size=2).map(tuple), negated),
+    st.builds(q.FieldTerm, st.just("status"), st.lists(st.sampled_from(protocol.STATUSES).map(lambda t: q.Pattern((t,))), min_size=1, max_size=2).map(tuple), negated),
     st.builds(q.FieldTerm, st.just("pinned"), st.lists(st.sampled_from(q.BOOLEANS).map(lambda t: q.Pattern((t,))), min_size=1, max_size=2).map(tuple), negated),
 )
 path_terms = st.builds(q.PathTerm, paths, st.lists(st.one_of(patterns, comparisons), min_size=1, max_size=3).map(tuple), negated)

@@ -20,6 +20,7 @@ import yarl
 from hypothesis import HealthCheck, given, settings
 
 from debugger.core.http import wire
+from debugger.core.http import model
 from debugger.server.app import ServerThread
 from debugger.server.settings import Settings
 from tests.helpers import http
@@ -58,12 +59,12 @@ def reaches_ingest(method: str, path: str) -> bool:
     return not (bare.startswith("/debugger/api/") or (bare == "/healthz" and method in ("GET", "HEAD")))
 
 
-def oracle(request: dict[str, Any]) -> wire.Outcome:
+def oracle(request: dict[str, Any]) -> model.Outcome:
     """The pure core's answer to the same request, as the server would hand it over."""
     url = yarl.URL.build(path=request["path"].split("?", 1)[0], query_string=request["path"].partition("?")[2], encoded=True)
     body = request["body"] or b"" if request["method"] in ("POST", "PUT", "PATCH") else b""
     counter = itertools.count()
-    incoming = wire.IncomingRequest(method=request["method"], path=url.path, query_string=url.query_string,
+    incoming = model.IncomingRequest(method=request["method"], path=url.path, query_string=url.query_string,
                                     query=tuple(url.query.items()), headers=tuple(request["headers"]), body=body,
                                     remote="127.0.0.1")
     return wire.handle(incoming, received_at=datetime.now(UTC), new_id=lambda: f"id-{next(counter)}")
@@ -157,8 +158,8 @@ def test_one_unstorable_job_does_not_fail_its_commit_group(tmp_path: Path) -> No
     from debugger.store import reads as store
     from debugger.store.reads import StoreError
 
-    def record(value: str) -> wire.RequestRecord:
-        return wire.RequestRecord("2024-05-01T12:00:00.000Z", "POST", "/v1/track", "", "127.0.0.1", [["X", value]], "message",
+    def record(value: str) -> model.RequestRecord:
+        return model.RequestRecord("2024-05-01T12:00:00.000Z", "POST", "/v1/track", "", "127.0.0.1", [["X", value]], "message",
                                   None, None, None, 2, 2, 200, None, None, None)
 
     writer = store.EventWriter(tmp_path / "group.db")

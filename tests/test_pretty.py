@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from debugger.core.pretty import render as pretty
 
 from debugger.core.http import wire
+from debugger.core.http import model
 from debugger.core.pretty.dialects.call import from_message
 from debugger.server.app import ServerThread
 from debugger.server.settings import Settings
@@ -274,7 +275,7 @@ def test_curl_dialect_resent_to_a_real_segdbg_stores_the_same_event(server: Serv
 def test_curl_for_a_message_that_is_not_a_call_posts_a_batch_item() -> None:
     """An unknown type is shown as the raw request in every dialect (there is no call to show)."""
     outcome = wire.handle(
-        wire.IncomingRequest(method="POST", path="/v1/batch", body=b'{"writeKey":"k","batch":[{"type":"foo","userId":"u"}]}'),
+        model.IncomingRequest(method="POST", path="/v1/batch", body=b'{"writeKey":"k","batch":[{"type":"foo","userId":"u"}]}'),
         received_at=T0, new_id=lambda: "x",
     )
     (event,) = outcome.events

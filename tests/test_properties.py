@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from debugger.core.http import wire
+from debugger.core.http import model
 from debugger.core.protocol import Envelope, build_event
 from debugger.core.timefmt import format_timestamp, parse_timestamp
 
@@ -31,9 +32,9 @@ messages = st.dictionaries(field_names, json_values, max_size=10)
 paths = st.sampled_from(["/v1/track", "/v1/t", "/v1/batch", "/v1/b", "/v1/import", "/v1/m", "/v1/pixel/track", "/v1/nope"])
 
 
-def _handle(method: str, path: str, body: bytes, headers: tuple[tuple[str, str], ...] = (), query: tuple[tuple[str, str], ...] = ()) -> wire.Outcome:
+def _handle(method: str, path: str, body: bytes, headers: tuple[tuple[str, str], ...] = (), query: tuple[tuple[str, str], ...] = ()) -> model.Outcome:
     counter = itertools.count()
-    request = wire.IncomingRequest(method=method, path=path, body=body, headers=headers, query=query, remote="127.0.0.1")
+    request = model.IncomingRequest(method=method, path=path, body=body, headers=headers, query=query, remote="127.0.0.1")
     return wire.handle(request, received_at=RECEIVED, new_id=lambda: f"id-{next(counter)}")
 
 

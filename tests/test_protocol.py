@@ -13,6 +13,10 @@ import pytest
 from debugger.core import protocol
 
 from debugger.core.http import wire
+from debugger.core.http import headers
+from debugger.core.http import limits
+from debugger.core.http import model
+from debugger.core.http import routes
 from debugger.core.protocol import Envelope, build_event
 from debugger.core.timefmt import corrected_timestamp, format_timestamp, parse_timestamp
 
@@ -168,8 +172,8 @@ def test_raw_is_the_message_as_received(fixed_now: datetime) -> None:
 # wire: request handling
 
 
-def handle(method: str, path: str, body: bytes = b"", headers: tuple[tuple[str, str], ...] = (), **kw: object) -> wire.Outcome:
-    request = wire.IncomingRequest(method=method, path=path, body=body, headers=headers, remote="127.0.0.1", **kw)  # type: ignore[arg-type]
+def handle(method: str, path: str, body: bytes = b"", headers: tuple[tuple[str, str], ...] = (), **kw: object) -> model.Outcome:
+    request = model.IncomingRequest(method=method, path=path, body=body, headers=headers, remote="127.0.0.1", **kw)  # type: ignore[arg-type]
     return wire.handle(request, received_at=datetime(2024, 5, 1, tzinfo=UTC), new_id=new_id_factory())  # type: ignore[arg-type]
 
 
@@ -192,7 +196,7 @@ def handle(method: str, path: str, body: bytes = b"", headers: tuple[tuple[str, 
 )
 def test_route_table(path: str, kind: str, kind_type: str | None) -> None:
     """Every PROTOCOL §1 route maps to its kind, short letters to their type."""
-    route = wire.match_route("POST", path)
+    route = routes.match_route("POST", path)
     assert (route.kind, route.type) == (kind, kind_type)
 
 
@@ -261,11 +265,11 @@ def test_exactly_at_the_limits_is_accepted() -> None:
 
 def test_truncated_reads_are_too_large() -> None:
     """When the server stopped reading at the wire limit, the answer is payload_too_large."""
-    outcome = handle("POST", "/v1/batch", b"{", cut=wire.TOO_LARGE)
+    outcome = handle("POST", "/v1/batch", b"{", cut=model.TOO_LARGE)
     assert orjson.loads(outcome.reply.body)["code"] == "payload_too_large"
 
 
-@pytest.mark.parametrize(("cut", "status", "code"), [(wire.TIMED_OUT, 408, "request_timeout"), (wire.DISCONNECTED, 400, "client_disconnected")])
+@pytest.mark.parametrize(("cut", "status", "code"), [(model.TIMED_OUT, 408, "request_timeout"), (model.DISCONNECTED, 400, "client_disconnected")])
 def test_incomplete_bodies_are_recorded_with_what_arrived(cut: str, status: int, code: str) -> None:
     """A slow or vanished client: a 4xx saying so, and the partial body kept."""
     outcome = handle("POST", "/v1/batch", b'{"batch": [', cut=cut)
@@ -275,11 +279,11 @@ def test_incomplete_bodies_are_recorded_with_what_arrived(cut: str, status: int,
 
 def test_write_key_allowlist() -> None:
     """With --write-key, other keys get Segment's invalid-key 400 (body kept); listed keys pass."""
-    request = wire.IncomingRequest(method="POST", path="/v1/track", body=b'{"userId":"u","event":"E","writeKey":"other"}')
+    request = model.IncomingRequest(method="POST", path="/v1/track", body=b'{"userId":"u","event":"E","writeKey":"other"}')
     outcome = wire.handle(request, received_at=datetime(2024, 5, 1, tzinfo=UTC), new_id=lambda: "x", allowed_keys=frozenset({"mine"}))
     assert outcome.reply.status == 400 and orjson.loads(outcome.reply.body)["code"] == "invalid_write_key"
     assert outcome.record is not None and outcome.record.body and outcome.events == ()
-    ok = wire.IncomingRequest(method="POST", path="/v1/track", body=b'{"userId":"u","event":"E","writeKey":"mine"}')
+    ok = model.IncomingRequest(method="POST", path="/v1/track", body=b'{"userId":"u","event":"E","writeKey":"mine"}')
     assert wire.handle(ok, received_at=datetime(2024, 5, 1, tzinfo=UTC), new_id=lambda: "x", allowed_keys=frozenset({"mine"})).reply.status == 200
 
 
@@ -311,12 +315,12 @@ def test_wrong_method_is_405_and_recorded() -> None:
 )
 def test_basic_auth_username(value: str | None, user: str | None) -> None:
     """Basic username with or without the colon; empty or malformed headers give no key."""
-    assert wire.basic_auth_user(value) == user
+    assert headers.basic_auth_user(value) == user
 
 
 def test_mask_headers_keeps_scheme_hides_secret() -> None:
     """Auth and cookie values are masked; order and other headers kept."""
-    masked = wire.mask_headers([("Host", "x"), ("authorization", "Basic V0s6"), ("Cookie", "sid=1")])
+    masked = headers.mask_headers([("Host", "x"), ("authorization", "Basic V0s6"), ("Cookie", "sid=1")])
     assert masked[0] == ["Host", "x"]
     assert masked[1][1].startswith("Basic ") and "V0s6" not in masked[1][1]
     assert "sid" not in masked[2][1]
@@ -329,7 +333,7 @@ def test_deeply_nested_json_is_a_400_never_an_exception(depth: int) -> None:
     outcome = handle("POST", "/v1/track", body)
     assert outcome.reply.status == 400
     assert orjson.loads(outcome.reply.body)["code"] == "invalid_json"
-    assert outcome.record is not None and outcome.record.body == body[: wire.KEPT_BODY_LIMIT]
+    assert outcome.record is not None and outcome.record.body == body[: limits.KEPT_BODY_LIMIT]
 
 
 @pytest.mark.parametrize(

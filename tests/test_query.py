@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from debugger.core.query import language as q
+from debugger.core.query import sql as query_sql
 from debugger.store import reads as store
 from debugger.core.protocol import Envelope, build_event
 from tests import strategies
@@ -168,7 +169,7 @@ def capture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sqlite3.Connec
 
 def matching(conn: sqlite3.Connection, text: str) -> list[str]:
     """The messageIds (with status for non-ok rows) that a query selects, in id order."""
-    sql, params = q.compile(q.parse(text), now=NOW)
+    sql, params = query_sql.compile(q.parse(text), now=NOW)
     rows = conn.execute(f"SELECT message_id, status FROM events WHERE {sql} ORDER BY id", params)
     return [mid if status == "ok" else f"{mid}:{status}" for mid, status in rows]
 
@@ -277,7 +278,7 @@ def test_free_text_searches_the_whole_stored_message(capture: sqlite3.Connection
 
 def test_compile_terms_scores_each_term(capture: sqlite3.Connection) -> None:
     """Term-by-term SQL lets a caller count how many terms each event satisfies (for near misses)."""
-    parts = q.compile_terms(q.parse('event:"Order Completed" properties.total:>100'), now=NOW)
+    parts = query_sql.compile_terms(q.parse('event:"Order Completed" properties.total:>100'), now=NOW)
     assert [label for label, _, _ in parts] == ['event:"Order Completed"', "properties.total:>100"]
     score = " + ".join(f"coalesce({sql}, 0)" for _, sql, _ in parts)
     params = [p for _, _, ps in parts for p in ps]
@@ -287,16 +288,16 @@ def test_compile_terms_scores_each_term(capture: sqlite3.Connection) -> None:
 
 def test_text_match_gives_a_necessary_fts_condition() -> None:
     """The FTS5 prefilter uses trigrams of free text and literal path values, never of negated terms or numbers."""
-    assert q.text_match(q.parse("")) is None
-    assert q.text_match(q.parse("ab")) is None  # shorter than a trigram
-    assert q.text_match(q.parse("-secret properties.total:42 type:track")) is None
-    assert q.text_match(q.parse("Acme")) == '("acm" AND "cme")'
-    assert q.text_match(q.parse("properties.plan:pro,enterprise")) == (
+    assert query_sql.text_match(q.parse("")) is None
+    assert query_sql.text_match(q.parse("ab")) is None  # shorter than a trigram
+    assert query_sql.text_match(q.parse("-secret properties.total:42 type:track")) is None
+    assert query_sql.text_match(q.parse("Acme")) == '("acm" AND "cme")'
+    assert query_sql.text_match(q.parse("properties.plan:pro,enterprise")) == (
         '(("pro") OR ("ent" AND "nte" AND "ter" AND "erp" AND "rpr" AND "pri" AND "ris" AND "ise"))'
     )
-    assert q.text_match(q.parse("properties.plan:pro,*")) is None  # one alternative implies no text
+    assert query_sql.text_match(q.parse("properties.plan:pro,*")) is None  # one alternative implies no text
     # A quote is \" inside the stored JSON text, and "" inside an FTS5 string.
-    assert q.text_match(q.parse(r"say\"x")) == r'("say" AND "ay\" AND "y\""" AND "\""x")'
+    assert query_sql.text_match(q.parse(r"say\"x")) == r'("say" AND "ay\" AND "y\""" AND "\""x")'
 
 
 def test_selective_queries_are_flagged() -> None:
@@ -310,10 +311,10 @@ def test_selective_queries_are_flagged() -> None:
 
 def test_relative_times_count_back_from_now() -> None:
     """after:/before: compare received_at with now minus the duration, or with the ISO time given."""
-    sql, params = q.compile(q.parse("after:90s before:2024-04-30T10:00:00+02:00"), now=NOW)
+    sql, params = query_sql.compile(q.parse("after:90s before:2024-04-30T10:00:00+02:00"), now=NOW)
     assert params == ["2024-05-01T11:58:30.000Z", "2024-04-30T08:00:00.000Z"]
     assert "received_at >=" in sql and "received_at <" in sql
-    huge = q.compile(q.parse("after:999999999w"), now=NOW)[1]
+    huge = query_sql.compile(q.parse("after:999999999w"), now=NOW)[1]
     assert huge == ["0001-01-01T00:00:00.000Z"]
 
 
@@ -333,7 +334,7 @@ def test_every_query_compiles_to_valid_sql(query: q.Query) -> None:
         " ('2024-05-01T11:00:00.000Z', 'track', 'ok', '[{\"code\":\"x\"}]',"
         " '{\"properties\":{\"a\":[{\"b\":1}],\"c\":\"d\"},\"context\":{\"library\":{\"version\":\"2.0\"}}}')"
     )
-    sql, params = q.compile(query, now=NOW)
+    sql, params = query_sql.compile(query, now=NOW)
     conn.execute(f"SELECT count(*) FROM events WHERE {sql}", params).fetchone()
     conn.close()
 

@@ -28,7 +28,7 @@ from debugger.store.retention import (
 from debugger.server.app import ServerThread
 from debugger.server.settings import Settings
 from debugger.core.timefmt import format_timestamp
-from debugger.core.http.wire import RequestRecord
+from debugger.core.http.model import RequestRecord
 from tests.helpers import http, integrity
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)

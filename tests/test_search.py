@@ -13,6 +13,7 @@ import pytest
 from debugger.core.query import language as q
 from debugger.store import search
 from debugger.store import reads as store
+from debugger.core.query import plan
 from debugger.core.protocol import Envelope, Event, build_event
 from debugger.store.stats import reset, stats
 
@@ -52,7 +53,7 @@ QUERIES = [
 
 def _results(conn: Any, text: str, **kwargs: Any) -> list[int]:
     parsed = q.parse(text)
-    return [e["id"] for e in store.iter_events(conn, query=parsed, now=NOW, statuses=search.view_statuses(parsed, True), **kwargs)]
+    return [e["id"] for e in store.iter_events(conn, query=parsed, now=NOW, statuses=plan.view_statuses(parsed, True), **kwargs)]
 
 
 def test_results_do_not_depend_on_how_far_the_index_got(tmp_path: Path) -> None:
@@ -237,16 +238,16 @@ def test_the_idle_task_waits_for_a_lull_not_the_gap_between_two_requests(tmp_pat
 
 def test_default_view_hides_invalid_events_unless_the_query_asks(tmp_path: Path) -> None:
     """Only ok events by default (PROTOCOL §10 case 8); a status: term or --all lifts the default."""
-    assert search.view_statuses(q.parse("type:track")) == ("ok",)
-    assert search.view_statuses(q.parse("type:track"), show_all=True) is None
-    assert search.view_statuses(q.parse("status:invalid")) is None
-    assert search.view_statuses(q.parse("-status:ok")) is None
+    assert plan.view_statuses(q.parse("type:track")) == ("ok",)
+    assert plan.view_statuses(q.parse("type:track"), show_all=True) is None
+    assert plan.view_statuses(q.parse("status:invalid")) is None
+    assert plan.view_statuses(q.parse("-status:ok")) is None
     path = tmp_path / "c.db"
     _fill(path, 22)
     conn = store.connect(path)
     try:
-        default = store.count_events(conn, query=q.parse(""), now=NOW, statuses=search.view_statuses(q.parse("")))
-        invalid = store.count_events(conn, query=q.parse("status:invalid"), now=NOW, statuses=search.view_statuses(q.parse("status:invalid")))
+        default = store.count_events(conn, query=q.parse(""), now=NOW, statuses=plan.view_statuses(q.parse("")))
+        invalid = store.count_events(conn, query=q.parse("status:invalid"), now=NOW, statuses=plan.view_statuses(q.parse("status:invalid")))
         assert (default, invalid) == (20, 2)  # m0 and m11 have no user id
     finally:
         conn.close()

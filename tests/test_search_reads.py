@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from debugger.core.query import language as q
+from debugger.core.query import sql as query_sql
 from debugger.store import search
 from debugger.store import reads as store
 from debugger.core.protocol import Envelope, Event, build_event
@@ -62,7 +63,7 @@ def _index_to(conn: sqlite3.Connection, mark: int) -> None:
 
 def _oracle(conn: sqlite3.Connection, text: str, statuses: tuple[str, ...] | None, lo: int = 0, hi: int | None = None) -> list[int]:
     """The plain compiled query over the whole table: what every indexed read must equal."""
-    sql, params = q.compile(q.parse(text), now=NOW)
+    sql, params = query_sql.compile(q.parse(text), now=NOW)
     where = [f"({sql})", "id > ?"]
     params = [*params, lo]
     if hi is not None:
@@ -222,7 +223,7 @@ def test_an_indexed_rare_word_reads_only_its_rows(tmp_path: Path) -> None:
             assert [e["id"] for e in selected_events(conn, selection)] == replayed
             assert selection_stats(conn, selection)[0] == len(replayed)
 
-        sql, params = q.compile(q.parse(RARE), now=NOW)
+        sql, params = query_sql.compile(q.parse(RARE), now=NOW)
         plain = Meter(conn)(lambda: conn.execute(f"SELECT id FROM events WHERE {sql} ORDER BY id DESC LIMIT 500", params).fetchall())
         indexed = measured(tui_reads) + replay(replay_reads)
         return indexed, plain, measured.statements + replay.statements

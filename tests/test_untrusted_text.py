@@ -20,6 +20,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from debugger.core.http import wire
+from debugger.core.http import model
 from debugger.cli import cli
 from tests.helpers import ServeProcess, basic, http
 from tests.tui_support import fill, message_request
@@ -59,7 +60,7 @@ def hostile(tmp_path: Path) -> Path:
         message_request({"type": "identify", "userId": "u\x1b[1A", "traits": {"email": MARKUP}}),
         message_request({"type": "page", "name": HUGE, "userId": "u"}),
         message_request({"type": "track", "event": "product added " + OSC8, "userId": "u"}),  # a naming finding
-        wire.IncomingRequest(method="POST", path="/v1/batch", headers=(("Authorization", basic("wk")),),
+        model.IncomingRequest(method="POST", path="/v1/batch", headers=(("Authorization", basic("wk")),),
                              body=orjson.dumps({"batch": [{"type": ANSI + MARKUP, "userId": "u"}]})),  # an unknown type
     ])
     return db
@@ -180,7 +181,7 @@ async def test_the_tui_shows_every_event_inert_in_every_tab(hostile: Path) -> No
     from debugger.tui.widgets.event_list import EventList
     from tests.tui_support import main_screen, make_app, settle
 
-    fill(hostile, [wire.IncomingRequest(
+    fill(hostile, [model.IncomingRequest(
         method="POST", path="/v1/track", remote="127.0.0.1",
         headers=(("Authorization", basic("wk")), ("User-Agent", OSC8 + HUGE[:3000]), ("X-Note", ANSI + MARKUP + BIDI)),
         body=orjson.dumps({"userId": "u", "event": "Headers " + CLEAR}))])
@@ -227,16 +228,16 @@ def test_error_messages_quote_client_values_escaped_and_bounded(fixed_now: objec
     assert isinstance(fixed_now, datetime)
     counter = itertools.count()
 
-    def answer(request: wire.IncomingRequest, **options: object) -> dict[str, object]:
+    def answer(request: model.IncomingRequest, **options: object) -> dict[str, object]:
         outcome = wire.handle(request, received_at=fixed_now, new_id=lambda: f"id-{next(counter)}", **options)  # type: ignore[arg-type]
         return orjson.loads(outcome.reply.body)  # type: ignore[no-any-return]
 
     key = ANSI + "k" * 30_000
     body = orjson.dumps({"writeKey": key, "userId": "u", "event": "E"})
-    refused = answer(wire.IncomingRequest("POST", "/v1/track", body=body), allowed_keys=frozenset({"mine"}))
+    refused = answer(model.IncomingRequest("POST", "/v1/track", body=body), allowed_keys=frozenset({"mine"}))
     assert refused["code"] == "invalid_write_key" and len(str(refused["message"])) < 250
     assert "\\x1b[31mRED" in str(refused["message"])
-    missing = answer(wire.IncomingRequest("POST", "/v1/" + ANSI + "p" * 60_000, body=b"{}"))
+    missing = answer(model.IncomingRequest("POST", "/v1/" + ANSI + "p" * 60_000, body=b"{}"))
     assert missing["code"] == "not_found" and len(str(missing["message"])) < 400 and "\x1b" not in str(missing["message"])
-    encoding = answer(wire.IncomingRequest("POST", "/v1/track", headers=(("Content-Encoding", "zz" * 5000),), body=b"{}"))
+    encoding = answer(model.IncomingRequest("POST", "/v1/track", headers=(("Content-Encoding", "zz" * 5000),), body=b"{}"))
     assert encoding["code"] == "invalid_encoding" and len(str(encoding["message"])) < 200

@@ -15,6 +15,7 @@ import orjson
 from debugger.store import reads as store
 
 from debugger.core.http import wire
+from debugger.core.http import model
 from tests.helpers import SHARED, basic
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,7 +24,7 @@ WIRE = SHARED / "fixtures" / "wire"
 T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 
 
-def wire_requests() -> Iterator[wire.IncomingRequest]:
+def wire_requests() -> Iterator[model.IncomingRequest]:
     """Every POST the real client libraries made (shared/fixtures/wire), as received."""
     for path in sorted(WIRE.glob("*.jsonl")):
         for line in path.read_text().splitlines():
@@ -33,20 +34,20 @@ def wire_requests() -> Iterator[wire.IncomingRequest]:
             headers = tuple(
                 (k, v) for k, v in record["headers"] if k.lower() not in ("content-encoding", "content-length")
             )
-            yield wire.IncomingRequest(
+            yield model.IncomingRequest(
                 method="POST", path=record["path"], headers=headers, body=record["body_text"].encode(), remote="127.0.0.1"
             )
 
 
-def message_request(message: dict[str, Any], key: str = "wk_test", path: str | None = None) -> wire.IncomingRequest:
+def message_request(message: dict[str, Any], key: str = "wk_test", path: str | None = None) -> model.IncomingRequest:
     """One message posted to its own route with Basic auth."""
     route = path or f"/v1/{message.get('type', 'track')}"
-    return wire.IncomingRequest(
+    return model.IncomingRequest(
         method="POST", path=route, headers=(("Authorization", basic(key)),), body=orjson.dumps(message), remote="127.0.0.1"
     )
 
 
-def fill(db: Path, requests: Iterable[wire.IncomingRequest], *, start: datetime = T0, step_ms: int = 250) -> list[int]:
+def fill(db: Path, requests: Iterable[model.IncomingRequest], *, start: datetime = T0, step_ms: int = 250) -> list[int]:
     """Commit the requests to ``db`` at fixed receive times; returns the event ids."""
     counter = itertools.count()
     writer = store.EventWriter(db).start()
@@ -71,7 +72,7 @@ def stored_events(db: Path) -> list[dict[str, Any]]:
         conn.close()
 
 
-def track(n: int, **extra: Any) -> wire.IncomingRequest:
+def track(n: int, **extra: Any) -> model.IncomingRequest:
     """A small valid track message number ``n``."""
     return message_request({"type": "track", "event": f"Event {n}", "userId": f"user-{n}", "messageId": f"m-{n}", **extra})
 

@@ -10,34 +10,21 @@ import os
 import sqlite3
 import sys
 from collections.abc import Callable
-from enum import IntEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from debugger import __version__
+from debugger.core.exitcode import ExitCode
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-class ExitCode(IntEnum):
-    """Process exit codes (DESIGN §4)."""
-
-    OK = 0
-    ERROR = 1
-    USAGE = 2
-    FAILED = 3  # an expectation, a check or a delivery failed; a request was rejected
-    UNREACHABLE = 4
-    INTERRUPTED = 130
 
 
 EPILOG = """\b
 Exit codes: 0 ok · 1 error · 2 usage · 3 expectation/violation failed or request rejected
             4 target unreachable · 130 interrupted
 """
-
-DEFAULT_URL = "http://127.0.0.1:8088"
 
 
 def db_option(func: F) -> F:

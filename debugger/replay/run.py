@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from debugger.cli import ExitCode
+from debugger.core.exitcode import ExitCode
 from debugger.replay.delivery import END, Deliverer, Feed, Sent
 from debugger.core.replay.planning import SHIFT, ReplayOptions, Skipped, plan_replay, shift_delta
 from debugger.replay.rows import delivery_rows, request_row, skipped_row

@@ -18,7 +18,8 @@ import orjson
 
 from debugger.core.query.language import Query
 from debugger.core.replay.planning import event_time
-from debugger.store.search import DEFAULT_STATUSES, matching_sql, select_rows
+from debugger.core.query.plan import DEFAULT_STATUSES
+from debugger.store.search import matching_sql, select_rows
 from debugger.store.reads import connect
 
 

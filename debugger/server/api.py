@@ -195,7 +195,7 @@ async def _not_here(request: web.Request) -> web.StreamResponse:
 
 
 async def _events(request: web.Request) -> web.StreamResponse:
-    from debugger.store.search import view_statuses
+    from debugger.core.query.plan import view_statuses
 
     query = _query(request)
     after = _number(request, "after", 0, 0, 2**63 - 1)
@@ -276,7 +276,7 @@ async def _stats(request: web.Request) -> web.StreamResponse:
 
 
 async def _schema(request: web.Request) -> web.StreamResponse:
-    from debugger.store.search import view_statuses
+    from debugger.core.query.plan import view_statuses
     from debugger.store.stats import observed_schema
     from debugger.store.reads import connect, iter_events
 
@@ -296,7 +296,7 @@ async def _schema(request: web.Request) -> web.StreamResponse:
 
 async def _wait(request: web.Request) -> web.StreamResponse:
     from debugger.store.expect import Condition, MatchCounter, Outcome, evidence
-    from debugger.store.search import view_statuses
+    from debugger.core.query.plan import view_statuses
     from debugger.store.reads import connect
 
     query = _query(request)

@@ -1,7 +1,7 @@
 """The aiohttp shell around :mod:`debugger.core.http.wire`: read bytes, handle, await the commit, answer.
 
 Every route of PROTOCOL.md §1 goes through one catch-all handler, because the route table
-itself is part of the pure wire contract (:func:`debugger.core.http.wire.match_route`). The server is
+itself is part of the pure wire contract (:func:`debugger.core.http.routes.match_route`). The server is
 started with ``auto_decompress=False`` (see :func:`start`) so the wire bytes, their size and
 their encoding reach the pure core as they arrived, and gzip is inflated with a bound.
 """
@@ -25,6 +25,8 @@ import orjson
 from aiohttp import web
 
 from debugger.core.http import wire
+from debugger.core.http import limits
+from debugger.core.http import model
 from debugger.server.guard import ConnectionGuard, GuardedSite, ParserLog
 from debugger.core.http.limits import PARSER_LIMITS
 from debugger.server.settings import Settings
@@ -37,7 +39,7 @@ log = logging.getLogger(__name__)
 class Handled:
     """What the server did with one request, for the headless log and the summary."""
 
-    outcome: wire.Outcome
+    outcome: model.Outcome
     result: WriteResult | None
     seconds: float
 
@@ -58,7 +60,7 @@ def make_app(settings: Settings, *, observer: Observer | None = None) -> web.App
         observer: called after each handled request (headless printing, counters).
     """
     guard = ConnectionGuard(settings.peer_connections, settings.max_connections)
-    app = web.Application(client_max_size=wire.WIRE_LIMIT + 1, middlewares=[guard.middleware])
+    app = web.Application(client_max_size=limits.WIRE_LIMIT + 1, middlewares=[guard.middleware])
     app[settings_key] = settings
     app[guard_key] = guard
     app[observer_key] = [observer] if observer is not None else []
@@ -132,13 +134,13 @@ async def _read_body(request: web.Request, timeout: float) -> tuple[bytes, str |
     Returns the bytes read and why reading stopped early, if it did: ``too_large``,
     ``timeout`` (a slow or stalled client) or ``disconnected``. What arrived is kept either way.
     """
-    if request.content_length is not None and request.content_length > wire.WIRE_LIMIT:
-        return b"", wire.TOO_LARGE
+    if request.content_length is not None and request.content_length > limits.WIRE_LIMIT:
+        return b"", model.TOO_LARGE
     content = request.content
     if content.is_eof() and content.exception() is None:
         # The whole body came with the headers (most requests): take it, no timer to arm.
         body = content.read_nowait(-1)
-        return body, wire.TOO_LARGE if len(body) > wire.WIRE_LIMIT else None
+        return body, model.TOO_LARGE if len(body) > limits.WIRE_LIMIT else None
     chunks: list[bytes] = []
     size = 0
     try:
@@ -149,12 +151,12 @@ async def _read_body(request: web.Request, timeout: float) -> tuple[bytes, str |
                     return b"".join(chunks), None
                 chunks.append(chunk)
                 size += len(chunk)
-                if size > wire.WIRE_LIMIT:
-                    return b"".join(chunks), wire.TOO_LARGE
+                if size > limits.WIRE_LIMIT:
+                    return b"".join(chunks), model.TOO_LARGE
     except TimeoutError:
-        return b"".join(chunks), wire.TIMED_OUT
+        return b"".join(chunks), model.TIMED_OUT
     except (ConnectionError, web.HTTPException, aiohttp.ClientPayloadError, aiohttp.http_exceptions.HttpProcessingError):
-        return b"".join(chunks), wire.DISCONNECTED
+        return b"".join(chunks), model.DISCONNECTED
 
 
 def _header_text(value: str) -> str:
@@ -165,8 +167,8 @@ def _header_text(value: str) -> str:
     return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
-def _incoming(request: web.Request, body: bytes, cut: str | None) -> wire.IncomingRequest:
-    return wire.IncomingRequest(
+def _incoming(request: web.Request, body: bytes, cut: str | None) -> model.IncomingRequest:
+    return model.IncomingRequest(
         method=request.method,
         path=request.path,
         query_string=request.query_string,
@@ -208,7 +210,7 @@ async def _ingest(request: web.Request) -> web.StreamResponse:
             result = await request.app[writer_key].write(outcome.record, outcome.events)
         except StoreError as exc:
             # 503, not 200: the client keeps the events and retries; nothing is acknowledged unstored.
-            reply = wire.Reply(
+            reply = model.Reply(
                 503,
                 wire.error_body("store_unavailable", str(exc)),
                 headers=(*reply.headers, ("Retry-After", "1")),

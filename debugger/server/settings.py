@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from debugger.core.http.routes import DEFAULT_HOST, DEFAULT_PORT
 from debugger.store.retention import Policy
 
 
@@ -35,8 +36,8 @@ class Settings:
     """
 
     db: Path
-    host: str = "127.0.0.1"
-    port: int = 8088
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
     quiet: bool = False
     commit_rows: int = 5000
     shutdown_timeout: float = 10.0

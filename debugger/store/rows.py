@@ -18,7 +18,7 @@ import orjson
 from debugger.store.capture import insert_many
 from debugger.core.protocol import DUPLICATE, DUPLICATE_WINDOW, OK, WARNING, Event, Problem
 from debugger.core.timefmt import format_timestamp, parse_timestamp
-from debugger.core.http.wire import RequestRecord
+from debugger.core.http.model import RequestRecord
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,8 +31,6 @@ from debugger.store.reads import EVENT_COLUMNS, from_row, now_utc
 log = logging.getLogger(__name__)
 
 WATERMARK_KEY = "fts_watermark"
-#: What `segdbg events` and friends show unless told otherwise: what Segment would forward.
-DEFAULT_STATUSES = ("ok",)
 _SELECT = ", ".join(f"events.{c}" for c in EVENT_COLUMNS)
 
 
@@ -148,13 +146,6 @@ def catch_up(conn: sqlite3.Connection, *, optimize_after: bool = True) -> int:
 def optimize(conn: sqlite3.Connection) -> None:
     """Merge the whole FTS index into one segment (≈ 30 s per million events; blocks writers meanwhile)."""
     conn.execute(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('optimize')")
-
-
-def view_statuses(query: q.Query | None, show_all: bool = False) -> tuple[str, ...] | None:
-    """The default view (PROTOCOL §10 case 8): only ``ok`` unless ``--all`` or a ``status:`` term."""
-    if show_all or (query is not None and query.has_status_term):
-        return None
-    return DEFAULT_STATUSES
 
 
 def _parts(

@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 from debugger.store.capture import StoreError, check_integrity, connect, migrate
 from debugger.core.protocol import Event
 from debugger.store.rows import WriteResult, next_ids, write_error, write_group
-from debugger.core.http.wire import RequestRecord
+from debugger.core.http.model import RequestRecord
 
 log = logging.getLogger(__name__)
 

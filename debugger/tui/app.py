@@ -15,7 +15,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
-from debugger.core.pretty.render import DEFAULT_URL
+from debugger.core.http.routes import DEFAULT_URL
 from debugger.store.reads import EventWriter, now_utc
 from debugger.store.follow import CaptureReader
 from debugger.tui.linting import LintState

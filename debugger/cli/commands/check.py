@@ -13,7 +13,8 @@ from typing import Any
 import click
 import orjson
 
-from debugger.cli import ExitCode, db_option, resolve_db
+from debugger.core.exitcode import ExitCode
+from debugger.cli import db_option, resolve_db
 from debugger.core.lint.finding import CATEGORIES, PLAN, PROTOCOL, Finding
 from debugger.core.lint.naming import EVENT_CASES, KEY_CASES
 from debugger.core.pretty.render import inert

@@ -14,7 +14,8 @@ from typing import Any
 import click
 
 from debugger import __version__
-from debugger.cli import DEFAULT_URL, db_option, parse_query, resolve_db
+from debugger.core.http.routes import DEFAULT_URL
+from debugger.cli import db_option, parse_query, resolve_db
 from debugger.core.pretty.export import (
     CSV_COLUMNS,
     HAR_SUFFIX,
@@ -70,7 +71,7 @@ def command(query: str, db: Path | None, fmt: str, limit: int | None, show_all: 
       segdbg events 'user:u_42' --format curl --to http://staging:8088
       segdbg events pinned:true --all                 # the pinned events (📌 in the # column)
     """
-    from debugger.store.search import view_statuses
+    from debugger.core.query.plan import view_statuses
     from debugger.store.reads import StoreError, count_events, iter_events, reader
 
     parsed = parse_query(query)

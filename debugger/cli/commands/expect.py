@@ -11,7 +11,8 @@ from typing import Any
 import click
 import orjson
 
-from debugger.cli import ExitCode, db_option, parse_query, resolve_db, url_option
+from debugger.core.exitcode import ExitCode
+from debugger.cli import db_option, parse_query, resolve_db, url_option
 
 #: The longest single long-poll; longer timeouts are several polls.
 POLL_CHUNK = 60.0
@@ -79,7 +80,7 @@ def command(
 
 def _on_file(path: Path, parsed: Any, text: str, condition: Any, timeout: float, show_all: bool) -> dict[str, Any]:
     from debugger.store.expect import wait_on_file
-    from debugger.store.search import view_statuses
+    from debugger.core.query.plan import view_statuses
     from debugger.store.reads import StoreError, migrate
 
     try:

@@ -10,7 +10,8 @@ from typing import Any
 
 import click
 
-from debugger.cli import ExitCode, db_option, parse_query, resolve_db
+from debugger.core.exitcode import ExitCode
+from debugger.cli import db_option, parse_query, resolve_db
 
 
 def parse_ids(words: tuple[str, ...]) -> list[int]:

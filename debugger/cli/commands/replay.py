@@ -14,7 +14,8 @@ from urllib.parse import urlsplit
 import click
 import orjson
 
-from debugger.cli import ExitCode, db_option, resolve_db
+from debugger.core.exitcode import ExitCode
+from debugger.cli import db_option, resolve_db
 from debugger.core.replay.planning import DEFAULT_BATCH_SIZE, KEEP, SHIFT, ReplayOptions
 
 if TYPE_CHECKING:
@@ -198,7 +199,7 @@ def selection(text: str | None, now: datetime) -> Selection:
             f"invalid query: {exc.message}\n  {shown}\n  {' ' * exc.start}{'^' * max(1, exc.end - exc.start)}"
         ) from exc
     from debugger.replay.selection import Selection
-    from debugger.store.search import view_statuses
+    from debugger.core.query.plan import view_statuses
 
     # What Segment would have accepted and forwarded, unless the query names statuses.
     statuses = view_statuses(parsed)

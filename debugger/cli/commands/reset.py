@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from debugger.cli import ExitCode, db_option, resolve_db, url_option
+from debugger.core.exitcode import ExitCode
+from debugger.cli import db_option, resolve_db, url_option
 
 
 @click.command("reset")

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import click
 
-from debugger.cli import DEFAULT_URL, ExitCode
+from debugger.core.http.routes import DEFAULT_URL
+from debugger.core.exitcode import ExitCode
 from debugger.core.inputs.payloads import FILE_FORMATS, LineError, PlannedRequest, plan_file
 from debugger.core.pretty.render import inert
 

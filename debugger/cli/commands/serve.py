@@ -20,6 +20,7 @@ from typing import Any, TextIO
 import click
 
 from debugger.cli import db_option, resolve_db
+from debugger.core.http.routes import DEFAULT_HOST, DEFAULT_PORT
 from debugger.cli.commands.tui import DEFAULT_CAP, cap_option, plan_option, terminal
 from debugger.cli.commands.vacuum import max_age_option, max_events_option
 from debugger.core.pretty.render import inert
@@ -109,12 +110,12 @@ class _Printer:
 @click.command("serve")
 @click.option(
     "--host",
-    default="127.0.0.1",
+    default=DEFAULT_HOST,
     show_default=True,
     help="Interface to bind. The default accepts connections from this machine only; "
     "0.0.0.0 would let anything on your network send events and read this capture.",
 )
-@click.option("--port", default=8088, show_default=True, type=click.IntRange(0, 65535), help="TCP port (0: any free port).")
+@click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535), help="TCP port (0: any free port).")
 @db_option
 @click.option("--headless", is_flag=True, help="No terminal UI: print one line per request instead.")
 @click.option("--quiet", "-q", is_flag=True, help="Headless: print no line per request, only the summary.")

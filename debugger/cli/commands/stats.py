@@ -10,7 +10,8 @@ from typing import Any
 import click
 import orjson
 
-from debugger.cli import ExitCode, db_option, resolve_db, url_option
+from debugger.core.exitcode import ExitCode
+from debugger.cli import db_option, resolve_db, url_option
 
 
 @click.command("stats")

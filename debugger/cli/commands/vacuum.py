@@ -9,7 +9,8 @@ from typing import Any
 
 import click
 
-from debugger.cli import ExitCode, db_option, resolve_db, url_option
+from debugger.core.exitcode import ExitCode
+from debugger.cli import db_option, resolve_db, url_option
 
 
 def max_events_option(func: Any) -> Any:

@@ -12,6 +12,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from debugger.core.protocol import MAX_BATCH_BYTES
+
+#: The most a server reads off the wire for one request; anything longer is over every limit.
+WIRE_LIMIT = 2 * MAX_BATCH_BYTES
+#: How much of a rejected request's body is kept for the HTTP view.
+KEPT_BODY_LIMIT = 1024 * 1024
 #: The most headers one request may carry (browsers send about 20).
 MAX_HEADER_COUNT = 128
 #: The most bytes of header names and values one request may carry (a big localhost Cookie

@@ -1,6 +1,7 @@
-"""What the routes beside ingest answer or carry (PROTOCOL.md §1.2, §1.5): the CDN settings that
-point analytics.js at this server, the message a pixel GET carries and the GIF it gets back,
-and the text of the home page. No I/O.
+"""The routes (PROTOCOL.md §1): which route a method and path name, and what the routes beside
+ingest answer or carry (PROTOCOL.md §1.2, §1.5): the CDN settings that point analytics.js at this
+server, the message a pixel GET carries and the GIF it gets back, and the text of the home page.
+No I/O.
 """
 
 from __future__ import annotations
@@ -8,15 +9,64 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 import orjson
 
 from debugger.core.http.bodies import RequestError, decode_json
 from debugger.core.http.headers import header
+from debugger.core.http.model import IncomingRequest
+from debugger.core.protocol import TYPES
 
-if TYPE_CHECKING:
-    from debugger.core.http.wire import IncomingRequest
+#: Where `segdbg serve` listens unless told otherwise, and the URL clients and commands use then.
+DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8088
+DEFAULT_URL = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
+
+#: The kinds of route (:attr:`Route.kind`).
+MESSAGE, BATCH_ROUTE, METRICS, PIXEL, SETTINGS, HOME, UNKNOWN = (
+    "message",
+    "batch",
+    "metrics",
+    "pixel",
+    "settings",
+    "home",
+    "unknown",
+)
+#: analytics.js's one-letter paths: ``/v1/t`` is ``/v1/track``.
+SHORT_PATHS = {t[0]: t for t in TYPES}
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Where a request was sent: ``kind`` plus the message type or write key in the path."""
+
+    kind: str
+    type: str | None = None
+    write_key: str | None = None
+
+
+def match_route(method: str, path: str) -> Route:
+    """Map a method and path to the PROTOCOL.md §1 route it names."""
+    clean = path.rstrip("/") or "/"
+    parts = clean.split("/")
+    if clean == "/":
+        return Route(HOME)
+    if len(parts) == 3 and parts[1] == "v1":
+        name = parts[2]
+        if name in TYPES:
+            return Route(MESSAGE, type=name)
+        if name in SHORT_PATHS:
+            return Route(MESSAGE, type=SHORT_PATHS[name])
+        if name in ("batch", "import", "b"):
+            return Route(BATCH_ROUTE)
+        if name == "m":
+            return Route(METRICS)
+    if len(parts) == 4 and parts[1:3] == ["v1", "pixel"] and parts[3] in TYPES:
+        return Route(PIXEL, type=parts[3])
+    if len(parts) == 5 and parts[1:3] == ["v1", "projects"] and parts[4] == "settings":
+        return Route(SETTINGS, write_key=parts[3])
+    return Route(UNKNOWN)
 
 
 #: A 43-byte transparent 1×1 GIF, the pixel API's only answer (D-PIXEL).
@@ -25,7 +75,7 @@ PIXEL_GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAA
 
 def settings_body(write_key: str, request: IncomingRequest) -> bytes:
     """The CDN settings that make analytics.js send everything to this server (§1.5)."""
-    host = header(request.headers, "x-forwarded-host") or header(request.headers, "host") or "127.0.0.1:8088"
+    host = header(request.headers, "x-forwarded-host") or header(request.headers, "host") or f"{DEFAULT_HOST}:{DEFAULT_PORT}"
     scheme = (header(request.headers, "x-forwarded-proto") or request.scheme).split(",")[0].strip()
     return orjson.dumps(
         {

@@ -5,16 +5,16 @@ into an :class:`Outcome`: the exact reply Segment would give, the events to stor
 record of the request itself. The server only reads bytes, calls this, awaits the commit and
 writes the reply. No I/O, no clock: the receive time and the id generator are passed in.
 
-Headers (lookup, auth, masking, CORS) live in :mod:`debugger.core.http.headers`, body decoding in
-:mod:`debugger.core.http.bodies`, the settings, pixel and home routes' bodies in
-:mod:`debugger.core.http.routes`; what callers use of them (``RequestError``, ``mask_headers``,
-``basic_auth_user``, ``decode_json_lenient``) is importable from here too.
+The request and reply model lives in :mod:`debugger.core.http.model`, the route table and the
+settings, pixel and home routes' bodies in :mod:`debugger.core.http.routes`, headers (lookup,
+auth, masking, CORS) in :mod:`debugger.core.http.headers`, body decoding in
+:mod:`debugger.core.http.bodies` and the bounds in :mod:`debugger.core.http.limits`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -28,14 +28,9 @@ from debugger.core.http.bodies import (
     serialize,
     storable_text,
 )
-from debugger.core.http.headers import (
-    Headers,
-    basic_auth_user,
-    cors_headers,
-    lowered,
-    mask_headers,
-)
-from debugger.core.http.limits import Oversize, kept_headers, kept_target, oversize
+from debugger.core.http.headers import basic_auth_user, cors_headers, lowered, mask_headers
+from debugger.core.http.limits import KEPT_BODY_LIMIT, Oversize, kept_headers, kept_target, oversize
+from debugger.core.http.model import DISCONNECTED, TIMED_OUT, TOO_LARGE, IncomingRequest, Outcome, Reply, RequestRecord
 from debugger.core.protocol import (
     BATCH,
     CONTEXT,
@@ -44,7 +39,6 @@ from debugger.core.protocol import (
     MAX_BATCH_MESSAGES,
     MAX_MESSAGE_BYTES,
     SENT_AT,
-    TYPES,
     WARNING,
     WRITE_KEY,
     Envelope,
@@ -52,123 +46,25 @@ from debugger.core.protocol import (
     Problem,
     build_event,
 )
-from debugger.core.http.routes import HOME_TEXT, PIXEL_GIF, pixel_message, settings_body
+from debugger.core.http.routes import (
+    BATCH_ROUTE,
+    HOME,
+    HOME_TEXT,
+    METRICS,
+    MESSAGE,
+    PIXEL,
+    PIXEL_GIF,
+    SETTINGS,
+    UNKNOWN,
+    Route,
+    match_route,
+    pixel_message,
+    settings_body,
+)
 from debugger.core.timefmt import format_timestamp
 
-#: The most a server reads off the wire for one request; anything longer is over every limit.
-WIRE_LIMIT = 2 * MAX_BATCH_BYTES
-#: How much of a rejected request's body is kept for the HTTP view.
-KEPT_BODY_LIMIT = 1024 * 1024
-
-SHORT_PATHS = {t[0]: t for t in TYPES}
-TOO_LARGE, TIMED_OUT, DISCONNECTED = "too_large", "timed_out", "disconnected"
-
-MESSAGE, BATCH_ROUTE, METRICS, PIXEL, SETTINGS, HOME, UNKNOWN = (
-    "message",
-    "batch",
-    "metrics",
-    "pixel",
-    "settings",
-    "home",
-    "unknown",
-)
-
+#: Segment's answer to every accepted request (exactly this body, status 200).
 SUCCESS_BODY = b'{"success":true}'
-
-
-@dataclass(frozen=True, slots=True)
-class Route:
-    """Where a request was sent: ``kind`` plus the message type or write key in the path."""
-
-    kind: str
-    type: str | None = None
-    write_key: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class IncomingRequest:
-    """An HTTP request as it arrived.
-
-    Attributes:
-        body: the bytes read off the wire (still compressed), at most ``WIRE_LIMIT + 1``.
-        cut: why the server stopped reading early, if it did: ``TOO_LARGE`` (more than
-            ``WIRE_LIMIT`` bytes), ``TIMED_OUT`` (a slow client) or ``DISCONNECTED``.
-        scheme: ``http`` or ``https``, used to tell analytics.js where to send.
-    """
-
-    method: str
-    path: str
-    query_string: str = ""
-    query: Sequence[tuple[str, str]] = ()
-    headers: Headers = ()
-    body: bytes = b""
-    remote: str | None = None
-    cut: str | None = None
-    scheme: str = "http"
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """The HTTP answer: status, body, content type and extra headers."""
-
-    status: int
-    body: bytes
-    content_type: str = "application/json"
-    headers: tuple[tuple[str, str], ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class RequestRecord:
-    """One row of the ``requests`` table: every request that reached an ingest route."""
-
-    received_at: str
-    method: str
-    path: str
-    query_string: str
-    remote_addr: str | None
-    headers: list[list[str]]
-    kind: str
-    write_key: str | None
-    content_type: str | None
-    content_encoding: str | None
-    wire_size: int
-    body_size: int | None
-    status: int
-    code: str | None
-    message: str | None
-    body: bytes | None
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What to answer, what to record, and which events to store."""
-
-    reply: Reply
-    record: RequestRecord | None
-    events: tuple[Event, ...] = field(default=())
-
-
-def match_route(method: str, path: str) -> Route:
-    """Map a method and path to the PROTOCOL.md §1 route it names."""
-    clean = path.rstrip("/") or "/"
-    parts = clean.split("/")
-    if clean == "/":
-        return Route(HOME)
-    if len(parts) == 3 and parts[1] == "v1":
-        name = parts[2]
-        if name in TYPES:
-            return Route(MESSAGE, type=name)
-        if name in SHORT_PATHS:
-            return Route(MESSAGE, type=SHORT_PATHS[name])
-        if name in ("batch", "import", "b"):
-            return Route(BATCH_ROUTE)
-        if name == "m":
-            return Route(METRICS)
-    if len(parts) == 4 and parts[1:3] == ["v1", "pixel"] and parts[3] in TYPES:
-        return Route(PIXEL, type=parts[3])
-    if len(parts) == 5 and parts[1:3] == ["v1", "projects"] and parts[4] == "settings":
-        return Route(SETTINGS, write_key=parts[3])
-    return Route(UNKNOWN)
 
 
 def error_body(code: str, message: str) -> bytes:

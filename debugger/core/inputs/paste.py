@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, urlsplit
 import orjson
 
 from debugger.core.http import wire
+from debugger.core.http import model
 from debugger.core.inputs.calls import CallError, looks_like_calls, parse_calls
 from debugger.core.protocol import BATCH, TYPE, TYPES
 
@@ -51,7 +52,7 @@ class Pasted:
     """What a paste became: its form, the requests' outcomes (events to store), and notes."""
 
     form: str
-    outcomes: tuple[wire.Outcome, ...]
+    outcomes: tuple[model.Outcome, ...]
     notes: tuple[str, ...] = field(default=())
 
     @property
@@ -81,7 +82,7 @@ def handle(text: str, *, received_at: datetime, new_id: Callable[[], str]) -> Pa
     return Pasted(form, tuple(outcomes), notes)
 
 
-def recognise(text: str) -> tuple[str, list[tuple[str, wire.IncomingRequest]], tuple[str, ...]]:
+def recognise(text: str) -> tuple[str, list[tuple[str, model.IncomingRequest]], tuple[str, ...]]:
     """The form of ``text`` and the requests that carry it (each with a label for errors)."""
     stripped = text.strip()
     if not stripped:
@@ -108,7 +109,7 @@ def recognise(text: str) -> tuple[str, list[tuple[str, wire.IncomingRequest]], t
     return form, [("", request)], notes
 
 
-def _document(document: object, body: bytes) -> tuple[str, wire.IncomingRequest, tuple[str, ...]]:
+def _document(document: object, body: bytes) -> tuple[str, model.IncomingRequest, tuple[str, ...]]:
     if isinstance(document, list):
         return f"JSON array of {len(document)}", _post("/v1/batch", orjson.dumps({BATCH: document})), ()
     if not isinstance(document, dict):
@@ -125,7 +126,7 @@ def _document(document: object, body: bytes) -> tuple[str, wire.IncomingRequest,
     return "message", _post("/v1/batch", orjson.dumps({BATCH: [document]})), ()
 
 
-def _ndjson(lines: list[tuple[int, str]]) -> tuple[str, list[tuple[str, wire.IncomingRequest]], tuple[str, ...]]:
+def _ndjson(lines: list[tuple[int, str]]) -> tuple[str, list[tuple[str, model.IncomingRequest]], tuple[str, ...]]:
     requests = []
     notes: list[str] = []
     for number, line in lines:
@@ -139,7 +140,7 @@ def _ndjson(lines: list[tuple[int, str]]) -> tuple[str, list[tuple[str, wire.Inc
     return f"NDJSON, {len(lines)} lines", requests, tuple(notes)
 
 
-def _calls(text: str) -> tuple[str, list[tuple[str, wire.IncomingRequest]], tuple[str, ...]]:
+def _calls(text: str) -> tuple[str, list[tuple[str, model.IncomingRequest]], tuple[str, ...]]:
     try:
         calls = parse_calls(text)
     except CallError as exc:
@@ -155,14 +156,14 @@ def _calls(text: str) -> tuple[str, list[tuple[str, wire.IncomingRequest]], tupl
     return label, requests, notes
 
 
-def _post(path: str, body: bytes, headers: tuple[tuple[str, str], ...] = ()) -> wire.IncomingRequest:
+def _post(path: str, body: bytes, headers: tuple[tuple[str, str], ...] = ()) -> model.IncomingRequest:
     kept = [h for h in headers if h[0].lower() not in ("authorization", "content-length", "host")]
     names = {k.lower() for k, _ in kept}
     own = [h for h in _HEADERS if h[0].lower() == "authorization" or h[0].lower() not in names]
-    return wire.IncomingRequest(method="POST", path=path, headers=(*own, *kept), body=body)
+    return model.IncomingRequest(method="POST", path=path, headers=(*own, *kept), body=body)
 
 
-def _curl(text: str) -> wire.IncomingRequest:
+def _curl(text: str) -> model.IncomingRequest:
     joined = text.replace("\\\r\n", " ").replace("\\\n", " ")
     try:
         args = shlex.split(joined)
@@ -208,7 +209,7 @@ def _curl(text: str) -> wire.IncomingRequest:
     body = "&".join(data).encode()
     verb = method or ("POST" if data else "GET")
     request = _post(parts.path or "/", body, tuple(headers))
-    return wire.IncomingRequest(
+    return model.IncomingRequest(
         method=verb,
         path=request.path,
         query_string=parts.query,

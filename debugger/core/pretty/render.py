@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from debugger.core.http.routes import DEFAULT_URL
 from debugger.core.pretty.dialects import curl, js, mobile, php, python, ruby, typed
 from debugger.core.pretty.dialects.call import Call, from_message
 
@@ -130,7 +131,6 @@ LEXER = {
     "analytics-java": "java",
     CURL: "bash",
 }
-DEFAULT_URL = "http://127.0.0.1:8088"
 
 _RENDER: dict[str, Callable[[Call], str]] = {
     "analytics.js": js.browser,

@@ -1,8 +1,7 @@
 """The one filter language (DESIGN §5): text → AST → canonical text.
 
 Used verbatim by the TUI search box, ``segdbg events``/``expect``/``replay``/``check`` and the
-HTTP API. Pure: no I/O, no clock. The AST becomes parameterised SQL in :mod:`debugger.core.query.sql`
-(its ``compile``, ``compile_terms``, ``text_match`` and ``relative_span`` are still reachable here).
+HTTP API. Pure: no I/O, no clock. The AST becomes parameterised SQL in :mod:`debugger.core.query.sql`.
 
 Syntax, by example::
 
@@ -27,16 +26,10 @@ import difflib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-
+from debugger.core.protocol import STATUSES, TYPES
 from debugger.core.timefmt import parse_timestamp
 
-if TYPE_CHECKING:
-    from debugger.core.query.sql import compile, compile_terms, relative_span, text_match  # noqa: F401 - re-exported
-
-STATUSES = ("ok", "invalid", "duplicate")
 BOOLEANS = ("true", "false")
-TYPES = ("identify", "track", "page", "screen", "group", "alias")
 #: Fields with a fixed meaning; everything else with a dot is a JSON path into the stored message.
 KEYWORDS = ("type", "event", "user", "source", "lib", "status", "id", "problem", "after", "before", "has", "pinned")
 #: Where a JSON path may start (quote the first segment to reach any other top-level key).
@@ -432,19 +425,3 @@ def _print_value(value: Value) -> str:
 def _print_piece(text: str, *, first: bool) -> str:
     risky = not text or any(c.isspace() or c in '"\\,*' for c in text) or (first and text[0] in "<>")
     return _quote(text) if risky else text
-
-
-# ------------------------------------------------------------------------------ the SQL half
-_SQL_NAMES = frozenset({"compile", "compile_terms", "text_match", "relative_span"})
-
-
-def __getattr__(name: str) -> Any:
-    """``query.compile`` and the rest of :mod:`debugger.core.query.sql`'s API, imported on first use.
-
-    Lazily, because query_sql imports the AST from here: importing it at load time would be a cycle.
-    """
-    if name in _SQL_NAMES:
-        from debugger.core.query import sql as query_sql
-
-        return getattr(query_sql, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -19,6 +19,8 @@ from debugger.core.query import language as q
 from debugger.core.query import sql as query_sql
 
 FTS_TABLE = "events_fts"
+#: What `segdbg events` and friends show unless told otherwise: what Segment would forward.
+DEFAULT_STATUSES = ("ok",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,3 +137,10 @@ def _filters(query: q.Query | None, now: datetime, statuses: Iterable[str] | Non
         where.append(sql)
         params += values
     return where, params
+
+
+def view_statuses(query: q.Query | None, show_all: bool = False) -> tuple[str, ...] | None:
+    """The default view (PROTOCOL §10 case 8): only ``ok`` unless ``--all`` or a ``status:`` term."""
+    if show_all or (query is not None and query.has_status_term):
+        return None
+    return DEFAULT_STATUSES
