@@ -275,10 +275,10 @@ async def steady_latency(url: str, rate: int, seconds: float, single_event: bool
 def raw_sqlite_appends(db: Path, total: int = 200_000, per_commit: int = 5000) -> float:
     """Insert rows shaped like segdbg's into the same schema, one connection, group commits."""
     from debugger.store import rows as capture_rows
-    from debugger.store import reads as store
+    from debugger.store import capture
 
-    store.migrate(db)
-    conn = store.connect(db)
+    capture.migrate(db)
+    conn = capture.connect(db)
     stored = orjson.dumps(realistic_event(0, 0, 0)).decode()
     rows = [
         (None, None, "2026-11-28T10:15:55.500Z", "bench", "track", "Order Completed", f"user-{i % 5000}", None,

@@ -30,7 +30,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from debugger.store import reads as store
+from debugger.store import reads
+from debugger.store import capture
+from debugger.store import writer as store_writer
 from debugger.core.lint.checker import CompiledPlan
 from debugger.core.lint.linter import Linter
 from debugger.core.lint.plan import dump_yaml, parse_text
@@ -115,15 +117,15 @@ def end_to_end(events: list[dict[str, Any]], linter: Linter) -> dict[str, Any]:
     envelope = Envelope(write_key="wk_bench", received_at=datetime(2024, 5, 1, 12, 0, 1, tzinfo=UTC))
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.db"
-        writer = store.EventWriter(path).start()
+        writer = store_writer.EventWriter(path).start()
         for start in range(0, len(events), 1000):
             batch = [build_event(e, envelope, new_id=lambda: "x") for e in events[start:start + 1000]]
             writer.submit(None, batch).result()
         writer.close()
-        conn = store.connect(path)
+        conn = capture.connect(path)
         try:
             began = time.process_time()
-            findings = sum(len(linter.event(row)) for row in store.iter_events(conn))
+            findings = sum(len(linter.event(row)) for row in reads.iter_events(conn))
             seconds = time.process_time() - began
         finally:
             conn.close()

@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from ingest import free_port, start_segdbg, stop, wait_up
 
 from debugger.core.protocol import Envelope, build_event
-from debugger.store.reads import EventWriter
+from debugger.store.writer import EventWriter
 
 SINK = textwrap.dedent(
     """

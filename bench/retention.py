@@ -33,9 +33,10 @@ from search import build, realistic_messages  # noqa: E402
 
 from debugger.store import maintenance
 
-from debugger.store import search
 
-from debugger.store import reads as store  # noqa: E402
+from debugger.store import capture
+from debugger.store import writer as store_writer
+from debugger.store import index as search_index
 from debugger.store.retention import Chain, Policy, Retention, apply  # noqa: E402
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
@@ -48,7 +49,7 @@ def _fresh(path: Path) -> Path:
 
 
 def _task(cap: int | None) -> object:
-    indexer = search.Indexer()
+    indexer = search_index.Indexer()
     if cap is None:
         return indexer
     return Chain(Retention(Policy(max_events=cap), clock=lambda: datetime.now(UTC)), indexer)
@@ -61,7 +62,7 @@ def _count(path: Path) -> int:
 
 def paced(path: Path, batches: list, rate: float, cap: int | None) -> dict[str, float]:  # type: ignore[type-arg]
     """Submit at a steady rate; ack latency percentiles and the event count at the end."""
-    writer = store.EventWriter(_fresh(path), idle_task=_task(cap)).start()  # type: ignore[arg-type]
+    writer = store_writer.EventWriter(_fresh(path), idle_task=_task(cap)).start()  # type: ignore[arg-type]
     latencies: list[float] = []
     started, sent = time.perf_counter(), 0
     for chunk in batches:
@@ -81,7 +82,7 @@ def paced(path: Path, batches: list, rate: float, cap: int | None) -> dict[str, 
 
 def saturated(path: Path, batches: list, cap: int | None) -> dict[str, float]:  # type: ignore[type-arg]
     """Submit as fast as the writer takes (≤ 50 in flight); events/s and the most the capture held."""
-    writer = store.EventWriter(_fresh(path), idle_task=_task(cap)).start()  # type: ignore[arg-type]
+    writer = store_writer.EventWriter(_fresh(path), idle_task=_task(cap)).start()  # type: ignore[arg-type]
     pending, total, most = [], 0, 0
     started = time.perf_counter()
     for index, chunk in enumerate(batches):
@@ -123,14 +124,14 @@ def main() -> None:
             print(f"  {label:<26} {r['rate']:>7,.0f} events/s{extra}")
         print(f"\n== retention delete rate and vacuum, {args.delete_events:,} events ==")
         path = _fresh(work / "full.db")
-        writer = store.EventWriter(path).start()
+        writer = store_writer.EventWriter(path).start()
         for chunk in build(realistic_messages(args.delete_events, seed=5)):
             writer.submit(None, chunk)
         writer.close()
         with sqlite3.connect(path, isolation_level=None) as conn:
-            search.catch_up(conn)
+            search_index.catch_up(conn)
         size = maintenance.sizes(path)
-        conn = store.connect(path)
+        conn = capture.connect(path)
         t0 = time.perf_counter()
         deleted, _ = apply(conn, Policy(max_events=args.delete_events // 10), NOW, step=500)
         seconds = time.perf_counter() - t0

@@ -35,8 +35,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from debugger.core.query import language as q  # noqa: E402
-from debugger.store import search
-from debugger.store import reads as store  # noqa: E402
+from debugger.store import reads  # noqa: E402
+from debugger.store import capture
+from debugger.store import writer as store_writer
+from debugger.store import index
 from debugger.core.query import plan
 from debugger.core.protocol import Envelope, Event, build_event  # noqa: E402
 
@@ -140,10 +142,10 @@ def build(messages: Iterator[tuple[str, dict[str, Any], datetime]], batch: int =
         yield chunk
 
 
-def load(path: Path, batches: list[list[Event]] | Iterator[list[Event]], *, indexer: bool, trigger: bool = False) -> tuple[float, int, store.EventWriter]:
+def load(path: Path, batches: list[list[Event]] | Iterator[list[Event]], *, indexer: bool, trigger: bool = False) -> tuple[float, int, store_writer.EventWriter]:
     """Submit every batch as fast as the writer accepts (≤ 50 in flight); returns seconds, events, writer."""
-    writer = store.EventWriter(path, idle_task=search.Indexer() if indexer else None)
-    store.migrate(path)
+    writer = store_writer.EventWriter(path, idle_task=index.Indexer() if indexer else None)
+    capture.migrate(path)
     if trigger:
         with sqlite3.connect(path) as conn:
             conn.execute(
@@ -167,7 +169,7 @@ def load(path: Path, batches: list[list[Event]] | Iterator[list[Event]], *, inde
 
 def paced(path: Path, batches: list[list[Event]], rate: float, *, indexer: bool) -> dict[str, float]:
     """Submit batches at a steady event rate; ack latency percentiles and the index lag at the end."""
-    writer = store.EventWriter(path, idle_task=search.Indexer() if indexer else None).start()
+    writer = store_writer.EventWriter(path, idle_task=index.Indexer() if indexer else None).start()
     latencies: list[float] = []
     started = time.perf_counter()
     sent = 0
@@ -180,12 +182,12 @@ def paced(path: Path, batches: list[list[Event]], rate: float, *, indexer: bool)
         latencies.append((time.perf_counter() - t0) * 1000)
         sent += len(chunk)
     elapsed = time.perf_counter() - started
-    with store.reader(path) as conn:
-        lag = search.index_state(conn).lag  # type: ignore[union-attr]
+    with capture.reader(path) as conn:
+        lag = index.index_state(conn).lag  # type: ignore[union-attr]
     caught = time.perf_counter()
     while indexer:
-        with store.reader(path) as conn:
-            if search.index_state(conn).lag == 0:  # type: ignore[union-attr]
+        with capture.reader(path) as conn:
+            if index.index_state(conn).lag == 0:  # type: ignore[union-attr]
                 break
         time.sleep(0.01)
     catch_up = time.perf_counter() - caught
@@ -212,11 +214,11 @@ def compare_ingest(workdir: Path, count: int, rounds: int = 3) -> None:
         time.sleep(2)  # let the previous run's writeback settle: it skews the next run otherwise
         seconds, total, writer = load(path, batches, indexer=indexer, trigger=trigger)
         idle = writer.idle_task
-        with store.reader(path) as conn:
-            lag = search.index_state(conn).lag  # type: ignore[union-attr]
+        with capture.reader(path) as conn:
+            lag = index.index_state(conn).lag  # type: ignore[union-attr]
         writer.close()
         rates.setdefault(label, []).append(total / seconds)
-        spent = f"; {idle.indexed:,} indexed in {idle.seconds:.2f} s of idle time" if isinstance(idle, search.Indexer) else ""
+        spent = f"; {idle.indexed:,} indexed in {idle.seconds:.2f} s of idle time" if isinstance(idle, index.Indexer) else ""
         print(f"  {label:<24} {total / seconds:>9,.0f} events/s  (lag at end {lag:,}{spent})")
     off, on = statistics.median(rates["index off"]), statistics.median(rates["index on (background)"])
     print(
@@ -249,9 +251,9 @@ QUERIES = [
 def time_queries(path: Path, label: str = "", repeats: int = 5) -> None:
     """First page (newest 50) per query kind: median and worst of ``repeats`` runs, plus match counts."""
     print(f"\n== first page (newest 50) on {path.name}{f' ({label})' if label else ''} ==")
-    with store.reader(path) as conn:
+    with capture.reader(path) as conn:
         total = conn.execute("SELECT count(*) FROM events").fetchone()[0]
-        state = search.index_state(conn)
+        state = index.index_state(conn)
         print(f"  {total:,} events, index lag {state.lag if state else 'n/a'}")
         for label, text in QUERIES:
             parsed = q.parse(text)
@@ -259,10 +261,10 @@ def time_queries(path: Path, label: str = "", repeats: int = 5) -> None:
             runs = []
             for _ in range(repeats):
                 t0 = time.perf_counter()
-                rows = list(store.iter_events(conn, query=parsed, now=NOW, statuses=statuses, limit=50, newest=True))
+                rows = list(reads.iter_events(conn, query=parsed, now=NOW, statuses=statuses, limit=50, newest=True))
                 runs.append((time.perf_counter() - t0) * 1000)
             t0 = time.perf_counter()
-            count = store.count_events(conn, query=parsed, now=NOW, statuses=statuses)
+            count = reads.count_events(conn, query=parsed, now=NOW, statuses=statuses)
             count_ms = (time.perf_counter() - t0) * 1000
             verdict = "ok" if statistics.median(runs) <= 100 else "SLOW"
             print(
@@ -298,16 +300,16 @@ def main() -> None:
         writer.close()
         print(f"  {total:,} events built and stored in {time.perf_counter() - t0:.0f} s ({seconds:.0f} s in the loop)")
         t0 = time.perf_counter()
-        with store.reader(big) as conn:
-            indexer = search.Indexer()  # exactly what the server's writer does when idle
+        with capture.reader(big) as conn:
+            indexer = index.Indexer()  # exactly what the server's writer does when idle
             while indexer(conn, lambda: False):
                 pass
         print(f"  indexed {indexer.indexed:,} events the way an idle server does in {time.perf_counter() - t0:.0f} s; file {big.stat().st_size / 1e6:,.0f} MB")
         time_queries(big, "index as built by the server")
         t0 = time.perf_counter()
-        with store.reader(big) as conn:
-            search.optimize(conn)
-        print(f"\n  search.optimize (one FTS segment) took {time.perf_counter() - t0:.0f} s")
+        with capture.reader(big) as conn:
+            index.optimize(conn)
+        print(f"\n  index.optimize (one FTS segment) took {time.perf_counter() - t0:.0f} s")
     time_queries(big, "optimized" if not args.queries_only else "")
 
 

@@ -170,12 +170,11 @@ def main() -> None:
     args = parser.parse_args()
     if not args.db.exists():
         raise SystemExit(f"{args.db}: no capture; build it with `python bench/search.py --queries-only`.")
-    from debugger.store import search
-    from debugger.store import reads as store
+    from debugger.store import capture, index
 
-    with store.reader(args.db) as conn:
+    with capture.reader(args.db) as conn:
         total = conn.execute("SELECT max(id) FROM events").fetchone()[0]
-        state = search.index_state(conn)
+        state = index.index_state(conn)
     print(f"{args.db}: {total:,} events, index lag {state.lag if state else 'n/a'}; code from {ROOT}")
     if not args.skip_app:
         clock = Clock()

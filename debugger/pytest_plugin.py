@@ -72,7 +72,8 @@ class Segdbg:
         from debugger.core.pretty.export import export_record
         from debugger.core.query.language import parse
         from debugger.core.query.plan import view_statuses
-        from debugger.store.reads import connect, iter_events
+        from debugger.store.capture import connect
+        from debugger.store.reads import iter_events
 
         parsed = parse(query)
         conn = connect(self.db)
@@ -101,7 +102,7 @@ class Segdbg:
         from debugger.store.expect import Condition, MatchCounter, Outcome, evidence, failure_message
         from debugger.core.query.language import canonical, parse
         from debugger.core.query.plan import view_statuses
-        from debugger.store.reads import connect
+        from debugger.store.capture import connect
 
         parsed = parse(query)
         condition = Condition.of(count=count, at_least=at_least, none=none)
@@ -139,7 +140,7 @@ class Segdbg:
 
 
 def _writer_key() -> Any:
-    from debugger.server.app import writer_key
+    from debugger.server.keys import writer_key
 
     return writer_key
 

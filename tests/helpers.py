@@ -21,7 +21,8 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from debugger.store import reads as store
+from debugger.store import reads
+from debugger.store import capture
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -94,19 +95,19 @@ def gz(data: bytes | str) -> bytes:
 
 def events(db: Path, *, statuses: Iterable[str] | None = None) -> list[dict[str, Any]]:
     """Every stored event (all statuses unless given), oldest first."""
-    conn = store.connect(db)
+    conn = capture.connect(db)
     try:
-        return list(store.iter_events(conn, statuses=statuses))
+        return list(reads.iter_events(conn, statuses=statuses))
     finally:
         conn.close()
 
 
 def requests_rows(db: Path) -> list[dict[str, Any]]:
     """Every stored request, oldest first, headers decoded."""
-    conn = store.connect(db)
+    conn = capture.connect(db)
     try:
         ids = [r[0] for r in conn.execute("SELECT id FROM requests ORDER BY id")]
-        return [store.get_request(conn, i) for i in ids]  # type: ignore[misc]
+        return [reads.get_request(conn, i) for i in ids]  # type: ignore[misc]
     finally:
         conn.close()
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from debugger.store import reads as store
+from debugger.store import writer as store_writer
 from debugger.core.protocol import Envelope, build_event
 from tests.helpers import ServeProcess, cli_env, integrity
 
@@ -59,7 +59,7 @@ class ReplayFaultReport:
 def make_capture(path: Path, count: int, seed: int) -> None:
     """``count`` track events (ids m0…) in a fresh capture, written like the server writes them."""
     rng = random.Random(seed)
-    writer = store.EventWriter(path).start()
+    writer = store_writer.EventWriter(path).start()
     try:
         for start in range(0, count, 500):
             batch = [

@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 import pytest
 
-from debugger.server.api import host_allowed
+from debugger.server.addresses import host_allowed
 from debugger.server.app import ServerThread
 from tests.helpers import Response, http
 

@@ -16,7 +16,8 @@ import orjson
 import pytest
 
 from debugger.core.http import limits
-from debugger.server.app import ServerThread, guard_key
+from debugger.server.app import ServerThread
+from debugger.server.keys import guard_key
 from debugger.server.settings import Settings
 from tests.helpers import basic, events, http, requests_rows
 

@@ -158,13 +158,14 @@ def test_foreign_database_is_refused_at_start(tmp_path: Path) -> None:
 
 def _damaged_capture(path: Path) -> bytes:
     """A real capture (enough events to span many pages) with pages in the middle overwritten."""
-    from debugger.store import reads as store
+    from debugger.store import clock
+    from debugger.store import writer
     from debugger.core.protocol import Envelope, build_event
 
-    writer = store.EventWriter(path).start()
+    writer = writer.EventWriter(path).start()
     for b in range(10):
         batch = [build_event({"type": "track", "event": "E" * 500, "userId": "u", "messageId": f"m{b}-{i}"},
-                             Envelope(write_key="k", received_at=store.now_utc()), new_id=lambda: "x") for i in range(100)]
+                             Envelope(write_key="k", received_at=clock.now_utc()), new_id=lambda: "x") for i in range(100)]
         writer.submit(None, batch).result()
     writer.close()
     data = bytearray(path.read_bytes())
@@ -230,7 +231,7 @@ def test_help_does_not_import_textual_or_aiohttp() -> None:
 @pytest.mark.parametrize(("host", "loopback"), [("127.0.0.1", True), ("::1", True), ("[::1]", True), ("localhost", True), ("0.0.0.0", False), ("", False), ("192.168.1.20", False), ("myhost.lan", False)])
 def test_is_loopback(host: str, loopback: bool) -> None:
     """Only loopback binds go without --allow-remote."""
-    from debugger.cli.commands.serve import is_loopback
+    from debugger.server.addresses import is_loopback
 
     assert is_loopback(host) is loopback
 

@@ -155,14 +155,14 @@ def test_a_header_that_is_not_utf8_is_stored_not_a_503(server: ServerThread) -> 
 def test_one_unstorable_job_does_not_fail_its_commit_group(tmp_path: Path) -> None:
     """Found by fuzzing: one bad row failed the whole group commit, answering 503 to every request in it.
     Now the group is retried job by job: only the bad one fails."""
-    from debugger.store import reads as store
-    from debugger.store.reads import StoreError
+    from debugger.store import writer
+    from debugger.store.capture import StoreError
 
     def record(value: str) -> model.RequestRecord:
         return model.RequestRecord("2024-05-01T12:00:00.000Z", "POST", "/v1/track", "", "127.0.0.1", [["X", value]], "message",
                                   None, None, None, 2, 2, 200, None, None, None)
 
-    writer = store.EventWriter(tmp_path / "group.db")
+    writer = writer.EventWriter(tmp_path / "group.db")
     futures = [writer.submit(record(v), ()) for v in ("fine", "\udc80", "also fine")]  # queued: one group at start
     writer.start()
     try:

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from debugger.core.query import language as q
 from debugger.core.query import sql as query_sql
-from debugger.store import reads as store
+from debugger.store.capture import connect
+from debugger.store import writer as store_writer
 from debugger.core.protocol import Envelope, build_event
 from tests import strategies
 
@@ -153,7 +154,7 @@ CORPUS: list[tuple[str, dict[str, Any], int]] = [
 def capture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sqlite3.Connection]:
     """A real capture file filled through the ingest path (build_event → EventWriter)."""
     path = Path(tmp_path_factory.mktemp("query")) / "capture.db"
-    writer = store.EventWriter(path).start()
+    writer = store_writer.EventWriter(path).start()
     try:
         for write_key, message, minutes in CORPUS:
             envelope = Envelope(write_key=write_key, received_at=NOW - timedelta(minutes=minutes))
@@ -161,7 +162,7 @@ def capture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sqlite3.Connec
             writer.submit(None, [event]).result()
     finally:
         writer.close()
-    conn = store.connect(path)
+    conn = connect(path)
     conn.execute("UPDATE sources SET label = 'Website' WHERE write_key = 'wk_web'")
     yield conn
     conn.close()

@@ -15,7 +15,7 @@ from click.testing import CliRunner, Result
 
 from debugger.store import runs
 
-from debugger.store import reads as store
+from debugger.store import capture
 from debugger.cli import cli
 from debugger.server.app import ServerThread
 from debugger.server.settings import Settings
@@ -168,7 +168,7 @@ def test_replay_rewrites_ids_keys_and_times(server: ServerThread, target: Server
     deltas = {s - o for s, o in zip(shifted, originals, strict=True)}  # type: ignore[operator]
     assert max(deltas) - min(deltas) <= timedelta(milliseconds=1)
     assert before - timedelta(seconds=5) <= max(shifted) <= datetime.now(UTC)  # type: ignore[type-var]
-    with store.reader(db_path) as conn:
+    with capture.reader(db_path) as conn:
         run_id = runs.list_runs(conn)[0]["id"]
         recorded = list(runs.iter_deliveries(conn, run_id))
     assert [d["message_id"] for d in recorded] == [e["message_id"] for e in source]
@@ -189,7 +189,7 @@ def test_every_run_and_delivery_is_recorded(server: ServerThread, target: Server
     """A run row with target, options, counts and latency percentiles; one delivery per event."""
     seed_with_real_clients(server.url)
     replay(db_path, "--to", target.url, "--batch-size", "4", "--write-key", "wk_one")  # one key: batches of 4, 4, 3
-    with store.reader(db_path) as conn:
+    with capture.reader(db_path) as conn:
         (run,) = runs.list_runs(conn)
         deliveries = list(runs.iter_deliveries(conn, run["id"]))
         requests = conn.execute("SELECT count(*), sum(event_count) FROM replay_requests WHERE run_id = ?", (run["id"],)).fetchone()
@@ -226,7 +226,7 @@ def test_dry_run_prints_requests_and_sends_nothing(server: ServerThread, target:
     assert lines[0]["url"] == f"{target.url}/v1/batch" and lines[0]["body"]["writeKey"] == "wk_python"
     assert "Nothing was sent" in result.stderr
     assert _target_requests(target) == []
-    with store.reader(db_path) as conn:
+    with capture.reader(db_path) as conn:
         assert runs.list_runs(conn) == []
 
 
@@ -240,7 +240,7 @@ def test_usage_errors(db_path: Path, server: ServerThread) -> None:
 
 
 def _target_requests(target: ServerThread) -> list[dict[str, Any]]:
-    conn = store.connect(Path(target.settings.db))
+    conn = capture.connect(Path(target.settings.db))
     try:
         cursor = conn.execute("SELECT path FROM requests ORDER BY id")
         return [{"path": row[0]} for row in cursor]

@@ -16,7 +16,7 @@ from click.testing import CliRunner, Result
 
 from debugger.store import runs
 
-from debugger.store import reads as store
+from debugger.store.capture import reader
 from debugger.cli import cli
 from debugger.server.app import ServerThread
 from tests.helpers import cli_env, http
@@ -43,7 +43,7 @@ def replay(db: Path, *args: str) -> Result:
 
 def last_run(db: Path) -> tuple[dict, list[dict]]:  # type: ignore[type-arg]
     """The newest run and its deliveries."""
-    with store.reader(db) as conn:
+    with reader(db) as conn:
         run = runs.list_runs(conn)[0]
         return run, list(runs.iter_deliveries(conn, run["id"]))
 
@@ -70,7 +70,7 @@ def test_429_waits_for_retry_after(capture: Path) -> None:
     assert result.exit_code == 0, result.output
     first, second = target.arrivals
     assert 0.95 <= second.at - first.at < 1.6
-    with store.reader(capture) as conn:
+    with reader(capture) as conn:
         log = orjson.loads(conn.execute("SELECT attempt_log FROM replay_requests").fetchone()[0])
     assert [a["status"] for a in log] == [429, 200] and log[0]["wait_s"] == 1.0
 
@@ -88,7 +88,7 @@ def test_400_fails_without_retry_and_keeps_the_three_views(capture: Path, tmp_pa
     run, deliveries = last_run(capture)
     assert run["status"] == "failed" and run["failed"] == 3 and run["errors"] == {"HTTP 400 invalid_json": 3}
     assert {(d["status"], d["http_status"], d["attempts"]) for d in deliveries} == {("failed", 400, 1)}
-    with store.reader(capture) as conn:
+    with reader(capture) as conn:
         views = runs.failure_views(conn, deliveries[1])
     assert views["you_sent"]["messageId"] == "m1" and views["you_sent"]["userId"] == "u1"
     assert views["request"]["url"] == f"{target.url}/v1/batch"

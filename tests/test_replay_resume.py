@@ -19,15 +19,16 @@ from click.testing import CliRunner, Result
 
 from debugger.store import runs
 
-from debugger.store import search
 
-from debugger.store import reads as store
+from debugger.store import capture
+from debugger.store import writer as store_writer
+from debugger.store import index
 from debugger.cli import cli
 from debugger.core.protocol import Envelope, build_event
 from debugger.core.replay.planning import DEFAULT_BATCH_SIZE
 from debugger.server.app import ServerThread
 from debugger.server.settings import Settings
-from debugger.store.reads import now_utc
+from debugger.store.clock import now_utc
 from tests.helpers import events
 from tests.sinks import Reply, ScriptedTarget
 
@@ -35,7 +36,7 @@ FAIL = Reply(500, b'{"success":false}')
 
 
 def _capture(path: Path, count: int, key: str = "wk") -> None:
-    writer = store.EventWriter(path).start()
+    writer = store_writer.EventWriter(path).start()
     batch = [
         build_event({"type": "track", "event": f"E{i}", "userId": "u", "messageId": f"m{i}"},
                     Envelope(write_key=key, received_at=now_utc()), new_id=lambda: "x")
@@ -55,7 +56,7 @@ def _sent_ids(target: ScriptedTarget, start: int = 0) -> list[str]:
 
 
 def _run(db: Path, run_id: int | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    with store.reader(db) as conn:
+    with capture.reader(db) as conn:
         run = runs.get_run(conn, run_id) if run_id else runs.list_runs(conn)[0]
         assert run is not None
         return run, list(runs.iter_deliveries(conn, run["id"]))
@@ -135,7 +136,7 @@ def test_resume_reads_free_text_and_relative_times_as_the_run_did(tmp_path: Path
     """A run of `zebra after:1h` over a half-indexed capture: resuming sends exactly the matching events
     it had not delivered, in order (indexed and not-yet-indexed alike), and none stored later."""
     db = tmp_path / "c.db"
-    writer = store.EventWriter(db).start()
+    writer = store_writer.EventWriter(db).start()
 
     def add(first: int, count: int) -> None:
         batch = [
@@ -148,12 +149,12 @@ def test_resume_reads_free_text_and_relative_times_as_the_run_did(tmp_path: Path
     add(0, 30)
     writer.close()
     with closing(sqlite3.connect(db)) as conn, conn:
-        search.Indexer(step=20, rows_per_commit=20)(conn, lambda: True)  # m0-m19 indexed, m20-m29 not yet
-        assert search.index_state(conn).watermark == 20  # type: ignore[union-attr]
+        index.Indexer(step=20, rows_per_commit=20)(conn, lambda: True)  # m0-m19 indexed, m20-m29 not yet
+        assert index.index_state(conn).watermark == 20  # type: ignore[union-attr]
     with ScriptedTarget([Reply(), FAIL]) as target:
         assert replay(db, "--to", target.url, "--batch-size", "4", "zebra", "after:1h").exit_code == 3
         assert _sent_ids(target)[:4] == ["m1", "m3", "m5", "m7"]
-        writer = store.EventWriter(db).start()
+        writer = store_writer.EventWriter(db).start()
         add(30, 6)  # stored after the run started
         writer.close()
         target.script = (Reply(),)

@@ -13,8 +13,10 @@ from typing import Any
 import pytest
 
 from debugger.core.query import language as q
-from debugger.store import search
-from debugger.store import reads as store
+from debugger.store import reads
+from debugger.store import capture
+from debugger.store import writer as store_writer
+from debugger.store import index
 from debugger.core.protocol import Envelope, Event, build_event
 from debugger.store.retention import (
     Chain,
@@ -51,7 +53,7 @@ def _event(n: int, received: datetime, *, key: str = "wk", message_id: str | Non
 def _fill(path: Path, requests: int, per_request: int, *, start: datetime = NOW, step: timedelta = timedelta(minutes=1),
           indexer: Any = None, word: Any = None) -> None:
     """``requests`` requests of ``per_request`` events each, one a minute apart, oldest first."""
-    writer = store.EventWriter(path, idle_task=indexer).start()
+    writer = store_writer.EventWriter(path, idle_task=indexer).start()
     n = 0
     try:
         for r in range(requests):
@@ -70,7 +72,7 @@ def conn(tmp_path: Path) -> Iterator[sqlite3.Connection]:
     """A capture of 10 requests × 10 events, 1 minute apart, read and written directly."""
     path = tmp_path / "c.db"
     _fill(path, 10, 10)
-    connection = store.connect(path)
+    connection = capture.connect(path)
     yield connection
     connection.close()
 
@@ -95,7 +97,7 @@ def test_max_events_keeps_the_newest_n_plus_every_pinned_event(conn: sqlite3.Con
 def test_a_request_stays_while_any_of_its_events_remains(conn: sqlite3.Connection) -> None:
     """Requests whose events all went are deleted; a pinned event keeps its request (its HTTP view) and so
     does a request only partly past the edge; a rejected request (no events) older than the edge goes."""
-    writer = store.EventWriter(Path(conn.execute("PRAGMA database_list").fetchone()[2])).start()
+    writer = store_writer.EventWriter(Path(conn.execute("PRAGMA database_list").fetchone()[2])).start()
     writer.submit(_record(NOW + timedelta(minutes=10), status=400, events=0), []).result()  # request 11, rejected
     writer.submit(_record(NOW + timedelta(minutes=11), events=5), [_event(101 + i, NOW + timedelta(minutes=11)) for i in range(5)]).result()
     writer.close()
@@ -106,7 +108,7 @@ def test_a_request_stays_while_any_of_its_events_remains(conn: sqlite3.Connectio
     apply(conn, Policy(max_events=5), NOW)
     assert _ids(conn) == [15, *range(101, 106)]
     assert _ids(conn, "requests") == [2, 12]
-    assert store.get_request(conn, 2) is not None
+    assert reads.get_request(conn, 2) is not None
 
 
 def test_sources_count_what_the_capture_holds(conn: sqlite3.Connection) -> None:
@@ -125,19 +127,19 @@ def test_sources_count_what_the_capture_holds(conn: sqlite3.Connection) -> None:
 def test_a_duplicate_loses_its_pointer_when_its_first_copy_goes(tmp_path: Path) -> None:
     """duplicate_of never points at nothing: cleared when the first copy is deleted, kept when it is pinned."""
     path = tmp_path / "d.db"
-    writer = store.EventWriter(path).start()
+    writer = store_writer.EventWriter(path).start()
     at = NOW
     for n, mid in enumerate(["a", "b", "x1", "x2", "a", "b"], start=1):
         writer.submit(_record(at), [_event(n, at, message_id=mid)]).result()
     writer.close()
-    conn = store.connect(path)
+    conn = capture.connect(path)
     assert conn.execute("SELECT id, duplicate_of FROM events WHERE status = 'duplicate' ORDER BY id").fetchall() == [(5, 1), (6, 2)]
     _pin(conn, 2)
     apply(conn, Policy(max_events=3), NOW)  # 1 goes, 2 is pinned
     assert conn.execute("SELECT id, status, duplicate_of FROM events ORDER BY id").fetchall() == [
         (2, "ok", None), (4, "ok", None), (5, "duplicate", None), (6, "duplicate", 2),
     ]
-    problems = store.from_row(conn.execute(f"SELECT {', '.join(store.EVENT_COLUMNS)} FROM events WHERE id = 5").fetchone())["problems"]
+    problems = reads.from_row(conn.execute(f"SELECT {', '.join(reads.EVENT_COLUMNS)} FROM events WHERE id = 5").fetchone())["problems"]
     assert problems[0]["code"] == "duplicate_message_id"  # still says why Segment would drop it
     conn.close()
 
@@ -146,7 +148,7 @@ def test_max_age_deletes_what_is_older_than_the_duration(tmp_path: Path) -> None
     """--max-age 1h at 12:00 deletes events received before 11:00, pinned ones excepted."""
     path = tmp_path / "a.db"
     _fill(path, 10, 2, start=NOW - timedelta(minutes=150), step=timedelta(minutes=15))  # 9:30 … 11:45
-    conn = store.connect(path)
+    conn = capture.connect(path)
     _pin(conn, 1)
     apply(conn, Policy(max_age=timedelta(hours=1)), NOW)
     times = [r[0][11:16] for r in conn.execute("SELECT received_at FROM events ORDER BY id")]
@@ -167,26 +169,25 @@ def test_both_limits_apply_and_the_stricter_wins(conn: sqlite3.Connection) -> No
 def test_stale_index_entries_never_show_and_vacuum_rebuild_drops_them(tmp_path: Path) -> None:
     """Deleted events stay in the contentless index as stale entries: searches never return them, the
     stale count says how many, and the rebuild (segdbg vacuum) leaves an index with only live rows."""
-    from debugger.store import maintenance
 
     path = tmp_path / "f.db"
     _fill(path, 10, 10, word=lambda n: "zanzibar" if n <= 40 else "espresso")
-    conn = store.connect(path)
-    search.catch_up(conn)
+    conn = capture.connect(path)
+    index.catch_up(conn)
     apply(conn, Policy(max_events=50), NOW)
-    assert maintenance.stale_entries(conn) == 50
-    hits = [e["id"] for e in store.iter_events(conn, query=q.parse("zanzibar"), now=NOW)]
+    assert index.stale_entries(conn) == 50
+    hits = [e["id"] for e in reads.iter_events(conn, query=q.parse("zanzibar"), now=NOW)]
     assert hits == []
-    assert store.count_events(conn, query=q.parse("espresso"), now=NOW) == 50
+    assert reads.count_events(conn, query=q.parse("espresso"), now=NOW) == 50
     fts_rows = conn.execute("SELECT count(*) FROM events_fts_docsize").fetchone()[0]
     assert fts_rows == 100  # the 50 deleted are still in the index
-    copied = sum(maintenance.rebuild_steps(conn, step=7))
+    copied = sum(index.rebuild_steps(conn, step=7))
     assert copied == 50
-    assert maintenance.stale_entries(conn) == 0
+    assert index.stale_entries(conn) == 0
     assert conn.execute("SELECT count(*) FROM events_fts_docsize").fetchone()[0] == 50
     conn.execute("INSERT INTO events_fts(events_fts, rank) VALUES ('integrity-check', 0)")
-    assert store.count_events(conn, query=q.parse("espresso"), now=NOW) == 50
-    assert [e["id"] for e in store.iter_events(conn, query=q.parse("espresso"), now=NOW, limit=3)] == [51, 52, 53]
+    assert reads.count_events(conn, query=q.parse("espresso"), now=NOW) == 50
+    assert [e["id"] for e in reads.iter_events(conn, query=q.parse("espresso"), now=NOW, limit=3)] == [51, 52, 53]
     conn.close()
 
 
@@ -224,8 +225,8 @@ def test_each_call_is_one_transaction_that_yields_to_waiting_jobs(conn: sqlite3.
 def test_the_writer_applies_retention_on_idle_time(tmp_path: Path) -> None:
     """A writer with retention keeps the capture at the cap while events keep coming (chained with the indexer)."""
     path = tmp_path / "w.db"
-    task = Chain(Retention(Policy(max_events=40), clock=lambda: NOW, chunk=25), search.Indexer())
-    writer = store.EventWriter(path, idle_task=task).start()
+    task = Chain(Retention(Policy(max_events=40), clock=lambda: NOW, chunk=25), index.Indexer())
+    writer = store_writer.EventWriter(path, idle_task=task).start()
     try:
         for r in range(30):
             writer.submit(_record(NOW), [_event(r * 10 + i, NOW) for i in range(10)]).result()
@@ -244,7 +245,7 @@ def test_retention_by_age_runs_without_new_events(tmp_path: Path) -> None:
     _fill(path, 5, 2)
     clock = [NOW + timedelta(minutes=5)]
     task = Retention(Policy(max_age=timedelta(minutes=10)), clock=lambda: clock[0], check_every=0)
-    writer = store.EventWriter(path, idle_task=task, idle_wake=0.05).start()
+    writer = store_writer.EventWriter(path, idle_task=task, idle_wake=0.05).start()
     try:
         time.sleep(0.2)
         assert _count(path) == 10  # nothing is old yet
@@ -277,7 +278,7 @@ def test_an_urgent_idle_task_does_not_wait_for_a_lull(tmp_path: Path) -> None:
             return True
 
     task = Urgent()
-    writer = store.EventWriter(tmp_path / "w.db", idle_task=task, idle_grace=30, idle_every=60).start()
+    writer = store_writer.EventWriter(tmp_path / "w.db", idle_task=task, idle_grace=30, idle_every=60).start()
     try:
         for r in range(5):
             writer.submit(_record(NOW), [_event(r, NOW)]).result()
@@ -335,7 +336,7 @@ def test_the_writer_keeps_temporary_data_in_memory_but_vacuums_through_files(tmp
 
     path = tmp_path / "t.db"
     _fill(path, 5, 20)
-    writer = store.EventWriter(path).start()
+    writer = store_writer.EventWriter(path).start()
     try:
         temp_store = lambda conn: conn.execute("PRAGMA temp_store").fetchone()[0]
         assert writer.call(temp_store).result() == 2  # MEMORY
@@ -354,7 +355,7 @@ def test_the_writer_keeps_temporary_data_in_memory_but_vacuums_through_files(tmp
         writer.submit(_record(NOW + timedelta(hours=1)), [_event(101, NOW + timedelta(hours=1))]).result()
     finally:
         writer.close()
-    conn = store.connect(path)
+    conn = capture.connect(path)
     assert conn.execute("SELECT count(*) FROM events").fetchone()[0] == 101
     assert integrity(path) == "ok"
     conn.close()

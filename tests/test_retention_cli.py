@@ -101,15 +101,15 @@ def test_vacuum_applies_retention_rebuilds_the_index_and_shrinks_the_file(captur
 
 def test_vacuum_drops_stale_index_entries_left_by_the_server(tmp_path: Path) -> None:
     """Events a --max-events server deleted stay as stale index entries until vacuum; search never shows them."""
-    from debugger.store import search
-    from debugger.store import reads as store
+    from debugger.store import index
+    from debugger.store import capture
 
     path = tmp_path / "s.db"
     with ServerThread(Settings(db=path, port=0)) as server:
         _send(server.url, 200, word="zanzibar")
         _send(server.url, 100, prefix="late", word="espresso")
-    conn = store.connect(path)
-    search.catch_up(conn)  # indexed before retention gets to them (a long-running server's usual state)
+    conn = capture.connect(path)
+    index.catch_up(conn)  # indexed before retention gets to them (a long-running server's usual state)
     conn.close()
     with ServerThread(Settings(db=path, port=0, retention=Policy(max_events=100))):
         deadline = time.monotonic() + 10

@@ -11,8 +11,11 @@ from typing import Any
 import pytest
 
 from debugger.core.query import language as q
-from debugger.store import search
-from debugger.store import reads as store
+from debugger.store import reads
+from debugger.store import capture
+from debugger.store import migrations
+from debugger.store import writer as store_writer
+from debugger.store import index
 from debugger.core.query import plan
 from debugger.core.protocol import Envelope, Event, build_event
 from debugger.store.stats import reset, stats
@@ -36,8 +39,8 @@ def _events(count: int, start: int = 0) -> list[Event]:
     return out
 
 
-def _fill(path: Path, count: int, *, indexer: search.Indexer | None = None) -> None:
-    writer = store.EventWriter(path, idle_task=indexer).start()
+def _fill(path: Path, count: int, *, indexer: index.Indexer | None = None) -> None:
+    writer = store_writer.EventWriter(path, idle_task=indexer).start()
     try:
         writer.submit(None, _events(count)).result()
     finally:
@@ -53,33 +56,33 @@ QUERIES = [
 
 def _results(conn: Any, text: str, **kwargs: Any) -> list[int]:
     parsed = q.parse(text)
-    return [e["id"] for e in store.iter_events(conn, query=parsed, now=NOW, statuses=plan.view_statuses(parsed, True), **kwargs)]
+    return [e["id"] for e in reads.iter_events(conn, query=parsed, now=NOW, statuses=plan.view_statuses(parsed, True), **kwargs)]
 
 
 def test_results_do_not_depend_on_how_far_the_index_got(tmp_path: Path) -> None:
     """The same query gives the same rows, pages and counts with the index empty, half built and complete."""
     path = tmp_path / "c.db"
     _fill(path, 120)
-    conn = store.connect(path)
+    conn = capture.connect(path)
     try:
-        assert search.index_state(conn) == search.IndexState(0, 120)
+        assert index.index_state(conn) == index.IndexState(0, 120)
         expected = {text: _results(conn, text) for text in QUERIES}
         pages = {text: _results(conn, text, limit=3, newest=True) for text in QUERIES}
-        counts = {text: store.count_events(conn, query=q.parse(text), now=NOW) for text in QUERIES}
+        counts = {text: reads.count_events(conn, query=q.parse(text), now=NOW) for text in QUERIES}
         assert expected["espresso"] and expected["zanzibar"] and expected["ÜNïCODE"]  # ASCII letters fold; others match as written
         assert expected["ESPRESSO"] == expected["espresso"]
-        indexer = search.Indexer(step=10, rows_per_commit=1000, min_steps=6)
+        indexer = index.Indexer(step=10, rows_per_commit=1000, min_steps=6)
         indexer(conn, lambda: True)  # busy: only the minimum steps
-        assert search.index_state(conn) == search.IndexState(60, 120)
+        assert index.index_state(conn) == index.IndexState(60, 120)
         for _ in range(2):
             for text in QUERIES:
                 assert _results(conn, text) == expected[text], text
                 assert _results(conn, text, limit=3, newest=True) == pages[text], text
                 assert _results(conn, text, limit=2) == expected[text][:2], text
-                assert store.count_events(conn, query=q.parse(text), now=NOW) == counts[text], text
-                assert store.count_events(conn, query=q.parse(text), now=NOW, cap=2) == min(2, counts[text]), text
-            assert search.catch_up(conn) in (0, 60)
-        assert search.index_state(conn) == search.IndexState(120, 120)
+                assert reads.count_events(conn, query=q.parse(text), now=NOW) == counts[text], text
+                assert reads.count_events(conn, query=q.parse(text), now=NOW, cap=2) == min(2, counts[text]), text
+            assert index.catch_up(conn) in (0, 60)
+        assert index.index_state(conn) == index.IndexState(120, 120)
     finally:
         conn.close()
 
@@ -88,12 +91,12 @@ def test_the_index_serves_free_text_once_built(tmp_path: Path) -> None:
     """With the index complete, a free-text first page walks the FTS table (not a table scan)."""
     path = tmp_path / "c.db"
     _fill(path, 30)
-    conn = store.connect(path)
+    conn = capture.connect(path)
     try:
-        search.catch_up(conn)
+        index.catch_up(conn)
         statements: list[str] = []
         conn.set_trace_callback(statements.append)
-        rows = list(store.iter_events(conn, query=q.parse("zanzibar"), now=NOW, limit=5, newest=True))
+        rows = list(reads.iter_events(conn, query=q.parse("zanzibar"), now=NOW, limit=5, newest=True))
         conn.set_trace_callback(None)
         assert [r["stored"]["properties"]["word"] for r in rows] == ["zanzibar"] * 4
         assert any("events_fts MATCH" in s for s in statements)
@@ -124,10 +127,10 @@ def test_filters_use_their_index(tmp_path: Path, text: str, statuses: tuple[str,
     """Each first page and count is planned on the index that narrows it (no full scans of a big capture)."""
     path = tmp_path / "c.db"
     _fill(path, 30)
-    conn = store.connect(path)
+    conn = capture.connect(path)
     try:
-        page = _plan(conn, lambda: list(store.iter_events(conn, query=q.parse(text), statuses=statuses, limit=5, newest=True)))
-        count = _plan(conn, lambda: store.count_events(conn, query=q.parse(text), statuses=statuses))
+        page = _plan(conn, lambda: list(reads.iter_events(conn, query=q.parse(text), statuses=statuses, limit=5, newest=True)))
+        count = _plan(conn, lambda: reads.count_events(conn, query=q.parse(text), statuses=statuses))
     finally:
         conn.close()
     assert expected in page and expected in count, (page, count)
@@ -136,15 +139,15 @@ def test_filters_use_their_index(tmp_path: Path, text: str, statuses: tuple[str,
 def test_the_server_indexes_in_the_background(tmp_path: Path) -> None:
     """A writer with the indexer catches the index up on its own, between commits."""
     path = tmp_path / "c.db"
-    indexer = search.Indexer()
-    writer = store.EventWriter(path, idle_task=indexer).start()
+    indexer = index.Indexer()
+    writer = store_writer.EventWriter(path, idle_task=indexer).start()
     try:
         writer.submit(None, _events(50)).result()
         deadline = time.monotonic() + 10
-        conn = store.connect(path)
-        while search.index_state(conn).lag and time.monotonic() < deadline:  # type: ignore[union-attr]
+        conn = capture.connect(path)
+        while index.index_state(conn).lag and time.monotonic() < deadline:  # type: ignore[union-attr]
             time.sleep(0.01)  # the indexer runs on its own; nothing to wake us
-        assert search.index_state(conn) == search.IndexState(50, 50)
+        assert index.index_state(conn) == index.IndexState(50, 50)
         conn.close()
     finally:
         writer.close()
@@ -163,7 +166,7 @@ def test_background_work_yields_to_ingest(tmp_path: Path) -> None:
         calls.append(1)
         return True
 
-    writer = store.EventWriter(tmp_path / "c.db", idle_task=slow_task).start()
+    writer = store_writer.EventWriter(tmp_path / "c.db", idle_task=slow_task).start()
     try:
         assert running.wait(5)
         started = time.monotonic()
@@ -184,15 +187,15 @@ def test_background_work_leaves_gaps_for_other_processes(tmp_path: Path) -> None
         return True
 
     path = tmp_path / "c.db"
-    writer = store.EventWriter(path, idle_task=hog).start()
-    other = store.connect(path)
+    writer = store_writer.EventWriter(path, idle_task=hog).start()
+    other = capture.connect(path)
     try:
         other.execute("PRAGMA busy_timeout = 2000")
         for _ in range(5):
             other.execute("BEGIN IMMEDIATE")  # raises "database is locked" if starved for 2 s
             other.execute("COMMIT")
-        with store.reader(path) as conn:  # opening a capture to read takes no write lock at all
-            assert list(store.iter_events(conn)) == []
+        with capture.reader(path) as conn:  # opening a capture to read takes no write lock at all
+            assert list(reads.iter_events(conn)) == []
     finally:
         other.close()
         writer.close()
@@ -204,7 +207,7 @@ def test_a_failing_background_task_does_not_stop_ingest(tmp_path: Path, caplog: 
     def broken(conn: Any, busy: Any) -> bool:
         raise RuntimeError("index is broken")
 
-    writer = store.EventWriter(tmp_path / "c.db", idle_task=broken, idle_grace=0.0).start()
+    writer = store_writer.EventWriter(tmp_path / "c.db", idle_task=broken, idle_grace=0.0).start()
     try:
         result = writer.submit(None, _events(2)).result(timeout=5)
         assert len(result.event_ids) == 2
@@ -225,7 +228,7 @@ def test_the_idle_task_waits_for_a_lull_not_the_gap_between_two_requests(tmp_pat
         lull.set()
         return False
 
-    writer = store.EventWriter(tmp_path / "c.db", idle_task=task, idle_grace=0.5, idle_every=60).start()
+    writer = store_writer.EventWriter(tmp_path / "c.db", idle_task=task, idle_grace=0.5, idle_every=60).start()
     try:
         for n in range(20):  # one request at a time, each waiting for its commit
             writer.submit(None, _events(1, start=n)).result(timeout=5)
@@ -244,10 +247,10 @@ def test_default_view_hides_invalid_events_unless_the_query_asks(tmp_path: Path)
     assert plan.view_statuses(q.parse("-status:ok")) is None
     path = tmp_path / "c.db"
     _fill(path, 22)
-    conn = store.connect(path)
+    conn = capture.connect(path)
     try:
-        default = store.count_events(conn, query=q.parse(""), now=NOW, statuses=plan.view_statuses(q.parse("")))
-        invalid = store.count_events(conn, query=q.parse("status:invalid"), now=NOW, statuses=plan.view_statuses(q.parse("status:invalid")))
+        default = reads.count_events(conn, query=q.parse(""), now=NOW, statuses=plan.view_statuses(q.parse("")))
+        invalid = reads.count_events(conn, query=q.parse("status:invalid"), now=NOW, statuses=plan.view_statuses(q.parse("status:invalid")))
         assert (default, invalid) == (20, 2)  # m0 and m11 have no user id
     finally:
         conn.close()
@@ -257,13 +260,13 @@ def test_paging_back_and_forth(tmp_path: Path) -> None:
     """after_id continues a cursor; before_id pages back through older matches."""
     path = tmp_path / "c.db"
     _fill(path, 40)
-    conn = store.connect(path)
+    conn = capture.connect(path)
     try:
-        newest = [e["id"] for e in store.iter_events(conn, query=q.parse("lamp"), now=NOW, limit=2, newest=True)]
-        older = [e["id"] for e in store.iter_events(conn, query=q.parse("lamp"), now=NOW, limit=2, newest=True, before_id=newest[0])]
+        newest = [e["id"] for e in reads.iter_events(conn, query=q.parse("lamp"), now=NOW, limit=2, newest=True)]
+        older = [e["id"] for e in reads.iter_events(conn, query=q.parse("lamp"), now=NOW, limit=2, newest=True, before_id=newest[0])]
         everything = _results(conn, "lamp")
         assert older + newest == everything[-4:]
-        assert [e["id"] for e in store.iter_events(conn, query=q.parse("lamp"), now=NOW, after_id=everything[1])] == everything[2:]
+        assert [e["id"] for e in reads.iter_events(conn, query=q.parse("lamp"), now=NOW, after_id=everything[1])] == everything[2:]
     finally:
         conn.close()
 
@@ -271,7 +274,7 @@ def test_paging_back_and_forth(tmp_path: Path) -> None:
 def test_reset_empties_the_capture_and_ids_keep_counting(tmp_path: Path) -> None:
     """After reset no event remains, the index is empty, and new events get higher ids than any before."""
     path = tmp_path / "c.db"
-    writer = store.EventWriter(path, idle_task=search.Indexer()).start()
+    writer = store_writer.EventWriter(path, idle_task=index.Indexer()).start()
     try:
         before = writer.submit(None, _events(5)).result()
         assert writer.call(reset).result() == 5
@@ -279,11 +282,11 @@ def test_reset_empties_the_capture_and_ids_keep_counting(tmp_path: Path) -> None
     finally:
         writer.close()
     assert min(after.event_ids) > max(before.event_ids)
-    conn = store.connect(path)
+    conn = capture.connect(path)
     try:
-        assert [e["message_id"] for e in store.iter_events(conn)] == ["m100", "m101"]
+        assert [e["message_id"] for e in reads.iter_events(conn)] == ["m100", "m101"]
         assert _results(conn, "espresso") == []  # nothing stale left in the index
-        search.catch_up(conn)
+        index.catch_up(conn)
         assert _results(conn, "shoes") == [after.event_ids[0]]
         assert stats(conn, now=NOW)["sources"][0]["events"] == 2
     finally:
@@ -295,15 +298,15 @@ def test_migration_keeps_existing_rows_and_makes_ids_monotonic(tmp_path: Path) -
     import sqlite_utils
 
     path = tmp_path / "old.db"
-    conn = store.connect(path)
+    conn = capture.connect(path)
     db = sqlite_utils.Database(conn)
     db["meta"].create({"key": str, "value": str}, pk="key")
-    store.MIGRATIONS[0](db)
+    migrations.MIGRATIONS[0](db)
     conn.execute("INSERT INTO meta VALUES ('schema_version', '1')")
     conn.execute("INSERT INTO events (id, received_at, status, stored) VALUES (7, '2024-01-01T00:00:00.000Z', 'ok', '{\"a\":\"zanzibar\"}')")
     conn.close()
-    assert store.migrate(path) == len(store.MIGRATIONS)
-    conn = store.connect(path)
+    assert capture.migrate(path) == len(migrations.MIGRATIONS)
+    conn = capture.connect(path)
     try:
         table_sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'events'").fetchone()[0]
         assert "AUTOINCREMENT" in table_sql
@@ -313,8 +316,8 @@ def test_migration_keeps_existing_rows_and_makes_ids_monotonic(tmp_path: Path) -
         assert _results(conn, "zanzibar") == [7]
         config = dict(conn.execute("SELECT k, v FROM events_fts_config").fetchall())
         assert config["automerge"] == 0  # merging only on idle time
-        search.catch_up(conn)
-        assert search.Indexer().merge(conn) is False  # catch_up left nothing to merge
+        index.catch_up(conn)
+        assert index.Indexer().merge(conn) is False  # catch_up left nothing to merge
         conn.execute("DELETE FROM events")
         conn.execute("INSERT INTO events (received_at, status) VALUES ('x', 'ok')")
         assert conn.execute("SELECT max(id) FROM events").fetchone()[0] == 8
@@ -326,9 +329,9 @@ def test_closest_events_name_the_terms_they_fail(tmp_path: Path) -> None:
     """Near misses rank by how many terms they satisfy and list the failing ones (default status included)."""
     path = tmp_path / "c.db"
     _fill(path, 22)
-    conn = store.connect(path)
+    conn = capture.connect(path)
     try:
-        misses = search.closest_events(conn, q.parse("properties.word:espresso user:u0 properties.n:<1"), now=NOW, statuses=("ok",), limit=5)
+        misses = reads.closest_events(conn, q.parse("properties.word:espresso user:u0 properties.n:<1"), now=NOW, statuses=("ok",), limit=5)
         by_id = {m.event["message_id"]: m for m in misses}
         assert misses[0].failed == ("properties.n:<1",) and misses[0].matched == 3  # m21, m14, m7: newest first
         assert [m.event["message_id"] for m in misses[:3]] == ["m21", "m14", "m7"]
@@ -341,7 +344,7 @@ def test_stats_count_by_type_status_source_and_library(tmp_path: Path) -> None:
     """stats() gives totals per type, status, source and library, the last minute's rate and the index lag."""
     path = tmp_path / "c.db"
     _fill(path, 22)
-    conn = store.connect(path)
+    conn = capture.connect(path)
     try:
         data = stats(conn, now=NOW - timedelta(seconds=1000 - 12 - 60))  # the last minute holds m12…m21
     finally:

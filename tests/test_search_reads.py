@@ -14,10 +14,13 @@ import pytest
 
 from debugger.core.query import language as q
 from debugger.core.query import sql as query_sql
-from debugger.store import search
-from debugger.store import reads as store
+from debugger.store import reads
+from debugger.store import capture
+from debugger.store import writer as store_writer
+from debugger.store import index
 from debugger.core.protocol import Envelope, Event, build_event
-from debugger.replay.selection import Selection, selected_events, selection_stats
+from debugger.core.replay.selection import Selection
+from debugger.store.selection import selected_events, selection_stats
 from debugger.core.query.plan import plan
 from debugger.store.follow import CaptureReader, Search
 
@@ -44,7 +47,7 @@ def _events(count: int, *, start: int = 0, rare_every: int = 0) -> list[Event]:
 
 
 def _add(path: Path, events: list[Event]) -> list[int]:
-    writer = store.EventWriter(path).start()
+    writer = store_writer.EventWriter(path).start()
     try:
         return writer.submit(None, events).result().event_ids
     finally:
@@ -53,12 +56,12 @@ def _add(path: Path, events: list[Event]) -> list[int]:
 
 def _index_to(conn: sqlite3.Connection, mark: int) -> None:
     """Index exactly up to ``mark`` (a real partial index, as a busy server leaves it)."""
-    state = search.index_state(conn)
+    state = index.index_state(conn)
     assert state is not None
     if mark > state.watermark:
         rows = mark - state.watermark
-        search.Indexer(step=rows, rows_per_commit=rows)(conn, lambda: True)
-    assert search.index_state(conn).watermark == mark  # type: ignore[union-attr]
+        index.Indexer(step=rows, rows_per_commit=rows)(conn, lambda: True)
+    assert index.index_state(conn).watermark == mark  # type: ignore[union-attr]
 
 
 def _oracle(conn: sqlite3.Connection, text: str, statuses: tuple[str, ...] | None, lo: int = 0, hi: int | None = None) -> list[int]:
@@ -113,7 +116,7 @@ def test_every_read_equals_the_compiled_query_at_any_lag(tmp_path: Path) -> None
     """Pages, neighbours, counts and aggregates in any id window give the plain query's rows, wherever the watermark is."""
     path = tmp_path / "c.db"
     _add(path, _events(150, rare_every=9))
-    conn = store.connect(path)
+    conn = capture.connect(path)
     windows = [(0, None), (0, 40), (37, 90), (64, None), (100, 151), (149, None), (10, 11)]
     try:
         for mark in (0, 1, 64, 100, 149, 150):
@@ -127,12 +130,12 @@ def test_every_read_equals_the_compiled_query_at_any_lag(tmp_path: Path) -> None
                         expected = _oracle(conn, text, statuses, lo, hi)
                         kw: dict[str, Any] = {"query": parsed, "now": NOW, "statuses": statuses, "after_id": lo, "before_id": hi}
                         label = (mark, text, statuses, lo, hi)
-                        assert [r[0] for r in search.select_rows(conn, ("id",), **kw)] == expected, label
-                        assert [r[0] for r in search.select_rows(conn, ("id",), **kw, limit=3, newest=True)] == expected[-3:], label
-                        assert [r[0] for r in search.select_rows(conn, ("id",), **kw, limit=2)] == expected[:2], label
-                        assert search.count_events(conn, **kw) == len(expected), label
-                        assert search.count_events(conn, **kw, cap=2) == min(2, len(expected)), label
-                    sql, params = search.matching_sql(conn, ("id",), query=parsed, now=NOW, statuses=statuses)
+                        assert [r[0] for r in reads.select_rows(conn, ("id",), **kw)] == expected, label
+                        assert [r[0] for r in reads.select_rows(conn, ("id",), **kw, limit=3, newest=True)] == expected[-3:], label
+                        assert [r[0] for r in reads.select_rows(conn, ("id",), **kw, limit=2)] == expected[:2], label
+                        assert reads.count_events(conn, **kw) == len(expected), label
+                        assert reads.count_events(conn, **kw, cap=2) == min(2, len(expected)), label
+                    sql, params = reads.matching_sql(conn, ("id",), query=parsed, now=NOW, statuses=statuses)
                     assert sorted(r[0] for r in conn.execute(sql, params)) == everything, (mark, text)
     finally:
         conn.close()
@@ -142,7 +145,7 @@ def test_the_tui_reader_finds_the_same_matches_at_any_lag(tmp_path: Path) -> Non
     """The TUI's snapshot, n/N neighbours, match numbers and follower increments equal the plain query (every status)."""
     path = tmp_path / "c.db"
     _add(path, _events(120, rare_every=7))
-    conn = store.connect(path)
+    conn = capture.connect(path)
     reader = CaptureReader(path)
     where = Search(q.parse(RARE), NOW)
     try:
@@ -198,13 +201,13 @@ def test_an_indexed_rare_word_reads_only_its_rows(tmp_path: Path) -> None:
     path = tmp_path / "c.db"
     _add(path, _events(2000, rare_every=1000))  # 2 rare events
     _add(path, _events(1, start=2000, rare_every=1))  # and a third, the newest
-    conn = store.connect(path)
+    conn = capture.connect(path)
     reader = CaptureReader(path)
     where = Search(q.parse(RARE), NOW)
     selection = Selection(q.parse(RARE), NOW, ("ok",))
 
     def costs() -> tuple[int, int, list[str]]:  # indexed reads, the plain scan (in 10s of VM steps); statements
-        search.catch_up(conn)
+        index.catch_up(conn)
         cursor = conn.execute("SELECT max(id) FROM events").fetchone()[0]
         matches, replayed = _oracle(conn, RARE, None), _oracle(conn, RARE, ("ok",))
         assert len(matches) == 3
@@ -254,17 +257,17 @@ def test_replay_of_free_text_sends_exactly_the_matches_while_the_index_lags(tmp_
 
     path = tmp_path / "c.db"
     _add(path, _events(200, rare_every=10))
-    conn = store.connect(path)
+    conn = capture.connect(path)
     _index_to(conn, 90)
-    expected = [e["message_id"] for e in store.iter_events(conn, statuses=("ok",)) if RARE in str(e["stored"])]
+    expected = [e["message_id"] for e in reads.iter_events(conn, statuses=("ok",)) if RARE in str(e["stored"])]
     assert len(expected) > 10 and any(int(m[1:]) >= 90 for m in expected) and any(int(m[1:]) < 90 for m in expected)
     conn.close()
     with ServerThread(Settings(db=tmp_path / "target.db", port=0)) as target:
         result = CliRunner().invoke(cli, ["replay", RARE.upper(), "--db", str(path), "--to", target.url], catch_exceptions=False)
         assert result.exit_code == 0, result.output
         assert f"delivered      {len(expected)}" in result.output
-    conn = store.connect(tmp_path / "target.db")
+    conn = capture.connect(tmp_path / "target.db")
     try:
-        assert [e["message_id"] for e in store.iter_events(conn)] == expected
+        assert [e["message_id"] for e in reads.iter_events(conn)] == expected
     finally:
         conn.close()

@@ -169,7 +169,7 @@ def test_tui_passes_the_plan_and_reports_a_broken_one_before_starting(db_path: P
     from click.testing import CliRunner
 
     from debugger.cli import cli
-    from debugger.store.reads import migrate
+    from debugger.store.capture import migrate
 
     migrate(db_path)
     made: list[Any] = []

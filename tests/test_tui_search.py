@@ -155,13 +155,13 @@ async def test_type_toggles_narrow_the_search(db_path: Path) -> None:
 async def test_search_on_a_capture_whose_index_lags(db_path: Path) -> None:
     """Free text goes through the FTS index for the rows it covers and scans only the rest: the list,
     the count, n/N across the watermark and newly arriving matches are exactly the matching events."""
-    from debugger.store import search
-    from debugger.store import reads as store
+    from debugger.store import index
+    from debugger.store import capture
 
     fill(db_path, [track(n, properties={"note": "a quokka" if n % 5 == 0 else "plain"}) for n in range(20)])
-    conn = store.connect(db_path)
-    search.Indexer(step=10, rows_per_commit=10)(conn, lambda: True)  # events 0-9 indexed, 10-19 lag
-    assert search.index_state(conn) == search.IndexState(10, 20)
+    conn = capture.connect(db_path)
+    index.Indexer(step=10, rows_per_commit=10)(conn, lambda: True)  # events 0-9 indexed, 10-19 lag
+    assert index.index_state(conn) == index.IndexState(10, 20)
     conn.close()
     app = make_app(db_path, cap=3)
     async with app.run_test(size=(120, 36)) as pilot:

@@ -12,7 +12,9 @@ from typing import Any
 
 import orjson
 
-from debugger.store import reads as store
+from debugger.store import reads
+from debugger.store import capture
+from debugger.store import writer as store_writer
 
 from debugger.core.http import wire
 from debugger.core.http import model
@@ -50,7 +52,7 @@ def message_request(message: dict[str, Any], key: str = "wk_test", path: str | N
 def fill(db: Path, requests: Iterable[model.IncomingRequest], *, start: datetime = T0, step_ms: int = 250) -> list[int]:
     """Commit the requests to ``db`` at fixed receive times; returns the event ids."""
     counter = itertools.count()
-    writer = store.EventWriter(db).start()
+    writer = store_writer.EventWriter(db).start()
     ids: list[int] = []
     try:
         for index, request in enumerate(requests):
@@ -65,9 +67,9 @@ def fill(db: Path, requests: Iterable[model.IncomingRequest], *, start: datetime
 
 def stored_events(db: Path) -> list[dict[str, Any]]:
     """Every event row, decoded."""
-    conn = store.connect(db)
+    conn = capture.connect(db)
     try:
-        return list(store.iter_events(conn))
+        return list(reads.iter_events(conn))
     finally:
         conn.close()
 

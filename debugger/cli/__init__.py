@@ -40,9 +40,12 @@ def db_option(func: F) -> F:
 
 def resolve_db(db: Path | None) -> Path:
     """Apply the DESIGN §3 order: --db, $SEGDBG_DB, ./segdbg.db."""
-    from debugger.store.reads import default_db_path
-
     return default_db_path(str(db) if db else None, dict(os.environ))
+
+
+def default_db_path(option: str | None, environ: dict[str, str]) -> Path:
+    """``--db PATH``, else ``$SEGDBG_DB``, else ``./segdbg.db`` (DESIGN §3)."""
+    return Path(option or environ.get("SEGDBG_DB") or "segdbg.db")
 
 
 def url_option(func: F) -> F:
@@ -140,7 +143,7 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except sqlite3.DatabaseError as exc:  # met while reading: a damaged capture, not a bug to show as a traceback
-        from debugger.store.reads import RECOVER_HINT
+        from debugger.store.capture import RECOVER_HINT
 
         click.echo(f"Error: the capture could not be read: {exc}. " + RECOVER_HINT.format(path="FILE"), err=True)
         sys.exit(ExitCode.ERROR)

@@ -14,16 +14,10 @@ from pathlib import Path
 
 import click
 
+from debugger.server.addresses import is_loopback
 from debugger.server.settings import Settings
 
 _LISTENING = re.compile(r"listening on (http://\S+)")
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` is a loopback address (the serve command's own check)."""
-    from debugger.cli.commands.serve import is_loopback as check
-
-    return check(host)
 
 
 class ChildServer:

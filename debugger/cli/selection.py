@@ -11,6 +11,8 @@ from typing import Any
 
 import click
 
+from debugger.core.query import language as query
+
 #: Show a progress bar (on a terminal) when at least this many events are read.
 PROGRESS_FROM = 20_000
 
@@ -20,32 +22,18 @@ def parse_query(text: str | None) -> Any:
     if not text:
         return None
     try:
-        from debugger.core.query import language as query
-    except ImportError as exc:  # the filter language (issue 3) is not in this build yet
-        raise click.UsageError("QUERY needs the filter language, which this build of segdbg does not have yet.") from exc
-    try:
         return query.parse(text)
     except query.QueryError as exc:
         marker = " " * exc.start + "^" * max(1, exc.end - exc.start)
         raise click.BadParameter(f"{exc.message}\n    {text}\n    {marker}", param_hint="QUERY") from exc
 
 
-def count(conn: sqlite3.Connection) -> int:
-    """How many events the capture holds (for the progress bar's total)."""
-    return int(conn.execute("SELECT count(*) FROM events").fetchone()[0])
-
-
 def select(conn: sqlite3.Connection, parsed: Any) -> Iterator[dict[str, Any]]:
     """Every event (all statuses) the query selects, oldest first."""
-    from debugger.store import reads as store
+    from debugger.store import reads  # lazily: the store loads sqlite_utils, and `segdbg --help` imports this
 
     # The store's indexed read path: free text uses the FTS index up to its watermark.
-    yield from store.iter_events(conn, query=parsed, now=datetime.now(UTC) if parsed is not None else None)
-
-
-def labels(conn: sqlite3.Connection) -> dict[str, str]:
-    """Source labels by write key (sources without a label are left out)."""
-    return {key: label for key, label in conn.execute("SELECT write_key, label FROM sources") if label}
+    yield from reads.iter_events(conn, query=parsed, now=datetime.now(UTC) if parsed is not None else None)
 
 
 @contextmanager

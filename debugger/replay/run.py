@@ -1,6 +1,6 @@
 """The shell of one `segdbg replay` run: select, plan (in a thread), send, record, count.
 
-Wires the selection (:mod:`debugger.replay.selection`), the pure plan (:mod:`debugger.core.replay.planning`),
+Wires the selection (:mod:`debugger.store.selection`), the pure plan (:mod:`debugger.core.replay.planning`),
 the sender (:mod:`debugger.replay.delivery`), the recorder (:mod:`debugger.store.runs`, rows from
 :mod:`debugger.replay.rows`) and the accounting (:mod:`debugger.core.replay.report`) together; a terminal
 shows it through a :class:`ProgressView` (:mod:`debugger.cli.replay_progress`).
@@ -13,47 +13,22 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import closing
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Protocol
 
 from debugger.core.exitcode import ExitCode
 from debugger.replay.delivery import END, Deliverer, Feed, Sent
 from debugger.core.replay.planning import SHIFT, ReplayOptions, Skipped, plan_replay, shift_delta
 from debugger.replay.rows import delivery_rows, request_row, skipped_row
-from debugger.replay.selection import (
-    OK_ONLY,
-    Selection,
-    selected_events,
-    selection_stats,
-    top_id,
-)
+from debugger.store.selection import selected_events, selection_stats, top_id
 from debugger.core.replay.report import DELIVERED, Tally
-from debugger.replay.resume import bounded, spec
-from debugger.core.replay.retry import RetryPolicy
+from debugger.replay.config import RunConfig, StableIds, bounded, spec
 from debugger.store.runs import INTERRUPTED, RunRecorder
-from debugger.store.reads import StoreError, connect
+from debugger.store.capture import StoreError, connect
 from debugger.core.timefmt import format_timestamp
-
-
-@dataclass(frozen=True, slots=True)
-class RunConfig:
-    """Everything one run needs, built by the command from its options."""
-
-    db: Path
-    target: str
-    query: str | None
-    options: ReplayOptions
-    policy: RetryPolicy
-    concurrency: int
-    timestamps: str
-    recorded_options: Mapping[str, Any] = field(default_factory=dict)
-    selection: Selection = OK_ONLY
-    resume_of: int | None = None  # continue this run (`replay --resume`) instead of starting one
-    token: str | None = None  # the run's seed for --new-message-ids (see debugger.replay.resume)
 
 
 @dataclass(slots=True)
@@ -94,8 +69,6 @@ def prepare(config: RunConfig, now: datetime) -> tuple[ReplayOptions, int]:
 
 def planned(conn: sqlite3.Connection, config: RunConfig, options: ReplayOptions, first: tuple[int, int] = (0, 0)) -> Iterator[Any]:
     """The plan of a run's selection; new messageIds are stable per event within a run."""
-    from debugger.replay.resume import StableIds
-
     ids = StableIds(config.token or uuid.uuid4().hex)
     return plan_replay(
         ids.track(selected_events(conn, config.selection)), options, new_id=ids, first_seq=first[0], first_request=first[1]

@@ -16,54 +16,28 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
 
-from debugger.core.query import language as q
 from debugger.core.pretty.export import export_record, safe_json
-from debugger.server.app import settings_key, writer_key
+from debugger.core.query import language as q
+from debugger.core.query.plan import view_statuses
+from debugger.server.addresses import host_allowed
+from debugger.server.keys import notifier_key, settings_key, vacuum_lock_key, writer_key
+from debugger.server.notifier import Notifier
+from debugger.store.capture import connect
+from debugger.store.expect import Condition, MatchCounter, Outcome, evidence
+from debugger.store.maintenance import vacuum_capture
+from debugger.store.reads import events_page, get_event, get_request, iter_events
+from debugger.store.retention import Policy
+from debugger.store.stats import observed_schema, reset, stats
 
 PREFIX = "/debugger/api"
 MAX_LIMIT = 1000
 MAX_WAIT = 300.0
-LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-class Notifier:
-    """Wakes long-polls when the writer commits; the writer calls :meth:`fire_threadsafe` from its thread.
-
-    Only an *armed* notifier (someone took :meth:`changed` since the last commit) costs the
-    loop a wake-up, so ingest keeps its one wake-up per commit group when nobody polls.
-    """
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop, self._event, self.closed = loop, asyncio.Event(), False
-        self._armed = False
-
-    def changed(self) -> asyncio.Event:
-        """The event the next commit sets; take it *before* looking at the data."""
-        self._armed = True
-        return self._event
-
-    def fire_threadsafe(self) -> None:
-        """Called by the writer thread after a commit."""
-        if self._armed and not self.closed and not self._loop.is_closed():
-            self._armed = False
-            try:
-                self._loop.call_soon_threadsafe(self._fire)
-            except RuntimeError:  # the loop closed meanwhile: nobody is waiting
-                pass
-
-    def _fire(self) -> None:
-        self._event.set()
-        self._event = asyncio.Event()
-
-
-notifier_key = web.AppKey("notifier", Notifier)
-vacuum_lock_key = web.AppKey("vacuum_lock", asyncio.Lock)
 
 
 def setup_routes(app: web.Application) -> None:
@@ -79,7 +53,7 @@ def setup_routes(app: web.Application) -> None:
         app.router.add_get(PREFIX + path, _guarded(handler))
     app.router.add_post(PREFIX + "/reset", _guarded(_reset, json_body=True))
     app.router.add_post(PREFIX + "/vacuum", _guarded(_vacuum, json_body=True))
-    app[vacuum_lock_key] = asyncio.Lock()  # one vacuum at a time
+    app[vacuum_lock_key] = asyncio.Lock()
     app.router.add_route("*", PREFIX + "/{tail:.*}", _guarded(_not_here))
 
 
@@ -107,21 +81,6 @@ def _json(data: Any, status: int = 200) -> web.Response:
 
 def _error(status: int, code: str, message: str, **extra: Any) -> web.Response:
     return _json({"success": False, "code": code, "message": message, **extra}, status)
-
-
-def host_allowed(host_header: str | None, configured: str) -> bool:
-    """Loopback names and addresses, ``*.localhost``, and the host the server was told to bind."""
-    if not host_header:
-        return False
-    host = host_header.strip().lower()
-    if host.startswith("["):
-        host = host[1 : host.find("]")] if "]" in host else ""
-    elif host.count(":") == 1:
-        host = host.split(":", 1)[0]
-    host = host.rstrip(".")
-    if host in LOOPBACK_HOSTS or host.endswith(".localhost") or (host.startswith("127.") and host.replace(".", "").isdigit()):
-        return True
-    return bool(host) and host == configured.lower() and configured not in ("0.0.0.0", "::", "")
 
 
 def refusal(request: web.Request) -> web.Response | None:
@@ -195,8 +154,6 @@ async def _not_here(request: web.Request) -> web.StreamResponse:
 
 
 async def _events(request: web.Request) -> web.StreamResponse:
-    from debugger.core.query.plan import view_statuses
-
     query = _query(request)
     after = _number(request, "after", 0, 0, 2**63 - 1)
     limit = _number(request, "limit", 100, 1, MAX_LIMIT)
@@ -207,15 +164,10 @@ async def _events(request: web.Request) -> web.StreamResponse:
     deadline = time.monotonic() + wait
 
     def read() -> tuple[list[dict[str, Any]], int]:
-        from debugger.store.reads import connect, iter_events
-
         conn = connect(_db(request))
         try:
-            conn.execute("BEGIN")  # one snapshot: the rows and the newest id agree
-            rows = [export_record(e) for e in iter_events(conn, query=query, now=now, statuses=statuses, after_id=after, limit=limit, newest=newest)]
-            top = conn.execute("SELECT max(id) FROM events").fetchone()[0] or 0
-            conn.execute("COMMIT")
-            return rows, top
+            events, top = events_page(conn, query=query, now=now, statuses=statuses, after_id=after, limit=limit, newest=newest)
+            return [export_record(e) for e in events], top
         finally:
             conn.close()
 
@@ -242,14 +194,12 @@ async def _event(request: web.Request) -> web.StreamResponse:
         return _error(404, "not_found", "Event ids are numbers.")
 
     def read() -> dict[str, Any] | None:
-        from debugger.store.reads import EVENT_COLUMNS, connect, from_row, get_request
-
         conn = connect(_db(request))
         try:
-            row = conn.execute(f"SELECT {', '.join(EVENT_COLUMNS)} FROM events WHERE id = ?", (event_id,)).fetchone()
-            if row is None:
+            event = get_event(conn, event_id)
+            if event is None:
                 return None
-            record = export_record(from_row(row))
+            record = export_record(event)
             http = get_request(conn, record["request_id"]) if record["request_id"] is not None else None
             if http is not None:
                 http.pop("body", None)  # only rejected requests keep one, and it can be 1 MB
@@ -262,9 +212,6 @@ async def _event(request: web.Request) -> web.StreamResponse:
 
 
 async def _stats(request: web.Request) -> web.StreamResponse:
-    from debugger.store.stats import stats
-    from debugger.store.reads import connect
-
     def read() -> dict[str, Any]:
         conn = connect(_db(request))
         try:
@@ -276,10 +223,6 @@ async def _stats(request: web.Request) -> web.StreamResponse:
 
 
 async def _schema(request: web.Request) -> web.StreamResponse:
-    from debugger.core.query.plan import view_statuses
-    from debugger.store.stats import observed_schema
-    from debugger.store.reads import connect, iter_events
-
     query = _query(request)
     sample = _number(request, "sample", 1000, 1, 100_000)
 
@@ -295,10 +238,6 @@ async def _schema(request: web.Request) -> web.StreamResponse:
 
 
 async def _wait(request: web.Request) -> web.StreamResponse:
-    from debugger.store.expect import Condition, MatchCounter, Outcome, evidence
-    from debugger.core.query.plan import view_statuses
-    from debugger.store.reads import connect
-
     query = _query(request)
     counts = {name: _number(request, name, None, 0, 10**9) for name in ("count", "at_least")}
     try:
@@ -331,8 +270,6 @@ async def _wait(request: web.Request) -> web.StreamResponse:
 
 
 async def _reset(request: web.Request) -> web.StreamResponse:
-    from debugger.store.stats import reset
-
     deleted = await asyncio.wrap_future(request.app[writer_key].call(reset))
     return _json({"success": True, "deleted": deleted})
 
@@ -344,11 +281,6 @@ async def _vacuum(request: web.Request) -> web.StreamResponse:
     Body: ``{"max_events": N, "max_age_s": S, "reindex": bool}``, all optional; without a
     limit the server's own ``--max-events``/``--max-age`` apply.
     """
-    from datetime import timedelta
-
-    from debugger.store.maintenance import vacuum_capture
-    from debugger.store.retention import Policy
-
     try:
         body = await request.json()
     except ValueError:

@@ -14,9 +14,8 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from concurrent.futures import Future
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import aiohttp
@@ -24,32 +23,20 @@ import aiohttp.http_exceptions
 import orjson
 from aiohttp import web
 
-from debugger.core.http import wire
-from debugger.core.http import limits
-from debugger.core.http import model
-from debugger.server.guard import ConnectionGuard, GuardedSite, ParserLog
+from debugger.core.http import limits, model, wire
 from debugger.core.http.limits import PARSER_LIMITS
+from debugger.server.api import API_HEADERS, refusal, setup_routes
+from debugger.server.guard import ConnectionGuard, GuardedSite, ParserLog
+from debugger.server.keys import Handled, Observer, guard_key, observer_key, settings_key, writer_key
 from debugger.server.settings import Settings
-from debugger.store.reads import EventWriter, IdleTask, StoreError, WriteResult
+from debugger.store.capture import StoreError
+from debugger.store.clock import now_utc
+from debugger.store.index import Indexer
+from debugger.store.retention import Chain, Retention
+from debugger.store.servers import register_server, unregister_server
+from debugger.store.writer import EventWriter, IdleTask, WriteResult
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class Handled:
-    """What the server did with one request, for the headless log and the summary."""
-
-    outcome: model.Outcome
-    result: WriteResult | None
-    seconds: float
-
-
-Observer = Callable[[Handled], None]
-
-settings_key = web.AppKey("settings", Settings)
-writer_key = web.AppKey("writer", EventWriter)
-observer_key = web.AppKey("observer", list[Observer])
-guard_key = web.AppKey("guard", ConnectionGuard)
 
 
 def make_app(settings: Settings, *, observer: Observer | None = None) -> web.Application:
@@ -66,8 +53,6 @@ def make_app(settings: Settings, *, observer: Observer | None = None) -> web.App
     app[observer_key] = [observer] if observer is not None else []
     app.cleanup_ctx.append(_writer_context)
     app.router.add_get("/healthz", _healthz)
-    from debugger.server.api import setup_routes  # imports this module's AppKeys
-
     setup_routes(app)  # before the catch-all, so /debugger/api/* never reaches CORS-enabled ingest
     app.router.add_route("*", "/{tail:.*}", _ingest)
     return app
@@ -79,10 +64,6 @@ RETENTION_WAKE = 5.0
 
 def _idle_task(settings: Settings) -> IdleTask | None:
     """The writer's background work: retention first (rows about to go need no indexing), then the index."""
-    from debugger.store.retention import Chain, Retention
-    from debugger.store.search import Indexer
-    from debugger.store.reads import now_utc
-
     tasks: list[IdleTask] = []
     if settings.retention.active:
         tasks.append(Retention(settings.retention, clock=now_utc))
@@ -104,8 +85,6 @@ async def _writer_context(app: web.Application) -> AsyncIterator[None]:
     await asyncio.to_thread(writer.start, check=True)  # a damaged capture is refused at start
     app[writer_key] = writer
     yield
-    from debugger.store.maintenance import unregister_server
-
     pid = os.getpid()
     try:
         await asyncio.wrap_future(writer.call(lambda conn: unregister_server(conn, pid)))
@@ -116,8 +95,6 @@ async def _writer_context(app: web.Application) -> AsyncIterator[None]:
 
 async def _healthz(request: web.Request) -> web.Response:
     """Liveness plus counts; the counts say how much was captured, so the API's guard applies."""
-    from debugger.server.api import API_HEADERS, refusal
-
     refused = refusal(request)
     if refused is not None:
         return refused
@@ -267,8 +244,6 @@ async def start(app: web.Application, host: str, port: int) -> tuple[web.AppRunn
 
 def _register(app: web.Application, host: str, port: int) -> None:
     """Note this server in the capture, so `segdbg vacuum --db` asks it instead of competing for the file."""
-    from debugger.store.maintenance import register_server
-
     settings = app[settings_key]
     policy = settings.retention
     url = f"http://{f'[{host}]' if ':' in host else host}:{port}"

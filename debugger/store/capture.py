@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Sequence
-from contextlib import closing
+from collections.abc import Iterator, Sequence
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -147,3 +147,16 @@ def insert_many(conn: sqlite3.Connection, sql: str, rows: Sequence[Sequence[Any]
         if text is None:
             text = _bulk_sql[key] = f"{head}VALUES {','.join([one] * len(chunk))}"
         conn.execute(text, [value for row in chunk for value in row])
+
+
+@contextmanager
+def reader(path: Path | str) -> Iterator[sqlite3.Connection]:
+    """A short-lived read connection to an existing capture."""
+    if not Path(path).exists():
+        raise StoreError(f"{path}: no such capture; start `segdbg serve` or pass --db PATH.")
+    migrate(path)
+    conn = connect(path)
+    try:
+        yield conn
+    finally:
+        conn.close()

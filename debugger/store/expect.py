@@ -17,6 +17,9 @@ from typing import Any
 from debugger.core.query import language as q
 from debugger.core.pretty.export import export_record
 from debugger.core.pretty.render import event_label, event_user, inert
+from debugger.store.capture import connect
+from debugger.store.reads import closest_events, count_events, iter_events
+from debugger.store.stats import RESETS_KEY
 
 #: Events shown when an expectation fails (matches, or the closest misses).
 SHOWN = 5
@@ -70,9 +73,7 @@ class MatchCounter:
 
     def update(self, conn: sqlite3.Connection) -> int:
         """The current match count (recounted from scratch after a ``reset``)."""
-        from debugger.store.reads import count_events
-
-        row = conn.execute("SELECT value FROM meta WHERE key = 'resets'").fetchone()
+        row = conn.execute("SELECT value FROM meta WHERE key = ?", (RESETS_KEY,)).fetchone()
         resets = row[0] if row else "0"
         if resets != self.resets:
             self.resets, self.found, self.seen_id = resets, 0, 0
@@ -114,9 +115,6 @@ def evidence(
     conn: sqlite3.Connection, outcome: Outcome, query: q.Query, *, now: datetime, statuses: tuple[str, ...] | None
 ) -> Outcome:
     """Fill ``outcome`` with the newest matches and, when nothing matched enough, the closest misses."""
-    from debugger.store.search import closest_events
-    from debugger.store.reads import iter_events
-
     outcome.matches = [export_record(e) for e in iter_events(conn, query=query, now=now, statuses=statuses, limit=SHOWN, newest=True)]
     if not outcome.ok and outcome.found < outcome.condition.n:
         misses = closest_events(conn, query, now=now, statuses=statuses, limit=SHOWN)
@@ -140,8 +138,6 @@ def wait_on_file(
 
     The count is only recomputed when ``PRAGMA data_version`` says another connection committed.
     """
-    from debugger.store.reads import connect
-
     started = clock()
     counter = MatchCounter(query, statuses, now)
     conn = connect(path)

@@ -4,7 +4,7 @@
 call at a time (a lock guards it). ``PRAGMA data_version`` says whether another connection
 committed; a rowid cursor says what is new. The UI keeps the cursor and hands it in.
 
-Every search read goes through :mod:`debugger.store.search` (the one indexed read path): free text
+Every search read goes through :mod:`debugger.store.reads` (the one indexed read path): free text
 is found through the FTS index for the rows it covers and by scanning only the rows above its
 watermark. Unlike ``segdbg events``, the TUI is the debugger stream, so it shows every status.
 """
@@ -19,9 +19,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from debugger.store import search
 
-from debugger.store import reads as store
+from debugger.store import reads
+from debugger.store import capture
 from debugger.core.query.language import Query
 from debugger.core.pacing import sample
 
@@ -91,8 +91,8 @@ class CaptureReader:
 
     def _db(self) -> sqlite3.Connection:
         if self._conn is None:
-            store.migrate(self.path)
-            self._conn = store.connect(self.path)
+            capture.migrate(self.path)
+            self._conn = capture.connect(self.path)
         return self._conn
 
     def close(self) -> None:
@@ -118,12 +118,12 @@ class CaptureReader:
             db = self._db()
             cursor = int(db.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0])
             totals = self._totals(db, since if since <= cursor else 0, cursor)
-            events = tuple(search.select_events(db, **_search(where), before_id=cursor + 1, limit=cap, newest=True))
+            events = tuple(reads.iter_events(db, **_search(where), before_id=cursor + 1, limit=cap, newest=True))
             matches: int | None = None
             if where is None:  # no search: the count is not shown, and a full count is a scan
                 matches = totals.events if since == 0 else 0
             elif count:
-                matches = search.count_events(db, **_search(where), before_id=cursor + 1)
+                matches = reads.count_events(db, **_search(where), before_id=cursor + 1)
             return Snapshot(events, matches, cursor, totals, since if since <= cursor else 0)
 
     def increment(self, after: int, where: Where, budget: int, include: Sequence[int] = ()) -> Increment:
@@ -141,11 +141,11 @@ class CaptureReader:
                 return Increment(after, after, (), 0, Totals(sources=self._sources(db)))
             totals = self._totals(db, after, newest)
             span = {"after_id": after, "before_id": newest + 1}
-            matches = totals.events if where is None else search.count_events(db, **_search(where), **span)
+            matches = totals.events if where is None else reads.count_events(db, **_search(where), **span)
             if budget <= 0 or matches == 0:
                 wanted: list[int] = [i for i in include if after < i <= newest]
             else:
-                rows = list(search.select_rows(db, ("id", "request_id"), **_search(where), **span))
+                rows = list(reads.select_rows(db, ("id", "request_id"), **_search(where), **span))
                 ids = sample(rows, budget)
                 wanted = sorted({*ids, *(i for i in include if after < i <= newest)})
             return Increment(after, newest, self._rows(db, wanted), matches, totals)
@@ -153,34 +153,34 @@ class CaptureReader:
     def count(self, where: Where) -> int:
         """How many events match ``where`` in the whole capture."""
         with self._lock:
-            return search.count_events(self._db(), **_search(where))
+            return reads.count_events(self._db(), **_search(where))
 
     def neighbour(self, where: Where, event_id: int, older: bool) -> dict[str, Any] | None:
         """The next matching event before (``older``) or after ``event_id``."""
         with self._lock:
             if older:
-                rows = search.select_events(self._db(), **_search(where), before_id=event_id, limit=1, newest=True)
+                rows = reads.iter_events(self._db(), **_search(where), before_id=event_id, limit=1, newest=True)
             else:
-                rows = search.select_events(self._db(), **_search(where), after_id=event_id, limit=1)
+                rows = reads.iter_events(self._db(), **_search(where), after_id=event_id, limit=1)
             found = list(rows)
         return found[0] if found else None
 
     def position(self, where: Where, event_id: int) -> int:
         """How many matching events have an id up to ``event_id`` (the match's number)."""
         with self._lock:
-            return search.count_events(self._db(), **_search(where), before_id=event_id + 1)
+            return reads.count_events(self._db(), **_search(where), before_id=event_id + 1)
 
     def request(self, request_id: int) -> dict[str, Any] | None:
         """The ``requests`` row that carried an event."""
         with self._lock:
-            return store.get_request(self._db(), request_id)
+            return reads.get_request(self._db(), request_id)
 
     def _rows(self, db: sqlite3.Connection, ids: Sequence[int]) -> tuple[dict[str, Any], ...]:
         out: list[dict[str, Any]] = []
         for start in range(0, len(ids), 500):
             chunk = list(ids[start : start + 500])
             marks = ",".join("?" * len(chunk))
-            out += [store.from_row(r) for r in db.execute(
+            out += [reads.from_row(r) for r in db.execute(
                 f"SELECT {_COLUMNS} FROM events WHERE id IN ({marks}) ORDER BY id", chunk)]
         return tuple(out)
 
@@ -201,11 +201,11 @@ class CaptureReader:
         return int(db.execute("SELECT count(*) FROM sources WHERE event_count > 0").fetchone()[0])
 
 
-_COLUMNS = ", ".join(store.EVENT_COLUMNS)
+_COLUMNS = ", ".join(reads.EVENT_COLUMNS)
 
 
 def _search(where: Where) -> dict[str, Any]:
-    """The keyword arguments of :mod:`debugger.store.search` reads for the active search."""
+    """The keyword arguments of :mod:`debugger.store.reads` reads for the active search."""
     if where is None:
         return {"statuses": ALL_STATUSES}
     return {"query": where.query, "now": where.now, "statuses": ALL_STATUSES}

@@ -1,40 +1,34 @@
-"""The capture store: one SQLite file in WAL mode, one writer thread, readers on their own connections.
+"""Reading a capture: the one read path every caller filters through, and rows as dicts.
 
-The parts live in their own modules — :mod:`debugger.store.capture` (opening, checks, migrate),
-:mod:`debugger.store.migrations` (the schema) and :mod:`debugger.store.writer` (:class:`EventWriter`, the
-one writer) — and are re-exported here, where the rest of segdbg imports them from. This module
-keeps the reads: each caller brings its own connection (WAL: readers never block the writer).
+- **Results never depend on the index lag.** Rows at or below the FTS watermark
+  (:mod:`debugger.store.index`) are found through the index, rows above it by scanning, and
+  every row is re-checked with the exact SQL of :func:`debugger.core.query.sql.compile` (the
+  index is only a necessary condition). The statements are planned by the pure
+  :mod:`debugger.core.query.plan`.
+- **One read path for every caller**: `events`, `expect`, the HTTP API, `check`/`schema`,
+  replay's selection and the TUI (its search, match count, n/N and follow increments) all
+  read through :func:`select_rows` / :func:`iter_events` / :func:`count_events` with an
+  ``after_id``/``before_id`` window, so nobody scans the table for free text the index covers.
+
+Each caller brings its own connection (WAL: readers never block the writer).
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import orjson
 
-from debugger.store.capture import (  # noqa: F401 - re-exported
-    APPLICATION_ID,
-    CHECK_BYTES,
-    RECOVER_HINT,
-    SCHEMA_VERSION_KEY,
-    StoreError,
-    check_integrity,
-    connect,
-    damaged,
-    insert_many,
-    migrate,
-)
-from debugger.store.migrations import MIGRATIONS  # noqa: F401 - re-exported
-from debugger.core.query.language import Query
-from debugger.store.writer import EventWriter, IdleTask, WriteResult  # noqa: F401 - re-exported
+from debugger.core.query import language as q
+from debugger.core.query.plan import Part, index_match, plan
+from debugger.core.query.sql import compile_terms
+from debugger.store.clock import now_utc
+from debugger.store.index import WATERMARK_KEY
 
-# ---------------------------------------------------------------------------------------------
-# Reads: each caller brings its own connection (WAL: readers never block the writer).
 
 EVENT_COLUMNS = (
     "id", "request_id", "received_at", "write_key", "type", "name", "user_id", "anonymous_id",
@@ -56,62 +50,43 @@ def from_row(row: Sequence[Any]) -> dict[str, Any]:
     return event
 
 
-@contextmanager
-def reader(path: Path | str) -> Iterator[sqlite3.Connection]:
-    """A short-lived read connection to an existing capture."""
-    if not Path(path).exists():
-        raise StoreError(f"{path}: no such capture; start `segdbg serve` or pass --db PATH.")
-    migrate(path)
-    conn = connect(path)
-    try:
-        yield conn
-    finally:
-        conn.close()
-
-
-def iter_events(
+def events_page(
     conn: sqlite3.Connection,
     *,
-    query: Query | None = None,
-    now: datetime | None = None,
-    statuses: Iterable[str] | None = None,
+    query: q.Query | None,
+    now: datetime | None,
+    statuses: Iterable[str] | None,
     after_id: int = 0,
-    before_id: int | None = None,
     limit: int | None = None,
     newest: bool = False,
-) -> Iterator[dict[str, Any]]:
-    """Events oldest first (or the newest ``limit`` of them, still oldest first).
-
-    Args:
-        conn: a read connection.
-        query: a parsed filter (:mod:`debugger.core.query.language`); searched through the FTS index when
-            it helps, with exact results whatever the index lag.
-        now: the instant relative times in ``query`` (``after:10m``) count back from; default: the clock.
-        statuses: only these statuses (see :func:`debugger.store.search.view_statuses` for the default view).
-        after_id: only ids above this (a cursor); ``before_id``: only ids below this (paging back).
-        limit: at most this many; ``newest``: the last ``limit`` rather than the first.
-    """
-    from debugger.store.search import select_events
-
-    return select_events(
-        conn, query=query, now=now, statuses=statuses, after_id=after_id, before_id=before_id, limit=limit, newest=newest
-    )
+) -> tuple[list[dict[str, Any]], int]:
+    """A page of :func:`iter_events` and the newest event id, read in one snapshot so they agree
+    (a cursor may skip to that id when the page came back short)."""
+    conn.execute("BEGIN")
+    try:
+        events = list(
+            iter_events(conn, query=query, now=now, statuses=statuses, after_id=after_id, limit=limit, newest=newest)
+        )
+        top = conn.execute("SELECT max(id) FROM events").fetchone()[0] or 0
+    finally:
+        conn.execute("COMMIT")  # a read transaction: this only ends the snapshot
+    return events, int(top)
 
 
-def count_events(
-    conn: sqlite3.Connection,
-    *,
-    query: Query | None = None,
-    now: datetime | None = None,
-    statuses: Iterable[str] | None = None,
-    after_id: int = 0,
-    before_id: int | None = None,
-    cap: int | None = None,
-) -> int:
-    """How many events :func:`iter_events` would give (at most ``cap``)."""
-    from debugger.store.search import count_events as count
+def get_event(conn: sqlite3.Connection, event_id: int) -> dict[str, Any] | None:
+    """One event by id, as :func:`from_row` gives it."""
+    row = conn.execute(f"SELECT {', '.join(EVENT_COLUMNS)} FROM events WHERE id = ?", (event_id,)).fetchone()
+    return from_row(row) if row is not None else None
 
-    return count(conn, query=query, now=now, statuses=statuses, after_id=after_id, before_id=before_id, cap=cap)
+
+def event_count(conn: sqlite3.Connection) -> int:
+    """How many events the capture holds, all statuses (e.g. a progress bar's total)."""
+    return int(conn.execute("SELECT count(*) FROM events").fetchone()[0])
+
+
+def source_labels(conn: sqlite3.Connection) -> dict[str, str]:
+    """Source labels by write key (sources without a label are left out)."""
+    return {key: label for key, label in conn.execute("SELECT write_key, label FROM sources") if label}
 
 
 def get_request(conn: sqlite3.Connection, request_id: int) -> dict[str, Any] | None:
@@ -130,13 +105,158 @@ def status_counts(conn: sqlite3.Connection) -> dict[str, int]:
     return {status: count for status, count in conn.execute("SELECT status, count(*) FROM events GROUP BY status")}
 
 
-def default_db_path(option: str | None, environ: dict[str, str]) -> Path:
-    """``--db PATH``, else ``$SEGDBG_DB``, else ``./segdbg.db`` (DESIGN §3)."""
-    return Path(option or environ.get("SEGDBG_DB") or "segdbg.db")
+_SELECT = ", ".join(f"events.{c}" for c in EVENT_COLUMNS)
 
+def _parts(
+    conn: sqlite3.Connection, query: q.Query | None, now: datetime | None, statuses: Iterable[str] | None,
+    after_id: int, before_id: int | None,
+) -> list[Part]:
+    watermark = 0
+    if index_match(query, 1) is not None:  # only a text term makes the index worth a look
+        row = conn.execute("SELECT value FROM meta WHERE key = ?", (WATERMARK_KEY,)).fetchone()
+        watermark = int(row[0]) if row is not None else 0
+    return plan(
+        query, now=now if now is not None else now_utc(), statuses=statuses, after_id=after_id, before_id=before_id,
+        watermark=watermark,
+    )
 
-def now_utc() -> datetime:
-    """The server clock; the one place the store layer reads it (kept out of the pure core)."""
-    from datetime import UTC
+def select_rows(
+    conn: sqlite3.Connection,
+    columns: Sequence[str],
+    *,
+    query: q.Query | None = None,
+    now: datetime | None = None,
+    statuses: Iterable[str] | None = None,
+    after_id: int = 0,
+    before_id: int | None = None,
+    limit: int | None = None,
+    newest: bool = False,
+) -> Iterator[tuple[Any, ...]]:
+    """``columns`` of the matching events with ``after_id < id < before_id``, oldest first;
+    with ``newest`` the last ``limit`` of them (still oldest first).
 
-    return datetime.now(UTC)
+    Lazy: the index part is walked in id order, so a common word stops after one page and a
+    rare one reads only its own rows. ``newest=True, limit=1`` is the previous match before a
+    cursor, ``after_id=cursor, limit=1`` the next one.
+    """
+    parts = _parts(conn, query, now, statuses, after_id, before_id)
+    if newest:
+        parts.reverse()
+    remaining = limit
+    kept: list[tuple[Any, ...]] = []
+    for part in parts:
+        if remaining is not None and remaining <= 0:
+            break
+        sql, params = part.select(columns, newest=newest, limit=remaining)
+        for row in conn.execute(sql, params):
+            if newest:
+                kept.append(row)
+            else:
+                yield row
+            if remaining is not None:
+                remaining -= 1
+    if newest:
+        yield from reversed(kept)
+
+def iter_events(
+    conn: sqlite3.Connection,
+    *,
+    query: q.Query | None = None,
+    now: datetime | None = None,
+    statuses: Iterable[str] | None = None,
+    after_id: int = 0,
+    before_id: int | None = None,
+    limit: int | None = None,
+    newest: bool = False,
+) -> Iterator[dict[str, Any]]:
+    """Events oldest first (or the newest ``limit`` of them, still oldest first).
+
+    Args:
+        conn: a read connection.
+        query: a parsed filter (:mod:`debugger.core.query.language`); searched through the FTS index when
+            it helps, with exact results whatever the index lag.
+        now: the instant relative times in ``query`` (``after:10m``) count back from; default: the clock.
+        statuses: only these statuses (see :func:`debugger.core.query.plan.view_statuses` for the default view).
+        after_id: only ids above this (a cursor); ``before_id``: only ids below this (paging back).
+        limit: at most this many; ``newest``: the last ``limit`` rather than the first.
+    """
+    for row in select_rows(
+        conn, EVENT_COLUMNS, query=query, now=now, statuses=statuses, after_id=after_id, before_id=before_id,
+        limit=limit, newest=newest,
+    ):
+        yield from_row(row)
+
+def count_events(
+    conn: sqlite3.Connection,
+    *,
+    query: q.Query | None = None,
+    now: datetime | None = None,
+    statuses: Iterable[str] | None = None,
+    after_id: int = 0,
+    before_id: int | None = None,
+    cap: int | None = None,
+) -> int:
+    """How many events match with ``after_id < id < before_id`` (at most ``cap``, to bound the time on huge captures)."""
+    total = 0
+    for part in _parts(conn, query, now, statuses, after_id, before_id):
+        if cap is not None and total >= cap:
+            break
+        sql, params = part.count(cap - total if cap is not None else None)
+        total += int(conn.execute(sql, params).fetchone()[0])
+    return total
+
+def matching_sql(
+    conn: sqlite3.Connection,
+    columns: Sequence[str],
+    *,
+    query: q.Query | None = None,
+    now: datetime | None = None,
+    statuses: Iterable[str] | None = None,
+    before_id: int | None = None,
+) -> tuple[str, tuple[Any, ...]]:
+    """One unordered ``SELECT`` of ``columns`` of every match with ``id < before_id`` (the parts
+    joined by UNION ALL), to aggregate over: ``SELECT count(*), min(x) FROM (<sql>)``."""
+    parts = _parts(conn, query, now, statuses, 0, before_id)
+    cols = ", ".join(f"events.{c}" for c in columns)
+    sql = " UNION ALL ".join(f"SELECT {cols} FROM {p.source} WHERE {p.where}" for p in parts)
+    return sql, tuple(v for p in parts for v in p.params)
+
+@dataclass(frozen=True, slots=True)
+class NearMiss:
+    """An event that satisfies some of a query's terms: which ones it failed."""
+
+    event: dict[str, Any]
+    failed: tuple[str, ...]
+    matched: int
+
+def closest_events(
+    conn: sqlite3.Connection,
+    query: q.Query,
+    *,
+    now: datetime,
+    statuses: Iterable[str] | None,
+    limit: int = 5,
+    window: int = 5000,
+) -> list[NearMiss]:
+    """Among the newest ``window`` events, those satisfying the most terms (the default status counts as one)."""
+    terms = compile_terms(query, now=now)
+    if statuses is not None:
+        wanted = list(statuses)
+        terms.append((f"status:{','.join(wanted)}", f"(events.status IN ({','.join('?' * len(wanted))}))", wanted))
+    if not terms:
+        return []
+    score = " + ".join(f"coalesce({sql}, 0)" for _, sql, _ in terms)
+    flags = ", ".join(f"coalesce({sql}, 0)" for _, sql, _ in terms)
+    params = [p for _, _, ps in terms for p in ps]
+    sql = (
+        f"SELECT * FROM (SELECT {_SELECT}, {flags}, {score} AS score FROM"
+        f" (SELECT * FROM events ORDER BY id DESC LIMIT {int(window)}) AS events)"
+        f" ORDER BY score DESC, id DESC LIMIT {int(limit)}"
+    )
+    out = []
+    width = len(EVENT_COLUMNS)
+    for row in conn.execute(sql, params + params):
+        hits = row[width : width + len(terms)]
+        failed = tuple(label for (label, _, _), hit in zip(terms, hits, strict=True) if not hit)
+        out.append(NearMiss(from_row(row[:width]), failed, len(terms) - len(failed)))
+    return out

@@ -32,12 +32,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from debugger.core.query import sql as query_sql
+from debugger.core.query.language import Query
+from debugger.core.query.sql import relative_span
 from debugger.core.timefmt import format_timestamp
+from debugger.store.index import STALE_KEY, WATERMARK_KEY
 
 log = logging.getLogger(__name__)
-
-STALE_KEY = "fts_stale"
-WATERMARK_KEY = "fts_watermark"
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,8 +80,6 @@ def parse_age(text: str) -> timedelta:
     Raises:
         ValueError: with a message naming the accepted forms.
     """
-    from debugger.core.query.sql import relative_span
-
     try:
         span = relative_span(text.strip())
     except OverflowError:
@@ -353,3 +352,41 @@ class Chain:
         for task in self.tasks:
             more = task(conn, busy) or more
         return more
+
+
+# ------------------------------------------------------------------------------------ pins
+def pin_event(conn: sqlite3.Connection, event_id: int, pinned: bool) -> bool:
+    """Pin or unpin one event (inside the caller's transaction); whether it exists."""
+    return conn.execute("UPDATE events SET pinned = ? WHERE id = ?", (int(pinned), event_id)).rowcount > 0
+
+
+def set_pins(conn: sqlite3.Connection, ids: list[int], pinned: bool) -> tuple[list[int], list[int]]:
+    """Pin or unpin ``ids`` in one transaction; returns ``(changed or already so, not found)``."""
+    found: list[int] = []
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            conn.execute(f"UPDATE events SET pinned = ? WHERE id IN ({marks})", (int(pinned), *chunk))
+            found += [r[0] for r in conn.execute(f"SELECT id FROM events WHERE id IN ({marks})", chunk)]
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    present = set(found)
+    return sorted(present), [i for i in dict.fromkeys(ids) if i not in present]
+
+def pin_matching(conn: sqlite3.Connection, parsed: Query, pinned: bool, now: datetime) -> int:
+    """Pin or unpin every event (any status) a query selects; returns how many."""
+    sql, params = query_sql.compile(parsed, now=now)
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        changed = conn.execute(f"UPDATE events SET pinned = ? WHERE {sql}", (int(pinned), *params)).rowcount
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return int(changed)

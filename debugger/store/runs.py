@@ -14,12 +14,13 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from debugger.store.reads import connect, insert_many, migrate
+from debugger.store.capture import connect, insert_many, migrate
 
 RUN_COLUMNS = (
     "id", "started_at", "finished_at", "target", "query", "options", "status", "exit_code", "total",
@@ -46,6 +47,36 @@ _INSERT_DELIVERY = f"""INSERT INTO deliveries (run_id, request_id, {', '.join(DE
  VALUES ({','.join('?' * (len(DELIVERY_FIELDS) + 2))})"""
 
 Write = Callable[[sqlite3.Connection], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Continued:
+    """Where a resumed run starts: events already delivered, the next delivery and request numbers."""
+
+    delivered: int
+    first_seq: int
+    first_request: int
+
+def reopen(conn: sqlite3.Connection, run_id: int) -> Continued:
+    """Mark the run as running again (this process) and forget its non-delivered outcomes,
+    which the resumed part records afresh (the requests that carried them are kept)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("DELETE FROM deliveries WHERE run_id = ? AND status != 'delivered'", (run_id,))
+        delivered, top = conn.execute(
+            "SELECT count(*), coalesce(max(seq), -1) FROM deliveries WHERE run_id = ?", (run_id,)
+        ).fetchone()
+        top_request = conn.execute("SELECT coalesce(max(seq), -1) FROM replay_requests WHERE run_id = ?", (run_id,)).fetchone()[0]
+        conn.execute(
+            "UPDATE runs SET status = 'running', finished_at = NULL, exit_code = NULL, pid = ? WHERE id = ?",
+            (os.getpid(), run_id),
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return Continued(int(delivered), int(top) + 1, int(top_request) + 1)
 
 
 class RunRecorder:
@@ -81,10 +112,8 @@ class RunRecorder:
         self._thread.start()
         return self.run_id
 
-    def reopen(self, run_id: int) -> Any:
-        """Continue run ``run_id`` (``replay --resume``): see :func:`debugger.replay.resume.reopen`."""
-        from debugger.replay.resume import reopen
-
+    def reopen(self, run_id: int) -> Continued:
+        """Continue run ``run_id`` (``replay --resume``): see :func:`reopen`."""
         continued = reopen(self._conn, run_id)
         self.run_id = run_id
         self._thread.start()
@@ -302,3 +331,17 @@ def write_report(conn: sqlite3.Connection, run: Mapping[str, Any], out: Any) -> 
             record.update(failure_views(conn, delivery, cache))
         out.write((b",\n" if index else b"\n") + orjson.dumps(record))
     out.write(b"\n]}\n")
+
+
+def resume_record(conn: sqlite3.Connection, run_id: int) -> tuple[int | None, str | None, int]:
+    """What resuming run ``run_id`` needs to know: the process that ran it, its resume spec
+    (JSON text), and how many of its recorded deliveries were not delivered."""
+    pid, resume = conn.execute("SELECT pid, resume FROM runs WHERE id = ?", (run_id,)).fetchone()
+    return pid, resume, count_not_delivered(conn, run_id)
+
+
+def count_not_delivered(conn: sqlite3.Connection, run_id: int) -> int:
+    """How many of run ``run_id``'s recorded deliveries were not delivered."""
+    return int(
+        conn.execute("SELECT count(*) FROM deliveries WHERE run_id = ? AND status != 'delivered'", (run_id,)).fetchone()[0]
+    )

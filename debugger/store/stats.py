@@ -6,13 +6,17 @@ import sqlite3
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from debugger.core.lint.finding import json_type
-from debugger.store.search import FTS_TABLE, WATERMARK_KEY, index_state
+from debugger.store.index import clear_index, has_index, index_state, stale_entries
 from debugger.core.timefmt import format_timestamp
+from debugger.store.capture import connect, migrate
 
 RATE_WINDOW = timedelta(minutes=1)
+#: ``meta`` key counting resets: a follower that sees it change counts from scratch.
+RESETS_KEY = "resets"
 
 
 def stats(conn: sqlite3.Connection, *, now: datetime) -> dict[str, Any]:
@@ -44,7 +48,6 @@ def stats(conn: sqlite3.Connection, *, now: datetime) -> dict[str, Any]:
     last = conn.execute("SELECT received_at FROM events ORDER BY id DESC LIMIT 1").fetchone()
     requests = conn.execute("SELECT count(*) FROM requests").fetchone()[0]
     state = index_state(conn)
-    stale = conn.execute("SELECT value FROM meta WHERE key = 'fts_stale'").fetchone()
     pinned = conn.execute("SELECT count(*) FROM events WHERE pinned = 1").fetchone()[0] if _has_pins(conn) else 0
     return {
         "events": total,
@@ -57,7 +60,7 @@ def stats(conn: sqlite3.Connection, *, now: datetime) -> dict[str, Any]:
         "first_received_at": first[0] if first else None,
         "last_received_at": last[0] if last else None,
         "pinned": pinned,
-        "search_index": {"indexed_up_to": state.watermark, "lag": state.lag, "stale": int(stale[0]) if stale else 0}
+        "search_index": {"indexed_up_to": state.watermark, "lag": state.lag, "stale": stale_entries(conn)}
         if state else None,
     }
 
@@ -97,18 +100,26 @@ def reset(conn: sqlite3.Connection) -> int:
     conn.execute("DELETE FROM requests")
     conn.execute("DELETE FROM sources WHERE label IS NULL")
     conn.execute("UPDATE sources SET event_count = 0, request_count = 0, first_seen = NULL, last_seen = NULL")
-    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (FTS_TABLE,)).fetchone():
-        conn.execute(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('delete-all')")
-        # Nothing is stale any more, and a half-done `vacuum` index rebuild starts over.
-        conn.execute("DROP TABLE IF EXISTS events_fts_next")
-        conn.execute("DELETE FROM meta WHERE key IN ('fts_stale', 'fts_rebuild_mark')")
-        top = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
-        conn.execute("UPDATE meta SET value = ? WHERE key = ?", (str(top[0] if top else 0), WATERMARK_KEY))
+    if has_index(conn):
+        clear_index(conn)
     conn.execute(
-        "INSERT INTO meta(key, value) VALUES ('resets', '1')"
-        " ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+        "INSERT INTO meta(key, value) VALUES (?, '1') ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1",
+        (RESETS_KEY,),
     )
     return int(deleted)
+
+
+def reset_file(path: Path) -> int:
+    """:func:`reset` a capture file no server is writing, in one transaction; returns events deleted."""
+    migrate(path)
+    conn = connect(path)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        deleted = reset(conn)
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+    return deleted
 
 
 def observed_schema(events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -16,7 +16,8 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from debugger.core.http.routes import DEFAULT_URL
-from debugger.store.reads import EventWriter, now_utc
+from debugger.store.writer import EventWriter
+from debugger.store.clock import now_utc
 from debugger.store.follow import CaptureReader
 from debugger.tui.linting import LintState
 

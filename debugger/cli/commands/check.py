@@ -119,11 +119,12 @@ def command(query: str | None, db: Path | None, plan_path: Path | None, fmt: str
       segdbg check --plan plan.yaml --rules all     # ... plus strict, semantic and naming
       segdbg check --ignore naming --format jsonl   # machine-readable, no naming lint
     """
-    from debugger.cli.selection import count, labels, parse_query, progress, select
+    from debugger.cli.selection import parse_query, progress, select
     from debugger.core.lint.linter import LintConfig, Linter
     from debugger.core.lint.plan import PlanError
     from debugger.store.planfile import load
-    from debugger.store.reads import StoreError, reader
+    from debugger.store.capture import StoreError, reader
+    from debugger.store.reads import event_count, source_labels
 
     parsed = parse_query(query)
     compiled = None
@@ -144,9 +145,9 @@ def command(query: str | None, db: Path | None, plan_path: Path | None, fmt: str
     out = sys.stdout.buffer
     try:
         with reader(resolve_db(db)) as conn:
-            names = labels(conn)
+            names = source_labels(conn)
             records: list[dict[str, Any]] = []
-            with progress(count(conn), "Checking") as advance:
+            with progress(event_count(conn), "Checking") as advance:
                 for row in select(conn, parsed):
                     advance()
                     total += 1

@@ -46,7 +46,8 @@ def messages_in(path: Path, *, all_statuses: bool, problems: list[str]) -> Itera
     with path.open("rb") as handle:
         is_sqlite = handle.read(len(SQLITE_HEADER)) == SQLITE_HEADER
     if is_sqlite:
-        from debugger.store.reads import iter_events, reader
+        from debugger.store.reads import iter_events
+        from debugger.store.capture import reader
 
         with reader(path) as conn:
             for event in iter_events(conn, statuses=None if all_statuses else ("ok",)):
@@ -148,7 +149,7 @@ def command(a: str, b: str, db: Path | None, ignore: tuple[str, ...], all_status
 
 def _runs(db: Path, a: str, b: str) -> RunDiff:
     from debugger.store.runs import has_runs_table, iter_deliveries, resolve_run
-    from debugger.store.reads import StoreError, reader
+    from debugger.store.capture import StoreError, reader
 
     try:
         with reader(db) as conn:

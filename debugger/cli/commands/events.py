@@ -72,7 +72,8 @@ def command(query: str, db: Path | None, fmt: str, limit: int | None, show_all: 
       segdbg events pinned:true --all                 # the pinned events (📌 in the # column)
     """
     from debugger.core.query.plan import view_statuses
-    from debugger.store.reads import StoreError, count_events, iter_events, reader
+    from debugger.store.capture import StoreError, reader
+    from debugger.store.reads import count_events, iter_events
 
     parsed = parse_query(query)
     statuses = view_statuses(parsed, show_all)

@@ -81,7 +81,7 @@ def command(
 def _on_file(path: Path, parsed: Any, text: str, condition: Any, timeout: float, show_all: bool) -> dict[str, Any]:
     from debugger.store.expect import wait_on_file
     from debugger.core.query.plan import view_statuses
-    from debugger.store.reads import StoreError, migrate
+    from debugger.store.capture import StoreError, migrate
 
     try:
         if not path.exists():

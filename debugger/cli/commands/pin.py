@@ -6,7 +6,6 @@ import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -33,41 +32,6 @@ def parse_ids(words: tuple[str, ...]) -> list[int]:
     return ids
 
 
-def set_pins(conn: sqlite3.Connection, ids: list[int], pinned: bool) -> tuple[list[int], list[int]]:
-    """Pin or unpin ``ids`` in one transaction; returns ``(changed or already so, not found)``."""
-    found: list[int] = []
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            conn.execute(f"UPDATE events SET pinned = ? WHERE id IN ({marks})", (int(pinned), *chunk))
-            found += [r[0] for r in conn.execute(f"SELECT id FROM events WHERE id IN ({marks})", chunk)]
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    present = set(found)
-    return sorted(present), [i for i in dict.fromkeys(ids) if i not in present]
-
-
-def pin_matching(conn: sqlite3.Connection, parsed: Any, pinned: bool, now: datetime) -> int:
-    """Pin or unpin every event (any status) a query selects; returns how many."""
-    from debugger.core.query import sql as query_sql
-
-    sql, params = query_sql.compile(parsed, now=now)
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        changed = conn.execute(f"UPDATE events SET pinned = ? WHERE {sql}", (int(pinned), *params)).rowcount
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    return int(changed)
-
-
 def _build(name: str, pinned: bool, doc: str) -> click.Command:
     def run(ids: tuple[str, ...], db: Path | None, match: str | None, off: bool = False) -> None:
         _run(ids, db, match, pinned and not off)
@@ -85,7 +49,8 @@ def _build(name: str, pinned: bool, doc: str) -> click.Command:
 def _run(words: tuple[str, ...], db: Path | None, match: str | None, on: bool) -> None:
     from contextlib import closing
 
-    from debugger.store.reads import StoreError, connect, migrate
+    from debugger.store.capture import StoreError, connect, migrate
+    from debugger.store.retention import pin_matching, set_pins
 
     verb = "Pinned" if on else "Unpinned"
     if not words and match is None:

@@ -19,7 +19,7 @@ from debugger.cli import db_option, resolve_db
 from debugger.core.replay.planning import DEFAULT_BATCH_SIZE, KEEP, SHIFT, ReplayOptions
 
 if TYPE_CHECKING:
-    from debugger.replay.selection import Selection
+    from debugger.core.replay.selection import Selection
 
 PACED_CONCURRENCY = 8
 
@@ -162,7 +162,7 @@ def command(query: tuple[str, ...], url: str | None, db: Path | None, **opts: An
     if opts["write_key"]:
         recorded["write_key"] = "••••••"
     recorded["concurrency"] = concurrency
-    from debugger.replay.run import RunConfig
+    from debugger.replay.config import RunConfig
 
     config = RunConfig(
         db=resolve_db(db), target=root, query=text, options=options, policy=policy,
@@ -172,7 +172,7 @@ def command(query: tuple[str, ...], url: str | None, db: Path | None, **opts: An
     if not config.db.exists():
         raise click.ClickException(f"{config.db}: no such capture; pass --db PATH or start `segdbg serve`.")
     if opts["dry_run"]:
-        from debugger.store.reads import StoreError
+        from debugger.store.capture import StoreError
 
         try:
             _dry_run(config)
@@ -198,7 +198,7 @@ def selection(text: str | None, now: datetime) -> Selection:
         raise click.UsageError(
             f"invalid query: {exc.message}\n  {shown}\n  {' ' * exc.start}{'^' * max(1, exc.end - exc.start)}"
         ) from exc
-    from debugger.replay.selection import Selection
+    from debugger.core.replay.selection import Selection
     from debugger.core.query.plan import view_statuses
 
     # What Segment would have accepted and forwarded, unless the query names statuses.
@@ -212,7 +212,7 @@ def _run(config: Any, report_file: Path | None, junit_file: Path | None) -> int:
     from debugger.cli.replay_progress import Progress
     from debugger.replay.run import RunOutcome, execute
     from debugger.core.replay.report import summary_lines
-    from debugger.store.reads import StoreError
+    from debugger.store.capture import StoreError
 
     console = Console(stderr=True)
     progress = Progress(console) if console.is_terminal else None
@@ -263,14 +263,12 @@ def _first_failures(db: Path, run_id: int) -> None:
     from itertools import islice
 
     from debugger.core.pretty.render import inert
-    from debugger.store.runs import iter_deliveries
-    from debugger.store.reads import connect
+    from debugger.store.capture import connect
+    from debugger.store.runs import count_not_delivered, iter_deliveries
 
     with closing(connect(db)) as conn:
         first = list(islice(iter_deliveries(conn, run_id, failures_only=True), FIRST_FAILURES))
-        more = conn.execute(
-            "SELECT count(*) FROM deliveries WHERE run_id = ? AND status != 'delivered'", (run_id,)
-        ).fetchone()[0] - len(first)
+        more = count_not_delivered(conn, run_id) - len(first)
     click.echo("  not delivered:")
     for delivery in first:
         label = " ".join(x for x in (delivery["type"] or "event", f'"{delivery["name"]}"' if delivery["name"] else "") if x)
@@ -286,7 +284,7 @@ def _write_reports(db: Path, run_id: int, report_file: Path | None, junit_file: 
 
     from debugger.core.replay.report import junit_xml
     from debugger.store.runs import get_run, iter_deliveries, write_report
-    from debugger.store.reads import connect
+    from debugger.store.capture import connect
 
     with closing(connect(db)) as conn:
         run = get_run(conn, run_id)
@@ -308,7 +306,7 @@ def _dry_run(config: Any) -> None:
 
     from debugger.core.replay.planning import ReplayRequest, request_body
     from debugger.replay.run import planned, prepare
-    from debugger.store.reads import connect
+    from debugger.store.capture import connect
 
     now = datetime.now(UTC)
     options, count = prepare(config, now)

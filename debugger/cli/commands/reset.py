@@ -42,21 +42,14 @@ def command(db: Path | None, url: str | None, yes: bool) -> None:
         except ApiError as exc:
             raise click.ClickException(exc.message) from exc
     else:
-        from debugger.store.stats import reset
-        from debugger.store.reads import StoreError, connect, migrate
+        from debugger.store.capture import StoreError
+        from debugger.store.stats import reset_file
 
         path = resolve_db(db)
         if not path.exists():
             raise click.ClickException(f"{path}: no such capture.")
         try:
-            migrate(path)
-            conn = connect(path)
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                deleted = reset(conn)
-                conn.execute("COMMIT")
-            finally:
-                conn.close()
+            deleted = reset_file(path)
         except StoreError as exc:
             raise click.ClickException(str(exc)) from exc
     click.echo(f"Deleted {deleted:,} event{'s' if deleted != 1 else ''} from {where}.", err=True)

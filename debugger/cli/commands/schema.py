@@ -38,18 +38,19 @@ def command(query: str | None, db: Path | None, fmt: str, output: Path | None) -
       segdbg schema --format plan -o tracking-plan.yaml
       segdbg check --plan tracking-plan.yaml
     """
-    from debugger.cli.selection import count, labels, parse_query, progress, select
+    from debugger.cli.selection import parse_query, progress, select
     from debugger.core.lint.inventory import Inventory
     from debugger.core.lint.plan import dump_yaml
-    from debugger.store.reads import StoreError, reader
+    from debugger.store.capture import StoreError, reader
+    from debugger.store.reads import event_count, source_labels
 
     parsed = parse_query(query)
     inventory = Inventory(by_source=fmt != "plan", pool_pages=fmt == "plan")
     path = resolve_db(db)
     try:
         with reader(path) as conn:
-            names = labels(conn)
-            with progress(count(conn), "Reading") as advance:
+            names = source_labels(conn)
+            with progress(event_count(conn), "Reading") as advance:
                 for row in select(conn, parsed):
                     advance()
                     inventory.add(row)

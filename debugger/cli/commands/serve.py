@@ -24,18 +24,7 @@ from debugger.core.http.routes import DEFAULT_HOST, DEFAULT_PORT
 from debugger.cli.commands.tui import DEFAULT_CAP, cap_option, plan_option, terminal
 from debugger.cli.commands.vacuum import max_age_option, max_events_option
 from debugger.core.pretty.render import inert
-
-
-def is_loopback(host: str) -> bool:
-    """Whether binding ``host`` keeps the server reachable from this machine only."""
-    import ipaddress
-
-    if host in ("localhost", ""):
-        return host == "localhost"
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+from debugger.server.addresses import is_loopback
 
 
 def lan_addresses() -> list[str]:
@@ -65,7 +54,7 @@ class _Printer:
         self.rejected = 0
 
     def __call__(self, handled: object) -> None:
-        from debugger.server.app import Handled
+        from debugger.server.keys import Handled
 
         assert isinstance(handled, Handled)
         outcome, result = handled.outcome, handled.result
@@ -201,7 +190,7 @@ def command(
 async def _serve(settings: object, printer: _Printer, parent: int | None = None) -> None:
     from debugger.server.app import make_app, start
     from debugger.server.settings import Settings
-    from debugger.store.reads import StoreError
+    from debugger.store.capture import StoreError
 
     assert isinstance(settings, Settings)
     app = make_app(settings, observer=printer)

@@ -44,7 +44,7 @@ def command(db: Path | None, url: str | None, fmt: str) -> None:
             raise click.ClickException(exc.message) from exc
     else:
         from debugger.store.stats import stats
-        from debugger.store.reads import StoreError, reader
+        from debugger.store.capture import StoreError, reader
 
         try:
             with reader(resolve_db(db)) as conn:

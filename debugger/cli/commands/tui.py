@@ -68,7 +68,7 @@ def terminal() -> bool:
 def run_tui(path: Path, *, url: str | None, cap: int, plan: Path | None = None) -> None:
     """Run the TUI in this terminal until the user quits."""
     from debugger.core.lint.plan import PlanError
-    from debugger.store.reads import StoreError, migrate
+    from debugger.store.capture import StoreError, migrate
     from debugger.tui.app import make_tui
 
     try:

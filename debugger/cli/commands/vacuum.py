@@ -91,8 +91,8 @@ def _running_server(path: Path) -> str | None:
     """The URL of a live server writing ``path``, else ``None``."""
     from contextlib import closing
 
-    from debugger.store.maintenance import running_servers
-    from debugger.store.reads import StoreError, connect, migrate
+    from debugger.store.servers import running_servers
+    from debugger.store.capture import StoreError, connect, migrate
 
     try:
         migrate(path)
@@ -128,7 +128,7 @@ def _vacuum_file(path: Path, policy: Any, reindex: bool) -> None:
     from contextlib import closing
 
     from debugger.store.maintenance import vacuum_capture
-    from debugger.store.reads import StoreError, connect
+    from debugger.store.capture import StoreError, connect
 
     bar = _Bar() if sys.stderr.isatty() else None
     try:

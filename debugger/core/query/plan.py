@@ -4,7 +4,7 @@ Given how far the background FTS index got (its watermark), a range of ids split
 disjoint parts: ids at or below the watermark are found through ``events_fts`` (a free-text
 or JSON-value term gives a MATCH every matching row satisfies), ids above it by scanning
 ``events``. Both re-check every row with the exact SQL of :func:`debugger.core.query.sql.compile`, so
-the split never changes the results, only what is read. No I/O here: :mod:`debugger.store.search`
+the split never changes the results, only what is read. No I/O here: :mod:`debugger.store.reads`
 reads the watermark and runs the statements.
 """
 

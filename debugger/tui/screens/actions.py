@@ -13,6 +13,7 @@ from textual.widgets import Input
 
 from debugger.core.pretty.render import DIALECTS, render_call
 from debugger.core.protocol import TYPES
+from debugger.store.retention import pin_event
 from debugger.tui.messages import MatchFound, PasteStored, PinChanged, RequestLoaded
 from debugger.tui.screens.copy import CopyScreen
 from debugger.tui.screens.dialect import AUTO, DialectScreen
@@ -134,10 +135,7 @@ class ActionsMixin(_Base):
         self.run_worker(partial(self._pin, event_id, pinned), thread=True, group="pin", exit_on_error=False)
 
     def _pin(self, event_id: int, pinned: bool) -> None:
-        def write(conn: Any) -> int:
-            return int(conn.execute("UPDATE events SET pinned = ? WHERE id = ?", (int(pinned), event_id)).rowcount)
-
-        found = self.tui.paste_writer().call(write).result()
+        found = self.tui.paste_writer().call(partial(pin_event, event_id=event_id, pinned=pinned)).result()
         self.post_message(PinChanged(event_id, pinned, bool(found)))
 
     def on_pin_changed(self, message: PinChanged) -> None:

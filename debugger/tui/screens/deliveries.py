@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from contextlib import closing
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -26,6 +27,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
 from debugger.core.pretty.render import inert
+from debugger.store import runs
+from debugger.store.capture import connect
 
 FAILURES_SHOWN = 1000
 RUN_COLUMNS = (("#", 4), ("started (UTC)", 19), ("target", 30), ("query", 20), ("status", 11), ("events", 8),
@@ -191,23 +194,14 @@ class DeliveriesScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="deliveries-runs", exit_on_error=False)
     def load_runs(self) -> None:
         """Read the runs, newest first."""
-        from debugger.store import runs
-        from debugger.store import reads as store
-
-        with closing(store.connect(self.db)) as conn:
+        with closing(connect(self.db)) as conn:
             found = runs.list_runs(conn) if runs.has_runs_table(conn) else []
         self.post_message(self.RunsLoaded(found))
 
     @work(thread=True, exclusive=True, group="deliveries-failures", exit_on_error=False)
     def load_failures(self, run_id: int) -> None:
         """Read one run and what it did not deliver."""
-        from itertools import islice
-
-        from debugger.store import runs
-
-        from debugger.store import reads as store
-
-        with closing(store.connect(self.db)) as conn:
+        with closing(connect(self.db)) as conn:
             run = runs.get_run(conn, run_id)
             failures = list(islice(runs.iter_deliveries(conn, run_id, failures_only=True), FAILURES_SHOWN))
         if run is not None:
@@ -216,10 +210,7 @@ class DeliveriesScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="deliveries-views", exit_on_error=False)
     def load_views(self, delivery: dict[str, Any]) -> None:
         """Read the three views of one failure."""
-        from debugger.store import runs
-        from debugger.store import reads as store
-
-        with closing(store.connect(self.db)) as conn:
+        with closing(connect(self.db)) as conn:
             views = runs.failure_views(conn, delivery)
         self.post_message(self.ViewsLoaded(views))
 

@@ -86,7 +86,7 @@ class PasteScreen(ModalScreen[paste.Pasted | None]):
 
     def _handle(self) -> paste.Pasted:
         clock = getattr(self.app, "clock", None)
-        from debugger.store.reads import now_utc
+        from debugger.store.clock import now_utc
 
         return paste.handle(
             self.query_one(TextArea).text,

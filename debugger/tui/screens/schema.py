@@ -15,7 +15,10 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Static, Tree
 
+from debugger.core.lint.inventory import Inventory
 from debugger.core.pretty.render import inert
+from debugger.store.capture import reader
+from debugger.store.reads import iter_events, source_labels
 
 Loader = Callable[[], dict[str, Any]]
 
@@ -117,14 +120,11 @@ def capture_loader(db: Any) -> Loader:
     """Read a capture's inventory (all events) on a fresh read connection: for the worker thread."""
 
     def load() -> dict[str, Any]:
-        from debugger.core.lint.inventory import Inventory
-        from debugger.store.reads import iter_events, reader
-
         inventory = Inventory()
         with reader(db) as conn:
             for row in iter_events(conn):
                 inventory.add(row)
-            labels = {key: label for key, label in conn.execute("SELECT write_key, label FROM sources") if label}
+            labels = source_labels(conn)
         return inventory.to_json(labels)
 
     return load

@@ -1,6 +1,7 @@
-"""What a `segdbg replay` run resends: the :class:`Selection` and reading it from the capture.
+"""Reading what a `segdbg replay` run resends: the events a
+:class:`~debugger.core.replay.selection.Selection` names.
 
-Reads go through the search index (:mod:`debugger.store.search`), bounded to the events stored when
+Reads go through the search index (:mod:`debugger.store.reads`), bounded to the events stored when
 the run started; a resumed run also leaves out what it already recorded as delivered.
 """
 
@@ -9,45 +10,17 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from debugger.core.query.language import Query
 from debugger.core.replay.planning import event_time
-from debugger.core.query.plan import DEFAULT_STATUSES
-from debugger.store.search import matching_sql, select_rows
-from debugger.store.reads import connect
+from debugger.core.replay.selection import Selection
+from debugger.store.reads import matching_sql, select_rows
+from debugger.store.capture import connect
 
-
-@dataclass(frozen=True, slots=True)
-class Selection:
-    """What a run replays: a parsed query (``None``: everything), read through the search index.
-
-    Attributes:
-        query: the filter (:mod:`debugger.core.query.language`).
-        now: the instant its relative times (``after:1h``) count from.
-        statuses: only these statuses; by default what Segment would have accepted and
-            forwarded (:func:`debugger.store.search.view_statuses`).
-        upto: only events with ``id <= upto`` (a run covers the events stored when it started).
-        skip_delivered_of: leave out the events this run recorded as delivered (``--resume``).
-    """
-
-    query: Query | None = None
-    now: datetime | None = None
-    statuses: tuple[str, ...] | None = DEFAULT_STATUSES
-    upto: int | None = None
-    skip_delivered_of: int | None = None
-
-    @property
-    def before_id(self) -> int | None:
-        return None if self.upto is None else self.upto + 1
-
-
-OK_ONLY = Selection()
 
 #: The columns planning reads (problems are not needed to resend an event).
 _PLAN_COLUMNS = ("id", "type", "name", "message_id", "write_key", "timestamp", "received_at", "raw", "stored")

@@ -1,0 +1,36 @@
+"""What a `segdbg replay` run resends: a :class:`Selection` of the capture (pure; read by
+:mod:`debugger.store.selection`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from debugger.core.query.language import Query
+from debugger.core.query.plan import DEFAULT_STATUSES
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """What a run replays: a parsed query (``None``: everything), read through the search index.
+
+    Attributes:
+        query: the filter (:mod:`debugger.core.query.language`).
+        now: the instant its relative times (``after:1h``) count from.
+        statuses: only these statuses; by default what Segment would have accepted and
+            forwarded (:func:`debugger.core.query.plan.view_statuses`).
+        upto: only events with ``id <= upto`` (a run covers the events stored when it started).
+        skip_delivered_of: leave out the events this run recorded as delivered (``--resume``).
+    """
+
+    query: Query | None = None
+    now: datetime | None = None
+    statuses: tuple[str, ...] | None = DEFAULT_STATUSES
+    upto: int | None = None
+    skip_delivered_of: int | None = None
+
+    @property
+    def before_id(self) -> int | None:
+        return None if self.upto is None else self.upto + 1
+
+OK_ONLY = Selection()
