@@ -69,6 +69,7 @@ class Segdbg:
 
     def events(self, query: str = "", *, all: bool = False) -> list[dict[str, Any]]:  # noqa: A002 - mirrors --all
         """Stored events matching ``query`` (the filter language), oldest first, in export form."""
+        # Lazy: this plugin loads in every pytest run of the environment (see above).
         from debugger.core.pretty.export import export_record
         from debugger.core.query.language import parse
         from debugger.core.query.plan import view_statuses
@@ -99,6 +100,7 @@ class Segdbg:
             ExpectationFailed: the condition did not hold within ``timeout`` seconds (or
                 cannot: more than ``count`` already), with the closest events in the message.
         """
+        # Lazy: this plugin loads in every pytest run of the environment (see above).
         from debugger.store.expect import Condition, MatchCounter, Outcome, evidence, failure_message
         from debugger.core.query.language import canonical, parse
         from debugger.core.query.plan import view_statuses
@@ -131,6 +133,7 @@ class Segdbg:
 
     def reset(self) -> int:
         """Delete everything captured so far (through the server's writer); returns how many events."""
+        # Lazy: this plugin loads in every pytest run of the environment (see above).
         from debugger.store.stats import reset
 
         writer = self.server.app[_writer_key()] if self.server.app is not None else None
@@ -140,6 +143,7 @@ class Segdbg:
 
 
 def _writer_key() -> Any:
+    # Lazy: this plugin loads in every pytest run of the environment (see above).
     from debugger.server.keys import writer_key
 
     return writer_key
@@ -148,6 +152,7 @@ def _writer_key() -> Any:
 @pytest.fixture(scope="session")
 def segdbg_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Segdbg]:
     """One real segdbg server on a free loopback port for the whole session, with its own database."""
+    # Lazy: this plugin loads in every pytest run of the environment (see above).
     from debugger.server.app import ServerThread
     from debugger.server.settings import Settings
 

@@ -42,6 +42,7 @@ def progress(total: int, what: str) -> Iterator[Any]:
     if total < PROGRESS_FROM or not sys.stderr.isatty():
         yield lambda n=1: None
         return
+    # Lazily: Rich (kept off `segdbg --help`, which imports every command).
     from rich.console import Console
     from rich.progress import (
         BarColumn,

@@ -3,7 +3,7 @@
 Wires the selection (:mod:`debugger.store.selection`), the pure plan (:mod:`debugger.core.replay.planning`),
 the sender (:mod:`debugger.replay.delivery`), the recorder (:mod:`debugger.store.runs`, rows from
 :mod:`debugger.replay.rows`) and the accounting (:mod:`debugger.core.replay.report`) together; a terminal
-shows it through a :class:`ProgressView` (:mod:`debugger.cli.replay_progress`).
+shows it through a :class:`ProgressView` (:mod:`debugger.cli.replay_console`).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ class RunOutcome:
 
 
 class ProgressView(Protocol):
-    """What :func:`execute` shows a run through (:class:`debugger.cli.replay_progress.Progress`)."""
+    """What :func:`execute` shows a run through (:class:`debugger.cli.replay_console.Progress`)."""
 
     deliverer: Deliverer | None
 

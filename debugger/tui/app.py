@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import gc
 import threading
-import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from collections.abc import Iterable
 from pathlib import Path
 from typing import ClassVar
 
@@ -15,54 +12,11 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
-from debugger.core.http.routes import DEFAULT_URL
-from debugger.store.writer import EventWriter
-from debugger.store.clock import now_utc
 from debugger.store.follow import CaptureReader
+from debugger.store.writer import EventWriter
+from debugger.tui.config import TuiConfig
 from debugger.tui.linting import LintState
-
-
-@dataclass(frozen=True, slots=True)
-class TuiConfig:
-    """How the TUI runs; built by the CLI (or a test) and passed in.
-
-    Attributes:
-        db: the capture to show and follow.
-        plan: a tracking plan to check every event against (reloaded when the file changes).
-        url: the server filling it, when this process runs one (shown, and used by curl).
-        cap: the most rows the stream keeps (Segment's debugger shows 500).
-        poll_interval: seconds between looks at the capture; ``None`` polls only on demand
-            (tests drive :meth:`MainScreen.poll`).
-        readable_rate: rows per second shown when events arrive faster (the rest is sampled).
-        burst: rows that may arrive at once and all be shown.
-        tz: the zone times are shown in (``None``: the local zone).
-        clock: the wall clock (relative search times, paste receive time).
-        monotonic: the clock for rates and pacing.
-        freeze_gc: once the first frame is up, exempt everything start-up built from the
-            garbage collector (``gc.freeze``). Off in tests, which start many apps in one process.
-    """
-
-    db: Path
-    url: str | None = None
-    plan: Path | None = None
-    cap: int = 500
-    poll_interval: float | None = 0.1
-    readable_rate: float = 40.0
-    burst: int = 300
-    tz: tzinfo | None = None
-    clock: Callable[[], datetime] = field(default=now_utc)
-    monotonic: Callable[[], float] = field(default=time.monotonic)
-    freeze_gc: bool = True
-
-    @property
-    def base_url(self) -> str:
-        """Where curl commands send: this server, else the default address."""
-        return self.url or DEFAULT_URL
-
-    @property
-    def where(self) -> str:
-        """The header's ``URL · FILE``."""
-        return f"{self.url} · {self.db.name}" if self.url else f"{self.db.name} (no server in this process)"
+from debugger.tui.screens.main import MainScreen
 
 
 class SegdbgApp(App[None]):
@@ -103,8 +57,6 @@ class SegdbgApp(App[None]):
 
     def _plan_reloaded(self) -> None:
         """Re-judge what is on screen with the new plan, or say why the edit was not used."""
-        from debugger.tui.screens.main import MainScreen
-
         if self.lint.error:
             self.notify(self.lint.error, title="Plan not reloaded", severity="error", timeout=8)
             return
@@ -115,8 +67,6 @@ class SegdbgApp(App[None]):
 
     def get_default_screen(self) -> Screen[None]:
         """The main screen."""
-        from debugger.tui.screens.main import MainScreen
-
         return MainScreen()
 
     def paste_writer(self) -> EventWriter:
@@ -129,8 +79,6 @@ class SegdbgApp(App[None]):
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         """Textual's commands plus every action of the main screen."""
-        from debugger.tui.screens.main import MainScreen
-
         main = screen if isinstance(screen, MainScreen) else self.screen_stack[0]
         if isinstance(main, MainScreen):
             yield from main.commands()

@@ -13,7 +13,7 @@ from typing import Any
 from debugger.core.lint.checker import CompiledPlan
 from debugger.core.lint.finding import Finding
 from debugger.core.lint.linter import LintConfig, Linter
-from debugger.store.planfile import PlanWatcher
+from debugger.store.planfile import PlanWatcher, load
 
 
 def _linter(plan: CompiledPlan | None) -> Linter:
@@ -34,10 +34,8 @@ class LintState:
     def __init__(self, plan: Path | None) -> None:
         self.watcher = PlanWatcher(plan, interval=0.0) if plan is not None else None
         compiled = None
-        if self.watcher is not None:
-            from debugger.store.planfile import load
-
-            compiled = load(plan)  # type: ignore[arg-type]  # raises PlanError: the CLI reports it before the TUI starts
+        if plan is not None and self.watcher is not None:
+            compiled = load(plan)  # raises PlanError: the CLI reports it before the TUI starts
             self.watcher.current()
         self.linter = _linter(compiled)
         self.version = self.watcher.version if self.watcher is not None else 0

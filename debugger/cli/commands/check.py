@@ -14,11 +14,12 @@ import click
 import orjson
 
 from debugger.core.exitcode import ExitCode
-from debugger.cli import db_option, resolve_db
+from debugger.cli.options import db_option, resolve_db
 from debugger.core.lint.finding import CATEGORIES, PLAN, PROTOCOL, Finding
 from debugger.core.lint.naming import EVENT_CASES, KEY_CASES
 from debugger.core.pretty.render import inert
 from debugger.core.timefmt import format_timestamp
+from debugger.cli.selection import parse_query, progress, select
 
 FORMATS = ("table", "json", "jsonl")
 MARK = {"error": "✗", "warning": "⚠", "info": "·"}
@@ -119,7 +120,6 @@ def command(query: str | None, db: Path | None, plan_path: Path | None, fmt: str
       segdbg check --plan plan.yaml --rules all     # ... plus strict, semantic and naming
       segdbg check --ignore naming --format jsonl   # machine-readable, no naming lint
     """
-    from debugger.cli.selection import parse_query, progress, select
     from debugger.core.lint.linter import LintConfig, Linter
     from debugger.core.lint.plan import PlanError
     from debugger.store.planfile import load
@@ -195,6 +195,7 @@ def _categories(rules: str | None, with_plan: bool) -> set[str]:
 
 
 def _table(groups: Iterable[_Group], total: int, flagged: int, compiled: Any, plan_path: Path | None) -> None:
+    # Lazily: Rich (kept off `segdbg --help`, which imports every command).
     from rich.console import Console
     from rich.text import Text
 

@@ -11,7 +11,7 @@ import click
 import orjson
 
 from debugger.core.exitcode import ExitCode
-from debugger.cli import db_option, resolve_db
+from debugger.cli.options import db_option, resolve_db
 from debugger.core.diff import (
     NOISE,
     CaptureDiff,
@@ -21,6 +21,7 @@ from debugger.core.diff import (
     compare_shapes,
 )
 from debugger.core.pretty.render import inert
+from debugger.cli.commands.send import collect_files
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 SHOWN = 50
@@ -38,14 +39,13 @@ def messages_in(path: Path, *, all_statuses: bool, problems: list[str]) -> Itera
     and only ``ok`` events unless ``all_statuses``), batch envelopes, or plain messages.
     """
     if path.is_dir():
-        from debugger.cli.commands.send import collect_files
-
         for file in collect_files((path,)):
             yield from messages_in(file, all_statuses=all_statuses, problems=problems)
         return
     with path.open("rb") as handle:
         is_sqlite = handle.read(len(SQLITE_HEADER)) == SQLITE_HEADER
     if is_sqlite:
+        # Lazily: the store loads sqlite_utils (kept off `segdbg --help`, which imports every command).
         from debugger.store.reads import iter_events
         from debugger.store.capture import reader
 
@@ -148,6 +148,7 @@ def command(a: str, b: str, db: Path | None, ignore: tuple[str, ...], all_status
 
 
 def _runs(db: Path, a: str, b: str) -> RunDiff:
+    # Lazily: the store loads sqlite_utils (kept off `segdbg --help`, which imports every command).
     from debugger.store.runs import has_runs_table, iter_deliveries, resolve_run
     from debugger.store.capture import StoreError, reader
 

@@ -15,7 +15,7 @@ import click
 
 from debugger import __version__
 from debugger.core.http.routes import DEFAULT_URL
-from debugger.cli import db_option, parse_query, resolve_db
+from debugger.cli.options import db_option, parse_query, resolve_db
 from debugger.core.pretty.export import (
     CSV_COLUMNS,
     HAR_SUFFIX,
@@ -27,6 +27,7 @@ from debugger.core.pretty.export import (
     safe_json,
 )
 from debugger.core.pretty.render import event_label, event_user, inert, status_text
+from debugger.core.query.plan import view_statuses
 
 __all__ = ["command", "export_record"]
 
@@ -71,7 +72,6 @@ def command(query: str, db: Path | None, fmt: str, limit: int | None, show_all: 
       segdbg events 'user:u_42' --format curl --to http://staging:8088
       segdbg events pinned:true --all                 # the pinned events (📌 in the # column)
     """
-    from debugger.core.query.plan import view_statuses
     from debugger.store.capture import StoreError, reader
     from debugger.store.reads import count_events, iter_events
 
@@ -142,6 +142,7 @@ def _export(fmt: str, events: Iterable[dict[str, Any]], url: str) -> None:
 
 
 def _table(events: Iterable[dict[str, Any]], searched: bool) -> int:
+    # Lazily: Rich (kept off `segdbg --help`, which imports every command).
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text

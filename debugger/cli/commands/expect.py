@@ -12,7 +12,9 @@ import click
 import orjson
 
 from debugger.core.exitcode import ExitCode
-from debugger.cli import db_option, parse_query, resolve_db, url_option
+from debugger.cli.options import db_option, parse_query, resolve_db, url_option
+from debugger.cli.client import ApiError, Unreachable, call
+from debugger.core.query.plan import view_statuses
 
 #: The longest single long-poll; longer timeouts are several polls.
 POLL_CHUNK = 60.0
@@ -59,6 +61,7 @@ def command(
       segdbg expect status:invalid --none
       segdbg expect 'event:"Signed Up"' --url http://127.0.0.1:8088
     """
+    # Lazily: the store loads sqlite_utils (kept off `segdbg --help`, which imports every command).
     from debugger.store.expect import Condition, failure_message
 
     if db is not None and url is not None:
@@ -79,8 +82,8 @@ def command(
 
 
 def _on_file(path: Path, parsed: Any, text: str, condition: Any, timeout: float, show_all: bool) -> dict[str, Any]:
+    # Lazily: the store loads sqlite_utils (kept off `segdbg --help`, which imports every command).
     from debugger.store.expect import wait_on_file
-    from debugger.core.query.plan import view_statuses
     from debugger.store.capture import StoreError, migrate
 
     try:
@@ -94,8 +97,6 @@ def _on_file(path: Path, parsed: Any, text: str, condition: Any, timeout: float,
 
 
 def _over_http(url: str, text: str, condition: Any, timeout: float, show_all: bool) -> dict[str, Any]:
-    from debugger.cli.client import ApiError, Unreachable, call
-
     deadline = time.monotonic() + timeout
     params: dict[str, Any] = {"q": text, "all": "1" if show_all else None}
     if condition.mode == "at_least":

@@ -10,7 +10,8 @@ from pathlib import Path
 import click
 
 from debugger.core.exitcode import ExitCode
-from debugger.cli import db_option, parse_query, resolve_db
+from debugger.cli.options import db_option, parse_query, resolve_db
+from contextlib import closing
 
 
 def parse_ids(words: tuple[str, ...]) -> list[int]:
@@ -47,8 +48,7 @@ def _build(name: str, pinned: bool, doc: str) -> click.Command:
 
 
 def _run(words: tuple[str, ...], db: Path | None, match: str | None, on: bool) -> None:
-    from contextlib import closing
-
+    # Lazily: the store loads sqlite_utils (kept off `segdbg --help`, which imports every command).
     from debugger.store.capture import StoreError, connect, migrate
     from debugger.store.retention import pin_matching, set_pins
 

@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import signal
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 import click
 import orjson
 
-from debugger.core.exitcode import ExitCode
-from debugger.cli import db_option, resolve_db
+from debugger.cli.options import db_option, resolve_db
+from debugger.core.query import language as query
+from debugger.core.query.plan import view_statuses
 from debugger.core.replay.planning import DEFAULT_BATCH_SIZE, KEEP, SHIFT, ReplayOptions
-
-if TYPE_CHECKING:
-    from debugger.core.replay.selection import Selection
+from debugger.core.replay.retry import RetryPolicy
+from debugger.core.replay.selection import Selection
+from debugger.replay.config import RunConfig
+from debugger.cli import replay_console
 
 PACED_CONCURRENCY = 8
 
@@ -127,12 +125,11 @@ def command(query: tuple[str, ...], url: str | None, db: Path | None, **opts: An
       segdbg replay --resume                   # continue the last run where it stopped
       segdbg replay --resume 12 --write-key wk_staging
     """
-    from debugger.core.replay.retry import RetryPolicy
+    # Lazily: the console loads Rich and aiohttp, which `segdbg --help` (it imports every command) must not.
+    from debugger.store.capture import StoreError
 
     if opts["resume"] is not None:
-        from debugger.cli.commands.replay_resume import resume
-
-        resume(query, url, db, opts)
+        replay_console.resume(query, url, db, opts)
         return
     if url is None:
         raise click.UsageError("Missing option '--to' (the target's root URL), or --resume to continue a run.")
@@ -162,8 +159,6 @@ def command(query: tuple[str, ...], url: str | None, db: Path | None, **opts: An
     if opts["write_key"]:
         recorded["write_key"] = "••••••"
     recorded["concurrency"] = concurrency
-    from debugger.replay.config import RunConfig
-
     config = RunConfig(
         db=resolve_db(db), target=root, query=text, options=options, policy=policy,
         concurrency=concurrency, timestamps=opts["timestamps"], recorded_options=recorded,
@@ -172,14 +167,12 @@ def command(query: tuple[str, ...], url: str | None, db: Path | None, **opts: An
     if not config.db.exists():
         raise click.ClickException(f"{config.db}: no such capture; pass --db PATH or start `segdbg serve`.")
     if opts["dry_run"]:
-        from debugger.store.capture import StoreError
-
         try:
-            _dry_run(config)
+            replay_console.dry_run(config)
         except StoreError as exc:
             raise click.ClickException(str(exc)) from exc
         return
-    code = _run(config, opts["report_file"], opts["junit_file"])
+    code = replay_console.run_replay(config, opts["report_file"], opts["junit_file"])
     raise SystemExit(code)
 
 
@@ -189,8 +182,6 @@ def selection(text: str | None, now: datetime) -> Selection:
     Raises:
         click.UsageError: the query is malformed; the message points at the offending term.
     """
-    from debugger.core.query import language as query
-
     try:
         parsed = query.parse(text or "")
     except query.QueryError as exc:
@@ -198,139 +189,8 @@ def selection(text: str | None, now: datetime) -> Selection:
         raise click.UsageError(
             f"invalid query: {exc.message}\n  {shown}\n  {' ' * exc.start}{'^' * max(1, exc.end - exc.start)}"
         ) from exc
-    from debugger.core.replay.selection import Selection
-    from debugger.core.query.plan import view_statuses
-
     # What Segment would have accepted and forwarded, unless the query names statuses.
     statuses = view_statuses(parsed)
     return Selection(parsed, now, tuple(statuses) if statuses is not None else None)
 
 
-def _run(config: Any, report_file: Path | None, junit_file: Path | None) -> int:
-    from rich.console import Console
-
-    from debugger.cli.replay_progress import Progress
-    from debugger.replay.run import RunOutcome, execute
-    from debugger.core.replay.report import summary_lines
-    from debugger.store.capture import StoreError
-
-    console = Console(stderr=True)
-    progress = Progress(console) if console.is_terminal else None
-    ended: list[RunOutcome] = []
-
-    async def main() -> None:
-        # SIGTERM (CI cancelling a job) ends the run like Ctrl-C: recorded as interrupted.
-        task = asyncio.current_task()
-        assert task is not None
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
-        await execute(config, progress=progress, done=ended.append)
-
-    try:
-        asyncio.run(main())
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        if not ended:
-            raise KeyboardInterrupt from None
-    except StoreError as exc:
-        raise click.ClickException(str(exc)) from exc
-    outcome = ended[0]
-    if outcome.summary["total"] == 0 and outcome.status != "interrupted":
-        click.echo(
-            f"Nothing to replay: no events in {config.db} match"
-            + (f" {config.query!r}" if config.query else " (only accepted events are replayed without a status: term)")
-            + ".",
-            err=True,
-        )
-    for line in summary_lines(outcome.summary, config.target):
-        click.echo(line)
-    if outcome.summary["not_delivered"]:
-        _first_failures(config.db, outcome.run_id)
-    if outcome.unreachable:
-        click.echo(f"error: {outcome.unreachable}", err=True)
-    if outcome.record_error:
-        click.echo(f"warning: some deliveries could not be recorded in {config.db}: {outcome.record_error}", err=True)
-    click.echo(f"Run #{outcome.run_id} recorded in {config.db} ({outcome.status}).", err=True)
-    _write_reports(config.db, outcome.run_id, report_file, junit_file)
-    return outcome.exit_code if outcome.status != "interrupted" else int(ExitCode.INTERRUPTED)
-
-
-FIRST_FAILURES = 5
-
-
-def _first_failures(db: Path, run_id: int) -> None:
-    """The first few events not delivered, so the summary points at something concrete."""
-    from contextlib import closing
-    from itertools import islice
-
-    from debugger.core.pretty.render import inert
-    from debugger.store.capture import connect
-    from debugger.store.runs import count_not_delivered, iter_deliveries
-
-    with closing(connect(db)) as conn:
-        first = list(islice(iter_deliveries(conn, run_id, failures_only=True), FIRST_FAILURES))
-        more = count_not_delivered(conn, run_id) - len(first)
-    click.echo("  not delivered:")
-    for delivery in first:
-        label = " ".join(x for x in (delivery["type"] or "event", f'"{delivery["name"]}"' if delivery["name"] else "") if x)
-        click.echo(f"    #{delivery['event_id']} {inert(label, 50)}  {inert(delivery['error'] or delivery['reason'], 100)}")
-    if more > 0:
-        click.echo(f"    … and {more:,} more: --report FILE has each one, and so does `segdbg tui` (d: Deliveries)")
-
-
-def _write_reports(db: Path, run_id: int, report_file: Path | None, junit_file: Path | None) -> None:
-    if report_file is None and junit_file is None:
-        return
-    from contextlib import closing
-
-    from debugger.core.replay.report import junit_xml
-    from debugger.store.runs import get_run, iter_deliveries, write_report
-    from debugger.store.capture import connect
-
-    with closing(connect(db)) as conn:
-        run = get_run(conn, run_id)
-        assert run is not None
-        try:
-            if report_file is not None:
-                with report_file.open("wb") as out:
-                    write_report(conn, run, out)
-                click.echo(f"Report written to {report_file}.", err=True)
-            if junit_file is not None:
-                junit_file.write_bytes(junit_xml(run, iter_deliveries(conn, run_id)))
-                click.echo(f"JUnit XML written to {junit_file}.", err=True)
-        except OSError as exc:
-            raise click.ClickException(f"cannot write the report: {exc}") from exc
-
-
-def _dry_run(config: Any) -> None:
-    from contextlib import closing
-
-    from debugger.core.replay.planning import ReplayRequest, request_body
-    from debugger.replay.run import planned, prepare
-    from debugger.store.capture import connect
-
-    now = datetime.now(UTC)
-    options, count = prepare(config, now)
-    out = sys.stdout.buffer
-    requests = events = skipped = 0
-    with closing(connect(config.db)) as conn:
-        for piece in planned(conn, config, options):
-            if isinstance(piece, ReplayRequest):
-                requests += 1
-                events += len(piece.items)
-                line: dict[str, Any] = {"method": "POST", "url": config.target + piece.path}
-                if piece.write_key is not None:
-                    line["write_key"] = piece.write_key
-                if piece.at is not None:
-                    line["at_s"] = round(piece.at, 4)
-                line["events"] = len(piece.items)
-                line["body"] = orjson.loads(request_body(piece, now))
-            else:
-                skipped += 1
-                line = {"skipped": piece.reason, "event_id": piece.item.event_id, "message": piece.message}
-            out.write(orjson.dumps(line) + b"\n")
-    out.flush()
-    click.echo(
-        f"Dry run: would send {events:,} of {count:,} events in {requests:,} requests to {config.target}"
-        + (f"; {skipped:,} would not be sent" if skipped else "") + ". Nothing was sent or recorded.",
-        err=True,
-    )

@@ -8,7 +8,8 @@ from pathlib import Path
 import click
 
 from debugger.core.exitcode import ExitCode
-from debugger.cli import db_option, resolve_db, url_option
+from debugger.cli.options import db_option, resolve_db, url_option
+from debugger.cli.client import ApiError, Unreachable, call
 
 
 @click.command("reset")
@@ -32,8 +33,6 @@ def command(db: Path | None, url: str | None, yes: bool) -> None:
     if not yes and sys.stdin.isatty():
         click.confirm(f"Delete every captured event in {where}?", abort=True)
     if url:
-        from debugger.cli.client import ApiError, Unreachable, call
-
         try:
             deleted = call(url, "reset", post=True)["deleted"]
         except Unreachable as exc:
@@ -42,6 +41,7 @@ def command(db: Path | None, url: str | None, yes: bool) -> None:
         except ApiError as exc:
             raise click.ClickException(exc.message) from exc
     else:
+        # Lazily: the store loads sqlite_utils (kept off `segdbg --help`, which imports every command).
         from debugger.store.capture import StoreError
         from debugger.store.stats import reset_file
 

@@ -9,8 +9,10 @@ from typing import Any
 import click
 import orjson
 
-from debugger.cli import db_option, resolve_db
+from debugger.cli.options import db_option, resolve_db
 from debugger.core.pretty.render import inert
+from debugger.cli.selection import parse_query, progress, select
+from debugger.core.lint.inventory import Inventory
 
 FORMATS = ("table", "json", "plan")
 
@@ -38,8 +40,6 @@ def command(query: str | None, db: Path | None, fmt: str, output: Path | None) -
       segdbg schema --format plan -o tracking-plan.yaml
       segdbg check --plan tracking-plan.yaml
     """
-    from debugger.cli.selection import parse_query, progress, select
-    from debugger.core.lint.inventory import Inventory
     from debugger.core.lint.plan import dump_yaml
     from debugger.store.capture import StoreError, reader
     from debugger.store.reads import event_count, source_labels
@@ -82,6 +82,7 @@ def _write(data: bytes, output: Path | None) -> None:
 
 
 def _table(doc: dict[str, Any], output: Path | None) -> None:
+    # Lazily: Rich (kept off `segdbg --help`, which imports every command).
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text

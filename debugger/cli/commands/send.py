@@ -102,6 +102,7 @@ def command(paths: tuple[Path, ...], url: str, write_key: str | None, batch_size
 
 
 async def _send_all(root: str, planned: list[PlannedRequest], write_key: str | None, concurrency: int) -> list[_Sent]:
+    # Lazily: aiohttp (kept off `segdbg --help`, which imports every command).
     import aiohttp
     from rich.progress import Progress
 

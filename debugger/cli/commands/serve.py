@@ -19,17 +19,18 @@ from typing import Any, TextIO
 
 import click
 
-from debugger.cli import db_option, resolve_db
+from debugger.cli.options import db_option, resolve_db
 from debugger.core.http.routes import DEFAULT_HOST, DEFAULT_PORT
 from debugger.cli.commands.tui import DEFAULT_CAP, cap_option, plan_option, terminal
 from debugger.cli.commands.vacuum import max_age_option, max_events_option
 from debugger.core.pretty.render import inert
 from debugger.server.addresses import is_loopback
+import os
+import socket
 
 
 def lan_addresses() -> list[str]:
     """This machine's addresses a phone on the same network could use (no packet is sent)."""
-    import socket
 
     found: list[str] = []
     for probe in ("192.0.2.1", "10.255.255.255"):
@@ -54,6 +55,7 @@ class _Printer:
         self.rejected = 0
 
     def __call__(self, handled: object) -> None:
+        # Lazily: the server loads aiohttp (kept off `segdbg --help`, which imports every command).
         from debugger.server.keys import Handled
 
         assert isinstance(handled, Handled)
@@ -160,6 +162,7 @@ def command(
       segdbg serve --max-events 100000 --max-age 7d   # keep a week, at most 100,000 (pinned always)
       analytics.host = 'http://127.0.0.1:8088'     # in analytics-python
     """
+    # Lazily: the server's settings load the store (kept off `segdbg --help`, which imports every command).
     from debugger.server.settings import Settings
 
     if not is_loopback(host) and not allow_remote:
@@ -167,6 +170,7 @@ def command(
             f"--host {host} would let other machines on your network send events and read this capture; "
             "add --allow-remote if that is what you want."
         )
+    # Lazily: the store loads sqlite_utils (kept off `segdbg --help`, which imports every command).
     from debugger.store.retention import Policy
 
     settings = Settings(
@@ -188,6 +192,7 @@ def command(
 
 
 async def _serve(settings: object, printer: _Printer, parent: int | None = None) -> None:
+    # Lazily: the server loads aiohttp (kept off `segdbg --help`, which imports every command).
     from debugger.server.app import make_app, start
     from debugger.server.settings import Settings
     from debugger.store.capture import StoreError
@@ -234,7 +239,6 @@ async def _serve(settings: object, printer: _Printer, parent: int | None = None)
 
 async def _watch_parent(parent: int, stop: asyncio.Event) -> None:
     """A server started for a TUI stops when that TUI's process is gone (even if killed)."""
-    import os
 
     while os.getppid() == parent:
         await asyncio.sleep(1)
@@ -242,6 +246,7 @@ async def _watch_parent(parent: int, stop: asyncio.Event) -> None:
 
 
 def _serve_with_tui(settings: object, cap: int = DEFAULT_CAP, plan: Path | None = None) -> None:
+    # Lazily: the child server's settings load the store (kept off `segdbg --help`, which imports every command).
     from debugger.cli.child import ChildServer
     from debugger.cli.commands.tui import run_tui
     from debugger.server.settings import Settings

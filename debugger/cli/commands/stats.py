@@ -11,7 +11,9 @@ import click
 import orjson
 
 from debugger.core.exitcode import ExitCode
-from debugger.cli import db_option, resolve_db, url_option
+from debugger.cli.options import db_option, resolve_db, url_option
+from debugger.cli.client import ApiError, Unreachable, call
+from debugger.core.pretty.render import inert
 
 
 @click.command("stats")
@@ -33,8 +35,6 @@ def command(db: Path | None, url: str | None, fmt: str) -> None:
     if db is not None and url is not None:
         raise click.UsageError("give --db or --url, not both.")
     if url:
-        from debugger.cli.client import ApiError, Unreachable, call
-
         try:
             data = call(url, "stats")
         except Unreachable as exc:
@@ -43,6 +43,7 @@ def command(db: Path | None, url: str | None, fmt: str) -> None:
         except ApiError as exc:
             raise click.ClickException(exc.message) from exc
     else:
+        # Lazily: the store loads sqlite_utils (kept off `segdbg --help`, which imports every command).
         from debugger.store.stats import stats
         from debugger.store.capture import StoreError, reader
 
@@ -58,11 +59,11 @@ def command(db: Path | None, url: str | None, fmt: str) -> None:
 
 
 def _print(data: dict[str, Any]) -> None:
+    # Lazily: Rich (kept off `segdbg --help`, which imports every command).
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    from debugger.core.pretty.render import inert
 
     console = Console()
     minute = data["last_minute"]

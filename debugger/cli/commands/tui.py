@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from debugger.cli import db_option, resolve_db
+from debugger.cli.options import db_option, resolve_db
 
 DEFAULT_CAP = 500
 
@@ -67,6 +67,7 @@ def terminal() -> bool:
 
 def run_tui(path: Path, *, url: str | None, cap: int, plan: Path | None = None) -> None:
     """Run the TUI in this terminal until the user quits."""
+    # Lazily: tracking plans load PyYAML (kept off `segdbg --help`, which imports every command).
     from debugger.core.lint.plan import PlanError
     from debugger.store.capture import StoreError, migrate
     from debugger.tui.app import make_tui

@@ -10,7 +10,10 @@ from typing import Any
 import click
 
 from debugger.core.exitcode import ExitCode
-from debugger.cli import db_option, resolve_db, url_option
+from debugger.cli.options import db_option, resolve_db, url_option
+from contextlib import closing
+from debugger.cli.client import ApiError, Unreachable, call
+import sqlite3
 
 
 def max_events_option(func: Any) -> Any:
@@ -30,6 +33,7 @@ def max_age_option(func: Any) -> Any:
     def parse(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
         if value is None:
             return None
+        # Lazily: the store loads sqlite_utils (kept off `segdbg --help`, which imports every command).
         from debugger.store.retention import parse_age
 
         try:
@@ -70,6 +74,7 @@ def command(db: Path | None, url: str | None, max_events: int | None, max_age: A
       segdbg vacuum --db /tmp/checkout.db --max-events 100000
       segdbg vacuum --url http://127.0.0.1:8088
     """
+    # Lazily: the store loads sqlite_utils (kept off `segdbg --help`, which imports every command).
     from debugger.store.retention import Policy
 
     if db is not None and url is not None:
@@ -89,8 +94,8 @@ def command(db: Path | None, url: str | None, max_events: int | None, max_age: A
 
 def _running_server(path: Path) -> str | None:
     """The URL of a live server writing ``path``, else ``None``."""
-    from contextlib import closing
 
+    # Lazily: the store loads sqlite_utils (kept off `segdbg --help`, which imports every command).
     from debugger.store.servers import running_servers
     from debugger.store.capture import StoreError, connect, migrate
 
@@ -104,8 +109,6 @@ def _running_server(path: Path) -> str | None:
 
 
 def _vacuum_remote(url: str, policy: Any, reindex: bool) -> None:
-    from debugger.cli.client import ApiError, Unreachable, call
-
     body: dict[str, Any] = {"reindex": reindex}
     if policy.max_events is not None:
         body["max_events"] = policy.max_events
@@ -125,8 +128,7 @@ def _vacuum_remote(url: str, policy: Any, reindex: bool) -> None:
 
 
 def _vacuum_file(path: Path, policy: Any, reindex: bool) -> None:
-    from contextlib import closing
-
+    # Lazily: the store loads sqlite_utils (kept off `segdbg --help`, which imports every command).
     from debugger.store.maintenance import vacuum_capture
     from debugger.store.capture import StoreError, connect
 
@@ -140,7 +142,6 @@ def _vacuum_file(path: Path, policy: Any, reindex: bool) -> None:
     except StoreError as exc:
         raise click.ClickException(str(exc)) from exc
     except Exception as exc:  # sqlite3 errors: locked by a writer that kept it, disk full, ...
-        import sqlite3
 
         if isinstance(exc, sqlite3.Error):
             raise click.ClickException(f"{path}: vacuum stopped ({exc}); nothing is lost, run it again.") from exc
@@ -152,6 +153,7 @@ def _vacuum_file(path: Path, policy: Any, reindex: bool) -> None:
 
 
 def _print(answer: dict[str, Any], described: str) -> None:
+    # Lazily: the store loads sqlite_utils (kept off `segdbg --help`, which imports every command).
     from debugger.store.maintenance import human
 
     deleted = answer["deleted"]
@@ -176,6 +178,7 @@ class _Bar:
     """A Rich progress line on stderr while events are deleted and the index rebuilt."""
 
     def __init__(self) -> None:
+        # Lazily: Rich (kept off `segdbg --help`, which imports every command).
         from rich.console import Console
         from rich.progress import Progress, SpinnerColumn, TextColumn
 

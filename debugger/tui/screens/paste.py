@@ -17,6 +17,7 @@ from textual.widgets import Button, Static, TextArea
 
 from debugger.core.inputs import paste
 from debugger.core.pretty.render import inert
+from debugger.store.clock import now_utc
 
 FORMS = (
     "a JSON message · a batch {\"batch\": [...]} · a JSON array · NDJSON · a curl command · "
@@ -86,8 +87,6 @@ class PasteScreen(ModalScreen[paste.Pasted | None]):
 
     def _handle(self) -> paste.Pasted:
         clock = getattr(self.app, "clock", None)
-        from debugger.store.clock import now_utc
-
         return paste.handle(
             self.query_one(TextArea).text,
             received_at=clock() if clock is not None else now_utc(),

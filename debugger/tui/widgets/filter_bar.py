@@ -17,6 +17,7 @@ from textual.widgets import Input, Static
 
 from debugger.core.pretty.render import inert
 from debugger.core.protocol import TYPES
+from debugger.core.query import language as query
 
 #: Typing pauses this long before the search runs (each run counts over all stored events).
 DEBOUNCE = 0.15
@@ -193,8 +194,6 @@ class FilterBar(Vertical):
 
     def submit(self) -> None:
         """Check the search now; post :class:`Changed` when it is valid (and new)."""
-        from debugger.core.query import language as query
-
         text = self.effective()
         if text:
             try:
