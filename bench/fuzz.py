@@ -53,8 +53,13 @@ def main() -> int:
         failures: list[dict[str, object]] = []
         print(f"fuzzing {server.url} (pid {pid}) with {args.examples:,} requests; RSS {start_rss:.1f} MB", flush=True)
 
-        @settings(max_examples=args.examples, deadline=None, database=None, derandomize=False,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=args.examples,
+            deadline=None,
+            database=None,
+            derandomize=False,
+            suppress_health_check=list(HealthCheck),
+        )
         @given(request=fuzz_requests())
         def fuzz(request: dict[str, object]) -> None:
             try:
@@ -82,9 +87,13 @@ def main() -> int:
         code, _, err = server.stop()
         complaints = [line for line in err.splitlines() if "Traceback" in line or "ERROR" in line or "Error" in line]
         print(f"{sent[0]:,} requests in {elapsed:.1f} s ({sent[0] / elapsed:.0f}/s), shrinking included")
-        print(f"server RSS {start_rss:.1f} MB at start, {end_rss:.1f} MB at the end, peak seen {max(peak[0], end_rss):.1f} MB")
-        print(f"capture: {requests:,} requests, {events:,} events, {size_mb:.1f} MB (SQLite keeps up to 32 MB of it cached "
-              f"per connection), integrity_check {integrity(db)}; server exit {code}")
+        print(
+            f"server RSS {start_rss:.1f} MB at start, {end_rss:.1f} MB at the end, peak seen {max(peak[0], end_rss):.1f} MB"
+        )
+        print(
+            f"capture: {requests:,} requests, {events:,} events, {size_mb:.1f} MB (SQLite keeps up to 32 MB of it cached "
+            f"per connection), integrity_check {integrity(db)}; server exit {code}"
+        )
         print(f"server stderr: {len(err.splitlines())} lines, {len(complaints)} tracebacks/errors")
         for line in complaints[:10]:
             print("  " + line)

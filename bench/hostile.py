@@ -125,13 +125,28 @@ def main() -> int:
         server = ServeProcess(db, "--quiet")
         pid, url = server.proc.pid, server.url
         port = int(url.rsplit(":", 1)[1])
-        print(f"segdbg at {url} (pid {pid}); RSS {rss_mb(pid):.1f} MB; a normal event takes {normal_latency_ms(url):.1f} ms")
+        print(
+            f"segdbg at {url} (pid {pid}); RSS {rss_mb(pid):.1f} MB; a normal event takes {normal_latency_ms(url):.1f} ms"
+        )
         peak = rss_mb(pid)
         phases: list[tuple[str, Callable[[], object]]] = [
             ("slowloris", lambda: f"{slowloris(url, port)} of 300 closed by the server"),
-            ("headers", lambda: many(500, lambda: http(url + "/v1/track", body=TRACK, headers={f"X-{i}": "v" * 1000 for i in range(70)}).status)),
+            (
+                "headers",
+                lambda: many(
+                    500,
+                    lambda: (
+                        http(url + "/v1/track", body=TRACK, headers={f"X-{i}": "v" * 1000 for i in range(70)}).status
+                    ),
+                ),
+            ),
             ("bodies", lambda: many(20, lambda: huge_body(port))),
-            ("gzip bombs", lambda: many(200, lambda: http(url + "/v1/batch", body=bomb, headers={"Content-Encoding": "gzip"}).status)),
+            (
+                "gzip bombs",
+                lambda: many(
+                    200, lambda: http(url + "/v1/batch", body=bomb, headers={"Content-Encoding": "gzip"}).status
+                ),
+            ),
             ("deep JSON", lambda: many(200, lambda: http(url + "/v1/batch", body=deep).status)),
             ("big batches", lambda: many(100, lambda: http(url + "/v1/batch", body=batch, timeout=60).status)),
         ]
@@ -141,10 +156,14 @@ def main() -> int:
             seconds = time.perf_counter() - started
             rss = rss_mb(pid)
             peak = max(peak, rss)
-            print(f"{name:12} {seconds:6.1f} s  {outcome}  RSS {rss:.1f} MB  normal event {normal_latency_ms(url):.1f} ms")
+            print(
+                f"{name:12} {seconds:6.1f} s  {outcome}  RSS {rss:.1f} MB  normal event {normal_latency_ms(url):.1f} ms"
+            )
         code, _, err = server.stop()
         tracebacks = err.count("Traceback")
-        print(f"peak RSS seen {peak:.1f} MB; integrity_check {integrity(db)}; server exit {code}; {tracebacks} tracebacks")
+        print(
+            f"peak RSS seen {peak:.1f} MB; integrity_check {integrity(db)}; server exit {code}; {tracebacks} tracebacks"
+        )
         return 0 if code == 0 and tracebacks == 0 else 1
 
 

@@ -95,7 +95,9 @@ def start_segdbg(db: Path) -> tuple[subprocess.Popen[bytes], str]:
 
 def start_bare() -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-c", BARE_SERVER, str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", BARE_SERVER, str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     url = f"http://127.0.0.1:{port}"
     wait_up(url + "/")
     return proc, url
@@ -274,15 +276,32 @@ async def steady_latency(url: str, rate: int, seconds: float, single_event: bool
 
 def raw_sqlite_appends(db: Path, total: int = 200_000, per_commit: int = 5000) -> float:
     """Insert rows shaped like segdbg's into the same schema, one connection, group commits."""
-    from debugger.store import rows as capture_rows
     from debugger.store import capture
+    from debugger.store import rows as capture_rows
 
     capture.migrate(db)
     conn = capture.connect(db)
     stored = orjson.dumps(realistic_event(0, 0, 0)).decode()
     rows = [
-        (None, None, "2026-11-28T10:15:55.500Z", "bench", "track", "Order Completed", f"user-{i % 5000}", None,
-         f"raw-{i}", "2026-11-28T10:15:55.292Z", "analytics-python", "2.4.0", "ok", None, None, stored, stored)
+        (
+            None,
+            None,
+            "2026-11-28T10:15:55.500Z",
+            "bench",
+            "track",
+            "Order Completed",
+            f"user-{i % 5000}",
+            None,
+            f"raw-{i}",
+            "2026-11-28T10:15:55.292Z",
+            "analytics-python",
+            "2.4.0",
+            "ok",
+            None,
+            None,
+            stored,
+            stored,
+        )
         for i in range(total)
     ]
     started = time.perf_counter()
@@ -305,7 +324,11 @@ def main() -> None:
     args = parser.parse_args()
     use_wrk = shutil.which("wrk") is not None
     load = "wrk (-t1)" if use_wrk else "python aiohttp client"
-    results: dict[str, object] = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "load": load, "cpus": os.cpu_count()}
+    results: dict[str, object] = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "load": load,
+        "cpus": os.cpu_count(),
+    }
 
     def latency(url: str) -> dict[str, float]:
         if use_wrk:
@@ -320,7 +343,9 @@ def main() -> None:
         else:
             out = asyncio.run(python_load(url, args.seconds, size, single, connections))
         events = out["events_per_s"] * args.seconds
-        out["server_cpu_us_per_event"] = round(1e6 * (cpu_seconds(pid) - before) / events, 1) if events else float("nan")
+        out["server_cpu_us_per_event"] = (
+            round(1e6 * (cpu_seconds(pid) - before) / events, 1) if events else float("nan")
+        )
         return out
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -348,13 +373,19 @@ def main() -> None:
     print()
     print(f"load generator: {load}")
     batch, singles, bares = results["segdbg_batch"], results["segdbg_single"], results["bare_single"]
-    print(f"batch ingest (100/batch):   {batch['events_per_s']:>10,.0f} events/s   target ≥ 50,000"  # type: ignore[index]
-          f"   server CPU {batch['server_cpu_us_per_event']} µs/event")  # type: ignore[index]
-    print(f"single-event requests:      {single:>10,.0f} req/s     bare aiohttp {bare:,.0f} req/s → {single / bare:.0%} (target ≥ 80%)"
-          f"   server CPU {singles['server_cpu_us_per_event']} vs bare {bares['server_cpu_us_per_event']} µs/request")  # type: ignore[index]
+    print(
+        f"batch ingest (100/batch):   {batch['events_per_s']:>10,.0f} events/s   target ≥ 50,000"  # type: ignore[index]
+        f"   server CPU {batch['server_cpu_us_per_event']} µs/event"
+    )  # type: ignore[index]
+    print(
+        f"single-event requests:      {single:>10,.0f} req/s     bare aiohttp {bare:,.0f} req/s → {single / bare:.0%} (target ≥ 80%)"
+        f"   server CPU {singles['server_cpu_us_per_event']} vs bare {bares['server_cpu_us_per_event']} µs/request"
+    )  # type: ignore[index]
     lat = results["segdbg_latency_1000rps"]
     bare_lat = results["bare_latency_1000rps"]
-    print(f"ack latency @1,000 req/s:   p50 {lat['p50_ms']:.2f} ms  p99 {lat['p99_ms']:.2f} ms (target ≤ 10)   bare p50 {bare_lat['p50_ms']:.2f} p99 {bare_lat['p99_ms']:.2f}")  # type: ignore[index]
+    print(
+        f"ack latency @1,000 req/s:   p50 {lat['p50_ms']:.2f} ms  p99 {lat['p99_ms']:.2f} ms (target ≤ 10)   bare p50 {bare_lat['p50_ms']:.2f} p99 {bare_lat['p99_ms']:.2f}"
+    )  # type: ignore[index]
     print(f"raw SQLite appends:         {results['raw_sqlite_appends_per_s']:>10,.0f} rows/s")
     print(f"server peak RSS:            {results['segdbg_peak_rss_mb']:>10.1f} MB        target ≤ 150")
     if args.json:

@@ -74,10 +74,17 @@ def build_capture(db: Path, count: int) -> None:
         batch = []
         for i in range(chunk, min(count, chunk + 1000)):
             message = {
-                "type": "track", "event": "Order Completed", "userId": f"user-{i % 500}", "messageId": str(uuid.uuid4()),
+                "type": "track",
+                "event": "Order Completed",
+                "userId": f"user-{i % 500}",
+                "messageId": str(uuid.uuid4()),
                 "timestamp": (start + timedelta(milliseconds=10 * i)).isoformat(),
-                "properties": {"order_id": f"o-{i}", "total": 30.5, "currency": "USD",
-                               "products": [{"sku": "45790-32", "price": 19, "quantity": 1}]},
+                "properties": {
+                    "order_id": f"o-{i}",
+                    "total": 30.5,
+                    "currency": "USD",
+                    "products": [{"sku": "45790-32", "price": 19, "quantity": 1}],
+                },
                 "context": {"library": {"name": "analytics-python", "version": "2.3.4"}},
             }
             envelope = Envelope(write_key="wk_bench", received_at=start + timedelta(milliseconds=10 * i))
@@ -90,7 +97,9 @@ def build_capture(db: Path, count: int) -> None:
 
 def start_sink() -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-c", SINK, str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SINK, str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     url = f"http://127.0.0.1:{port}"
     wait_up(url + "/stats")
     return proc, url
@@ -101,7 +110,11 @@ def replay(db: Path, url: str, *args: str) -> dict[str, object]:
     report = db.with_suffix(f".{uuid.uuid4().hex[:6]}.json")
     result = subprocess.run(
         [sys.executable, "-m", "debugger", "replay", "--db", str(db), "--to", url, "--report", str(report), *args],
-        env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True, timeout=900, check=False,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
     )
     if result.returncode != 0:
         raise RuntimeError(f"replay failed ({result.returncode}): {result.stdout}{result.stderr}")
@@ -141,7 +154,11 @@ def main() -> None:
                 ("unbatched_c8", small, ("--no-batch", "--concurrency", "8")),
             ):
                 summary = replay(db, url, *extra)
-                results[name] = {"events_per_s": round(rate(summary)), "p50_ms": summary["p50_ms"], "p99_ms": summary["p99_ms"]}
+                results[name] = {
+                    "events_per_s": round(rate(summary)),
+                    "p50_ms": summary["p50_ms"],
+                    "p99_ms": summary["p99_ms"],
+                }
             arrivals(url, reset=True)
             summary = replay(paced, url, "--no-batch", "--rate", "500")
             seen = arrivals(url)
@@ -162,20 +179,32 @@ def main() -> None:
         target, target_url = start_segdbg(Path(tmp) / "target.db")
         try:
             summary = replay(big, target_url, "--concurrency", "4")
-            results["into_segdbg_c4"] = {"events_per_s": round(rate(summary)), "p50_ms": summary["p50_ms"], "p99_ms": summary["p99_ms"]}
+            results["into_segdbg_c4"] = {
+                "events_per_s": round(rate(summary)),
+                "p50_ms": summary["p50_ms"],
+                "p99_ms": summary["p99_ms"],
+            }
         finally:
             stop(target)
     print(json.dumps(results, indent=2))
     print()
-    for name, label in (("batched_c1", "batched, 1 in flight"), ("batched_c4", "batched, 4 in flight"),
-                        ("unbatched_c1", "one per request, 1 in flight"), ("unbatched_c8", "one per request, 8 in flight"),
-                        ("into_segdbg_c4", "batched into segdbg serve, 4")):
+    for name, label in (
+        ("batched_c1", "batched, 1 in flight"),
+        ("batched_c4", "batched, 4 in flight"),
+        ("unbatched_c1", "one per request, 1 in flight"),
+        ("unbatched_c8", "one per request, 8 in flight"),
+        ("into_segdbg_c4", "batched into segdbg serve, 4"),
+    ):
         figures = results[name]
-        print(f"{label:<32} {figures['events_per_s']:>9,} events/s   p50 {figures['p50_ms']} ms  p99 {figures['p99_ms']} ms")  # type: ignore[index]
+        print(
+            f"{label:<32} {figures['events_per_s']:>9,} events/s   p50 {figures['p50_ms']} ms  p99 {figures['p99_ms']} ms"
+        )  # type: ignore[index]
     paced_figures = results["paced_500"]
-    print(f"pacing --rate 500 ({paced_figures['events']:,} events): achieved {paced_figures['achieved_rate']}/s, "  # type: ignore[index]
-          f"arrival drift p50 {paced_figures['arrival_drift_p50_ms']} ms, p99 {paced_figures['arrival_drift_p99_ms']} ms "  # type: ignore[index]
-          f"(target ≤ 5); sender drift p99 {paced_figures['sender_drift_p99_ms']} ms")  # type: ignore[index]
+    print(
+        f"pacing --rate 500 ({paced_figures['events']:,} events): achieved {paced_figures['achieved_rate']}/s, "  # type: ignore[index]
+        f"arrival drift p50 {paced_figures['arrival_drift_p50_ms']} ms, p99 {paced_figures['arrival_drift_p99_ms']} ms "  # type: ignore[index]
+        f"(target ≤ 5); sender drift p99 {paced_figures['sender_drift_p99_ms']} ms"
+    )  # type: ignore[index]
     print("targets: ≥ 20,000 events/s batched; pacing drift p99 ≤ 5 ms")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))

@@ -25,7 +25,12 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         report = replay_faults.run(
-            Path(tmp), events=args.events, kills=args.kills, seed=args.seed, rate=args.rate, timeout=60 + args.kills * 10
+            Path(tmp),
+            events=args.events,
+            kills=args.kills,
+            seed=args.seed,
+            rate=args.rate,
+            timeout=60 + args.kills * 10,
         )
     print(report.summary())
     bad = report.resent_after_recorded or report.missing or report.integrity != "ok" or report.status != "delivered"

@@ -31,12 +31,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from search import build, realistic_messages  # noqa: E402
 
-from debugger.store import maintenance
-
-
-from debugger.store import capture
-from debugger.store import writer as store_writer
+from debugger.store import capture, maintenance
 from debugger.store import index as search_index
+from debugger.store import writer as store_writer
 from debugger.store.retention import Chain, Policy, Retention, apply  # noqa: E402
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
@@ -77,7 +74,12 @@ def paced(path: Path, batches: list, rate: float, cap: int | None) -> dict[str, 
     held = _count(path)
     writer.close()
     latencies.sort()
-    return {"rate": sent / elapsed, "p50": latencies[len(latencies) // 2], "p99": latencies[int(len(latencies) * 0.99)], "held": held}
+    return {
+        "rate": sent / elapsed,
+        "p50": latencies[len(latencies) // 2],
+        "p99": latencies[int(len(latencies) * 0.99)],
+        "held": held,
+    }
 
 
 def saturated(path: Path, batches: list, cap: int | None) -> dict[str, float]:  # type: ignore[type-arg]
@@ -116,11 +118,17 @@ def main() -> None:
         print(f"== paced ingest, 3,000 events/s in batches of 100, {args.events:,} events (twice each, interleaved) ==")
         for label, limit in (("index only", None), (f"+ --max-events {cap:,}", cap)) * 2:
             r = paced(work / "paced.db", batches, 3000, limit)
-            print(f"  {label:<26} {r['rate']:>6,.0f} events/s  ack p50 {r['p50']:.1f} ms  p99 {r['p99']:.1f} ms  held {r['held']:,.0f}")
+            print(
+                f"  {label:<26} {r['rate']:>6,.0f} events/s  ack p50 {r['p50']:.1f} ms  p99 {r['p99']:.1f} ms  held {r['held']:,.0f}"
+            )
         print(f"\n== saturated ingest, {args.events:,} events in batches of 100 (≤ 50 in flight) ==")
         for label, limit in (("index only", None), (f"+ --max-events {cap:,}", cap)) * 2:
             r = saturated(work / "sat.db", batches, limit)
-            extra = f"  most held {r['most']:,.0f}, {r['end']:,.0f} at the end, at the cap {r['settled_s']:.1f} s later" if limit else ""
+            extra = (
+                f"  most held {r['most']:,.0f}, {r['end']:,.0f} at the end, at the cap {r['settled_s']:.1f} s later"
+                if limit
+                else ""
+            )
             print(f"  {label:<26} {r['rate']:>7,.0f} events/s{extra}")
         print(f"\n== retention delete rate and vacuum, {args.delete_events:,} events ==")
         path = _fresh(work / "full.db")
@@ -135,7 +143,9 @@ def main() -> None:
         t0 = time.perf_counter()
         deleted, _ = apply(conn, Policy(max_events=args.delete_events // 10), NOW, step=500)
         seconds = time.perf_counter() - t0
-        print(f"  retention deleted {deleted:,} events in {seconds:.2f} s ({deleted / seconds:,.0f}/s, 500-row transactions)")
+        print(
+            f"  retention deleted {deleted:,} events in {seconds:.2f} s ({deleted / seconds:,.0f}/s, 500-row transactions)"
+        )
         t0 = time.perf_counter()
         report = maintenance.vacuum_capture(lambda fn: fn(conn), path, Policy(), NOW)
         seconds = time.perf_counter() - t0

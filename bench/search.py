@@ -34,24 +34,41 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from debugger.core.query import language as q  # noqa: E402
-from debugger.store import reads  # noqa: E402
-from debugger.store import capture
-from debugger.store import writer as store_writer
-from debugger.store import index
-from debugger.core.query import plan
 from debugger.core.protocol import Envelope, Event, build_event  # noqa: E402
+from debugger.core.query import language as q  # noqa: E402
+from debugger.core.query import plan
+from debugger.store import (
+    capture,
+    index,
+    reads,  # noqa: E402
+)
+from debugger.store import writer as store_writer
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 PRODUCTS = [
-    ("Monopoly: 3rd Edition", "Games", 19.0), ("Uno Card Game", "Games", 3.0), ("Wooden Train Set", "Toys", 49.5),
-    ("Trail Running Shoes", "Sport", 119.0), ("Espresso Machine", "Kitchen", 389.0), ("Yoga Mat", "Sport", 25.0),
-    ("Noise Cancelling Headphones", "Audio", 299.0), ("Desk Lamp", "Home", 34.9), ("Cast Iron Pan", "Kitchen", 44.0),
+    ("Monopoly: 3rd Edition", "Games", 19.0),
+    ("Uno Card Game", "Games", 3.0),
+    ("Wooden Train Set", "Toys", 49.5),
+    ("Trail Running Shoes", "Sport", 119.0),
+    ("Espresso Machine", "Kitchen", 389.0),
+    ("Yoga Mat", "Sport", 25.0),
+    ("Noise Cancelling Headphones", "Audio", 299.0),
+    ("Desk Lamp", "Home", 34.9),
+    ("Cast Iron Pan", "Kitchen", 44.0),
 ]
 TRACKS = [
-    ("Product Viewed", 30), ("Product Added", 14), ("Cart Viewed", 10), ("Checkout Started", 7),
-    ("Order Completed", 5), ("Products Searched", 8), ("Product List Viewed", 10), ("Signed In", 4),
-    ("Coupon Applied", 2), ("Video Playback Started", 3), ("Application Opened", 5), ("Email Opened", 2),
+    ("Product Viewed", 30),
+    ("Product Added", 14),
+    ("Cart Viewed", 10),
+    ("Checkout Started", 7),
+    ("Order Completed", 5),
+    ("Products Searched", 8),
+    ("Product List Viewed", 10),
+    ("Signed In", 4),
+    ("Coupon Applied", 2),
+    ("Video Playback Started", 3),
+    ("Application Opened", 5),
+    ("Email Opened", 2),
 ]
 LIBRARIES = [
     ({"name": "analytics.js", "version": "next-1.84.1"}, 0.55),
@@ -81,7 +98,12 @@ def realistic_messages(count: int, seed: int = 7) -> Iterator[tuple[str, dict[st
         if lib["name"] == "analytics.js":
             page = rng.choice(PAGES)
             context |= {
-                "page": {"path": page, "url": f"https://shop.example.com{page}", "title": "Example Shop", "referrer": ""},
+                "page": {
+                    "path": page,
+                    "url": f"https://shop.example.com{page}",
+                    "title": "Example Shop",
+                    "referrer": "",
+                },
                 "userAgent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) AppleWebKit/605.1.15 Safari/605.1.15",
             }
         message: dict[str, Any] = {
@@ -98,26 +120,49 @@ def realistic_messages(count: int, seed: int = 7) -> Iterator[tuple[str, dict[st
             product = rng.choice(PRODUCTS)
             props: dict[str, Any] = {"plan": rng.choice(PLANS)}
             if event.startswith("Product"):
-                props |= {"product_id": f"sku-{PRODUCTS.index(product):03d}", "name": product[0], "category": product[1], "price": product[2]}
+                props |= {
+                    "product_id": f"sku-{PRODUCTS.index(product):03d}",
+                    "name": product[0],
+                    "category": product[1],
+                    "price": product[2],
+                }
             if event in ("Order Completed", "Checkout Started", "Cart Viewed"):
                 items = [rng.choice(PRODUCTS) for _ in range(rng.randrange(1, 4))]
                 props |= {
                     "order_id": f"ord_{n:07d}",
                     "revenue": round(sum(i[2] for i in items), 2),
                     "currency": rng.choice(["USD", "EUR", "GBP"]),
-                    "products": [{"sku": f"sku-{PRODUCTS.index(i):03d}", "name": i[0], "price": i[2], "quantity": 1} for i in items],
+                    "products": [
+                        {"sku": f"sku-{PRODUCTS.index(i):03d}", "name": i[0], "price": i[2], "quantity": 1}
+                        for i in items
+                    ],
                 }
             if event == "Products Searched":
                 props["query"] = rng.choice(["lamp", "shoes", "train", "espresso"])
             message |= {"type": "track", "event": event, "properties": props}
         elif roll < 0.85:
-            message |= {"type": "page", "name": rng.choice(["Home", "Pricing", "Docs", "Blog", "Checkout"]), "properties": {"path": rng.choice(PAGES)}}
+            message |= {
+                "type": "page",
+                "name": rng.choice(["Home", "Pricing", "Docs", "Blog", "Checkout"]),
+                "properties": {"path": rng.choice(PAGES)},
+            }
         elif roll < 0.93:
-            message |= {"type": "identify", "traits": {"email": f"user{user}@example{user % 50}.com", "plan": rng.choice(PLANS), "name": f"User {user}"}}
+            message |= {
+                "type": "identify",
+                "traits": {
+                    "email": f"user{user}@example{user % 50}.com",
+                    "plan": rng.choice(PLANS),
+                    "name": f"User {user}",
+                },
+            }
         elif roll < 0.97:
             message |= {"type": "screen", "name": rng.choice(["Home", "Product", "Cart", "Settings"])}
         elif roll < 0.99:
-            message |= {"type": "group", "groupId": f"org_{user % 900}", "traits": {"name": f"Org {user % 900}", "plan": rng.choice(PLANS), "employees": rng.randrange(1, 5000)}}
+            message |= {
+                "type": "group",
+                "groupId": f"org_{user % 900}",
+                "traits": {"name": f"Org {user % 900}", "plan": rng.choice(PLANS), "employees": rng.randrange(1, 5000)},
+            }
         else:
             message |= {"type": "alias", "previousId": message["anonymousId"], "userId": f"user_{user}"}
         if n % 100_000 == 12_345:  # a rare word: 10 events per million
@@ -134,7 +179,9 @@ def build(messages: Iterator[tuple[str, dict[str, Any], datetime]], batch: int =
     """Events in batches, enriched exactly as the server does."""
     chunk: list[Event] = []
     for key, message, received in messages:
-        chunk.append(build_event(message, Envelope(write_key=key, received_at=received, sent_at=None), new_id=lambda: "x"))
+        chunk.append(
+            build_event(message, Envelope(write_key=key, received_at=received, sent_at=None), new_id=lambda: "x")
+        )
         if len(chunk) == batch:
             yield chunk
             chunk = []
@@ -142,7 +189,9 @@ def build(messages: Iterator[tuple[str, dict[str, Any], datetime]], batch: int =
         yield chunk
 
 
-def load(path: Path, batches: list[list[Event]] | Iterator[list[Event]], *, indexer: bool, trigger: bool = False) -> tuple[float, int, store_writer.EventWriter]:
+def load(
+    path: Path, batches: list[list[Event]] | Iterator[list[Event]], *, indexer: bool, trigger: bool = False
+) -> tuple[float, int, store_writer.EventWriter]:
     """Submit every batch as fast as the writer accepts (≤ 50 in flight); returns seconds, events, writer."""
     writer = store_writer.EventWriter(path, idle_task=index.Indexer() if indexer else None)
     capture.migrate(path)
@@ -204,10 +253,14 @@ def paced(path: Path, batches: list[list[Event]], rate: float, *, indexer: bool)
 
 def compare_ingest(workdir: Path, count: int, rounds: int = 3) -> None:
     """Ingest with indexing off and on (background), alternating, plus synchronous (trigger) for reference."""
-    print(f"\n== saturated ingest, {count:,} events in batches of 100 (≤ 50 in flight), fresh captures, {rounds} rounds ==")
+    print(
+        f"\n== saturated ingest, {count:,} events in batches of 100 (≤ 50 in flight), fresh captures, {rounds} rounds =="
+    )
     batches = list(build(realistic_messages(count, seed=11)))
     rates: dict[str, list[float]] = {}
-    for label, indexer, trigger in [("index off", False, False), ("index on (background)", True, False)] * rounds + [("synchronous trigger", False, True)]:
+    for label, indexer, trigger in [("index off", False, False), ("index on (background)", True, False)] * rounds + [
+        ("synchronous trigger", False, True)
+    ]:
         path = workdir / f"ingest-{indexer}-{trigger}.db"
         for suffix in ("", "-wal", "-shm"):
             Path(str(path) + suffix).unlink(missing_ok=True)
@@ -218,7 +271,11 @@ def compare_ingest(workdir: Path, count: int, rounds: int = 3) -> None:
             lag = index.index_state(conn).lag  # type: ignore[union-attr]
         writer.close()
         rates.setdefault(label, []).append(total / seconds)
-        spent = f"; {idle.indexed:,} indexed in {idle.seconds:.2f} s of idle time" if isinstance(idle, index.Indexer) else ""
+        spent = (
+            f"; {idle.indexed:,} indexed in {idle.seconds:.2f} s of idle time"
+            if isinstance(idle, index.Indexer)
+            else ""
+        )
         print(f"  {label:<24} {total / seconds:>9,.0f} events/s  (lag at end {lag:,}{spent})")
     off, on = statistics.median(rates["index off"]), statistics.median(rates["index on (background)"])
     print(
@@ -226,14 +283,18 @@ def compare_ingest(workdir: Path, count: int, rounds: int = 3) -> None:
         f"synchronous indexing {rates['synchronous trigger'][0]:,.0f}/s ({rates['synchronous trigger'][0] / off:.0%})"
     )
     rate, paced_count = 3000, min(count, 30_000)
-    print(f"\n== paced ingest, {rate:,} events/s in batches of 100 for {paced_count:,} events (twice each, interleaved) ==")
+    print(
+        f"\n== paced ingest, {rate:,} events/s in batches of 100 for {paced_count:,} events (twice each, interleaved) =="
+    )
     subset = batches[: paced_count // 100]
     for label, indexer in (("index off", False), ("index on (background)", True)) * 2:
         path = workdir / f"paced-{indexer}.db"
         for suffix in ("", "-wal", "-shm"):
             Path(str(path) + suffix).unlink(missing_ok=True)
         r = paced(path, subset, rate, indexer=indexer)
-        print(f"  {label:<24} {r['rate']:>7,.0f} events/s  ack p50 {r['p50']:.1f} ms  p99 {r['p99']:.1f} ms  lag at end {r['lag_at_end']:,.0f}  caught up {r['catch_up_s']:.2f} s later")
+        print(
+            f"  {label:<24} {r['rate']:>7,.0f} events/s  ack p50 {r['p50']:.1f} ms  p99 {r['p99']:.1f} ms  lag at end {r['lag_at_end']:,.0f}  caught up {r['catch_up_s']:.2f} s later"
+        )
 
 
 QUERIES = [
@@ -304,7 +365,9 @@ def main() -> None:
             indexer = index.Indexer()  # exactly what the server's writer does when idle
             while indexer(conn, lambda: False):
                 pass
-        print(f"  indexed {indexer.indexed:,} events the way an idle server does in {time.perf_counter() - t0:.0f} s; file {big.stat().st_size / 1e6:,.0f} MB")
+        print(
+            f"  indexed {indexer.indexed:,} events the way an idle server does in {time.perf_counter() - t0:.0f} s; file {big.stat().st_size / 1e6:,.0f} MB"
+        )
         time_queries(big, "index as built by the server")
         t0 = time.perf_counter()
         with capture.reader(big) as conn:

@@ -26,15 +26,7 @@ import aiohttp
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ingest import (
-    WRK_PACED,
-    realistic_event,
-    run_wrk,
-    start_bare,
-    start_segdbg,
-    stop,
-    wrk_ms,
-)
+from ingest import WRK_PACED, realistic_event, run_wrk, start_bare, start_segdbg, stop, wrk_ms
 
 
 def rss_mb(pid: int) -> float:

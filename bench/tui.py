@@ -70,10 +70,17 @@ def _sender(url: str, rate: float, seconds: float, probes: bool, out: str) -> No
             time.sleep(min(due - now, 0.002))
             continue
         batch = [
-            {"type": "track", "event": "Bench Event", "userId": f"u{sent + i}", "properties": {"i": sent + i, "plan": "pro"}}
+            {
+                "type": "track",
+                "event": "Bench Event",
+                "userId": f"u{sent + i}",
+                "properties": {"i": sent + i, "plan": "pro"},
+            }
             for i in range(BATCH)
         ]
-        conn.request("POST", "/v1/batch", json.dumps({"batch": batch, "writeKey": "bench"}), {"Content-Type": "application/json"})
+        conn.request(
+            "POST", "/v1/batch", json.dumps({"batch": batch, "writeKey": "bench"}), {"Content-Type": "application/json"}
+        )
         conn.getresponse().read()
         sent += BATCH
         due += interval
@@ -85,8 +92,7 @@ def load(url: str, rate: float, seconds: float, senders: int, workdir: Path) -> 
     ctx = mp.get_context("spawn")
     outs = [workdir / f"sender-{n}.json" for n in range(senders)]
     procs = [
-        ctx.Process(target=_sender, args=(url, rate / senders, seconds, n == 0, str(out)))
-        for n, out in enumerate(outs)
+        ctx.Process(target=_sender, args=(url, rate / senders, seconds, n == 0, str(out))) for n, out in enumerate(outs)
     ]
     for proc in procs:
         proc.start()
@@ -108,7 +114,10 @@ class Server:
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "debugger", "serve", "--headless", "--quiet", "--port", "0", "--db", str(db)],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         assert self.proc.stderr is not None
         while True:
@@ -210,7 +219,12 @@ async def with_tui(
 
 
 async def _keys(
-    app: object, detail: object, painted: list[tuple[float, float]], shown: list[float], out: list[float], count: int = 40
+    app: object,
+    detail: object,
+    painted: list[tuple[float, float]],
+    shown: list[float],
+    out: list[float],
+    count: int = 40,
 ) -> None:
     """Press ↑/↓ ``count`` times; each time, from the key to the end of the first frame that
     repaints the Pretty view after the detail was given the newly highlighted event."""
@@ -287,16 +301,24 @@ def main() -> None:
     lat = sorted(latencies)
     print(f"server: {args.server} · load processes: {args.senders} · {os.cpu_count()} CPUs")
     for round_, (headless, open_rate) in enumerate(ratios, start=1):
-        print(f"round {round_}: ingest headless {headless:>7,.0f} events/s, with the TUI open {open_rate:>7,.0f}"
-              f"  ({open_rate / headless:.0%})")
+        print(
+            f"round {round_}: ingest headless {headless:>7,.0f} events/s, with the TUI open {open_rate:>7,.0f}"
+            f"  ({open_rate / headless:.0%})"
+        )
     median = statistics.median(o / h for h, o in ratios)
     print(f"ingest with the TUI open vs headless: median {median:.0%} over {len(ratios)} rounds  (target ≥ 90%)")
-    print(f"the TUI's own CPU while flat out:     {' · '.join(f'{c:.0%}' for c in tui_cpu)} of one CPU"
-          f" (the steadier figure: what the TUI takes from the server)")
+    print(
+        f"the TUI's own CPU while flat out:     {' · '.join(f'{c:.0%}' for c in tui_cpu)} of one CPU"
+        f" (the steadier figure: what the TUI takes from the server)"
+    )
     print(f"paced run achieved:              {paced:>9,.0f} events/s  (asked {args.rate:,.0f})")
-    print(f"ack→row ({len(lat)} probes):          median {ms(lat, 0.5)} · p95 {ms(lat, 0.95)} · max {ms(lat, 1.0)}  (target ≤ 250 ms)")
-    print(f"keypress→refresh ({len(keys)} keys):    median {ms(keys, 0.5)} · p95 {ms(keys, 0.95)} while ingesting; "
-          f"median {ms(idle, 0.5)} · p95 {ms(idle, 0.95)} idle  (target ≤ 50 ms)")
+    print(
+        f"ack→row ({len(lat)} probes):          median {ms(lat, 0.5)} · p95 {ms(lat, 0.95)} · max {ms(lat, 1.0)}  (target ≤ 250 ms)"
+    )
+    print(
+        f"keypress→refresh ({len(keys)} keys):    median {ms(keys, 0.5)} · p95 {ms(keys, 0.95)} while ingesting; "
+        f"median {ms(idle, 0.5)} · p95 {ms(idle, 0.95)} idle  (target ≤ 50 ms)"
+    )
     print(f"events stored in the paced run: {count_events(db):,}")
 
 

@@ -43,7 +43,9 @@ class Clock:
     def __init__(self) -> None:
         self.runs: dict[str, list[tuple[float, float]]] = {}
 
-    async def measure(self, label: str, step: Callable[[], Awaitable[None]], marks: dict[str, tuple[float, float]] | None = None) -> None:
+    async def measure(
+        self, label: str, step: Callable[[], Awaitable[None]], marks: dict[str, tuple[float, float]] | None = None
+    ) -> None:
         """Time ``step``; ``marks`` (label → perf_counter, process_time) it fills are recorded too."""
         wall, cpu = time.perf_counter(), time.process_time()
         if marks is not None:
@@ -51,7 +53,9 @@ class Clock:
         await step()
         for mark, (at_wall, at_cpu) in (marks or {}).items():
             self.runs.setdefault(mark, []).append(((at_wall - wall) * 1000, (at_cpu - cpu) * 1000))
-        self.runs.setdefault(label, []).append(((time.perf_counter() - wall) * 1000, (time.process_time() - cpu) * 1000))
+        self.runs.setdefault(label, []).append(
+            ((time.perf_counter() - wall) * 1000, (time.process_time() - cpu) * 1000)
+        )
 
     def report(self) -> None:
         for label, runs in self.runs.items():
@@ -142,7 +146,9 @@ def direct(db: Path, word: str, repeats: int) -> None:
 
     parsed, now = query.parse(word), datetime.now(UTC)
     search_type = getattr(follower, "Search", None)
-    where: Any = search_type(parsed, now) if search_type else query_sql.compile(parsed, now=now)  # an older checkout: SQL
+    where: Any = (
+        search_type(parsed, now) if search_type else query_sql.compile(parsed, now=now)
+    )  # an older checkout: SQL
     reader = CaptureReader(db)
     cursor = reader.snapshot(None, 1, since=10**12).cursor  # since beyond the end: no totals scan
     runs: dict[str, list[float]] = {}

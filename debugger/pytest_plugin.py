@@ -101,10 +101,10 @@ class Segdbg:
                 cannot: more than ``count`` already), with the closest events in the message.
         """
         # Lazy: this plugin loads in every pytest run of the environment (see above).
-        from debugger.store.expect import Condition, MatchCounter, Outcome, evidence, failure_message
         from debugger.core.query.language import canonical, parse
         from debugger.core.query.plan import view_statuses
         from debugger.store.capture import connect
+        from debugger.store.expect import Condition, MatchCounter, Outcome, evidence, failure_message
 
         parsed = parse(query)
         condition = Condition.of(count=count, at_least=at_least, none=none)
@@ -122,7 +122,7 @@ class Segdbg:
                 if condition.holds(found) or condition.hopeless(found) or remaining <= 0:
                     break
                 with self._changed:
-                    self._changed.wait_for(lambda: self._commits != seen, remaining)
+                    self._changed.wait_for(lambda: self._commits != seen, remaining)  # noqa: B023 - called within this iteration
             outcome = Outcome(condition.holds(found), found, condition, canonical(parsed), time.monotonic() - started)
             evidence(conn, outcome, parsed, now=now, statuses=statuses)
         finally:

@@ -35,17 +35,23 @@ class FaultReport:
         return f"{self.kills} kills, {len(self.acknowledged):,} acknowledged events, {len(self.lost)} lost, integrity {self.integrity}"
 
 
-def _sender(url: str, prefix: str, kind: str, acked: set[str], lock: threading.Lock, stop: threading.Event, counter: list[int]) -> None:
+def _sender(
+    url: str, prefix: str, kind: str, acked: set[str], lock: threading.Lock, stop: threading.Event, counter: list[int]
+) -> None:
     n = 0
     while not stop.is_set():
         n += 1
         if kind == "single":
             ids = [f"{prefix}-{n}"]
-            body = orjson.dumps({"writeKey": "faults", "type": "track", "event": "Tick", "userId": "u", "messageId": ids[0]})
+            body = orjson.dumps(
+                {"writeKey": "faults", "type": "track", "event": "Tick", "userId": "u", "messageId": ids[0]}
+            )
             path, headers = "/v1/track", {}
         else:
             ids = [f"{prefix}-{n}-{i}" for i in range(50)]
-            batch = [{"type": "identify", "userId": f"u{i}", "traits": {"n": n}, "messageId": m} for i, m in enumerate(ids)]
+            batch = [
+                {"type": "identify", "userId": f"u{i}", "traits": {"n": n}, "messageId": m} for i, m in enumerate(ids)
+            ]
             body = orjson.dumps({"writeKey": "faults", "batch": batch, "sentAt": "2026-01-01T00:00:00Z"})
             path, headers = "/v1/batch", {}
             if kind == "gzip":

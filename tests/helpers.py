@@ -21,8 +21,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from debugger.store import reads
-from debugger.store import capture
+from debugger.store import capture, reads
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -121,7 +120,9 @@ def cli_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run_segdbg(*args: str, cwd: Path | None = None, timeout: float = 60, **env: str) -> subprocess.CompletedProcess[str]:
+def run_segdbg(
+    *args: str, cwd: Path | None = None, timeout: float = 60, **env: str
+) -> subprocess.CompletedProcess[str]:
     """Run ``python -m debugger ARGS`` from this checkout and capture its output."""
     return subprocess.run(
         [sys.executable, "-m", "debugger", *args],

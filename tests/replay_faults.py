@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from debugger.store import writer as store_writer
 from debugger.core.protocol import Envelope, build_event
+from debugger.store import writer as store_writer
 from tests.helpers import ServeProcess, cli_env, integrity
 
 
@@ -64,9 +64,15 @@ def make_capture(path: Path, count: int, seed: int) -> None:
         for start in range(0, count, 500):
             batch = [
                 build_event(
-                    {"type": "track", "event": f"E{rng.randrange(20)}", "userId": f"u{rng.randrange(300)}", "messageId": f"m{i}",
-                     "properties": {"n": i, "pad": "x" * rng.randrange(200)}},
-                    Envelope(write_key="wk_faults", received_at=datetime.now(UTC)), new_id=lambda: "x",
+                    {
+                        "type": "track",
+                        "event": f"E{rng.randrange(20)}",
+                        "userId": f"u{rng.randrange(300)}",
+                        "messageId": f"m{i}",
+                        "properties": {"n": i, "pad": "x" * rng.randrange(200)},
+                    },
+                    Envelope(write_key="wk_faults", received_at=datetime.now(UTC)),
+                    new_id=lambda: "x",
                 )
                 for i in range(start, min(count, start + 500))
             ]
@@ -122,13 +128,22 @@ def _has_run(source: Path) -> bool:
 def _replay(source: Path, *args: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "debugger", "replay", "--db", str(source), *args],
-        env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env=cli_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
 
 
 def run(
-    workdir: Path, *, events: int, kills: int, seed: int, rate: float = 3000.0,
-    min_delay: float = 0.0, max_delay: float = 0.8, timeout: float = 180.0,
+    workdir: Path,
+    *,
+    events: int,
+    kills: int,
+    seed: int,
+    rate: float = 3000.0,
+    min_delay: float = 0.0,
+    max_delay: float = 0.8,
+    timeout: float = 180.0,
 ) -> ReplayFaultReport:
     """Replay ``events`` events at ``rate``/s into a real target, killing the replay ``kills`` times
     (a random moment each, first run and resumes alike), resuming until the run completes."""

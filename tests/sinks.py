@@ -57,7 +57,9 @@ class ScriptedTarget:
         index = min(len(self.arrivals), len(self.script) - 1)
         self.arrivals.append(Arrival(time.monotonic(), request.path, dict(request.headers), orjson.loads(data)))
         reply = self.script[index]
-        return web.Response(status=reply.status, body=reply.body, headers=dict(reply.headers), content_type="application/json")
+        return web.Response(
+            status=reply.status, body=reply.body, headers=dict(reply.headers), content_type="application/json"
+        )
 
     def _run(self) -> None:
         loop = self._loop = asyncio.new_event_loop()

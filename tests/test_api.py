@@ -34,7 +34,13 @@ def track(event: str, user: str = "u1", **properties: Any) -> dict[str, Any]:
 
 def test_events_lists_searches_and_pages(server: ServerThread) -> None:
     """GET events returns export records oldest first, filtered by q, paged with after/limit/next_after."""
-    send(server, track("Order Completed", total=120), track("Order Completed", total=5), track("Signed Up"), {"type": "track", "event": "No ids"})
+    send(
+        server,
+        track("Order Completed", total=120),
+        track("Order Completed", total=5),
+        track("Signed Up"),
+        {"type": "track", "event": "No ids"},
+    )
     everything = get(server, "/events").json()
     assert [e["name"] for e in everything["events"]] == ["Order Completed", "Order Completed", "Signed Up"]
     assert get(server, "/events?all=1").json()["events"][-1]["status"] == "invalid"
@@ -88,7 +94,12 @@ def test_one_event_with_its_request(server: ServerThread) -> None:
 
 def test_stats_and_schema(server: ServerThread) -> None:
     """stats counts by type/status/source/library; schema lists events with their property types."""
-    send(server, track("Order Completed", total=1), track("Order Completed", total="2"), {"type": "identify", "userId": "u", "traits": {"email": "a@b.c"}})
+    send(
+        server,
+        track("Order Completed", total=1),
+        track("Order Completed", total="2"),
+        {"type": "identify", "userId": "u", "traits": {"email": "a@b.c"}},
+    )
     data = get(server, "/stats").json()
     assert data["events"] == 3 and data["by_type"] == {"track": 2, "identify": 1}
     assert data["sources"][0]["write_key"] == "wk_test" and data["last_minute"]["events"] == 3
@@ -100,7 +111,9 @@ def test_stats_and_schema(server: ServerThread) -> None:
 def test_wait_long_polls_until_the_condition_holds(server: ServerThread) -> None:
     """wait answers ok as soon as enough matching events are committed, without the caller sleeping."""
     results: list[dict[str, Any]] = []
-    waiter = threading.Thread(target=lambda: results.append(get(server, "/wait?q=event:Paid&at_least=2&timeout=20").json()))
+    waiter = threading.Thread(
+        target=lambda: results.append(get(server, "/wait?q=event:Paid&at_least=2&timeout=20").json())
+    )
     waiter.start()
     send(server, track("Paid"))
     send(server, track("Paid"))
@@ -112,7 +125,11 @@ def test_wait_long_polls_until_the_condition_holds(server: ServerThread) -> None
 
 def test_wait_fails_with_the_closest_events(server: ServerThread) -> None:
     """On timeout wait says ok:false and shows near misses with the terms they fail."""
-    send(server, track("Order Completed", total=50), {"type": "track", "event": "Order Completed", "properties": {"total": 500}})
+    send(
+        server,
+        track("Order Completed", total=50),
+        {"type": "track", "event": "Order Completed", "properties": {"total": 500}},
+    )
     result = get(server, "/wait?timeout=0.2&q=" + quote('event:"Order Completed" properties.total:>100')).json()
     assert result["ok"] is False and result["count"] == 0
     failed = [c["failed"] for c in result["closest"]]
@@ -160,17 +177,29 @@ def test_cross_origin_pages_cannot_read_or_reset(server: ServerThread) -> None:
     preflight = http(
         server.url + API + "/reset",
         "OPTIONS",
-        headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"},
+        headers={
+            "Origin": "http://evil.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
     )
     assert preflight.status >= 400 and "access-control-allow-origin" not in preflight.headers
     simple = http(server.url + API + "/reset", body=b"{}", headers={"Content-Type": "text/plain"})
     assert simple.status == 415
-    form = http(server.url + API + "/reset", body=b"{}", headers={"Content-Type": "application/json", "Origin": "http://evil.example"})
+    form = http(
+        server.url + API + "/reset",
+        body=b"{}",
+        headers={"Content-Type": "application/json", "Origin": "http://evil.example"},
+    )
     assert form.status == 403
     assert [e["name"] for e in get(server, "/events").json()["events"]] == ["Secret"]
     same = get(server, "/events", Origin=server.url)
     assert same.status == 200 and "access-control-allow-origin" not in same.headers
-    ingest = http(server.url + "/v1/track", "OPTIONS", headers={"Origin": "http://localhost:3000", "Access-Control-Request-Method": "POST"})
+    ingest = http(
+        server.url + "/v1/track",
+        "OPTIONS",
+        headers={"Origin": "http://localhost:3000", "Access-Control-Request-Method": "POST"},
+    )
     assert ingest.headers.get("access-control-allow-origin") == "http://localhost:3000"  # ingest keeps its CORS
 
 

@@ -66,7 +66,9 @@ def test_too_many_headers_is_a_recorded_431(server: ServerThread) -> None:
     assert answer.status == 431
     body = answer.json()
     assert body["success"] is False and body["code"] == "headers_too_large"
-    assert "202 headers" in body["message"]  # with Host and Content-Length and f"{limits.MAX_HEADER_COUNT:,} headers" in body["message"]
+    assert (
+        "202 headers" in body["message"]
+    )  # with Host and Content-Length and f"{limits.MAX_HEADER_COUNT:,} headers" in body["message"]
     assert answer.headers["access-control-allow-origin"] == "http://localhost:3000"
     assert events(server.settings.db) == []
     [record] = requests_rows(server.settings.db)
@@ -102,7 +104,9 @@ def test_a_too_long_url_is_a_recorded_414(server: ServerThread) -> None:
     assert record["status"] == 414 and len(record["query_string"]) <= limits.KEPT_TARGET_CHARS
 
 
-def test_beyond_the_parser_limits_is_a_plain_400_and_one_log_line(server: ServerThread, caplog: pytest.LogCaptureFixture) -> None:
+def test_beyond_the_parser_limits_is_a_plain_400_and_one_log_line(
+    server: ServerThread, caplog: pytest.LogCaptureFixture
+) -> None:
     """300 headers or a 100 KB header line: aiohttp refuses before segdbg sees it; one warning, no traceback; serving goes on."""
     caplog.set_level(logging.WARNING)
     assert http(server.url + "/v1/track", body=TRACK, headers=[(f"X-{i}", "v") for i in range(300)]).status == 400

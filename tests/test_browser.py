@@ -35,8 +35,14 @@ pytestmark = pytest.mark.slow
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SECRET = "Secret-b41d"
-READS = ["/debugger/api/events", "/debugger/api/events/1", "/debugger/api/stats", "/debugger/api/schema",
-         "/debugger/api/wait?timeout=0", "/healthz"]
+READS = [
+    "/debugger/api/events",
+    "/debugger/api/events/1",
+    "/debugger/api/stats",
+    "/debugger/api/schema",
+    "/debugger/api/wait?timeout=0",
+    "/healthz",
+]
 RESET = "/debugger/api/reset"
 OPAQUE = {"status": 0, "type": "opaque", "body": ""}
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding", "upgrade"}
@@ -136,8 +142,11 @@ class Attacker:
         await self._runner.cleanup()
 
     async def _page(self, request: web.Request) -> web.Response:
-        html = PAGE % {"victim": orjson.dumps(self.victim_url).decode(), "reads": orjson.dumps(READS).decode(),
-                       "reset": orjson.dumps(RESET).decode()}
+        html = PAGE % {
+            "victim": orjson.dumps(self.victim_url).decode(),
+            "reads": orjson.dumps(READS).decode(),
+            "reset": orjson.dumps(RESET).decode(),
+        }
         return web.Response(text=html, content_type="text/html")
 
     async def _report(self, request: web.Request) -> web.Response:
@@ -149,8 +158,9 @@ class Attacker:
         """Forward the browser's request unchanged (Host included): segdbg sees what a rebound name sends."""
         assert self._session is not None
         headers = [(k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP]
-        async with self._session.request(request.method, self.victim_url + request.path_qs, headers=headers,
-                                         data=await request.read()) as answer:
+        async with self._session.request(
+            request.method, self.victim_url + request.path_qs, headers=headers, data=await request.read()
+        ) as answer:
             body = await answer.read()
             kept = {k: v for k, v in answer.headers.items() if k.lower() not in HOP_BY_HOP}
             return web.Response(status=answer.status, body=body, headers=kept)
@@ -168,12 +178,22 @@ def victim(tmp_path: Path) -> Iterator[ServerThread]:
 def run_page(url: str, profile: Path, attacker: Attacker, timeout: float = 45) -> dict[str, Any]:
     """Open ``url`` in headless Chromium until the page reports (then stop it and its children)."""
     assert os.path.exists(CHROMIUM), "headless Chromium is needed: apt-get install chromium (.ci/run does)"
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             "--disable-dev-shm-usage", f"--user-data-dir={profile}",
-             "--host-resolver-rules=MAP evil.example 127.0.0.1"]
-    browser = subprocess.Popen([CHROMIUM, *flags, url], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               start_new_session=True)
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={profile}",
+        "--host-resolver-rules=MAP evil.example 127.0.0.1",
+    ]
+    browser = subprocess.Popen(
+        [CHROMIUM, *flags, url], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+    )
     try:
         if not attacker.reported.wait(timeout):
             os.killpg(browser.pid, signal.SIGKILL)

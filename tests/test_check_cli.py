@@ -19,11 +19,27 @@ def capture(server: ServerThread) -> None:
     client.identify(user_id="u1", traits={"email": "ada@example.com", "plan": "pro", "logins": 5})
     client.group(user_id="u1", group_id="g1", traits={"name": "Acme", "employees": 42})
     for index in range(3):
-        client.track(user_id="u1", event="Report Exported", properties={
-            "format": "csv", "rows": 100 + index, "filters": {"team": "data", "days": 30},
-            "columns": [{"name": "day", "width": 10}], **({"note": "x"} if index else {})})
-    client.track(user_id="u1", event="Order Completed", properties={
-        "order_id": "o1", "revenue": 25.0, "currency": "USD", "products": [{"product_id": "p1", "price": 25.0, "quantity": 1}]})
+        client.track(
+            user_id="u1",
+            event="Report Exported",
+            properties={
+                "format": "csv",
+                "rows": 100 + index,
+                "filters": {"team": "data", "days": 30},
+                "columns": [{"name": "day", "width": 10}],
+                **({"note": "x"} if index else {}),
+            },
+        )
+    client.track(
+        user_id="u1",
+        event="Order Completed",
+        properties={
+            "order_id": "o1",
+            "revenue": 25.0,
+            "currency": "USD",
+            "products": [{"product_id": "p1", "price": 25.0, "quantity": 1}],
+        },
+    )
     client.page(user_id="u1", category="Docs", name="Getting Started", properties={"url": "https://e.com/docs"})
     client.flush()
 
@@ -44,45 +60,87 @@ def test_round_trip_schema_plan_then_check(server: ServerThread, tmp_path: Path)
     assert clean.returncode == 0, clean.stdout + clean.stderr
     assert "✓ No findings in 7 events." in clean.stdout
 
-    changed = {"type": "track", "userId": "u1", "event": "Report Exported", "writeKey": "wk_backend",
-               "properties": {"format": "csv", "rows": "101", "filters": {"team": "data", "days": 30}, "columns": []}}
+    changed = {
+        "type": "track",
+        "userId": "u1",
+        "event": "Report Exported",
+        "writeKey": "wk_backend",
+        "properties": {"format": "csv", "rows": "101", "filters": {"team": "data", "days": 30}, "columns": []},
+    }
     assert http(f"{server.url}/v1/track", body=changed).status == 200
     result = segdbg(db, "check", "--plan", str(plan), "--format", "json")
     assert result.returncode == 3, result.stderr
     (record,) = orjson.loads(result.stdout)
     assert record["event"] == "Violation Generated"
     props = record["properties"]
-    assert (props["eventName"], props["violationField"], props["violationType"], props["expected"], props["actual"]) == (
-        "Report Exported", "properties.rows", "Type", "number", "string")
+    assert (
+        props["eventName"],
+        props["violationField"],
+        props["violationType"],
+        props["expected"],
+        props["actual"],
+    ) == ("Report Exported", "properties.rows", "Type", "number", "string")
 
 
 def test_violation_records_have_segment_protocols_shape(server: ServerThread, tmp_path: Path) -> None:
     """--format json/jsonl: Segment's "Violation Generated" track call, with the event's ids and the plan."""
     plan = tmp_path / "plan.yaml"
     plan.write_text("name: Acme\nevents:\n  Order Completed:\n    properties:\n      order_id: string\n")
-    http(f"{server.url}/v1/track", body={"userId": "u", "event": "Order Completed", "messageId": "m-9",
-                                          "properties": {}, "context": {"library": {"name": "analytics.js", "version": "1.84"}}},
-         headers={"Authorization": basic("wk_web")})
+    http(
+        f"{server.url}/v1/track",
+        body={
+            "userId": "u",
+            "event": "Order Completed",
+            "messageId": "m-9",
+            "properties": {},
+            "context": {"library": {"name": "analytics.js", "version": "1.84"}},
+        },
+        headers={"Authorization": basic("wk_web")},
+    )
     result = segdbg(server.settings.db, "check", "--plan", str(plan), "--format", "jsonl")
     assert result.returncode == 3
     (line,) = result.stdout.splitlines()
     record = orjson.loads(line)
-    assert {k: record[k] for k in ("type", "event", "integrations")} == {"type": "track", "event": "Violation Generated", "integrations": {}}
+    assert {k: record[k] for k in ("type", "event", "integrations")} == {
+        "type": "track",
+        "event": "Violation Generated",
+        "integrations": {},
+    }
     assert record["messageId"].startswith("sch-") and record["context"]["library"]["name"] == "analytics.js"
-    assert set(record["properties"]) >= {"appVersion", "eventMessageID", "eventName", "eventSentAt", "eventTimestamp", "eventType",
-                                         "sourceID", "sourceName", "sourceSlug", "trackingPlanID", "trackingPlanName",
-                                         "violationDescription", "violationField", "violationType"}
+    assert set(record["properties"]) >= {
+        "appVersion",
+        "eventMessageID",
+        "eventName",
+        "eventSentAt",
+        "eventTimestamp",
+        "eventType",
+        "sourceID",
+        "sourceName",
+        "sourceSlug",
+        "trackingPlanID",
+        "trackingPlanName",
+        "violationDescription",
+        "violationField",
+        "violationType",
+    }
     props = record["properties"]
-    assert (props["eventMessageID"], props["sourceID"], props["trackingPlanName"], props["violationField"], props["violationType"]) == (
-        "m-9", "wk_web", "Acme", "properties.order_id", "Required")
+    assert (
+        props["eventMessageID"],
+        props["sourceID"],
+        props["trackingPlanName"],
+        props["violationField"],
+        props["violationType"],
+    ) == ("m-9", "wk_web", "Acme", "properties.order_id", "Required")
 
 
 def test_table_groups_by_event_and_rule_and_exits_3(server: ServerThread) -> None:
     """Without a plan: protocol, strict, semantic and naming findings, grouped, with a summary."""
-    for body in ({"userId": "u", "event": "product added", "properties": {"price": 1}},
-                 {"userId": "u", "event": "product added", "properties": {"price": 2}},
-                 {"event": "Video Played"},
-                 {"userId": "u", "event": "Plan Upgraded", "traits": {"plan": "pro"}, "properties": {"revenue": "12"}}):
+    for body in (
+        {"userId": "u", "event": "product added", "properties": {"price": 1}},
+        {"userId": "u", "event": "product added", "properties": {"price": 2}},
+        {"event": "Video Played"},
+        {"userId": "u", "event": "Plan Upgraded", "traits": {"plan": "pro"}, "properties": {"revenue": "12"}},
+    ):
         http(f"{server.url}/v1/track", body={**body, "writeKey": "wk"})
     result = segdbg(server.settings.db, "check")
     assert result.returncode == 3
@@ -102,7 +160,10 @@ def test_rules_and_ignore_select_what_is_reported(server: ServerThread) -> None:
 
 def test_plan_edits_apply_to_events_already_captured(server: ServerThread, tmp_path: Path) -> None:
     """Lint runs at read time: a plan written after the capture judges it; editing the plan changes the verdict."""
-    http(f"{server.url}/v1/track", body={"userId": "u", "event": "Video Played", "properties": {"title": "x"}, "writeKey": "wk"})
+    http(
+        f"{server.url}/v1/track",
+        body={"userId": "u", "event": "Video Played", "properties": {"title": "x"}, "writeKey": "wk"},
+    )
     plan = tmp_path / "plan.yaml"
     plan.write_text("events:\n  Video Played:\n    properties:\n      title: number\n")
     assert segdbg(server.settings.db, "check", "--plan", str(plan)).returncode == 3
@@ -158,7 +219,10 @@ def test_query_selects_the_events_checked(server: ServerThread) -> None:
 def test_schema_table_and_json_show_drift(server: ServerThread) -> None:
     """A property that changed type is flagged in both outputs, per source."""
     for value in (12, "12"):
-        http(f"{server.url}/v1/track", body={"userId": "u", "event": "Cart Emptied", "properties": {"items": value}, "writeKey": "wk_web"})
+        http(
+            f"{server.url}/v1/track",
+            body={"userId": "u", "event": "Cart Emptied", "properties": {"items": value}, "writeKey": "wk_web"},
+        )
     table = segdbg(server.settings.db, "schema")
     assert table.returncode == 0 and "Source wk_web" in table.stdout and "drift" in table.stdout
     doc = orjson.loads(segdbg(server.settings.db, "schema", "--format", "json").stdout)

@@ -27,8 +27,12 @@ def write(path: Path, content: object) -> Path:
 def test_send_a_folder_of_json_and_ndjson(server: ServerThread, tmp_path: Path) -> None:
     """A folder: .json messages go to /v1/<type>, batches to /v1/batch, NDJSON lines in batches; exit 0."""
     write(tmp_path / "a" / "identify.json", {"type": "identify", "userId": "u", "writeKey": "wk"})
-    write(tmp_path / "a" / "batch.json", {"writeKey": "wk", "batch": [{"type": "track", "event": "E", "userId": "u"}] * 3})
-    lines = b"\n".join(orjson.dumps({"type": "track", "event": f"E{i}", "userId": "u", "writeKey": "wk"}) for i in range(250))
+    write(
+        tmp_path / "a" / "batch.json", {"writeKey": "wk", "batch": [{"type": "track", "event": "E", "userId": "u"}] * 3}
+    )
+    lines = b"\n".join(
+        orjson.dumps({"type": "track", "event": f"E{i}", "userId": "u", "writeKey": "wk"}) for i in range(250)
+    )
     write(tmp_path / "a" / "many.ndjson", lines + b"\n\n")
     write(tmp_path / "a" / "notes.txt", b"ignored")
     result = run_segdbg("send", str(tmp_path / "a"), "--to", server.url)
@@ -98,8 +102,14 @@ def _filled(db: Path) -> None:
 
         http(f"{srv.url}/v1/track", body={"writeKey": "web", "userId": "u1", "event": "Order Completed"})
         http(f"{srv.url}/v1/track", body={"writeKey": "web", "event": "No Ids"})
-        http(f"{srv.url}/v1/identify", body={"writeKey": "web", "userId": "u1", "traits": {"email": "a@b.co"}, "messageId": "m"})
-        http(f"{srv.url}/v1/identify", body={"writeKey": "web", "userId": "u1", "traits": {"email": "a@b.co"}, "messageId": "m"})
+        http(
+            f"{srv.url}/v1/identify",
+            body={"writeKey": "web", "userId": "u1", "traits": {"email": "a@b.co"}, "messageId": "m"},
+        )
+        http(
+            f"{srv.url}/v1/identify",
+            body={"writeKey": "web", "userId": "u1", "traits": {"email": "a@b.co"}, "messageId": "m"},
+        )
 
 
 def test_events_default_view_hides_invalid_and_duplicates(tmp_path: Path) -> None:
@@ -158,14 +168,19 @@ def test_foreign_database_is_refused_at_start(tmp_path: Path) -> None:
 
 def _damaged_capture(path: Path) -> bytes:
     """A real capture (enough events to span many pages) with pages in the middle overwritten."""
-    from debugger.store import clock
-    from debugger.store import writer
     from debugger.core.protocol import Envelope, build_event
+    from debugger.store import clock, writer
 
     writer = writer.EventWriter(path).start()
     for b in range(10):
-        batch = [build_event({"type": "track", "event": "E" * 500, "userId": "u", "messageId": f"m{b}-{i}"},
-                             Envelope(write_key="k", received_at=clock.now_utc()), new_id=lambda: "x") for i in range(100)]
+        batch = [
+            build_event(
+                {"type": "track", "event": "E" * 500, "userId": "u", "messageId": f"m{b}-{i}"},
+                Envelope(write_key="k", received_at=clock.now_utc()),
+                new_id=lambda: "x",
+            )
+            for i in range(100)
+        ]
         writer.submit(None, batch).result()
     writer.close()
     data = bytearray(path.read_bytes())
@@ -228,7 +243,19 @@ def test_help_does_not_import_textual_or_aiohttp() -> None:
     assert result.stdout.strip() == "[]"
 
 
-@pytest.mark.parametrize(("host", "loopback"), [("127.0.0.1", True), ("::1", True), ("[::1]", True), ("localhost", True), ("0.0.0.0", False), ("", False), ("192.168.1.20", False), ("myhost.lan", False)])
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("localhost", True),
+        ("0.0.0.0", False),
+        ("", False),
+        ("192.168.1.20", False),
+        ("myhost.lan", False),
+    ],
+)
 def test_is_loopback(host: str, loopback: bool) -> None:
     """Only loopback binds go without --allow-remote."""
     from debugger.server.addresses import is_loopback
@@ -248,7 +275,9 @@ async def test_serve_exempts_its_start_up_objects_from_full_collections(tmp_path
     from debugger.server.settings import Settings
 
     gc.unfreeze()
-    task = asyncio.create_task(_serve(Settings(db=tmp_path / "c.db", port=0, quiet=True), _Printer(io.StringIO(), True)))
+    task = asyncio.create_task(
+        _serve(Settings(db=tmp_path / "c.db", port=0, quiet=True), _Printer(io.StringIO(), True))
+    )
     try:
         for _ in range(200):
             if gc.get_freeze_count() or task.done():
@@ -283,7 +312,11 @@ def test_serve_stopped_the_moment_it_says_listening_still_drains(tmp_path: Path)
         """
     )
     done = subprocess.run(
-        [sys.executable, "-c", script, str(tmp_path / "c.db")], env=cli_env(), capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", script, str(tmp_path / "c.db")],
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
     assert "Stopped." in done.stderr

@@ -71,7 +71,10 @@ def test_serve_without_a_terminal_stays_headless(tmp_path: Path) -> None:
     """With stdout piped, `segdbg serve` prints request lines instead of opening the TUI."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "debugger", "serve", "--port", "0", "--db", str(tmp_path / "c.db")],
-        env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         assert proc.stderr is not None
@@ -126,7 +129,12 @@ def test_serve_in_a_terminal_opens_the_tui_and_q_stops_everything(tmp_path: Path
     env = cli_env(TERM="xterm-256color", COLUMNS="120", LINES="36")
     proc = subprocess.Popen(
         [sys.executable, "-m", "debugger", "serve", "--port", str(port), "--db", str(db)],
-        stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True, start_new_session=True,
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        close_fds=True,
+        start_new_session=True,
     )
     os.close(slave)
     try:
@@ -134,7 +142,9 @@ def test_serve_in_a_terminal_opens_the_tui_and_q_stops_everything(tmp_path: Path
         deadline = time.monotonic() + 20
         while True:  # the child server may still be binding when the TUI first draws
             try:
-                response = http(f"http://127.0.0.1:{port}/v1/track", body={"userId": "u1", "event": "PtyEvent", "writeKey": "k"})
+                response = http(
+                    f"http://127.0.0.1:{port}/v1/track", body={"userId": "u1", "event": "PtyEvent", "writeKey": "k"}
+                )
                 break
             except OSError:
                 assert time.monotonic() < deadline

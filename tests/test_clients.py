@@ -10,8 +10,8 @@ import pytest
 from rudderstack.analytics.client import Client as RudderClient
 from segment.analytics.client import Client as SegmentClient
 
-from debugger.server.app import ServerThread
 from debugger.core.timefmt import format_timestamp, parse_timestamp
+from debugger.server.app import ServerThread
 from tests.helpers import events, requests_rows
 
 pytestmark = pytest.mark.slow
@@ -27,19 +27,45 @@ def drive(client: Any, count: int) -> list[dict[str, Any]]:
         kind = ("track", "identify", "page", "screen", "group", "alias")[i % 6]
         message_id = f"py-{kind}-{i}"
         if kind == "track":
-            client.track(user_id=f"user-{i}", event="Order Completed", properties={"order_id": f"o-{i}", "revenue": 12.5, "products": [{"sku": "a1", "quantity": 2}]}, timestamp=when, message_id=message_id)
-            fields = {"event": "Order Completed", "userId": f"user-{i}", "properties": {"order_id": f"o-{i}", "revenue": 12.5, "products": [{"sku": "a1", "quantity": 2}]}}
+            client.track(
+                user_id=f"user-{i}",
+                event="Order Completed",
+                properties={"order_id": f"o-{i}", "revenue": 12.5, "products": [{"sku": "a1", "quantity": 2}]},
+                timestamp=when,
+                message_id=message_id,
+            )
+            fields = {
+                "event": "Order Completed",
+                "userId": f"user-{i}",
+                "properties": {"order_id": f"o-{i}", "revenue": 12.5, "products": [{"sku": "a1", "quantity": 2}]},
+            }
         elif kind == "identify":
-            client.identify(user_id=f"user-{i}", traits={"email": f"u{i}@example.com", "plan": "pro"}, timestamp=when, message_id=message_id)
+            client.identify(
+                user_id=f"user-{i}",
+                traits={"email": f"u{i}@example.com", "plan": "pro"},
+                timestamp=when,
+                message_id=message_id,
+            )
             fields = {"userId": f"user-{i}", "traits": {"email": f"u{i}@example.com", "plan": "pro"}}
         elif kind == "page":
-            client.page(anonymous_id=f"anon-{i}", category="Docs", name="Getting Started", properties={"url": "https://example.com/docs"}, timestamp=when, message_id=message_id)
+            client.page(
+                anonymous_id=f"anon-{i}",
+                category="Docs",
+                name="Getting Started",
+                properties={"url": "https://example.com/docs"},
+                timestamp=when,
+                message_id=message_id,
+            )
             fields = {"anonymousId": f"anon-{i}", "name": "Getting Started", "category": "Docs"}
         elif kind == "screen":
-            client.screen(user_id=f"user-{i}", name="Welcome", properties={"step": 1}, timestamp=when, message_id=message_id)
+            client.screen(
+                user_id=f"user-{i}", name="Welcome", properties={"step": 1}, timestamp=when, message_id=message_id
+            )
             fields = {"userId": f"user-{i}", "name": "Welcome", "properties": {"step": 1}}
         elif kind == "group":
-            client.group(user_id=f"user-{i}", group_id="acme", traits={"employees": 42}, timestamp=when, message_id=message_id)
+            client.group(
+                user_id=f"user-{i}", group_id="acme", traits={"employees": 42}, timestamp=when, message_id=message_id
+            )
             fields = {"userId": f"user-{i}", "groupId": "acme", "traits": {"employees": 42}}
         else:
             client.alias(previous_id=f"anon-{i}", user_id=f"user-{i}", timestamp=when, message_id=message_id)
@@ -71,13 +97,16 @@ def assert_stored_as_sent(server: ServerThread, expected: list[dict[str, Any]], 
 
 
 @pytest.mark.parametrize(
-    ("mode", "options"),
-    [("batched", {}), ("sync_mode", {"sync_mode": True}), ("gzip", {"gzip": True})],
+    ("mode", "options"), [("batched", {}), ("sync_mode", {"sync_mode": True}), ("gzip", {"gzip": True})]
 )
-def test_segment_analytics_python_delivers_with_zero_retries(server: ServerThread, mode: str, options: dict[str, Any]) -> None:
+def test_segment_analytics_python_delivers_with_zero_retries(
+    server: ServerThread, mode: str, options: dict[str, Any]
+) -> None:
     """segment-analytics-python (batched, sync_mode, gzip=True) → every call stored once, no errors."""
     errors: list[Any] = []
-    client = SegmentClient("wk_py", host=server.url, on_error=lambda e, batch: errors.append(e), max_retries=3, **options)
+    client = SegmentClient(
+        "wk_py", host=server.url, on_error=lambda e, batch: errors.append(e), max_retries=3, **options
+    )
     count = 12 if mode == "sync_mode" else 240
     expected = drive(client, count)
     client.flush()

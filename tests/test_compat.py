@@ -12,8 +12,8 @@ from datetime import timedelta
 import orjson
 import pytest
 
-from debugger.server.app import ServerThread
 from debugger.core.timefmt import format_timestamp, parse_timestamp
+from debugger.server.app import ServerThread
 from tests.helpers import basic, events, gz, http, requests_rows
 
 CASE1_BATCH = {
@@ -240,7 +240,9 @@ def test_case_11_oversize_single_message_and_batch(server: ServerThread) -> None
 
 def test_case_11b_oversize_is_measured_after_decompression(server: ServerThread) -> None:
     """A small gzip body that inflates past 500 KB is rejected (limits apply to inflated bytes)."""
-    body = orjson.dumps({"writeKey": "WK", "batch": [{"type": "track", "userId": "u", "event": "E", "p": "z" * 600_000}]})
+    body = orjson.dumps(
+        {"writeKey": "WK", "batch": [{"type": "track", "userId": "u", "event": "E", "p": "z" * 600_000}]}
+    )
     compressed = gz(body)
     assert len(compressed) < 10_000
     reply = http(f"{server.url}/v1/batch", body=compressed, headers={"Content-Encoding": "gzip"})
@@ -269,7 +271,11 @@ def test_case_13_no_write_key_anywhere_is_400(server: ServerThread) -> None:
     """No Basic header, no writeKey: 400 invalid_write_key with Segment's message; request kept with its body."""
     reply = http(f"{server.url}/v1/track", body={"userId": "u", "event": "E"})
     assert reply.status == 400
-    assert reply.json() == {"success": False, "code": "invalid_write_key", "message": "An invalid write key was provided"}
+    assert reply.json() == {
+        "success": False,
+        "code": "invalid_write_key",
+        "message": "An invalid write key was provided",
+    }
     assert events(server.settings.db) == []
     [request] = requests_rows(server.settings.db)
     assert request["code"] == "invalid_write_key" and orjson.loads(request["body"])["event"] == "E"
@@ -324,7 +330,11 @@ def test_case_15_settings_make_analytics_js_send_here(server: ServerThread) -> N
 
 def test_metrics_route_is_accepted_and_not_an_event(server: ServerThread) -> None:
     """/v1/m answers 200 and is recorded as a metrics request, never as an event."""
-    body = {"series": [{"type": "Counter", "metric": "analytics_js.invoke", "value": 1, "tags": {"library": "analytics.js"}}]}
+    body = {
+        "series": [
+            {"type": "Counter", "metric": "analytics_js.invoke", "value": 1, "tags": {"library": "analytics.js"}}
+        ]
+    }
     reply = http(f"{server.url}/v1/m", body=body, headers={"Content-Type": "text/plain"})
     assert (reply.status, reply.json()) == (200, {"success": True})
     assert events(server.settings.db) == []
@@ -358,7 +368,10 @@ def test_numeric_user_id_is_stored_as_a_string(server: ServerThread) -> None:
 
 def test_unpadded_timestamp_is_accepted(server: ServerThread) -> None:
     """Segment's own example timestamp `2015-2-02T00:30:08.276Z` parses."""
-    http(f"{server.url}/v1/track", body={"userId": "u", "event": "E", "writeKey": "WK", "timestamp": "2015-2-02T00:30:08.276Z"})
+    http(
+        f"{server.url}/v1/track",
+        body={"userId": "u", "event": "E", "writeKey": "WK", "timestamp": "2015-2-02T00:30:08.276Z"},
+    )
     [event] = events(server.settings.db)
     assert event["stored"]["originalTimestamp"] == "2015-02-02T00:30:08.276Z"
     assert event["status"] == "ok" and event["problems"] == []
@@ -376,7 +389,9 @@ def test_unparseable_timestamp_falls_back_with_a_warning(server: ServerThread) -
 def test_classic_android_import_chunked_and_gzip(server: ServerThread) -> None:
     """/v1/import with a chunked, gzip body and no Content-Length (classic analytics-android)."""
     body = {
-        "batch": [{"type": "screen", "name": f"Screen {i}", "anonymousId": "dev-1", "messageId": f"a-{i}"} for i in range(50)],
+        "batch": [
+            {"type": "screen", "name": f"Screen {i}", "anonymousId": "dev-1", "messageId": f"a-{i}"} for i in range(50)
+        ],
         "writeKey": "android-key",
         "sentAt": "2024-05-01T12:00:00Z",
     }
@@ -393,7 +408,9 @@ def test_classic_android_import_chunked_and_gzip(server: ServerThread) -> None:
 
 def test_client_context_ip_is_preserved(server: ServerThread) -> None:
     """A context.ip sent by the client is never overwritten by the socket address."""
-    http(f"{server.url}/v1/track", body={"userId": "u", "event": "E", "writeKey": "WK", "context": {"ip": "203.0.113.9"}})
+    http(
+        f"{server.url}/v1/track", body={"userId": "u", "event": "E", "writeKey": "WK", "context": {"ip": "203.0.113.9"}}
+    )
     [event] = events(server.settings.db)
     assert event["stored"]["context"]["ip"] == "203.0.113.9"
     assert requests_rows(server.settings.db)[0]["remote_addr"] == "127.0.0.1"
@@ -410,7 +427,9 @@ def test_batch_of_2501_messages_is_200_and_all_rejected(server: ServerThread) ->
     assert all("batch_too_large" in {p["code"] for p in e["problems"]} for e in stored)
 
 
-@pytest.mark.parametrize("content_type", [None, "application/json", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded"])
+@pytest.mark.parametrize(
+    "content_type", [None, "application/json", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded"]
+)
 def test_any_content_type_is_parsed_as_json(server: ServerThread, content_type: str | None) -> None:
     """The body is JSON whatever the Content-Type says, including none (sendBeacon, kotlin, curl)."""
     headers = {"Content-Type": content_type} if content_type else {}
@@ -429,10 +448,22 @@ def test_cors_headers_are_on_error_responses_too(server: ServerThread) -> None:
 
 def test_write_key_resolution_order(server: ServerThread) -> None:
     """Basic username wins over the envelope key, which wins over a per-event key; per-event keys alone work."""
-    http(f"{server.url}/v1/track", body={"userId": "u", "event": "E", "writeKey": "BODY"}, headers={"Authorization": basic("HEADER")})
+    http(
+        f"{server.url}/v1/track",
+        body={"userId": "u", "event": "E", "writeKey": "BODY"},
+        headers={"Authorization": basic("HEADER")},
+    )
     http(f"{server.url}/v1/batch", body={"batch": [{"type": "track", "userId": "u", "event": "E", "writeKey": "ITEM"}]})
-    http(f"{server.url}/v1/track", body={"userId": "u", "event": "E", "writeKey": "BODY"}, headers={"Authorization": "Bearer xyz"})
-    http(f"{server.url}/v1/track", body={"userId": "u", "event": "E", "writeKey": "K2"}, headers={"Authorization": "Basic " + base64.b64encode(b"K1").decode()})
+    http(
+        f"{server.url}/v1/track",
+        body={"userId": "u", "event": "E", "writeKey": "BODY"},
+        headers={"Authorization": "Bearer xyz"},
+    )
+    http(
+        f"{server.url}/v1/track",
+        body={"userId": "u", "event": "E", "writeKey": "K2"},
+        headers={"Authorization": "Basic " + base64.b64encode(b"K1").decode()},
+    )
     assert [e["write_key"] for e in events(server.settings.db)] == ["HEADER", "ITEM", "BODY", "K1"]
 
 

@@ -11,14 +11,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from debugger.cli import cli
-from debugger.core.diff import (
-    NOISE,
-    Shape,
-    compare_runs,
-    compare_shapes,
-    event_key,
-    leaf_paths,
-)
+from debugger.core.diff import NOISE, Shape, compare_runs, compare_shapes, event_key, leaf_paths
 from debugger.server.app import ServerThread
 from debugger.server.settings import Settings
 from tests.helpers import http
@@ -58,11 +51,20 @@ def make_capture(tmp_path: Path) -> Iterator[Any]:
 
 def test_leaf_paths_and_noise() -> None:
     """Paths go through objects and arrays; noise fields and --ignore'd paths are left out."""
-    message = {"messageId": "m", "context": {"ip": "1.2.3.4", "library": {"name": "x"}}, "properties": {"items": [{"sku": "a"}], "empty": {}}}
-    assert sorted(leaf_paths(message)) == sorted([
-        ("messageId", "string"), ("context.ip", "string"), ("context.library.name", "string"),
-        ("properties.items[].sku", "string"), ("properties.empty", "object"),
-    ])
+    message = {
+        "messageId": "m",
+        "context": {"ip": "1.2.3.4", "library": {"name": "x"}},
+        "properties": {"items": [{"sku": "a"}], "empty": {}},
+    }
+    assert sorted(leaf_paths(message)) == sorted(
+        [
+            ("messageId", "string"),
+            ("context.ip", "string"),
+            ("context.library.name", "string"),
+            ("properties.items[].sku", "string"),
+            ("properties.empty", "object"),
+        ]
+    )
     shape = Shape(ignore=NOISE | {"properties.items"})
     shape.add({"type": "track", "event": "X", **message})
     assert set(shape.paths['track "X"']) == {"type", "event", "context.library.name", "properties.empty"}
@@ -96,7 +98,10 @@ def test_same_session_in_two_captures_has_no_differences(make_capture: Any) -> N
 
 def test_changed_capture_exits_3_and_says_what_changed(make_capture: Any) -> None:
     """A type change and a missing event are reported, and the exit code is 3 (CI can gate on it)."""
-    changed = [track("Order Completed", {**m["properties"], "total": str(m["properties"]["total"])}) if m.get("event") else m for m in SESSION[:3]]
+    changed = [
+        track("Order Completed", {**m["properties"], "total": str(m["properties"]["total"])}) if m.get("event") else m
+        for m in SESSION[:3]
+    ]
     result = segdbg("diff", str(make_capture("a", SESSION)), str(make_capture("b", changed)))
     assert result.exit_code == 3
     assert '- page "Pricing"  (1)' in result.output
@@ -136,10 +141,14 @@ def test_two_runs_compare_by_delivery_outcome(make_capture: Any) -> None:
 
 def test_compare_runs_matches_by_message_id_across_captures() -> None:
     """Runs of different captures are matched by the original messageId; missing ones are changes."""
-    a = [{"event_id": 1, "message_id": "m1", "status": "delivered", "http_status": 200},
-         {"event_id": 2, "message_id": "m2", "status": "delivered", "http_status": 200}]
-    b = [{"event_id": 7, "message_id": "m1", "status": "delivered", "http_status": 200},
-         {"event_id": 9, "message_id": "m3", "status": "delivered", "http_status": 200}]
+    a = [
+        {"event_id": 1, "message_id": "m1", "status": "delivered", "http_status": 200},
+        {"event_id": 2, "message_id": "m2", "status": "delivered", "http_status": 200},
+    ]
+    b = [
+        {"event_id": 7, "message_id": "m1", "status": "delivered", "http_status": 200},
+        {"event_id": 9, "message_id": "m3", "status": "delivered", "http_status": 200},
+    ]
     result = compare_runs(a, b)
     assert result.matched == 1
     assert [(c.before, c.after) for c in result.changed] == [("delivered 200", None), (None, "delivered 200")]

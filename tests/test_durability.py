@@ -56,7 +56,9 @@ def test_sigkill_while_clients_send_loses_no_acknowledged_event(tmp_path: Path) 
 
     restarted = ServeProcess(db, "--quiet")
     try:
-        assert http(f"{restarted.url}/v1/track", body={"writeKey": "crash", "userId": "u", "event": "After"}).status == 200
+        assert (
+            http(f"{restarted.url}/v1/track", body={"writeKey": "crash", "userId": "u", "event": "After"}).status == 200
+        )
     finally:
         code, _, _ = restarted.stop()
     assert code == 0
@@ -95,7 +97,10 @@ def test_a_stalled_client_gets_408_and_its_partial_body_is_kept(tmp_path: Path) 
     from debugger.server.settings import Settings
     from tests.helpers import requests_rows
 
-    with ServerThread(Settings(db=tmp_path / "s.db", port=0, body_timeout=0.5)) as server, socket.create_connection(("127.0.0.1", server.port)) as sock:
+    with (
+        ServerThread(Settings(db=tmp_path / "s.db", port=0, body_timeout=0.5)) as server,
+        socket.create_connection(("127.0.0.1", server.port)) as sock,
+    ):
         sock.sendall(b"POST /v1/batch HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n" + b'{"batch": [')
         sock.settimeout(10)
         answer = sock.recv(65536)
@@ -152,7 +157,12 @@ def test_a_full_database_answers_503_and_recovers(tmp_path: Path) -> None:
     from debugger.server.settings import Settings
 
     db = tmp_path / "full.db"
-    big = {"writeKey": "k", "batch": [{"type": "track", "userId": "u", "event": "E", "properties": {"blob": "x" * 20_000}} for _ in range(20)]}
+    big = {
+        "writeKey": "k",
+        "batch": [
+            {"type": "track", "userId": "u", "event": "E", "properties": {"blob": "x" * 20_000}} for _ in range(20)
+        ],
+    }
     with ServerThread(Settings(db=db, port=0, max_pages=60)) as server:
         answers = [http(f"{server.url}/v1/batch", body=big) for _ in range(5)]
         assert answers[-1].status == 503

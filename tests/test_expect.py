@@ -52,19 +52,37 @@ def test_ci_expect_waits_for_a_real_app_without_sleeping(tmp_path: Path) -> None
     try:
         script = tmp_path / "app.py"
         script.write_text(APP)
-        app = subprocess.Popen([sys.executable, str(script), serve.url], env=cli_env(), stderr=subprocess.PIPE, text=True)
+        app = subprocess.Popen(
+            [sys.executable, str(script), serve.url], env=cli_env(), stderr=subprocess.PIPE, text=True
+        )
         # Started while the app is still running: expect must wait for the events, not find them.
-        waited = run_segdbg("expect", 'event:"Order Completed" properties.total:>100', "--count", "1", "--timeout", "30", "--db", str(db))
-        over_http = run_segdbg("expect", "type:identify user:user_42 traits.plan:pro", "--timeout", "30", "--url", serve.url)
+        waited = run_segdbg(
+            "expect",
+            'event:"Order Completed" properties.total:>100',
+            "--count",
+            "1",
+            "--timeout",
+            "30",
+            "--db",
+            str(db),
+        )
+        over_http = run_segdbg(
+            "expect", "type:identify user:user_42 traits.plan:pro", "--timeout", "30", "--url", serve.url
+        )
         _, app_errors = app.communicate(timeout=30)
         assert app.returncode == 0, app_errors
         assert waited.returncode == 0, waited.stderr
         assert "1 matching (exactly 1 event expected)" in waited.stderr
         assert over_http.returncode == 0, over_http.stderr
 
-        failed = run_segdbg("expect", 'event:"Order Completed" properties.currency:EUR', "--timeout", "0.5", "--db", str(db))
+        failed = run_segdbg(
+            "expect", 'event:"Order Completed" properties.currency:EUR', "--timeout", "0.5", "--db", str(db)
+        )
         assert failed.returncode == 3
-        assert 'Expected at least 1 event matching `event:"Order Completed" properties.currency:EUR`; found 0' in failed.stderr
+        assert (
+            'Expected at least 1 event matching `event:"Order Completed" properties.currency:EUR`; found 0'
+            in failed.stderr
+        )
         assert "Closest events seen" in failed.stderr
         assert "Order Completed" in failed.stderr and "fails: properties.currency:EUR" in failed.stderr
 
@@ -83,7 +101,9 @@ def test_expect_on_a_database_file_wakes_on_commits(server: ServerThread, db_pat
     http(server.url + "/v1/track", body={"writeKey": "wk", "userId": "u", "event": "First"})
     waiting = subprocess.Popen(
         [sys.executable, "-m", "debugger", "expect", "event:Second", "--timeout", "30", "--db", str(db_path)],
-        env=cli_env(), stderr=subprocess.PIPE, text=True,
+        env=cli_env(),
+        stderr=subprocess.PIPE,
+        text=True,
     )
     http(server.url + "/v1/track", body={"writeKey": "wk", "userId": "u", "event": "Second"})
     _, errors = waiting.communicate(timeout=30)
@@ -97,8 +117,11 @@ def invoke(*args: str) -> Any:
 
 def test_expect_conditions_and_exit_codes(server: ServerThread, db_path: Path) -> None:
     """--count, --at-least, --none and --all each decide as documented; invalid events count only when asked."""
-    batch = [{"type": "track", "event": "Paid", "userId": "u"}, {"type": "track", "event": "Paid", "userId": "u"},
-             {"type": "track", "event": "Paid"}]  # the last has no ids: invalid
+    batch = [
+        {"type": "track", "event": "Paid", "userId": "u"},
+        {"type": "track", "event": "Paid", "userId": "u"},
+        {"type": "track", "event": "Paid"},
+    ]  # the last has no ids: invalid
     http(server.url + "/v1/batch", body={"writeKey": "wk", "batch": batch})
     db = ("--db", str(db_path))
     assert invoke("expect", "event:Paid", "--count", "2", *db).exit_code == 0
@@ -127,12 +150,28 @@ def test_expect_usage_errors_and_unreachable_servers(db_path: Path, tmp_path: Pa
 
 def test_stats_command(server: ServerThread, db_path: Path) -> None:
     """`segdbg stats` prints counts by type, status, source and library, from the file or the server."""
-    batch = [{"type": "track", "event": "A", "userId": "u", "context": {"library": {"name": "analytics.js", "version": "next-1.84.1"}}},
-             {"type": "identify", "userId": "u"}, {"type": "track", "event": "B"}]
+    batch = [
+        {
+            "type": "track",
+            "event": "A",
+            "userId": "u",
+            "context": {"library": {"name": "analytics.js", "version": "next-1.84.1"}},
+        },
+        {"type": "identify", "userId": "u"},
+        {"type": "track", "event": "B"},
+    ]
     http(server.url + "/v1/batch", body={"writeKey": "wk_stats", "batch": batch})
     table = invoke("stats", "--db", str(db_path))
     assert table.exit_code == 0
-    for text in ("3 events from 1 requests", "by type", "track", "by status", "invalid", "wk_stats", "analytics.js next-1.84.1"):
+    for text in (
+        "3 events from 1 requests",
+        "by type",
+        "track",
+        "by status",
+        "invalid",
+        "wk_stats",
+        "analytics.js next-1.84.1",
+    ):
         assert text in table.output
     data = orjson.loads(invoke("stats", "--url", server.url, "--format", "json").stdout)
     assert data["by_status"] == {"ok": 2, "invalid": 1} and data["by_type"] == {"track": 2, "identify": 1}

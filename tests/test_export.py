@@ -20,20 +20,55 @@ from tests.helpers import basic, events, http
 
 MESSAGES: list[tuple[str, dict[str, Any], dict[str, str]]] = [
     # (path, body, headers): the shapes real clients send
-    ("/v1/batch", {"writeKey": "wk_py", "sentAt": "2024-05-01T12:00:01.500000+00:00", "batch": [
-        {"type": "track", "event": "Order Completed", "userId": "u1", "messageId": "py-1",
-         "timestamp": "2024-05-01T12:00:00.000+00:00",
-         "properties": {"total": 120.5, "products": [{"sku": "45790-32", "price": 19}], "note": "=HYPERLINK(\"x\")"},
-         "context": {"library": {"name": "analytics-python", "version": "2.3.4"}}},
-        {"type": "identify", "userId": "u1", "messageId": "py-2", "traits": {"email": "ann@acme.com"}},
-    ]}, {}),
-    ("/v1/p", {"anonymousId": "anon-1", "messageId": "ajs-1", "name": "Pricing", "sentAt": "2024-05-01T12:00:03.000Z",
-               "timestamp": "2024-05-01T12:00:02.900Z", "properties": {"path": "/pricing"},
-               "context": {"library": {"name": "analytics.js", "version": "next-1.84.1"}}},
-     {"Authorization": basic("wk_web"), "Content-Type": "text/plain"}),
+    (
+        "/v1/batch",
+        {
+            "writeKey": "wk_py",
+            "sentAt": "2024-05-01T12:00:01.500000+00:00",
+            "batch": [
+                {
+                    "type": "track",
+                    "event": "Order Completed",
+                    "userId": "u1",
+                    "messageId": "py-1",
+                    "timestamp": "2024-05-01T12:00:00.000+00:00",
+                    "properties": {
+                        "total": 120.5,
+                        "products": [{"sku": "45790-32", "price": 19}],
+                        "note": '=HYPERLINK("x")',
+                    },
+                    "context": {"library": {"name": "analytics-python", "version": "2.3.4"}},
+                },
+                {"type": "identify", "userId": "u1", "messageId": "py-2", "traits": {"email": "ann@acme.com"}},
+            ],
+        },
+        {},
+    ),
+    (
+        "/v1/p",
+        {
+            "anonymousId": "anon-1",
+            "messageId": "ajs-1",
+            "name": "Pricing",
+            "sentAt": "2024-05-01T12:00:03.000Z",
+            "timestamp": "2024-05-01T12:00:02.900Z",
+            "properties": {"path": "/pricing"},
+            "context": {"library": {"name": "analytics.js", "version": "next-1.84.1"}},
+        },
+        {"Authorization": basic("wk_web"), "Content-Type": "text/plain"},
+    ),
     ("/v1/track", {"writeKey": "wk_web", "event": "No ids", "messageId": "bad-1"}, {}),
-    ("/v1/track", {"writeKey": "wk_web", "userId": "+1-555-0100", "event": "Signed Up", "messageId": "py-1",
-                   "properties": {"bidi": "\u202egnp.exe"}}, {}),
+    (
+        "/v1/track",
+        {
+            "writeKey": "wk_web",
+            "userId": "+1-555-0100",
+            "event": "Signed Up",
+            "messageId": "py-1",
+            "properties": {"bidi": "\u202egnp.exe"},
+        },
+        {},
+    ),
 ]
 COMPARED = ("type", "name", "user_id", "anonymous_id", "message_id", "write_key", "status", "library_name")
 
@@ -63,7 +98,9 @@ def _essence(event: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "json", "har"])
-def test_exports_reimport_to_the_same_events(server: ServerThread, second_server: ServerThread, db_path: Path, tmp_path: Path, fmt: str) -> None:
+def test_exports_reimport_to_the_same_events(
+    server: ServerThread, second_server: ServerThread, db_path: Path, tmp_path: Path, fmt: str
+) -> None:
     """Export with --all, send the file to a fresh server: the same events, statuses, properties and original times."""
     _fill(server)
     result = run("events", "--all", "--format", fmt, "--db", str(db_path))
@@ -78,7 +115,10 @@ def test_exports_reimport_to_the_same_events(server: ServerThread, second_server
         assert new["stored"]["originalTimestamp"] == old["stored"].get("originalTimestamp", old["stored"]["timestamp"])
     if fmt != "har":  # HAR re-sends each event without sentAt: its timestamp is exactly the original
         return
-    assert [e["stored"]["timestamp"] for e in after[:2]] == ["2024-05-01T12:00:00.000Z", before[1]["stored"]["timestamp"]]
+    assert [e["stored"]["timestamp"] for e in after[:2]] == [
+        "2024-05-01T12:00:00.000Z",
+        before[1]["stored"]["timestamp"],
+    ]
 
 
 def test_curl_format_re_sends_each_event(server: ServerThread, second_server: ServerThread, db_path: Path) -> None:
@@ -92,7 +132,9 @@ def test_curl_format_re_sends_each_event(server: ServerThread, second_server: Se
         done = subprocess.run(["bash", "-c", line], capture_output=True, text=True, timeout=30)
         assert done.returncode == 0 and orjson.loads(done.stdout) == {"success": True}
     copied = events(second_server.settings.db)
-    assert [_essence(e) for e in copied] == [_essence(e) for e in events(db_path, statuses=["ok"]) if e["type"] == "track"]
+    assert [_essence(e) for e in copied] == [
+        _essence(e) for e in events(db_path, statuses=["ok"]) if e["type"] == "track"
+    ]
     assert copied[1]["stored"]["properties"]["bidi"] == "\u202egnp.exe"  # the value itself is unchanged
 
 
@@ -118,7 +160,9 @@ def test_query_argument_filters_every_format(server: ServerThread, db_path: Path
     jsonl = run("events", "properties.products.sku:45790-32", "--format", "jsonl", "--db", str(db_path))
     assert [orjson.loads(line)["message_id"] for line in jsonl.stdout_bytes.splitlines()] == ["py-1"]
     hidden = run("events", "--format", "jsonl", "--db", str(db_path))
-    assert len(hidden.stdout_bytes.splitlines()) == 4 and "(1 invalid hidden; add --all to include them)" in hidden.stderr
+    assert (
+        len(hidden.stdout_bytes.splitlines()) == 4 and "(1 invalid hidden; add --all to include them)" in hidden.stderr
+    )
     invalid = run("events", "status:invalid", "--format", "jsonl", "--db", str(db_path))
     assert [orjson.loads(line)["message_id"] for line in invalid.stdout_bytes.splitlines()] == ["bad-1"]
     none = run("events", "nothing-matches-this", "--db", str(db_path))
@@ -160,11 +204,16 @@ def test_large_exports_stream(server: ServerThread, db_path: Path, tmp_path: Pat
 def test_send_skips_unrelated_har_entries(second_server: ServerThread, tmp_path: Path) -> None:
     """A browser HAR: POSTs to /v1/* are re-sent as made; page loads and settings GETs are skipped."""
     body = orjson.dumps({"writeKey": "wk", "userId": "u", "event": "From HAR", "type": "track"}).decode()
-    har = {"log": {"version": "1.2", "entries": [
-        {"request": {"method": "GET", "url": "http://shop.test/index.html"}},
-        {"request": {"method": "GET", "url": "https://cdn.segment.com/v1/projects/wk/settings"}},
-        {"request": {"method": "POST", "url": "https://api.segment.io/v1/t", "postData": {"text": body}}},
-    ]}}
+    har = {
+        "log": {
+            "version": "1.2",
+            "entries": [
+                {"request": {"method": "GET", "url": "http://shop.test/index.html"}},
+                {"request": {"method": "GET", "url": "https://cdn.segment.com/v1/projects/wk/settings"}},
+                {"request": {"method": "POST", "url": "https://api.segment.io/v1/t", "postData": {"text": body}}},
+            ],
+        }
+    }
     path = tmp_path / "session.har"
     path.write_bytes(orjson.dumps(har))
     result = run("send", str(path), "--to", second_server.url)

@@ -10,10 +10,19 @@ from jsonschema import Draft4Validator, Draft7Validator, Draft202012Validator
 
 from debugger.core.lint.fastschema import fast_predicate, format_checker
 
-scalars = (st.none() | st.booleans() | st.integers(-3, 3) | st.sampled_from([0.0, 1.0, 2.5, -1.5])
-           | st.text(alphabet="ab1-:TZ", max_size=5) | st.sampled_from(["2024-05-01T12:00:00Z", "2024-05-01", "soon"]))
-values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from("abc"), inner, max_size=3),
-                      max_leaves=10)
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-3, 3)
+    | st.sampled_from([0.0, 1.0, 2.5, -1.5])
+    | st.text(alphabet="ab1-:TZ", max_size=5)
+    | st.sampled_from(["2024-05-01T12:00:00Z", "2024-05-01", "soon"])
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from("abc"), inner, max_size=3),
+    max_leaves=10,
+)
 types = st.sampled_from(["string", "number", "integer", "boolean", "null", "array", "object"])
 numbers = st.integers(-2, 2) | st.sampled_from([0.5, 1.0])
 
@@ -103,14 +112,31 @@ def test_draft_4_integers_and_exclusive_bounds() -> None:
 
 def test_keywords_outside_the_subset_fall_back() -> None:
     """$ref, oneOf, patternProperties and friends are left to jsonschema."""
-    for schema in ({"$ref": "#/definitions/x"}, {"oneOf": [{}]}, {"patternProperties": {"a": {}}}, {"items": [{}]},
-                   {"properties": {"a": {"allOf": [{}]}}}, {"pattern": "("}):
+    for schema in (
+        {"$ref": "#/definitions/x"},
+        {"oneOf": [{}]},
+        {"patternProperties": {"a": {}}},
+        {"items": [{}]},
+        {"properties": {"a": {"allOf": [{}]}}},
+        {"pattern": "("},
+    ):
         assert fast_predicate(schema) is None
 
 
 def test_the_subset_covers_what_plans_generate() -> None:
     """Compiled segdbg plans (types, unions, nested objects, closed keys, dates) stay on the fast path."""
-    schema = {"type": "object", "properties": {"properties": {"type": "object", "additionalProperties": False, "required": ["a"],
-              "properties": {"a": {"type": ["string", "null"], "format": "date-time"},
-                             "b": {"type": "array", "items": {"type": "object", "properties": {"c": {"enum": [1, 2]}}}}}}}}
+    schema = {
+        "type": "object",
+        "properties": {
+            "properties": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["a"],
+                "properties": {
+                    "a": {"type": ["string", "null"], "format": "date-time"},
+                    "b": {"type": "array", "items": {"type": "object", "properties": {"c": {"enum": [1, 2]}}}},
+                },
+            }
+        },
+    }
     assert fast_predicate(schema) is not None

@@ -122,9 +122,7 @@ def test_client_retries_are_stored_and_marked_duplicate(server: ServerThread, fi
             first_copy[event["message_id"]] = event["id"]
     assert sum(e["status"] == "duplicate" for e in stored) > 0
     # skew correction uses the sentAt of the copy that arrived
-    sent_ats = [
-        m.get("sentAt") or request["body"].get("sentAt") for request in captured for m in messages_of(request)
-    ]
+    sent_ats = [m.get("sentAt") or request["body"].get("sentAt") for request in captured for m in messages_of(request)]
     assert [e["stored"]["sentAt"] for e in stored] == sent_ats
     assert len(set(sent_ats)) > 1
 

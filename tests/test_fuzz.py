@@ -19,8 +19,7 @@ import pytest
 import yarl
 from hypothesis import HealthCheck, given, settings
 
-from debugger.core.http import wire
-from debugger.core.http import model
+from debugger.core.http import model, wire
 from debugger.server.app import ServerThread
 from debugger.server.settings import Settings
 from tests.helpers import http
@@ -29,11 +28,44 @@ from tests.strategies import fuzz_batches, fuzz_messages, fuzz_requests
 pytestmark = pytest.mark.slow
 
 #: Methods aiohttp's parser (llhttp) knows; any other is its plain 400, before segdbg sees it.
-PARSER_METHODS = frozenset({
-    "DELETE", "GET", "HEAD", "POST", "PUT", "OPTIONS", "TRACE", "COPY", "LOCK", "MKCOL", "MOVE", "PROPFIND", "PROPPATCH",
-    "SEARCH", "UNLOCK", "BIND", "REBIND", "UNBIND", "ACL", "REPORT", "MKACTIVITY", "CHECKOUT", "MERGE", "M-SEARCH",
-    "NOTIFY", "SUBSCRIBE", "UNSUBSCRIBE", "PATCH", "PURGE", "MKCALENDAR", "LINK", "UNLINK", "SOURCE", "QUERY",
-})
+PARSER_METHODS = frozenset(
+    {
+        "DELETE",
+        "GET",
+        "HEAD",
+        "POST",
+        "PUT",
+        "OPTIONS",
+        "TRACE",
+        "COPY",
+        "LOCK",
+        "MKCOL",
+        "MOVE",
+        "PROPFIND",
+        "PROPPATCH",
+        "SEARCH",
+        "UNLOCK",
+        "BIND",
+        "REBIND",
+        "UNBIND",
+        "ACL",
+        "REPORT",
+        "MKACTIVITY",
+        "CHECKOUT",
+        "MERGE",
+        "M-SEARCH",
+        "NOTIFY",
+        "SUBSCRIBE",
+        "UNSUBSCRIBE",
+        "PATCH",
+        "PURGE",
+        "MKCALENDAR",
+        "LINK",
+        "UNLINK",
+        "SOURCE",
+        "QUERY",
+    }
+)
 
 
 @pytest.fixture(scope="module")
@@ -61,12 +93,20 @@ def reaches_ingest(method: str, path: str) -> bool:
 
 def oracle(request: dict[str, Any]) -> model.Outcome:
     """The pure core's answer to the same request, as the server would hand it over."""
-    url = yarl.URL.build(path=request["path"].split("?", 1)[0], query_string=request["path"].partition("?")[2], encoded=True)
+    url = yarl.URL.build(
+        path=request["path"].split("?", 1)[0], query_string=request["path"].partition("?")[2], encoded=True
+    )
     body = request["body"] or b"" if request["method"] in ("POST", "PUT", "PATCH") else b""
     counter = itertools.count()
-    incoming = model.IncomingRequest(method=request["method"], path=url.path, query_string=url.query_string,
-                                    query=tuple(url.query.items()), headers=tuple(request["headers"]), body=body,
-                                    remote="127.0.0.1")
+    incoming = model.IncomingRequest(
+        method=request["method"],
+        path=url.path,
+        query_string=url.query_string,
+        query=tuple(url.query.items()),
+        headers=tuple(request["headers"]),
+        body=body,
+        remote="127.0.0.1",
+    )
     return wire.handle(incoming, received_at=datetime.now(UTC), new_id=lambda: f"id-{next(counter)}")
 
 
@@ -74,8 +114,13 @@ def check(url: str, db: Path, request: dict[str, Any]) -> None:
     """Send one fuzzed request to the server at ``url`` writing ``db``, and hold it to the invariants."""
     before = counts(db)
     try:
-        answer = http(url + request["path"], request["method"], body=request["body"], headers=request["headers"],
-                      chunked=request["chunked"] and request["body"] is not None)
+        answer = http(
+            url + request["path"],
+            request["method"],
+            body=request["body"],
+            headers=request["headers"],
+            chunked=request["chunked"] and request["body"] is not None,
+        )
     except (BrokenPipeError, ConnectionResetError):
         # The parser refused the request line and hung up while the body was still being sent.
         assert request["method"] not in PARSER_METHODS, request
@@ -105,7 +150,9 @@ def check(url: str, db: Path, request: dict[str, Any]) -> None:
 
 @given(request=fuzz_requests())
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-def test_fuzzed_requests_never_5xx_and_are_recorded_as_the_core_says(fuzzed: ServerThread, request: dict[str, Any]) -> None:
+def test_fuzzed_requests_never_5xx_and_are_recorded_as_the_core_says(
+    fuzzed: ServerThread, request: dict[str, Any]
+) -> None:
     """Random requests over real HTTP: no 5xx, same status as the pure core, every recordable request recorded."""
     check(fuzzed.url, fuzzed.settings.db, request)
 
@@ -116,8 +163,17 @@ def test_fuzzed_messages_are_stored_or_rejected_whole(fuzzed: ServerThread, mess
     """Any message to /v1/track: one event stored (ok, invalid or duplicate) or a 400, never lost in between."""
     import json
 
-    check(fuzzed.url, fuzzed.settings.db, {"method": "POST", "path": "/v1/track", "headers": [("Authorization", "Basic d2s6")],
-                   "body": json.dumps(message).encode(), "chunked": False})
+    check(
+        fuzzed.url,
+        fuzzed.settings.db,
+        {
+            "method": "POST",
+            "path": "/v1/track",
+            "headers": [("Authorization", "Basic d2s6")],
+            "body": json.dumps(message).encode(),
+            "chunked": False,
+        },
+    )
 
 
 @given(batch=fuzz_batches)
@@ -126,8 +182,17 @@ def test_fuzzed_batches_store_one_event_per_item(fuzzed: ServerThread, batch: di
     """Any batch: one event per item when accepted, nothing half-stored when refused."""
     import json
 
-    check(fuzzed.url, fuzzed.settings.db, {"method": "POST", "path": "/v1/batch", "headers": [("Content-Type", "text/plain")],
-                   "body": json.dumps(batch).encode(), "chunked": True})
+    check(
+        fuzzed.url,
+        fuzzed.settings.db,
+        {
+            "method": "POST",
+            "path": "/v1/batch",
+            "headers": [("Content-Type", "text/plain")],
+            "body": json.dumps(batch).encode(),
+            "chunked": True,
+        },
+    )
 
 
 # --------------------------------------------------------------------------- what the fuzzer found
@@ -139,8 +204,10 @@ def test_a_header_that_is_not_utf8_is_stored_not_a_503(server: ServerThread) -> 
     import socket
 
     body = b'{"writeKey":"wk","userId":"u","event":"Latin 1"}'
-    raw = (b"POST /v1/track HTTP/1.1\r\nHost: x\r\nX-Name: caf\xe9\r\nOrigin: http://b\xfccher.example\r\n"
-           b"Content-Length: %d\r\n\r\n" % len(body)) + body
+    raw = (
+        b"POST /v1/track HTTP/1.1\r\nHost: x\r\nX-Name: caf\xe9\r\nOrigin: http://b\xfccher.example\r\n"
+        b"Content-Length: %d\r\n\r\n" % len(body)
+    ) + body
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
         sock.sendall(raw)
         answer = sock.recv(65536)
@@ -159,8 +226,24 @@ def test_one_unstorable_job_does_not_fail_its_commit_group(tmp_path: Path) -> No
     from debugger.store.capture import StoreError
 
     def record(value: str) -> model.RequestRecord:
-        return model.RequestRecord("2024-05-01T12:00:00.000Z", "POST", "/v1/track", "", "127.0.0.1", [["X", value]], "message",
-                                  None, None, None, 2, 2, 200, None, None, None)
+        return model.RequestRecord(
+            "2024-05-01T12:00:00.000Z",
+            "POST",
+            "/v1/track",
+            "",
+            "127.0.0.1",
+            [["X", value]],
+            "message",
+            None,
+            None,
+            None,
+            2,
+            2,
+            200,
+            None,
+            None,
+            None,
+        )
 
     writer = writer.EventWriter(tmp_path / "group.db")
     futures = [writer.submit(record(v), ()) for v in ("fine", "\udc80", "also fine")]  # queued: one group at start

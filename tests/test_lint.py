@@ -67,9 +67,16 @@ def test_reserved_identify_traits_of_the_wrong_type(traits: dict[str, object], p
 def test_reserved_traits_of_the_right_type_pass() -> None:
     """The identify spec's own example traits raise nothing."""
     traits = {
-        "email": "peter@example.com", "createdAt": "2015-02-23T22:28:55.111Z", "first_name": "Peter",
-        "address": {"street": "6th St", "city": "San Francisco"}, "age": 34, "id": 97980, "birthday": "1990-01-31",
-        "company": {"name": "Initech"}, "phone": "555-555-5555", "name": "Peter Gibbons",
+        "email": "peter@example.com",
+        "createdAt": "2015-02-23T22:28:55.111Z",
+        "first_name": "Peter",
+        "address": {"street": "6th St", "city": "San Francisco"},
+        "age": 34,
+        "id": 97980,
+        "birthday": "1990-01-31",
+        "company": {"name": "Initech"},
+        "phone": "555-555-5555",
+        "name": "Peter Gibbons",
     }
     assert strict(stored({"type": "identify", "traits": traits})) == []
 
@@ -136,7 +143,13 @@ def test_ids_that_merely_contain_placeholder_words_pass() -> None:
 def test_lint_never_repeats_protocol_problems() -> None:
     """No ids, track without event, bad timestamps: protocol's job, stored at ingest; lint adds none of them."""
     broken = stored({"type": "track", "userId": None, "event": "", "timestamp": "soon", "messageId": "x" * 150})
-    protocol_codes = {"no_user_anon_id", "missing_event", "invalid_timestamp", "message_id_too_long", "duplicate_message_id"}
+    protocol_codes = {
+        "no_user_anon_id",
+        "missing_event",
+        "invalid_timestamp",
+        "message_id_too_long",
+        "duplicate_message_id",
+    }
     assert not codes(lint(broken)) & protocol_codes
 
 
@@ -164,18 +177,45 @@ def test_config_rejects_unknown_casings() -> None:
 
 
 _json = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12)
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.text(max_size=12)
     | st.sampled_from(["Order Completed", "product added", "undefined", "USD", "2024-05-01", "All"]),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8) | st.sampled_from(["All", "email", "price", "products"]), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.text(max_size=8) | st.sampled_from(["All", "email", "price", "products"]), inner, max_size=4
+        )
+    ),
     max_leaves=12,
 )
 _messages = st.dictionaries(
-    st.sampled_from(["type", "event", "name", "userId", "anonymousId", "groupId", "previousId", "properties", "traits",
-                     "context", "integrations", "timestamp"]),
+    st.sampled_from(
+        [
+            "type",
+            "event",
+            "name",
+            "userId",
+            "anonymousId",
+            "groupId",
+            "previousId",
+            "properties",
+            "traits",
+            "context",
+            "integrations",
+            "timestamp",
+        ]
+    ),
     _json | st.sampled_from(["track", "identify", "page", "screen", "group", "alias"]),
     max_size=8,
 )
-_PLAN = CompiledPlan(parse_text("events:\n  Order Completed:\n    properties:\n      price: number\nidentify:\n  traits:\n    email: string?\n"))
+_PLAN = CompiledPlan(
+    parse_text(
+        "events:\n  Order Completed:\n    properties:\n      price: number\nidentify:\n  traits:\n    email: string?\n"
+    )
+)
 
 
 @settings(max_examples=300, deadline=None)

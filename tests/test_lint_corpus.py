@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime
 
-from debugger.core.lint.linter import Linter
 from debugger.core.inputs.payloads import PlannedRequest, plan_file
+from debugger.core.lint.linter import Linter
 from debugger.server.app import ServerThread
 from tests.helpers import ROOT, events, http, run_segdbg
 from tests.test_fixtures import FILES, load, replay

@@ -19,9 +19,13 @@ def test_words_split_every_casing() -> None:
 
 @pytest.mark.parametrize(
     ("name", "case", "expected"),
-    [("video bookmarked", "title", "Video Bookmarked"), ("Email Marked As Spam", "title", "Email Marked as Spam"),
-     ("Video Bookmarked", "snake", "video_bookmarked"), ("video_bookmarked", "camel", "videoBookmarked"),
-     ("VIDEO bookmarked", "sentence", "VIDEO bookmarked")],
+    [
+        ("video bookmarked", "title", "Video Bookmarked"),
+        ("Email Marked As Spam", "title", "Email Marked as Spam"),
+        ("Video Bookmarked", "snake", "video_bookmarked"),
+        ("video_bookmarked", "camel", "videoBookmarked"),
+        ("VIDEO bookmarked", "sentence", "VIDEO bookmarked"),
+    ],
 )
 def test_convert_suggests_the_configured_casing(name: str, case: str, expected: str) -> None:
     """The suggestion in a casing finding is the name in the right casing."""
@@ -35,7 +39,9 @@ def test_event_names_not_in_title_case(name: str) -> None:
     assert (finding.path, finding.expected, finding.severity, finding.category) == ("event", "Title Case", INFO, NAMING)
 
 
-@pytest.mark.parametrize("name", ["Video Bookmarked", "Report Marked as Spam", "iPhone Paired", "URL Shared", "3D Model Rotated"])
+@pytest.mark.parametrize(
+    "name", ["Video Bookmarked", "Report Marked as Spam", "iPhone Paired", "URL Shared", "3D Model Rotated"]
+)
 def test_title_case_allows_small_words_acronyms_and_brands(name: str) -> None:
     """'as'/'to' stay lower case; URL, iPhone and 3D are fine."""
     assert "event_name_casing" not in codes(lint(track(name, {})))
@@ -51,8 +57,12 @@ def test_event_casing_is_configurable() -> None:
 
 @pytest.mark.parametrize(
     ("name", "why"),
-    [("Bookmark", "one word"), ("Bookmark Video", "no past-tense"), ("Bookmarked Video", "action first"),
-     ("Add To Cart", "no past-tense")],
+    [
+        ("Bookmark", "one word"),
+        ("Bookmark Video", "no past-tense"),
+        ("Bookmarked Video", "action first"),
+        ("Add To Cart", "no past-tense"),
+    ],
 )
 def test_object_action(name: str, why: str) -> None:
     """Event names are a noun then a past-tense verb."""
@@ -60,13 +70,17 @@ def test_object_action(name: str, why: str) -> None:
     assert why in finding.message
 
 
-@pytest.mark.parametrize("name", ["Video Bookmarked", "Logged In", "Report Sent", "Checkout Step Two Viewed", "Order Completed"])
+@pytest.mark.parametrize(
+    "name", ["Video Bookmarked", "Logged In", "Report Sent", "Checkout Step Two Viewed", "Order Completed"]
+)
 def test_object_action_near_misses(name: str) -> None:
     """Past tense last, phrasal verbs and irregular verbs pass."""
     assert "event_name_object_action" not in codes(lint(track(name, {})))
 
 
-@pytest.mark.parametrize("name", ["Signed Up", "Unsubscribed", "Account Added User", "Video Content Playing", "Email Marked as Spam"])
+@pytest.mark.parametrize(
+    "name", ["Signed Up", "Unsubscribed", "Account Added User", "Video Content Playing", "Email Marked as Spam"]
+)
 def test_the_segment_specs_own_names_are_exempt(name: str) -> None:
     """The spec asks for these exact names; naming lint must not argue."""
     assert not [f for f in lint(track(name, {})) if f.category == NAMING]
@@ -74,8 +88,13 @@ def test_the_segment_specs_own_names_are_exempt(name: str) -> None:
 
 @pytest.mark.parametrize(
     ("name", "what"),
-    [("Order 12345 Completed", "a number"), ("Report 2024-05-01 Viewed", "a date"), ("Invite ada@example.com Sent", "an e-mail"),
-     ("Item 3f2a9c81d4e5 Viewed", "an id"), ("Doc 123e4567-e89b-12d3-a456-426614174000 Opened", "a UUID")],
+    [
+        ("Order 12345 Completed", "a number"),
+        ("Report 2024-05-01 Viewed", "a date"),
+        ("Invite ada@example.com Sent", "an e-mail"),
+        ("Item 3f2a9c81d4e5 Viewed", "an id"),
+        ("Doc 123e4567-e89b-12d3-a456-426614174000 Opened", "a UUID"),
+    ],
 )
 def test_dynamic_event_names(name: str, what: str) -> None:
     """Values inside names split one event into thousands."""
@@ -97,15 +116,25 @@ def test_stray_spaces_in_event_names() -> None:
 
 def test_property_keys_not_in_snake_case() -> None:
     """snake_case by default, with the fix in the message, at any depth."""
-    found = at(lint(track("Video Played", {"videoTitle": "x", "player": {"playerName": "y"}, "ok_key": 1})), "key_casing")
-    assert {(f.path, f.expected) for f in found} == {("properties.videoTitle", "snake_case"), ("properties.player.playerName", "snake_case")}
+    found = at(
+        lint(track("Video Played", {"videoTitle": "x", "player": {"playerName": "y"}, "ok_key": 1})), "key_casing"
+    )
+    assert {(f.path, f.expected) for f in found} == {
+        ("properties.videoTitle", "snake_case"),
+        ("properties.player.playerName", "snake_case"),
+    }
     assert "video_title" in found[0].message
 
 
 def test_key_casing_is_configurable_and_checks_traits() -> None:
     """camelCase teams; identify traits are keys too."""
     camel = LintConfig(key_case="camel")
-    assert [f.path for f in at(lint(stored({"type": "identify", "traits": {"plan_name": "x", "planTier": 1}}), camel), "key_casing")] == ["traits.plan_name"]
+    assert [
+        f.path
+        for f in at(
+            lint(stored({"type": "identify", "traits": {"plan_name": "x", "planTier": 1}}), camel), "key_casing"
+        )
+    ] == ["traits.plan_name"]
 
 
 def test_reserved_camelcase_traits_and_spec_keys_are_exempt() -> None:
@@ -130,13 +159,17 @@ def test_a_single_numbered_key_is_fine() -> None:
 @pytest.mark.parametrize("key", ["2024-05-01", "12345", "ada@example.com", "3f2a9c81d4e5"])
 def test_keys_that_are_values(key: str) -> None:
     """A date, number, e-mail or id as a key makes the schema grow forever."""
-    assert [f.path for f in at(lint(track("Stats Viewed", {key: 1})), "dynamic_property_key")] == [f'properties["{key}"]']
+    assert [f.path for f in at(lint(track("Stats Viewed", {key: 1})), "dynamic_property_key")] == [
+        f'properties["{key}"]'
+    ]
 
 
 def test_keys_inside_arrays_are_reported_once() -> None:
     """A bad key in every item of a list is one finding, at the first item."""
     items = [{"itemName": "a"}, {"itemName": "b"}, {"itemName": "c"}]
-    assert [f.path for f in at(lint(track("Cart Emptied", {"items": items})), "key_casing")] == ["properties.items[0].itemName"]
+    assert [f.path for f in at(lint(track("Cart Emptied", {"items": items})), "key_casing")] == [
+        "properties.items[0].itemName"
+    ]
 
 
 @pytest.mark.parametrize("name", ["Product 12345", "Order 3f2a9c81d4e5", "Invoice 2024-05-01"])

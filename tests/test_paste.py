@@ -11,9 +11,8 @@ import orjson
 import pytest
 
 from debugger.core.inputs import paste
-
-from debugger.core.pretty import render as pretty
 from debugger.core.inputs.paste import PasteError
+from debugger.core.pretty import render as pretty
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -55,19 +54,24 @@ def test_json_message_without_a_type_but_with_an_event_is_a_track() -> None:
 
 def test_batch_envelope_and_array() -> None:
     """A batch keeps one event per item; an invalid item is stored with its problems, not dropped."""
-    pasted = handle('{"batch":[{"type":"track","event":"A","userId":"u"},{"type":"foo","userId":"u"}],"writeKey":"prod"}')
+    pasted = handle(
+        '{"batch":[{"type":"track","event":"A","userId":"u"},{"type":"foo","userId":"u"}],"writeKey":"prod"}'
+    )
     events = [e for o in pasted.outcomes for e in o.events]
     assert [(e.type, e.status) for e in events] == [("track", "ok"), ("foo", "invalid")]
     assert {e.write_key for e in events} == {"paste"}
     assert pasted.form == "batch of 2"
-    assert [m["event"] for m in messages('[{"type":"track","event":"A","userId":"u"},{"type":"track","event":"B","userId":"u"}]')] == ["A", "B"]
+    assert [
+        m["event"]
+        for m in messages('[{"type":"track","event":"A","userId":"u"},{"type":"track","event":"B","userId":"u"}]')
+    ] == ["A", "B"]
 
 
 def test_ndjson_lines_and_a_bad_line_names_its_number() -> None:
     """NDJSON is one message (or batch) per line; a broken line stops the paste and is named."""
     text = '{"type":"track","event":"A","userId":"u"}\n\n{"batch":[{"type":"page","name":"P","userId":"u"}]}\n'
     assert [(m["type"], m.get("event") or m.get("name")) for m in messages(text)] == [("track", "A"), ("page", "P")]
-    assert error('{"type":"track","event":"A","userId":"u"}\n{"type":') .startswith("Line 2, column")
+    assert error('{"type":"track","event":"A","userId":"u"}\n{"type":').startswith("Line 2, column")
 
 
 def test_curl_command_with_continuations_and_its_own_key() -> None:
@@ -83,35 +87,72 @@ def test_curl_errors_are_clear() -> None:
     """A body read from a file, no URL, or a route segdbg does not serve: each says so."""
     assert "reads its body from a file" in error("curl http://x/v1/track -d @body.json")
     assert "no URL" in error("curl -d '{}'")
-    assert "No Segment route" in error("curl http://localhost:8088/v2/track -d '{\"userId\":\"u\"}'")
+    assert "No Segment route" in error('curl http://localhost:8088/v2/track -d \'{"userId":"u"}\'')
     assert "shell words" in error("curl 'http://x/v1/track -d {}")
 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ('analytics.track("Product Added", { sku: \'45790-32\', price: 19, tags: ["a",], ok: true, n: null, });',
-         {"type": "track", "event": "Product Added", "anonymousId": "paste",
-          "properties": {"sku": "45790-32", "price": 19, "tags": ["a"], "ok": True, "n": None}}),
-        ('analytics.identify("u1", { email: "a@b.c" }, { context: { ip: "1.2.3.4" } })',
-         {"type": "identify", "userId": "u1", "traits": {"email": "a@b.c"}, "context": {"ip": "1.2.3.4"}}),
-        ('analytics.page("Docs", "Pricing", { path: "/pricing" })',
-         {"type": "page", "category": "Docs", "name": "Pricing", "anonymousId": "paste", "properties": {"path": "/pricing"}}),
-        ('analytics.group("g1", { plan: "pro" })', {"type": "group", "groupId": "g1", "anonymousId": "paste", "traits": {"plan": "pro"}}),
+        (
+            'analytics.track("Product Added", { sku: \'45790-32\', price: 19, tags: ["a",], ok: true, n: null, });',
+            {
+                "type": "track",
+                "event": "Product Added",
+                "anonymousId": "paste",
+                "properties": {"sku": "45790-32", "price": 19, "tags": ["a"], "ok": True, "n": None},
+            },
+        ),
+        (
+            'analytics.identify("u1", { email: "a@b.c" }, { context: { ip: "1.2.3.4" } })',
+            {"type": "identify", "userId": "u1", "traits": {"email": "a@b.c"}, "context": {"ip": "1.2.3.4"}},
+        ),
+        (
+            'analytics.page("Docs", "Pricing", { path: "/pricing" })',
+            {
+                "type": "page",
+                "category": "Docs",
+                "name": "Pricing",
+                "anonymousId": "paste",
+                "properties": {"path": "/pricing"},
+            },
+        ),
+        (
+            'analytics.group("g1", { plan: "pro" })',
+            {"type": "group", "groupId": "g1", "anonymousId": "paste", "traits": {"plan": "pro"}},
+        ),
         ('analytics.alias("new-id", "old-id")', {"type": "alias", "userId": "new-id", "previousId": "old-id"}),
         ('window.analytics.screen("Home")', {"type": "screen", "name": "Home", "anonymousId": "paste"}),
-        ('analytics.track({ userId: "u1", event: "Node", properties: { x: 1 } });',
-         {"type": "track", "userId": "u1", "event": "Node", "properties": {"x": 1}}),
-        ('analytics.track(user_id="u1", event="Py", properties={"a": True, "b": None}, context={"x": 1.5})',
-         {"type": "track", "userId": "u1", "event": "Py", "properties": {"a": True, "b": None}, "context": {"x": 1.5}}),
-        ("analytics.track('u1', 'Positional', {'k': 'v'})",
-         {"type": "track", "userId": "u1", "event": "Positional", "properties": {"k": "v"}}),
-        ('Analytics.track(user_id: "u1", event: "Rb", properties: { a: 1, "b c" => nil })',
-         {"type": "track", "userId": "u1", "event": "Rb", "properties": {"a": 1, "b c": None}}),
-        ('Segment::track(["userId" => "u1", "event" => "Php", "properties" => ["l" => [1, 2], "m" => []]]);',
-         {"type": "track", "userId": "u1", "event": "Php", "properties": {"l": [1, 2], "m": []}}),
-        ('// a comment\nanalytics.track("Esc \\u00e9 \\x41 \\n", {})  # trailing',
-         {"type": "track", "event": "Esc é A \n", "anonymousId": "paste", "properties": {}}),
+        (
+            'analytics.track({ userId: "u1", event: "Node", properties: { x: 1 } });',
+            {"type": "track", "userId": "u1", "event": "Node", "properties": {"x": 1}},
+        ),
+        (
+            'analytics.track(user_id="u1", event="Py", properties={"a": True, "b": None}, context={"x": 1.5})',
+            {
+                "type": "track",
+                "userId": "u1",
+                "event": "Py",
+                "properties": {"a": True, "b": None},
+                "context": {"x": 1.5},
+            },
+        ),
+        (
+            "analytics.track('u1', 'Positional', {'k': 'v'})",
+            {"type": "track", "userId": "u1", "event": "Positional", "properties": {"k": "v"}},
+        ),
+        (
+            'Analytics.track(user_id: "u1", event: "Rb", properties: { a: 1, "b c" => nil })',
+            {"type": "track", "userId": "u1", "event": "Rb", "properties": {"a": 1, "b c": None}},
+        ),
+        (
+            'Segment::track(["userId" => "u1", "event" => "Php", "properties" => ["l" => [1, 2], "m" => []]]);',
+            {"type": "track", "userId": "u1", "event": "Php", "properties": {"l": [1, 2], "m": []}},
+        ),
+        (
+            '// a comment\nanalytics.track("Esc \\u00e9 \\x41 \\n", {})  # trailing',
+            {"type": "track", "event": "Esc é A \n", "anonymousId": "paste", "properties": {}},
+        ),
     ],
 )
 def test_library_calls(text: str, expected: dict[str, Any]) -> None:
@@ -125,12 +166,17 @@ def test_library_calls(text: str, expected: dict[str, Any]) -> None:
 def test_several_calls_in_one_paste() -> None:
     """Each call is its own request, in order."""
     assert [m["type"] for m in messages('analytics.identify("u1")\nanalytics.track("A")\nanalytics.track("B");')] == [
-        "identify", "track", "track"]
+        "identify",
+        "track",
+        "track",
+    ]
 
 
 def test_call_errors_point_at_line_and_column() -> None:
     """A variable, an expression or an unknown method is named with its position."""
-    assert error('analytics.track("E", {\n  sku })') == "Line 2, column 3: `sku` is a variable; write its value instead."
+    assert (
+        error('analytics.track("E", {\n  sku })') == "Line 2, column 3: `sku` is a variable; write its value instead."
+    )
     assert error('analytics.track("E", { at: new Date() })').startswith("Line 1, column 28: Only literal values")
     assert error("analytics.reset()") == (
         "Line 1, column 1: analytics.reset() is not a Segment call; use one of identify, track, page, screen, group, alias."
@@ -150,12 +196,19 @@ def test_the_server_rules_apply_to_pasted_payloads() -> None:
     assert "400" in error(big) and "payload_too_large" in error(big)
 
 
-@pytest.mark.parametrize("dialect", ["analytics.js", "@segment/analytics-node", "analytics-python", "analytics-ruby", "analytics-php", "curl"])
+@pytest.mark.parametrize(
+    "dialect",
+    ["analytics.js", "@segment/analytics-node", "analytics-python", "analytics-ruby", "analytics-php", "curl"],
+)
 def test_pretty_output_pastes_back_to_the_same_message(dialect: str) -> None:
     """Copy as Pretty (or curl) and paste it: the same call comes back."""
-    stored = {"type": "track", "event": "Order Completed", "userId": "u1",
-              "properties": {"revenue": 12.5, "items": [{"sku": "a1", "qty": 2}], "note": "it's \"quoted\" $x #{y}"},
-              "context": {"campaign": {"name": "spring"}}}
+    stored = {
+        "type": "track",
+        "event": "Order Completed",
+        "userId": "u1",
+        "properties": {"revenue": 12.5, "items": [{"sku": "a1", "qty": 2}], "note": 'it\'s "quoted" $x #{y}'},
+        "context": {"campaign": {"name": "spring"}},
+    }
     text = pretty.render_call({"stored": stored, "write_key": "wk"}, dialect)
     (message,) = messages(text)
     message.pop("anonymousId", None)  # analytics.js carries ids implicitly; paste fills one in

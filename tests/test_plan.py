@@ -59,12 +59,20 @@ GOOD = {"order_id": "o1", "revenue": 12.5, "products": [{"sku": "s", "price": 1.
 def test_a_conforming_event_has_no_violations() -> None:
     """Required present, optional absent, nested items right: nothing to say."""
     assert check(YAML_PLAN, track("Order Completed", GOOD)) == []
-    assert check(YAML_PLAN, track("Order Completed", {**GOOD, "coupon": "x", "tags": ["a"], "status": "paid", "currency": "USD"})) == []
+    assert (
+        check(
+            YAML_PLAN,
+            track("Order Completed", {**GOOD, "coupon": "x", "tags": ["a"], "status": "paid", "currency": "USD"}),
+        )
+        == []
+    )
 
 
 def test_type_violation_has_path_expected_and_actual() -> None:
     """A number sent as a string is reported where it is."""
-    assert check(YAML_PLAN, track("Order Completed", {**GOOD, "revenue": "12.50"})) == [("type", "properties.revenue", "number", "string")]
+    assert check(YAML_PLAN, track("Order Completed", {**GOOD, "revenue": "12.50"})) == [
+        ("type", "properties.revenue", "number", "string")
+    ]
 
 
 def test_nested_violations_have_array_paths() -> None:
@@ -81,29 +89,42 @@ def test_missing_required_properties_each_reported() -> None:
         ("required", "properties.order_id", "present", "missing"),
         ("required", "properties.revenue", "present", "missing"),
     ]
-    assert [v[1] for v in check(YAML_PLAN, track("Order Completed"))] == ["properties.order_id", "properties.products", "properties.revenue"]
+    assert [v[1] for v in check(YAML_PLAN, track("Order Completed"))] == [
+        "properties.order_id",
+        "properties.products",
+        "properties.revenue",
+    ]
 
 
 def test_enum_pattern_and_date_formats() -> None:
     """enum, pattern and `date` are enforced."""
     bad = {**GOOD, "status": "lost", "currency": "usd"}
-    assert [v[:2] for v in check(YAML_PLAN, track("Order Completed", bad))] == [("enum", "properties.status"), ("pattern", "properties.currency")]
+    assert [v[:2] for v in check(YAML_PLAN, track("Order Completed", bad))] == [
+        ("enum", "properties.status"),
+        ("pattern", "properties.currency"),
+    ]
     identify = stored({"type": "identify", "traits": {"email": "a@b.co", "created_at": "someday"}})
     assert [v[:2] for v in check(YAML_PLAN, identify)] == [("format", "traits.created_at")]
 
 
 def test_unplanned_events_and_properties() -> None:
     """Events and keys the plan does not list are violations, at any depth the plan lists keys."""
-    assert check(YAML_PLAN, track("Coupon Applied", {})) == [("unplanned_event", "event", "an event in the plan", '"Coupon Applied"')]
+    assert check(YAML_PLAN, track("Coupon Applied", {})) == [
+        ("unplanned_event", "event", "an event in the plan", '"Coupon Applied"')
+    ]
     extra = {**GOOD, "gift": True, "products": [{"sku": "s", "price": 1, "color": "red"}]}
     assert [v[:2] for v in check(YAML_PLAN, track("Order Completed", extra))] == [
-        ("unplanned_property", "properties.gift"), ("unplanned_property", "properties.products[0].color")]
+        ("unplanned_property", "properties.gift"),
+        ("unplanned_property", "properties.products[0].color"),
+    ]
 
 
 def test_planned_event_without_properties_listed_takes_any() -> None:
     """`Signed Out: {}` plans the event but not its properties; `properties: {}` allows none."""
     assert check(YAML_PLAN, track("Signed Out", {"anything": 1})) == []
-    assert [v[:2] for v in check(YAML_PLAN, track("Video Played", {"title": "x"}))] == [("unplanned_property", "properties.title")]
+    assert [v[:2] for v in check(YAML_PLAN, track("Video Played", {"title": "x"}))] == [
+        ("unplanned_property", "properties.title")
+    ]
 
 
 def test_allow_unplanned_flags_in_the_plan_and_as_overrides() -> None:
@@ -117,8 +138,12 @@ def test_allow_unplanned_flags_in_the_plan_and_as_overrides() -> None:
 
 def test_identify_and_page_rules() -> None:
     """identify traits and page properties have their own rules; alias has none."""
-    assert check(YAML_PLAN, stored({"type": "identify", "traits": {"email": 5}})) == [("type", "traits.email", "string", "integer")]
-    assert check(YAML_PLAN, stored({"type": "page", "name": "Home", "properties": {}})) == [("required", "properties.url", "present", "missing")]
+    assert check(YAML_PLAN, stored({"type": "identify", "traits": {"email": 5}})) == [
+        ("type", "traits.email", "string", "integer")
+    ]
+    assert check(YAML_PLAN, stored({"type": "page", "name": "Home", "properties": {}})) == [
+        ("required", "properties.url", "present", "missing")
+    ]
     assert check(YAML_PLAN, stored({"type": "alias", "previousId": "a"})) == []
 
 
@@ -163,24 +188,55 @@ CONFIG_API = {
     "name": "workspaces/acme/tracking-plans/rs_1",
     "display_name": "Acme TP",
     "rules": {
-        "global": {"$schema": "http://json-schema.org/draft-04/schema#", "type": "object",
-                   "properties": {"context": {"type": "object"}}},
-        "events": [{"name": "Order Completed", "version": 1, "rules": {
-            "$schema": "http://json-schema.org/draft-07/schema#", "type": "object",
-            "properties": {"properties": {"type": "object", "properties": {
-                "order_id": {"type": "string"}, "revenue": {"type": "number"}}, "required": ["order_id"]},
-                "context": {}, "traits": {}},
-            "required": ["properties"]}}],
-        "identify": {"type": "object", "properties": {"traits": {"type": "object", "properties": {"email": {"type": "string"}}}}},
-        "identify_traits": [], "group_traits": [],
+        "global": {
+            "$schema": "http://json-schema.org/draft-04/schema#",
+            "type": "object",
+            "properties": {"context": {"type": "object"}},
+        },
+        "events": [
+            {
+                "name": "Order Completed",
+                "version": 1,
+                "rules": {
+                    "$schema": "http://json-schema.org/draft-07/schema#",
+                    "type": "object",
+                    "properties": {
+                        "properties": {
+                            "type": "object",
+                            "properties": {"order_id": {"type": "string"}, "revenue": {"type": "number"}},
+                            "required": ["order_id"],
+                        },
+                        "context": {},
+                        "traits": {},
+                    },
+                    "required": ["properties"],
+                },
+            }
+        ],
+        "identify": {
+            "type": "object",
+            "properties": {"traits": {"type": "object", "properties": {"email": {"type": "string"}}}},
+        },
+        "identify_traits": [],
+        "group_traits": [],
     },
 }
 
-PUBLIC_API = {"data": {"rules": [
-    {"type": "TRACK", "key": "Order Completed", "version": 1, "jsonSchema": CONFIG_API["rules"]["events"][0]["rules"]},  # type: ignore[index]
-    {"type": "IDENTIFY", "key": None, "version": 1, "jsonSchema": CONFIG_API["rules"]["identify"]},  # type: ignore[index]
-    {"type": "COMMON", "key": None, "version": 1, "jsonSchema": CONFIG_API["rules"]["global"]},  # type: ignore[index]
-], "pagination": {"current": "MA=="}}}
+PUBLIC_API = {
+    "data": {
+        "rules": [
+            {
+                "type": "TRACK",
+                "key": "Order Completed",
+                "version": 1,
+                "jsonSchema": CONFIG_API["rules"]["events"][0]["rules"],
+            },  # type: ignore[index]
+            {"type": "IDENTIFY", "key": None, "version": 1, "jsonSchema": CONFIG_API["rules"]["identify"]},  # type: ignore[index]
+            {"type": "COMMON", "key": None, "version": 1, "jsonSchema": CONFIG_API["rules"]["global"]},  # type: ignore[index]
+        ],
+        "pagination": {"current": "MA=="},
+    }
+}
 
 
 @pytest.mark.parametrize(("document", "fmt"), [(CONFIG_API, "segment-config-api"), (PUBLIC_API, "segment-public-api")])
@@ -190,8 +246,14 @@ def test_segment_exports(document: dict[str, Any], fmt: str) -> None:
     assert plan.plan.format == fmt and plan.event_names == ["Order Completed"]
     assert plan.check(track("Order Completed", {"order_id": "o", "revenue": 1})) == []
     violations = {(f.code, f.path) for f in plan.check(track("Order Completed", {"revenue": "1", "extra": 1}))}
-    assert violations == {("required", "properties.order_id"), ("type", "properties.revenue"), ("unplanned_property", "properties.extra")}
-    assert {(f.code, f.path) for f in plan.check(stored({"type": "identify", "traits": {"email": 1}}))} == {("type", "traits.email")}
+    assert violations == {
+        ("required", "properties.order_id"),
+        ("type", "properties.revenue"),
+        ("unplanned_property", "properties.extra"),
+    }
+    assert {(f.code, f.path) for f in plan.check(stored({"type": "identify", "traits": {"email": 1}}))} == {
+        ("type", "traits.email")
+    }
     assert all(f.category == PLAN and f.severity == "error" for f in plan.check(track("Nope", {})))
 
 
@@ -199,7 +261,10 @@ def test_json_schema_per_event_of_properties_or_of_the_message() -> None:
     """A schema of the properties, or of the whole message (it names message fields), both work."""
     doc = {
         "Order Completed": {"type": "object", "properties": {"order_id": {"type": "string"}}, "required": ["order_id"]},
-        "Signed Up": {"type": "object", "properties": {"properties": {"type": "object", "properties": {"plan": {"enum": ["a", "b"]}}}}},
+        "Signed Up": {
+            "type": "object",
+            "properties": {"properties": {"type": "object", "properties": {"plan": {"enum": ["a", "b"]}}}},
+        },
     }
     plan = CompiledPlan(parse(doc))
     assert [f.path for f in plan.check(track("Order Completed", {}))] == ["properties.order_id"]
@@ -210,8 +275,9 @@ def test_json_schema_per_event_of_properties_or_of_the_message() -> None:
 
 def test_a_folder_of_schema_files(tmp_path: Path) -> None:
     """One JSON Schema per file, named by its title or the file name."""
-    (tmp_path / "order_completed.json").write_text(json.dumps({"title": "Order Completed", "type": "object",
-                                                                "properties": {"order_id": {"type": "string"}}}))
+    (tmp_path / "order_completed.json").write_text(
+        json.dumps({"title": "Order Completed", "type": "object", "properties": {"order_id": {"type": "string"}}})
+    )
     (tmp_path / "Signed Up.json").write_text(json.dumps({"type": "object"}))
     (tmp_path / "README.md").write_text("not a schema")
     plan = read_plan(tmp_path)

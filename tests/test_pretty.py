@@ -17,10 +17,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from debugger.core.http import model, wire
 from debugger.core.pretty import render as pretty
-
-from debugger.core.http import wire
-from debugger.core.http import model
 from debugger.core.pretty.dialects.call import from_message
 from debugger.server.app import ServerThread
 from debugger.server.settings import Settings
@@ -28,8 +26,33 @@ from tests.helpers import http
 from tests.tui_support import T0, message_request, wire_requests
 
 UNSAFE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
-NASTY = ["'", '"', "\\", "$x", "${x}", "#{x}", "\n", "\r\n", "\t", "\x1b[31m", "\u202e", "\u2028", "\x00",
-         "😀", "é", "*/", "//", "<?php", "`", "%s", "{}", "[]", ":", ",", " "]
+NASTY = [
+    "'",
+    '"',
+    "\\",
+    "$x",
+    "${x}",
+    "#{x}",
+    "\n",
+    "\r\n",
+    "\t",
+    "\x1b[31m",
+    "\u202e",
+    "\u2028",
+    "\x00",
+    "😀",
+    "é",
+    "*/",
+    "//",
+    "<?php",
+    "`",
+    "%s",
+    "{}",
+    "[]",
+    ":",
+    ",",
+    " ",
+]
 
 
 def _events() -> list[dict[str, Any]]:
@@ -38,21 +61,42 @@ def _events() -> list[dict[str, Any]]:
         message_request({"type": "track", "event": "No Props", "anonymousId": "a-1"}),
         message_request({"type": "page", "userId": "u", "properties": {"path": "/x"}}),
         message_request({"type": "identify", "anonymousId": "a-2", "traits": {"nested": {"deep": [1, {"x": None}]}}}),
-        message_request({"type": "track", "event": "Evil \x1b]52;c;aGk=\x07 \u202ename", "userId": "u\nid",
-                         "properties": {k: k for k in NASTY}}),
-        message_request({"type": "track", "event": "Big", "userId": "u", "properties": {f"k{i}": i for i in range(12)}}),
+        message_request(
+            {
+                "type": "track",
+                "event": "Evil \x1b]52;c;aGk=\x07 \u202ename",
+                "userId": "u\nid",
+                "properties": {k: k for k in NASTY},
+            }
+        ),
+        message_request(
+            {"type": "track", "event": "Big", "userId": "u", "properties": {f"k{i}": i for i in range(12)}}
+        ),
         message_request({"type": "alias", "userId": "new", "previousId": "old"}),
-        message_request({"type": "group", "userId": "u", "groupId": "g", "traits": {"plan": "pro"},
-                         "context": {"campaign": {"name": "spring"}}, "integrations": {"All": False, "Amplitude": {"x": 1}}}),
+        message_request(
+            {
+                "type": "group",
+                "userId": "u",
+                "groupId": "g",
+                "traits": {"plan": "pro"},
+                "context": {"campaign": {"name": "spring"}},
+                "integrations": {"All": False, "Amplitude": {"x": 1}},
+            }
+        ),
     ]
     out = []
     for index, request in enumerate(requests):
         outcome = wire.handle(request, received_at=T0, new_id=lambda index=index: f"id-{index}")
         for event in outcome.events:
-            out.append({
-                "stored": event.stored, "raw": orjson.loads(event.raw), "write_key": event.write_key,
-                "library_name": event.library_name, "type": event.type,
-            })
+            out.append(
+                {
+                    "stored": event.stored,
+                    "raw": orjson.loads(event.raw),
+                    "write_key": event.write_key,
+                    "library_name": event.library_name,
+                    "type": event.type,
+                }
+            )
     return out
 
 
@@ -91,11 +135,24 @@ def _python_call(code: str) -> tuple[str, dict[str, Any]]:
 
 def _python_expected(stored: dict[str, Any]) -> dict[str, Any]:
     c = from_message(stored)
-    names = {"track": ("user_id", "event", "properties"), "identify": ("user_id", "traits"),
-             "page": ("user_id", "category", "name", "properties"), "screen": ("user_id", "category", "name", "properties"),
-             "group": ("user_id", "group_id", "traits"), "alias": ("previous_id", "user_id")}[c.type or "track"]
-    values = {"user_id": c.user_id, "event": c.event, "properties": c.properties, "traits": c.traits,
-              "category": c.category, "name": c.name, "group_id": c.group_id, "previous_id": c.previous_id}
+    names = {
+        "track": ("user_id", "event", "properties"),
+        "identify": ("user_id", "traits"),
+        "page": ("user_id", "category", "name", "properties"),
+        "screen": ("user_id", "category", "name", "properties"),
+        "group": ("user_id", "group_id", "traits"),
+        "alias": ("previous_id", "user_id"),
+    }[c.type or "track"]
+    values = {
+        "user_id": c.user_id,
+        "event": c.event,
+        "properties": c.properties,
+        "traits": c.traits,
+        "category": c.category,
+        "name": c.name,
+        "group_id": c.group_id,
+        "previous_id": c.previous_id,
+    }
     out = {n: values[n] for n in names if values[n] is not None or n in ("event", "group_id", "previous_id")}
     if c.anonymous_id is not None:
         out["anonymous_id"] = c.anonymous_id
@@ -124,16 +181,26 @@ def test_rudder_python_identify_shows_context_traits_as_traits() -> None:
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text() | st.sampled_from(NASTY),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6) | st.sampled_from(NASTY), children, max_size=4),
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**53), 2**53)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text()
+    | st.sampled_from(NASTY),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(st.text(max_size=6) | st.sampled_from(NASTY), children, max_size=4)
+    ),
     max_leaves=12,
 )
 
 
 @settings(max_examples=150, deadline=None)
-@given(properties=st.dictionaries(st.text(max_size=8) | st.sampled_from(NASTY), json_values, max_size=6),
-       event=st.text(min_size=1, max_size=20), user=st.text(min_size=1, max_size=12))
+@given(
+    properties=st.dictionaries(st.text(max_size=8) | st.sampled_from(NASTY), json_values, max_size=6),
+    event=st.text(min_size=1, max_size=20),
+    user=st.text(min_size=1, max_size=12),
+)
 def test_python_dialect_round_trips_any_json(properties: dict[str, Any], event: str, user: str) -> None:
     """Whatever the payload holds, the Python call parses and evaluates back to it exactly."""
     stored = {"type": "track", "event": event, "userId": user, "properties": properties}
@@ -184,14 +251,16 @@ def _ajs_expected(stored: dict[str, Any]) -> list[Any]:
 def _node_expected(stored: dict[str, Any]) -> list[Any]:
     c = from_message(stored)
     fields = {"userId": c.user_id, "anonymousId": c.anonymous_id}
-    fields.update({
-        "track": {"event": c.event, "properties": c.properties},
-        "identify": {"traits": c.traits},
-        "page": {"category": c.category, "name": c.name, "properties": c.properties},
-        "screen": {"category": c.category, "name": c.name, "properties": c.properties},
-        "group": {"groupId": c.group_id, "traits": c.traits},
-        "alias": {"previousId": c.previous_id},
-    }[c.type or "track"])
+    fields.update(
+        {
+            "track": {"event": c.event, "properties": c.properties},
+            "identify": {"traits": c.traits},
+            "page": {"category": c.category, "name": c.name, "properties": c.properties},
+            "screen": {"category": c.category, "name": c.name, "properties": c.properties},
+            "group": {"groupId": c.group_id, "traits": c.traits},
+            "alias": {"previousId": c.previous_id},
+        }[c.type or "track"]
+    )
     fields.update({"context": c.context or None, "integrations": c.integrations})
     return [c.type, [{k: v for k, v in fields.items() if v is not None}]]
 
@@ -227,10 +296,19 @@ def test_javascript_dialects_round_trip_nasty_json(tmp_path: Path) -> None:
             return [value(depth + 1) for _ in range(rng.randrange(4))]
         return {rng.choice(NASTY) + str(i): value(depth + 1) for i in range(rng.randrange(4))}
 
-    cases = [{"type": "track", "event": rng.choice(NASTY), "userId": "u", "properties": {"p": value(0), **{k: value(1) for k in NASTY[:5]}}}
-             for _ in range(60)]
+    cases = [
+        {
+            "type": "track",
+            "event": rng.choice(NASTY),
+            "userId": "u",
+            "properties": {"p": value(0), **{k: value(1) for k in NASTY[:5]}},
+        }
+        for _ in range(60)
+    ]
     cases = [json.loads(json.dumps(c)) for c in cases]  # JSON-normalised, as stored
-    snippets = [pretty.render_call({"stored": c}, d) for c in cases for d in ("analytics.js", "@segment/analytics-node")]
+    snippets = [
+        pretty.render_call({"stored": c}, d) for c in cases for d in ("analytics.js", "@segment/analytics-node")
+    ]
     results = _run_node(snippets, tmp_path)
     for index, case in enumerate(cases):
         browser, node = results[2 * index], results[2 * index + 1]
@@ -253,7 +331,9 @@ def test_curl_dialect_resent_to_a_real_segdbg_stores_the_same_event(server: Serv
     with ServerThread(Settings(db=tmp_path / "again.db", port=0)) as again:
         for event in originals:
             command = pretty.render_call(event, "curl", base_url=again.url)
-            done = subprocess.run(["bash", "-c", command + " -s"], capture_output=True, text=True, timeout=30, check=False)
+            done = subprocess.run(
+                ["bash", "-c", command + " -s"], capture_output=True, text=True, timeout=30, check=False
+            )
             assert done.returncode == 0 and json.loads(done.stdout) == {"success": True}, (command, done.stdout)
         copies = stored(again.settings.db)
     assert len(copies) == len(originals)
@@ -268,15 +348,22 @@ def test_curl_dialect_resent_to_a_real_segdbg_stores_the_same_event(server: Serv
         b = {k: v for k, v in copy["stored"].items() if k not in ("receivedAt", "timestamp")}
         assert a == b
         assert (original["type"], original["name"], original["status"], original["write_key"]) == (
-            copy["type"], copy["name"], copy["status"], copy["write_key"])
+            copy["type"],
+            copy["name"],
+            copy["status"],
+            copy["write_key"],
+        )
         assert abs(shift(original) - shift(copy)) < 0.002
 
 
 def test_curl_for_a_message_that_is_not_a_call_posts_a_batch_item() -> None:
     """An unknown type is shown as the raw request in every dialect (there is no call to show)."""
     outcome = wire.handle(
-        model.IncomingRequest(method="POST", path="/v1/batch", body=b'{"writeKey":"k","batch":[{"type":"foo","userId":"u"}]}'),
-        received_at=T0, new_id=lambda: "x",
+        model.IncomingRequest(
+            method="POST", path="/v1/batch", body=b'{"writeKey":"k","batch":[{"type":"foo","userId":"u"}]}'
+        ),
+        received_at=T0,
+        new_id=lambda: "x",
     )
     (event,) = outcome.events
     row = {"stored": event.stored, "raw": orjson.loads(event.raw), "write_key": "k", "library_name": "analytics-python"}
@@ -287,9 +374,16 @@ def test_curl_for_a_message_that_is_not_a_call_posts_a_batch_item() -> None:
 
 def test_golden_track_in_each_dialect() -> None:
     """One track call in every dialect, exactly (what a developer reads)."""
-    event = {"stored": {"type": "track", "event": "Order Completed", "userId": "u1",
-                        "properties": {"revenue": 12.5, "currency": "USD"}, "integrations": {"All": True}},
-             "write_key": "wk"}
+    event = {
+        "stored": {
+            "type": "track",
+            "event": "Order Completed",
+            "userId": "u1",
+            "properties": {"revenue": 12.5, "currency": "USD"},
+            "integrations": {"All": True},
+        },
+        "write_key": "wk",
+    }
     golden = {
         "analytics.js": '// userId "u1"\nanalytics.track("Order Completed", { revenue: 12.5, currency: "USD" });',
         "@segment/analytics-node": 'analytics.track({\n  userId: "u1",\n  event: "Order Completed",\n  properties: { revenue: 12.5, currency: "USD" }\n});',
@@ -300,7 +394,7 @@ def test_golden_track_in_each_dialect() -> None:
         "analytics-kotlin": '// userId "u1"\nanalytics.track(\n    name = "Order Completed",\n    properties = buildJsonObject {\n        put("revenue", 12.5)\n        put("currency", "USD")\n    },\n)',
         "analytics-php": 'Segment::track([\n    "userId" => "u1",\n    "event" => "Order Completed",\n    "properties" => ["revenue" => 12.5, "currency" => "USD"]\n]);',
         "analytics-java": 'analytics.enqueue(TrackMessage.builder("Order Completed")\n        .userId("u1")\n        .properties(Map.of("revenue", 12.5, "currency", "USD")));',
-        "curl": "curl 'http://127.0.0.1:8088/v1/track' \\\n  -u 'wk:' \\\n  -H 'Content-Type: application/json' \\\n  --data-raw '{\"type\":\"track\",\"event\":\"Order Completed\",\"userId\":\"u1\",\"properties\":{\"revenue\":12.5,\"currency\":\"USD\"},\"integrations\":{\"All\":true}}'",
+        "curl": 'curl \'http://127.0.0.1:8088/v1/track\' \\\n  -u \'wk:\' \\\n  -H \'Content-Type: application/json\' \\\n  --data-raw \'{"type":"track","event":"Order Completed","userId":"u1","properties":{"revenue":12.5,"currency":"USD"},"integrations":{"All":true}}\'',
     }
     for dialect, text in golden.items():
         assert pretty.render_call(event, dialect) == text, dialect

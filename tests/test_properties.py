@@ -11,30 +11,61 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from debugger.core.http import wire
-from debugger.core.http import model
+from debugger.core.http import model, wire
 from debugger.core.protocol import Envelope, build_event
 from debugger.core.timefmt import format_timestamp, parse_timestamp
 
 RECEIVED = datetime(2024, 5, 1, 12, tzinfo=UTC)
 
-json_scalars = st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20)
+json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**53), 2**53)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20)
+)
 json_values = st.recursive(
     json_scalars,
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
     max_leaves=20,
 )
 field_names = st.sampled_from(
-    ["type", "userId", "anonymousId", "event", "name", "groupId", "previousId", "messageId", "timestamp",
-     "originalTimestamp", "sentAt", "context", "properties", "traits", "integrations", "writeKey"]
+    [
+        "type",
+        "userId",
+        "anonymousId",
+        "event",
+        "name",
+        "groupId",
+        "previousId",
+        "messageId",
+        "timestamp",
+        "originalTimestamp",
+        "sentAt",
+        "context",
+        "properties",
+        "traits",
+        "integrations",
+        "writeKey",
+    ]
 )
 messages = st.dictionaries(field_names, json_values, max_size=10)
-paths = st.sampled_from(["/v1/track", "/v1/t", "/v1/batch", "/v1/b", "/v1/import", "/v1/m", "/v1/pixel/track", "/v1/nope"])
+paths = st.sampled_from(
+    ["/v1/track", "/v1/t", "/v1/batch", "/v1/b", "/v1/import", "/v1/m", "/v1/pixel/track", "/v1/nope"]
+)
 
 
-def _handle(method: str, path: str, body: bytes, headers: tuple[tuple[str, str], ...] = (), query: tuple[tuple[str, str], ...] = ()) -> model.Outcome:
+def _handle(
+    method: str,
+    path: str,
+    body: bytes,
+    headers: tuple[tuple[str, str], ...] = (),
+    query: tuple[tuple[str, str], ...] = (),
+) -> model.Outcome:
     counter = itertools.count()
-    request = model.IncomingRequest(method=method, path=path, body=body, headers=headers, query=query, remote="127.0.0.1")
+    request = model.IncomingRequest(
+        method=method, path=path, body=body, headers=headers, query=query, remote="127.0.0.1"
+    )
     return wire.handle(request, received_at=RECEIVED, new_id=lambda: f"id-{next(counter)}")
 
 
@@ -53,7 +84,9 @@ def test_any_bytes_get_a_4xx_or_200_never_an_exception(body: bytes, path: str, g
 
 @given(document=json_values, path=paths, key_in_header=st.booleans())
 @settings(max_examples=300, deadline=None)
-def test_any_json_document_is_handled_and_every_message_accounted_for(document: Any, path: str, key_in_header: bool) -> None:
+def test_any_json_document_is_handled_and_every_message_accounted_for(
+    document: Any, path: str, key_in_header: bool
+) -> None:
     """Any JSON body: either a request-level rejection, or one event per message (none dropped)."""
     headers = (("Authorization", "Basic V0s6"),) if key_in_header else ()
     outcome = _handle("POST", path, orjson.dumps(document), headers)
@@ -66,11 +99,16 @@ def test_any_json_document_is_handled_and_every_message_accounted_for(document: 
         orjson.dumps(event.stored)  # stored form is always serialisable
 
 
-@given(batch=st.lists(messages, max_size=5), envelope=st.dictionaries(st.sampled_from(["sentAt", "context", "integrations", "writeKey"]), json_values))
+@given(
+    batch=st.lists(messages, max_size=5),
+    envelope=st.dictionaries(st.sampled_from(["sentAt", "context", "integrations", "writeKey"]), json_values),
+)
 @settings(max_examples=200, deadline=None)
 def test_batches_of_arbitrary_messages(batch: list[dict[str, Any]], envelope: dict[str, Any]) -> None:
     """Arbitrary batch items and envelopes: never raises; an event per item when accepted."""
-    outcome = _handle("POST", "/v1/batch", orjson.dumps({**envelope, "batch": batch}), (("Authorization", "Basic V0s6"),))
+    outcome = _handle(
+        "POST", "/v1/batch", orjson.dumps({**envelope, "batch": batch}), (("Authorization", "Basic V0s6"),)
+    )
     assert outcome.reply.status in (200, 400)
     if outcome.reply.status == 200:
         assert len(outcome.events) == len(batch)

@@ -11,12 +11,7 @@ import orjson
 import pytest
 
 from debugger.core import protocol
-
-from debugger.core.http import wire
-from debugger.core.http import headers
-from debugger.core.http import limits
-from debugger.core.http import model
-from debugger.core.http import routes
+from debugger.core.http import headers, limits, model, routes, wire
 from debugger.core.protocol import Envelope, build_event
 from debugger.core.timefmt import corrected_timestamp, format_timestamp, parse_timestamp
 
@@ -74,7 +69,9 @@ def test_skew_correction_matches_the_spec_worked_example() -> None:
 
 def test_client_original_timestamp_is_kept_when_no_timestamp(fixed_now: datetime) -> None:
     """RudderStack SDKs send originalTimestamp themselves; it is used when timestamp is absent."""
-    event = event_of({"type": "track", "event": "E", "userId": "u", "originalTimestamp": "2024-05-01T11:00:00Z"}, fixed_now)
+    event = event_of(
+        {"type": "track", "event": "E", "userId": "u", "originalTimestamp": "2024-05-01T11:00:00Z"}, fixed_now
+    )
     assert event.stored["originalTimestamp"] == "2024-05-01T11:00:00.000Z"
     assert event.stored["timestamp"] == "2024-05-01T11:00:00.000Z"
 
@@ -124,7 +121,10 @@ def test_per_message_problems(item: object, codes: list[str], fixed_now: datetim
 def test_problem_paths_point_at_the_field(fixed_now: datetime) -> None:
     """Problems carry the JSON path of the offending value."""
     event = event_of({"type": "group", "userId": "u", "properties": 3}, fixed_now)
-    assert {(p.code, p.path) for p in event.problems} == {("missing_group_id", "groupId"), ("invalid_properties", "properties")}
+    assert {(p.code, p.path) for p in event.problems} == {
+        ("missing_group_id", "groupId"),
+        ("invalid_properties", "properties"),
+    }
 
 
 def test_missing_message_id_is_generated_and_kept_verbatim_otherwise(fixed_now: datetime) -> None:
@@ -172,7 +172,9 @@ def test_raw_is_the_message_as_received(fixed_now: datetime) -> None:
 # wire: request handling
 
 
-def handle(method: str, path: str, body: bytes = b"", headers: tuple[tuple[str, str], ...] = (), **kw: object) -> model.Outcome:
+def handle(
+    method: str, path: str, body: bytes = b"", headers: tuple[tuple[str, str], ...] = (), **kw: object
+) -> model.Outcome:
     request = model.IncomingRequest(method=method, path=path, body=body, headers=headers, remote="127.0.0.1", **kw)  # type: ignore[arg-type]
     return wire.handle(request, received_at=datetime(2024, 5, 1, tzinfo=UTC), new_id=new_id_factory())  # type: ignore[arg-type]
 
@@ -248,7 +250,10 @@ def test_request_level_rejections(body: bytes, code: str) -> None:
 
 def test_one_oversized_batch_item_rejects_the_request() -> None:
     """An item over 32 KB inside a batch under 500 KB: 400 naming the item."""
-    items = [{"type": "track", "event": "E", "userId": "u"}, {"type": "track", "event": "E", "userId": "u", "p": "x" * 33_000}]
+    items = [
+        {"type": "track", "event": "E", "userId": "u"},
+        {"type": "track", "event": "E", "userId": "u", "p": "x" * 33_000},
+    ]
     outcome = handle("POST", "/v1/batch", orjson.dumps({"writeKey": "WK", "batch": items}))
     answer = orjson.loads(outcome.reply.body)
     assert outcome.reply.status == 400 and "batch[1]" in answer["message"]
@@ -260,7 +265,7 @@ def test_exactly_at_the_limits_is_accepted() -> None:
     message = base.replace(b'"p":""', b'"p":"' + b"x" * (32 * 1024 - len(base)) + b'"')
     assert len(message) == 32 * 1024
     assert handle("POST", "/v1/track", message).reply.status == 200
-    assert handle("POST", "/v1/track", message[:-1] + b' }').reply.status == 400
+    assert handle("POST", "/v1/track", message[:-1] + b" }").reply.status == 400
 
 
 def test_truncated_reads_are_too_large() -> None:
@@ -269,7 +274,10 @@ def test_truncated_reads_are_too_large() -> None:
     assert orjson.loads(outcome.reply.body)["code"] == "payload_too_large"
 
 
-@pytest.mark.parametrize(("cut", "status", "code"), [(model.TIMED_OUT, 408, "request_timeout"), (model.DISCONNECTED, 400, "client_disconnected")])
+@pytest.mark.parametrize(
+    ("cut", "status", "code"),
+    [(model.TIMED_OUT, 408, "request_timeout"), (model.DISCONNECTED, 400, "client_disconnected")],
+)
 def test_incomplete_bodies_are_recorded_with_what_arrived(cut: str, status: int, code: str) -> None:
     """A slow or vanished client: a 4xx saying so, and the partial body kept."""
     outcome = handle("POST", "/v1/batch", b'{"batch": [', cut=cut)
@@ -279,12 +287,21 @@ def test_incomplete_bodies_are_recorded_with_what_arrived(cut: str, status: int,
 
 def test_write_key_allowlist() -> None:
     """With --write-key, other keys get Segment's invalid-key 400 (body kept); listed keys pass."""
-    request = model.IncomingRequest(method="POST", path="/v1/track", body=b'{"userId":"u","event":"E","writeKey":"other"}')
-    outcome = wire.handle(request, received_at=datetime(2024, 5, 1, tzinfo=UTC), new_id=lambda: "x", allowed_keys=frozenset({"mine"}))
+    request = model.IncomingRequest(
+        method="POST", path="/v1/track", body=b'{"userId":"u","event":"E","writeKey":"other"}'
+    )
+    outcome = wire.handle(
+        request, received_at=datetime(2024, 5, 1, tzinfo=UTC), new_id=lambda: "x", allowed_keys=frozenset({"mine"})
+    )
     assert outcome.reply.status == 400 and orjson.loads(outcome.reply.body)["code"] == "invalid_write_key"
     assert outcome.record is not None and outcome.record.body and outcome.events == ()
     ok = model.IncomingRequest(method="POST", path="/v1/track", body=b'{"userId":"u","event":"E","writeKey":"mine"}')
-    assert wire.handle(ok, received_at=datetime(2024, 5, 1, tzinfo=UTC), new_id=lambda: "x", allowed_keys=frozenset({"mine"})).reply.status == 200
+    assert (
+        wire.handle(
+            ok, received_at=datetime(2024, 5, 1, tzinfo=UTC), new_id=lambda: "x", allowed_keys=frozenset({"mine"})
+        ).reply.status
+        == 200
+    )
 
 
 def test_options_and_home_are_not_recorded() -> None:

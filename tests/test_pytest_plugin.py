@@ -68,6 +68,8 @@ def test_the_plugin_is_registered_and_cheap_to_load() -> None:
     entry_points = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["entry-points"]["pytest11"]
     assert entry_points == {"debugger.pytest_plugin": "debugger.pytest_plugin"}
     probe = "import sys, debugger.pytest_plugin; print(sorted(m for m in ('aiohttp', 'sqlite_utils', 'textual', 'orjson') if m in sys.modules))"
-    done = subprocess.run([sys.executable, "-c", probe], env=cli_env(), capture_output=True, text=True, timeout=60, cwd=Path(ROOT))
+    done = subprocess.run(
+        [sys.executable, "-c", probe], env=cli_env(), capture_output=True, text=True, timeout=60, cwd=Path(ROOT)
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"

@@ -12,11 +12,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from debugger.core.protocol import Envelope, build_event
 from debugger.core.query import language as q
 from debugger.core.query import sql as query_sql
-from debugger.store.capture import connect
 from debugger.store import writer as store_writer
-from debugger.core.protocol import Envelope, build_event
+from debugger.store.capture import connect
 from tests import strategies
 
 NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
@@ -27,7 +27,7 @@ NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
     ("text", "expected"),
     [
         ("", ""),
-        ("type:track event:\"Order Completed\"", 'type:track event:"Order Completed"'),
+        ('type:track event:"Order Completed"', 'type:track event:"Order Completed"'),
         ("  TYPE:Track   -Status:OK ", "type:track -status:ok"),
         ("type:page,screen", "type:page,screen"),
         ("traits.email:*@acme.com", "traits.email:*@acme.com"),
@@ -130,17 +130,56 @@ def _message(message_id: str, kind: str, **fields: Any) -> dict[str, Any]:
 
 CORPUS: list[tuple[str, dict[str, Any], int]] = [
     # (write key, message, minutes before NOW it arrived)
-    ("wk_py", _message("t1", "track", event="Order Completed", userId="u1", properties={
-        "plan": "pro", "total": 120, "products": [{"sku": "abc-1", "price": 10}, {"sku": "xyz-9", "price": 20.5}],
-        "tags": ["gift", "sale"], "coupon": None, "active": True, "Plan Name": "Pro Yearly",
-    }, context={"library": {"name": "analytics-python", "version": "2.3.4"}}), 120),
-    ("wk_web", _message("t2", "track", event="Order Completed", anonymousId="anon-2", properties={
-        "plan": "free", "total": "99", "products": [], "active": False,
-    }, context={"library": {"name": "analytics.js", "version": "next-1.84.1"}}), 30),
-    ("wk_web", _message("t3", "track", event="Product Added", userId="u3", properties={
-        "plan": 5, "total": "abc", "products": {"sku": "abc-1"}, "matrix": [[1, 2], [3]],
-        "note": 'say "hi"\nnow — Ünïcode',
-    }, context={"library": {"name": "analytics.js", "version": 3}}), 5),
+    (
+        "wk_py",
+        _message(
+            "t1",
+            "track",
+            event="Order Completed",
+            userId="u1",
+            properties={
+                "plan": "pro",
+                "total": 120,
+                "products": [{"sku": "abc-1", "price": 10}, {"sku": "xyz-9", "price": 20.5}],
+                "tags": ["gift", "sale"],
+                "coupon": None,
+                "active": True,
+                "Plan Name": "Pro Yearly",
+            },
+            context={"library": {"name": "analytics-python", "version": "2.3.4"}},
+        ),
+        120,
+    ),
+    (
+        "wk_web",
+        _message(
+            "t2",
+            "track",
+            event="Order Completed",
+            anonymousId="anon-2",
+            properties={"plan": "free", "total": "99", "products": [], "active": False},
+            context={"library": {"name": "analytics.js", "version": "next-1.84.1"}},
+        ),
+        30,
+    ),
+    (
+        "wk_web",
+        _message(
+            "t3",
+            "track",
+            event="Product Added",
+            userId="u3",
+            properties={
+                "plan": 5,
+                "total": "abc",
+                "products": {"sku": "abc-1"},
+                "matrix": [[1, 2], [3]],
+                "note": 'say "hi"\nnow — Ünïcode',
+            },
+            context={"library": {"name": "analytics.js", "version": 3}},
+        ),
+        5,
+    ),
     ("wk_py", _message("i1", "identify", userId="u1", traits={"email": "ann@acme.com", "name": "Ann"}), 4),
     ("wk_py", _message("i2", "identify", anonymousId="anon-5", traits={"email": "bob@ACME.com"}), 3),
     ("wk_web", _message("p1", "page", name="Pricing", anonymousId="anon-2", properties={"path": "/pricing"}), 2),
@@ -246,7 +285,7 @@ def test_fields_select_the_right_events(capture: sqlite3.Connection, text: str, 
         ('properties."Plan Name":"Pro Yearly"', ["t1"]),
         ("properties.nope.deeper:x", []),
         ("properties.plan.sub:x", []),  # a string where an object was expected
-        ('properties.path:/pricing', ["p1"]),
+        ("properties.path:/pricing", ["p1"]),
         ('traits.name:"Ann"', ["i1"]),
     ],
 )
@@ -272,7 +311,9 @@ def test_json_paths_handle_nesting_arrays_missing_and_wrong_types(
         ("type:track acme", []),
     ],
 )
-def test_free_text_searches_the_whole_stored_message(capture: sqlite3.Connection, text: str, expected: list[str]) -> None:
+def test_free_text_searches_the_whole_stored_message(
+    capture: sqlite3.Connection, text: str, expected: list[str]
+) -> None:
     """Bare words and quoted phrases match the stored JSON case-insensitively; terms are ANDed."""
     assert matching(capture, text) == expected
 
@@ -333,7 +374,7 @@ def test_every_query_compiles_to_valid_sql(query: q.Query) -> None:
     conn.execute(
         "INSERT INTO events (received_at, type, status, problems, stored) VALUES"
         " ('2024-05-01T11:00:00.000Z', 'track', 'ok', '[{\"code\":\"x\"}]',"
-        " '{\"properties\":{\"a\":[{\"b\":1}],\"c\":\"d\"},\"context\":{\"library\":{\"version\":\"2.0\"}}}')"
+        ' \'{"properties":{"a":[{"b":1}],"c":"d"},"context":{"library":{"version":"2.0"}}}\')'
     )
     sql, params = query_sql.compile(query, now=NOW)
     conn.execute(f"SELECT count(*) FROM events WHERE {sql}", params).fetchone()
@@ -343,8 +384,13 @@ def test_every_query_compiles_to_valid_sql(query: q.Query) -> None:
 # ---------------------------------------------------------------------------------- pinned:
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("pinned:true", "pinned:true"), ("Pinned:TRUE", "pinned:true"), ("-pinned:false", "-pinned:false"),
-     ("pinned:true,false", "pinned:true,false"), ('"pinned":x', '"pinned":x')],
+    [
+        ("pinned:true", "pinned:true"),
+        ("Pinned:TRUE", "pinned:true"),
+        ("-pinned:false", "-pinned:false"),
+        ("pinned:true,false", "pinned:true,false"),
+        ('"pinned":x', '"pinned":x'),
+    ],
 )
 def test_pinned_prints_back_in_canonical_form(text: str, expected: str) -> None:
     """pinned:true|false parses case-insensitively and round-trips through the canonical form."""

@@ -13,13 +13,11 @@ import orjson
 import pytest
 from click.testing import CliRunner, Result
 
-from debugger.store import runs
-
-from debugger.store import capture
 from debugger.cli import cli
+from debugger.core.timefmt import parse_timestamp
 from debugger.server.app import ServerThread
 from debugger.server.settings import Settings
-from debugger.core.timefmt import parse_timestamp
+from debugger.store import capture, runs
 from tests.helpers import basic, events, http
 
 #: Fields a replay cannot keep: the target's own clock and the attempt's sentAt.
@@ -51,16 +49,24 @@ def seed_with_real_clients(url: str) -> None:
     segment.group("user-1", "group-acme", {"name": "Acme Inc", "employees": 42})
     segment.alias("anon-prev-1", "user-1")  # previous_id, user_id
     segment.track(
-        anonymous_id="anon-9", event="Signed Up", timestamp=datetime(2024, 1, 2, 3, 4, 5, 678000, tzinfo=UTC),
-        context={"ip": "203.0.113.7"}, integrations={"All": False, "Mixpanel": True},
+        anonymous_id="anon-9",
+        event="Signed Up",
+        timestamp=datetime(2024, 1, 2, 3, 4, 5, 678000, tzinfo=UTC),
+        context={"ip": "203.0.113.7"},
+        integrations={"All": False, "Mixpanel": True},
     )
     rudder = RudderClient("wk_rudder", host=url, sync_mode=True)
     rudder.identify("user-2", {"email": "bob@example.com"})
     rudder.screen("user-2", "Onboarding", "Welcome", {"step": 1})
     browser = {
-        "type": "track", "event": "Product Added", "anonymousId": "anon-3f2a", "messageId": "ajs-next-1-abc",
-        "properties": {"sku": "45790-32", "price": 19}, "writeKey": "wk_browser",
-        "timestamp": "2024-05-01T12:00:00.123Z", "sentAt": "2024-05-01T12:00:00.200Z",
+        "type": "track",
+        "event": "Product Added",
+        "anonymousId": "anon-3f2a",
+        "messageId": "ajs-next-1-abc",
+        "properties": {"sku": "45790-32", "price": 19},
+        "writeKey": "wk_browser",
+        "timestamp": "2024-05-01T12:00:00.123Z",
+        "sentAt": "2024-05-01T12:00:00.200Z",
         "context": {"page": {"path": "/cart"}, "library": {"name": "analytics.js", "version": "npm:next-1.84.3"}},
         "_metadata": {"bundled": ["Segment.io"], "unbundled": []},
     }
@@ -68,7 +74,9 @@ def seed_with_real_clients(url: str) -> None:
     curl = {"userId": "user-3", "event": "Trial Started", "properties": {"days": 14}}
     assert http(f"{url}/v1/track", body=curl, headers={"Authorization": basic("wk_curl")}).status == 200
     envelope = {
-        "batch": [{"type": "track", "userId": "user-4", "event": "Plan Changed", "context": {"device": {"type": "tablet"}}}],
+        "batch": [
+            {"type": "track", "userId": "user-4", "event": "Plan Changed", "context": {"device": {"type": "tablet"}}}
+        ],
         "context": {"device": {"type": "phone"}, "os": {"name": "iOS"}},
         "integrations": {"Amplitude": False},
         "writeKey": "wk_env",
@@ -115,13 +123,18 @@ def test_replay_into_second_server_keeps_every_field(server: ServerThread, targe
             assert copy["stored"] == {**without_noise(original["stored"]), **{k: copy["stored"][k] for k in NOISE}}
         else:  # the client sent no time: the replay sends the moment the capture gave it
             assert copy["stored"]["originalTimestamp"] == original["stored"]["timestamp"]
-            assert without_noise(copy["stored"]) == {**without_noise(original["stored"]), "originalTimestamp": original["stored"]["timestamp"]}
+            assert without_noise(copy["stored"]) == {
+                **without_noise(original["stored"]),
+                "originalTimestamp": original["stored"]["timestamp"],
+            }
         # the skew-corrected time lands on the original time (give or take the replay's latency)
         moved = parse_timestamp(copy["stored"]["timestamp"]) - parse_timestamp(copy["stored"]["originalTimestamp"])  # type: ignore[operator]
         assert abs(moved) < timedelta(seconds=2)
 
 
-def test_replay_keeps_capture_order_and_envelope_context(server: ServerThread, target: ServerThread, db_path: Path) -> None:
+def test_replay_keeps_capture_order_and_envelope_context(
+    server: ServerThread, target: ServerThread, db_path: Path
+) -> None:
     """Events arrive in capture order; envelope context/integrations are merged into the sent message
     (item wins), a client-set context.ip survives, and the per-message writeKey is not sent on."""
     seed_with_real_clients(server.url)
@@ -148,8 +161,18 @@ def test_replay_rewrites_ids_keys_and_times(server: ServerThread, target: Server
     before = datetime.now(UTC)
 
     result = replay(
-        db_path, "--to", target.url, "--new-message-ids", "--map-id", "user-1=qa-1", "--id-prefix", "replay-",
-        "--write-key", "wk_staging", "--timestamps", "shift",
+        db_path,
+        "--to",
+        target.url,
+        "--new-message-ids",
+        "--map-id",
+        "user-1=qa-1",
+        "--id-prefix",
+        "replay-",
+        "--write-key",
+        "wk_staging",
+        "--timestamps",
+        "shift",
     )
 
     assert result.exit_code == 0, result.output
@@ -159,7 +182,11 @@ def test_replay_rewrites_ids_keys_and_times(server: ServerThread, target: Server
     assert {e["write_key"] for e in copies} == {"wk_staging"}
     users = {e["user_id"] for e in copies} | {e["anonymous_id"] for e in copies}
     assert "qa-1" in users and "user-1" not in users
-    assert {u for u in users if u and u != "qa-1"} == {f"replay-{u}" for u in ({e["user_id"] for e in source} | {e["anonymous_id"] for e in source}) if u and u != "user-1"}
+    assert {u for u in users if u and u != "qa-1"} == {
+        f"replay-{u}"
+        for u in ({e["user_id"] for e in source} | {e["anonymous_id"] for e in source})
+        if u and u != "user-1"
+    }
     alias = next(e for e in copies if e["type"] == "alias")
     assert alias["stored"]["previousId"] == "replay-anon-prev-1"
     # shift: same gaps, the latest event at the replay's start
@@ -175,7 +202,9 @@ def test_replay_rewrites_ids_keys_and_times(server: ServerThread, target: Server
     assert [d["sent_message_id"] for d in recorded] == [e["message_id"] for e in copies]
 
 
-def test_no_batch_sends_one_request_per_event_to_its_type_route(server: ServerThread, target: ServerThread, db_path: Path) -> None:
+def test_no_batch_sends_one_request_per_event_to_its_type_route(
+    server: ServerThread, target: ServerThread, db_path: Path
+) -> None:
     """--no-batch makes one /v1/<type> request per event, and the target stores the same events."""
     seed_with_real_clients(server.url)
     result = replay(db_path, "--to", target.url, "--no-batch")
@@ -192,7 +221,9 @@ def test_every_run_and_delivery_is_recorded(server: ServerThread, target: Server
     with capture.reader(db_path) as conn:
         (run,) = runs.list_runs(conn)
         deliveries = list(runs.iter_deliveries(conn, run["id"]))
-        requests = conn.execute("SELECT count(*), sum(event_count) FROM replay_requests WHERE run_id = ?", (run["id"],)).fetchone()
+        requests = conn.execute(
+            "SELECT count(*), sum(event_count) FROM replay_requests WHERE run_id = ?", (run["id"],)
+        ).fetchone()
     assert run["target"] == target.url and run["status"] == "delivered" and run["exit_code"] == 0
     assert run["options"]["batch_size"] == 4
     assert (run["total"], run["delivered"], run["failed"], run["requests"]) == (11, 11, 0, 3)
@@ -251,7 +282,7 @@ def _target_requests(target: ServerThread) -> list[dict[str, Any]]:
 def test_query_selects_what_is_replayed(server: ServerThread, target: ServerThread, db_path: Path) -> None:
     """QUERY picks the events (ANDed terms, quoted values); only accepted ones unless a status: term."""
     seed_with_real_clients(server.url)
-    result = replay(db_path, 'event:Order Completed', "user:user-1", "--to", target.url)  # as the shell passes it
+    result = replay(db_path, "event:Order Completed", "user:user-1", "--to", target.url)  # as the shell passes it
     assert result.exit_code == 0, result.output
     assert [e["name"] for e in events(Path(target.settings.db))] == ["Order Completed"]
 

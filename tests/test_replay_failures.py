@@ -14,11 +14,10 @@ import orjson
 import pytest
 from click.testing import CliRunner, Result
 
-from debugger.store import runs
-
-from debugger.store.capture import reader
 from debugger.cli import cli
 from debugger.server.app import ServerThread
+from debugger.store import runs
+from debugger.store.capture import reader
 from tests.helpers import cli_env, http
 from tests.sinks import Reply, ScriptedTarget, closed_port_url
 
@@ -98,7 +97,10 @@ def test_400_fails_without_retry_and_keeps_the_three_views(capture: Path, tmp_pa
     assert orjson.loads(views["response"]["body"])["message"] == "Invalid JSON"
     document = orjson.loads(report.read_bytes())
     assert document["summary"]["not_delivered"] == 3
-    assert document["deliveries"][0]["response"]["status"] == 400 and document["deliveries"][0]["you_sent"]["messageId"] == "m0"
+    assert (
+        document["deliveries"][0]["response"]["status"] == 400
+        and document["deliveries"][0]["you_sent"]["messageId"] == "m0"
+    )
     suite = ET.parse(junit).getroot().find("testsuite")
     assert suite is not None and suite.get("failures") == "3"
     failure = suite.find("testcase/failure")
@@ -132,7 +134,10 @@ def test_ctrl_c_records_the_run_as_interrupted(capture: Path) -> None:
     with ScriptedTarget() as target:
         proc = subprocess.Popen(
             [sys.executable, "-m", "debugger", "replay", "--db", str(capture), "--to", target.url, "--rate", "1"],
-            env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=cli_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         deadline = time.monotonic() + 20
         while not target.arrivals and time.monotonic() < deadline:
@@ -154,7 +159,10 @@ def test_sigterm_records_the_run_as_interrupted(capture: Path) -> None:
     with ScriptedTarget() as target:
         proc = subprocess.Popen(
             [sys.executable, "-m", "debugger", "replay", "--db", str(capture), "--to", target.url, "--rate", "1"],
-            env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=cli_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         deadline = time.monotonic() + 20
         while not target.arrivals and time.monotonic() < deadline:

@@ -10,9 +10,9 @@ from statistics import median
 
 import pytest
 
+from debugger.core.timefmt import format_timestamp, parse_timestamp
 from debugger.server.app import ServerThread
 from debugger.server.settings import Settings
-from debugger.core.timefmt import format_timestamp, parse_timestamp
 from tests.helpers import events, http, run_segdbg
 
 #: Gaps (ms) between the events of the seeded session, as their clients timed them.
@@ -34,7 +34,12 @@ def seed(url: str, gaps_ms: list[int]) -> None:
     for gap in gaps_ms:
         offsets.append(offsets[-1] + gap)
     batch = [
-        {"type": "track", "userId": "u", "event": f"Step {i}", "timestamp": format_timestamp(start + timedelta(milliseconds=ms))}
+        {
+            "type": "track",
+            "userId": "u",
+            "event": f"Step {i}",
+            "timestamp": format_timestamp(start + timedelta(milliseconds=ms)),
+        }
         for i, ms in enumerate(offsets)
     ]
     assert http(f"{url}/v1/batch", body={"writeKey": "wk", "batch": batch}).status == 200

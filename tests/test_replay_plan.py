@@ -42,13 +42,34 @@ NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 def stored_event(i: int = 0, **overrides: Any) -> dict[str, Any]:
     """An event as the store returns it: columns, raw (as received) and stored (enriched)."""
-    raw = {"type": "track", "event": "Clicked", "userId": f"u{i}", "messageId": f"m{i}",
-           "timestamp": f"2024-05-01T10:00:{i % 60:02d}.000Z", "writeKey": "wk_item", "sentAt": "2024-05-01T10:00:59.000Z"}
+    raw = {
+        "type": "track",
+        "event": "Clicked",
+        "userId": f"u{i}",
+        "messageId": f"m{i}",
+        "timestamp": f"2024-05-01T10:00:{i % 60:02d}.000Z",
+        "writeKey": "wk_item",
+        "sentAt": "2024-05-01T10:00:59.000Z",
+    }
     stored = {k: v for k, v in raw.items() if k != "writeKey"}
-    stored.update({"originalTimestamp": raw["timestamp"], "receivedAt": "2024-05-01T10:01:00.000Z",
-                   "context": {"ip": "127.0.0.1"}})
-    event = {"id": i + 1, "type": "track", "name": "Clicked", "message_id": f"m{i}", "write_key": "wk",
-             "timestamp": raw["timestamp"], "received_at": "2024-05-01T10:01:00.000Z", "raw": raw, "stored": stored}
+    stored.update(
+        {
+            "originalTimestamp": raw["timestamp"],
+            "receivedAt": "2024-05-01T10:01:00.000Z",
+            "context": {"ip": "127.0.0.1"},
+        }
+    )
+    event = {
+        "id": i + 1,
+        "type": "track",
+        "name": "Clicked",
+        "message_id": f"m{i}",
+        "write_key": "wk",
+        "timestamp": raw["timestamp"],
+        "received_at": "2024-05-01T10:01:00.000Z",
+        "raw": raw,
+        "stored": stored,
+    }
     event.update(overrides)
     return event
 
@@ -63,8 +84,13 @@ def test_outgoing_message_is_what_the_client_sent() -> None:
     """The raw message with type and messageId set, no per-message writeKey or sentAt, and no
     context.ip that the capturing server added."""
     message, message_id = outgoing_message(stored_event(), ReplayOptions(), lambda: "x")
-    assert message == {"type": "track", "event": "Clicked", "userId": "u0", "messageId": "m0",
-                       "timestamp": "2024-05-01T10:00:00.000Z"}
+    assert message == {
+        "type": "track",
+        "event": "Clicked",
+        "userId": "u0",
+        "messageId": "m0",
+        "timestamp": "2024-05-01T10:00:00.000Z",
+    }
     assert message_id == "m0"
 
 
@@ -114,7 +140,11 @@ def test_batches_split_by_count_key_and_bytes() -> None:
     """Batches hold at most batch_size events of one write key, and stay under 500 KB."""
     keys = ["a"] * 5 + ["b"] * 2
     planned = plan([stored_event(i, write_key=k) for i, k in enumerate(keys)], batch_size=3)
-    assert [(p.write_key, len(p.items)) for p in planned if isinstance(p, ReplayRequest)] == [("a", 3), ("a", 2), ("b", 2)]
+    assert [(p.write_key, len(p.items)) for p in planned if isinstance(p, ReplayRequest)] == [
+        ("a", 3),
+        ("a", 2),
+        ("b", 2),
+    ]
     big = [stored_event(i) for i in range(40)]
     for event in big:
         event["raw"]["properties"] = {"blob": "x" * 30_000}
@@ -129,7 +159,10 @@ def test_too_large_and_unreadable_events_are_skipped_not_sent() -> None:
     huge["raw"]["properties"] = {"blob": "x" * MAX_MESSAGE_BYTES}
     text = stored_event(1, raw="not json")
     planned = plan([huge, text, stored_event(2)])
-    assert [(p.reason, p.item.event_id) for p in planned if isinstance(p, Skipped)] == [(TOO_LARGE, 1), (NOT_AN_OBJECT, 2)]
+    assert [(p.reason, p.item.event_id) for p in planned if isinstance(p, Skipped)] == [
+        (TOO_LARGE, 1),
+        (NOT_AN_OBJECT, 2),
+    ]
     assert [p.items[0].event_id for p in planned if isinstance(p, ReplayRequest)] == [3]
 
 
@@ -171,7 +204,9 @@ def test_paced_batches_only_group_events_due_together() -> None:
     batch_size=st.integers(min_value=1, max_value=50),
     batch=st.booleans(),
 )
-def test_plan_sends_every_event_once_in_order_within_limits(sizes: list[int], keys: list[str | None], batch_size: int, batch: bool) -> None:
+def test_plan_sends_every_event_once_in_order_within_limits(
+    sizes: list[int], keys: list[str | None], batch_size: int, batch: bool
+) -> None:
     """Whatever the sizes and keys: every event is planned exactly once, sent in order or skipped
     as too large, and no request breaks a Segment limit."""
     events = []
@@ -196,8 +231,22 @@ def test_plan_sends_every_event_once_in_order_within_limits(sizes: list[int], ke
 
 @pytest.mark.parametrize(
     ("status", "expected"),
-    [(200, DELIVERED), (204, DELIVERED), (None, RETRY), (500, RETRY), (503, RETRY), (429, RETRY), (408, RETRY),
-     (501, FAILED), (505, FAILED), (400, FAILED), (401, FAILED), (404, FAILED), (413, FAILED), (302, FAILED)],
+    [
+        (200, DELIVERED),
+        (204, DELIVERED),
+        (None, RETRY),
+        (500, RETRY),
+        (503, RETRY),
+        (429, RETRY),
+        (408, RETRY),
+        (501, FAILED),
+        (505, FAILED),
+        (400, FAILED),
+        (401, FAILED),
+        (404, FAILED),
+        (413, FAILED),
+        (302, FAILED),
+    ],
 )
 def test_verdicts(status: int | None, expected: str) -> None:
     """What is delivered, retried or failed, as Segment's clients decide it."""
@@ -242,7 +291,15 @@ def test_junit_escapes_payload_text() -> None:
     """Control characters from payloads cannot break the XML; failures and skips are counted."""
     run = {"id": 1, "target": "http://x", "duration_s": 1.5}
     deliveries = [
-        {"type": "track", "name": "Bad\x1b[31m", "event_id": 1, "status": "failed", "attempts": 1, "reason": "HTTP 400", "error": "HTTP 400: \x00"},
+        {
+            "type": "track",
+            "name": "Bad\x1b[31m",
+            "event_id": 1,
+            "status": "failed",
+            "attempts": 1,
+            "reason": "HTTP 400",
+            "error": "HTTP 400: \x00",
+        },
         {"type": "track", "name": "Ok", "event_id": 2, "status": "delivered", "attempts": 1, "latency_ms": 5},
         {"type": "page", "name": None, "event_id": 3, "status": "not_sent", "attempts": 0, "reason": "too_large"},
     ]

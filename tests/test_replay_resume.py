@@ -17,17 +17,13 @@ import orjson
 import pytest
 from click.testing import CliRunner, Result
 
-from debugger.store import runs
-
-
-from debugger.store import capture
-from debugger.store import writer as store_writer
-from debugger.store import index
 from debugger.cli import cli
 from debugger.core.protocol import Envelope, build_event
 from debugger.core.replay.planning import DEFAULT_BATCH_SIZE
 from debugger.server.app import ServerThread
 from debugger.server.settings import Settings
+from debugger.store import capture, index, runs
+from debugger.store import writer as store_writer
 from debugger.store.clock import now_utc
 from tests.helpers import events
 from tests.sinks import Reply, ScriptedTarget
@@ -38,8 +34,11 @@ FAIL = Reply(500, b'{"success":false}')
 def _capture(path: Path, count: int, key: str = "wk") -> None:
     writer = store_writer.EventWriter(path).start()
     batch = [
-        build_event({"type": "track", "event": f"E{i}", "userId": "u", "messageId": f"m{i}"},
-                    Envelope(write_key=key, received_at=now_utc()), new_id=lambda: "x")
+        build_event(
+            {"type": "track", "event": f"E{i}", "userId": "u", "messageId": f"m{i}"},
+            Envelope(write_key=key, received_at=now_utc()),
+            new_id=lambda: "x",
+        )
         for i in range(count)
     ]
     writer.submit(None, batch).result()
@@ -140,8 +139,16 @@ def test_resume_reads_free_text_and_relative_times_as_the_run_did(tmp_path: Path
 
     def add(first: int, count: int) -> None:
         batch = [
-            build_event({"type": "track", "event": f"{'Zebra' if i % 2 else 'Plain'} Seen", "userId": "u",
-                         "messageId": f"m{i}"}, Envelope(write_key="wk", received_at=now_utc()), new_id=lambda: "x")
+            build_event(
+                {
+                    "type": "track",
+                    "event": f"{'Zebra' if i % 2 else 'Plain'} Seen",
+                    "userId": "u",
+                    "messageId": f"m{i}",
+                },
+                Envelope(write_key="wk", received_at=now_utc()),
+                new_id=lambda: "x",
+            )
             for i in range(first, first + count)
         ]
         writer.submit(None, batch).result()

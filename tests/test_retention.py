@@ -12,25 +12,15 @@ from typing import Any
 
 import pytest
 
-from debugger.core.query import language as q
-from debugger.store import reads
-from debugger.store import capture
-from debugger.store import writer as store_writer
-from debugger.store import index
+from debugger.core.http.model import RequestRecord
 from debugger.core.protocol import Envelope, Event, build_event
-from debugger.store.retention import (
-    Chain,
-    Policy,
-    Retention,
-    apply,
-    describe_age,
-    horizon,
-    parse_age,
-)
+from debugger.core.query import language as q
+from debugger.core.timefmt import format_timestamp
 from debugger.server.app import ServerThread
 from debugger.server.settings import Settings
-from debugger.core.timefmt import format_timestamp
-from debugger.core.http.model import RequestRecord
+from debugger.store import capture, index, reads
+from debugger.store import writer as store_writer
+from debugger.store.retention import Chain, Policy, Retention, apply, describe_age, horizon, parse_age
 from tests.helpers import http, integrity
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -38,20 +28,46 @@ NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 def _record(received: datetime, key: str = "wk", status: int = 200, events: int = 1) -> RequestRecord:
     return RequestRecord(
-        received_at=format_timestamp(received), method="POST", path="/v1/batch", query_string="", remote_addr="127.0.0.1",
-        headers=[], kind="batch", write_key=key, content_type="application/json", content_encoding=None,
-        wire_size=10, body_size=10, status=status, code=None if status == 200 else "invalid_json",
-        message=None, body=None if status == 200 else b"{",
+        received_at=format_timestamp(received),
+        method="POST",
+        path="/v1/batch",
+        query_string="",
+        remote_addr="127.0.0.1",
+        headers=[],
+        kind="batch",
+        write_key=key,
+        content_type="application/json",
+        content_encoding=None,
+        wire_size=10,
+        body_size=10,
+        status=status,
+        code=None if status == 200 else "invalid_json",
+        message=None,
+        body=None if status == 200 else b"{",
     )
 
 
 def _event(n: int, received: datetime, *, key: str = "wk", message_id: str | None = None, word: str = "plain") -> Event:
-    message = {"type": "track", "event": f"E{n}", "userId": "u", "messageId": message_id or f"m{n}", "properties": {"word": word}}
+    message = {
+        "type": "track",
+        "event": f"E{n}",
+        "userId": "u",
+        "messageId": message_id or f"m{n}",
+        "properties": {"word": word},
+    }
     return build_event(message, Envelope(write_key=key, received_at=received), new_id=lambda: "x")
 
 
-def _fill(path: Path, requests: int, per_request: int, *, start: datetime = NOW, step: timedelta = timedelta(minutes=1),
-          indexer: Any = None, word: Any = None) -> None:
+def _fill(
+    path: Path,
+    requests: int,
+    per_request: int,
+    *,
+    start: datetime = NOW,
+    step: timedelta = timedelta(minutes=1),
+    indexer: Any = None,
+    word: Any = None,
+) -> None:
     """``requests`` requests of ``per_request`` events each, one a minute apart, oldest first."""
     writer = store_writer.EventWriter(path, idle_task=indexer).start()
     n = 0
@@ -99,7 +115,9 @@ def test_a_request_stays_while_any_of_its_events_remains(conn: sqlite3.Connectio
     does a request only partly past the edge; a rejected request (no events) older than the edge goes."""
     writer = store_writer.EventWriter(Path(conn.execute("PRAGMA database_list").fetchone()[2])).start()
     writer.submit(_record(NOW + timedelta(minutes=10), status=400, events=0), []).result()  # request 11, rejected
-    writer.submit(_record(NOW + timedelta(minutes=11), events=5), [_event(101 + i, NOW + timedelta(minutes=11)) for i in range(5)]).result()
+    writer.submit(
+        _record(NOW + timedelta(minutes=11), events=5), [_event(101 + i, NOW + timedelta(minutes=11)) for i in range(5)]
+    ).result()
     writer.close()
     _pin(conn, 15)  # request 2
     apply(conn, Policy(max_events=8), NOW)  # keeps 98..105: 3 of request 10, 5 of request 12
@@ -133,13 +151,21 @@ def test_a_duplicate_loses_its_pointer_when_its_first_copy_goes(tmp_path: Path) 
         writer.submit(_record(at), [_event(n, at, message_id=mid)]).result()
     writer.close()
     conn = capture.connect(path)
-    assert conn.execute("SELECT id, duplicate_of FROM events WHERE status = 'duplicate' ORDER BY id").fetchall() == [(5, 1), (6, 2)]
+    assert conn.execute("SELECT id, duplicate_of FROM events WHERE status = 'duplicate' ORDER BY id").fetchall() == [
+        (5, 1),
+        (6, 2),
+    ]
     _pin(conn, 2)
     apply(conn, Policy(max_events=3), NOW)  # 1 goes, 2 is pinned
     assert conn.execute("SELECT id, status, duplicate_of FROM events ORDER BY id").fetchall() == [
-        (2, "ok", None), (4, "ok", None), (5, "duplicate", None), (6, "duplicate", 2),
+        (2, "ok", None),
+        (4, "ok", None),
+        (5, "duplicate", None),
+        (6, "duplicate", 2),
     ]
-    problems = reads.from_row(conn.execute(f"SELECT {', '.join(reads.EVENT_COLUMNS)} FROM events WHERE id = 5").fetchone())["problems"]
+    problems = reads.from_row(
+        conn.execute(f"SELECT {', '.join(reads.EVENT_COLUMNS)} FROM events WHERE id = 5").fetchone()
+    )["problems"]
     assert problems[0]["code"] == "duplicate_message_id"  # still says why Segment would drop it
     conn.close()
 
@@ -195,7 +221,8 @@ def test_replay_runs_and_deliveries_are_kept(conn: sqlite3.Connection) -> None:
     """Retention never touches the record of what a replay sent, even for events it deletes."""
     conn.execute("INSERT INTO runs (id, started_at, target, status) VALUES (1, '2024-05-01', 'http://x', 'delivered')")
     conn.executemany(
-        "INSERT INTO deliveries (run_id, seq, event_id, status) VALUES (1, ?, ?, 'delivered')", [(i, i + 1) for i in range(100)]
+        "INSERT INTO deliveries (run_id, seq, event_id, status) VALUES (1, ?, ?, 'delivered')",
+        [(i, i + 1) for i in range(100)],
     )
     apply(conn, Policy(max_events=1), NOW)
     assert conn.execute("SELECT count(*) FROM deliveries").fetchone()[0] == 100
@@ -305,7 +332,9 @@ def test_a_server_with_max_events_stays_bounded_and_answers_200(tmp_path: Path) 
     assert stats["sources"][0]["events"] == 15
 
 
-@pytest.mark.parametrize(("text", "seconds"), [("90s", 90), ("30m", 1800), ("12h", 43200), ("7d", 604800), ("2w", 1209600)])
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("90s", 90), ("30m", 1800), ("12h", 43200), ("7d", 604800), ("2w", 1209600)]
+)
 def test_durations_use_the_filter_languages_units(text: str, seconds: int) -> None:
     """--max-age takes 90s/30m/12h/7d/2w, like after: in the filter language."""
     assert parse_age(text) == timedelta(seconds=seconds)
@@ -338,7 +367,10 @@ def test_the_writer_keeps_temporary_data_in_memory_but_vacuums_through_files(tmp
     _fill(path, 5, 20)
     writer = store_writer.EventWriter(path).start()
     try:
-        temp_store = lambda conn: conn.execute("PRAGMA temp_store").fetchone()[0]
+
+        def temp_store(conn: sqlite3.Connection) -> int:
+            return int(conn.execute("PRAGMA temp_store").fetchone()[0])
+
         assert writer.call(temp_store).result() == 2  # MEMORY
         statements: list[str] = []
 

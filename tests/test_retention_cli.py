@@ -11,16 +11,22 @@ import pytest
 from click.testing import CliRunner
 
 from debugger.cli import cli
-from debugger.store.retention import Policy
 from debugger.server.app import ServerThread
 from debugger.server.settings import Settings
+from debugger.store.retention import Policy
 from tests.helpers import ROOT, ServeProcess, events, http, integrity, run_segdbg
 
 
 def _send(url: str, count: int, prefix: str = "e", word: str = "plain") -> None:
     for start in range(0, count, 100):
         batch = [
-            {"type": "track", "event": f"E{i}", "userId": "u", "messageId": f"{prefix}{i}", "properties": {"word": word, "pad": "x" * 400}}
+            {
+                "type": "track",
+                "event": f"E{i}",
+                "userId": "u",
+                "messageId": f"{prefix}{i}",
+                "properties": {"word": word, "pad": "x" * 400},
+            }
             for i in range(start, min(count, start + 100))
         ]
         assert http(url + "/v1/batch", body={"writeKey": "wk", "batch": batch}).status == 200
@@ -101,8 +107,7 @@ def test_vacuum_applies_retention_rebuilds_the_index_and_shrinks_the_file(captur
 
 def test_vacuum_drops_stale_index_entries_left_by_the_server(tmp_path: Path) -> None:
     """Events a --max-events server deleted stay as stale index entries until vacuum; search never shows them."""
-    from debugger.store import index
-    from debugger.store import capture
+    from debugger.store import capture, index
 
     path = tmp_path / "s.db"
     with ServerThread(Settings(db=path, port=0)) as server:
@@ -145,7 +150,10 @@ def test_vacuum_while_a_server_runs_goes_through_the_server(tmp_path: Path) -> N
             n = 0
             while not stop.is_set():
                 n += 1
-                reply = http(server.url + "/v1/track", body={"writeKey": "wk", "type": "track", "event": "During", "userId": "u", "messageId": f"d{n}"})
+                reply = http(
+                    server.url + "/v1/track",
+                    body={"writeKey": "wk", "type": "track", "event": "During", "userId": "u", "messageId": f"d{n}"},
+                )
                 assert reply.status == 200
                 acked.append(f"d{n}")
 
@@ -183,7 +191,10 @@ def test_vacuum_refuses_clearly_when_the_noted_server_does_not_answer(capture: P
 def test_a_killed_servers_note_does_not_stop_vacuum(capture: Path) -> None:
     """A note left by a server that no longer exists (SIGKILL) is ignored: vacuum works on the file."""
     with sqlite3.connect(capture) as conn:
-        conn.execute("INSERT INTO meta(key, value) VALUES ('server:999999999', ?)", (orjson.dumps({"pid": 999999999, "url": "http://127.0.0.1:9"}).decode(),))
+        conn.execute(
+            "INSERT INTO meta(key, value) VALUES ('server:999999999', ?)",
+            (orjson.dumps({"pid": 999999999, "url": "http://127.0.0.1:9"}).decode(),),
+        )
     result = invoke("vacuum", "--db", str(capture))
     assert result.exit_code == 0, result.output
 

@@ -34,19 +34,43 @@ SOURCES = {"web-dev", "backend-dev", "ios-dev", "android-dev"}
 #: Spec event names (segment-docs spec/ecommerce/v2.md, spec/mobile.md, spec/b2b-saas.md); analytics-swift
 #: also sends "Application Foregrounded" (iOSLifecycleEvents.swift).
 ECOMMERCE_FUNNEL = (
-    "Products Searched", "Product List Viewed", "Product Viewed", "Product Added", "Cart Viewed",
-    "Checkout Started", "Checkout Step Viewed", "Checkout Step Completed", "Payment Info Entered",
+    "Products Searched",
+    "Product List Viewed",
+    "Product Viewed",
+    "Product Added",
+    "Cart Viewed",
+    "Checkout Started",
+    "Checkout Step Viewed",
+    "Checkout Step Completed",
+    "Payment Info Entered",
     "Order Completed",
 )
 MOBILE_EVENTS = {
-    "Application Installed", "Application Opened", "Application Backgrounded", "Application Foregrounded",
-    "Application Updated", "Application Uninstalled", "Application Crashed", "Install Attributed",
-    "Push Notification Received", "Push Notification Tapped", "Push Notification Bounced",
-    "Deep Link Opened", "Deep Link Clicked",
+    "Application Installed",
+    "Application Opened",
+    "Application Backgrounded",
+    "Application Foregrounded",
+    "Application Updated",
+    "Application Uninstalled",
+    "Application Crashed",
+    "Install Attributed",
+    "Push Notification Received",
+    "Push Notification Tapped",
+    "Push Notification Bounced",
+    "Deep Link Opened",
+    "Deep Link Clicked",
 }
 B2B_EVENTS = {
-    "Account Created", "Account Deleted", "Signed Up", "Signed In", "Signed Out", "Invite Sent",
-    "Account Added User", "Account Removed User", "Trial Started", "Trial Ended",
+    "Account Created",
+    "Account Deleted",
+    "Signed Up",
+    "Signed In",
+    "Signed Out",
+    "Invite Sent",
+    "Account Added User",
+    "Account Removed User",
+    "Trial Started",
+    "Trial Ended",
 }
 
 
@@ -187,7 +211,11 @@ def test_valid_samples_store_ok_without_problems(server: ServerThread, db_path: 
     assert {e["write_key"] for e in stored} == SOURCES
     assert {e["type"] for e in stored} == {"identify", "track", "page", "screen", "group", "alias"}
     assert {e["library_name"] for e in stored} == {
-        "analytics.js", "analytics-python", "@segment/analytics-node", "analytics-swift", "analytics-kotlin",
+        "analytics.js",
+        "analytics-python",
+        "@segment/analytics-node",
+        "analytics-swift",
+        "analytics-kotlin",
     }
 
 
@@ -209,6 +237,7 @@ def test_timestamps_are_kept_or_skew_corrected_as_the_readme_says(server: Server
 
 def test_samples_use_the_spec_event_names() -> None:
     """The funnel, mobile and B2B samples use Segment's semantic event names, spelled exactly."""
+
     def track_names(name: str) -> list[str]:
         data = (SAMPLES / name).read_bytes()
         if name.endswith(".jsonl"):
@@ -221,8 +250,13 @@ def test_samples_use_the_spec_event_names() -> None:
     assert list(dict.fromkeys(funnel)) == list(ECOMMERCE_FUNNEL)
     for name in ("mobile-ios-lifecycle.json", "mobile-android-lifecycle.json"):
         assert set(track_names(name)) <= MOBILE_EVENTS
-    assert {"Application Installed", "Application Opened", "Application Backgrounded", "Application Foregrounded",
-            "Deep Link Opened"} <= set(track_names("mobile-ios-lifecycle.json"))
+    assert {
+        "Application Installed",
+        "Application Opened",
+        "Application Backgrounded",
+        "Application Foregrounded",
+        "Deep Link Opened",
+    } <= set(track_names("mobile-ios-lifecycle.json"))
     assert set(track_names("b2b-saas-signup.json")) <= B2B_EVENTS
     assert {"Signed Up", "Account Created", "Trial Started", "Invite Sent"} <= set(track_names("b2b-saas-signup.json"))
 
@@ -268,9 +302,13 @@ def test_oversized_samples_are_one_step_over_their_limit() -> None:
 #: Codes built with an f-string in the server, and what they expand to.
 TEMPLATED_CODES = {
     "invalid_{}": {
-        "invalid_context", "invalid_integrations", "invalid_properties", "invalid_traits",
-        "invalid_userId", "invalid_anonymousId",
-    },
+        "invalid_context",
+        "invalid_integrations",
+        "invalid_properties",
+        "invalid_traits",
+        "invalid_userId",
+        "invalid_anonymousId",
+    }
 }
 
 
@@ -278,8 +316,13 @@ def server_codes() -> set[str]:
     """Every problem or error code the server can report, read from its source."""
     codes: set[str] = set()
     for module in (
-        "core/protocol.py", "core/http/wire.py", "core/http/headers.py", "core/http/bodies.py", "core/http/routes.py",
-        "store/writer.py", "store/rows.py",
+        "core/protocol.py",
+        "core/http/wire.py",
+        "core/http/headers.py",
+        "core/http/bodies.py",
+        "core/http/routes.py",
+        "store/writer.py",
+        "store/rows.py",
     ):
         tree = ast.parse((ROOT / "debugger" / module).read_text())
         for node in ast.walk(tree):

@@ -10,14 +10,11 @@ from typing import Any
 
 import pytest
 
-from debugger.core.query import language as q
-from debugger.store import reads
-from debugger.store import capture
-from debugger.store import migrations
-from debugger.store import writer as store_writer
-from debugger.store import index
-from debugger.core.query import plan
 from debugger.core.protocol import Envelope, Event, build_event
+from debugger.core.query import language as q
+from debugger.core.query import plan
+from debugger.store import capture, index, migrations, reads
+from debugger.store import writer as store_writer
 from debugger.store.stats import reset, stats
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -48,15 +45,31 @@ def _fill(path: Path, count: int, *, indexer: index.Indexer | None = None) -> No
 
 
 QUERIES = [
-    "espresso", "ESPRESSO", "zanzibar", '"say \\"hi\\""', "ÜNïCODE", "ab", "-lamp", "espresso -type:identify",
-    "properties.word:lamp", "properties.word:lamp,shoes", "properties.items.sku:s3", "properties.word:*resso",
-    "user:u3 lamp", "status:invalid", "properties.n:>50 shoes", "nothing-here",
+    "espresso",
+    "ESPRESSO",
+    "zanzibar",
+    '"say \\"hi\\""',
+    "ÜNïCODE",
+    "ab",
+    "-lamp",
+    "espresso -type:identify",
+    "properties.word:lamp",
+    "properties.word:lamp,shoes",
+    "properties.items.sku:s3",
+    "properties.word:*resso",
+    "user:u3 lamp",
+    "status:invalid",
+    "properties.n:>50 shoes",
+    "nothing-here",
 ]
 
 
 def _results(conn: Any, text: str, **kwargs: Any) -> list[int]:
     parsed = q.parse(text)
-    return [e["id"] for e in reads.iter_events(conn, query=parsed, now=NOW, statuses=plan.view_statuses(parsed, True), **kwargs)]
+    return [
+        e["id"]
+        for e in reads.iter_events(conn, query=parsed, now=NOW, statuses=plan.view_statuses(parsed, True), **kwargs)
+    ]
 
 
 def test_results_do_not_depend_on_how_far_the_index_got(tmp_path: Path) -> None:
@@ -69,7 +82,9 @@ def test_results_do_not_depend_on_how_far_the_index_got(tmp_path: Path) -> None:
         expected = {text: _results(conn, text) for text in QUERIES}
         pages = {text: _results(conn, text, limit=3, newest=True) for text in QUERIES}
         counts = {text: reads.count_events(conn, query=q.parse(text), now=NOW) for text in QUERIES}
-        assert expected["espresso"] and expected["zanzibar"] and expected["ÜNïCODE"]  # ASCII letters fold; others match as written
+        assert (
+            expected["espresso"] and expected["zanzibar"] and expected["ÜNïCODE"]
+        )  # ASCII letters fold; others match as written
         assert expected["ESPRESSO"] == expected["espresso"]
         indexer = index.Indexer(step=10, rows_per_commit=1000, min_steps=6)
         indexer(conn, lambda: True)  # busy: only the minimum steps
@@ -129,7 +144,9 @@ def test_filters_use_their_index(tmp_path: Path, text: str, statuses: tuple[str,
     _fill(path, 30)
     conn = capture.connect(path)
     try:
-        page = _plan(conn, lambda: list(reads.iter_events(conn, query=q.parse(text), statuses=statuses, limit=5, newest=True)))
+        page = _plan(
+            conn, lambda: list(reads.iter_events(conn, query=q.parse(text), statuses=statuses, limit=5, newest=True))
+        )
         count = _plan(conn, lambda: reads.count_events(conn, query=q.parse(text), statuses=statuses))
     finally:
         conn.close()
@@ -250,7 +267,9 @@ def test_default_view_hides_invalid_events_unless_the_query_asks(tmp_path: Path)
     conn = capture.connect(path)
     try:
         default = reads.count_events(conn, query=q.parse(""), now=NOW, statuses=plan.view_statuses(q.parse("")))
-        invalid = reads.count_events(conn, query=q.parse("status:invalid"), now=NOW, statuses=plan.view_statuses(q.parse("status:invalid")))
+        invalid = reads.count_events(
+            conn, query=q.parse("status:invalid"), now=NOW, statuses=plan.view_statuses(q.parse("status:invalid"))
+        )
         assert (default, invalid) == (20, 2)  # m0 and m11 have no user id
     finally:
         conn.close()
@@ -263,10 +282,15 @@ def test_paging_back_and_forth(tmp_path: Path) -> None:
     conn = capture.connect(path)
     try:
         newest = [e["id"] for e in reads.iter_events(conn, query=q.parse("lamp"), now=NOW, limit=2, newest=True)]
-        older = [e["id"] for e in reads.iter_events(conn, query=q.parse("lamp"), now=NOW, limit=2, newest=True, before_id=newest[0])]
+        older = [
+            e["id"]
+            for e in reads.iter_events(conn, query=q.parse("lamp"), now=NOW, limit=2, newest=True, before_id=newest[0])
+        ]
         everything = _results(conn, "lamp")
         assert older + newest == everything[-4:]
-        assert [e["id"] for e in reads.iter_events(conn, query=q.parse("lamp"), now=NOW, after_id=everything[1])] == everything[2:]
+        assert [
+            e["id"] for e in reads.iter_events(conn, query=q.parse("lamp"), now=NOW, after_id=everything[1])
+        ] == everything[2:]
     finally:
         conn.close()
 
@@ -303,7 +327,9 @@ def test_migration_keeps_existing_rows_and_makes_ids_monotonic(tmp_path: Path) -
     db["meta"].create({"key": str, "value": str}, pk="key")
     migrations.MIGRATIONS[0](db)
     conn.execute("INSERT INTO meta VALUES ('schema_version', '1')")
-    conn.execute("INSERT INTO events (id, received_at, status, stored) VALUES (7, '2024-01-01T00:00:00.000Z', 'ok', '{\"a\":\"zanzibar\"}')")
+    conn.execute(
+        "INSERT INTO events (id, received_at, status, stored) VALUES (7, '2024-01-01T00:00:00.000Z', 'ok', '{\"a\":\"zanzibar\"}')"
+    )
     conn.close()
     assert capture.migrate(path) == len(migrations.MIGRATIONS)
     conn = capture.connect(path)
@@ -331,7 +357,9 @@ def test_closest_events_name_the_terms_they_fail(tmp_path: Path) -> None:
     _fill(path, 22)
     conn = capture.connect(path)
     try:
-        misses = reads.closest_events(conn, q.parse("properties.word:espresso user:u0 properties.n:<1"), now=NOW, statuses=("ok",), limit=5)
+        misses = reads.closest_events(
+            conn, q.parse("properties.word:espresso user:u0 properties.n:<1"), now=NOW, statuses=("ok",), limit=5
+        )
         by_id = {m.event["message_id"]: m for m in misses}
         assert misses[0].failed == ("properties.n:<1",) and misses[0].matched == 3  # m21, m14, m7: newest first
         assert [m.event["message_id"] for m in misses[:3]] == ["m21", "m14", "m7"]

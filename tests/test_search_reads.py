@@ -12,17 +12,15 @@ from typing import Any
 
 import pytest
 
+from debugger.core.protocol import Envelope, Event, build_event
 from debugger.core.query import language as q
 from debugger.core.query import sql as query_sql
-from debugger.store import reads
-from debugger.store import capture
-from debugger.store import writer as store_writer
-from debugger.store import index
-from debugger.core.protocol import Envelope, Event, build_event
-from debugger.core.replay.selection import Selection
-from debugger.store.selection import selected_events, selection_stats
 from debugger.core.query.plan import plan
+from debugger.core.replay.selection import Selection
+from debugger.store import capture, index, reads
+from debugger.store import writer as store_writer
 from debugger.store.follow import CaptureReader, Search
+from debugger.store.selection import selected_events, selection_stats
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 RARE = "quokka"
@@ -64,7 +62,9 @@ def _index_to(conn: sqlite3.Connection, mark: int) -> None:
     assert index.index_state(conn).watermark == mark  # type: ignore[union-attr]
 
 
-def _oracle(conn: sqlite3.Connection, text: str, statuses: tuple[str, ...] | None, lo: int = 0, hi: int | None = None) -> list[int]:
+def _oracle(
+    conn: sqlite3.Connection, text: str, statuses: tuple[str, ...] | None, lo: int = 0, hi: int | None = None
+) -> list[int]:
     """The plain compiled query over the whole table: what every indexed read must equal."""
     sql, params = query_sql.compile(q.parse(text), now=NOW)
     where = [f"({sql})", "id > ?"]
@@ -89,7 +89,9 @@ def test_the_plan_splits_a_range_at_the_watermark() -> None:
         # (indexed?, the id bounds each part reads) — the bounds are the parameters before the filter's.
         out = []
         for part in plan(text, now=NOW, **kwargs):
-            out.append((part.indexed, part.params[1:3] if part.indexed else part.params[:2 if "<=" in part.where else 1]))
+            out.append(
+                (part.indexed, part.params[1:3] if part.indexed else part.params[: 2 if "<=" in part.where else 1])
+            )
         return out
 
     assert shape(watermark=100) == [(True, (0, 100)), (False, (100,))]
@@ -100,7 +102,9 @@ def test_the_plan_splits_a_range_at_the_watermark() -> None:
     assert plan(text, now=NOW, watermark=100, after_id=5, before_id=6) == []  # an empty range reads nothing
 
 
-@pytest.mark.parametrize("text", ["", "type:track", "user:u3 quokka", "id:m1 quokka", "ab", "-quokka", "properties.n:>5"])
+@pytest.mark.parametrize(
+    "text", ["", "type:track", "user:u3 quokka", "id:m1 quokka", "ab", "-quokka", "properties.n:>5"]
+)
 def test_queries_the_index_cannot_narrow_are_scanned(text: str) -> None:
     """No text of 3+ characters, negated text, or an exact user:/id: (narrower by its own index): one scan."""
     parts = plan(q.parse(text), now=NOW, watermark=1000)
@@ -109,7 +113,14 @@ def test_queries_the_index_cannot_narrow_are_scanned(text: str) -> None:
 
 # --------------------------------------------------------------------- exact at any index lag
 
-QUERIES = ["quokka", "QUOKKA zanzibar", "properties.note:*quokka*", "lamp -type:identify", "status:invalid quokka", "type:track"]
+QUERIES = [
+    "quokka",
+    "QUOKKA zanzibar",
+    "properties.note:*quokka*",
+    "lamp -type:identify",
+    "status:invalid quokka",
+    "type:track",
+]
 
 
 def test_every_read_equals_the_compiled_query_at_any_lag(tmp_path: Path) -> None:
@@ -128,10 +139,18 @@ def test_every_read_equals_the_compiled_query_at_any_lag(tmp_path: Path) -> None
                     assert everything or text == "status:invalid quokka" and statuses == ("ok",)
                     for lo, hi in windows:
                         expected = _oracle(conn, text, statuses, lo, hi)
-                        kw: dict[str, Any] = {"query": parsed, "now": NOW, "statuses": statuses, "after_id": lo, "before_id": hi}
+                        kw: dict[str, Any] = {
+                            "query": parsed,
+                            "now": NOW,
+                            "statuses": statuses,
+                            "after_id": lo,
+                            "before_id": hi,
+                        }
                         label = (mark, text, statuses, lo, hi)
                         assert [r[0] for r in reads.select_rows(conn, ("id",), **kw)] == expected, label
-                        assert [r[0] for r in reads.select_rows(conn, ("id",), **kw, limit=3, newest=True)] == expected[-3:], label
+                        assert [r[0] for r in reads.select_rows(conn, ("id",), **kw, limit=3, newest=True)] == expected[
+                            -3:
+                        ], label
                         assert [r[0] for r in reads.select_rows(conn, ("id",), **kw, limit=2)] == expected[:2], label
                         assert reads.count_events(conn, **kw) == len(expected), label
                         assert reads.count_events(conn, **kw, cap=2) == min(2, len(expected)), label
@@ -163,7 +182,9 @@ def test_the_tui_reader_finds_the_same_matches_at_any_lag(tmp_path: Path) -> Non
                 assert (newer and newer["id"]) == (expected[index + 1] if index + 1 < len(expected) else None)
                 assert reader.position(where, event_id) == index + 1
             inc = reader.increment(30, where, budget=1000)
-            assert [e["id"] for e in inc.events] == [e for e in expected if e > 30] and inc.new_matches == len(inc.events)
+            assert [e["id"] for e in inc.events] == [e for e in expected if e > 30] and inc.new_matches == len(
+                inc.events
+            )
     finally:
         reader.close()
         conn.close()
@@ -227,7 +248,9 @@ def test_an_indexed_rare_word_reads_only_its_rows(tmp_path: Path) -> None:
             assert selection_stats(conn, selection)[0] == len(replayed)
 
         sql, params = query_sql.compile(q.parse(RARE), now=NOW)
-        plain = Meter(conn)(lambda: conn.execute(f"SELECT id FROM events WHERE {sql} ORDER BY id DESC LIMIT 500", params).fetchall())
+        plain = Meter(conn)(
+            lambda: conn.execute(f"SELECT id FROM events WHERE {sql} ORDER BY id DESC LIMIT 500", params).fetchall()
+        )
         indexed = measured(tui_reads) + replay(replay_reads)
         return indexed, plain, measured.statements + replay.statements
 
@@ -263,7 +286,9 @@ def test_replay_of_free_text_sends_exactly_the_matches_while_the_index_lags(tmp_
     assert len(expected) > 10 and any(int(m[1:]) >= 90 for m in expected) and any(int(m[1:]) < 90 for m in expected)
     conn.close()
     with ServerThread(Settings(db=tmp_path / "target.db", port=0)) as target:
-        result = CliRunner().invoke(cli, ["replay", RARE.upper(), "--db", str(path), "--to", target.url], catch_exceptions=False)
+        result = CliRunner().invoke(
+            cli, ["replay", RARE.upper(), "--db", str(path), "--to", target.url], catch_exceptions=False
+        )
         assert result.exit_code == 0, result.output
         assert f"delivered      {len(expected)}" in result.output
     conn = capture.connect(tmp_path / "target.db")

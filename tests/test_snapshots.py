@@ -11,14 +11,7 @@ from typing import Any
 import pytest
 from textual.widgets import Input, TextArea
 
-from tests.tui_support import (
-    fill,
-    main_screen,
-    make_app,
-    message_request,
-    settle,
-    wire_requests,
-)
+from tests.tui_support import fill, main_screen, make_app, message_request, settle, wire_requests
 
 SIZE = (120, 36)
 
@@ -27,8 +20,14 @@ SIZE = (120, 36)
 def capture(db_path: Path) -> Path:
     """Real client payloads and one invalid event, at fixed times."""
     requests = list(wire_requests())[:14] + [
-        message_request({"type": "track", "event": "product added", "properties": {"sku": "45790-32", "price": 19},
-                         "context": {"library": {"name": "analytics.js", "version": "npm:next-1.84.3"}}})
+        message_request(
+            {
+                "type": "track",
+                "event": "product added",
+                "properties": {"sku": "45790-32", "price": 19},
+                "context": {"library": {"name": "analytics.js", "version": "npm:next-1.84.3"}},
+            }
+        )
     ]
     fill(db_path, requests)
     return db_path

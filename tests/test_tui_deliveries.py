@@ -37,7 +37,10 @@ class Harness(App[None]):
 @pytest.fixture
 def replayed(server: ServerThread, db_path: Path) -> Path:
     """A capture of three events replayed twice: delivered, then answered 400 with a JSON body."""
-    batch = {"writeKey": "wk", "batch": [{"type": "track", "userId": "u", "event": f"Step [red]{i}", "messageId": f"m{i}"} for i in range(3)]}
+    batch = {
+        "writeKey": "wk",
+        "batch": [{"type": "track", "userId": "u", "event": f"Step [red]{i}", "messageId": f"m{i}"} for i in range(3)],
+    }
     assert http(f"{server.url}/v1/batch", body=batch).status == 200
     with ScriptedTarget() as ok:
         assert CliRunner().invoke(cli, ["replay", "--db", str(db_path), "--to", ok.url]).exit_code == 0
@@ -75,10 +78,14 @@ async def test_runs_newest_first_with_failures_and_three_views(replayed: Path) -
         assert "Step [red]0" in text(app, "#view-sent-text")  # payload text is shown, never taken as markup
         await pilot.press("2")
         assert app.screen.query_one("#views", TabbedContent).active == "view-request"
-        assert "POST http://127.0.0.1:" in text(app, "#view-request-text") and "Authorization: Basic ••••••" in text(app, "#view-request-text")
+        assert "POST http://127.0.0.1:" in text(app, "#view-request-text") and "Authorization: Basic ••••••" in text(
+            app, "#view-request-text"
+        )
         assert "attempt 1: HTTP 400" in text(app, "#view-request-text")
         await pilot.press("3")
-        assert "HTTP 400" in text(app, "#view-response-text") and '"message": "Invalid JSON"' in text(app, "#view-response-text")
+        assert "HTTP 400" in text(app, "#view-response-text") and '"message": "Invalid JSON"' in text(
+            app, "#view-response-text"
+        )
 
 
 async def test_moving_through_failures_and_runs(replayed: Path) -> None:

@@ -25,8 +25,12 @@ from tests.tui_support import (
     wire_requests,
 )
 
-EVIL = {"type": "track", "event": "product added\x1b[31m [bold]x[/bold]", "userId": "u\x1b]52;c;aGk=\x07",
-        "properties": {"note": "[red]not markup[/red] \u202etxt"}}
+EVIL = {
+    "type": "track",
+    "event": "product added\x1b[31m [bold]x[/bold]",
+    "userId": "u\x1b]52;c;aGk=\x07",
+    "properties": {"note": "[red]not markup[/red] \u202etxt"},
+}
 
 
 def _detail(app: object) -> EventDetail:
@@ -39,8 +43,20 @@ def _pretty_text(app: object) -> str:
 
 async def test_tabs_switch_with_number_keys_and_render_the_selected_event(db_path: Path) -> None:
     """1-4 show Pretty, Raw, HTTP and Problems for the highlighted event."""
-    fill(db_path, [message_request({"type": "track", "event": "Signed Up", "userId": "u1", "properties": {"plan": "pro"},
-                                     "context": {"library": {"name": "analytics-python", "version": "2.4.0"}}})])
+    fill(
+        db_path,
+        [
+            message_request(
+                {
+                    "type": "track",
+                    "event": "Signed Up",
+                    "userId": "u1",
+                    "properties": {"plan": "pro"},
+                    "context": {"library": {"name": "analytics-python", "version": "2.4.0"}},
+                }
+            )
+        ],
+    )
     app = make_app(db_path)
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
@@ -207,8 +223,17 @@ async def test_command_palette_offers_every_action(db_path: Path) -> None:
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         titles = [c.title for c in app.get_system_commands(main_screen(app))]
-        for wanted in ("Pause / resume the stream", "Search", "Next match", "Paste a payload", "Copy as curl",
-                       "Show Raw", "Pretty as analytics-go", "Toggle type track", "Help"):
+        for wanted in (
+            "Pause / resume the stream",
+            "Search",
+            "Next match",
+            "Paste a payload",
+            "Copy as curl",
+            "Show Raw",
+            "Pretty as analytics-go",
+            "Toggle type track",
+            "Help",
+        ):
             assert wanted in titles
         command = next(c for c in app.get_system_commands(main_screen(app)) if c.title == "Copy as json")
         command.callback()
@@ -350,13 +375,30 @@ async def test_a_taller_or_shorter_detail_resizes_its_scroll_bar_without_a_layou
     from debugger.tui.widgets.lines_view import LinesView
 
     python = {"library": {"name": "analytics-python", "version": "2.4.0"}}  # one property a line
-    fill(db_path, [
-        message_request({"type": "track", "event": "Short", "userId": "u", "context": python}),
-        message_request({"type": "track", "event": "Long", "userId": "u", "context": python,
-                         "properties": {f"p{i}": i for i in range(25)}}),
-        message_request({"type": "track", "event": "Longer", "userId": "u", "context": python,
-                         "properties": {f"p{i}": i for i in range(40)}}),
-    ])
+    fill(
+        db_path,
+        [
+            message_request({"type": "track", "event": "Short", "userId": "u", "context": python}),
+            message_request(
+                {
+                    "type": "track",
+                    "event": "Long",
+                    "userId": "u",
+                    "context": python,
+                    "properties": {f"p{i}": i for i in range(25)},
+                }
+            ),
+            message_request(
+                {
+                    "type": "track",
+                    "event": "Longer",
+                    "userId": "u",
+                    "context": python,
+                    "properties": {f"p{i}": i for i in range(40)},
+                }
+            ),
+        ],
+    )
     app = make_app(db_path)
 
     async def settled_on(text: str) -> None:

@@ -26,14 +26,31 @@ def _text(renderable: Any) -> str:
 
 def test_problems_view_lists_every_category_with_paths_and_expectations(server: ServerThread) -> None:
     """One event: a protocol problem, strict, semantic, naming and plan findings, each under its heading."""
-    http(f"{server.url}/v1/track", body={"anonymousId": "a", "userId": "undefined", "event": "product added", "writeKey": "wk",
-                                          "properties": {"price": "19.99"}, "traits": {"plan": "pro"}})
+    http(
+        f"{server.url}/v1/track",
+        body={
+            "anonymousId": "a",
+            "userId": "undefined",
+            "event": "product added",
+            "writeKey": "wk",
+            "properties": {"price": "19.99"},
+            "traits": {"plan": "pro"},
+        },
+    )
     (event,) = events(server.settings.db)
     plan = CompiledPlan(parse_text("name: Web\nevents:\n  Product Added:\n    properties:\n      price: number\n"))
     text = _text(problems_view(event, Linter(plan=plan).event(event), plan.name))
     assert "✗ Accepted by Segment, but it violates the tracking plan." in text
-    for piece in ("Accepted, then dropped or mangled downstream", "traits_on_track", "placeholder_id", "Tracking plan Web",
-                  "unplanned_event", "Segment Spec", "near_miss_event", '"Product Added"'):
+    for piece in (
+        "Accepted, then dropped or mangled downstream",
+        "traits_on_track",
+        "placeholder_id",
+        "Tracking plan Web",
+        "unplanned_event",
+        "Segment Spec",
+        "near_miss_event",
+        '"Product Added"',
+    ):
         assert piece in text, piece
 
 
@@ -66,8 +83,15 @@ class _Harness(App[None]):
 async def test_schema_screen_shows_sources_events_and_drift(server: ServerThread) -> None:
     """The Schema screen reads the capture in a worker, lists it per source, and `d` keeps only drifting paths."""
     for value in (12, "12"):
-        http(f"{server.url}/v1/track", body={"userId": "u", "event": "Cart Emptied", "writeKey": "wk_web",
-                                              "properties": {"items": value, "reason": "timeout"}})
+        http(
+            f"{server.url}/v1/track",
+            body={
+                "userId": "u",
+                "event": "Cart Emptied",
+                "writeKey": "wk_web",
+                "properties": {"items": value, "reason": "timeout"},
+            },
+        )
     http(f"{server.url}/v1/identify", body={"userId": "u", "writeKey": "wk_ios", "traits": {"email": "a@example.com"}})
     app = _Harness(server.settings.db)
     async with app.run_test(size=(120, 36)) as pilot:
@@ -104,20 +128,14 @@ async def test_app_problems_tab_stream_marks_plan_reload_and_schema_key(db_path:
     """segdbg tui --plan: the stream marks lint findings, Problems lists plan violations, an edited plan re-judges, s opens Schema."""
     from debugger.tui.widgets.event_detail import EventDetail
     from debugger.tui.widgets.event_list import EventList
-    from tests.tui_support import (
-        fill,
-        main_screen,
-        make_app,
-        message_request,
-        plain,
-        settle,
-    )
+    from tests.tui_support import fill, main_screen, make_app, message_request, plain, settle
 
     plan = tmp_path / "plan.yaml"
     plan.write_text("name: Web\nevents:\n  Video Played:\n    properties:\n      title: number\n")
-    fill(db_path, [
-        message_request({"type": "track", "event": "Video Played", "userId": "u1", "properties": {"title": "Intro"}}),
-    ])
+    fill(
+        db_path,
+        [message_request({"type": "track", "event": "Video Played", "userId": "u1", "properties": {"title": "Intro"}})],
+    )
     app = make_app(db_path, plan=plan)
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
@@ -164,7 +182,9 @@ async def test_a_broken_plan_edit_keeps_the_last_good_plan(db_path: Path, tmp_pa
         assert any("Plan not reloaded" in (n.title or "") for n in app._notifications)
 
 
-def test_tui_passes_the_plan_and_reports_a_broken_one_before_starting(db_path: Path, tmp_path: Path, monkeypatch: Any) -> None:
+def test_tui_passes_the_plan_and_reports_a_broken_one_before_starting(
+    db_path: Path, tmp_path: Path, monkeypatch: Any
+) -> None:
     """`segdbg tui --plan FILE` hands the plan to the app; an unreadable plan is a one-line error, no TUI."""
     from click.testing import CliRunner
 

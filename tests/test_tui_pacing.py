@@ -50,7 +50,9 @@ def test_the_sampling_line_keeps_its_text_while_a_flood_holds_steady() -> None:
 
     def text(rate: float, shown: int) -> str:
         line = StatusLine()
-        line.show(StreamState(live=True, totals=Totals(), rate=rate, shown=300, cap=500, sampled_in=49_800, sampled_out=shown))
+        line.show(
+            StreamState(live=True, totals=Totals(), rate=rate, shown=300, cap=500, sampled_in=49_800, sampled_out=shown)
+        )
         return line.text.plain
 
     steady = text(9_864, 200)

@@ -16,12 +16,22 @@ from tests.tui_support import fill, main_screen, make_app, settle, stored_events
 
 FORMS = {
     "json message": ('{"type":"track","event":"Pasted JSON","userId":"u1"}', ["Pasted JSON"]),
-    "batch": ('{"batch":[{"type":"track","event":"B1","userId":"u"},{"type":"track","event":"B2","userId":"u"}]}', ["B1", "B2"]),
+    "batch": (
+        '{"batch":[{"type":"track","event":"B1","userId":"u"},{"type":"track","event":"B2","userId":"u"}]}',
+        ["B1", "B2"],
+    ),
     "ndjson": ('{"type":"track","event":"N1","userId":"u"}\n{"type":"page","name":"N2","userId":"u"}', ["N1", "N2"]),
-    "curl": (("curl http://localhost:8088/v1/track -u 'prod:' -H 'Content-Type: application/json' \\\n"
-              "  -d '{\"userId\":\"u1\",\"event\":\"Pasted Curl\"}'"), ["Pasted Curl"]),
-    "call": ('analytics.track("Pasted Call", { plan: "pro" });\nanalytics.identify("u1", { email: "a@b.c" })',
-             ["Pasted Call", None]),
+    "curl": (
+        (
+            "curl http://localhost:8088/v1/track -u 'prod:' -H 'Content-Type: application/json' \\\n"
+            '  -d \'{"userId":"u1","event":"Pasted Curl"}\''
+        ),
+        ["Pasted Curl"],
+    ),
+    "call": (
+        'analytics.track("Pasted Call", { plan: "pro" });\nanalytics.identify("u1", { email: "a@b.c" })',
+        ["Pasted Call", None],
+    ),
 }
 
 
@@ -82,7 +92,9 @@ async def test_a_terminal_paste_opens_the_dialog_with_the_text(db_path: Path) ->
     app = make_app(db_path)
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
-        main_screen(app).query_one(EventList).post_message(events.Paste('{"type":"track","event":"Dropped In","userId":"u"}'))
+        main_screen(app).query_one(EventList).post_message(
+            events.Paste('{"type":"track","event":"Dropped In","userId":"u"}')
+        )
         await settle(pilot)
         dialog = app.screen
         assert isinstance(dialog, PasteScreen)
@@ -119,4 +131,7 @@ async def test_invalid_pasted_events_are_stored_with_their_problems(db_path: Pat
         await pilot.press("ctrl+s")
         await settle(pilot)
         event = main_screen(app).query_one(EventDetail).event
-        assert event["status"] == "invalid" and {p["code"] for p in event["problems"]} >= {"missing_event", "no_user_anon_id"}
+        assert event["status"] == "invalid" and {p["code"] for p in event["problems"]} >= {
+            "missing_event",
+            "no_user_anon_id",
+        }

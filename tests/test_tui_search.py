@@ -11,14 +11,7 @@ from debugger.tui.widgets.event_detail import EventDetail
 from debugger.tui.widgets.event_list import EventList
 from debugger.tui.widgets.filter_bar import FilterBar
 from debugger.tui.widgets.status import HeaderBar
-from tests.tui_support import (
-    fill,
-    main_screen,
-    make_app,
-    message_request,
-    settle,
-    track,
-)
+from tests.tui_support import fill, main_screen, make_app, message_request, settle, track
 
 
 def _names(screen: object) -> list[str]:
@@ -135,8 +128,14 @@ async def test_search_and_n_reach_events_the_sampled_list_skipped(db_path: Path)
 
 async def test_type_toggles_narrow_the_search(db_path: Path) -> None:
     """Ticking types adds a type: term to the search."""
-    fill(db_path, [track(1), message_request({"type": "identify", "userId": "u9"}),
-                   message_request({"type": "page", "name": "Home", "userId": "u9"})])
+    fill(
+        db_path,
+        [
+            track(1),
+            message_request({"type": "identify", "userId": "u9"}),
+            message_request({"type": "page", "name": "Home", "userId": "u9"}),
+        ],
+    )
     app = make_app(db_path)
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
@@ -155,8 +154,7 @@ async def test_type_toggles_narrow_the_search(db_path: Path) -> None:
 async def test_search_on_a_capture_whose_index_lags(db_path: Path) -> None:
     """Free text goes through the FTS index for the rows it covers and scans only the rest: the list,
     the count, n/N across the watermark and newly arriving matches are exactly the matching events."""
-    from debugger.store import index
-    from debugger.store import capture
+    from debugger.store import capture, index
 
     fill(db_path, [track(n, properties={"note": "a quokka" if n % 5 == 0 else "plain"}) for n in range(20)])
     conn = capture.connect(db_path)
@@ -223,7 +221,12 @@ async def test_rows_show_before_the_count_and_n_steps_without_recounting(db_path
         await settle(pilot)
         assert _count(screen) == "6 matches" and len(counts) == 1
         detail = screen.query_one(EventDetail)
-        for key, name, label in [("N", "Event 8", "5 of 6"), ("N", "Event 6", "4 of 6"), ("N", "Event 4", "3 of 6"), ("n", "Event 6", "4 of 6")]:
+        for key, name, label in [
+            ("N", "Event 8", "5 of 6"),
+            ("N", "Event 6", "4 of 6"),
+            ("N", "Event 4", "3 of 6"),
+            ("n", "Event 6", "4 of 6"),
+        ]:
             await pilot.press(key)
             await settle(pilot)
             assert (detail.event["name"], _count(screen)) == (name, label)

@@ -12,15 +12,7 @@ from debugger.tui.widgets.event_detail import EventDetail
 from debugger.tui.widgets.event_list import EventList
 from debugger.tui.widgets.status import HeaderBar, StatusLine
 from tests.helpers import ServeProcess, http
-from tests.tui_support import (
-    fill,
-    layout_requests,
-    main_screen,
-    make_app,
-    settle,
-    stored_events,
-    track,
-)
+from tests.tui_support import fill, layout_requests, main_screen, make_app, settle, stored_events, track
 
 
 async def test_events_arriving_while_following_move_the_cursor_along(db_path: Path) -> None:
@@ -163,7 +155,6 @@ async def test_a_sampled_flood_is_polled_less_often_and_normal_pace_returns_afte
         assert delays[-1] == 0.1
 
 
-
 async def test_a_small_burst_is_shown_whole(db_path: Path) -> None:
     """`segdbg send sample_events/` arrives at once; every event of it is listed."""
     fill(db_path, [track(0)])
@@ -221,7 +212,9 @@ async def test_follows_a_capture_written_by_another_process(db_path: Path) -> No
             await settle(pilot)
             stream = main_screen(app).query_one(EventList)
             assert [stream.events[i]["name"] for i in stream.order] == ["First"]
-            assert http(server.url + "/v1/track", body={"userId": "u1", "event": "Second", "writeKey": "k"}).status == 200
+            assert (
+                http(server.url + "/v1/track", body={"userId": "u1", "event": "Second", "writeKey": "k"}).status == 200
+            )
             for _ in range(200):  # the app's own 50 ms timer picks it up; bounded wait, no fixed sleep
                 if len(stream.order) == 2:
                     break

@@ -19,9 +19,8 @@ import orjson
 import pytest
 from click.testing import CliRunner, Result
 
-from debugger.core.http import wire
-from debugger.core.http import model
 from debugger.cli import cli
+from debugger.core.http import model, wire
 from tests.helpers import ServeProcess, basic, http
 from tests.tui_support import fill, message_request
 
@@ -43,7 +42,9 @@ LONGEST_LINE = 400
 def assert_inert(output: str, what: str) -> None:
     """No raw control or bidi character, and no line longer than a wide terminal."""
     found = RAW.search(output)
-    assert found is None, f"{what}: raw {found.group()!r} at {found.start()}: {output[max(0, found.start() - 60):found.start() + 20]!r}"
+    assert found is None, (
+        f"{what}: raw {found.group()!r} at {found.start()}: {output[max(0, found.start() - 60) : found.start() + 20]!r}"
+    )
     longest = max((len(line) for line in output.splitlines()), default=0)
     assert longest <= LONGEST_LINE, f"{what}: a {longest:,}-character line"
     assert "W" * 500 not in output, f"{what}: the huge line came through whole"
@@ -53,16 +54,31 @@ def assert_inert(output: str, what: str) -> None:
 def hostile(tmp_path: Path) -> Path:
     """A capture whose every field a command may print carries something hostile."""
     db = tmp_path / "hostile.db"
-    fill(db, [
-        message_request({"type": "track", "event": EVIL_NAME, "userId": OSC52, "anonymousId": CLEAR,
-                         "properties": {MARKUP: OSC8, "huge": HUGE, "nul": "a\x00b", ANSI: 1},
-                         "context": {"library": {"name": C1 + "lib", "version": BIDI}}}, key="wk" + ANSI),
-        message_request({"type": "identify", "userId": "u\x1b[1A", "traits": {"email": MARKUP}}),
-        message_request({"type": "page", "name": HUGE, "userId": "u"}),
-        message_request({"type": "track", "event": "product added " + OSC8, "userId": "u"}),  # a naming finding
-        model.IncomingRequest(method="POST", path="/v1/batch", headers=(("Authorization", basic("wk")),),
-                             body=orjson.dumps({"batch": [{"type": ANSI + MARKUP, "userId": "u"}]})),  # an unknown type
-    ])
+    fill(
+        db,
+        [
+            message_request(
+                {
+                    "type": "track",
+                    "event": EVIL_NAME,
+                    "userId": OSC52,
+                    "anonymousId": CLEAR,
+                    "properties": {MARKUP: OSC8, "huge": HUGE, "nul": "a\x00b", ANSI: 1},
+                    "context": {"library": {"name": C1 + "lib", "version": BIDI}},
+                },
+                key="wk" + ANSI,
+            ),
+            message_request({"type": "identify", "userId": "u\x1b[1A", "traits": {"email": MARKUP}}),
+            message_request({"type": "page", "name": HUGE, "userId": "u"}),
+            message_request({"type": "track", "event": "product added " + OSC8, "userId": "u"}),  # a naming finding
+            model.IncomingRequest(
+                method="POST",
+                path="/v1/batch",
+                headers=(("Authorization", basic("wk")),),
+                body=orjson.dumps({"batch": [{"type": ANSI + MARKUP, "userId": "u"}]}),
+            ),  # an unknown type
+        ],
+    )
     return db
 
 
@@ -151,7 +167,9 @@ def evil_target() -> Iterator[str]:
 
 def test_replay_summary(hostile: Path, evil_target: str) -> None:
     """`replay` to a target that rejects with a hostile body: the not-delivered lines stay inert and short."""
-    result = run("replay", "--db", str(hostile), "--to", evil_target, "--no-batch", "--report", str(hostile.parent / "r.json"))
+    result = run(
+        "replay", "--db", str(hostile), "--to", evil_target, "--no-batch", "--report", str(hostile.parent / "r.json")
+    )
     assert result.exit_code != 0
     assert_inert(result.output, "replay")
     assert "not delivered" in result.output and "\\x1b[31mRED" in result.output
@@ -161,11 +179,18 @@ def test_headless_request_lines_and_logs(tmp_path: Path) -> None:
     """`serve --headless`: one inert, bounded line per request, whatever the path, key, library or error."""
     server = ServeProcess(tmp_path / "h.db")
     try:
-        http(server.url + "/v1/track", body={"userId": "u", "event": EVIL_NAME, "context": {"library": {"name": OSC8 + HUGE}}},
-             headers={"Authorization": basic("wk" + ANSI + HUGE[:5000])})
+        http(
+            server.url + "/v1/track",
+            body={"userId": "u", "event": EVIL_NAME, "context": {"library": {"name": OSC8 + HUGE}}},
+            headers={"Authorization": basic("wk" + ANSI + HUGE[:5000])},
+        )
         http(server.url + "/v1/%1b%5b2J" + "x" * 3000, body=b"{}")  # the path is decoded: ESC [ 2 J
         http(server.url + "/v1/track", body=b'{"writeKey": "' + ANSI.encode() + b'", "userId": ')  # invalid JSON
-        http(server.url + "/v1/track", body={"writeKey": "k", "userId": "u", "event": "E"}, headers={f"X-{i}": "v" for i in range(200)})
+        http(
+            server.url + "/v1/track",
+            body={"writeKey": "k", "userId": "u", "event": "E"},
+            headers={f"X-{i}": "v" for i in range(200)},
+        )
     finally:
         code, out, err = server.stop()
     assert code == 0
@@ -181,10 +206,22 @@ async def test_the_tui_shows_every_event_inert_in_every_tab(hostile: Path) -> No
     from debugger.tui.widgets.event_list import EventList
     from tests.tui_support import main_screen, make_app, settle
 
-    fill(hostile, [model.IncomingRequest(
-        method="POST", path="/v1/track", remote="127.0.0.1",
-        headers=(("Authorization", basic("wk")), ("User-Agent", OSC8 + HUGE[:3000]), ("X-Note", ANSI + MARKUP + BIDI)),
-        body=orjson.dumps({"userId": "u", "event": "Headers " + CLEAR}))])
+    fill(
+        hostile,
+        [
+            model.IncomingRequest(
+                method="POST",
+                path="/v1/track",
+                remote="127.0.0.1",
+                headers=(
+                    ("Authorization", basic("wk")),
+                    ("User-Agent", OSC8 + HUGE[:3000]),
+                    ("X-Note", ANSI + MARKUP + BIDI),
+                ),
+                body=orjson.dumps({"userId": "u", "event": "Headers " + CLEAR}),
+            )
+        ],
+    )
     app = make_app(hostile)
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
@@ -203,7 +240,7 @@ async def test_the_tui_shows_every_event_inert_in_every_tab(hostile: Path) -> No
                 await settle(pilot, rounds=2)
                 svg = app.export_screenshot()
                 found = RAW.search(svg)
-                assert found is None, (event_id, tab, svg[max(0, found.start() - 80):found.start() + 20])
+                assert found is None, (event_id, tab, svg[max(0, found.start() - 80) : found.start() + 20])
                 if (event_id, tab) in ((6, "3"), (5, "4"), (1, "1")):  # the hostile text is there, shown as escapes
                     assert "\\x1b" in svg, (event_id, tab)
 
@@ -238,6 +275,10 @@ def test_error_messages_quote_client_values_escaped_and_bounded(fixed_now: objec
     assert refused["code"] == "invalid_write_key" and len(str(refused["message"])) < 250
     assert "\\x1b[31mRED" in str(refused["message"])
     missing = answer(model.IncomingRequest("POST", "/v1/" + ANSI + "p" * 60_000, body=b"{}"))
-    assert missing["code"] == "not_found" and len(str(missing["message"])) < 400 and "\x1b" not in str(missing["message"])
-    encoding = answer(model.IncomingRequest("POST", "/v1/track", headers=(("Content-Encoding", "zz" * 5000),), body=b"{}"))
+    assert (
+        missing["code"] == "not_found" and len(str(missing["message"])) < 400 and "\x1b" not in str(missing["message"])
+    )
+    encoding = answer(
+        model.IncomingRequest("POST", "/v1/track", headers=(("Content-Encoding", "zz" * 5000),), body=b"{}")
+    )
     assert encoding["code"] == "invalid_encoding" and len(str(encoding["message"])) < 200

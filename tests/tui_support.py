@@ -12,12 +12,9 @@ from typing import Any
 
 import orjson
 
-from debugger.store import reads
-from debugger.store import capture
+from debugger.core.http import model, wire
+from debugger.store import capture, reads
 from debugger.store import writer as store_writer
-
-from debugger.core.http import wire
-from debugger.core.http import model
 from tests.helpers import SHARED, basic
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,7 +34,11 @@ def wire_requests() -> Iterator[model.IncomingRequest]:
                 (k, v) for k, v in record["headers"] if k.lower() not in ("content-encoding", "content-length")
             )
             yield model.IncomingRequest(
-                method="POST", path=record["path"], headers=headers, body=record["body_text"].encode(), remote="127.0.0.1"
+                method="POST",
+                path=record["path"],
+                headers=headers,
+                body=record["body_text"].encode(),
+                remote="127.0.0.1",
             )
 
 
@@ -45,7 +46,11 @@ def message_request(message: dict[str, Any], key: str = "wk_test", path: str | N
     """One message posted to its own route with Basic auth."""
     route = path or f"/v1/{message.get('type', 'track')}"
     return model.IncomingRequest(
-        method="POST", path=route, headers=(("Authorization", basic(key)),), body=orjson.dumps(message), remote="127.0.0.1"
+        method="POST",
+        path=route,
+        headers=(("Authorization", basic(key)),),
+        body=orjson.dumps(message),
+        remote="127.0.0.1",
     )
 
 
@@ -57,7 +62,9 @@ def fill(db: Path, requests: Iterable[model.IncomingRequest], *, start: datetime
     try:
         for index, request in enumerate(requests):
             outcome = wire.handle(
-                request, received_at=start + timedelta(milliseconds=step_ms * index), new_id=lambda: f"gen-{next(counter)}"
+                request,
+                received_at=start + timedelta(milliseconds=step_ms * index),
+                new_id=lambda: f"gen-{next(counter)}",
             )
             ids += writer.submit(outcome.record, outcome.events).result().event_ids
     finally:
@@ -76,7 +83,9 @@ def stored_events(db: Path) -> list[dict[str, Any]]:
 
 def track(n: int, **extra: Any) -> model.IncomingRequest:
     """A small valid track message number ``n``."""
-    return message_request({"type": "track", "event": f"Event {n}", "userId": f"user-{n}", "messageId": f"m-{n}", **extra})
+    return message_request(
+        {"type": "track", "event": f"Event {n}", "userId": f"user-{n}", "messageId": f"m-{n}", **extra}
+    )
 
 
 class FakeMonotonic:
@@ -145,4 +154,3 @@ def layout_requests(widget_class: type[Any]) -> Iterator[list[str]]:
         yield asked
     finally:
         widget_class.refresh = original
-

@@ -45,9 +45,20 @@ class ChildServer:
         root = str(Path(__file__).resolve().parent.parent.parent)
         env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
         args = [
-            sys.executable, "-m", "debugger", "serve", "--headless", "--quiet",
-            "--host", settings.host, "--port", str(settings.port), "--db", str(settings.db),
-            "--exit-with-parent", str(os.getpid()),
+            sys.executable,
+            "-m",
+            "debugger",
+            "serve",
+            "--headless",
+            "--quiet",
+            "--host",
+            settings.host,
+            "--port",
+            str(settings.port),
+            "--db",
+            str(settings.db),
+            "--exit-with-parent",
+            str(os.getpid()),
         ]
         for key in sorted(settings.write_keys):
             args += ["--write-key", key]

@@ -30,7 +30,12 @@ def base_url(url: str) -> str:
 
 
 def call(
-    url: str, path: str, params: dict[str, Any] | None = None, *, post: bool = False, timeout: float | None = 30,
+    url: str,
+    path: str,
+    params: dict[str, Any] | None = None,
+    *,
+    post: bool = False,
+    timeout: float | None = 30,
     body: dict[str, Any] | None = None,
 ) -> Any:
     """GET (or POST with a JSON body, empty by default) ``/debugger/api/<path>`` and return the decoded JSON."""
@@ -51,7 +56,9 @@ def call(
             data = orjson.loads(body)
             raise ApiError(exc.code, str(data.get("code", "error")), str(data.get("message", ""))) from None
         except (orjson.JSONDecodeError, AttributeError):
-            raise ApiError(exc.code, "http_error", f"{target} answered {exc.code} {exc.reason}; is it a segdbg server?") from None
+            raise ApiError(
+                exc.code, "http_error", f"{target} answered {exc.code} {exc.reason}; is it a segdbg server?"
+            ) from None
     except (urllib.error.URLError, http.client.HTTPException, OSError, TimeoutError) as exc:
         reason = getattr(exc, "reason", exc)
         raise Unreachable(f"cannot reach {base_url(url)}: {reason}") from None

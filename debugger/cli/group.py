@@ -15,7 +15,6 @@ import click
 from debugger import __version__
 from debugger.core.exitcode import ExitCode
 
-
 EPILOG = """\b
 Exit codes: 0 ok · 1 error · 2 usage · 3 expectation/violation failed or request rejected
             4 target unreachable · 130 interrupted

@@ -14,6 +14,7 @@ from debugger.core.query.language import Query, QueryError, parse
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+
 def db_option(func: F) -> F:
     """``--db PATH``: the capture file (else $SEGDBG_DB, else ./segdbg.db)."""
     return click.option(
@@ -24,13 +25,16 @@ def db_option(func: F) -> F:
         help="Capture database. Default: $SEGDBG_DB, else ./segdbg.db.",
     )(func)
 
+
 def resolve_db(db: Path | None) -> Path:
     """Apply the DESIGN §3 order: --db, $SEGDBG_DB, ./segdbg.db."""
     return default_db_path(str(db) if db else None, dict(os.environ))
 
+
 def default_db_path(option: str | None, environ: dict[str, str]) -> Path:
     """``--db PATH``, else ``$SEGDBG_DB``, else ``./segdbg.db`` (DESIGN §3)."""
     return Path(option or environ.get("SEGDBG_DB") or "segdbg.db")
+
 
 def url_option(func: F) -> F:
     """``--url URL``: a running segdbg server to ask instead of opening the database."""
@@ -40,6 +44,7 @@ def url_option(func: F) -> F:
         metavar="URL",
         help="Ask a running segdbg server (its debugger API) instead of opening --db, e.g. http://127.0.0.1:8088.",
     )(func)
+
 
 def parse_query(text: str | None) -> Query:
     """Parse a filter for a command; a malformed one is a usage error (exit 2) that points at the term."""

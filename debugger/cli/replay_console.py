@@ -77,7 +77,9 @@ def run_replay(config: RunConfig, report_file: Path | None, junit_file: Path | N
     _write_reports(config.db, outcome.run_id, report_file, junit_file)
     return outcome.exit_code if outcome.status != "interrupted" else int(ExitCode.INTERRUPTED)
 
+
 FIRST_FAILURES = 5
+
 
 def _first_failures(db: Path, run_id: int) -> None:
     """The first few events not delivered, so the summary points at something concrete."""
@@ -86,10 +88,15 @@ def _first_failures(db: Path, run_id: int) -> None:
         more = count_not_delivered(conn, run_id) - len(first)
     click.echo("  not delivered:")
     for delivery in first:
-        label = " ".join(x for x in (delivery["type"] or "event", f'"{delivery["name"]}"' if delivery["name"] else "") if x)
-        click.echo(f"    #{delivery['event_id']} {inert(label, 50)}  {inert(delivery['error'] or delivery['reason'], 100)}")
+        label = " ".join(
+            x for x in (delivery["type"] or "event", f'"{delivery["name"]}"' if delivery["name"] else "") if x
+        )
+        click.echo(
+            f"    #{delivery['event_id']} {inert(label, 50)}  {inert(delivery['error'] or delivery['reason'], 100)}"
+        )
     if more > 0:
         click.echo(f"    … and {more:,} more: --report FILE has each one, and so does `segdbg tui` (d: Deliveries)")
+
 
 def _write_reports(db: Path, run_id: int, report_file: Path | None, junit_file: Path | None) -> None:
     if report_file is None and junit_file is None:
@@ -107,6 +114,7 @@ def _write_reports(db: Path, run_id: int, report_file: Path | None, junit_file: 
                 click.echo(f"JUnit XML written to {junit_file}.", err=True)
         except OSError as exc:
             raise click.ClickException(f"cannot write the report: {exc}") from exc
+
 
 def dry_run(config: RunConfig) -> None:
     now = datetime.now(UTC)
@@ -132,7 +140,8 @@ def dry_run(config: RunConfig) -> None:
     out.flush()
     click.echo(
         f"Dry run: would send {events:,} of {count:,} events in {requests:,} requests to {config.target}"
-        + (f"; {skipped:,} would not be sent" if skipped else "") + ". Nothing was sent or recorded.",
+        + (f"; {skipped:,} would not be sent" if skipped else "")
+        + ". Nothing was sent or recorded.",
         err=True,
     )
 
@@ -140,16 +149,20 @@ def dry_run(config: RunConfig) -> None:
 #: With --resume, everything but these comes from the run itself (the retry settings, when given, replace the run's).
 RESUME_OPTIONS = ("write_key", "report_file", "junit_file", "dry_run", "resume", "retries", "backoff", "timeout")
 
+
 def resume(query: tuple[str, ...], url: str | None, db: Path | None, opts: dict[str, Any]) -> None:
     """Continue a recorded run: its own target, selection and options."""
     context = click.get_current_context()
     given = [
-        name for name in opts
+        name
+        for name in opts
         if name not in RESUME_OPTIONS and context.get_parameter_source(name) not in (ParameterSource.DEFAULT, None)
     ]
     if query or url is not None or given:
         extra = ["QUERY"] * bool(query) + ["--to"] * (url is not None) + [f"--{n.replace('_', '-')}" for n in given]
-        raise click.UsageError(f"--resume continues a run with its own target, query and options; drop {', '.join(extra)}.")
+        raise click.UsageError(
+            f"--resume continues a run with its own target, query and options; drop {', '.join(extra)}."
+        )
     path = resolve_db(db)
     if not path.exists():
         raise click.ClickException(f"{path}: no such capture; pass --db PATH.")
@@ -160,8 +173,11 @@ def resume(query: tuple[str, ...], url: str | None, db: Path | None, opts: dict[
         return
     except NotResumable as exc:
         raise click.ClickException(str(exc)) from exc
-    retry = {name: opts[name] for name in ("retries", "backoff", "timeout")
-             if context.get_parameter_source(name) not in (ParameterSource.DEFAULT, None)}
+    retry = {
+        name: opts[name]
+        for name in ("retries", "backoff", "timeout")
+        if context.get_parameter_source(name) not in (ParameterSource.DEFAULT, None)
+    }
     if retry:
         config = replace(config, policy=replace(config.policy, **retry))
     click.echo(

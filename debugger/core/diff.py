@@ -98,8 +98,10 @@ class CaptureDiff:
     @property
     def differences(self) -> int:
         """How many differences were found (0: the captures match)."""
-        return len(self.only_a) + len(self.only_b) + sum(
-            (c.count_a != c.count_b) + len(c.added) + len(c.removed) + len(c.retyped) for c in self.changed
+        return (
+            len(self.only_a)
+            + len(self.only_b)
+            + sum((c.count_a != c.count_b) + len(c.added) + len(c.removed) + len(c.retyped) for c in self.changed)
         )
 
 

@@ -33,19 +33,8 @@ TYPES: tuple[str, ...] = ("identify", "track", "page", "screen", "group", "alias
 #: Field names, in one place (STYLE §2.2).
 TYPE, USER_ID, ANONYMOUS_ID, MESSAGE_ID = "type", "userId", "anonymousId", "messageId"
 EVENT, NAME, GROUP_ID, PREVIOUS_ID = "event", "name", "groupId", "previousId"
-TIMESTAMP, ORIGINAL_TIMESTAMP, SENT_AT, RECEIVED_AT = (
-    "timestamp",
-    "originalTimestamp",
-    "sentAt",
-    "receivedAt",
-)
-CONTEXT, INTEGRATIONS, PROPERTIES, TRAITS, WRITE_KEY = (
-    "context",
-    "integrations",
-    "properties",
-    "traits",
-    "writeKey",
-)
+TIMESTAMP, ORIGINAL_TIMESTAMP, SENT_AT, RECEIVED_AT = ("timestamp", "originalTimestamp", "sentAt", "receivedAt")
+CONTEXT, INTEGRATIONS, PROPERTIES, TRAITS, WRITE_KEY = ("context", "integrations", "properties", "traits", "writeKey")
 BATCH = "batch"
 
 #: Limits from PROTOCOL.md §3.1, measured on decompressed bytes.
@@ -82,12 +71,7 @@ class Problem:
 
     def to_dict(self) -> dict[str, str]:
         """The JSON form stored in ``events.problems``."""
-        return {
-            "code": self.code,
-            "path": self.path,
-            "message": self.message,
-            "severity": self.severity,
-        }
+        return {"code": self.code, "path": self.path, "message": self.message, "severity": self.severity}
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,9 +299,7 @@ def _resolve_type(item: Mapping[str, Any], path_type: str | None, problems: list
     if given is None or given == "":
         problems.append(Problem("missing_type", TYPE, "A batch item needs a `type`."))
         return None
-    problems.append(
-        Problem("invalid_type", TYPE, f"Unknown type {_short(given)}; expected one of {', '.join(TYPES)}.")
-    )
+    problems.append(Problem("invalid_type", TYPE, f"Unknown type {_short(given)}; expected one of {', '.join(TYPES)}."))
     return given if isinstance(given, str) else None
 
 
@@ -333,26 +315,18 @@ def _identifier(stored: dict[str, Any], key: str, problems: list[Problem]) -> st
         text = str(value)
         stored[key] = text
         return text
-    problems.append(
-        Problem(f"invalid_{key}", key, f"`{key}` must be a string or a number, not {_json_kind(value)}.")
-    )
+    problems.append(Problem(f"invalid_{key}", key, f"`{key}` must be a string or a number, not {_json_kind(value)}."))
     stored.pop(key, None)
     return None
 
 
 def _check_required(
-    kind: str | None,
-    stored: dict[str, Any],
-    user_id: str | None,
-    anonymous_id: str | None,
-    problems: list[Problem],
+    kind: str | None, stored: dict[str, Any], user_id: str | None, anonymous_id: str | None, problems: list[Problem]
 ) -> None:
     if user_id is None and anonymous_id is None and kind != "alias":
         problems.append(
             Problem(
-                "no_user_anon_id",
-                USER_ID,
-                "Neither `userId` nor `anonymousId` is set; Segment drops this message.",
+                "no_user_anon_id", USER_ID, "Neither `userId` nor `anonymousId` is set; Segment drops this message."
             )
         )
     if kind == "track":
@@ -360,9 +334,7 @@ def _check_required(
         if event is None or event == "":
             problems.append(Problem("missing_event", EVENT, "A track call needs an `event` name."))
         elif not isinstance(event, str):
-            problems.append(
-                Problem("invalid_event", EVENT, f"`event` must be a string, not {_json_kind(event)}.")
-            )
+            problems.append(Problem("invalid_event", EVENT, f"`event` must be a string, not {_json_kind(event)}."))
     elif kind == "group":
         group_id = stored.get(GROUP_ID)
         if isinstance(group_id, int | float) and not isinstance(group_id, bool):
@@ -376,9 +348,7 @@ def _check_required(
         if isinstance(previous, int | float) and not isinstance(previous, bool):
             stored[PREVIOUS_ID] = str(previous)
         elif not isinstance(previous, str) or previous == "":
-            problems.append(
-                Problem("missing_previous_id", PREVIOUS_ID, "An alias call needs a `previousId`.")
-            )
+            problems.append(Problem("missing_previous_id", PREVIOUS_ID, "An alias call needs a `previousId`."))
 
 
 def _message_id(stored: dict[str, Any], new_id: Callable[[], str], problems: list[Problem]) -> str:
@@ -409,9 +379,7 @@ def _message_id(stored: dict[str, Any], new_id: Callable[[], str], problems: lis
     return value
 
 
-def _enrich_times(
-    stored: dict[str, Any], item: Mapping[str, Any], envelope: Envelope, problems: list[Problem]
-) -> str:
+def _enrich_times(stored: dict[str, Any], item: Mapping[str, Any], envelope: Envelope, problems: list[Problem]) -> str:
     """Apply PROTOCOL.md §4.3: originalTimestamp, sentAt and the skew-corrected timestamp.
 
     receivedAt is stored with millisecond precision and the correction starts from that
@@ -457,10 +425,7 @@ def _item_write_key(item: Mapping[str, Any]) -> str | None:
 
 def _library(library: Mapping[str, Any]) -> tuple[str | None, str | None]:
     name, version = library.get("name"), library.get("version")
-    return (
-        name if isinstance(name, str) else None,
-        str(version) if isinstance(version, str | int | float) else None,
-    )
+    return (name if isinstance(name, str) else None, str(version) if isinstance(version, str | int | float) else None)
 
 
 def _display_name(kind: str | None, stored: Mapping[str, Any]) -> str | None:

@@ -92,9 +92,7 @@ def format_timestamp(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
-def corrected_timestamp(
-    received_at: datetime, sent_at: datetime | None, original: datetime | None
-) -> datetime:
+def corrected_timestamp(received_at: datetime, sent_at: datetime | None, original: datetime | None) -> datetime:
     """Segment's clock-skew correction (D-COMMON): ``receivedAt − (sentAt − originalTimestamp)``.
 
     Falls back to ``original`` when the client sent no ``sentAt``, and to ``received_at``

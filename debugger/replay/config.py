@@ -43,9 +43,11 @@ class RunConfig:
 
 VERSION = 2  # 1 kept the selection as SQL, before it was read through the search index
 
+
 def fingerprint(write_key: str | None) -> str | None:
     """A short hash that recognises the write key without storing it."""
     return None if write_key is None else hashlib.sha256(write_key.encode()).hexdigest()[:16]
+
 
 class StableIds:
     """``--new-message-ids`` that are the same every time an event is planned in a run:
@@ -64,9 +66,11 @@ class StableIds:
     def __call__(self) -> str:
         return str(uuid.uuid5(self.namespace, str(self.current)))
 
+
 def bounded(selection: Selection, upto: int) -> Selection:
     """A :class:`~debugger.core.replay.selection.Selection` limited to the events stored when the run started."""
     return replace(selection, upto=int(upto))
+
 
 def _selection_spec(selection: Selection) -> dict[str, Any]:
     return {
@@ -75,6 +79,7 @@ def _selection_spec(selection: Selection) -> dict[str, Any]:
         "statuses": list(selection.statuses) if selection.statuses is not None else None,
         "upto": selection.upto,
     }
+
 
 def selection_from_spec(recorded: Mapping[str, Any], run_id: int) -> Selection:
     """The recorded selection, leaving out what ``run_id`` delivered."""
@@ -86,6 +91,7 @@ def selection_from_spec(recorded: Mapping[str, Any], run_id: int) -> Selection:
         upto=recorded.get("upto"),
         skip_delivered_of=run_id,
     )
+
 
 def spec(config: RunConfig, *, upto: int, shift: timedelta | None, token: str) -> dict[str, Any]:
     """What ``runs.resume`` holds for a run about to start."""
@@ -101,6 +107,10 @@ def spec(config: RunConfig, *, upto: int, shift: timedelta | None, token: str) -
         "write_key": fingerprint(write_key),
         "shift_s": shift.total_seconds() if shift is not None else None,
         "concurrency": config.concurrency,
-        "policy": {"retries": config.policy.retries, "backoff": config.policy.backoff, "timeout": config.policy.timeout},
+        "policy": {
+            "retries": config.policy.retries,
+            "backoff": config.policy.backoff,
+            "timeout": config.policy.timeout,
+        },
         "token": token,
     }

@@ -179,7 +179,13 @@ class Deliverer:
                     if self.unreachable is not None:
                         slots.release()
                         self.on_sent(
-                            Sent(planned, self.root + planned.path, NOT_SENT, reason="not sent: target unreachable", error=self.unreachable)
+                            Sent(
+                                planned,
+                                self.root + planned.path,
+                                NOT_SENT,
+                                reason="not sent: target unreachable",
+                                error=self.unreachable,
+                            )
                         )
                         continue
                     drift = None if scheduled is None else (loop.time() - scheduled) * 1000
@@ -203,7 +209,9 @@ class Deliverer:
         async def preflight() -> None:
             try:
                 async with session.options(
-                    self.root + "/v1/batch", allow_redirects=False, timeout=aiohttp.ClientTimeout(total=min(5.0, self.policy.timeout))
+                    self.root + "/v1/batch",
+                    allow_redirects=False,
+                    timeout=aiohttp.ClientTimeout(total=min(5.0, self.policy.timeout)),
                 ) as response:
                     await response.read()
             except (aiohttp.ClientError, TimeoutError):
@@ -217,9 +225,7 @@ class Deliverer:
         while True:
             attempt += 1
             status, headers, reason, error = await self._attempt(session, sent, attempt)
-            wait = next_wait(
-                status, headers, attempt, self.policy, now=datetime.now(UTC), jitter=self.jitter()
-            )
+            wait = next_wait(status, headers, attempt, self.policy, now=datetime.now(UTC), jitter=self.jitter())
             sent.attempts[-1]["wait_s"] = None if wait is None else round(wait, 3)
             if wait is None:
                 break
@@ -276,7 +282,13 @@ class Deliverer:
         latency = (time.perf_counter() - started) * 1000
         sent.http_status, sent.latency_ms = status, latency
         sent.attempts.append(
-            {"attempt": attempt, "sent_at": sent.sent_at, "status": status, "error": error, "latency_ms": round(latency, 3)}
+            {
+                "attempt": attempt,
+                "sent_at": sent.sent_at,
+                "status": status,
+                "error": error,
+                "latency_ms": round(latency, 3),
+            }
         )
         return status, answer, reason, error
 

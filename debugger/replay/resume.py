@@ -42,7 +42,9 @@ def check(run: Mapping[str, Any], *, me: int, alive: Any = None) -> dict[str, An
     """
     is_alive = alive or pid_alive
     if not run.get("resume"):
-        raise NotResumable(f"run #{run['id']} was recorded without what resuming needs (an older segdbg); start a new replay.")
+        raise NotResumable(
+            f"run #{run['id']} was recorded without what resuming needs (an older segdbg); start a new replay."
+        )
     pid = run.get("pid")
     if run["status"] == "running" and pid and pid != me and is_alive(pid):
         raise NotResumable(f"run #{run['id']} is still being sent by process {pid}; stop it (Ctrl-C) or wait for it.")
@@ -60,7 +62,9 @@ def config_for(db: Path, run: Mapping[str, Any], resume: Mapping[str, Any], writ
     """
     wanted = resume.get("write_key")
     if wanted is not None and write_key is None:
-        raise NotResumable(f"run #{run['id']} sent every event with --write-key; give the same --write-key to resume it.")
+        raise NotResumable(
+            f"run #{run['id']} sent every event with --write-key; give the same --write-key to resume it."
+        )
     if wanted is not None and fingerprint(write_key) != wanted:
         raise NotResumable(f"this is not the --write-key run #{run['id']} was sent with.")
     if wanted is None and write_key is not None:
@@ -70,12 +74,22 @@ def config_for(db: Path, run: Mapping[str, Any], resume: Mapping[str, Any], writ
     replay_options = ReplayOptions(
         **options, write_key=write_key, shift_by=timedelta(seconds=shift) if shift is not None else None
     )
-    selection = selection_from_spec(resume["selection"], int(run["id"]))  # bounded to the events stored when the run started
+    selection = selection_from_spec(
+        resume["selection"], int(run["id"])
+    )  # bounded to the events stored when the run started
     recorded = dict(run.get("options") or {})
     return RunConfig(
-        db=db, target=run["target"], query=run.get("query"), options=replay_options,
-        policy=RetryPolicy(**resume["policy"]), concurrency=int(resume["concurrency"]), timestamps=KEEP,
-        recorded_options=recorded, selection=selection, resume_of=int(run["id"]), token=str(resume["token"]),
+        db=db,
+        target=run["target"],
+        query=run.get("query"),
+        options=replay_options,
+        policy=RetryPolicy(**resume["policy"]),
+        concurrency=int(resume["concurrency"]),
+        timestamps=KEEP,
+        recorded_options=recorded,
+        selection=selection,
+        resume_of=int(run["id"]),
+        token=str(resume["token"]),
     )
 
 
@@ -89,7 +103,9 @@ def load(db: Path, ref: str, write_key: str | None) -> tuple[RunConfig, Mapping[
     with closing(connect(db)) as conn:
         run_id = resolve_run(conn, ref)
         if run_id is None:
-            raise NotResumable(f"no replay run {ref!r} in {db}; `segdbg diff run:last ...` and the TUI's d screen list them.")
+            raise NotResumable(
+                f"no replay run {ref!r} in {db}; `segdbg diff run:last ...` and the TUI's d screen list them."
+            )
         run = get_run(conn, run_id)
         assert run is not None
         run["pid"], run["resume"], pending = resume_record(conn, run_id)

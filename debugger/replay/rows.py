@@ -10,9 +10,9 @@ from typing import Any
 
 import orjson
 
-from debugger.replay.delivery import Sent
 from debugger.core.replay.planning import Skipped
 from debugger.core.replay.report import DELIVERED
+from debugger.replay.delivery import Sent
 
 
 def request_row(sent: Sent) -> dict[str, Any]:
@@ -46,8 +46,16 @@ def delivery_rows(sent: Sent) -> list[tuple[Any, ...]]:
     kept = sent.outcome != DELIVERED
     outcome = (sent.outcome, sent.http_status, sent.reason, sent.error, sent.latency_ms, len(sent.attempts))
     return [
-        (item.seq, item.event_id, item.type, item.name, item.message_id, item.sent_message_id, *outcome,
-         item.message.decode() if kept else None)
+        (
+            item.seq,
+            item.event_id,
+            item.type,
+            item.name,
+            item.message_id,
+            item.sent_message_id,
+            *outcome,
+            item.message.decode() if kept else None,
+        )
         for item in sent.request.items
     ]
 
@@ -56,6 +64,17 @@ def skipped_row(skipped: Skipped) -> tuple[Any, ...]:
     """The ``deliveries`` row of an event the plan left out."""
     item = skipped.item
     return (
-        item.seq, item.event_id, item.type, item.name, item.message_id, item.sent_message_id, "not_sent",
-        None, skipped.reason, skipped.message, None, 0, item.message.decode("utf-8", "replace") or None,
+        item.seq,
+        item.event_id,
+        item.type,
+        item.name,
+        item.message_id,
+        item.sent_message_id,
+        "not_sent",
+        None,
+        skipped.reason,
+        skipped.message,
+        None,
+        0,
+        item.message.decode("utf-8", "replace") or None,
     )

@@ -20,15 +20,15 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from debugger.core.exitcode import ExitCode
-from debugger.replay.delivery import END, Deliverer, Feed, Sent
 from debugger.core.replay.planning import SHIFT, ReplayOptions, Skipped, plan_replay, shift_delta
-from debugger.replay.rows import delivery_rows, request_row, skipped_row
-from debugger.store.selection import selected_events, selection_stats, top_id
 from debugger.core.replay.report import DELIVERED, Tally
-from debugger.replay.config import RunConfig, StableIds, bounded, spec
-from debugger.store.runs import INTERRUPTED, RunRecorder
-from debugger.store.capture import StoreError, connect
 from debugger.core.timefmt import format_timestamp
+from debugger.replay.config import RunConfig, StableIds, bounded, spec
+from debugger.replay.delivery import END, Deliverer, Feed, Sent
+from debugger.replay.rows import delivery_rows, request_row, skipped_row
+from debugger.store.capture import StoreError, connect
+from debugger.store.runs import INTERRUPTED, RunRecorder
+from debugger.store.selection import selected_events, selection_stats, top_id
 
 
 @dataclass(slots=True)
@@ -67,11 +67,17 @@ def prepare(config: RunConfig, now: datetime) -> tuple[ReplayOptions, int]:
     return options, count
 
 
-def planned(conn: sqlite3.Connection, config: RunConfig, options: ReplayOptions, first: tuple[int, int] = (0, 0)) -> Iterator[Any]:
+def planned(
+    conn: sqlite3.Connection, config: RunConfig, options: ReplayOptions, first: tuple[int, int] = (0, 0)
+) -> Iterator[Any]:
     """The plan of a run's selection; new messageIds are stable per event within a run."""
     ids = StableIds(config.token or uuid.uuid4().hex)
     return plan_replay(
-        ids.track(selected_events(conn, config.selection)), options, new_id=ids, first_seq=first[0], first_request=first[1]
+        ids.track(selected_events(conn, config.selection)),
+        options,
+        new_id=ids,
+        first_seq=first[0],
+        first_request=first[1],
     )
 
 
@@ -124,7 +130,9 @@ async def execute(
 
     def on_sent(sent: Sent) -> None:
         latency = sent.latency_ms if sent.http_status is not None else None  # no answer, no latency
-        tally.add_request(sent.outcome, len(sent.request.items), len(sent.attempts), latency, sent.drift_ms, sent.reason)
+        tally.add_request(
+            sent.outcome, len(sent.request.items), len(sent.attempts), latency, sent.drift_ms, sent.reason
+        )
         recorder.request(request_row(sent) if sent.attempts else None, delivery_rows(sent))
         if progress is not None:
             progress.advance(len(sent.request.items), tally)
@@ -136,12 +144,18 @@ async def execute(
             progress.advance(1, tally)
 
     deliverer = Deliverer(
-        config.target, policy=config.policy, concurrency=config.concurrency, on_sent=on_sent, on_skipped=on_skipped,
+        config.target,
+        policy=config.policy,
+        concurrency=config.concurrency,
+        on_sent=on_sent,
+        on_skipped=on_skipped,
         warm_up=options.paced,
     )
     if progress is not None:
         progress.deliverer = deliverer
-    planner = threading.Thread(target=_plan_into, args=(config, options, feed, failure, first), name="segdbg-plan", daemon=True)
+    planner = threading.Thread(
+        target=_plan_into, args=(config, options, feed, failure, first), name="segdbg-plan", daemon=True
+    )
     started = time.perf_counter()
     interrupted = False
     ticker = asyncio.create_task(progress.tick(tally)) if progress is not None else None
@@ -171,7 +185,11 @@ async def execute(
         recorder.finish(format_timestamp(datetime.now(UTC)), status, int(code), summary)
         recorder.close()
         outcome = RunOutcome(
-            run_id, status, int(code), summary, deliverer.unreachable,
+            run_id,
+            status,
+            int(code),
+            summary,
+            deliverer.unreachable,
             str(recorder.error) if recorder.error is not None else None,
         )
         done(outcome)

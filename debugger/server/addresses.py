@@ -34,6 +34,10 @@ def host_allowed(host_header: str | None, configured: str) -> bool:
     elif host.count(":") == 1:
         host = host.split(":", 1)[0]
     host = host.rstrip(".")
-    if host in LOOPBACK_HOSTS or host.endswith(".localhost") or (host.startswith("127.") and host.replace(".", "").isdigit()):
+    if (
+        host in LOOPBACK_HOSTS
+        or host.endswith(".localhost")
+        or (host.startswith("127.") and host.replace(".", "").isdigit())
+    ):
         return True
     return bool(host) and host == configured.lower() and configured not in ("0.0.0.0", "::", "")

@@ -91,7 +91,9 @@ def refusal(request: web.Request) -> web.Response | None:
     another origin, including ``same-site`` ones such as ``localhost:3000``).
     """
     if not host_allowed(request.headers.get("Host"), request.app[settings_key].host):
-        return _error(403, "forbidden_host", "The debugger API answers only requests addressed to this machine (Host header).")
+        return _error(
+            403, "forbidden_host", "The debugger API answers only requests addressed to this machine (Host header)."
+        )
     origin = request.headers.get("Origin")
     if origin is not None and origin != f"{request.scheme}://{request.host}":
         return _error(403, "cross_origin", "The debugger API is same-origin only.")
@@ -150,7 +152,9 @@ def _db(request: web.Request) -> str:
 
 
 async def _not_here(request: web.Request) -> web.StreamResponse:
-    return _error(404, "not_found", f"No debugger API at {request.method} {request.path}; see the README for its routes.")
+    return _error(
+        404, "not_found", f"No debugger API at {request.method} {request.path}; see the README for its routes."
+    )
 
 
 async def _events(request: web.Request) -> web.StreamResponse:
@@ -166,7 +170,9 @@ async def _events(request: web.Request) -> web.StreamResponse:
     def read() -> tuple[list[dict[str, Any]], int]:
         conn = connect(_db(request))
         try:
-            events, top = events_page(conn, query=query, now=now, statuses=statuses, after_id=after, limit=limit, newest=newest)
+            events, top = events_page(
+                conn, query=query, now=now, statuses=statuses, after_id=after, limit=limit, newest=newest
+            )
             return [export_record(e) for e in events], top
         finally:
             conn.close()
@@ -230,7 +236,9 @@ async def _schema(request: web.Request) -> web.StreamResponse:
         conn = connect(_db(request))
         try:
             statuses = view_statuses(query, _flag(request, "all"))
-            return observed_schema(iter_events(conn, query=query, now=datetime.now(UTC), statuses=statuses, limit=sample, newest=True))
+            return observed_schema(
+                iter_events(conn, query=query, now=datetime.now(UTC), statuses=statuses, limit=sample, newest=True)
+            )
         finally:
             conn.close()
 
@@ -290,7 +298,9 @@ async def _vacuum(request: web.Request) -> web.StreamResponse:
     max_events, max_age, reindex = body.get("max_events"), body.get("max_age_s"), body.get("reindex", False)
     if max_events is not None and (not isinstance(max_events, int) or isinstance(max_events, bool) or max_events < 1):
         raise _BadParam("invalid_param", "max_events must be a whole number ≥ 1.")
-    if max_age is not None and (not isinstance(max_age, int | float) or isinstance(max_age, bool) or not 0 < max_age < 1e11):
+    if max_age is not None and (
+        not isinstance(max_age, int | float) or isinstance(max_age, bool) or not 0 < max_age < 1e11
+    ):
         raise _BadParam("invalid_param", "max_age_s must be a number of seconds > 0.")
     policy = Policy(max_events, timedelta(seconds=max_age) if max_age is not None else None)
     if not policy.active:

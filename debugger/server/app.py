@@ -100,8 +100,7 @@ async def _healthz(request: web.Request) -> web.Response:
         return refused
     writer = request.app[writer_key]
     return web.json_response(
-        {"ok": True, "events": writer.committed_events, "requests": writer.committed_requests},
-        headers=API_HEADERS,
+        {"ok": True, "events": writer.committed_events, "requests": writer.committed_requests}, headers=API_HEADERS
     )
 
 
@@ -132,7 +131,12 @@ async def _read_body(request: web.Request, timeout: float) -> tuple[bytes, str |
                     return b"".join(chunks), model.TOO_LARGE
     except TimeoutError:
         return b"".join(chunks), model.TIMED_OUT
-    except (ConnectionError, web.HTTPException, aiohttp.ClientPayloadError, aiohttp.http_exceptions.HttpProcessingError):
+    except (
+        ConnectionError,
+        web.HTTPException,
+        aiohttp.ClientPayloadError,
+        aiohttp.http_exceptions.HttpProcessingError,
+    ):
         return b"".join(chunks), model.DISCONNECTED
 
 
@@ -188,9 +192,7 @@ async def _ingest(request: web.Request) -> web.StreamResponse:
         except StoreError as exc:
             # 503, not 200: the client keeps the events and retries; nothing is acknowledged unstored.
             reply = model.Reply(
-                503,
-                wire.error_body("store_unavailable", str(exc)),
-                headers=(*reply.headers, ("Retry-After", "1")),
+                503, wire.error_body("store_unavailable", str(exc)), headers=(*reply.headers, ("Retry-After", "1"))
             )
     observers = request.app[observer_key]
     if observers:
@@ -249,7 +251,10 @@ def _register(app: web.Application, host: str, port: int) -> None:
     url = f"http://{f'[{host}]' if ':' in host else host}:{port}"
     if host in ("0.0.0.0", "::", ""):
         url = f"http://127.0.0.1:{port}"
-    described = {"max_events": policy.max_events, "max_age_s": policy.max_age.total_seconds() if policy.max_age else None}
+    described = {
+        "max_events": policy.max_events,
+        "max_age_s": policy.max_age.total_seconds() if policy.max_age else None,
+    }
     pid = os.getpid()
     # Not awaited: if another process holds the write lock, serving must not wait for it.
     future = app[writer_key].call(lambda conn: register_server(conn, pid, url, described))

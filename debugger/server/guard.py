@@ -124,12 +124,17 @@ class ConnectionGuard:
             log.warning(
                 "closed %d idle connection(s), the last from %s: over %d open connections from one address "
                 "or %d in all (a client that opens connections and stalls?)",
-                self._unlogged, inert(conn.peer, 60), self.per_peer, self.total,
+                self._unlogged,
+                inert(conn.peer, 60),
+                self.per_peer,
+                self.total,
             )
             self._unlogged, self._logged_at = 0, now
 
     @web.middleware
-    async def middleware(self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+    async def middleware(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
         """Marks the connection busy while its request is handled, then most recently active."""
         conn = self._by_transport.get(request.transport)
         if conn is None:
@@ -181,7 +186,9 @@ class ParserLog(logging.LoggerAdapter):  # type: ignore[type-arg]
             peer = args[0] if args else "?"
             self.logger.warning(
                 "refused a malformed request from %s before reading it (%s): answered %s, not recorded",
-                inert(peer, 60), inert(reason, 160), exc_info.code,
+                inert(peer, 60),
+                inert(reason, 160),
+                exc_info.code,
             )
             return
         self.logger.error(msg, *args, exc_info=exc_info, **kwargs)

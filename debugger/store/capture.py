@@ -24,7 +24,6 @@ class StoreError(Exception):
     """The database cannot be opened or written; the message says why in one line."""
 
 
-
 def connect(path: Path | str, *, readonly: bool = False) -> sqlite3.Connection:
     """Open a connection with the pragmas every segdbg connection uses."""
     try:
@@ -78,7 +77,9 @@ def check_integrity(path: Path | str, max_bytes: int = CHECK_BYTES) -> bool:
         try:
             problems = [" ".join(str(row[0]).split()) for row in conn.execute("PRAGMA quick_check(1)")]
         except sqlite3.DatabaseError as exc:
-            raise StoreError(_open_error(file, exc) if "not a database" in str(exc) else damaged(file, str(exc))) from exc
+            raise StoreError(
+                _open_error(file, exc) if "not a database" in str(exc) else damaged(file, str(exc))
+            ) from exc
     if problems != ["ok"]:
         raise StoreError(damaged(file, "; ".join(problems)))
     return True
@@ -99,8 +100,7 @@ def migrate(path: Path | str) -> int:
             raise StoreError(_open_error(path, exc)) from exc
         if app_id not in (0, APPLICATION_ID) or (app_id == 0 and tables and "meta" not in tables):
             raise StoreError(
-                f"{path}: this SQLite file belongs to another application; "
-                "give segdbg its own file with --db."
+                f"{path}: this SQLite file belongs to another application; give segdbg its own file with --db."
             )
         db = sqlite_utils.Database(conn)
         if "meta" not in tables:
@@ -114,9 +114,7 @@ def migrate(path: Path | str) -> int:
         for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
             with db.atomic():
                 step(db)
-                conn.execute(
-                    "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (SCHEMA_VERSION_KEY, str(number))
-                )
+                conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (SCHEMA_VERSION_KEY, str(number)))
             log.info("migrated %s to schema %d", path, number)
         if app_id != APPLICATION_ID:  # a write: skipped when set, so opening a capture to read never waits for a lock
             conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from debugger.core.query import language as q
 from debugger.core.pretty.export import export_record
 from debugger.core.pretty.render import event_label, event_user, inert
+from debugger.core.query import language as q
 from debugger.store.capture import connect
 from debugger.store.reads import closest_events, count_events, iter_events
 from debugger.store.stats import RESETS_KEY
@@ -80,7 +80,12 @@ class MatchCounter:
         newest = conn.execute("SELECT max(id) FROM events").fetchone()[0] or 0
         if newest > self.seen_id:
             self.found += count_events(
-                conn, query=self.query, now=self.now, statuses=self.statuses, after_id=self.seen_id, before_id=newest + 1
+                conn,
+                query=self.query,
+                now=self.now,
+                statuses=self.statuses,
+                after_id=self.seen_id,
+                before_id=newest + 1,
             )  # bounded: a row committed meanwhile is counted next time, once
             self.seen_id = newest
         return self.found
@@ -115,7 +120,9 @@ def evidence(
     conn: sqlite3.Connection, outcome: Outcome, query: q.Query, *, now: datetime, statuses: tuple[str, ...] | None
 ) -> Outcome:
     """Fill ``outcome`` with the newest matches and, when nothing matched enough, the closest misses."""
-    outcome.matches = [export_record(e) for e in iter_events(conn, query=query, now=now, statuses=statuses, limit=SHOWN, newest=True)]
+    outcome.matches = [
+        export_record(e) for e in iter_events(conn, query=query, now=now, statuses=statuses, limit=SHOWN, newest=True)
+    ]
     if not outcome.ok and outcome.found < outcome.condition.n:
         misses = closest_events(conn, query, now=now, statuses=statuses, limit=SHOWN)
         outcome.closest = [{"event": export_record(m.event), "failed": list(m.failed)} for m in misses if m.failed]

@@ -19,11 +19,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-
-from debugger.store import reads
-from debugger.store import capture
-from debugger.core.query.language import Query
 from debugger.core.pacing import sample
+from debugger.core.query.language import Query
+from debugger.store import capture, reads
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,8 +178,10 @@ class CaptureReader:
         for start in range(0, len(ids), 500):
             chunk = list(ids[start : start + 500])
             marks = ",".join("?" * len(chunk))
-            out += [reads.from_row(r) for r in db.execute(
-                f"SELECT {_COLUMNS} FROM events WHERE id IN ({marks}) ORDER BY id", chunk)]
+            out += [
+                reads.from_row(r)
+                for r in db.execute(f"SELECT {_COLUMNS} FROM events WHERE id IN ({marks}) ORDER BY id", chunk)
+            ]
         return tuple(out)
 
     def _totals(self, db: sqlite3.Connection, after: int, upto: int) -> Totals:

@@ -42,6 +42,7 @@ class IndexState:
         """Events stored but not yet in the index."""
         return max(0, self.newest - self.watermark)
 
+
 def index_state(conn: sqlite3.Connection) -> IndexState | None:
     """The index watermark and the newest event id; ``None`` when the capture has no index."""
     row = conn.execute("SELECT value FROM meta WHERE key = ?", (WATERMARK_KEY,)).fetchone()
@@ -49,6 +50,7 @@ def index_state(conn: sqlite3.Connection) -> IndexState | None:
         return None
     newest = conn.execute("SELECT max(id) FROM events").fetchone()[0] or 0
     return IndexState(int(row[0]), newest)
+
 
 class Indexer:
     """The writer's idle task: index pending events in short transactions.
@@ -66,7 +68,13 @@ class Indexer:
     """
 
     def __init__(
-        self, *, step: int = 8, rows_per_commit: int = 64, min_steps: int = 1, merge_pages: int = 16, merge_budget: float = 0.02
+        self,
+        *,
+        step: int = 8,
+        rows_per_commit: int = 64,
+        min_steps: int = 1,
+        merge_pages: int = 16,
+        merge_budget: float = 0.02,
     ) -> None:
         self.step, self.rows_per_commit, self.min_steps = step, rows_per_commit, min_steps
         self.merge_pages, self.merge_budget = merge_pages, merge_budget
@@ -122,6 +130,7 @@ class Indexer:
                 return False
         return True
 
+
 def catch_up(conn: sqlite3.Connection, *, optimize_after: bool = True) -> int:
     """Index everything pending now, on this connection (tools, benchmarks); returns the count.
 
@@ -135,6 +144,7 @@ def catch_up(conn: sqlite3.Connection, *, optimize_after: bool = True) -> int:
         optimize(conn)
     return indexer.indexed
 
+
 def optimize(conn: sqlite3.Connection) -> None:
     """Merge the whole FTS index into one segment (≈ 30 s per million events; blocks writers meanwhile)."""
     conn.execute(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('optimize')")
@@ -144,10 +154,12 @@ def has_index(conn: sqlite3.Connection) -> bool:
     """Whether the capture has the full-text index (schema 3 and later)."""
     return conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (FTS_TABLE,)).fetchone() is not None
 
+
 def stale_entries(conn: sqlite3.Connection) -> int:
     """Index entries of events retention deleted (harmless, but they take room)."""
     row = conn.execute("SELECT value FROM meta WHERE key = ?", (STALE_KEY,)).fetchone()
     return int(row[0]) if row else 0
+
 
 def rebuild_steps(conn: sqlite3.Connection, step: int = REBUILD_STEP) -> Iterator[int]:
     """Rebuild the index from the events that exist, one short transaction per ``next()``.
@@ -192,6 +204,7 @@ def rebuild_steps(conn: sqlite3.Connection, step: int = REBUILD_STEP) -> Iterato
             raise
         yield copied
 
+
 def optimize_steps(conn: sqlite3.Connection, pages: int = 256) -> Iterator[None]:
     """Merge the index's segments a few pages per transaction until one is left."""
     while True:
@@ -207,6 +220,7 @@ def optimize_steps(conn: sqlite3.Connection, pages: int = 256) -> Iterator[None]
         if done:
             return
         yield
+
 
 def _rollback(conn: sqlite3.Connection) -> None:
     if conn.in_transaction:

@@ -83,7 +83,9 @@ class VacuumReport:
             "deleted": {"events": self.events, "requests": self.requests},
             "index": {"stale_removed": self.stale if self.reindexed is not None else 0, "reindexed": self.reindexed},
             "bytes_before": {"db": self.before.db, "wal": self.before.wal, "total": self.before.total},
-            "bytes_after": None if self.after is None else {"db": self.after.db, "wal": self.after.wal, "total": self.after.total},
+            "bytes_after": None
+            if self.after is None
+            else {"db": self.after.db, "wal": self.after.wal, "total": self.after.total},
         }
 
 

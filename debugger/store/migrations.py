@@ -10,14 +10,7 @@ import sqlite_utils
 
 def _migration_1(db: sqlite_utils.Database) -> None:
     db["sources"].create(
-        {
-            "write_key": str,
-            "label": str,
-            "first_seen": str,
-            "last_seen": str,
-            "event_count": int,
-            "request_count": int,
-        },
+        {"write_key": str, "label": str, "first_seen": str, "last_seen": str, "event_count": int, "request_count": int},
         pk="write_key",
         not_null={"event_count", "request_count"},
         defaults={"event_count": 0, "request_count": 0},
@@ -174,12 +167,23 @@ def _migration_search(db: sqlite_utils.Database) -> None:
     conn = db.conn
     table_sql = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'events'").fetchone()[0]
     if "AUTOINCREMENT" not in table_sql.upper():
-        new_sql, replaced = re.subn(r'("id"|\[id\]|\bid\b)\s+INTEGER\s+PRIMARY\s+KEY', r"\1 INTEGER PRIMARY KEY AUTOINCREMENT", table_sql, count=1, flags=re.IGNORECASE)
+        new_sql, replaced = re.subn(
+            r'("id"|\[id\]|\bid\b)\s+INTEGER\s+PRIMARY\s+KEY',
+            r"\1 INTEGER PRIMARY KEY AUTOINCREMENT",
+            table_sql,
+            count=1,
+            flags=re.IGNORECASE,
+        )
         if replaced:
-            indexes = [r[0] for r in conn.execute(
-                "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' AND sql IS NOT NULL"
-            )]
-            conn.execute(re.sub(r'^CREATE TABLE\s+("events"|\[events\]|events)', 'CREATE TABLE "events_rebuilt"', new_sql))
+            indexes = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' AND sql IS NOT NULL"
+                )
+            ]
+            conn.execute(
+                re.sub(r'^CREATE TABLE\s+("events"|\[events\]|events)', 'CREATE TABLE "events_rebuilt"', new_sql)
+            )
             conn.execute('INSERT INTO "events_rebuilt" SELECT * FROM "events"')
             conn.execute('DROP TABLE "events"')
             conn.execute('ALTER TABLE "events_rebuilt" RENAME TO "events"')
@@ -217,12 +221,17 @@ def _migration_retention(db: sqlite_utils.Database) -> None:
     conn = db.conn
     conn.execute("ALTER TABLE events ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0")
     conn.execute("CREATE INDEX IF NOT EXISTS events_pinned ON events(id) WHERE pinned = 1")
-    conn.execute("CREATE INDEX IF NOT EXISTS events_duplicate_of ON events(duplicate_of) WHERE duplicate_of IS NOT NULL")
+    conn.execute(
+        "CREATE INDEX IF NOT EXISTS events_duplicate_of ON events(duplicate_of) WHERE duplicate_of IS NOT NULL"
+    )
     conn.execute("ALTER TABLE runs ADD COLUMN pid INTEGER")
     conn.execute("ALTER TABLE runs ADD COLUMN resume TEXT")
 
 
 #: Applied in order; the index + 1 is the schema version a database reaches.
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
-    _migration_1, _migration_replay, _migration_search, _migration_retention,
+    _migration_1,
+    _migration_replay,
+    _migration_search,
+    _migration_retention,
 )

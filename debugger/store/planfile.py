@@ -51,11 +51,15 @@ def _folder(folder: Path) -> Plan:
     return Plan(folder.name, tuple(rules), "json-schema")
 
 
-def load(path: Path, *, allow_unplanned_events: bool | None = None,
-         allow_unplanned_properties: bool | None = None) -> CompiledPlan:
+def load(
+    path: Path, *, allow_unplanned_events: bool | None = None, allow_unplanned_properties: bool | None = None
+) -> CompiledPlan:
     """Read, parse and compile a plan in one step."""
-    return CompiledPlan(read_plan(path), allow_unplanned_events=allow_unplanned_events,
-                        allow_unplanned_properties=allow_unplanned_properties)
+    return CompiledPlan(
+        read_plan(path),
+        allow_unplanned_events=allow_unplanned_events,
+        allow_unplanned_properties=allow_unplanned_properties,
+    )
 
 
 def _signature(path: Path) -> tuple[tuple[str, int, int], ...]:

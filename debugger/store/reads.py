@@ -29,11 +29,25 @@ from debugger.core.query.sql import compile_terms
 from debugger.store.clock import now_utc
 from debugger.store.index import WATERMARK_KEY
 
-
 EVENT_COLUMNS = (
-    "id", "request_id", "received_at", "write_key", "type", "name", "user_id", "anonymous_id",
-    "message_id", "timestamp", "library_name", "library_version", "status", "duplicate_of",
-    "problems", "raw", "stored", "pinned",
+    "id",
+    "request_id",
+    "received_at",
+    "write_key",
+    "type",
+    "name",
+    "user_id",
+    "anonymous_id",
+    "message_id",
+    "timestamp",
+    "library_name",
+    "library_version",
+    "status",
+    "duplicate_of",
+    "problems",
+    "raw",
+    "stored",
+    "pinned",
 )
 
 
@@ -107,18 +121,28 @@ def status_counts(conn: sqlite3.Connection) -> dict[str, int]:
 
 _SELECT = ", ".join(f"events.{c}" for c in EVENT_COLUMNS)
 
+
 def _parts(
-    conn: sqlite3.Connection, query: q.Query | None, now: datetime | None, statuses: Iterable[str] | None,
-    after_id: int, before_id: int | None,
+    conn: sqlite3.Connection,
+    query: q.Query | None,
+    now: datetime | None,
+    statuses: Iterable[str] | None,
+    after_id: int,
+    before_id: int | None,
 ) -> list[Part]:
     watermark = 0
     if index_match(query, 1) is not None:  # only a text term makes the index worth a look
         row = conn.execute("SELECT value FROM meta WHERE key = ?", (WATERMARK_KEY,)).fetchone()
         watermark = int(row[0]) if row is not None else 0
     return plan(
-        query, now=now if now is not None else now_utc(), statuses=statuses, after_id=after_id, before_id=before_id,
+        query,
+        now=now if now is not None else now_utc(),
+        statuses=statuses,
+        after_id=after_id,
+        before_id=before_id,
         watermark=watermark,
     )
+
 
 def select_rows(
     conn: sqlite3.Connection,
@@ -158,6 +182,7 @@ def select_rows(
     if newest:
         yield from reversed(kept)
 
+
 def iter_events(
     conn: sqlite3.Connection,
     *,
@@ -181,10 +206,18 @@ def iter_events(
         limit: at most this many; ``newest``: the last ``limit`` rather than the first.
     """
     for row in select_rows(
-        conn, EVENT_COLUMNS, query=query, now=now, statuses=statuses, after_id=after_id, before_id=before_id,
-        limit=limit, newest=newest,
+        conn,
+        EVENT_COLUMNS,
+        query=query,
+        now=now,
+        statuses=statuses,
+        after_id=after_id,
+        before_id=before_id,
+        limit=limit,
+        newest=newest,
     ):
         yield from_row(row)
+
 
 def count_events(
     conn: sqlite3.Connection,
@@ -205,6 +238,7 @@ def count_events(
         total += int(conn.execute(sql, params).fetchone()[0])
     return total
 
+
 def matching_sql(
     conn: sqlite3.Connection,
     columns: Sequence[str],
@@ -221,6 +255,7 @@ def matching_sql(
     sql = " UNION ALL ".join(f"SELECT {cols} FROM {p.source} WHERE {p.where}" for p in parts)
     return sql, tuple(v for p in parts for v in p.params)
 
+
 @dataclass(frozen=True, slots=True)
 class NearMiss:
     """An event that satisfies some of a query's terms: which ones it failed."""
@@ -228,6 +263,7 @@ class NearMiss:
     event: dict[str, Any]
     failed: tuple[str, ...]
     matched: int
+
 
 def closest_events(
     conn: sqlite3.Connection,

@@ -98,7 +98,9 @@ def first_id_since(conn: sqlite3.Connection, table: str, since: str) -> int | No
     low, high = bounds[0], bounds[1] + 1
     while low < high:
         middle = (low + high) // 2
-        row = conn.execute(f"SELECT id, received_at FROM {table} WHERE id >= ? ORDER BY id LIMIT 1", (middle,)).fetchone()
+        row = conn.execute(
+            f"SELECT id, received_at FROM {table} WHERE id >= ? ORDER BY id LIMIT 1", (middle,)
+        ).fetchone()
         if row is None or row[1] >= since:
             high = middle
         else:
@@ -145,7 +147,10 @@ def horizon(conn: sqlite3.Connection, policy: Policy, now: datetime, *, by_age: 
         if row is not None:
             request_from = row[0]
     if not request_from and cutoff is not None:  # no event kept to compare with: requests by their own age
-        request_from = first_id_since(conn, "requests", cutoff) or (conn.execute("SELECT coalesce(max(id), 0) + 1 FROM requests").fetchone()[0])
+        request_from = (
+            first_id_since(conn, "requests", cutoff)
+            or (conn.execute("SELECT coalesce(max(id), 0) + 1 FROM requests").fetchone()[0])
+        )
     return Horizon(keep_from, request_from)
 
 
@@ -319,8 +324,14 @@ class Retention:
         return swept
 
 
-def apply(conn: sqlite3.Connection, policy: Policy, now: datetime, *, step: int = 5000,
-          progress: Callable[[int], Any] | None = None) -> tuple[int, int]:
+def apply(
+    conn: sqlite3.Connection,
+    policy: Policy,
+    now: datetime,
+    *,
+    step: int = 5000,
+    progress: Callable[[int], Any] | None = None,
+) -> tuple[int, int]:
     """Apply a policy now, to completion, on this connection (``segdbg vacuum``); returns
     ``(events, requests)`` deleted. Each step is its own short transaction, so a running
     server's writer is never kept waiting long."""
@@ -377,6 +388,7 @@ def set_pins(conn: sqlite3.Connection, ids: list[int], pinned: bool) -> tuple[li
         raise
     present = set(found)
     return sorted(present), [i for i in dict.fromkeys(ids) if i not in present]
+
 
 def pin_matching(conn: sqlite3.Connection, parsed: Query, pinned: bool, now: datetime) -> int:
     """Pin or unpin every event (any status) a query selects; returns how many."""

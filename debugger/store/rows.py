@@ -15,10 +15,10 @@ from typing import Any, Protocol
 
 import orjson
 
-from debugger.store.capture import insert_many
+from debugger.core.http.model import RequestRecord
 from debugger.core.protocol import DUPLICATE, DUPLICATE_WINDOW, OK, WARNING, Event, Problem
 from debugger.core.timefmt import format_timestamp, parse_timestamp
-from debugger.core.http.model import RequestRecord
+from debugger.store.capture import insert_many
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,9 +84,24 @@ def write_group(
             next_request += 1
             request_rows.append(
                 (
-                    request_id, r.received_at, r.method, r.path, r.query_string, r.remote_addr,
-                    dumps(r.headers).decode(), r.kind, r.write_key, r.content_type, r.content_encoding,
-                    r.wire_size, r.body_size, r.status, r.code, r.message, len(job.events), r.body,
+                    request_id,
+                    r.received_at,
+                    r.method,
+                    r.path,
+                    r.query_string,
+                    r.remote_addr,
+                    dumps(r.headers).decode(),
+                    r.kind,
+                    r.write_key,
+                    r.content_type,
+                    r.content_encoding,
+                    r.wire_size,
+                    r.body_size,
+                    r.status,
+                    r.code,
+                    r.message,
+                    len(job.events),
+                    r.body,
                 )
             )
         event_ids: list[int] = []
@@ -105,11 +120,23 @@ def write_group(
                     problems = (*problems, duplicate_problem(first))
             event_rows.append(
                 (
-                    row_id, request_id, event.received_at, event.write_key, event.type, event.name,
-                    event.user_id, event.anonymous_id, event.message_id, event.timestamp,
-                    event.library_name, event.library_version, status, duplicate_of,
+                    row_id,
+                    request_id,
+                    event.received_at,
+                    event.write_key,
+                    event.type,
+                    event.name,
+                    event.user_id,
+                    event.anonymous_id,
+                    event.message_id,
+                    event.timestamp,
+                    event.library_name,
+                    event.library_version,
+                    status,
+                    duplicate_of,
                     dumps([p.to_dict() for p in problems]).decode() if problems else None,
-                    event.raw.decode("utf-8", "replace"), dumps(event.stored).decode(),
+                    event.raw.decode("utf-8", "replace"),
+                    dumps(event.stored).decode(),
                 )
             )
             event_ids.append(row_id)
@@ -183,5 +210,3 @@ def duplicate_problem(first: tuple[int, str]) -> Problem:
         f"Same messageId as event #{first[0]} received at {first[1]}; Segment drops repeats within 24 h.",
         WARNING,
     )
-
-

@@ -23,13 +23,43 @@ import orjson
 from debugger.store.capture import connect, insert_many, migrate
 
 RUN_COLUMNS = (
-    "id", "started_at", "finished_at", "target", "query", "options", "status", "exit_code", "total",
-    "delivered", "failed", "not_sent", "retried", "requests", "duration_s", "p50_ms", "p95_ms", "p99_ms",
-    "drift_p99_ms", "errors",
+    "id",
+    "started_at",
+    "finished_at",
+    "target",
+    "query",
+    "options",
+    "status",
+    "exit_code",
+    "total",
+    "delivered",
+    "failed",
+    "not_sent",
+    "retried",
+    "requests",
+    "duration_s",
+    "p50_ms",
+    "p95_ms",
+    "p99_ms",
+    "drift_p99_ms",
+    "errors",
 )
 DELIVERY_COLUMNS = (
-    "run_id", "seq", "request_id", "event_id", "type", "name", "message_id", "sent_message_id",
-    "status", "http_status", "reason", "error", "latency_ms", "attempts", "sent",
+    "run_id",
+    "seq",
+    "request_id",
+    "event_id",
+    "type",
+    "name",
+    "message_id",
+    "sent_message_id",
+    "status",
+    "http_status",
+    "reason",
+    "error",
+    "latency_ms",
+    "attempts",
+    "sent",
 )
 RUNNING, INTERRUPTED = "running", "interrupted"
 #: How long the recorder gathers writes into one transaction.
@@ -40,11 +70,22 @@ _INSERT_REQUEST = """INSERT INTO replay_requests (run_id, seq, method, url, head
  response_body) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"""
 #: The fields of a delivery row as :meth:`RunRecorder.request` takes them.
 DELIVERY_FIELDS = (
-    "seq", "event_id", "type", "name", "message_id", "sent_message_id", "status", "http_status", "reason", "error",
-    "latency_ms", "attempts", "sent",
+    "seq",
+    "event_id",
+    "type",
+    "name",
+    "message_id",
+    "sent_message_id",
+    "status",
+    "http_status",
+    "reason",
+    "error",
+    "latency_ms",
+    "attempts",
+    "sent",
 )
-_INSERT_DELIVERY = f"""INSERT INTO deliveries (run_id, request_id, {', '.join(DELIVERY_FIELDS)})
- VALUES ({','.join('?' * (len(DELIVERY_FIELDS) + 2))})"""
+_INSERT_DELIVERY = f"""INSERT INTO deliveries (run_id, request_id, {", ".join(DELIVERY_FIELDS)})
+ VALUES ({",".join("?" * (len(DELIVERY_FIELDS) + 2))})"""
 
 Write = Callable[[sqlite3.Connection], None]
 
@@ -57,6 +98,7 @@ class Continued:
     first_seq: int
     first_request: int
 
+
 def reopen(conn: sqlite3.Connection, run_id: int) -> Continued:
     """Mark the run as running again (this process) and forget its non-delivered outcomes,
     which the resumed part records afresh (the requests that carried them are kept)."""
@@ -66,7 +108,9 @@ def reopen(conn: sqlite3.Connection, run_id: int) -> Continued:
         delivered, top = conn.execute(
             "SELECT count(*), coalesce(max(seq), -1) FROM deliveries WHERE run_id = ?", (run_id,)
         ).fetchone()
-        top_request = conn.execute("SELECT coalesce(max(seq), -1) FROM replay_requests WHERE run_id = ?", (run_id,)).fetchone()[0]
+        top_request = conn.execute(
+            "SELECT coalesce(max(seq), -1) FROM replay_requests WHERE run_id = ?", (run_id,)
+        ).fetchone()[0]
         conn.execute(
             "UPDATE runs SET status = 'running', finished_at = NULL, exit_code = NULL, pid = ? WHERE id = ?",
             (os.getpid(), run_id),
@@ -97,15 +141,26 @@ class RunRecorder:
         self._handed_at = 0.0
 
     def start(
-        self, started_at: str, target: str, query: str | None, options: Mapping[str, Any],
+        self,
+        started_at: str,
+        target: str,
+        query: str | None,
+        options: Mapping[str, Any],
         resume: Mapping[str, Any] | None = None,
     ) -> int:
         """Insert the ``runs`` row (status ``running``, this process, what resuming needs)
         synchronously and start the thread."""
         cursor = self._conn.execute(
             "INSERT INTO runs (started_at, target, query, options, status, pid, resume) VALUES (?,?,?,?,?,?,?)",
-            (started_at, target, query, orjson.dumps(dict(options)).decode(), RUNNING, os.getpid(),
-             orjson.dumps(dict(resume)).decode() if resume is not None else None),
+            (
+                started_at,
+                target,
+                query,
+                orjson.dumps(dict(options)).decode(),
+                RUNNING,
+                os.getpid(),
+                orjson.dumps(dict(resume)).decode() if resume is not None else None,
+            ),
         )
         assert cursor.lastrowid is not None
         self.run_id = cursor.lastrowid
@@ -158,8 +213,22 @@ class RunRecorder:
     def finish(self, finished_at: str, status: str, exit_code: int, summary: Mapping[str, Any]) -> None:
         """Queue the final counts; call :meth:`close` to wait for them."""
         run_id = self.run_id
-        values = {k: summary.get(k) for k in ("total", "delivered", "failed", "not_sent", "retried", "requests",
-                                              "duration_s", "p50_ms", "p95_ms", "p99_ms", "drift_p99_ms")}
+        values = {
+            k: summary.get(k)
+            for k in (
+                "total",
+                "delivered",
+                "failed",
+                "not_sent",
+                "retried",
+                "requests",
+                "duration_s",
+                "p50_ms",
+                "p95_ms",
+                "p99_ms",
+                "drift_p99_ms",
+            )
+        }
         values["errors"] = orjson.dumps(summary.get("errors") or {}).decode()
 
         def write(conn: sqlite3.Connection) -> None:
@@ -204,8 +273,24 @@ class RunRecorder:
 
 
 _REQUEST_KEYS = (
-    "seq", "method", "url", "headers", "body", "body_size", "event_count", "outcome", "http_status", "reason",
-    "error", "latency_ms", "attempts", "attempt_log", "sent_at", "drift_ms", "response_headers", "response_body",
+    "seq",
+    "method",
+    "url",
+    "headers",
+    "body",
+    "body_size",
+    "event_count",
+    "outcome",
+    "http_status",
+    "reason",
+    "error",
+    "latency_ms",
+    "attempts",
+    "attempt_log",
+    "sent_at",
+    "drift_ms",
+    "response_headers",
+    "response_body",
 )
 
 
@@ -250,9 +335,7 @@ def resolve_run(conn: sqlite3.Connection, ref: str) -> int | None:
     return run_id if conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() else None
 
 
-def iter_deliveries(
-    conn: sqlite3.Connection, run_id: int, *, failures_only: bool = False
-) -> Iterator[dict[str, Any]]:
+def iter_deliveries(conn: sqlite3.Connection, run_id: int, *, failures_only: bool = False) -> Iterator[dict[str, Any]]:
     """A run's deliveries in event order; ``sent`` decoded."""
     where = "run_id = ?" + (" AND status != 'delivered'" if failures_only else "")
     sql = f"SELECT {', '.join(DELIVERY_COLUMNS)} FROM deliveries WHERE {where} ORDER BY seq"
@@ -277,7 +360,9 @@ def has_runs_table(conn: sqlite3.Connection) -> bool:
     return conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='runs'").fetchone() is not None
 
 
-def failure_views(conn: sqlite3.Connection, delivery: Mapping[str, Any], cache: dict[int, Any] | None = None) -> dict[str, Any]:
+def failure_views(
+    conn: sqlite3.Connection, delivery: Mapping[str, Any], cache: dict[int, Any] | None = None
+) -> dict[str, Any]:
     """Segment's three Event Delivery views of a delivery that failed: You Sent, Request, Response.
 
     Args:
@@ -320,8 +405,23 @@ def write_report(conn: sqlite3.Connection, run: Mapping[str, Any], out: Any) -> 
     """Stream the ``--report`` JSON: the run, its summary, and every delivery (with the three
     views for those not delivered) to the binary file ``out``."""
     head = {k: run[k] for k in ("id", "started_at", "finished_at", "target", "query", "options", "status", "exit_code")}
-    summary = {k: run[k] for k in ("total", "delivered", "failed", "not_sent", "retried", "requests",
-                                   "duration_s", "p50_ms", "p95_ms", "p99_ms", "drift_p99_ms", "errors")}
+    summary = {
+        k: run[k]
+        for k in (
+            "total",
+            "delivered",
+            "failed",
+            "not_sent",
+            "retried",
+            "requests",
+            "duration_s",
+            "p50_ms",
+            "p95_ms",
+            "p99_ms",
+            "drift_p99_ms",
+            "errors",
+        )
+    }
     summary["not_delivered"] = (run["failed"] or 0) + (run["not_sent"] or 0)
     out.write(b'{"run":' + orjson.dumps(head) + b',"summary":' + orjson.dumps(summary) + b',"deliveries":[')
     cache: dict[int, Any] = {}
@@ -343,5 +443,7 @@ def resume_record(conn: sqlite3.Connection, run_id: int) -> tuple[int | None, st
 def count_not_delivered(conn: sqlite3.Connection, run_id: int) -> int:
     """How many of run ``run_id``'s recorded deliveries were not delivered."""
     return int(
-        conn.execute("SELECT count(*) FROM deliveries WHERE run_id = ? AND status != 'delivered'", (run_id,)).fetchone()[0]
+        conn.execute(
+            "SELECT count(*) FROM deliveries WHERE run_id = ? AND status != 'delivered'", (run_id,)
+        ).fetchone()[0]
     )

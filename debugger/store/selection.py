@@ -18,9 +18,8 @@ import orjson
 
 from debugger.core.replay.planning import event_time
 from debugger.core.replay.selection import Selection
-from debugger.store.reads import matching_sql, select_rows
 from debugger.store.capture import connect
-
+from debugger.store.reads import matching_sql, select_rows
 
 #: The columns planning reads (problems are not needed to resend an event).
 _PLAN_COLUMNS = ("id", "type", "name", "message_id", "write_key", "timestamp", "received_at", "raw", "stored")
@@ -34,13 +33,17 @@ def selected_events(conn: sqlite3.Connection, selection: Selection) -> Iterator[
     """
     loads, decode_error = orjson.loads, orjson.JSONDecodeError
     rows = select_rows(
-        conn, _PLAN_COLUMNS, query=selection.query, now=selection.now, statuses=selection.statuses,
+        conn,
+        _PLAN_COLUMNS,
+        query=selection.query,
+        now=selection.now,
+        statuses=selection.statuses,
         before_id=selection.before_id,
     )
     if selection.skip_delivered_of is not None:
         rows = _without(rows, _delivered_ids(conn, selection.skip_delivered_of))
     for row in rows:
-        event = dict(zip(_PLAN_COLUMNS, row))
+        event = dict(zip(_PLAN_COLUMNS, row, strict=True))
         for key in ("raw", "stored"):
             try:
                 event[key] = loads(event[key]) if event[key] is not None else None
@@ -71,7 +74,11 @@ def _without(rows: Iterator[Any], skip: Iterator[int]) -> Iterator[Any]:
 def selection_stats(conn: sqlite3.Connection, selection: Selection) -> tuple[int, datetime | None, datetime | None]:
     """How many events a selection holds, and the earliest and latest event time among them."""
     sql, params = matching_sql(
-        conn, ("id", "timestamp", "received_at"), query=selection.query, now=selection.now, statuses=selection.statuses,
+        conn,
+        ("id", "timestamp", "received_at"),
+        query=selection.query,
+        now=selection.now,
+        statuses=selection.statuses,
         before_id=selection.before_id,
     )
     where = ""

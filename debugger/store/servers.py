@@ -15,6 +15,7 @@ import orjson
 
 SERVER_PREFIX = "server:"
 
+
 def register_server(conn: sqlite3.Connection, pid: int, url: str, policy: dict[str, Any]) -> None:
     """Note in the capture that server ``pid`` at ``url`` writes it (inside a transaction)."""
     conn.execute(
@@ -22,15 +23,17 @@ def register_server(conn: sqlite3.Connection, pid: int, url: str, policy: dict[s
         (f"{SERVER_PREFIX}{pid}", orjson.dumps({"pid": pid, "url": url, "retention": policy}).decode()),
     )
 
+
 def unregister_server(conn: sqlite3.Connection, pid: int) -> None:
     """Remove the note at a clean stop (a killed server's note is found stale by its pid)."""
     conn.execute("DELETE FROM meta WHERE key = ?", (f"{SERVER_PREFIX}{pid}",))
+
 
 def running_servers(conn: sqlite3.Connection, alive: Callable[[int], bool] | None = None) -> list[dict[str, Any]]:
     """The servers noted in the capture whose process still exists."""
     check = alive or pid_alive
     found = []
-    for key, value in conn.execute("SELECT key, value FROM meta WHERE key LIKE ?", (SERVER_PREFIX + "%",)):
+    for _key, value in conn.execute("SELECT key, value FROM meta WHERE key LIKE ?", (SERVER_PREFIX + "%",)):
         try:
             entry = orjson.loads(value)
         except orjson.JSONDecodeError:
@@ -38,6 +41,7 @@ def running_servers(conn: sqlite3.Connection, alive: Callable[[int], bool] | Non
         if isinstance(entry, dict) and isinstance(entry.get("pid"), int) and check(entry["pid"]):
             found.append(entry)
     return found
+
 
 def pid_alive(pid: int) -> bool:
     """Whether a process with this id exists (signal 0 checks without sending anything)."""

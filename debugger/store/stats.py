@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from debugger.core.lint.finding import json_type
-from debugger.store.index import clear_index, has_index, index_state, stale_entries
 from debugger.core.timefmt import format_timestamp
 from debugger.store.capture import connect, migrate
+from debugger.store.index import clear_index, has_index, index_state, stale_entries
 
 RATE_WINDOW = timedelta(minutes=1)
 #: ``meta`` key counting resets: a follower that sees it change counts from scratch.
@@ -27,7 +27,9 @@ def stats(conn: sqlite3.Connection, *, now: datetime) -> dict[str, Any]:
     by_type: Counter[str] = Counter()
     for kind, n in conn.execute("SELECT type, count(*) FROM events GROUP BY type"):
         by_type[kind or "?"] += n
-    by_status = Counter(dict(conn.execute("SELECT status, count(*) FROM events WHERE status != 'ok' GROUP BY status").fetchall()))
+    by_status = Counter(
+        dict(conn.execute("SELECT status, count(*) FROM events WHERE status != 'ok' GROUP BY status").fetchall())
+    )
     if total - sum(by_status.values()):
         by_status["ok"] = total - sum(by_status.values())
     libraries = [
@@ -37,7 +39,14 @@ def stats(conn: sqlite3.Connection, *, now: datetime) -> dict[str, Any]:
         )
     ]
     sources = [
-        {"write_key": key, "label": label, "events": events, "requests": requests, "first_seen": first, "last_seen": last}
+        {
+            "write_key": key,
+            "label": label,
+            "events": events,
+            "requests": requests,
+            "first_seen": first,
+            "last_seen": last,
+        }
         for key, label, events, requests, first, last in conn.execute(
             "SELECT write_key, label, event_count, request_count, first_seen, last_seen FROM sources"
             " WHERE event_count > 0 OR request_count > 0 ORDER BY event_count DESC"
@@ -61,7 +70,8 @@ def stats(conn: sqlite3.Connection, *, now: datetime) -> dict[str, Any]:
         "last_received_at": last[0] if last else None,
         "pinned": pinned,
         "search_index": {"indexed_up_to": state.watermark, "lag": state.lag, "stale": stale_entries(conn)}
-        if state else None,
+        if state
+        else None,
     }
 
 
@@ -136,6 +146,11 @@ def observed_schema(events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
                 for name, value in values.items():
                     fields[key][f"{part}.{name}"][json_type(value)] += 1
     return [
-        {"type": kind, "name": name, "count": n, "fields": {path: dict(types) for path, types in sorted(fields[(kind, name)].items())}}
+        {
+            "type": kind,
+            "name": name,
+            "count": n,
+            "fields": {path: dict(types) for path, types in sorted(fields[(kind, name)].items())},
+        }
         for (kind, name), n in counts.most_common()
     ]

@@ -28,10 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from debugger.store.capture import StoreError, check_integrity, connect, migrate
-from debugger.core.protocol import Event
-from debugger.store.rows import WriteResult, next_ids, write_error, write_group
 from debugger.core.http.model import RequestRecord
+from debugger.core.protocol import Event
+from debugger.store.capture import StoreError, check_integrity, connect, migrate
+from debugger.store.rows import WriteResult, next_ids, write_error, write_group
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,7 @@ _NOTHING = object()  # no job taken from the queue yet
 T = TypeVar("T")
 #: An idle task runs its own short transactions and says whether it has more to do.
 IdleTask = Callable[[sqlite3.Connection, Callable[[], bool]], bool]
+
 
 class EventWriter:
     """The one thread that writes: group commit, then resolve each job's future.
@@ -128,7 +129,9 @@ class EventWriter:
             check_integrity(self.path)
         migrate(self.path)
         self._conn = connect(self.path)
-        self._sequence = self._conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'").fetchone() is not None
+        self._sequence = (
+            self._conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'").fetchone() is not None
+        )
         # Checkpoints (copying the WAL back and fsyncing) run on their own thread and
         # connection, so a commit never waits for one: see _checkpoint_loop.
         self._conn.execute("PRAGMA wal_autocheckpoint = 0")

@@ -13,20 +13,27 @@ from typing import Any
 import click
 import orjson
 
-from debugger.core.exitcode import ExitCode
 from debugger.cli.options import db_option, resolve_db
+from debugger.cli.selection import parse_query, progress, select
+from debugger.core.exitcode import ExitCode
 from debugger.core.lint.finding import CATEGORIES, PLAN, PROTOCOL, Finding
 from debugger.core.lint.naming import EVENT_CASES, KEY_CASES
 from debugger.core.pretty.render import inert
 from debugger.core.timefmt import format_timestamp
-from debugger.cli.selection import parse_query, progress, select
 
 FORMATS = ("table", "json", "jsonl")
 MARK = {"error": "✗", "warning": "⚠", "info": "·"}
 
 
-def violation_record(row: Mapping[str, Any], finding: Finding, *, plan_name: str | None, plan_id: str | None,
-                     source_label: str | None, now: datetime) -> dict[str, Any]:
+def violation_record(
+    row: Mapping[str, Any],
+    finding: Finding,
+    *,
+    plan_name: str | None,
+    plan_id: str | None,
+    source_label: str | None,
+    now: datetime,
+) -> dict[str, Any]:
     """A finding shaped like Segment's forwarded "Violation Generated" track call (Protocols docs).
 
     The ``properties`` carry Segment's keys (eventName, violationField, violationType, …) plus
@@ -87,20 +94,64 @@ def _label(row: Mapping[str, Any]) -> str:
 @click.command("check")
 @click.argument("query", required=False)
 @db_option
-@click.option("--plan", "plan_path", type=click.Path(exists=True, path_type=Path), default=None,
-              help="Tracking plan: segdbg YAML, Segment's JSON export, JSON Schemas by event, or a folder of them.")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
-              help="table for people; json/jsonl: Segment-style \"Violation Generated\" records.")
-@click.option("--rules", default=None, metavar="LIST",
-              help=f"Categories to report ({','.join(CATEGORIES)} or all). Default: all but plan; with --plan: protocol,plan.")
+@click.option(
+    "--plan",
+    "plan_path",
+    type=click.Path(exists=True, path_type=Path),
+    default=None,
+    help="Tracking plan: segdbg YAML, Segment's JSON export, JSON Schemas by event, or a folder of them.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="table",
+    show_default=True,
+    help='table for people; json/jsonl: Segment-style "Violation Generated" records.',
+)
+@click.option(
+    "--rules",
+    default=None,
+    metavar="LIST",
+    help=f"Categories to report ({','.join(CATEGORIES)} or all). Default: all but plan; with --plan: protocol,plan.",
+)
 @click.option("--ignore", multiple=True, metavar="RULE", help="Leave out a rule code or category (repeatable).")
-@click.option("--event-case", type=click.Choice(EVENT_CASES), default=None, help="Event-name casing (default: the plan's, else title).")
-@click.option("--key-case", type=click.Choice(KEY_CASES), default=None, help="Property/trait key casing (default: the plan's, else snake).")
-@click.option("--allow-unplanned-events", is_flag=True, default=None, help="Track events missing from the plan are not violations.")
-@click.option("--allow-unplanned-properties", is_flag=True, default=None, help="Properties missing from the plan are not violations.")
-def command(query: str | None, db: Path | None, plan_path: Path | None, fmt: str, rules: str | None,
-            ignore: tuple[str, ...], event_case: str | None, key_case: str | None,
-            allow_unplanned_events: bool | None, allow_unplanned_properties: bool | None) -> None:
+@click.option(
+    "--event-case",
+    type=click.Choice(EVENT_CASES),
+    default=None,
+    help="Event-name casing (default: the plan's, else title).",
+)
+@click.option(
+    "--key-case",
+    type=click.Choice(KEY_CASES),
+    default=None,
+    help="Property/trait key casing (default: the plan's, else snake).",
+)
+@click.option(
+    "--allow-unplanned-events",
+    is_flag=True,
+    default=None,
+    help="Track events missing from the plan are not violations.",
+)
+@click.option(
+    "--allow-unplanned-properties",
+    is_flag=True,
+    default=None,
+    help="Properties missing from the plan are not violations.",
+)
+def command(
+    query: str | None,
+    db: Path | None,
+    plan_path: Path | None,
+    fmt: str,
+    rules: str | None,
+    ignore: tuple[str, ...],
+    event_case: str | None,
+    key_case: str | None,
+    allow_unplanned_events: bool | None,
+    allow_unplanned_properties: bool | None,
+) -> None:
     """Explain what is wrong with captured events; exit 3 if anything is.
 
     Every selected event (all statuses) is checked for what Segment would drop (protocol),
@@ -120,24 +171,31 @@ def command(query: str | None, db: Path | None, plan_path: Path | None, fmt: str
       segdbg check --plan plan.yaml --rules all     # ... plus strict, semantic and naming
       segdbg check --ignore naming --format jsonl   # machine-readable, no naming lint
     """
+    # Lazily: tracking plans load jsonschema and PyYAML, the store sqlite_utils (kept off `segdbg --help`).
     from debugger.core.lint.linter import LintConfig, Linter
     from debugger.core.lint.plan import PlanError
-    from debugger.store.planfile import load
     from debugger.store.capture import StoreError, reader
+    from debugger.store.planfile import load
     from debugger.store.reads import event_count, source_labels
 
     parsed = parse_query(query)
     compiled = None
     if plan_path is not None:
         try:
-            compiled = load(plan_path, allow_unplanned_events=allow_unplanned_events,
-                            allow_unplanned_properties=allow_unplanned_properties)
+            compiled = load(
+                plan_path,
+                allow_unplanned_events=allow_unplanned_events,
+                allow_unplanned_properties=allow_unplanned_properties,
+            )
         except PlanError as exc:
             raise click.ClickException(str(exc)) from exc
     wanted = _categories(rules, compiled is not None)
     naming = compiled.plan.naming if compiled is not None else {}
-    config = LintConfig(event_case=event_case or naming.get("events", "title"), key_case=key_case or naming.get("keys", "snake"),
-                        ignore=frozenset(ignore) | frozenset(set(CATEGORIES) - wanted))
+    config = LintConfig(
+        event_case=event_case or naming.get("events", "title"),
+        key_case=key_case or naming.get("keys", "snake"),
+        ignore=frozenset(ignore) | frozenset(set(CATEGORIES) - wanted),
+    )
     linter = Linter(config, compiled)
     now = datetime.now(UTC)
     groups: dict[str, _Group] = {}
@@ -162,9 +220,14 @@ def command(query: str | None, db: Path | None, plan_path: Path | None, fmt: str
                             group.rules.setdefault((f.category, f.code, f.path), []).append((f, row["id"]))
                         continue
                     for f in findings:
-                        record = violation_record(row, f, plan_name=compiled.name if compiled else None,
-                                                  plan_id=str(plan_path) if plan_path else None,
-                                                  source_label=names.get(row.get("write_key") or ""), now=now)
+                        record = violation_record(
+                            row,
+                            f,
+                            plan_name=compiled.name if compiled else None,
+                            plan_id=str(plan_path) if plan_path else None,
+                            source_label=names.get(row.get("write_key") or ""),
+                            now=now,
+                        )
                         if fmt == "jsonl":
                             out.write(orjson.dumps(record) + b"\n")
                         else:
@@ -188,7 +251,9 @@ def _categories(rules: str | None, with_plan: bool) -> set[str]:
         return set(CATEGORIES)
     unknown = chosen - set(CATEGORIES)
     if unknown:
-        raise click.BadParameter(f"unknown {', '.join(sorted(unknown))}; use {', '.join(CATEGORIES)} or all.", param_hint="--rules")
+        raise click.BadParameter(
+            f"unknown {', '.join(sorted(unknown))}; use {', '.join(CATEGORIES)} or all.", param_hint="--rules"
+        )
     if PLAN in chosen and not with_plan:
         raise click.UsageError("--rules plan needs --plan FILE.")
     return chosen
@@ -201,8 +266,13 @@ def _table(groups: Iterable[_Group], total: int, flagged: int, compiled: Any, pl
 
     console = Console(highlight=False)
     if compiled is not None:
-        console.print(Text(f"Plan: {inert(compiled.name, 60)} ({compiled.plan.format}, {len(compiled.event_names)} events) "
-                           f"from {inert(str(plan_path), 80)}", style="dim"))
+        console.print(
+            Text(
+                f"Plan: {inert(compiled.name, 60)} ({compiled.plan.format}, {len(compiled.event_names)} events) "
+                f"from {inert(str(plan_path), 80)}",
+                style="dim",
+            )
+        )
     severities = {"error": 0, "warning": 0, "info": 0}
     rules: set[str] = set()
     for group in groups:
@@ -213,13 +283,25 @@ def _table(groups: Iterable[_Group], total: int, flagged: int, compiled: Any, pl
             rules.add(code)
             ids = " ".join(f"#{i}" for _, i in hits[:5]) + (" …" if len(hits) > 5 else "")
             style = {"error": "red", "warning": "yellow"}.get(first.severity, "")
-            console.print(Text.assemble("  ", (MARK.get(first.severity, "?"), style), " ", (code, "bold"), (f" {category}", "dim"),
-                                        "  ", inert(path or "(message)", 60), (f"  ×{len(hits)}  {ids}", "dim")))
+            console.print(
+                Text.assemble(
+                    "  ",
+                    (MARK.get(first.severity, "?"), style),
+                    " ",
+                    (code, "bold"),
+                    (f" {category}", "dim"),
+                    "  ",
+                    inert(path or "(message)", 60),
+                    (f"  ×{len(hits)}  {ids}", "dim"),
+                )
+            )
             console.print(Text("      " + inert(first.message, 300)), overflow="fold")
         console.print()
     if flagged:
         parts = ", ".join(f"{n} {s}{'s' if n != 1 and s != 'info' else ''}" for s, n in severities.items() if n)
         plural = "s" if len(rules) != 1 else ""
-        console.print(f"✗ {sum(severities.values())} findings ({parts}) in {flagged} of {total} events, {len(rules)} rule{plural}.")
+        console.print(
+            f"✗ {sum(severities.values())} findings ({parts}) in {flagged} of {total} events, {len(rules)} rule{plural}."
+        )
     else:
         console.print(f"✓ No findings in {total} events.")

@@ -10,18 +10,11 @@ from typing import Any
 import click
 import orjson
 
-from debugger.core.exitcode import ExitCode
-from debugger.cli.options import db_option, resolve_db
-from debugger.core.diff import (
-    NOISE,
-    CaptureDiff,
-    RunDiff,
-    Shape,
-    compare_runs,
-    compare_shapes,
-)
-from debugger.core.pretty.render import inert
 from debugger.cli.commands.send import collect_files
+from debugger.cli.options import db_option, resolve_db
+from debugger.core.diff import NOISE, CaptureDiff, RunDiff, Shape, compare_runs, compare_shapes
+from debugger.core.exitcode import ExitCode
+from debugger.core.pretty.render import inert
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 SHOWN = 50
@@ -46,8 +39,8 @@ def messages_in(path: Path, *, all_statuses: bool, problems: list[str]) -> Itera
         is_sqlite = handle.read(len(SQLITE_HEADER)) == SQLITE_HEADER
     if is_sqlite:
         # Lazily: the store loads sqlite_utils (kept off `segdbg --help`, which imports every command).
-        from debugger.store.reads import iter_events
         from debugger.store.capture import reader
+        from debugger.store.reads import iter_events
 
         with reader(path) as conn:
             for event in iter_events(conn, statuses=None if all_statuses else ("ok",)):
@@ -96,8 +89,12 @@ def _record(record: object, origin: str, all_statuses: bool, problems: list[str]
 @click.argument("a")
 @click.argument("b")
 @db_option
-@click.option("--ignore", multiple=True, metavar="PATH", help="Another field to ignore, e.g. context.userAgent (repeatable).")
-@click.option("--all", "all_statuses", is_flag=True, help="Include invalid and duplicate events (only accepted ones by default).")
+@click.option(
+    "--ignore", multiple=True, metavar="PATH", help="Another field to ignore, e.g. context.userAgent (repeatable)."
+)
+@click.option(
+    "--all", "all_statuses", is_flag=True, help="Include invalid and duplicate events (only accepted ones by default)."
+)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def command(a: str, b: str, db: Path | None, ignore: tuple[str, ...], all_statuses: bool, fmt: str) -> None:
     """Compare two captures, or two replay runs; exit 3 when they differ.
@@ -138,7 +135,9 @@ def command(a: str, b: str, db: Path | None, ignore: tuple[str, ...], all_status
             click.echo(f"warning: {inert(problem)}", err=True)
         result = compare_shapes(shapes[0], shapes[1])
     if fmt == "json":
-        click.echo(orjson.dumps({"differences": result.differences, **dataclasses.asdict(result)}, option=orjson.OPT_INDENT_2))
+        click.echo(
+            orjson.dumps({"differences": result.differences, **dataclasses.asdict(result)}, option=orjson.OPT_INDENT_2)
+        )
     elif isinstance(result, RunDiff):
         _print_runs(result, a, b)
     else:
@@ -149,8 +148,8 @@ def command(a: str, b: str, db: Path | None, ignore: tuple[str, ...], all_status
 
 def _runs(db: Path, a: str, b: str) -> RunDiff:
     # Lazily: the store loads sqlite_utils (kept off `segdbg --help`, which imports every command).
-    from debugger.store.runs import has_runs_table, iter_deliveries, resolve_run
     from debugger.store.capture import StoreError, reader
+    from debugger.store.runs import has_runs_table, iter_deliveries, resolve_run
 
     try:
         with reader(db) as conn:
@@ -158,7 +157,7 @@ def _runs(db: Path, a: str, b: str) -> RunDiff:
                 raise click.ClickException(f"{db} has no replay runs yet.")
             ids = []
             for spec in (a, b):
-                run_id = resolve_run(conn, spec[len("run:"):])
+                run_id = resolve_run(conn, spec[len("run:") :])
                 if run_id is None:
                     raise click.BadParameter(f"{spec}: no such run in {db} (see the runs with `segdbg replay`).")
                 ids.append(run_id)
@@ -179,7 +178,9 @@ def _print_captures(result: CaptureDiff, a: str, b: str, ignored: list[str]) -> 
         for key, count in result.only_b:
             click.echo(f"  + {inert(key)}  ({count:,})")
     for change in result.changed:
-        counts = f"{change.count_a:,} → {change.count_b:,}" if change.count_a != change.count_b else f"{change.count_a:,}"
+        counts = (
+            f"{change.count_a:,} → {change.count_b:,}" if change.count_a != change.count_b else f"{change.count_a:,}"
+        )
         click.echo(f"\n{inert(change.key)}  ({counts})")
         for path, kinds in change.added[:SHOWN]:
             click.echo(f"  + {inert(path):<40} {kinds}")
@@ -194,7 +195,11 @@ def _print_runs(result: RunDiff, a: str, b: str) -> None:
     click.echo(f"A: {a}   B: {b}   ({result.matched:,} deliveries in both)")
     for change in result.changed[:SHOWN]:
         reason = f"  ({inert(change.reason, 80)})" if change.reason else ""
-        click.echo(f"  ~ {inert(change.label, 60):<50} {change.before or 'not in A'} → {change.after or 'not in B'}{reason}")
+        click.echo(
+            f"  ~ {inert(change.label, 60):<50} {change.before or 'not in A'} → {change.after or 'not in B'}{reason}"
+        )
     if len(result.changed) > SHOWN:
         click.echo(f"  … and {len(result.changed) - SHOWN:,} more (use --format json for all)")
-    click.echo(f"{len(result.changed):,} deliveries changed outcome." if result.changed else "No delivery changed outcome.")
+    click.echo(
+        f"{len(result.changed):,} deliveries changed outcome." if result.changed else "No delivery changed outcome."
+    )

@@ -14,8 +14,8 @@ from typing import Any
 import click
 
 from debugger import __version__
-from debugger.core.http.routes import DEFAULT_URL
 from debugger.cli.options import db_option, parse_query, resolve_db
+from debugger.core.http.routes import DEFAULT_URL
 from debugger.core.pretty.export import (
     CSV_COLUMNS,
     HAR_SUFFIX,
@@ -40,8 +40,18 @@ HIDDEN_COUNT_CAP = 100_000
 @click.argument("query", required=False, default="")
 @db_option
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True, help="Output format.")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most N events (the table defaults to a screenful, newest).")
-@click.option("--all", "show_all", is_flag=True, help="Include invalid and duplicate events (hidden by default, as Segment drops them).")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=None,
+    help="At most N events (the table defaults to a screenful, newest).",
+)
+@click.option(
+    "--all",
+    "show_all",
+    is_flag=True,
+    help="Include invalid and duplicate events (hidden by default, as Segment drops them).",
+)
 @click.option(
     "--to",
     "url",
@@ -72,6 +82,7 @@ def command(query: str, db: Path | None, fmt: str, limit: int | None, show_all: 
       segdbg events 'user:u_42' --format curl --to http://staging:8088
       segdbg events pinned:true --all                 # the pinned events (📌 in the # column)
     """
+    # Lazily: the store loads sqlite_utils (kept off `segdbg --help`, which imports every command).
     from debugger.store.capture import StoreError, reader
     from debugger.store.reads import count_events, iter_events
 
@@ -83,7 +94,9 @@ def command(query: str, db: Path | None, fmt: str, limit: int | None, show_all: 
         with reader(resolve_db(db)) as conn:
             if fmt == "table":
                 rows = limit or max(5, shutil.get_terminal_size((120, 30)).lines - 6)
-                shown = _table(iter_events(conn, query=parsed, now=now, statuses=statuses, limit=rows, newest=True), bool(query))
+                shown = _table(
+                    iter_events(conn, query=parsed, now=now, statuses=statuses, limit=rows, newest=True), bool(query)
+                )
             else:
                 events = _counted(iter_events(conn, query=parsed, now=now, statuses=statuses, limit=limit))
                 _export(fmt, events, url)

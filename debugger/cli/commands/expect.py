@@ -11,9 +11,9 @@ from typing import Any
 import click
 import orjson
 
-from debugger.core.exitcode import ExitCode
-from debugger.cli.options import db_option, parse_query, resolve_db, url_option
 from debugger.cli.client import ApiError, Unreachable, call
+from debugger.cli.options import db_option, parse_query, resolve_db, url_option
+from debugger.core.exitcode import ExitCode
 from debugger.core.query.plan import view_statuses
 
 #: The longest single long-poll; longer timeouts are several polls.
@@ -24,9 +24,19 @@ POLL_CHUNK = 60.0
 @click.argument("query")
 @click.option("--count", type=click.IntRange(min=0), default=None, help="Exactly N matching events.")
 @click.option("--at-least", type=click.IntRange(min=0), default=None, help="At least N matching events (default: 1).")
-@click.option("--none", "none_", is_flag=True, help="No matching event (e.g. no invalid events: --none status:invalid).")
-@click.option("--timeout", type=click.FloatRange(min=0), default=10.0, show_default=True, help="Seconds to wait for the condition.")
-@click.option("--all", "show_all", is_flag=True, help="Count invalid and duplicate events too (a status: term does the same).")
+@click.option(
+    "--none", "none_", is_flag=True, help="No matching event (e.g. no invalid events: --none status:invalid)."
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0),
+    default=10.0,
+    show_default=True,
+    help="Seconds to wait for the condition.",
+)
+@click.option(
+    "--all", "show_all", is_flag=True, help="Count invalid and duplicate events too (a status: term does the same)."
+)
 @db_option
 @url_option
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout (matches, closest misses).")
@@ -71,11 +81,17 @@ def command(
         condition = Condition.of(count=count, at_least=at_least, none=none_)
     except ValueError as exc:
         raise click.UsageError("give only one of --count, --at-least and --none.") from exc
-    result = _over_http(url, query, condition, timeout, show_all) if url else _on_file(resolve_db(db), parsed, query, condition, timeout, show_all)
+    result = (
+        _over_http(url, query, condition, timeout, show_all)
+        if url
+        else _on_file(resolve_db(db), parsed, query, condition, timeout, show_all)
+    )
     if as_json:
         sys.stdout.buffer.write(orjson.dumps(result) + b"\n")
     if result["ok"]:
-        click.echo(f"✓ {result['count']:,} matching ({result['expected']} expected) after {result['seconds']:.2f} s", err=True)
+        click.echo(
+            f"✓ {result['count']:,} matching ({result['expected']} expected) after {result['seconds']:.2f} s", err=True
+        )
         return
     click.echo(failure_message(result), err=True)
     raise SystemExit(ExitCode.FAILED)
@@ -83,14 +99,22 @@ def command(
 
 def _on_file(path: Path, parsed: Any, text: str, condition: Any, timeout: float, show_all: bool) -> dict[str, Any]:
     # Lazily: the store loads sqlite_utils (kept off `segdbg --help`, which imports every command).
-    from debugger.store.expect import wait_on_file
     from debugger.store.capture import StoreError, migrate
+    from debugger.store.expect import wait_on_file
 
     try:
         if not path.exists():
             raise StoreError(f"{path}: no such capture; start `segdbg serve --db {path}` first, or pass --url.")
         migrate(path)
-        outcome = wait_on_file(str(path), parsed, text, condition, timeout=timeout, statuses=view_statuses(parsed, show_all), now=datetime.now(UTC))
+        outcome = wait_on_file(
+            str(path),
+            parsed,
+            text,
+            condition,
+            timeout=timeout,
+            statuses=view_statuses(parsed, show_all),
+            now=datetime.now(UTC),
+        )
     except StoreError as exc:
         raise click.ClickException(str(exc)) from exc
     return outcome.to_json()

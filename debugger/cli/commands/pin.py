@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
-from debugger.core.exitcode import ExitCode
 from debugger.cli.options import db_option, parse_query, resolve_db
-from contextlib import closing
+from debugger.core.exitcode import ExitCode
 
 
 def parse_ids(words: tuple[str, ...]) -> list[int]:
@@ -40,7 +39,11 @@ def _build(name: str, pinned: bool, doc: str) -> click.Command:
     if pinned:
         run = click.option("--off", is_flag=True, help="Unpin instead (the same as `segdbg unpin`).")(run)
     run = click.option(
-        "--match", "match", default=None, metavar="QUERY", help=f"{name.capitalize()} every event the filter selects (any status)."
+        "--match",
+        "match",
+        default=None,
+        metavar="QUERY",
+        help=f"{name.capitalize()} every event the filter selects (any status).",
     )(run)
     run = db_option(run)
     run = click.argument("ids", nargs=-1, metavar="[ID]...")(run)
@@ -54,7 +57,9 @@ def _run(words: tuple[str, ...], db: Path | None, match: str | None, on: bool) -
 
     verb = "Pinned" if on else "Unpinned"
     if not words and match is None:
-        raise click.UsageError("give event ids (e.g. 12 40-45) or --match QUERY; `segdbg events pinned:true` lists the pinned ones.")
+        raise click.UsageError(
+            "give event ids (e.g. 12 40-45) or --match QUERY; `segdbg events pinned:true` lists the pinned ones."
+        )
     ids = parse_ids(words)
     parsed = parse_query(match) if match is not None else None
     path = resolve_db(db)
@@ -73,7 +78,9 @@ def _run(words: tuple[str, ...], db: Path | None, match: str | None, on: bool) -
 
 
 def _report(verb: str, on: bool, found: list[int], matched: int | None, missing: list[int]) -> None:
-    shown: Callable[[list[int]], str] = lambda ids: ", ".join(f"#{i}" for i in ids[:20]) + (f" … ({len(ids) - 20:,} more)" if len(ids) > 20 else "")
+    def shown(ids: list[int]) -> str:
+        return ", ".join(f"#{i}" for i in ids[:20]) + (f" … ({len(ids) - 20:,} more)" if len(ids) > 20 else "")
+
     if found:
         them = "it" if len(found) == 1 else "them"
         kept = f"; retention keeps {them}" if on else f"; retention may delete {them} again"

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import click
 import orjson
 
+from debugger.cli import replay_console
 from debugger.cli.options import db_option, resolve_db
 from debugger.core.query import language as query
 from debugger.core.query.plan import view_statuses
@@ -17,7 +18,6 @@ from debugger.core.replay.planning import DEFAULT_BATCH_SIZE, KEEP, SHIFT, Repla
 from debugger.core.replay.retry import RetryPolicy
 from debugger.core.replay.selection import Selection
 from debugger.replay.config import RunConfig
-from debugger.cli import replay_console
 
 PACED_CONCURRENCY = 8
 
@@ -70,30 +70,129 @@ def parse_id_map(pairs: tuple[str, ...], file: Path | None) -> dict[str, str]:
 
 @click.command("replay")
 @click.argument("query", nargs=-1)
-@click.option("--to", "url", default=None, metavar="URL", help="The target's root URL (a segdbg, staging, Segment, RudderStack, ...).")
 @click.option(
-    "--resume", "resume", is_flag=False, flag_value="last", default=None, metavar="[RUN|last]",
+    "--to",
+    "url",
+    default=None,
+    metavar="URL",
+    help="The target's root URL (a segdbg, staging, Segment, RudderStack, ...).",
+)
+@click.option(
+    "--resume",
+    "resume",
+    is_flag=False,
+    flag_value="last",
+    default=None,
+    metavar="[RUN|last]",
     help="Continue an interrupted or killed run (default: the last one): what it recorded as delivered is not sent again.",
 )
 @db_option
-@click.option("--rate", type=click.FloatRange(min=0, min_open=True), default=None, metavar="N", help="Send N events per second.")
-@click.option("--speed", type=click.FloatRange(min=0, min_open=True), default=None, metavar="X", help="Keep the original gaps between events, divided by X (1 = real time).")
-@click.option("--max-gap", type=click.FloatRange(min=0), default=None, metavar="S", help="With --speed: never wait more than S seconds between two events.")
-@click.option("--concurrency", type=click.IntRange(1, 256), default=None, metavar="N", help=f"Requests in flight at once. Default 1 (keeps capture order), {PACED_CONCURRENCY} when paced.")
-@click.option("--batch-size", type=click.IntRange(1, 2500), default=DEFAULT_BATCH_SIZE, metavar="N", show_default=True, help="Events per /v1/batch request (also capped at 500 KB).")
+@click.option(
+    "--rate", type=click.FloatRange(min=0, min_open=True), default=None, metavar="N", help="Send N events per second."
+)
+@click.option(
+    "--speed",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    metavar="X",
+    help="Keep the original gaps between events, divided by X (1 = real time).",
+)
+@click.option(
+    "--max-gap",
+    type=click.FloatRange(min=0),
+    default=None,
+    metavar="S",
+    help="With --speed: never wait more than S seconds between two events.",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 256),
+    default=None,
+    metavar="N",
+    help=f"Requests in flight at once. Default 1 (keeps capture order), {PACED_CONCURRENCY} when paced.",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1, 2500),
+    default=DEFAULT_BATCH_SIZE,
+    metavar="N",
+    show_default=True,
+    help="Events per /v1/batch request (also capped at 500 KB).",
+)
 @click.option("--no-batch", is_flag=True, help="One request per event to /v1/<type>, as analytics.js does.")
 @click.option("--write-key", default=None, help="Send every event with this key (default: each event's own).")
-@click.option("--new-message-ids", is_flag=True, help="Give every event a new messageId (Segment drops a repeated one within 24 h).")
-@click.option("--timestamps", type=click.Choice([KEEP, SHIFT]), default=KEEP, show_default=True, help="keep the original times, or shift the whole session to now (gaps kept).")
-@click.option("--map-id", "map_ids", multiple=True, metavar="OLD=NEW", help="Replace a userId/anonymousId/previousId (repeatable).")
-@click.option("--map-ids", "map_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None, help="A JSON object of old id → new id.")
-@click.option("--id-prefix", default=None, help="Prefix every user and anonymous id not mapped (keeps a replay apart from real users).")
-@click.option("--dry-run", is_flag=True, help="Print the requests (JSON lines) instead of sending; nothing is recorded.")
-@click.option("--report", "report_file", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write the run and every delivery as JSON.")
-@click.option("--junit", "junit_file", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write JUnit XML, one test case per event.")
-@click.option("--retries", type=click.IntRange(0, 100), default=5, metavar="N", show_default=True, help="Retries per request for 5xx, 429 and network errors.")
-@click.option("--backoff", type=click.FloatRange(min=0), default=0.5, show_default=True, metavar="S", help="First retry wait; doubles each time (with jitter), up to 30 s.")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=30.0, show_default=True, metavar="S", help="Seconds one attempt may take.")
+@click.option(
+    "--new-message-ids",
+    is_flag=True,
+    help="Give every event a new messageId (Segment drops a repeated one within 24 h).",
+)
+@click.option(
+    "--timestamps",
+    type=click.Choice([KEEP, SHIFT]),
+    default=KEEP,
+    show_default=True,
+    help="keep the original times, or shift the whole session to now (gaps kept).",
+)
+@click.option(
+    "--map-id",
+    "map_ids",
+    multiple=True,
+    metavar="OLD=NEW",
+    help="Replace a userId/anonymousId/previousId (repeatable).",
+)
+@click.option(
+    "--map-ids",
+    "map_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="A JSON object of old id → new id.",
+)
+@click.option(
+    "--id-prefix",
+    default=None,
+    help="Prefix every user and anonymous id not mapped (keeps a replay apart from real users).",
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Print the requests (JSON lines) instead of sending; nothing is recorded."
+)
+@click.option(
+    "--report",
+    "report_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the run and every delivery as JSON.",
+)
+@click.option(
+    "--junit",
+    "junit_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write JUnit XML, one test case per event.",
+)
+@click.option(
+    "--retries",
+    type=click.IntRange(0, 100),
+    default=5,
+    metavar="N",
+    show_default=True,
+    help="Retries per request for 5xx, 429 and network errors.",
+)
+@click.option(
+    "--backoff",
+    type=click.FloatRange(min=0),
+    default=0.5,
+    show_default=True,
+    metavar="S",
+    help="First retry wait; doubles each time (with jitter), up to 30 s.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=30.0,
+    show_default=True,
+    metavar="S",
+    help="Seconds one attempt may take.",
+)
 def command(query: tuple[str, ...], url: str | None, db: Path | None, **opts: Any) -> None:
     """Resend stored events to a Segment-compatible endpoint, in capture order.
 
@@ -153,15 +252,22 @@ def command(query: tuple[str, ...], url: str | None, db: Path | None, **opts: An
     concurrency = opts["concurrency"] or (PACED_CONCURRENCY if options.paced else 1)
     policy = RetryPolicy(retries=opts["retries"], backoff=opts["backoff"], timeout=opts["timeout"])
     recorded = {
-        key: value for key, value in opts.items()
+        key: value
+        for key, value in opts.items()
         if key not in ("report_file", "junit_file", "dry_run", "map_file") and value not in (None, False, ())
     }
     if opts["write_key"]:
         recorded["write_key"] = "••••••"
     recorded["concurrency"] = concurrency
     config = RunConfig(
-        db=resolve_db(db), target=root, query=text, options=options, policy=policy,
-        concurrency=concurrency, timestamps=opts["timestamps"], recorded_options=recorded,
+        db=resolve_db(db),
+        target=root,
+        query=text,
+        options=options,
+        policy=policy,
+        concurrency=concurrency,
+        timestamps=opts["timestamps"],
+        recorded_options=recorded,
         selection=selection(text, datetime.now(UTC)),
     )
     if not config.db.exists():
@@ -192,5 +298,3 @@ def selection(text: str | None, now: datetime) -> Selection:
     # What Segment would have accepted and forwarded, unless the query names statuses.
     statuses = view_statuses(parsed)
     return Selection(parsed, now, tuple(statuses) if statuses is not None else None)
-
-

@@ -10,9 +10,9 @@ import click
 import orjson
 
 from debugger.cli.options import db_option, resolve_db
-from debugger.core.pretty.render import inert
 from debugger.cli.selection import parse_query, progress, select
 from debugger.core.lint.inventory import Inventory
+from debugger.core.pretty.render import inert
 
 FORMATS = ("table", "json", "plan")
 
@@ -20,10 +20,21 @@ FORMATS = ("table", "json", "plan")
 @click.command("schema")
 @click.argument("query", required=False)
 @db_option
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
-              help="table for people, json for tools, plan: a draft tracking plan (segdbg YAML).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write to this file instead of standard output.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="table",
+    show_default=True,
+    help="table for people, json for tools, plan: a draft tracking plan (segdbg YAML).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write to this file instead of standard output.",
+)
 def command(query: str | None, db: Path | None, fmt: str, output: Path | None) -> None:
     """Show what the captured events look like, per source and event.
 
@@ -40,6 +51,7 @@ def command(query: str | None, db: Path | None, fmt: str, output: Path | None) -
       segdbg schema --format plan -o tracking-plan.yaml
       segdbg check --plan tracking-plan.yaml
     """
+    # Lazily: tracking plans load PyYAML, the store sqlite_utils (kept off `segdbg --help`).
     from debugger.core.lint.plan import dump_yaml
     from debugger.store.capture import StoreError, reader
     from debugger.store.reads import event_count, source_labels
@@ -57,9 +69,11 @@ def command(query: str | None, db: Path | None, fmt: str, output: Path | None) -
     except StoreError as exc:
         raise click.ClickException(str(exc)) from exc
     if fmt == "plan":
-        header = (f"# Draft tracking plan written by `segdbg schema --format plan` from {inventory.total} events in {path.name}.\n"
-                  "# Every key seen in all events of a kind is required; `?` marks optional ones. Review, edit, then:\n"
-                  "#   segdbg check --plan THIS_FILE\n")
+        header = (
+            f"# Draft tracking plan written by `segdbg schema --format plan` from {inventory.total} events in {path.name}.\n"
+            "# Every key seen in all events of a kind is required; `?` marks optional ones. Review, edit, then:\n"
+            "#   segdbg check --plan THIS_FILE\n"
+        )
         text = dump_yaml(inventory.draft_plan(f"Draft from {path.name}"), header)
         _write(text.encode(), output)
     elif fmt == "json":
@@ -97,8 +111,13 @@ def _table(doc: dict[str, Any], output: Path | None) -> None:
             console.print(Text(f"Source {title}", style="bold underline"))
             for event in source["events"]:
                 name = inert(event["name"], 60) if event["name"] else ""
-                console.print(Text.assemble((f"{inert(event['type'].upper(), 12):9}", "bold"), (name, "bold"),
-                                            (f"  {event['count']:,}×  {event['first_seen'][:19]} → {event['last_seen'][:19]}", "dim")))
+                console.print(
+                    Text.assemble(
+                        (f"{inert(event['type'].upper(), 12):9}", "bold"),
+                        (name, "bold"),
+                        (f"  {event['count']:,}×  {event['first_seen'][:19]} → {event['last_seen'][:19]}", "dim"),
+                    )
+                )
                 table = Table(box=None, show_header=False, pad_edge=False, padding=(0, 1))
                 # A long path is cut rather than squeezing the examples to one character a line.
                 table.add_column("path", no_wrap=True, max_width=50, overflow="ellipsis")
@@ -109,8 +128,12 @@ def _table(doc: dict[str, Any], output: Path | None) -> None:
                     types = ", ".join(f"{t} {n}" for t, n in sorted(f["types"].items(), key=lambda kv: -kv[1]))
                     drift = Text(" ⚠ drift", style="bold yellow") if f["drift"] else Text("")
                     share = f"{f['present']}/{f['of']}" if f["of"] else str(f["present"])
-                    table.add_row(Text("  " + inert(f["path"], 60)), Text.assemble(types, drift), share,
-                                  Text(inert(", ".join(f["examples"]), 120), style="dim"))
+                    table.add_row(
+                        Text("  " + inert(f["path"], 60)),
+                        Text.assemble(types, drift),
+                        share,
+                        Text(inert(", ".join(f["examples"]), 120), style="dim"),
+                    )
                 console.print(table)
             console.print()
     finally:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import click
 
-from debugger.core.http.routes import DEFAULT_URL
 from debugger.core.exitcode import ExitCode
+from debugger.core.http.routes import DEFAULT_URL
 from debugger.core.inputs.payloads import FILE_FORMATS, LineError, PlannedRequest, plan_file
 from debugger.core.pretty.render import inert
 
@@ -52,8 +52,20 @@ def base_url(url: str) -> str:
     help="Server root URL ($SEGDBG_URL). Paths like /v1/batch are appended.",
 )
 @click.option("--write-key", default=None, help="Send this key as HTTP Basic auth on every request.")
-@click.option("--batch-size", default=100, show_default=True, type=click.IntRange(1, 2500), help="Messages per batch built from JSON lines.")
-@click.option("--concurrency", default=1, show_default=True, type=click.IntRange(1, 64), help="Requests in flight at once (1 keeps file order).")
+@click.option(
+    "--batch-size",
+    default=100,
+    show_default=True,
+    type=click.IntRange(1, 2500),
+    help="Messages per batch built from JSON lines.",
+)
+@click.option(
+    "--concurrency",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Requests in flight at once (1 keeps file order).",
+)
 def command(paths: tuple[Path, ...], url: str, write_key: str | None, batch_size: int, concurrency: int) -> None:
     """Send payload files to a Segment-compatible server.
 

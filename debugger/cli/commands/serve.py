@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import errno
 import gc
+import os
 import signal
+import socket
 import sys
 from collections import Counter
 from pathlib import Path
@@ -19,14 +21,12 @@ from typing import Any, TextIO
 
 import click
 
-from debugger.cli.options import db_option, resolve_db
-from debugger.core.http.routes import DEFAULT_HOST, DEFAULT_PORT
 from debugger.cli.commands.tui import DEFAULT_CAP, cap_option, plan_option, terminal
 from debugger.cli.commands.vacuum import max_age_option, max_events_option
+from debugger.cli.options import db_option, resolve_db
+from debugger.core.http.routes import DEFAULT_HOST, DEFAULT_PORT
 from debugger.core.pretty.render import inert
 from debugger.server.addresses import is_loopback
-import os
-import socket
 
 
 def lan_addresses() -> list[str]:
@@ -106,7 +106,13 @@ class _Printer:
     help="Interface to bind. The default accepts connections from this machine only; "
     "0.0.0.0 would let anything on your network send events and read this capture.",
 )
-@click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535), help="TCP port (0: any free port).")
+@click.option(
+    "--port",
+    default=DEFAULT_PORT,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="TCP port (0: any free port).",
+)
 @db_option
 @click.option("--headless", is_flag=True, help="No terminal UI: print one line per request instead.")
 @click.option("--quiet", "-q", is_flag=True, help="Headless: print no line per request, only the summary.")
@@ -174,7 +180,11 @@ def command(
     from debugger.store.retention import Policy
 
     settings = Settings(
-        db=resolve_db(db), host=host, port=port, quiet=quiet, write_keys=frozenset(write_keys),
+        db=resolve_db(db),
+        host=host,
+        port=port,
+        quiet=quiet,
+        write_keys=frozenset(write_keys),
         retention=Policy(max_events, max_age),
     )
     if not headless and terminal():
@@ -223,7 +233,10 @@ async def _serve(settings: object, printer: _Printer, parent: int | None = None)
         if settings.write_keys:
             click.echo(f"Accepting only write keys: {', '.join(sorted(settings.write_keys))}", err=True)
         if settings.retention.active:
-            click.echo(f"Retention: keeping {settings.retention.describe()}; older events are deleted in the background.", err=True)
+            click.echo(
+                f"Retention: keeping {settings.retention.describe()}; older events are deleted in the background.",
+                err=True,
+            )
         click.echo(f"Point a library at it, e.g. analytics.host = 'http://{url_host}:{port}'. Ctrl-C stops.", err=True)
         watchdog = asyncio.create_task(_watch_parent(parent, stop)) if parent else None
         await stop.wait()

@@ -10,16 +10,18 @@ from typing import Any
 import click
 import orjson
 
-from debugger.core.exitcode import ExitCode
-from debugger.cli.options import db_option, resolve_db, url_option
 from debugger.cli.client import ApiError, Unreachable, call
+from debugger.cli.options import db_option, resolve_db, url_option
+from debugger.core.exitcode import ExitCode
 from debugger.core.pretty.render import inert
 
 
 @click.command("stats")
 @db_option
 @url_option
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True, help="Output format.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True, help="Output format."
+)
 def command(db: Path | None, url: str | None, fmt: str) -> None:
     """Count stored events by type, status, source and library; show the last minute's rate.
 
@@ -44,8 +46,8 @@ def command(db: Path | None, url: str | None, fmt: str) -> None:
             raise click.ClickException(exc.message) from exc
     else:
         # Lazily: the store loads sqlite_utils (kept off `segdbg --help`, which imports every command).
-        from debugger.store.stats import stats
         from debugger.store.capture import StoreError, reader
+        from debugger.store.stats import stats
 
         try:
             with reader(resolve_db(db)) as conn:
@@ -63,7 +65,6 @@ def _print(data: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
-
 
     console = Console()
     minute = data["last_minute"]
@@ -91,5 +92,11 @@ def _print(data: dict[str, Any]) -> None:
 
     counts("by type", list(data["by_type"].items()))
     counts("by status", list(data["by_status"].items()))
-    counts("by source", [(s["write_key"] + (f" ({s['label']})" if s["label"] else ""), s["events"]) for s in data["sources"]])
-    counts("by library", [(f"{lib['name'] or '?'} {lib['version'] or ''}".strip(), lib["events"]) for lib in data["libraries"]])
+    counts(
+        "by source",
+        [(s["write_key"] + (f" ({s['label']})" if s["label"] else ""), s["events"]) for s in data["sources"]],
+    )
+    counts(
+        "by library",
+        [(f"{lib['name'] or '?'} {lib['version'] or ''}".strip(), lib["events"]) for lib in data["libraries"]],
+    )

@@ -36,7 +36,9 @@ def plan_option(func: object) -> object:
 @click.command("tui")
 @db_option
 @cap_option
-@click.option("--url", default=None, help="The server that fills this capture, if any (shown, and used by copy as curl).")
+@click.option(
+    "--url", default=None, help="The server that fills this capture, if any (shown, and used by copy as curl)."
+)
 @plan_option
 def command(db: Path | None, cap: int, url: str | None, plan: Path | None) -> None:
     """Browse a capture in the terminal UI, following new events live.

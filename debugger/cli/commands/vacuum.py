@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+import sqlite3
 import sys
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
-from debugger.core.exitcode import ExitCode
-from debugger.cli.options import db_option, resolve_db, url_option
-from contextlib import closing
 from debugger.cli.client import ApiError, Unreachable, call
-import sqlite3
+from debugger.cli.options import db_option, resolve_db, url_option
+from debugger.core.exitcode import ExitCode
 
 
 def max_events_option(func: Any) -> Any:
@@ -55,7 +55,9 @@ def max_age_option(func: Any) -> Any:
 @url_option
 @max_events_option
 @max_age_option
-@click.option("--reindex", is_flag=True, help="Rebuild the search index even when it holds no entries of deleted events.")
+@click.option(
+    "--reindex", is_flag=True, help="Rebuild the search index even when it holds no entries of deleted events."
+)
 def command(db: Path | None, url: str | None, max_events: int | None, max_age: Any, reindex: bool) -> None:
     """Shrink a capture: apply retention now, rebuild the search index, VACUUM the file.
 
@@ -96,8 +98,8 @@ def _running_server(path: Path) -> str | None:
     """The URL of a live server writing ``path``, else ``None``."""
 
     # Lazily: the store loads sqlite_utils (kept off `segdbg --help`, which imports every command).
-    from debugger.store.servers import running_servers
     from debugger.store.capture import StoreError, connect, migrate
+    from debugger.store.servers import running_servers
 
     try:
         migrate(path)
@@ -129,20 +131,23 @@ def _vacuum_remote(url: str, policy: Any, reindex: bool) -> None:
 
 def _vacuum_file(path: Path, policy: Any, reindex: bool) -> None:
     # Lazily: the store loads sqlite_utils (kept off `segdbg --help`, which imports every command).
-    from debugger.store.maintenance import vacuum_capture
     from debugger.store.capture import StoreError, connect
+    from debugger.store.maintenance import vacuum_capture
 
     bar = _Bar() if sys.stderr.isatty() else None
     try:
         with closing(connect(path)) as conn:
             report = vacuum_capture(
-                lambda fn: fn(conn), path, policy, datetime.now(UTC), reindex=reindex,
+                lambda fn: fn(conn),
+                path,
+                policy,
+                datetime.now(UTC),
+                reindex=reindex,
                 progress=bar.advance if bar is not None else lambda what, n: None,
             )
     except StoreError as exc:
         raise click.ClickException(str(exc)) from exc
     except Exception as exc:  # sqlite3 errors: locked by a writer that kept it, disk full, ...
-
         if isinstance(exc, sqlite3.Error):
             raise click.ClickException(f"{path}: vacuum stopped ({exc}); nothing is lost, run it again.") from exc
         raise
@@ -182,7 +187,9 @@ class _Bar:
         from rich.console import Console
         from rich.progress import Progress, SpinnerColumn, TextColumn
 
-        self._progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), console=Console(stderr=True), transient=True)
+        self._progress = Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), console=Console(stderr=True), transient=True
+        )
         self._progress.start()
         self._task = self._progress.add_task("vacuum: starting")
         self._counts = {"events": 0, "index": 0}

@@ -66,7 +66,9 @@ def mask_headers(headers: Headers) -> list[list[str]]:
         if key.lower() in MASKED_HEADERS:
             scheme = value.split(" ", 1)[0] if " " in value and key.lower() != "cookie" else ""
             value = f"{scheme} ••••••".strip()
-        masked.append([storable_text(key), storable_text(value)])  # storable even if a shell handed over lone surrogates
+        masked.append(
+            [storable_text(key), storable_text(value)]
+        )  # storable even if a shell handed over lone surrogates
     return masked
 
 

@@ -75,7 +75,11 @@ PIXEL_GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAA
 
 def settings_body(write_key: str, request: IncomingRequest) -> bytes:
     """The CDN settings that make analytics.js send everything to this server (§1.5)."""
-    host = header(request.headers, "x-forwarded-host") or header(request.headers, "host") or f"{DEFAULT_HOST}:{DEFAULT_PORT}"
+    host = (
+        header(request.headers, "x-forwarded-host")
+        or header(request.headers, "host")
+        or f"{DEFAULT_HOST}:{DEFAULT_PORT}"
+    )
     scheme = (header(request.headers, "x-forwarded-proto") or request.scheme).split(",")[0].strip()
     return orjson.dumps(
         {

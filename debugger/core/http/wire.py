@@ -20,17 +20,25 @@ from typing import Any
 
 import orjson
 
-from debugger.core.http.bodies import (
-    RequestError,
-    decode_json_lenient,
-    inflate,
-    quoted,
-    serialize,
-    storable_text,
-)
+from debugger.core.http.bodies import RequestError, decode_json_lenient, inflate, quoted, serialize, storable_text
 from debugger.core.http.headers import basic_auth_user, cors_headers, lowered, mask_headers
 from debugger.core.http.limits import KEPT_BODY_LIMIT, Oversize, kept_headers, kept_target, oversize
 from debugger.core.http.model import DISCONNECTED, TIMED_OUT, TOO_LARGE, IncomingRequest, Outcome, Reply, RequestRecord
+from debugger.core.http.routes import (
+    BATCH_ROUTE,
+    HOME,
+    HOME_TEXT,
+    MESSAGE,
+    METRICS,
+    PIXEL,
+    PIXEL_GIF,
+    SETTINGS,
+    UNKNOWN,
+    Route,
+    match_route,
+    pixel_message,
+    settings_body,
+)
 from debugger.core.protocol import (
     BATCH,
     CONTEXT,
@@ -45,21 +53,6 @@ from debugger.core.protocol import (
     Event,
     Problem,
     build_event,
-)
-from debugger.core.http.routes import (
-    BATCH_ROUTE,
-    HOME,
-    HOME_TEXT,
-    METRICS,
-    MESSAGE,
-    PIXEL,
-    PIXEL_GIF,
-    SETTINGS,
-    UNKNOWN,
-    Route,
-    match_route,
-    pixel_message,
-    settings_body,
 )
 from debugger.core.timefmt import format_timestamp
 
@@ -115,11 +108,17 @@ def handle(
                 if write_key is None:
                     raise RequestError("invalid_write_key", "The pixel carries no writeKey.")
                 if allowed_keys and write_key not in allowed_keys:
-                    raise RequestError("invalid_write_key", f"{quoted(write_key)} is not one of this server's --write-key values.")
-                envelope = Envelope(write_key=write_key, received_at=received_at, ip=request.remote, path_type=route.type)
+                    raise RequestError(
+                        "invalid_write_key", f"{quoted(write_key)} is not one of this server's --write-key values."
+                    )
+                envelope = Envelope(
+                    write_key=write_key, received_at=received_at, ip=request.remote, path_type=route.type
+                )
                 events = (build_event(message, envelope, new_id=new_id, raw=serialize(message)),)
             except RequestError as exc:
-                return _record(request, route, received_at, reply, write_key, None, exc.code, exc.message, events, True, headers)
+                return _record(
+                    request, route, received_at, reply, write_key, None, exc.code, exc.message, events, True, headers
+                )
         elif route.kind in (MESSAGE, BATCH_ROUTE, METRICS) and request.method == "POST":
             limit = MAX_MESSAGE_BYTES if route.kind == MESSAGE else MAX_BATCH_BYTES
             if request.cut == TOO_LARGE:
@@ -162,10 +161,14 @@ def handle(
             reply = Reply(
                 405, error_body("method_not_allowed", text), headers=(*cors, ("Allow", f"{allowed}, OPTIONS"))
             )
-            return _record(request, route, received_at, reply, None, None, "method_not_allowed", text, (), True, headers)
+            return _record(
+                request, route, received_at, reply, None, None, "method_not_allowed", text, (), True, headers
+            )
     except RequestError as exc:
         reply = Reply(exc.status, error_body(exc.code, exc.message), headers=cors)
-        return _record(request, route, received_at, reply, write_key, body_size, exc.code, exc.message, (), True, headers)
+        return _record(
+            request, route, received_at, reply, write_key, body_size, exc.code, exc.message, (), True, headers
+        )
     return _record(request, route, received_at, reply, write_key, body_size, None, None, events, keep_body, headers)
 
 
@@ -190,8 +193,7 @@ def _messages(
         batch = document.get(BATCH)
         if not isinstance(batch, list):
             raise RequestError(
-                "invalid_batch",
-                'A batch body must be {"batch": [ ...messages ]}; `batch` is missing or not an array.',
+                "invalid_batch", 'A batch body must be {"batch": [ ...messages ]}; `batch` is missing or not an array.'
             )
         items = batch
         sent_at = document.get(SENT_AT)
@@ -205,8 +207,7 @@ def _messages(
         for index, raw in enumerate(raws):
             if len(raw) > MAX_MESSAGE_BYTES:
                 raise RequestError(
-                    "payload_too_large",
-                    _too_large(MAX_MESSAGE_BYTES, f"batch[{index}] is {len(raw):,} bytes"),
+                    "payload_too_large", _too_large(MAX_MESSAGE_BYTES, f"batch[{index}] is {len(raw):,} bytes")
                 )
     extra: tuple[Problem, ...] = ()
     if repaired:
@@ -279,20 +280,24 @@ def _record(
 
 def _refuse_oversize(request: IncomingRequest, route: Route, received_at: datetime, too_big: Oversize) -> Outcome:
     """414/431, recorded with a bounded copy of the URL and headers (preflights included)."""
-    reply = Reply(too_big.status, error_body(too_big.code, too_big.message), headers=cors_headers(request.headers, preflight=False))
+    reply = Reply(
+        too_big.status,
+        error_body(too_big.code, too_big.message),
+        headers=cors_headers(request.headers, preflight=False),
+    )
     kept = replace(
         request,
         path=kept_target(request.path),
         query_string=kept_target(request.query_string),
         headers=kept_headers(request.headers),
     )
-    return _record(kept, route, received_at, reply, None, None, too_big.code, too_big.message, (), False, lowered(kept.headers))
-
+    return _record(
+        kept, route, received_at, reply, None, None, too_big.code, too_big.message, (), False, lowered(kept.headers)
+    )
 
 
 def _maybe_text(value: str | None) -> str | None:
     return None if value is None else storable_text(value)
-
 
 
 def _str_key(value: object) -> str | None:

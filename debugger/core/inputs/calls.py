@@ -35,11 +35,29 @@ _TOKEN = re.compile(
     re.VERBOSE | re.DOTALL,
 )
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v", "0": "\0", "e": "\x1b"}
-_WORDS = {"true": True, "True": True, "false": False, "False": False, "null": None, "None": None, "nil": None, "undefined": None}
+_WORDS = {
+    "true": True,
+    "True": True,
+    "false": False,
+    "False": False,
+    "null": None,
+    "None": None,
+    "nil": None,
+    "undefined": None,
+}
 _SNAKE = {
-    "user_id": "userId", "anonymous_id": "anonymousId", "group_id": "groupId", "previous_id": "previousId",
-    "message_id": "messageId", "event": "event", "properties": "properties", "traits": "traits",
-    "context": "context", "integrations": "integrations", "timestamp": "timestamp", "name": "name",
+    "user_id": "userId",
+    "anonymous_id": "anonymousId",
+    "group_id": "groupId",
+    "previous_id": "previousId",
+    "message_id": "messageId",
+    "event": "event",
+    "properties": "properties",
+    "traits": "traits",
+    "context": "context",
+    "integrations": "integrations",
+    "timestamp": "timestamp",
+    "name": "name",
     "category": "category",
 }
 #: analytics-python's positional order per call: its keyword arguments' order.

@@ -18,8 +18,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 
-from debugger.core.http import wire
-from debugger.core.http import model
+from debugger.core.http import model, wire
 from debugger.core.inputs.calls import CallError, looks_like_calls, parse_calls
 from debugger.core.protocol import BATCH, TYPE, TYPES
 
@@ -31,9 +30,29 @@ _HEADERS = (
 )
 #: curl options that take a value segdbg has no use for.
 _CURL_SKIP_VALUE = {
-    "-o", "--output", "-m", "--max-time", "--connect-timeout", "-w", "--write-out", "-b", "--cookie",
-    "-e", "--referer", "--retry", "-x", "--proxy", "--cacert", "--cert", "--key", "-c", "--cookie-jar",
-    "--resolve", "--connect-to", "-T", "--upload-file",
+    "-o",
+    "--output",
+    "-m",
+    "--max-time",
+    "--connect-timeout",
+    "-w",
+    "--write-out",
+    "-b",
+    "--cookie",
+    "-e",
+    "--referer",
+    "--retry",
+    "-x",
+    "--proxy",
+    "--cacert",
+    "--cert",
+    "--key",
+    "-c",
+    "--cookie-jar",
+    "--resolve",
+    "--connect-to",
+    "-T",
+    "--upload-file",
 }
 _CURL_DATA = {"-d", "--data", "--data-raw", "--data-binary", "--data-ascii", "--json"}
 _CURL_VALUE = {"-X", "--request", "-H", "--header", "--url", "-A", "--user-agent"} | _CURL_DATA | _CURL_SKIP_VALUE
@@ -103,7 +122,7 @@ def recognise(text: str) -> tuple[str, list[tuple[str, model.IncomingRequest]], 
             ) from whole_error
         raise PasteError(
             "Not a form segdbg reads. Paste a JSON message, a batch, NDJSON, a curl command, "
-            "or a call such as analytics.track(\"Signed Up\", { plan: \"pro\" })."
+            'or a call such as analytics.track("Signed Up", { plan: "pro" }).'
         ) from whole_error
     form, request, notes = _document(document, stripped.encode())
     return form, [("", request)], notes
@@ -148,8 +167,7 @@ def _calls(text: str) -> tuple[str, list[tuple[str, model.IncomingRequest]], tup
         column = exc.offset - (text.rfind("\n", 0, exc.offset) + 1) + 1
         raise PasteError(f"Line {line}, column {column}: {exc.message}") from exc
     requests = [
-        (f"call {n}", _post(f"/v1/{c.message['type']}", orjson.dumps(c.message)))
-        for n, c in enumerate(calls, start=1)
+        (f"call {n}", _post(f"/v1/{c.message['type']}", orjson.dumps(c.message))) for n, c in enumerate(calls, start=1)
     ]
     notes = tuple(dict.fromkeys(note for c in calls for note in c.notes))
     label = f"{len(calls)} calls" if len(calls) > 1 else f"{calls[0].message['type']} call"

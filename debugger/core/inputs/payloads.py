@@ -159,5 +159,13 @@ def _batches(origin: str, messages: list[Any], *, now: datetime, batch_size: int
 
 
 def _batch_request(origin: str, chunk: list[bytes], now: datetime) -> PlannedRequest:
-    body = b'{"batch":[' + b",".join(chunk) + b'],"' + SENT_AT.encode() + b'":' + orjson.dumps(format_timestamp(now)) + b"}"
+    body = (
+        b'{"batch":['
+        + b",".join(chunk)
+        + b'],"'
+        + SENT_AT.encode()
+        + b'":'
+        + orjson.dumps(format_timestamp(now))
+        + b"}"
+    )
     return PlannedRequest("/v1/batch", body, origin, len(chunk))

@@ -20,11 +20,49 @@ from jsonschema import FormatChecker
 from debugger.core.timefmt import parse_timestamp
 
 Predicate = Callable[[Any], bool]
-_ANNOTATIONS = frozenset({"$schema", "$id", "id", "title", "description", "default", "examples", "$comment", "labels",
-                          "deprecated", "readOnly", "writeOnly", "definitions", "$defs"})
-_FAST = frozenset({"type", "properties", "required", "additionalProperties", "items", "enum", "const", "anyOf", "pattern",
-                   "format", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength",
-                   "minItems", "maxItems"}) | _ANNOTATIONS
+_ANNOTATIONS = frozenset(
+    {
+        "$schema",
+        "$id",
+        "id",
+        "title",
+        "description",
+        "default",
+        "examples",
+        "$comment",
+        "labels",
+        "deprecated",
+        "readOnly",
+        "writeOnly",
+        "definitions",
+        "$defs",
+    }
+)
+_FAST = (
+    frozenset(
+        {
+            "type",
+            "properties",
+            "required",
+            "additionalProperties",
+            "items",
+            "enum",
+            "const",
+            "anyOf",
+            "pattern",
+            "format",
+            "minimum",
+            "maximum",
+            "exclusiveMinimum",
+            "exclusiveMaximum",
+            "minLength",
+            "maxLength",
+            "minItems",
+            "maxItems",
+        }
+    )
+    | _ANNOTATIONS
+)
 _FORMATS = ("date-time", "date")
 
 
@@ -77,7 +115,9 @@ def _type_predicate(name: str, legacy: bool) -> Predicate | None:
     preds: dict[str, Predicate] = {
         "string": lambda v: type(v) is str,
         "number": _number,
-        "integer": (lambda v: type(v) is int) if legacy else (lambda v: type(v) is int or (type(v) is float and v.is_integer())),
+        "integer": (lambda v: type(v) is int)
+        if legacy
+        else (lambda v: type(v) is int or (type(v) is float and v.is_integer())),
         "boolean": lambda v: type(v) is bool,
         "null": lambda v: v is None,
         "array": lambda v: type(v) is list,
@@ -136,8 +176,12 @@ def _numeric(schema: Mapping[str, Any]) -> Predicate | None | bool:
         return None
     if not all(_number(b) for _, b in bounds):
         return False
-    tests = {"minimum": lambda v, b: v >= b, "maximum": lambda v, b: v <= b,
-             "exclusiveMinimum": lambda v, b: v > b, "exclusiveMaximum": lambda v, b: v < b}
+    tests = {
+        "minimum": lambda v, b: v >= b,
+        "maximum": lambda v, b: v <= b,
+        "exclusiveMinimum": lambda v, b: v > b,
+        "exclusiveMaximum": lambda v, b: v < b,
+    }
     pairs = tuple((tests[k], b) for k, b in bounds)
     return lambda v: not _number(v) or all(t(v, b) for t, b in pairs)
 
@@ -155,8 +199,13 @@ def _strings(schema: Mapping[str, Any]) -> Predicate | None | bool:
     def check(v: object) -> bool:
         if not isinstance(v, str):
             return True
-        return ((pattern is None or pattern.search(v) is not None) and (low is None or len(v) >= low)
-                and (high is None or len(v) <= high) and (not timed or parse_timestamp(v) is not None))
+        return (
+            (pattern is None or pattern.search(v) is not None)
+            and (low is None or len(v) >= low)
+            and (high is None or len(v) <= high)
+            and (not timed or parse_timestamp(v) is not None)
+        )
+
     return check
 
 
@@ -172,8 +221,12 @@ def _arrays(schema: Mapping[str, Any], legacy: bool) -> Predicate | None | bool:
     def check(v: object) -> bool:
         if not isinstance(v, list):
             return True
-        return ((low is None or len(v) >= low) and (high is None or len(v) <= high)
-                and (sub is None or all(sub(x) for x in v)))
+        return (
+            (low is None or len(v) >= low)
+            and (high is None or len(v) <= high)
+            and (sub is None or all(sub(x) for x in v))
+        )
+
     return check
 
 
@@ -185,7 +238,9 @@ def _objects(schema: Mapping[str, Any], legacy: bool) -> Predicate | None | bool
         return False
     subs = {k: fast_predicate(s, legacy) for k, s in (props or {}).items()}
     extra_pred = None if extra is None or isinstance(extra, bool) else fast_predicate(extra, legacy)
-    if any(s is None for s in subs.values()) or (extra is not None and not isinstance(extra, bool) and extra_pred is None):
+    if any(s is None for s in subs.values()) or (
+        extra is not None and not isinstance(extra, bool) and extra_pred is None
+    ):
         return False
     need = tuple(required or ())
     closed = extra is False
@@ -206,6 +261,7 @@ def _objects(schema: Mapping[str, Any], legacy: bool) -> Predicate | None | bool
                 if value is not missing and not sub(value):
                     return False
             return True
+
         return check_open
 
     def check(v: object) -> bool:
@@ -222,4 +278,5 @@ def _objects(schema: Mapping[str, Any], legacy: bool) -> Predicate | None | bool
             elif closed or (extra_pred is not None and not extra_pred(value)):
                 return False
         return True
+
     return check

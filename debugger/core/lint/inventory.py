@@ -140,16 +140,23 @@ class Inventory:
     def to_json(self, labels: Mapping[str, str] | None = None) -> dict[str, Any]:
         """The inventory as JSON: sources → events → flattened field paths."""
         labels = labels or {}
-        return {"total": self.total, "sources": [
-            {"write_key": key, "label": labels.get(key), "events": [_event_json(s) for s in _ordered(events)]}
-            for key, events in sorted(self.sources.items())
-        ]}
+        return {
+            "total": self.total,
+            "sources": [
+                {"write_key": key, "label": labels.get(key), "events": [_event_json(s) for s in _ordered(events)]}
+                for key, events in sorted(self.sources.items())
+            ],
+        }
 
     def draft_plan(self, name: str) -> dict[str, Any]:
         """A segdbg YAML plan document that the inventoried events satisfy."""
         events: dict[str, Any] = {}
-        doc: dict[str, Any] = {"name": name, "allow_unplanned_events": False, "allow_unplanned_properties": False,
-                               "events": events}
+        doc: dict[str, Any] = {
+            "name": name,
+            "allow_unplanned_events": False,
+            "allow_unplanned_properties": False,
+            "events": events,
+        }
         for stats in _ordered({k: v for source in self.sources.values() for k, v in source.items()}):
             # An empty mapping still closes the rule: a property never seen is unplanned.
             fields = {stats.field: _fields_spec(stats)}
@@ -168,17 +175,28 @@ def _ordered(events: Mapping[tuple[str, str | None], EventStats]) -> list[EventS
 
 
 def _event_json(stats: EventStats) -> dict[str, Any]:
-    return {"type": stats.kind, "name": stats.name, "count": stats.count, "first_seen": stats.first_seen,
-            "last_seen": stats.last_seen, "fields": list(_flatten(stats.root, stats.field, stats.count))}
+    return {
+        "type": stats.kind,
+        "name": stats.name,
+        "count": stats.count,
+        "first_seen": stats.first_seen,
+        "last_seen": stats.last_seen,
+        "fields": list(_flatten(stats.root, stats.field, stats.count)),
+    }
 
 
 def _flatten(node: Node, path: str, parent: int) -> Any:
     for key, child in sorted(node.children.items()):
         here = join(path, key)
         yield {
-            "path": here, "types": dict(child.types), "present": child.seen, "of": parent,
-            "examples": [short(e, 60) for e in child.examples], "drift": child.drift,
-            "first_seen": min(child.first.values()), "last_seen": max(child.last.values()),
+            "path": here,
+            "types": dict(child.types),
+            "present": child.seen,
+            "of": parent,
+            "examples": [short(e, 60) for e in child.examples],
+            "drift": child.drift,
+            "first_seen": min(child.first.values()),
+            "last_seen": max(child.last.values()),
             "last_seen_by_type": dict(child.last) if child.drift else None,
         }
         yield from _flatten(child, here, child.objects)
@@ -187,10 +205,17 @@ def _flatten(node: Node, path: str, parent: int) -> Any:
 
 
 def _items(node: Node, path: str) -> Any:
-    yield {"path": path, "types": dict(node.types), "present": node.seen, "of": node.seen,
-           "examples": [short(e, 60) for e in node.examples], "drift": node.drift,
-           "first_seen": min(node.first.values(), default=""), "last_seen": max(node.last.values(), default=""),
-           "last_seen_by_type": dict(node.last) if node.drift else None}
+    yield {
+        "path": path,
+        "types": dict(node.types),
+        "present": node.seen,
+        "of": node.seen,
+        "examples": [short(e, 60) for e in node.examples],
+        "drift": node.drift,
+        "first_seen": min(node.first.values(), default=""),
+        "last_seen": max(node.last.values(), default=""),
+        "last_seen_by_type": dict(node.last) if node.drift else None,
+    }
     yield from _flatten(node, path, node.objects)
     if node.items is not None:
         yield from _items(node.items, path + "[]")

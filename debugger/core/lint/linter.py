@@ -49,13 +49,7 @@ from debugger.core.lint.finding import (
 )
 from debugger.core.lint.naming import EVENT_CASES, KEY_CASES, Naming
 from debugger.core.lint.semantic import Semantic, currency_ok, describe, type_ok
-from debugger.core.lint.specs import (
-    GROUP_TRAITS,
-    IDENTIFY_TRAITS,
-    PAGE_PROPERTIES,
-    SEMANTIC_EVENTS,
-    TRACK_PROPERTIES,
-)
+from debugger.core.lint.specs import GROUP_TRAITS, IDENTIFY_TRAITS, PAGE_PROPERTIES, SEMANTIC_EVENTS, TRACK_PROPERTIES
 
 _PLACEHOLDERS = frozenset({"undefined", "null", "none", "nil", "nan", "[object object]", "true", "false"})
 _TRAIT_ALIASES = {"createdAt": "created_at", "firstName": "first_name", "lastName": "last_name"}
@@ -159,25 +153,56 @@ def strict(stored: Mapping[str, Any]) -> list[Finding]:
     kind_ = stored.get("type")
     traits, props = stored.get("traits"), stored.get("properties")
     if kind_ in ("track", "page", "screen") and isinstance(traits, dict) and traits:
-        found.append(Finding("traits_on_track", "traits", f"Top-level `traits` on a {kind_} call reach no destination; "
-                             "send traits with identify, or in `context.traits`.", WARNING, STRICT, "no traits", "traits"))
+        found.append(
+            Finding(
+                "traits_on_track",
+                "traits",
+                f"Top-level `traits` on a {kind_} call reach no destination; "
+                "send traits with identify, or in `context.traits`.",
+                WARNING,
+                STRICT,
+                "no traits",
+                "traits",
+            )
+        )
     if kind_ in ("identify", "group", "alias") and isinstance(props, dict) and props:
         where = "`traits`" if kind_ != "alias" else "nothing besides ids"
-        found.append(Finding("properties_on_identify", "properties", f"`properties` on an {kind_} call is ignored; "
-                             f"it takes {where}.", WARNING, STRICT, "no properties", "properties"))
+        found.append(
+            Finding(
+                "properties_on_identify",
+                "properties",
+                f"`properties` on an {kind_} call is ignored; it takes {where}.",
+                WARNING,
+                STRICT,
+                "no properties",
+                "properties",
+            )
+        )
     if kind_ in ("identify", "group") and isinstance(traits, dict):
         found.extend(_reserved(traits, "traits", IDENTIFY_TRAITS if kind_ == "identify" else GROUP_TRAITS, "trait"))
     context = stored.get("context")
     if isinstance(context, dict) and isinstance(context.get("traits"), dict):
         found.extend(_reserved(context["traits"], "context.traits", IDENTIFY_TRAITS, "trait"))
     if isinstance(props, dict) and kind_ in ("track", "page"):
-        found.extend(_reserved(props, "properties", TRACK_PROPERTIES if kind_ == "track" else PAGE_PROPERTIES, "property"))
+        found.extend(
+            _reserved(props, "properties", TRACK_PROPERTIES if kind_ == "track" else PAGE_PROPERTIES, "property")
+        )
     found.extend(_integrations(stored.get("integrations")))
     for key in ("userId", "anonymousId", "groupId", "previousId"):
         value = stored.get(key)
         if type(value) is str and len(value) <= 16 and (value.strip().lower() in _PLACEHOLDERS or not value.strip()):
-            found.append(Finding("placeholder_id", key, f"`{key}` is {short(value)}, a placeholder: Segment takes it as a "
-                                 "real id and merges everyone who sent it.", WARNING, STRICT, "a real id", short(value)))
+            found.append(
+                Finding(
+                    "placeholder_id",
+                    key,
+                    f"`{key}` is {short(value)}, a placeholder: Segment takes it as a "
+                    "real id and merges everyone who sent it.",
+                    WARNING,
+                    STRICT,
+                    "a real id",
+                    short(value),
+                )
+            )
     return found
 
 
@@ -198,12 +223,35 @@ def _reserved(obj: Mapping[str, Any], base: str, table: Mapping[str, str], what:
             continue
         path = join(base, key)
         if not type_ok(value, compact):
-            note = " (a number is read as seconds by some destinations, milliseconds by others)" if compact == "d" and kind(value) in ("integer", "number") else ""
-            found.append(Finding(f"reserved_{what}_type", path, f"Reserved {what} `{key}` should be {describe(compact)}, "
-                                 f"got {kind(value)} {short(value)}{note}.", WARNING, STRICT, describe(compact), kind(value)))
+            note = (
+                " (a number is read as seconds by some destinations, milliseconds by others)"
+                if compact == "d" and kind(value) in ("integer", "number")
+                else ""
+            )
+            found.append(
+                Finding(
+                    f"reserved_{what}_type",
+                    path,
+                    f"Reserved {what} `{key}` should be {describe(compact)}, got {kind(value)} {short(value)}{note}.",
+                    WARNING,
+                    STRICT,
+                    describe(compact),
+                    kind(value),
+                )
+            )
         elif compact == "c" and not currency_ok(value):
-            found.append(Finding("currency_code", path, f"`{key}` {short(value)} is not an ISO 4217 currency code "
-                                 "(USD, EUR, …); revenue in it is dropped or misread.", WARNING, STRICT, "ISO 4217 code", short(value)))
+            found.append(
+                Finding(
+                    "currency_code",
+                    path,
+                    f"`{key}` {short(value)} is not an ISO 4217 currency code "
+                    "(USD, EUR, …); revenue in it is dropped or misread.",
+                    WARNING,
+                    STRICT,
+                    "ISO 4217 code",
+                    short(value),
+                )
+            )
     return found
 
 
@@ -214,14 +262,42 @@ def _integrations(value: object) -> list[Finding]:
     for key, flag in value.items():
         path = join("integrations", key)
         if key != "All" and key.lower() == "all":
-            found.append(Finding("integrations_all_case", path, f"`integrations.{key}` is not `All`: integration names "
-                                 "are case-sensitive, so it is ignored.", WARNING, STRICT, '"All"', short(key)))
+            found.append(
+                Finding(
+                    "integrations_all_case",
+                    path,
+                    f"`integrations.{key}` is not `All`: integration names are case-sensitive, so it is ignored.",
+                    WARNING,
+                    STRICT,
+                    '"All"',
+                    short(key),
+                )
+            )
         if not isinstance(flag, bool | dict):
-            found.append(Finding("integrations_value", path, f"`integrations.{key}` is {kind(flag)} {short(flag)}; use true, "
-                                 "false or an options object (a non-empty string counts as enabled).", WARNING, STRICT,
-                                 "boolean or object", kind(flag)))
-    if value.get("All") is False and not any(k != "All" and (v is True or isinstance(v, dict)) for k, v in value.items()):
-        found.append(Finding("integrations_disable_all", "integrations", "`integrations` sets All: false and enables "
-                             "nothing else: no destination receives this event.", WARNING, STRICT,
-                             "at least one destination enabled", "All: false"))
+            found.append(
+                Finding(
+                    "integrations_value",
+                    path,
+                    f"`integrations.{key}` is {kind(flag)} {short(flag)}; use true, "
+                    "false or an options object (a non-empty string counts as enabled).",
+                    WARNING,
+                    STRICT,
+                    "boolean or object",
+                    kind(flag),
+                )
+            )
+    if value.get("All") is False and not any(
+        k != "All" and (v is True or isinstance(v, dict)) for k, v in value.items()
+    ):
+        found.append(
+            Finding(
+                "integrations_disable_all",
+                "integrations",
+                "`integrations` sets All: false and enables nothing else: no destination receives this event.",
+                WARNING,
+                STRICT,
+                "at least one destination enabled",
+                "All: false",
+            )
+        )
     return found

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 
 from debugger.core.lint.finding import INFO, NAMING, Finding, join, short
 
+# fmt: off
+# Word lists: one line each (the formatter would put one word a line).
 EVENT_CASES: tuple[str, ...] = ("title", "sentence", "snake", "camel")
 KEY_CASES: tuple[str, ...] = ("snake", "camel", "pascal")
 CASE_LABEL = {"title": "Title Case", "sentence": "Sentence case", "snake": "snake_case", "camel": "camelCase", "pascal": "PascalCase"}
@@ -31,6 +33,7 @@ _IRREGULAR = frozenset(
     ["built", "bought", "brought", "caught", "chosen", "done", "drawn", "dealt", "felt", "found", "flown", "forgot", "forgotten", "given", "gone", "got", "gotten", "grown", "heard", "held", "hid", "hidden", "kept", "knew", "known", "laid", "led", "left", "lent", "lost", "made", "meant", "met", "paid", "put", "quit", "read", "ran", "rode", "run", "said", "sat", "saw", "seen", "sent", "set", "shown", "shut", "sold", "spent", "split", "spoke", "spoken", "spun", "stood", "stole", "struck", "swept", "taken", "taught", "thought", "threw", "thrown", "told", "took", "understood", "undone", "uploaded", "upheld", "withdrawn", "won", "woken", "wore", "worn", "written", "wrote"]
 )
 
+# fmt: on
 _SPLIT = re.compile(r"[\s_\-.:/]+")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _SNAKE = re.compile(r"^[a-z0-9]+(?:_[a-z0-9]+)*$")
@@ -65,9 +68,7 @@ def convert(name: str, case: str) -> str:
     if case == "sentence":
         text = " ".join(lower)
         return text[:1].upper() + text[1:]
-    return " ".join(
-        w if i and w in _SMALL else w[:1].upper() + w[1:] for i, w in enumerate(lower)
-    )
+    return " ".join(w if i and w in _SMALL else w[:1].upper() + w[1:] for i, w in enumerate(lower))
 
 
 def id_like(text: str, *, urls: bool = True) -> str | None:
@@ -119,20 +120,37 @@ class Naming:
         found: list[Finding] = []
         dynamic = id_like(name)
         if dynamic:
-            found.append(_finding(
-                "dynamic_event_name", path,
-                f"Event name {short(name)} contains {dynamic}; keep values in properties so every occurrence "
-                "is the same event.", "a fixed name", short(name),
-            ))
+            found.append(
+                _finding(
+                    "dynamic_event_name",
+                    path,
+                    f"Event name {short(name)} contains {dynamic}; keep values in properties so every occurrence "
+                    "is the same event.",
+                    "a fixed name",
+                    short(name),
+                )
+            )
         if name != name.strip() or "  " in name:
-            found.append(_finding("event_name_whitespace", path, f"Event name {short(name)} has stray spaces.", "no stray spaces", short(name)))
+            found.append(
+                _finding(
+                    "event_name_whitespace",
+                    path,
+                    f"Event name {short(name)} has stray spaces.",
+                    "no stray spaces",
+                    short(name),
+                )
+            )
         if not self._cased(name):
             label = CASE_LABEL[self.event_case]
-            found.append(_finding(
-                "event_name_casing", path,
-                f"Event name {short(name)} is not {label}; use {short(convert(name, self.event_case))}.",
-                label, short(name),
-            ))
+            found.append(
+                _finding(
+                    "event_name_casing",
+                    path,
+                    f"Event name {short(name)} is not {label}; use {short(convert(name, self.event_case))}.",
+                    label,
+                    short(name),
+                )
+            )
         found.extend(self._object_action(name, path))
         return tuple(found)
 
@@ -163,19 +181,40 @@ class Naming:
         past = [_is_past(w) for w in parts]
         expected = "Object Action (e.g. Order Completed)"
         if len(parts) == 1:
-            return [_finding("event_name_object_action", path,
-                             f"Event name {short(name)} is one word; name events Object Action: a noun, then a "
-                             "past-tense verb, like \"Order Completed\".", expected, short(name))]
+            return [
+                _finding(
+                    "event_name_object_action",
+                    path,
+                    f"Event name {short(name)} is one word; name events Object Action: a noun, then a "
+                    'past-tense verb, like "Order Completed".',
+                    expected,
+                    short(name),
+                )
+            ]
         if not any(past):
-            return [_finding("event_name_object_action", path,
-                             f"Event name {short(name)} has no past-tense action; name events Object Action, "
-                             "like \"Order Completed\" or \"Video Played\".", expected, short(name))]
+            return [
+                _finding(
+                    "event_name_object_action",
+                    path,
+                    f"Event name {short(name)} has no past-tense action; name events Object Action, "
+                    'like "Order Completed" or "Video Played".',
+                    expected,
+                    short(name),
+                )
+            ]
         rest = [w.lower() for w in parts[1:]]
         if past[0] and not any(past[1:]) and not all(w in _PARTICLES or w in _SMALL for w in rest):
             hint = convert(f"{parts[1]} {parts[0]}", self.event_case) if len(parts) == 2 else "Order Completed"
-            return [_finding("event_name_object_action", path,
-                             f"Event name {short(name)} puts the action first; Segment's convention is Object "
-                             f"Action, e.g. {short(hint)}.", expected, short(name))]
+            return [
+                _finding(
+                    "event_name_object_action",
+                    path,
+                    f"Event name {short(name)} puts the action first; Segment's convention is Object "
+                    f"Action, e.g. {short(hint)}.",
+                    expected,
+                    short(name),
+                )
+            ]
         return []
 
     def keys(self, obj: Mapping[str, object], base: str, exempt: Collection[str] = ()) -> list[Finding]:
@@ -216,11 +255,16 @@ class Naming:
             for stem, keys in numbered.items():
                 if len(keys) >= 2:
                     listed = ", ".join(keys[:4]) + (", …" if len(keys) > 4 else "")
-                    found.append(_finding(
-                        "dynamic_property_key", join("", keys[0]),
-                        f"Keys {listed} look like one list spread over numbered keys; send an array "
-                        f"(\"{stem}s\": [...]) instead.", "one key per concept", listed,
-                    ))
+                    found.append(
+                        _finding(
+                            "dynamic_property_key",
+                            join("", keys[0]),
+                            f"Keys {listed} look like one list spread over numbered keys; send an array "
+                            f'("{stem}s": [...]) instead.',
+                            "one key per concept",
+                            listed,
+                        )
+                    )
         return found
 
     def _items(self, items: list[object], depth: int) -> list[Finding]:
@@ -252,23 +296,42 @@ class Naming:
     def _key_finding(self, key: str, path: str, problem: str) -> Finding:
         if problem.startswith("dynamic:"):
             what = problem.split(":", 1)[1]
-            return _finding("dynamic_property_key", path,
-                            f"Key {short(key)} is {what}, not a name; put values in values "
-                            "(e.g. {\"id\": ...}) so the schema stays stable.", "a fixed key", short(key))
+            return _finding(
+                "dynamic_property_key",
+                path,
+                f"Key {short(key)} is {what}, not a name; put values in values "
+                '(e.g. {"id": ...}) so the schema stays stable.',
+                "a fixed key",
+                short(key),
+            )
         label = CASE_LABEL[self.key_case]
-        return _finding("key_casing", path, f"Key {short(key)} is not {label}; use {short(convert(key, self.key_case))}.",
-                        label, short(key))
+        return _finding(
+            "key_casing",
+            path,
+            f"Key {short(key)} is not {label}; use {short(convert(key, self.key_case))}.",
+            label,
+            short(key),
+        )
 
     def page_name(self, name: str, path: str = "name") -> tuple[Finding, ...]:
         """A page or screen name that carries an id varies per page: one name per template instead."""
         cached = self._names.get((name, path))
         if cached is None:
             dynamic = id_like(name, urls=False)  # "/pricing" names a fixed page; only ids make it vary
-            cached = self._names[(name, path)] = (_finding(
-                "dynamic_page_name", path,
-                f"Page/screen name {short(name)} contains {dynamic}; name the template (\"Product Detail\") and "
-                "send the id as a property.", "one name per page template", short(name),
-            ),) if dynamic else ()
+            cached = self._names[(name, path)] = (
+                (
+                    _finding(
+                        "dynamic_page_name",
+                        path,
+                        f'Page/screen name {short(name)} contains {dynamic}; name the template ("Product Detail") and '
+                        "send the id as a property.",
+                        "one name per page template",
+                        short(name),
+                    ),
+                )
+                if dynamic
+                else ()
+            )
         return cached
 
 
@@ -278,7 +341,9 @@ def _rebased(finding: Finding, base: str) -> Finding:
         return finding
     path = finding.path
     joined = base + path if path.startswith("[") else f"{base}.{path}" if path else base
-    return Finding(finding.code, joined, finding.message, finding.severity, finding.category, finding.expected, finding.actual)
+    return Finding(
+        finding.code, joined, finding.message, finding.severity, finding.category, finding.expected, finding.actual
+    )
 
 
 def _finding(code: str, path: str, message: str, expected: str, actual: str) -> Finding:

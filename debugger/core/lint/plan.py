@@ -29,15 +29,59 @@ import yaml
 from debugger.core.lint.naming import EVENT_CASES, KEY_CASES
 
 TRACK, IDENTIFY, GROUP, PAGE, SCREEN, COMMON = "track", "identify", "group", "page", "screen", "common"
-_BASE_TYPES = {"string": "string", "number": "number", "integer": "integer", "boolean": "boolean", "object": "object",
-               "array": "array", "null": "null", "date": "date", "datetime": "date", "any": "any"}
-_MESSAGE_FIELDS = frozenset({"properties", "traits", "context", "event", "type", "userId", "anonymousId", "integrations", "name"})
+_BASE_TYPES = {
+    "string": "string",
+    "number": "number",
+    "integer": "integer",
+    "boolean": "boolean",
+    "object": "object",
+    "array": "array",
+    "null": "null",
+    "date": "date",
+    "datetime": "date",
+    "any": "any",
+}
+_MESSAGE_FIELDS = frozenset(
+    {"properties", "traits", "context", "event", "type", "userId", "anonymousId", "integrations", "name"}
+)
 _SCHEMA_HINTS = frozenset({"$schema", "type", "properties", "required", "$ref", "allOf", "anyOf", "oneOf", "title"})
-_TOP_KEYS = frozenset({"name", "description", "version", "allow_unplanned_events", "allow_unplanned_properties", "naming",
-                       "events", "identify", "group", "page", "screen", "pages", "screens"})
-_SPEC_KEYS = frozenset({"type", "required", "description", "enum", "pattern", "format", "minimum", "maximum",
-                        "min_length", "max_length", "min_items", "max_items", "items", "properties",
-                        "allow_unplanned_properties", "schema"})
+_TOP_KEYS = frozenset(
+    {
+        "name",
+        "description",
+        "version",
+        "allow_unplanned_events",
+        "allow_unplanned_properties",
+        "naming",
+        "events",
+        "identify",
+        "group",
+        "page",
+        "screen",
+        "pages",
+        "screens",
+    }
+)
+_SPEC_KEYS = frozenset(
+    {
+        "type",
+        "required",
+        "description",
+        "enum",
+        "pattern",
+        "format",
+        "minimum",
+        "maximum",
+        "min_length",
+        "max_length",
+        "min_items",
+        "max_items",
+        "items",
+        "properties",
+        "allow_unplanned_properties",
+        "schema",
+    }
+)
 _CAMEL = {"min_length": "minLength", "max_length": "maxLength", "min_items": "minItems", "max_items": "maxItems"}
 
 
@@ -75,7 +119,9 @@ _Loader.yaml_implicit_resolvers = {
     first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
-_Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
 
 
 def parse_text(text: str, source: str = "plan") -> Plan:
@@ -161,7 +207,9 @@ def _public_api(doc: Mapping[str, Any], rules: list[Any], source: str) -> Plan:
         kind = kinds.get(str(rule.get("type", "")).upper()) if isinstance(rule, dict) else None
         schema = rule.get("jsonSchema") if isinstance(rule, dict) else None
         if kind is None or not isinstance(schema, dict):
-            raise PlanError(f"{source}: rules[{index}] needs `type` (TRACK, IDENTIFY, GROUP, PAGE, SCREEN, COMMON) and `jsonSchema`.")
+            raise PlanError(
+                f"{source}: rules[{index}] needs `type` (TRACK, IDENTIFY, GROUP, PAGE, SCREEN, COMMON) and `jsonSchema`."
+            )
         key = rule.get("key")
         if kind == TRACK and not isinstance(key, str):
             raise PlanError(f"{source}: rules[{index}] is a TRACK rule without the event name in `key`.")
@@ -173,10 +221,14 @@ def _public_api(doc: Mapping[str, Any], rules: list[Any], source: str) -> Plan:
 def _segdbg(doc: Mapping[str, Any], source: str) -> Plan:
     unknown = sorted(set(doc) - _TOP_KEYS)
     if unknown:
-        raise PlanError(f"{source}: unknown top-level key(s) {', '.join(map(repr, unknown))}; allowed: {', '.join(sorted(_TOP_KEYS))}.")
+        raise PlanError(
+            f"{source}: unknown top-level key(s) {', '.join(map(repr, unknown))}; allowed: {', '.join(sorted(_TOP_KEYS))}."
+        )
     naming = doc.get("naming") or {}
     if not isinstance(naming, dict) or set(naming) - {"events", "keys"}:
-        raise PlanError(f"{source}: `naming` takes `events` ({'|'.join(EVENT_CASES)}) and `keys` ({'|'.join(KEY_CASES)}).")
+        raise PlanError(
+            f"{source}: `naming` takes `events` ({'|'.join(EVENT_CASES)}) and `keys` ({'|'.join(KEY_CASES)})."
+        )
     for key, allowed in (("events", EVENT_CASES), ("keys", KEY_CASES)):
         if key in naming and naming[key] not in allowed:
             raise PlanError(f"{source}: naming.{key} must be one of {', '.join(allowed)}, not {naming[key]!r}.")
@@ -190,7 +242,9 @@ def _segdbg(doc: Mapping[str, Any], source: str) -> Plan:
         for name, spec in _mapping(doc.get(key), f"{source}: {key}").items():
             rules.append(_segdbg_rule(kind, str(name), spec, "properties", f"{source}: {key}.{name}"))
     return Plan(
-        str(doc.get("name") or source), tuple(rules), "segdbg-yaml",
+        str(doc.get("name") or source),
+        tuple(rules),
+        "segdbg-yaml",
         allow_unplanned_events=_flag(doc, "allow_unplanned_events", source),
         allow_unplanned_properties=_flag(doc, "allow_unplanned_properties", source),
         naming={str(k): str(v) for k, v in naming.items()},
@@ -218,7 +272,9 @@ def _segdbg_rule(kind: str, name: str | None, spec: object, field_name: str, whe
         raise PlanError(f"{where}: expected a mapping with `{field_name}:`, not {spec!r}.")
     extra = set(spec) - {field_name, "description", "allow_unplanned_properties"}
     if extra:
-        raise PlanError(f"{where}: unknown key(s) {', '.join(map(repr, sorted(extra)))}; use `{field_name}:`, `description:`.")
+        raise PlanError(
+            f"{where}: unknown key(s) {', '.join(map(repr, sorted(extra)))}; use `{field_name}:`, `description:`."
+        )
     schema: dict[str, Any] = {"type": "object"}
     if spec.get(field_name) is not None or "allow_unplanned_properties" in spec:
         body = {"properties": spec.get(field_name) or {}}
@@ -238,7 +294,9 @@ def compile_spec(spec: object, where: str) -> tuple[dict[str, Any], bool]:
         raise PlanError(f"{where}: a property spec is a type like `string?` or a mapping, not {spec!r}.")
     unknown = set(spec) - _SPEC_KEYS
     if unknown:
-        raise PlanError(f"{where}: unknown key(s) {', '.join(map(repr, sorted(unknown)))}; allowed: {', '.join(sorted(_SPEC_KEYS))}.")
+        raise PlanError(
+            f"{where}: unknown key(s) {', '.join(map(repr, sorted(unknown)))}; allowed: {', '.join(sorted(_SPEC_KEYS))}."
+        )
     required = spec.get("required", True)
     if not isinstance(required, bool):
         raise PlanError(f"{where}: `required` must be true or false.")
@@ -294,8 +352,10 @@ def _one_type(text: str, where: str) -> dict[str, Any]:
         return {"type": "array", "items": _one_type(text[:-2].strip(), where)}
     base = _BASE_TYPES.get(text.lower())
     if base is None:
-        raise PlanError(f"{where}: unknown type {text!r}; use {', '.join(sorted(set(_BASE_TYPES)))}, with `|` for either, "
-                        "`[]` for arrays and `?` for optional.")
+        raise PlanError(
+            f"{where}: unknown type {text!r}; use {', '.join(sorted(set(_BASE_TYPES)))}, with `|` for either, "
+            "`[]` for arrays and `?` for optional."
+        )
     if base == "any":
         return {}
     if base == "date":

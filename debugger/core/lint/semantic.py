@@ -20,9 +20,18 @@ from debugger.core.lint.naming import words
 from debugger.core.lint.specs import CURRENCIES, PRODUCT, SEMANTIC_EVENTS, V1_ALIASES, EventSpec
 from debugger.core.timefmt import parse_timestamp
 
-_WORDS = {"s": "string", "n": "number", "b": "boolean", "o": "object", "a": "array", "d": "ISO-8601 date string",
-          "c": "ISO 4217 currency code", "s[]": "array of strings", "o[]": "array of objects",
-          "p[]": "array of product objects"}
+_WORDS = {
+    "s": "string",
+    "n": "number",
+    "b": "boolean",
+    "o": "object",
+    "a": "array",
+    "d": "ISO-8601 date string",
+    "c": "ISO 4217 currency code",
+    "s[]": "array of strings",
+    "o[]": "array of objects",
+    "p[]": "array of product objects",
+}
 _NON_ALNUM = re.compile(r"[^a-z0-9]")
 
 
@@ -104,7 +113,11 @@ class Semantic:
         exact, stems = _keys(name)
         target = self._exact.get(exact) or self._stems.get(stems)
         if target is None and len(exact) >= 6:
-            close = [c for c in difflib.get_close_matches(exact, self._exact, n=3, cutoff=0.9) if abs(len(c) - len(exact)) <= 2]
+            close = [
+                c
+                for c in difflib.get_close_matches(exact, self._exact, n=3, cutoff=0.9)
+                if abs(len(c) - len(exact)) <= 2
+            ]
             target = self._exact[close[0]] if close else None
         if len(self._near) > 50_000:
             self._near.clear()
@@ -120,11 +133,18 @@ class Semantic:
                 return []
             legacy = " (its Ecommerce v1 name)" if name in V1_ALIASES else ""
             spec_name = SEMANTIC_EVENTS[target].spec
-            return [Finding(
-                "near_miss_event", "event",
-                f"Event {short(name)} looks like the {spec_name} spec's \"{target}\"{legacy}; destinations map only "
-                "the exact name.", WARNING, SEMANTIC, f'"{target}"', short(name),
-            )]
+            return [
+                Finding(
+                    "near_miss_event",
+                    "event",
+                    f'Event {short(name)} looks like the {spec_name} spec\'s "{target}"{legacy}; destinations map only '
+                    "the exact name.",
+                    WARNING,
+                    SEMANTIC,
+                    f'"{target}"',
+                    short(name),
+                )
+            ]
         if not isinstance(properties, dict):
             return []
         return self._properties(spec, properties)
@@ -134,11 +154,17 @@ class Semantic:
         for group in spec.expected:
             if not any(props.get(key) is not None for key in group):
                 listed = " or ".join(f"`{key}`" for key in group)
-                found.append(Finding(
-                    "semantic_missing_property", join("properties", group[0]),
-                    f"{spec.name} has no {listed}; the {spec.spec} spec expects it and destinations need it.",
-                    WARNING, SEMANTIC, "present", "missing",
-                ))
+                found.append(
+                    Finding(
+                        "semantic_missing_property",
+                        join("properties", group[0]),
+                        f"{spec.name} has no {listed}; the {spec.spec} spec expects it and destinations need it.",
+                        WARNING,
+                        SEMANTIC,
+                        "present",
+                        "missing",
+                    )
+                )
         for key, value in props.items():
             compact = spec.properties.get(key)
             path = join("properties", key)
@@ -154,14 +180,32 @@ class Semantic:
 
     def _item(self, spec: EventSpec, item: object, path: str) -> list[Finding]:
         if not isinstance(item, dict):
-            return [Finding("semantic_type", path, f"{spec.name}: each of `products` should be a product object, not "
-                            f"{kind(item)} {short(item)}.", WARNING, SEMANTIC, "object", kind(item))]
+            return [
+                Finding(
+                    "semantic_type",
+                    path,
+                    f"{spec.name}: each of `products` should be a product object, not {kind(item)} {short(item)}.",
+                    WARNING,
+                    SEMANTIC,
+                    "object",
+                    kind(item),
+                )
+            ]
         found: list[Finding] = []
         for group in spec.item_expected:
             if not any(item.get(key) is not None for key in group):
                 listed = " or ".join(f"`{key}`" for key in group)
-                found.append(Finding("semantic_missing_property", join(path, group[0]),
-                                     f"{spec.name}: a product has no {listed}.", WARNING, SEMANTIC, "present", "missing"))
+                found.append(
+                    Finding(
+                        "semantic_missing_property",
+                        join(path, group[0]),
+                        f"{spec.name}: a product has no {listed}.",
+                        WARNING,
+                        SEMANTIC,
+                        "present",
+                        "missing",
+                    )
+                )
         for key, value in item.items():
             compact = PRODUCT.get(key)
             if compact is None:
@@ -178,17 +222,43 @@ class Semantic:
         target = table.get(_NON_ALNUM.sub("", key.lower()))
         if target is None or target == key:
             return []
-        return [Finding("near_miss_property", path,
-                        f"{event}: `{key}` looks like the spec's `{target}`; destinations map only the exact key.",
-                        WARNING, SEMANTIC, target, key)]
+        return [
+            Finding(
+                "near_miss_property",
+                path,
+                f"{event}: `{key}` looks like the spec's `{target}`; destinations map only the exact key.",
+                WARNING,
+                SEMANTIC,
+                target,
+                key,
+            )
+        ]
 
 
 def _typed(spec: EventSpec, key: str, value: object, compact: str, path: str) -> list[Finding]:
     if not type_ok(value, compact):
-        return [Finding("semantic_type", path,
-                        f"{spec.name}: `{key}` should be {describe(compact)} ({spec.spec} spec), got {kind(value)} "
-                        f"{short(value)}.", WARNING, SEMANTIC, describe(compact), kind(value))]
+        return [
+            Finding(
+                "semantic_type",
+                path,
+                f"{spec.name}: `{key}` should be {describe(compact)} ({spec.spec} spec), got {kind(value)} "
+                f"{short(value)}.",
+                WARNING,
+                SEMANTIC,
+                describe(compact),
+                kind(value),
+            )
+        ]
     if compact == "c" and not currency_ok(value):
-        return [Finding("currency_code", path, f"{spec.name}: `{key}` {short(value)} is not an ISO 4217 currency code "
-                        "(USD, EUR, …).", WARNING, SEMANTIC, "ISO 4217 code", short(value))]
+        return [
+            Finding(
+                "currency_code",
+                path,
+                f"{spec.name}: `{key}` {short(value)} is not an ISO 4217 currency code (USD, EUR, …).",
+                WARNING,
+                SEMANTIC,
+                "ISO 4217 code",
+                short(value),
+            )
+        ]
     return []

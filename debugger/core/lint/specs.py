@@ -40,6 +40,8 @@ class EventSpec:
     item_expected: tuple[tuple[str, ...], ...] = field(default=())
 
 
+# fmt: off
+# Data tables: their hand layout (several keys a line) reads better than one key a line.
 PRODUCT: Mapping[str, str] = MappingProxyType({
     "product_id": "s", "sku": "s", "category": "s", "name": "s", "brand": "s", "variant": "s",
     "price": "n", "quantity": "n", "coupon": "s", "position": "n", "url": "s", "image_url": "s",
@@ -242,3 +244,4 @@ CURRENCIES: frozenset[str] = frozenset(
         "XXX", "YER", "ZAR", "ZMW", "ZWG", "ZWL",
     ]
 )
+# fmt: on

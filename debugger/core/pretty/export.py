@@ -18,8 +18,22 @@ import orjson
 from debugger.core.protocol import ORIGINAL_TIMESTAMP, SENT_AT, TIMESTAMP, TYPE, TYPES, WRITE_KEY
 
 CSV_COLUMNS = (
-    "id", "received_at", "timestamp", "status", "type", "name", "user_id", "anonymous_id", "message_id",
-    "write_key", "library_name", "library_version", "problems", "properties", "traits", "context",
+    "id",
+    "received_at",
+    "timestamp",
+    "status",
+    "type",
+    "name",
+    "user_id",
+    "anonymous_id",
+    "message_id",
+    "write_key",
+    "library_name",
+    "library_version",
+    "problems",
+    "properties",
+    "traits",
+    "context",
 )
 # Characters that are valid inside JSON strings but unsafe on a terminal or in an editor.
 _UNSAFE_IN_JSON = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")

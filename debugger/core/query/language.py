@@ -26,6 +26,7 @@ import difflib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+
 from debugger.core.protocol import STATUSES, TYPES
 from debugger.core.timefmt import parse_timestamp
 
@@ -34,9 +35,27 @@ BOOLEANS = ("true", "false")
 KEYWORDS = ("type", "event", "user", "source", "lib", "status", "id", "problem", "after", "before", "has", "pinned")
 #: Where a JSON path may start (quote the first segment to reach any other top-level key).
 ROOTS = (
-    "properties", "traits", "context", "integrations", "_metadata", "userId", "anonymousId",
-    "messageId", "groupId", "previousId", "event", "name", "category", "type", "timestamp",
-    "originalTimestamp", "sentAt", "receivedAt", "channel", "version", "projectId",
+    "properties",
+    "traits",
+    "context",
+    "integrations",
+    "_metadata",
+    "userId",
+    "anonymousId",
+    "messageId",
+    "groupId",
+    "previousId",
+    "event",
+    "name",
+    "category",
+    "type",
+    "timestamp",
+    "originalTimestamp",
+    "sentAt",
+    "receivedAt",
+    "channel",
+    "version",
+    "projectId",
 )
 MAX_PATH_DEPTH = 8  # the array-aware SQL doubles per segment
 _RELATIVE = re.compile(r"(\d{1,9})([smhdw])")  # after:10m; read as a duration by query_sql.relative_span
@@ -155,7 +174,9 @@ class Query:
     def selective(self) -> bool:
         """Whether a positive exact ``user:`` or ``id:`` narrows it to few rows via an index."""
         return any(
-            isinstance(t, FieldTerm) and not t.negated and t.name in ("user", "id")
+            isinstance(t, FieldTerm)
+            and not t.negated
+            and t.name in ("user", "id")
             and all(v.exact is not None for v in t.values)
             for t in self.terms
         )
@@ -364,9 +385,7 @@ def _keyword(name: str, value_chars: list[_Char], negated: bool, span: Span) -> 
     if name == "status":
         for p, alt in zip(patterns, _alternatives(value_chars, span, name), strict=True):
             if p.exact not in STATUSES:
-                raise QueryError(
-                    f"Unknown status `{_join(alt)}`; use {', '.join(STATUSES)}.", *_span(alt, span)
-                )
+                raise QueryError(f"Unknown status `{_join(alt)}`; use {', '.join(STATUSES)}.", *_span(alt, span))
     if name == "pinned":
         for p, alt in zip(patterns, _alternatives(value_chars, span, name), strict=True):
             if p.exact not in BOOLEANS:

@@ -45,12 +45,17 @@ class Part:
         """Whether this part is read through the FTS index."""
         return self.source != "events"
 
-    def select(self, columns: Sequence[str], *, newest: bool = False, limit: int | None = None) -> tuple[str, tuple[Any, ...]]:
+    def select(
+        self, columns: Sequence[str], *, newest: bool = False, limit: int | None = None
+    ) -> tuple[str, tuple[Any, ...]]:
         """``SELECT`` of ``columns`` (of ``events``) in id order; ``newest``: descending."""
         cols = ", ".join(f"events.{c}" for c in columns)
         limit_sql = f" LIMIT {int(limit)}" if limit is not None else ""
         order = "DESC" if newest else "ASC"
-        return f"SELECT {cols} FROM {self.source} WHERE {self.where} ORDER BY {self.key} {order}{limit_sql}", self.params
+        return (
+            f"SELECT {cols} FROM {self.source} WHERE {self.where} ORDER BY {self.key} {order}{limit_sql}",
+            self.params,
+        )
 
     def count(self, cap: int | None = None) -> tuple[str, tuple[Any, ...]]:
         """How many rows match (at most ``cap``: the count stops reading there)."""
@@ -103,8 +108,14 @@ def plan(
         top = watermark if upper is None else min(upper, watermark)
         # The bounds are on the FTS rowid so FTS5 seeks to them instead of filtering its doclist.
         where = [f"{FTS_TABLE} MATCH ?", f"{FTS_TABLE}.rowid > ?", f"{FTS_TABLE}.rowid <= ?", *filters]
-        parts.append(Part(f"{FTS_TABLE} CROSS JOIN events ON events.id = {FTS_TABLE}.rowid", " AND ".join(where),
-                          (match, after_id, top, *params), f"{FTS_TABLE}.rowid"))
+        parts.append(
+            Part(
+                f"{FTS_TABLE} CROSS JOIN events ON events.id = {FTS_TABLE}.rowid",
+                " AND ".join(where),
+                (match, after_id, top, *params),
+                f"{FTS_TABLE}.rowid",
+            )
+        )
     if upper is None or upper > watermark:
         parts.append(_scan(max(after_id, watermark), upper, filters, params))
     return parts

@@ -158,9 +158,7 @@ def _instant(text: str, now: datetime) -> str:
 
 
 def _glob(pattern: Pattern) -> str:
-    return "".join(
-        "*" if isinstance(p, Wildcard) else re.sub(r"([*?\[])", r"[\1]", p) for p in pattern.pieces
-    )
+    return "".join("*" if isinstance(p, Wildcard) else re.sub(r"([*?\[])", r"[\1]", p) for p in pattern.pieces)
 
 
 def _column_sql(column: str, values: tuple[Pattern, ...]) -> tuple[str, list[Any]]:
@@ -213,7 +211,9 @@ def _leaf(v: Value) -> Leaf:
     return leaf
 
 
-def _json_path_sql(doc: str, path: tuple[str, ...], leaf: Leaf, base: str = "$", depth: int = 0) -> tuple[str, list[Any]]:
+def _json_path_sql(
+    doc: str, path: tuple[str, ...], leaf: Leaf, base: str = "$", depth: int = 0
+) -> tuple[str, list[Any]]:
     """``leaf`` holds for some value at ``path`` in JSON ``doc``, looking into arrays on the way.
 
     Paths are inlined as SQL string literals (quotes doubled); only values are parameters.

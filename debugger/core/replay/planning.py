@@ -264,13 +264,25 @@ def plan_replay(
         sendable = message is not None and len(body) <= limit
         at = clock.next(event) if sendable else None
         item = ReplayItem(
-            seq, event.get("id"), event.get("type"), event.get("name"), event.get("message_id"), message_id, key, body, at
+            seq,
+            event.get("id"),
+            event.get("type"),
+            event.get("name"),
+            event.get("message_id"),
+            message_id,
+            key,
+            body,
+            at,
         )
         if message is None:
             yield Skipped(item, NOT_AN_OBJECT, "The stored message is not a JSON object; it cannot be resent.")
             continue
         if not sendable:
-            yield Skipped(item, TOO_LARGE, f"The message is {len(body):,} bytes; Segment accepts at most {MAX_MESSAGE_BYTES:,} (32 KB).")
+            yield Skipped(
+                item,
+                TOO_LARGE,
+                f"The message is {len(body):,} bytes; Segment accepts at most {MAX_MESSAGE_BYTES:,} (32 KB).",
+            )
             continue
         if not options.batch:
             yield ReplayRequest(request_seq, f"/v1/{_route(item.type)}", key, (item,), at)

@@ -160,7 +160,9 @@ def junit_xml(run: Mapping[str, Any], deliveries: Iterable[Mapping[str, Any]]) -
         text = _xml_text(delivery.get("error") or delivery.get("reason") or status or "", 2000)
         if delivery.get("attempts"):
             failures += 1
-            failure = ET.SubElement(case, "failure", message=_xml_text(delivery.get("reason") or str(status)), type=str(status))
+            failure = ET.SubElement(
+                case, "failure", message=_xml_text(delivery.get("reason") or str(status)), type=str(status)
+            )
             failure.text = text
         else:
             skipped += 1

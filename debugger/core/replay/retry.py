@@ -91,13 +91,7 @@ def retry_after(headers: Mapping[str, str], now: datetime) -> float | None:
 
 
 def next_wait(
-    status: int | None,
-    headers: Mapping[str, str],
-    attempt: int,
-    policy: RetryPolicy,
-    *,
-    now: datetime,
-    jitter: float,
+    status: int | None, headers: Mapping[str, str], attempt: int, policy: RetryPolicy, *, now: datetime, jitter: float
 ) -> float | None:
     """Seconds to wait before the next attempt, or ``None`` when not to retry.
 

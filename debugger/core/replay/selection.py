@@ -33,4 +33,5 @@ class Selection:
     def before_id(self) -> int | None:
         return None if self.upto is None else self.upto + 1
 
+
 OK_ONLY = Selection()

@@ -31,8 +31,17 @@ from debugger.store import runs
 from debugger.store.capture import connect
 
 FAILURES_SHOWN = 1000
-RUN_COLUMNS = (("#", 4), ("started (UTC)", 19), ("target", 30), ("query", 20), ("status", 11), ("events", 8),
-               ("not delivered", 13), ("p50", 9), ("p99", 9))
+RUN_COLUMNS = (
+    ("#", 4),
+    ("started (UTC)", 19),
+    ("target", 30),
+    ("query", 20),
+    ("status", 11),
+    ("events", 8),
+    ("not delivered", 13),
+    ("p50", 9),
+    ("p99", 9),
+)
 FAILURE_COLUMNS = (("#", 6), ("event", 8), ("type", 8), ("name", 30), ("status", 11), ("HTTP", 5), ("reason", 48))
 EMPTY = "No replay runs in this capture yet. Run `segdbg replay --to URL` and they appear here."
 
@@ -69,7 +78,8 @@ def run_metrics(run: Mapping[str, Any]) -> str:
     total = run.get("total") or 0
     not_delivered = (run.get("failed") or 0) + (run.get("not_sent") or 0)
     lines = [
-        f"Run #{run['id']} · {run['status']} · {run['target']}" + (f" · query: {run['query']}" if run.get("query") else ""),
+        f"Run #{run['id']} · {run['status']} · {run['target']}"
+        + (f" · query: {run['query']}" if run.get("query") else ""),
         (
             f"{total:,} events: {run.get('delivered') or 0:,} delivered, {not_delivered:,} not delivered "
             f"({run.get('failed') or 0:,} failed, {run.get('not_sent') or 0:,} not sent) · "
@@ -102,7 +112,11 @@ def request_view(views: Mapping[str, Any]) -> str:
     if attempts:
         lines.append("")
         for attempt in attempts:
-            outcome = f"HTTP {attempt['status']}" if attempt.get("status") is not None else (attempt.get("error") or "no answer")
+            outcome = (
+                f"HTTP {attempt['status']}"
+                if attempt.get("status") is not None
+                else (attempt.get("error") or "no answer")
+            )
             wait = f", then waited {attempt['wait_s']} s" if attempt.get("wait_s") else ""
             lines.append(f"attempt {attempt.get('attempt')}: {outcome} in {_ms(attempt.get('latency_ms'))}{wait}")
     lines += ["", _pretty(request.get("body"))]
@@ -176,7 +190,11 @@ class DeliveriesScreen(Screen[None]):
             yield Static("", id="run-metrics", markup=False)
             yield DataTable(id="failures", cursor_type="row")
             with TabbedContent(id="views", initial="view-sent"):
-                for pane_id, title in (("view-sent", "You Sent"), ("view-request", "Request"), ("view-response", "Response")):
+                for pane_id, title in (
+                    ("view-sent", "You Sent"),
+                    ("view-request", "Request"),
+                    ("view-response", "Response"),
+                ):
                     with TabPane(title, id=pane_id), VerticalScroll():
                         yield Static("", id=f"{pane_id}-text", markup=False)
         yield Footer()
@@ -228,8 +246,14 @@ class DeliveriesScreen(Screen[None]):
         for run in self.runs:
             not_delivered = (run.get("failed") or 0) + (run.get("not_sent") or 0)
             cells = (
-                str(run["id"]), (run["started_at"] or "")[:19].replace("T", " "), run["target"], run.get("query") or "",
-                run["status"], f"{run.get('total') or 0:,}", f"{not_delivered:,}", _ms(run.get("p50_ms")),
+                str(run["id"]),
+                (run["started_at"] or "")[:19].replace("T", " "),
+                run["target"],
+                run.get("query") or "",
+                run["status"],
+                f"{run.get('total') or 0:,}",
+                f"{not_delivered:,}",
+                _ms(run.get("p50_ms")),
                 _ms(run.get("p99_ms")),
             )
             table.add_row(*_cells(cells, RUN_COLUMNS), key=str(run["id"]))
@@ -253,8 +277,12 @@ class DeliveriesScreen(Screen[None]):
         table.clear()
         for index, delivery in enumerate(self.failures):
             cells = (
-                str(delivery["seq"] + 1), f"#{delivery.get('event_id')}", delivery.get("type") or "",
-                delivery.get("name") or "", delivery["status"], str(delivery.get("http_status") or "–"),
+                str(delivery["seq"] + 1),
+                f"#{delivery.get('event_id')}",
+                delivery.get("type") or "",
+                delivery.get("name") or "",
+                delivery["status"],
+                str(delivery.get("http_status") or "–"),
                 delivery.get("reason") or "",
             )
             table.add_row(*_cells(cells, FAILURE_COLUMNS), key=str(index))

@@ -202,8 +202,14 @@ class MainScreen(Screen[None]):
         return self._poller
 
     def _poll_work(
-        self, generation: int, after: int, known: int | None, where: Where, budget: int,
-        include: tuple[int, ...], select: int | None,
+        self,
+        generation: int,
+        after: int,
+        known: int | None,
+        where: Where,
+        budget: int,
+        include: tuple[int, ...],
+        select: int | None,
     ) -> None:
         reader = self.tui.reader
         version = reader.data_version()
@@ -384,7 +390,6 @@ class MainScreen(Screen[None]):
 
     # -- actions (keys and the command palette) ---------------------------------------------
 
-
     def action_toggle_live(self) -> None:
         """Pause or resume the stream (storage never pauses)."""
         self.live = not self.live
@@ -415,7 +420,9 @@ class MainScreen(Screen[None]):
             # match (long for a common word); without a search it is not shown.
             position = None
             if event is not None and where is not None:
-                position = known + (-1 if older else 1) if known is not None else reader.position(where, int(event["id"]))
+                position = (
+                    known + (-1 if older else 1) if known is not None else reader.position(where, int(event["id"]))
+                )
             self.post_message(MatchFound(event, older, position, generation))
 
         self.run_worker(find, thread=True, group="match", exclusive=True, exit_on_error=False)
@@ -490,7 +497,9 @@ class MainScreen(Screen[None]):
         """Show the new pin on the row and say what it means."""
         message.stop()
         if not message.found:
-            self.notify(f"Event #{message.event_id} is no longer stored (deleted by retention or reset).", severity="warning")
+            self.notify(
+                f"Event #{message.event_id} is no longer stored (deleted by retention or reset).", severity="warning"
+            )
             return
         self.query_one(EventList).set_pinned(message.event_id, message.pinned)
         if message.pinned:
@@ -521,7 +530,9 @@ class MainScreen(Screen[None]):
         """The text to copy and a label for the notification."""
         base_url = self.tui.config.base_url
         if fmt == "json":
-            return orjson.dumps(event.get("stored") or event.get("raw"), option=orjson.OPT_INDENT_2).decode(), "the event as JSON"
+            return orjson.dumps(
+                event.get("stored") or event.get("raw"), option=orjson.OPT_INDENT_2
+            ).decode(), "the event as JSON"
         if fmt == "curl":
             return render_call(event, "curl", base_url=base_url), "a curl command"
         return render_call(event, dialect, base_url=base_url), f"the {dialect} call"
@@ -535,7 +546,9 @@ class MainScreen(Screen[None]):
         reader = self.tui.reader
         self.run_worker(
             lambda: self.post_message(RequestLoaded(request_id, reader.request(request_id))),
-            thread=True, group="request", exit_on_error=False,
+            thread=True,
+            group="request",
+            exit_on_error=False,
         )
 
     def on_request_loaded(self, message: RequestLoaded) -> None:
@@ -574,7 +587,9 @@ class MainScreen(Screen[None]):
             stream.insert(message.event)
         if self.search and message.position is not None:
             self.positions[int(message.event["id"])] = message.position
-            self.query_one(FilterBar).set_count(count_label(self.matches, counting=self.counting, position=message.position))
+            self.query_one(FilterBar).set_count(
+                count_label(self.matches, counting=self.counting, position=message.position)
+            )
 
     def on_paste(self, event: events.Paste) -> None:
         """A terminal paste outside the search box opens the paste dialog with the text."""
@@ -613,17 +628,29 @@ class MainScreen(Screen[None]):
         yield SystemCommand("Previous match", "N: over all stored events", partial(self.action_match, True))
         yield SystemCommand("Newest event", "G: and follow new ones", self.query_one(EventList).action_newest)
         yield SystemCommand("Paste a payload", "p: validated like HTTP, stored as source paste", self.action_paste)
-        yield SystemCommand("Pin / unpin the event", "P: retention (--max-events, --max-age) never deletes a pinned event", self.action_toggle_pin)
-        for fmt, what in (("json", "the event as stored JSON"), ("pretty", "the Pretty call"), ("curl", "a curl command")):
+        yield SystemCommand(
+            "Pin / unpin the event",
+            "P: retention (--max-events, --max-age) never deletes a pinned event",
+            self.action_toggle_pin,
+        )
+        for fmt, what in (
+            ("json", "the event as stored JSON"),
+            ("pretty", "the Pretty call"),
+            ("curl", "a curl command"),
+        ):
             yield SystemCommand(f"Copy as {fmt}", f"copy {what} (OSC 52)", partial(self.copy_as, fmt))
         for tab in TABS:
             yield SystemCommand(f"Show {tab.capitalize()}", "detail tab", partial(self.action_tab, tab))
         yield SystemCommand("Pretty: pick a dialect", "L: from the list", self.action_pick_dialect)
         yield SystemCommand("Pretty: the sender's dialect", "follow context.library.name", partial(self._dialect, None))
         for dialect in DIALECTS:
-            yield SystemCommand(f"Pretty as {dialect}", "show the call in this library", partial(self._dialect, dialect))
+            yield SystemCommand(
+                f"Pretty as {dialect}", "show the call in this library", partial(self._dialect, dialect)
+            )
         for kind in TYPES:
-            yield SystemCommand(f"Toggle type {kind}", "type filter", partial(self.query_one(FilterBar).toggle_type, kind))
+            yield SystemCommand(
+                f"Toggle type {kind}", "type filter", partial(self.query_one(FilterBar).toggle_type, kind)
+            )
         yield SystemCommand("Schema", "s: every event's properties, types and drift", self.action_schema)
         yield SystemCommand("Deliveries", "d: replay runs, what was not delivered and why", self.action_deliveries)
         yield SystemCommand("Help", "?: keys, search and paste", self.action_help)

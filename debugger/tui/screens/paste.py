@@ -20,7 +20,7 @@ from debugger.core.pretty.render import inert
 from debugger.store.clock import now_utc
 
 FORMS = (
-    "a JSON message · a batch {\"batch\": [...]} · a JSON array · NDJSON · a curl command · "
+    'a JSON message · a batch {"batch": [...]} · a JSON array · NDJSON · a curl command · '
     "analytics.track(...)/identify/page/screen/group/alias calls (JS, node, Python, Ruby, PHP)"
 )
 
@@ -44,10 +44,7 @@ def summary(pasted: paste.Pasted) -> Text:
 class PasteScreen(ModalScreen[paste.Pasted | None]):
     """Paste or type; the result line says what would be stored, or what is wrong and where."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+s", "store", "Store"),
-        Binding("escape", "cancel", "Cancel"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+s", "store", "Store"), Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, text: str = "") -> None:
         super().__init__()

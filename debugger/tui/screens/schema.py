@@ -90,16 +90,23 @@ class SchemaScreen(Screen[None]):
                 if self.drift_only and not fields:
                     continue
                 name = inert(event["name"], 60) if event["name"] else ""
-                event_node = source_node.add(Text.assemble(
-                    (f"{event['type'].upper():9}", "bold"), (name, "bold"),
-                    (f"  {event['count']:,}×  {event['first_seen'][:19]} → {event['last_seen'][:19]}", "dim"),
-                ), expand=self.drift_only)
+                event_node = source_node.add(
+                    Text.assemble(
+                        (f"{event['type'].upper():9}", "bold"),
+                        (name, "bold"),
+                        (f"  {event['count']:,}×  {event['first_seen'][:19]} → {event['last_seen'][:19]}", "dim"),
+                    ),
+                    expand=self.drift_only,
+                )
                 for f in fields:
                     event_node.add_leaf(_field_label(f))
             if self.drift_only and not source_node.children:
                 source_node.remove()
         summary = Text(f"{doc['total']:,} events · {len(doc['sources'])} sources · ")
-        summary.append(f"{drifting} path{'s' if drifting != 1 else ''} with type drift", style="bold yellow" if drifting else "green")
+        summary.append(
+            f"{drifting} path{'s' if drifting != 1 else ''} with type drift",
+            style="bold yellow" if drifting else "green",
+        )
         if self.drift_only:
             summary.append("  (drift only: d shows all)", style="dim")
         self.query_one("#schema-summary", Static).update(summary)

@@ -22,14 +22,7 @@ from textual.widgets import Static, TabbedContent, TabPane
 from textual.widgets.tabbed_content import ContentTab
 
 from debugger.core.lint.finding import Finding, from_problem
-from debugger.core.pretty.render import (
-    DIALECTS,
-    dialect_for,
-    inert,
-    inert_lines,
-    lexer_for,
-    render_call,
-)
+from debugger.core.pretty.render import DIALECTS, dialect_for, inert, inert_lines, lexer_for, render_call
 from debugger.tui.widgets.json_tree import JsonTree
 from debugger.tui.widgets.lines_view import LinesView
 from debugger.tui.widgets.problems import problems_view
@@ -48,6 +41,8 @@ def highlight(code: str, lexer: str) -> Text:
     text = syntax.highlight(code)
     text.rstrip()
     return text
+
+
 SEVERITY = {"error": ("✗", "bold red"), "warning": ("⚠", "yellow")}
 
 
@@ -111,7 +106,9 @@ class EventDetail(Vertical):
         self.event = event
         self._rendered.clear()
         lint = getattr(self.app, "lint", None)
-        self.findings = lint.findings(event) if lint is not None else [from_problem(p) for p in (event or {}).get("problems") or []]
+        self.findings = (
+            lint.findings(event) if lint is not None else [from_problem(p) for p in (event or {}).get("problems") or []]
+        )
         tab = self.query_one(TabbedContent).get_tab("tab-problems")
         _relabel(tab, f"Problems ({len(self.findings)})")
         self._draw(self.active)
@@ -169,7 +166,9 @@ class EventDetail(Vertical):
             self.query_one("#detail-http", LinesView).show(self._http(event))
         else:
             lint = getattr(self.app, "lint", None)
-            self.query_one("#detail-problems", LinesView).show(problems_view(event, self.findings, lint.plan_name if lint else None))
+            self.query_one("#detail-problems", LinesView).show(
+                problems_view(event, self.findings, lint.plan_name if lint else None)
+            )
 
     def _pretty(self, event: dict[str, Any] | None) -> None:
         bar = self.query_one("#pretty-bar", Static)
@@ -179,12 +178,20 @@ class EventDetail(Vertical):
             code.show(Text("Select an event to see it as its library's call.", style="dim"))
             return
         library = event.get("library_name")
-        sender = f"sent by {inert(library, 40)} {inert(event.get('library_version') or '', 20)}".strip() if library else "no library named itself (raw HTTP)"
-        line = Text.assemble((self.dialect, "bold"), (" ▾", "dim"), (f"   {sender} · ", "dim"), ("l", "bold"), (" next dialect", "dim"))
+        sender = (
+            f"sent by {inert(library, 40)} {inert(event.get('library_version') or '', 20)}".strip()
+            if library
+            else "no library named itself (raw HTTP)"
+        )
+        line = Text.assemble(
+            (self.dialect, "bold"), (" ▾", "dim"), (f"   {sender} · ", "dim"), ("l", "bold"), (" next dialect", "dim")
+        )
         if self.override is not None:
             line.append(" (picked by hand)", style="dim")
         bar.update(line, layout=False)
-        code.show(highlight(inert_lines(render_call(event, self.dialect, base_url=self.base_url)), lexer_for(self.dialect)))
+        code.show(
+            highlight(inert_lines(render_call(event, self.dialect, base_url=self.base_url)), lexer_for(self.dialect))
+        )
 
     def _http(self, event: dict[str, Any] | None) -> RenderableType:
         if event is None:
@@ -229,7 +236,10 @@ def http_view(request: dict[str, Any] | None) -> RenderableType:
     body = request.get("body")
     if body:
         preview = body[:4000].decode("utf-8", "replace") if isinstance(body, bytes) else str(body)[:4000]
-        parts += [Text("\nbody as received (kept because the request was rejected)", style="bold"), Text(inert_lines(preview, 400))]
+        parts += [
+            Text("\nbody as received (kept because the request was rejected)", style="bold"),
+            Text(inert_lines(preview, 400)),
+        ]
     return Group(*parts)
 
 

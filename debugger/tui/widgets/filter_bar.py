@@ -123,11 +123,7 @@ class FilterBar(Vertical):
     def compose(self) -> ComposeResult:
         """Input, match count and type toggles; below them, the error (when there is one)."""
         with Horizontal(id="filter-row"):
-            yield Input(
-                placeholder='/ search, e.g. event:"Order Completed" user:u1',
-                id="search",
-                compact=True,
-            )
+            yield Input(placeholder='/ search, e.g. event:"Order Completed" user:u1', id="search", compact=True)
             yield Static("", id="match-count")
             yield TypeToggles(id="type-toggles")
         yield Static("", id="search-error")

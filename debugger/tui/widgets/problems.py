@@ -22,7 +22,9 @@ HEADING = {
 }
 
 
-def problems_view(event: dict[str, Any] | None, findings: Sequence[Finding], plan_name: str | None = None) -> RenderableType:
+def problems_view(
+    event: dict[str, Any] | None, findings: Sequence[Finding], plan_name: str | None = None
+) -> RenderableType:
     """Each finding: severity, code, JSON path, message, and expected/actual when the rule says."""
     if event is None:
         return Text("")
@@ -43,9 +45,16 @@ def problems_view(event: dict[str, Any] | None, findings: Sequence[Finding], pla
             mark, style = MARK.get(finding.severity, ("•", ""))
             message = Text(inert(finding.message, 400))
             if finding.expected is not None or finding.actual is not None:
-                message.append(f"\nexpected {inert(finding.expected or '—', 80)} · got {inert(finding.actual or '—', 80)}", style="dim")
-            table.add_row(Text(mark, style=style), Text(inert(finding.code, 40), style=style),
-                          Text(inert(finding.path or "(message)", 80), style="cyan"), message)
+                message.append(
+                    f"\nexpected {inert(finding.expected or '—', 80)} · got {inert(finding.actual or '—', 80)}",
+                    style="dim",
+                )
+            table.add_row(
+                Text(mark, style=style),
+                Text(inert(finding.code, 40), style=style),
+                Text(inert(finding.path or "(message)", 80), style="cyan"),
+                message,
+            )
         parts.append(table)
     return Group(*parts)
 
@@ -67,7 +76,12 @@ def lint_mark(findings: Sequence[Finding]) -> tuple[str, str]:
     """The stream's status cell for an event's findings: ``("⚠ traits_on_track +1", "yellow")``."""
     if not findings:
         return "", ""
-    worst = min(findings, key=lambda f: ("error", "warning", "info").index(f.severity) if f.severity in ("error", "warning", "info") else 3)
+    worst = min(
+        findings,
+        key=lambda f: (
+            ("error", "warning", "info").index(f.severity) if f.severity in ("error", "warning", "info") else 3
+        ),
+    )
     mark, style = MARK.get(worst.severity, ("•", ""))
     more = f" +{len(findings) - 1}" if len(findings) > 1 else ""
     return f"{mark} {worst.code}{more}", style

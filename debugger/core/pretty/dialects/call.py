@@ -26,8 +26,19 @@ from debugger.core.protocol import (
 #: Context keys the libraries (or the server) fill in themselves; a developer rarely writes them.
 AUTO_CONTEXT = frozenset(
     {
-        "library", "ip", "page", "userAgent", "userAgentData", "locale", "timezone", "app",
-        "device", "os", "screen", "network", "instanceId",
+        "library",
+        "ip",
+        "page",
+        "userAgent",
+        "userAgentData",
+        "locale",
+        "timezone",
+        "app",
+        "device",
+        "os",
+        "screen",
+        "network",
+        "instanceId",
     }
 )
 #: What analytics.js copies from ``context.page`` into a page call's properties.

@@ -25,8 +25,7 @@ def message_body(stored: Mapping[str, Any], raw: Any = None) -> dict[str, Any]:
     body = {k: v for k, v in stored.items() if k not in (RECEIVED_AT, TIMESTAMP, ORIGINAL_TIMESTAMP)}
     sent = raw if isinstance(raw, Mapping) else {}
     original = next(
-        (sent[k] for k in (TIMESTAMP, ORIGINAL_TIMESTAMP) if sent.get(k) is not None),
-        stored.get(ORIGINAL_TIMESTAMP),
+        (sent[k] for k in (TIMESTAMP, ORIGINAL_TIMESTAMP) if sent.get(k) is not None), stored.get(ORIGINAL_TIMESTAMP)
     )
     if original is not None:
         body[TIMESTAMP] = original

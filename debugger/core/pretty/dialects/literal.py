@@ -82,7 +82,9 @@ class Syntax:
     hug_last: bool = False  # ``f(a, {`` ... ``})``: the last object opens on the call's line
 
 
-def write(value: Any, syntax: Syntax, indent: int = 0, column: int | None = None, *, top: DictStyle | None = None) -> str:
+def write(
+    value: Any, syntax: Syntax, indent: int = 0, column: int | None = None, *, top: DictStyle | None = None
+) -> str:
     """``value`` as a literal, on one line when it fits, else one member per line.
 
     Args:
@@ -188,9 +190,7 @@ def call(head: str, args: list[tuple[str, Any]], syntax: Syntax, *, end: str = "
             start = f"{head}(" + "".join(p + ", " for p in leading) + args[-1][0]
             return start + write(args[-1][1], syntax, 0, len(start)) + f"){end}"
     step = " " * syntax.step
-    lines = [
-        f"{step}{prefix}{write(value, syntax, syntax.step, syntax.step + len(prefix))}" for prefix, value in args
-    ]
+    lines = [f"{step}{prefix}{write(value, syntax, syntax.step, syntax.step + len(prefix))}" for prefix, value in args]
     last = "," if syntax.call_trailing_comma else ""
     return f"{head}(\n" + ",\n".join(lines) + last + f"\n){end}"
 

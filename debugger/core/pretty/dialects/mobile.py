@@ -10,15 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from debugger.core.pretty.dialects.call import Call
-from debugger.core.pretty.dialects.literal import (
-    WIDTH,
-    DictStyle,
-    Syntax,
-    braced_unicode,
-    call,
-    comment,
-    quote,
-)
+from debugger.core.pretty.dialects.literal import WIDTH, DictStyle, Syntax, braced_unicode, call, comment, quote
 
 
 def _swift_string(text: str) -> str:
@@ -105,9 +97,7 @@ def kotlin(c: Call) -> str:
         inline = ", ".join(p + _kotlin_scalar(v) for p, v in kept)
         if len(head) + len(inline) < WIDTH:
             return f"{head}{inline})"
-    lines = [
-        f"    {p}{_json_object(v, 4) if isinstance(v, dict) else _kotlin_scalar(v)}" for p, v in kept
-    ]
+    lines = [f"    {p}{_json_object(v, 4) if isinstance(v, dict) else _kotlin_scalar(v)}" for p, v in kept]
     return head + "\n" + ",\n".join(lines) + ",\n)"
 
 

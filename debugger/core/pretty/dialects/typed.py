@@ -29,7 +29,14 @@ GO = Syntax(
     step=4,
 )
 
-_GO_STRUCT = {"track": "Track", "identify": "Identify", "page": "Page", "screen": "Screen", "group": "Group", "alias": "Alias"}
+_GO_STRUCT = {
+    "track": "Track",
+    "identify": "Identify",
+    "page": "Page",
+    "screen": "Screen",
+    "group": "Group",
+    "alias": "Alias",
+}
 
 
 def go(c: Call) -> str:
@@ -42,6 +49,7 @@ def go(c: Call) -> str:
 
     def typed(kind: str) -> DictStyle:
         return DictStyle(f"analytics.{kind}{{", "}", lambda k: f"{quote(k)}: ")
+
     add("UserId", c.user_id)
     add("AnonymousId", c.anonymous_id)
     if c.type == "track":
