@@ -51,9 +51,9 @@ def call(
         with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310 - the user's own URL
             return orjson.loads(answer.read())
     except urllib.error.HTTPError as exc:
-        body = exc.read()
+        answered = exc.read()
         try:
-            data = orjson.loads(body)
+            data = orjson.loads(answered)
             raise ApiError(exc.code, str(data.get("code", "error")), str(data.get("message", ""))) from None
         except (orjson.JSONDecodeError, AttributeError):
             raise ApiError(

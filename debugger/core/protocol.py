@@ -163,6 +163,11 @@ class Event(NamedTuple):
         return tuple(p for p in self.problems if p.severity == ERROR)
 
 
+def json_object(value: object) -> dict[str, Any]:
+    """``value`` when it is a JSON object, else an empty one (a field that should hold an object, but doesn't)."""
+    return value if isinstance(value, dict) else {}
+
+
 def build_event(
     item: object,
     envelope: Envelope,

@@ -33,12 +33,13 @@ def parse_timestamp(value: object) -> datetime | None:
         The instant, or ``None`` when the value is not a timestamp we can read.
     """
     if isinstance(value, str):
+        parsed: datetime | None
         try:
             parsed = datetime.fromisoformat(value)
         except ValueError:
             parsed = _parse_loose(value)
-            if parsed is None:
-                return None
+        if parsed is None:
+            return None
         if parsed.tzinfo is None:
             return parsed.replace(tzinfo=UTC)
         try:

@@ -158,6 +158,11 @@ class Deliverer:
         loop = self._loop
         slots = asyncio.Semaphore(self.concurrency)
         tasks: set[asyncio.Task[None]] = set()
+
+        def finished(task: asyncio.Task[None]) -> None:
+            tasks.discard(task)
+            slots.release()
+
         connector = aiohttp.TCPConnector(limit=self.concurrency, force_close=False)
         timeout = aiohttp.ClientTimeout(total=self.policy.timeout)
         async with aiohttp.ClientSession(connector=connector, timeout=timeout, auto_decompress=True) as session:
@@ -191,7 +196,7 @@ class Deliverer:
                     drift = None if scheduled is None else (loop.time() - scheduled) * 1000
                     task = asyncio.create_task(self._deliver(session, planned, drift))
                     tasks.add(task)
-                    task.add_done_callback(lambda t: (tasks.discard(t), slots.release()))
+                    task.add_done_callback(finished)
                 if tasks:
                     await asyncio.gather(*tasks)
             finally:

@@ -130,7 +130,9 @@ def _query(request: web.Request) -> q.Query:
         raise _BadParam("invalid_query", exc.message, start=exc.start, end=exc.end) from exc
 
 
-def _number(request: web.Request, name: str, default: float, low: float, high: float, *, integer: bool = True) -> Any:
+def _number(
+    request: web.Request, name: str, default: float | None, low: float, high: float, *, integer: bool = True
+) -> Any:
     raw = request.query.get(name)
     if raw is None or raw == "":
         return default

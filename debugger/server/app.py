@@ -33,8 +33,9 @@ from debugger.store.capture import StoreError
 from debugger.store.clock import now_utc
 from debugger.store.index import Indexer
 from debugger.store.retention import Chain, Retention
+from debugger.store.rows import WriteResult
 from debugger.store.servers import register_server, unregister_server
-from debugger.store.writer import EventWriter, IdleTask, WriteResult
+from debugger.store.writer import EventWriter, IdleTask
 
 log = logging.getLogger(__name__)
 
@@ -229,7 +230,9 @@ async def start(app: web.Application, host: str, port: int) -> tuple[web.AppRunn
         keepalive_timeout=settings.header_timeout,
         # Parser limits above segdbg's own (debugger.core.http.limits), so oversize headers and URLs get a
         # recorded 431/414 instead of aiohttp's unrecorded plain-text 400.
-        **PARSER_LIMITS,
+        max_line_size=PARSER_LIMITS["max_line_size"],
+        max_field_size=PARSER_LIMITS["max_field_size"],
+        max_headers=PARSER_LIMITS["max_headers"],
         logger=ParserLog(log),
     )
     await runner.setup()

@@ -179,7 +179,7 @@ class ParserLog(logging.LoggerAdapter):  # type: ignore[type-arg]
     def __init__(self, logger: logging.Logger) -> None:
         super().__init__(logger, {})
 
-    def exception(self, msg: object, *args: object, exc_info: Any = True, **kwargs: Any) -> None:  # type: ignore[override]
+    def exception(self, msg: object, *args: object, exc_info: Any = True, **kwargs: Any) -> None:
         """Parser refusals as one line; anything else as aiohttp logs it."""
         if isinstance(exc_info, HttpProcessingError):
             reason = str(exc_info.message).strip().splitlines()[0] if exc_info.message else type(exc_info).__name__

@@ -12,7 +12,8 @@ from debugger.core.http.model import Outcome
 from debugger.server.guard import ConnectionGuard
 from debugger.server.notifier import Notifier
 from debugger.server.settings import Settings
-from debugger.store.writer import EventWriter, WriteResult
+from debugger.store.rows import WriteResult
+from debugger.store.writer import EventWriter
 
 
 @dataclass(frozen=True, slots=True)

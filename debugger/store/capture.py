@@ -104,7 +104,7 @@ def migrate(path: Path | str) -> int:
             )
         db = sqlite_utils.Database(conn)
         if "meta" not in tables:
-            db["meta"].create({"key": str, "value": str}, pk="key")
+            db.table("meta").create({"key": str, "value": str}, pk="key")
         row = conn.execute("SELECT value FROM meta WHERE key = ?", (SCHEMA_VERSION_KEY,)).fetchone()
         version = int(row[0]) if row else 0
         if version > len(MIGRATIONS):

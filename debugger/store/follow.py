@@ -138,7 +138,7 @@ class CaptureReader:
             if newest == after:
                 return Increment(after, after, (), 0, Totals(sources=self._sources(db)))
             totals = self._totals(db, after, newest)
-            span = {"after_id": after, "before_id": newest + 1}
+            span: dict[str, Any] = {"after_id": after, "before_id": newest + 1}
             matches = totals.events if where is None else reads.count_events(db, **_search(where), **span)
             if budget <= 0 or matches == 0:
                 wanted: list[int] = [i for i in include if after < i <= newest]

@@ -9,13 +9,13 @@ import sqlite_utils
 
 
 def _migration_1(db: sqlite_utils.Database) -> None:
-    db["sources"].create(
+    db.table("sources").create(
         {"write_key": str, "label": str, "first_seen": str, "last_seen": str, "event_count": int, "request_count": int},
         pk="write_key",
         not_null={"event_count", "request_count"},
         defaults={"event_count": 0, "request_count": 0},
     )
-    db["requests"].create(
+    db.table("requests").create(
         {
             "id": int,
             "received_at": str,
@@ -39,7 +39,7 @@ def _migration_1(db: sqlite_utils.Database) -> None:
         pk="id",
         not_null={"received_at", "method", "path", "status"},
     )
-    db["events"].create(
+    db.table("events").create(
         {
             "id": int,
             "request_id": int,
@@ -63,11 +63,11 @@ def _migration_1(db: sqlite_utils.Database) -> None:
         not_null={"received_at", "status"},
         foreign_keys=[("request_id", "requests", "id")],
     )
-    db["events"].create_index(["message_id"], index_name="events_message_id")
-    db["events"].create_index(["type", "name"], index_name="events_type_name")
-    db["events"].create_index(["user_id"], index_name="events_user_id")
-    db["events"].create_index(["anonymous_id"], index_name="events_anonymous_id")
-    db["events"].create_index(["request_id"], index_name="events_request_id")
+    db.table("events").create_index(["message_id"], index_name="events_message_id")
+    db.table("events").create_index(["type", "name"], index_name="events_type_name")
+    db.table("events").create_index(["user_id"], index_name="events_user_id")
+    db.table("events").create_index(["anonymous_id"], index_name="events_anonymous_id")
+    db.table("events").create_index(["request_id"], index_name="events_request_id")
 
 
 def _migration_replay(db: sqlite_utils.Database) -> None:
@@ -75,7 +75,7 @@ def _migration_replay(db: sqlite_utils.Database) -> None:
     request it made, one ``deliveries`` row per event (DESIGN §3). Failed deliveries keep the
     three views of Segment's Event Delivery: the message sent (``deliveries.sent``), the
     request made and the response received (``replay_requests`` bodies and headers)."""
-    db["runs"].create(
+    db.table("runs").create(
         {
             "id": int,
             "started_at": str,
@@ -101,7 +101,7 @@ def _migration_replay(db: sqlite_utils.Database) -> None:
         pk="id",
         not_null={"started_at", "target", "status"},
     )
-    db["replay_requests"].create(
+    db.table("replay_requests").create(
         {
             "id": int,
             "run_id": int,
@@ -149,7 +149,7 @@ def _migration_replay(db: sqlite_utils.Database) -> None:
             PRIMARY KEY (run_id, seq)
         ) WITHOUT ROWID"""
     )
-    db["replay_requests"].create_index(["run_id", "seq"], index_name="replay_requests_run")
+    db.table("replay_requests").create_index(["run_id", "seq"], index_name="replay_requests_run")
 
 
 def _migration_search(db: sqlite_utils.Database) -> None:

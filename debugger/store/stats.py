@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from debugger.core.lint.finding import json_type
+from debugger.core.protocol import json_object
 from debugger.core.timefmt import format_timestamp
 from debugger.store.capture import connect, migrate
 from debugger.store.index import clear_index, has_index, index_state, stale_entries
@@ -139,7 +140,7 @@ def observed_schema(events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     for event in events:
         key = (event.get("type") or "?", event.get("name") or "")
         counts[key] += 1
-        stored = event.get("stored") if isinstance(event.get("stored"), dict) else {}
+        stored = json_object(event.get("stored"))
         for part in ("properties", "traits"):
             values = stored.get(part)
             if isinstance(values, dict):

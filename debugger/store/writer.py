@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from debugger.core.http.model import RequestRecord
 from debugger.core.protocol import Event
@@ -263,10 +263,11 @@ class EventWriter:
                     if nxt is _STOP:
                         stopping = True
                     else:
-                        self._call(conn, nxt)  # type: ignore[arg-type]
+                        self._call(conn, cast(_Call, nxt))
                     break
-                jobs.append(nxt)  # type: ignore[arg-type]
-                rows += len(nxt.events)  # type: ignore[union-attr]
+                job = cast(_Job, nxt)
+                jobs.append(job)
+                rows += len(job.events)
             if jobs:
                 self._commit(conn, jobs)
             idle_pending = self.idle_task is not None

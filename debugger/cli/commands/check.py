@@ -19,6 +19,7 @@ from debugger.core.exitcode import ExitCode
 from debugger.core.lint.finding import CATEGORIES, PLAN, PROTOCOL, Finding
 from debugger.core.lint.naming import EVENT_CASES, KEY_CASES
 from debugger.core.pretty.render import inert
+from debugger.core.protocol import json_object
 from debugger.core.timefmt import format_timestamp
 
 FORMATS = ("table", "json", "jsonl")
@@ -40,8 +41,8 @@ def violation_record(
     segdbg's own: ``violationCode``, ``violationCategory``, ``severity``, ``expected``,
     ``actual`` and ``segdbgEventId`` (the row id, for `segdbg events id:…`).
     """
-    stored = row.get("stored") if isinstance(row.get("stored"), dict) else {}
-    context = stored.get("context") if isinstance(stored.get("context"), dict) else {}
+    stored = json_object(row.get("stored"))
+    context = json_object(stored.get("context"))
     app = context.get("app") if isinstance(context.get("app"), dict) else None
     kind = stored.get("type") or row.get("type")
     name = stored.get("event") if kind == "track" else stored.get("name")

@@ -100,7 +100,7 @@ def command(query: str, db: Path | None, fmt: str, limit: int | None, show_all: 
             else:
                 events = _counted(iter_events(conn, query=parsed, now=now, statuses=statuses, limit=limit))
                 _export(fmt, events, url)
-                shown = events.count  # type: ignore[attr-defined]
+                shown = events.count
             hidden: dict[str, int] = {}
             if statuses is not None:
                 for status in sorted({"ok", "invalid", "duplicate"} - set(statuses)):

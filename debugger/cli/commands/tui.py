@@ -7,12 +7,12 @@ from pathlib import Path
 
 import click
 
-from debugger.cli.options import db_option, resolve_db
+from debugger.cli.options import F, db_option, resolve_db
 
 DEFAULT_CAP = 500
 
 
-def cap_option(func: object) -> object:
+def cap_option(func: F) -> F:
     """``--cap N``: how many rows the stream keeps on screen."""
     return click.option(
         "--cap",
@@ -20,17 +20,17 @@ def cap_option(func: object) -> object:
         default=DEFAULT_CAP,
         show_default=True,
         help="Rows the stream keeps on screen (like Segment's debugger); the capture keeps everything.",
-    )(func)  # type: ignore[arg-type]
+    )(func)
 
 
-def plan_option(func: object) -> object:
+def plan_option(func: F) -> F:
     """``--plan FILE``: a tracking plan the Problems tab and the stream check every event against."""
     return click.option(
         "--plan",
         type=click.Path(exists=True, path_type=Path),
         default=None,
         help="Tracking plan (segdbg YAML, Segment's JSON export, JSON Schemas) to check events against; edits are picked up live.",
-    )(func)  # type: ignore[arg-type]
+    )(func)
 
 
 @click.command("tui")

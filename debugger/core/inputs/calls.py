@@ -284,7 +284,7 @@ def _to_message(method: str, positional: list[Any], keywords: dict[str, Any], of
 def _browser(method: str, args: list[Any], offset: int) -> dict[str, Any]:
     """analytics.js positional arguments (strings first, then objects), with analytics-python's
     positional order where the string count says so (``track("u1", "Event")``)."""
-    strings = []
+    strings: list[str | None] = []
     while args and (isinstance(args[0], str) or args[0] is None) and len(strings) < 3:
         strings.append(args.pop(0))
     objects = args

@@ -225,7 +225,9 @@ def _expected_type(value: object) -> str:
 
 def _findings(error: ValidationError, prefix: tuple[str | int, ...] = ()) -> list[Finding]:
     where = _path((*prefix, *error.absolute_path))
-    instance, value, keyword = error.instance, error.validator_value, str(error.validator)
+    instance, keyword = error.instance, str(error.validator)
+    value: Any = error.validator_value  # jsonschema types it as Any | Unset
+    schema: Any = error.schema
     label = where or "the message"
     if keyword == "required" and isinstance(instance, dict):
         return [
@@ -242,7 +244,7 @@ def _findings(error: ValidationError, prefix: tuple[str | int, ...] = ()) -> lis
             if k not in instance
         ]
     if keyword == "additionalProperties" and isinstance(instance, dict) and value is False:
-        listed = error.schema.get("properties") or {}
+        listed = schema.get("properties") or {}
         return [
             Finding(
                 "unplanned_property",

@@ -146,9 +146,10 @@ def fast_predicate(schema: object, legacy: bool = False) -> Predicate | None:
     if declared is not None:
         names = [declared] if isinstance(declared, str) else list(declared) if isinstance(declared, list) else None
         preds = [_type_predicate(n, legacy) for n in names] if names else None
-        if not preds or any(p is None for p in preds):
+        present = [p for p in preds if p is not None] if preds else []
+        if not present or len(present) != len(names or ()):
             return None
-        checks.append(preds[0] if len(preds) == 1 else (lambda v, ps=tuple(preds): any(p(v) for p in ps)))  # type: ignore[misc]
+        checks.append(present[0] if len(present) == 1 else _any_of(tuple(present)))
     if "enum" in schema:
         if not isinstance(schema["enum"], list):
             return None
@@ -176,7 +177,7 @@ def _numeric(schema: Mapping[str, Any]) -> Predicate | None | bool:
         return None
     if not all(_number(b) for _, b in bounds):
         return False
-    tests = {
+    tests: dict[str, Callable[[Any, Any], bool]] = {
         "minimum": lambda v, b: v >= b,
         "maximum": lambda v, b: v <= b,
         "exclusiveMinimum": lambda v, b: v > b,
@@ -184,6 +185,10 @@ def _numeric(schema: Mapping[str, Any]) -> Predicate | None | bool:
     }
     pairs = tuple((tests[k], b) for k, b in bounds)
     return lambda v: not _number(v) or all(t(v, b) for t, b in pairs)
+
+
+def _any_of(predicates: tuple[Predicate, ...]) -> Predicate:
+    return lambda v: any(p(v) for p in predicates)
 
 
 def _strings(schema: Mapping[str, Any]) -> Predicate | None | bool:

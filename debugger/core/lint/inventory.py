@@ -13,6 +13,7 @@ share one rule each.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -90,7 +91,7 @@ class EventStats:
     count: int = 0
     first_seen: str = ""
     last_seen: str = ""
-    root: Node = field(default_factory=Node)
+    root: Node = dataclasses.field(default_factory=Node)
 
 
 class Inventory:

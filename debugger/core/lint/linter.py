@@ -30,26 +30,16 @@ Strict mode: what Segment accepts with 200 but then drops or mangles beyond prot
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from debugger.core.lint.checker import CompiledPlan
-from debugger.core.lint.finding import (
-    CATEGORIES,
-    NAMING,
-    SEMANTIC,
-    STRICT,
-    WARNING,
-    Finding,
-    from_problem,
-    join,
-    kind,
-    short,
-)
+from debugger.core.lint.finding import CATEGORIES, NAMING, SEMANTIC, STRICT, Finding, from_problem, join, kind, short
 from debugger.core.lint.naming import EVENT_CASES, KEY_CASES, Naming
 from debugger.core.lint.semantic import Semantic, currency_ok, describe, type_ok
 from debugger.core.lint.specs import GROUP_TRAITS, IDENTIFY_TRAITS, PAGE_PROPERTIES, SEMANTIC_EVENTS, TRACK_PROPERTIES
+from debugger.core.protocol import WARNING
 
 _PLACEHOLDERS = frozenset({"undefined", "null", "none", "nil", "nan", "[object object]", "true", "false"})
 _TRAIT_ALIASES = {"createdAt": "created_at", "firstName": "first_name", "lastName": "last_name"}
@@ -127,7 +117,7 @@ class Linter:
         field_name = "traits" if kind_ in ("identify", "group") else "properties"
         obj = stored.get(field_name)
         if type(obj) is dict and obj:
-            exempt: Iterable[str] = _RESERVED_KEYS
+            exempt: Collection[str] = _RESERVED_KEYS
             event = stored.get("event")
             if kind_ == "track" and type(event) is str and event in _SPEC_EXEMPT:
                 exempt = _SPEC_EXEMPT[event]

@@ -85,7 +85,7 @@ _BRAND = re.compile(r"^([a-z]+)([A-Z].*)$")
 def _brand(word: str) -> bool:
     """iPhone, eBay, macOS: one lower-case letter, or a lower-case prefix before capitals; not camelCase."""
     match = _BRAND.match(word)
-    return bool(match) and (len(match.group(1)) == 1 or match.group(2).isupper())
+    return match is not None and (len(match.group(1)) == 1 or match.group(2).isupper())
 
 
 def _is_past(word: str) -> bool:
@@ -272,7 +272,7 @@ class Naming:
         found: list[Finding] = []
         for index, item in enumerate(items[:100]):
             if type(item) is dict and item:
-                for f in self._walk(item, (), depth + 1):  # type: ignore[arg-type]
+                for f in self._walk(item, (), depth + 1):
                     if (f.code, f.path) not in seen:  # one finding per key, not one per array item
                         seen.add((f.code, f.path))
                         found.append(_rebased(f, f"[{index}]"))

@@ -15,9 +15,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from debugger.core.lint.finding import SEMANTIC, WARNING, Finding, join, kind, short
+from debugger.core.lint.finding import SEMANTIC, Finding, join, kind, short
 from debugger.core.lint.naming import words
 from debugger.core.lint.specs import CURRENCIES, PRODUCT, SEMANTIC_EVENTS, V1_ALIASES, EventSpec
+from debugger.core.protocol import WARNING
 from debugger.core.timefmt import parse_timestamp
 
 _WORDS = {

@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from debugger.core.protocol import ORIGINAL_TIMESTAMP, SENT_AT, TIMESTAMP, TYPE, TYPES, WRITE_KEY
+from debugger.core.protocol import ORIGINAL_TIMESTAMP, SENT_AT, TIMESTAMP, TYPE, TYPES, WRITE_KEY, json_object
 
 CSV_COLUMNS = (
     "id",
@@ -86,7 +86,7 @@ def resend_message(record: Mapping[str, Any]) -> Any:
     if not isinstance(raw, dict):
         return raw
     message = {k: v for k, v in raw.items() if k != SENT_AT}
-    stored = record.get("stored") if isinstance(record.get("stored"), dict) else {}
+    stored = json_object(record.get("stored"))
     if TIMESTAMP not in message and ORIGINAL_TIMESTAMP not in message and stored.get(TIMESTAMP):
         message[TIMESTAMP] = stored[TIMESTAMP]  # the server stamped it on arrival: keep that time
     if TYPE not in message and record.get("type") in TYPES:
@@ -103,7 +103,7 @@ def resend_body(record: Mapping[str, Any]) -> bytes:
 
 def csv_row(event: Mapping[str, Any]) -> list[str]:
     """One CSV row in :data:`CSV_COLUMNS` order; text that a spreadsheet would evaluate is defused."""
-    stored = event.get("stored") if isinstance(event.get("stored"), dict) else {}
+    stored = json_object(event.get("stored"))
     cells: list[str] = []
     for column in CSV_COLUMNS:
         if column == "problems":

@@ -16,6 +16,7 @@ from typing import Any
 from debugger.core.http.routes import DEFAULT_URL
 from debugger.core.pretty.dialects import curl, js, mobile, php, python, ruby, typed
 from debugger.core.pretty.dialects.call import Call, from_message
+from debugger.core.protocol import json_object
 
 # C0/C1 controls (ESC starts ANSI/OSC sequences), DEL, the Unicode bidi/isolate overrides, line
 # and paragraph separators (line breaks to some terminals and editors), and invisible
@@ -47,15 +48,15 @@ def _escape(char: str) -> str:
 
 def event_label(event: Mapping[str, Any]) -> str:
     """The list label Segment's debugger shows: event or page name, or ``userId (email)``."""
-    stored = event.get("stored") if isinstance(event.get("stored"), dict) else {}
+    stored = json_object(event.get("stored"))
     kind = event.get("type")
     if kind in ("track", "page", "screen") and event.get("name"):
         return str(event["name"])
     if kind == "identify":
         traits = stored.get("traits") if isinstance(stored.get("traits"), dict) else None
         if traits is None:  # rudder-sdk-python puts identify traits in context.traits
-            context = stored.get("context") if isinstance(stored.get("context"), dict) else {}
-            traits = context.get("traits") if isinstance(context.get("traits"), dict) else {}
+            context = json_object(stored.get("context"))
+            traits = json_object(context.get("traits"))
         who = event.get("user_id") or event.get("anonymous_id") or ""
         email = traits.get("email")
         return f"{who} ({email})" if isinstance(email, str) and email else str(who)
@@ -168,7 +169,7 @@ def render_call(event: Mapping[str, Any], dialect: str | None = None, *, base_ur
     no library call to show, only the request.
     """
     chosen = dialect or dialect_for(event.get("library_name"))
-    stored = event.get("stored") if isinstance(event.get("stored"), dict) else {}
+    stored = json_object(event.get("stored"))
     raw, key = event.get("raw"), event.get("write_key")
     if chosen == CURL:
         return curl.render(stored, raw, key, base_url)

@@ -54,6 +54,7 @@ from debugger.core.protocol import (
     TYPES,
     USER_ID,
     WRITE_KEY,
+    json_object,
 )
 from debugger.core.timefmt import format_timestamp, parse_timestamp
 
@@ -173,7 +174,7 @@ def outgoing_message(
     raw, stored = event.get("raw"), event.get("stored")
     if not isinstance(raw, dict):
         return None, None
-    stored = stored if isinstance(stored, dict) else {}
+    stored = json_object(stored)
     message = raw.copy()
     message.pop(WRITE_KEY, None)
     message.pop(SENT_AT, None)

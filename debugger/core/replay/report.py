@@ -175,7 +175,8 @@ def junit_xml(run: Mapping[str, Any], deliveries: Iterable[Mapping[str, Any]]) -
     root = ET.Element("testsuites")
     root.append(suite)
     ET.indent(root)
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    xml: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return xml
 
 
 def _xml_text(value: object, limit: int = 300) -> str:

@@ -66,7 +66,7 @@ def backoff_wait(attempt: int, policy: RetryPolicy, jitter: float) -> float:
         policy: base and cap.
         jitter: a random number in [0, 1).
     """
-    ceiling = min(policy.max_backoff, policy.backoff * 2 ** (attempt - 1))
+    ceiling = min(policy.max_backoff, policy.backoff * 2.0 ** (attempt - 1))
     return ceiling / 2 + ceiling / 2 * jitter
 
 

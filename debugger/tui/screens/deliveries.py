@@ -20,7 +20,7 @@ import orjson
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
@@ -148,7 +148,7 @@ class DeliveriesScreen(Screen[None]):
     DeliveriesScreen #views { height: 2fr; }
     DeliveriesScreen .-empty #runs, DeliveriesScreen .-empty #failures { display: none; }
     """
-    BINDINGS: ClassVar[list[Binding]] = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q", "back", "Back"),
         Binding("r", "refresh", "Refresh"),
         Binding("1", "view('view-sent')", "Views", key_display="1-3"),

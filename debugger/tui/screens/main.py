@@ -604,7 +604,7 @@ class MainScreen(Screen[None]):
             return
         last = message.event_ids[-1]
         if not self.live:
-            self.set_reactive(type(self).live, True)  # type: ignore[arg-type]
+            self.set_reactive(type(self).live, True)
             self.load(select=last)
             return
         self.include, self.select_after = message.event_ids, last

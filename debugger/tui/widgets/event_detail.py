@@ -18,8 +18,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.content import Content
 from textual.message import Message
-from textual.widgets import Static, TabbedContent, TabPane
-from textual.widgets.tabbed_content import ContentTab
+from textual.widgets import Static, Tab, TabbedContent, TabPane
 
 from debugger.core.lint.finding import Finding, from_problem
 from debugger.core.pretty.render import DIALECTS, dialect_for, inert, inert_lines, lexer_for, render_call
@@ -243,7 +242,7 @@ def http_view(request: dict[str, Any] | None) -> RenderableType:
     return Group(*parts)
 
 
-def _relabel(tab: ContentTab, label: str) -> None:
+def _relabel(tab: Tab, label: str) -> None:
     """Give a tab a new label; one as wide as the old (the count, 0-9) repaints only the tab.
 
     Setting ``ContentTab.label`` lays out the whole screen (~10 ms here), and the Problems count

@@ -73,7 +73,7 @@ class TypeToggles(Widget, can_focus=True):
         self.position = (self.position + delta) % len(TYPES)
         self.refresh()
 
-    def action_toggle(self) -> None:
+    def action_toggle(self) -> None:  # type: ignore[override]  # this widget's key, not DOMNode's attribute toggle
         """Tick or untick the focused type."""
         self.toggle(TYPES[self.position])
 
