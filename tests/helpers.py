@@ -24,7 +24,8 @@ import orjson
 from debugger.store import capture, reads
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
+#: Requests captured byte for byte from the real client libraries (tests/fixtures/README.md).
+WIRE = ROOT / "tests" / "fixtures" / "wire"
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Requests captured byte for byte from real client libraries (shared/fixtures/wire) replayed to a real server.
+"""Requests captured byte for byte from real client libraries (tests/fixtures/wire) replayed to a real server.
 
 Every request gets the answer the client expects, and what is stored matches what the client
 sent, enriched per PROTOCOL.md §4.3.
@@ -15,9 +15,8 @@ import orjson
 import pytest
 
 from debugger.server.app import ServerThread
-from tests.helpers import SHARED, Response, events, http, requests_rows
+from tests.helpers import WIRE, Response, events, http, requests_rows
 
-WIRE = SHARED / "fixtures" / "wire"
 FILES = sorted(WIRE.glob("*.jsonl")) + sorted((WIRE / "retry-500").glob("*.jsonl"))
 SKIPPED_HEADERS = {"host", "content-length", "connection"}
 
@@ -42,6 +41,14 @@ def messages_of(captured: dict[str, Any]) -> list[dict[str, Any]]:
     if not isinstance(body, dict):
         return []
     return list(body["batch"]) if "batch" in body else [body]
+
+
+def test_the_captures_are_in_the_repository() -> None:
+    """Every capture the suite replays lives in tests/fixtures/wire: a fresh clone runs them all, none skipped."""
+    names = {str(p.relative_to(WIRE)) for p in FILES}
+    assert len(names) == 15
+    assert {"segment-python.jsonl", "rudder-python.jsonl", "analytics-node.jsonl", "retry-500/segment-python.jsonl"} <= names
+    assert (WIRE.parent / "README.md").is_file()  # where each capture came from
 
 
 @pytest.mark.parametrize("fixture", FILES, ids=lambda p: str(p.relative_to(WIRE)))

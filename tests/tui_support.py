@@ -15,16 +15,15 @@ import orjson
 from debugger.core.http import model, wire
 from debugger.store import capture, reads
 from debugger.store import writer as store_writer
-from tests.helpers import SHARED, basic
+from tests.helpers import WIRE, basic
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "sample_events"
-WIRE = SHARED / "fixtures" / "wire"
 T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 
 
 def wire_requests() -> Iterator[model.IncomingRequest]:
-    """Every POST the real client libraries made (shared/fixtures/wire), as received."""
+    """Every POST the real client libraries made (tests/fixtures/wire), as received."""
     for path in sorted(WIRE.glob("*.jsonl")):
         for line in path.read_text().splitlines():
             record = orjson.loads(line)
