@@ -1,4 +1,4 @@
-"""Longer fault run by hand: python bench/faults.py [--kills 50] [--seed N]. Prints the README figure."""
+"""Longer fault run by hand: python bench/faults.py [--kills 50] [--seed N]. Prints the figure for docs/performance.md."""
 
 from __future__ import annotations
 

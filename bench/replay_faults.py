@@ -1,7 +1,7 @@
 """Longer replay fault run by hand: python bench/replay_faults.py [--kills 30] [--events 20000] [--seed N].
 
 SIGKILLs `segdbg replay` at random points while it sends into a real segdbg server, resumes it
-each time, and prints the README figure (see tests/replay_faults.py for what is checked).
+each time, and prints the figure for docs/performance.md (see tests/replay_faults.py for what is checked).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ What it measures:
 1. **Ingest with the search index off vs on** (fresh captures of ``--ingest-events`` each):
    saturated (batches of 100 submitted as fast as the writer takes them), paced (a steady
    rate with ack latency p50/p99), and for reference the index updated synchronously by a
-   trigger in the same transaction (what DESIGN §2 says not to do).
+   trigger in the same transaction (what docs/architecture.md §2 says not to do).
 2. **Loading** ``--events`` events through ``EventWriter`` (built by ``protocol.build_event``,
    exactly like the server), then the background indexer catching up.
 3. **First page** (the newest 50 matches, as `segdbg events` and the TUI ask) for: a type

@@ -1,7 +1,7 @@
 """TUI benchmark: ack→row latency and keypress→refresh while a real server ingests
 ~10,000 events/s, and the ingest rate with the TUI open vs headless.
 
-Run by hand (figures go in the README):
+Run by hand (figures go in docs/performance.md):
 
     python bench/tui.py                       # everything, server in a child process (as `serve` does)
     python bench/tui.py --server thread       # the server on a thread of the TUI process instead

@@ -16,7 +16,7 @@ process (the machine may be shared: CPU time is the steadier figure):
 3. the same reads called directly on the TUI's ``CaptureReader`` (no UI), as thread CPU time.
 
 It drives the app only through keys and widgets, so the same script measures an older checkout
-too (copy it into that checkout's ``bench/``): before/after figures for the README.
+too (copy it into that checkout's ``bench/``): before/after figures for docs/performance.md.
 """
 
 from __future__ import annotations

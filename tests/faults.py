@@ -31,7 +31,7 @@ class FaultReport:
     integrity: str = ""
 
     def summary(self) -> str:
-        """The one line for the README."""
+        """The one line for docs/performance.md."""
         return f"{self.kills} kills, {len(self.acknowledged):,} acknowledged events, {len(self.lost)} lost, integrity {self.integrity}"
 
 

@@ -48,7 +48,7 @@ class ReplayFaultReport:
     delivery_rows: int = 0
 
     def summary(self) -> str:
-        """The one line for the README."""
+        """The one line for docs/performance.md."""
         return (
             f"{self.kills} kills, {self.delivered:,} delivered, {len(self.resent_after_recorded)} re-sent-after-recorded"
             f" ({self.window} re-sent in the at-least-once window, deduplicated by messageId), "

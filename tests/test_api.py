@@ -1,4 +1,4 @@
-"""The HTTP debugger API of DESIGN §7 on a real server: reads, search, long-polls, reset, and its same-origin guard."""
+"""The HTTP debugger API of docs/ci.md on a real server: reads, search, long-polls, reset, and its same-origin guard."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The real client libraries deliver to a real segdbg server with zero retries, and what is stored
-is what they sent, enriched per PROTOCOL.md §4.3."""
+is what they sent, enriched per docs/protocol.md §4.3."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""PROTOCOL.md §10: the fifteen compatibility cases and the further cases, against a real server.
+"""docs/protocol.md §10: the fifteen compatibility cases and the further cases, against a real server.
 
 Each test sends real bytes to a real segdbg server on a loopback port and asserts both the
 answer and what was stored in the real SQLite file.
@@ -261,7 +261,7 @@ def test_case_12_same_message_id_twice_marks_the_second_duplicate(server: Server
 
 
 def test_case_12b_same_message_id_under_another_write_key_is_not_a_duplicate(server: ServerThread) -> None:
-    """Dedupe is keyed by write key + messageId (PROTOCOL §6 recommendation)."""
+    """Dedupe is keyed by write key + messageId (docs/protocol.md §6)."""
     for key in ("WK1", "WK2"):
         http(f"{server.url}/v1/track", body={"userId": "u", "event": "E", "messageId": "same", "writeKey": key})
     assert [e["status"] for e in events(server.settings.db)] == ["ok", "ok"]
@@ -325,7 +325,7 @@ def test_case_15_settings_make_analytics_js_send_here(server: ServerThread) -> N
     assert events(server.settings.db) == []
 
 
-# Further cases (PROTOCOL.md §10, below the table)
+# Further cases (docs/protocol.md §10, the further cases)
 
 
 def test_metrics_route_is_accepted_and_not_an_event(server: ServerThread) -> None:

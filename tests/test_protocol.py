@@ -197,7 +197,7 @@ def handle(
     ],
 )
 def test_route_table(path: str, kind: str, kind_type: str | None) -> None:
-    """Every PROTOCOL §1 route maps to its kind, short letters to their type."""
+    """Every route of docs/protocol.md §1 maps to its kind, short letters to their type."""
     route = routes.match_route("POST", path)
     assert (route.kind, route.type) == (kind, kind_type)
 

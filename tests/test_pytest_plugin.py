@@ -1,4 +1,4 @@
-"""The `segdbg` pytest fixture, used the way the README shows, with the real segment-analytics-python client."""
+"""The `segdbg` pytest fixture, used the way docs/ci.md shows, with the real segment-analytics-python client."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def checkout(analytics: Client, user: str, total: float) -> None:
 
 
 def test_example_checkout_tracks_the_order(segdbg: Segdbg) -> None:
-    """README example: point the library at segdbg, run the code, expect the event (no sleeps)."""
+    """docs/ci.md's example: point the library at segdbg, run the code, expect the event (no sleeps)."""
     analytics = Client(segdbg.write_key, host=segdbg.url)
     checkout(analytics, "user_42", 120.5)
     analytics.flush()

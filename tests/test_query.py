@@ -247,7 +247,7 @@ ALL = ["t1", "t2", "t3", "i1", "i2", "p1", "x1:invalid", "t1:duplicate", "g1"]
     ],
 )
 def test_fields_select_the_right_events(capture: sqlite3.Connection, text: str, expected: list[str]) -> None:
-    """Each field of DESIGN §5 selects exactly the events it names."""
+    """Each field of docs/search.md selects exactly the events it names."""
     assert matching(capture, text) == expected
 
 

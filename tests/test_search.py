@@ -257,7 +257,7 @@ def test_the_idle_task_waits_for_a_lull_not_the_gap_between_two_requests(tmp_pat
 
 
 def test_default_view_hides_invalid_events_unless_the_query_asks(tmp_path: Path) -> None:
-    """Only ok events by default (PROTOCOL §10 case 8); a status: term or --all lifts the default."""
+    """Only ok events by default (docs/protocol.md §10, case 8); a status: term or --all lifts the default."""
     assert plan.view_statuses(q.parse("type:track")) == ("ok",)
     assert plan.view_statuses(q.parse("type:track"), show_all=True) is None
     assert plan.view_statuses(q.parse("status:invalid")) is None

@@ -1,4 +1,4 @@
-"""The segdbg command group: the commands of DESIGN §4, loaded lazily, and the console entry point.
+"""The segdbg command group: the commands of docs/cli.md, loaded lazily, and the console entry point.
 
 Heavy imports (aiohttp, textual) happen inside the commands that need them, so
 ``segdbg --help`` stays fast and never loads Textual.

@@ -27,12 +27,12 @@ def db_option(func: F) -> F:
 
 
 def resolve_db(db: Path | None) -> Path:
-    """Apply the DESIGN §3 order: --db, $SEGDBG_DB, ./segdbg.db."""
+    """Apply the docs/capture.md order: --db, $SEGDBG_DB, ./segdbg.db."""
     return default_db_path(str(db) if db else None, dict(os.environ))
 
 
 def default_db_path(option: str | None, environ: dict[str, str]) -> Path:
-    """``--db PATH``, else ``$SEGDBG_DB``, else ``./segdbg.db`` (DESIGN §3)."""
+    """``--db PATH``, else ``$SEGDBG_DB``, else ``./segdbg.db`` (docs/capture.md)."""
     return Path(option or environ.get("SEGDBG_DB") or "segdbg.db")
 
 

@@ -1,4 +1,4 @@
-"""The process exit codes every segdbg command uses (DESIGN §4), in one enum.
+"""The process exit codes every segdbg command uses (docs/cli.md), in one enum.
 
 In the core, not the CLI, because a replay run decides its exit code too.
 """
@@ -9,7 +9,7 @@ from enum import IntEnum
 
 
 class ExitCode(IntEnum):
-    """Process exit codes (DESIGN §4)."""
+    """Process exit codes (docs/cli.md)."""
 
     OK = 0
     ERROR = 1

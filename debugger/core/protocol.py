@@ -1,12 +1,12 @@
 """The one event schema, and the pure validation and enrichment of Segment messages.
 
-Everything about a *message* lives here (PROTOCOL.md §4): the six types and their fields, the
+Everything about a *message* lives here (docs/protocol.md §4): the six types and their fields, the
 limits, the problem codes, and what the server adds on receipt. Everything about the *request*
 that carried it (routes, auth, compression, CORS, responses) lives in :mod:`debugger.core.http.wire`
 (with :mod:`debugger.core.http.headers` and :mod:`debugger.core.http.bodies`).
 No I/O, no clock, no globals: the receive time and the id generator are passed in.
 
-Message kinds and their fields (PROTOCOL.md §4.1):
+Message kinds and their fields (docs/protocol.md §4.1):
 
 - ``identify``: ``userId``/``anonymousId``, ``traits``
 - ``track``: ids, ``event`` (required string), ``properties``
@@ -30,14 +30,14 @@ from debugger.core.timefmt import corrected_timestamp, format_timestamp, parse_t
 
 TYPES: tuple[str, ...] = ("identify", "track", "page", "screen", "group", "alias")
 
-#: Field names, in one place (STYLE §2.2).
+#: Field names, in one place (docs/architecture.md §5).
 TYPE, USER_ID, ANONYMOUS_ID, MESSAGE_ID = "type", "userId", "anonymousId", "messageId"
 EVENT, NAME, GROUP_ID, PREVIOUS_ID = "event", "name", "groupId", "previousId"
 TIMESTAMP, ORIGINAL_TIMESTAMP, SENT_AT, RECEIVED_AT = ("timestamp", "originalTimestamp", "sentAt", "receivedAt")
 CONTEXT, INTEGRATIONS, PROPERTIES, TRAITS, WRITE_KEY = ("context", "integrations", "properties", "traits", "writeKey")
 BATCH = "batch"
 
-#: Limits from PROTOCOL.md §3.1, measured on decompressed bytes.
+#: Limits from docs/protocol.md §3.1, measured on decompressed bytes.
 MAX_MESSAGE_BYTES = 32 * 1024
 MAX_BATCH_BYTES = 500 * 1024
 MAX_BATCH_MESSAGES = 2500
@@ -76,7 +76,7 @@ class Problem:
 
 @dataclass(frozen=True, slots=True)
 class Envelope:
-    """What a request contributes to each of its messages (PROTOCOL.md §4.2).
+    """What a request contributes to each of its messages (docs/protocol.md §4.2).
 
     Per-request values (the receive time as text, the envelope ``sentAt``) are computed once
     here, and timestamp strings repeated across a batch are parsed once: this is the hot path.
@@ -135,7 +135,7 @@ class Event(NamedTuple):
     """One message: as received (``raw``) and as Segment would store it (``stored``).
 
     The scalar attributes are the columns the list and the filters use; ``stored`` is the
-    enriched message of PROTOCOL.md §4.3. ``status`` is ``ok`` or ``invalid`` here; the
+    enriched message of docs/protocol.md §4.3. ``status`` is ``ok`` or ``invalid`` here; the
     store may mark an ``ok`` event ``duplicate`` when it has seen its messageId.
 
     A NamedTuple rather than a frozen dataclass: one is built per message on the ingest hot
@@ -385,7 +385,7 @@ def _message_id(stored: dict[str, Any], new_id: Callable[[], str], problems: lis
 
 
 def _enrich_times(stored: dict[str, Any], item: Mapping[str, Any], envelope: Envelope, problems: list[Problem]) -> str:
-    """Apply PROTOCOL.md §4.3: originalTimestamp, sentAt and the skew-corrected timestamp.
+    """Apply docs/protocol.md §4.3: originalTimestamp, sentAt and the skew-corrected timestamp.
 
     receivedAt is stored with millisecond precision and the correction starts from that
     value, so anyone can re-derive ``timestamp`` from the stored fields exactly.

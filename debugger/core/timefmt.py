@@ -1,4 +1,4 @@
-"""Pure timestamp parsing and formatting for the formats seen on the wire (PROTOCOL.md §4.3).
+"""Pure timestamp parsing and formatting for the formats seen on the wire (docs/protocol.md §4.3).
 
 Clients send ISO-8601 in many shapes: JavaScript's ``2024-05-01T12:00:00.123Z``, Python's
 ``2024-05-01T12:00:00.123+00:00`` and ``…00.123456+00:00``, Segment's own unpadded example

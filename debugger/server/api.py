@@ -1,4 +1,4 @@
-"""The HTTP debugger API (DESIGN §7): read, search, wait for and reset the capture, for CI.
+"""The HTTP debugger API (docs/ci.md): read, search, wait for and reset the capture, for CI.
 
 ``GET /debugger/api/events?q=&after=&limit=&wait=&newest=&all=`` · ``GET /debugger/api/events/{id}`` ·
 ``GET /debugger/api/stats`` · ``GET /debugger/api/schema?q=&sample=`` ·
@@ -155,7 +155,7 @@ def _db(request: web.Request) -> str:
 
 async def _not_here(request: web.Request) -> web.StreamResponse:
     return _error(
-        404, "not_found", f"No debugger API at {request.method} {request.path}; see the README for its routes."
+        404, "not_found", f"No debugger API at {request.method} {request.path}; see docs/ci.md for its routes."
     )
 
 

@@ -1,6 +1,6 @@
 """The aiohttp shell around :mod:`debugger.core.http.wire`: read bytes, handle, await the commit, answer.
 
-Every route of PROTOCOL.md §1 goes through one catch-all handler, because the route table
+Every route of docs/protocol.md §1 goes through one catch-all handler, because the route table
 itself is part of the pure wire contract (:func:`debugger.core.http.routes.match_route`). The server is
 started with ``auto_decompress=False`` (see :func:`start`) so the wire bytes, their size and
 their encoding reach the pure core as they arrived, and gzip is inflated with a bound.
@@ -164,7 +164,7 @@ def _incoming(request: web.Request, body: bytes, cut: str | None) -> model.Incom
 
 
 async def _ingest(request: web.Request) -> web.StreamResponse:
-    """Every PROTOCOL.md route: read, handle (pure), await the commit, answer."""
+    """Every route (docs/protocol.md §1): read, handle (pure), await the commit, answer."""
     started = time.perf_counter()
     try:
         settings = request.app[settings_key]

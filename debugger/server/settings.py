@@ -1,4 +1,4 @@
-"""The one configuration object, built by the CLI and passed down (STYLE §2.3)."""
+"""The one configuration object, built by the CLI and passed down (docs/architecture.md §5)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Reading a capture while something else writes it (DESIGN §2: the follower).
+"""Reading a capture while something else writes it (docs/architecture.md §2: the follower).
 
 :class:`CaptureReader` owns one read connection and is called from worker threads only, one
 call at a time (a lock guards it). ``PRAGMA data_version`` says whether another connection

@@ -1,6 +1,6 @@
 """The full-text search index (FTS5, trigram): built in the background, rebuilt on demand.
 
-- **Indexing is off the ack path** (DESIGN §2). :class:`Indexer` is the writer's idle task: it
+- **Indexing is off the ack path** (docs/architecture.md §2). :class:`Indexer` is the writer's idle task: it
   copies ``events.stored`` into the contentless trigram table ``events_fts`` in small
   transactions, between ingest commits, and records how far it got in ``meta.fts_watermark``.
   Reads stay exact whatever the lag (:mod:`debugger.store.reads`).

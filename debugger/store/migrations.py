@@ -1,4 +1,4 @@
-"""The capture's schema as a sequence of migrations (DESIGN §3); :func:`debugger.store.capture.migrate` applies them."""
+"""The capture's schema as a sequence of migrations (docs/capture.md); :func:`debugger.store.capture.migrate` applies them."""
 
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ def _migration_1(db: sqlite_utils.Database) -> None:
 
 def _migration_replay(db: sqlite_utils.Database) -> None:
     """`segdbg replay` runs: one ``runs`` row per run, one ``replay_requests`` row per HTTP
-    request it made, one ``deliveries`` row per event (DESIGN §3). Failed deliveries keep the
+    request it made, one ``deliveries`` row per event (docs/capture.md). Failed deliveries keep the
     three views of Segment's Event Delivery: the message sent (``deliveries.sent``), the
     request made and the response received (``replay_requests`` bodies and headers)."""
     db.table("runs").create(

@@ -1,6 +1,6 @@
 """The one writer of a capture: a thread that owns the write connection and commits in groups.
 
-Guarantees (DESIGN §2–§3):
+Guarantees (docs/architecture.md §2, docs/capture.md):
 
 - **One writer.** :class:`EventWriter` owns the only write connection on its own thread and
   commits in groups (everything queued, up to ``max_rows`` rows, per transaction).

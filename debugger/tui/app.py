@@ -1,4 +1,4 @@
-"""SegdbgApp: wiring only (STYLE §1). The main screen carries the behaviour."""
+"""SegdbgApp: wiring only (docs/architecture.md §5). The main screen carries the behaviour."""
 
 from __future__ import annotations
 

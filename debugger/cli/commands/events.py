@@ -62,7 +62,7 @@ HIDDEN_COUNT_CAP = 100_000
 def command(query: str, db: Path | None, fmt: str, limit: int | None, show_all: bool, url: str) -> None:
     """List, search or export stored events, oldest first.
 
-    QUERY is the filter language (README "Searching"): fields like type:track, event:"Order
+    QUERY is the filter language (docs/search.md): fields like type:track, event:"Order
     Completed", user:u_42, properties.plan:pro, after:1h, and free text over every stored
     event. By default only events Segment would accept are shown; invalid events and
     duplicates are stored too, and --all (or a status: term) includes them.

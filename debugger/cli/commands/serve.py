@@ -3,7 +3,7 @@
 With the TUI, the server runs in a child process (`serve --headless --quiet`) and the TUI
 follows the capture file, exactly as `segdbg tui --db` does: the UI and ingest never share
 an interpreter, so a busy screen cannot slow ingest (bench/tui.py measured a thread in the
-same process costing far more; see the README).
+same process costing far more; see docs/performance.md).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Pure decoding of a request body (PROTOCOL.md §1.4, §3): ``Content-Encoding`` undone without
+"""Pure decoding of a request body (docs/protocol.md §1.4, §3): ``Content-Encoding`` undone without
 letting a bomb grow, JSON parsed as Segment's decoder would (bad UTF-8 repaired, not refused),
 and messages serialized back for storage. Every refusal is a :class:`RequestError`, answered
 with Segment's error body. No I/O.

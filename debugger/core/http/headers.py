@@ -1,4 +1,4 @@
-"""Pure handling of a request's headers (PROTOCOL.md §1.4, §2): case-insensitive lookup, the
+"""Pure handling of a request's headers (docs/protocol.md §1.4, §2): case-insensitive lookup, the
 write key of a Basic ``Authorization``, credentials masked for the capture, and the CORS headers
 an ingest route answers with. No I/O.
 """
@@ -73,7 +73,7 @@ def mask_headers(headers: Headers) -> list[list[str]]:
 
 
 def cors_headers(request_headers: Headers | dict[str, str], *, preflight: bool) -> tuple[tuple[str, str], ...]:
-    """CORS headers for an ingest route (PROTOCOL.md §1.4): echo the origin and asked headers."""
+    """CORS headers for an ingest route (docs/protocol.md §1.4): echo the origin and asked headers."""
     origin = header(request_headers, "origin")
     if origin is None:
         return ()

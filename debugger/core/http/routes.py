@@ -1,5 +1,5 @@
-"""The routes (PROTOCOL.md §1): which route a method and path name, and what the routes beside
-ingest answer or carry (PROTOCOL.md §1.2, §1.5): the CDN settings that point analytics.js at this
+"""The routes (docs/protocol.md §1): which route a method and path name, and what the routes beside
+ingest answer or carry (docs/protocol.md §1.2, §1.5): the CDN settings that point analytics.js at this
 server, the message a pixel GET carries and the GIF it gets back, and the text of the home page.
 No I/O.
 """
@@ -47,7 +47,7 @@ class Route:
 
 
 def match_route(method: str, path: str) -> Route:
-    """Map a method and path to the PROTOCOL.md §1 route it names."""
+    """Map a method and path to the docs/protocol.md §1 route it names."""
     clean = path.rstrip("/") or "/"
     parts = clean.split("/")
     if clean == "/":

@@ -1,4 +1,4 @@
-"""Pure handling of one HTTP request to the Segment Tracking API (PROTOCOL.md §1–§3).
+"""Pure handling of one HTTP request to the Segment Tracking API (docs/protocol.md §1–§3).
 
 :func:`handle` turns what arrived (method, path, query, headers, wire bytes, peer address)
 into an :class:`Outcome`: the exact reply Segment would give, the events to store, and the

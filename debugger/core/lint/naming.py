@@ -1,4 +1,4 @@
-"""Naming lint from Segment's guidance (PROTOCOL.md §6, D-NAMING): pure, cached per name.
+"""Naming lint from Segment's guidance (docs/protocol.md §6, D-NAMING): pure, cached per name.
 
 - Event names are *Object Action* (a noun, then a past-tense verb: ``Order Completed``) in one
   casing, Title Case by default.

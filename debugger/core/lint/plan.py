@@ -1,6 +1,6 @@
 """Tracking plans: read the three formats into one :class:`Plan` of JSON Schemas (pure, no I/O).
 
-Formats (detected from the document's shape, see README "Tracking plans"):
+Formats (detected from the document's shape, see docs/tracking-plans.md):
 
 1. **segdbg YAML** (our compact form): ``events: {Order Completed: {properties: {order_id:
    string, coupon: string?}}}`` plus ``identify``/``group`` traits, ``page``/``screen``
@@ -154,7 +154,7 @@ def parse(data: object, source: str = "plan") -> Plan:
         return Plan(source, tuple(event_schema(s["title"], s) for s in data), "json-schema")
     raise PlanError(
         f"{source}: not a tracking plan. Expected segdbg YAML (a top-level `events:` mapping), Segment's "
-        "tracking-plan export (`rules`), or JSON Schemas keyed by event name (see README, Tracking plans)."
+        "tracking-plan export (`rules`), or JSON Schemas keyed by event name (see docs/tracking-plans.md)."
     )
 
 
@@ -285,7 +285,7 @@ def _segdbg_rule(kind: str, name: str | None, spec: object, field_name: str, whe
 
 
 def compile_spec(spec: object, where: str) -> tuple[dict[str, Any], bool]:
-    """One segdbg property spec → (JSON Schema, required?). See README for the syntax."""
+    """One segdbg property spec → (JSON Schema, required?). See docs/tracking-plans.md for the syntax."""
     if spec is None:
         return {}, True
     if isinstance(spec, str):

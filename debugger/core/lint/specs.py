@@ -1,6 +1,6 @@
 """Data only: the Segment Spec's semantic events, reserved fields and currency codes.
 
-Sources (PROTOCOL.md §0): D-ECOM (``spec/ecommerce/v2.md``, ``mobile.md``, ``email.md``,
+Sources (docs/protocol.md §13): D-ECOM (``spec/ecommerce/v2.md``, ``mobile.md``, ``email.md``,
 ``b2b-saas.md``), ``spec/video.md``, ``spec/identify.md``, ``spec/group.md``, ``spec/track.md``,
 ``spec/page.md``. Types are written compactly and read by :mod:`debugger.core.lint.semantic`:
 

@@ -1,4 +1,4 @@
-"""The one filter language (DESIGN §5): text → AST → canonical text.
+"""The one filter language (docs/search.md): text → AST → canonical text.
 
 Used verbatim by the TUI search box, ``segdbg events``/``expect``/``replay``/``check`` and the
 HTTP API. Pure: no I/O, no clock. The AST becomes parameterised SQL in :mod:`debugger.core.query.sql`.

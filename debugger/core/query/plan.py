@@ -151,7 +151,7 @@ def _filters(query: q.Query | None, now: datetime, statuses: Iterable[str] | Non
 
 
 def view_statuses(query: q.Query | None, show_all: bool = False) -> tuple[str, ...] | None:
-    """The default view (PROTOCOL §10 case 8): only ``ok`` unless ``--all`` or a ``status:`` term."""
+    """The default view (docs/protocol.md §10, case 8): only ``ok`` unless ``--all`` or a ``status:`` term."""
     if show_all or (query is not None and query.has_status_term):
         return None
     return DEFAULT_STATUSES

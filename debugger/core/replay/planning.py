@@ -4,7 +4,7 @@ No I/O, no clock: the replay's start time and the id generator are passed in, an
 (with retries and pacing on a real clock) lives in :mod:`debugger.replay.delivery`.
 
 **What is sent.** A replay sends what the original client sent, not what segdbg stored, so
-the target applies its own enrichment exactly as it would for the client (PROTOCOL.md §4.3):
+the target applies its own enrichment exactly as it would for the client (docs/protocol.md §4.3):
 
 - the message as received (``raw``), with ``type`` set, and the envelope's ``context`` and
   ``integrations`` merged in (item keys win, as on receipt) — but not the ``context.ip`` the
@@ -13,10 +13,10 @@ the target applies its own enrichment exactly as it would for the client (PROTOC
   one with ``--new-message-ids`` (Segment drops a repeated messageId within 24 h);
 - the client's own ``timestamp`` (or ``originalTimestamp``) untouched, and a **fresh**
   ``sentAt`` at each attempt, so the target's ``originalTimestamp`` equals the capture's and
-  its skew-corrected ``timestamp`` lands on the original time (PROTOCOL.md §6). A message
+  its skew-corrected ``timestamp`` lands on the original time (docs/protocol.md §6). A message
   that had no time at all is sent with the time the capture gave it, so it keeps its moment;
 - the effective write key (``--write-key``, else the event's own) as HTTP Basic auth *and*
-  in the body, which every receiver accepts (PROTOCOL.md §2); a per-message ``writeKey`` is
+  in the body, which every receiver accepts (docs/protocol.md §2); a per-message ``writeKey`` is
   removed so a capture's keys never leak to another target.
 
 **Shapes.** Batched to ``/v1/batch`` (consecutive events with the same key, up to
@@ -358,7 +358,7 @@ def _envelope_bytes(write_key: str | None) -> int:
 def request_body(request: ReplayRequest, sent_at: datetime) -> bytes:
     """The body of one attempt: the messages with this attempt's ``sentAt`` and the key.
 
-    Called at every attempt, because a retry carries a new ``sentAt`` (PROTOCOL.md §11).
+    Called at every attempt, because a retry carries a new ``sentAt`` (docs/protocol.md §11).
     """
     tail = b'"' + SENT_AT.encode() + b'":' + orjson.dumps(format_timestamp(sent_at))
     if request.write_key is not None:

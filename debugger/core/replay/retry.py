@@ -1,4 +1,4 @@
-"""Pure retry rules of a well-behaved Segment client (PROTOCOL.md §3.3).
+"""Pure retry rules of a well-behaved Segment client (docs/protocol.md §3.3).
 
 - 2xx is delivered.
 - 429 waits what ``Retry-After`` (seconds or an HTTP date) or ``X-RateLimit-Reset`` says,

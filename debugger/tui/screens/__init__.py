@@ -1,0 +1,1 @@
+"""The TUI's screens: the main screen (the stream and the detail) and the modal and full screens it opens."""

@@ -2,7 +2,7 @@
 
 It owns the follow loop: a timer starts a poll worker (never two at once); the worker reads
 what is new with the cursor and data version the screen hands it, and posts the result; the
-handler here applies it, so the cursor only moves on the UI thread (STYLE §2.5). Below the
+handler here applies it, so the cursor only moves on the UI thread (docs/architecture.md §5). Below the
 loop come its actions (keys and the command palette), which act on the same state.
 """
 
