@@ -44,6 +44,8 @@ RUN_COLUMNS = (
     "drift_p99_ms",
     "errors",
 )
+#: The ``runs`` columns from here on are the run's summary (counts and latencies); those before, what it was.
+_SUMMARY_FROM = RUN_COLUMNS.index("total")
 DELIVERY_COLUMNS = (
     "run_id",
     "seq",
@@ -404,24 +406,8 @@ def _text(data: bytes | None) -> str | None:
 def write_report(conn: sqlite3.Connection, run: Mapping[str, Any], out: Any) -> None:
     """Stream the ``--report`` JSON: the run, its summary, and every delivery (with the three
     views for those not delivered) to the binary file ``out``."""
-    head = {k: run[k] for k in ("id", "started_at", "finished_at", "target", "query", "options", "status", "exit_code")}
-    summary = {
-        k: run[k]
-        for k in (
-            "total",
-            "delivered",
-            "failed",
-            "not_sent",
-            "retried",
-            "requests",
-            "duration_s",
-            "p50_ms",
-            "p95_ms",
-            "p99_ms",
-            "drift_p99_ms",
-            "errors",
-        )
-    }
+    head = {k: run[k] for k in RUN_COLUMNS[:_SUMMARY_FROM]}
+    summary = {k: run[k] for k in RUN_COLUMNS[_SUMMARY_FROM:]}
     summary["not_delivered"] = (run["failed"] or 0) + (run["not_sent"] or 0)
     out.write(b'{"run":' + orjson.dumps(head) + b',"summary":' + orjson.dumps(summary) + b',"deliveries":[')
     cache: dict[int, Any] = {}
