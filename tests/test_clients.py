@@ -75,7 +75,7 @@ def drive(client: Any, count: int) -> list[dict[str, Any]]:
 
 
 def assert_stored_as_sent(server: ServerThread, expected: list[dict[str, Any]], library: str) -> None:
-    """Every call stored once, ok, with its fields, the right library, and §4.3 enrichment."""
+    """Every call stored once, ok, with its fields, the right library, and the enrichment of docs/protocol.md §4.3."""
     stored = events(server.settings.db)
     by_id = {e["message_id"]: e for e in stored}
     assert len(stored) == len(expected) == len(by_id), "a retry would have stored a duplicate"

@@ -39,7 +39,7 @@ def _skew_corrected(received_at: str, seconds: float) -> str:
 
 
 def test_case_01_batch_with_body_write_key_and_no_auth_header(server: ServerThread) -> None:
-    """A python-style batch with the key only in the body is accepted and enriched per §4.3."""
+    """A python-style batch with the key only in the body is accepted and enriched per docs/protocol.md §4.3."""
     reply = http(f"{server.url}/v1/batch", body=CASE1_BATCH, headers={"Content-Type": "application/json"})
     assert (reply.status, reply.json()) == (200, {"success": True})
     [event] = events(server.settings.db)

@@ -74,7 +74,7 @@ PIXEL_GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAA
 
 
 def settings_body(write_key: str, request: IncomingRequest) -> bytes:
-    """The CDN settings that make analytics.js send everything to this server (§1.5)."""
+    """The CDN settings that make analytics.js send everything to this server (docs/protocol.md §1.5)."""
     host = (
         header(request.headers, "x-forwarded-host")
         or header(request.headers, "host")

@@ -61,7 +61,7 @@ SUCCESS_BODY = b'{"success":true}'
 
 
 def error_body(code: str, message: str) -> bytes:
-    """Segment's error body: python clients need ``code`` and ``message`` together (§3.3)."""
+    """Segment's error body: python clients need ``code`` and ``message`` together (docs/protocol.md §3.3)."""
     return orjson.dumps({"success": False, "code": code, "message": message})
 
 
