@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from debugger.core.http import model, wire
 from debugger.core.protocol import Envelope, build_event
 from debugger.core.timefmt import format_timestamp, parse_timestamp
+from tests.strategies import MESSAGE_FIELDS
 
 RECEIVED = datetime(2024, 5, 1, 12, tzinfo=UTC)
 
@@ -29,26 +30,7 @@ json_values = st.recursive(
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
     max_leaves=20,
 )
-field_names = st.sampled_from(
-    [
-        "type",
-        "userId",
-        "anonymousId",
-        "event",
-        "name",
-        "groupId",
-        "previousId",
-        "messageId",
-        "timestamp",
-        "originalTimestamp",
-        "sentAt",
-        "context",
-        "properties",
-        "traits",
-        "integrations",
-        "writeKey",
-    ]
-)
+field_names = st.sampled_from(MESSAGE_FIELDS)
 messages = st.dictionaries(field_names, json_values, max_size=10)
 paths = st.sampled_from(
     ["/v1/track", "/v1/t", "/v1/batch", "/v1/b", "/v1/import", "/v1/m", "/v1/pixel/track", "/v1/nope"]

@@ -18,7 +18,7 @@ from debugger.core.pretty.export import export_record
 from debugger.core.pretty.render import event_label, event_user, inert
 from debugger.core.query import language as q
 from debugger.store.capture import connect
-from debugger.store.reads import closest_events, count_events, iter_events
+from debugger.store.reads import closest_events, count_events, iter_events, newest_id
 from debugger.store.stats import RESETS_KEY
 
 #: Events shown when an expectation fails (matches, or the closest misses).
@@ -77,7 +77,7 @@ class MatchCounter:
         resets = row[0] if row else "0"
         if resets != self.resets:
             self.resets, self.found, self.seen_id = resets, 0, 0
-        newest = conn.execute("SELECT max(id) FROM events").fetchone()[0] or 0
+        newest = newest_id(conn)
         if newest > self.seen_id:
             self.found += count_events(
                 conn,

@@ -114,7 +114,7 @@ class CaptureReader:
         """
         with self._lock:
             db = self._db()
-            cursor = int(db.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0])
+            cursor = reads.newest_id(db)
             totals = self._totals(db, since if since <= cursor else 0, cursor)
             events = tuple(reads.iter_events(db, **_search(where), before_id=cursor + 1, limit=cap, newest=True))
             matches: int | None = None
@@ -132,7 +132,7 @@ class CaptureReader:
         """
         with self._lock:
             db = self._db()
-            newest = int(db.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0])
+            newest = reads.newest_id(db)
             if newest < after:
                 return Increment(after, newest, (), 0, Totals(), reset=True)
             if newest == after:

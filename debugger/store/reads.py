@@ -81,16 +81,21 @@ def events_page(
         events = list(
             iter_events(conn, query=query, now=now, statuses=statuses, after_id=after_id, limit=limit, newest=newest)
         )
-        top = conn.execute("SELECT max(id) FROM events").fetchone()[0] or 0
+        top = newest_id(conn)
     finally:
         conn.execute("COMMIT")  # a read transaction: this only ends the snapshot
-    return events, int(top)
+    return events, top
 
 
 def get_event(conn: sqlite3.Connection, event_id: int) -> dict[str, Any] | None:
     """One event by id, as :func:`from_row` gives it."""
     row = conn.execute(f"SELECT {', '.join(EVENT_COLUMNS)} FROM events WHERE id = ?", (event_id,)).fetchone()
     return from_row(row) if row is not None else None
+
+
+def newest_id(conn: sqlite3.Connection) -> int:
+    """The newest event id (0 for an empty capture): the cursor followers and counters read up to."""
+    return int(conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0])
 
 
 def event_count(conn: sqlite3.Connection) -> int:

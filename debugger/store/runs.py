@@ -71,21 +71,7 @@ _INSERT_REQUEST = """INSERT INTO replay_requests (run_id, seq, method, url, head
  outcome, http_status, reason, error, latency_ms, attempts, attempt_log, sent_at, drift_ms, response_headers,
  response_body) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"""
 #: The fields of a delivery row as :meth:`RunRecorder.request` takes them.
-DELIVERY_FIELDS = (
-    "seq",
-    "event_id",
-    "type",
-    "name",
-    "message_id",
-    "sent_message_id",
-    "status",
-    "http_status",
-    "reason",
-    "error",
-    "latency_ms",
-    "attempts",
-    "sent",
-)
+DELIVERY_FIELDS = tuple(c for c in DELIVERY_COLUMNS if c not in ("run_id", "request_id"))
 _INSERT_DELIVERY = f"""INSERT INTO deliveries (run_id, request_id, {", ".join(DELIVERY_FIELDS)})
  VALUES ({",".join("?" * (len(DELIVERY_FIELDS) + 2))})"""
 

@@ -19,7 +19,7 @@ import orjson
 from debugger.core.replay.planning import event_time
 from debugger.core.replay.selection import Selection
 from debugger.store.capture import connect
-from debugger.store.reads import matching_sql, select_rows
+from debugger.store.reads import matching_sql, newest_id, select_rows
 
 #: The columns planning reads (problems are not needed to resend an event).
 _PLAN_COLUMNS = ("id", "type", "name", "message_id", "write_key", "timestamp", "received_at", "raw", "stored")
@@ -95,4 +95,4 @@ def selection_stats(conn: sqlite3.Connection, selection: Selection) -> tuple[int
 def top_id(db: Path) -> int:
     """The newest event id now: a run covers the events stored when it started."""
     with closing(connect(db)) as conn:
-        return int(conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0])
+        return newest_id(conn)

@@ -14,6 +14,8 @@ from debugger.core.protocol import json_object
 from debugger.core.timefmt import format_timestamp
 from debugger.store.capture import connect, migrate
 from debugger.store.index import clear_index, has_index, index_state, stale_entries
+from debugger.store.reads import event_count
+from debugger.store.retention import first_id_since
 
 RATE_WINDOW = timedelta(minutes=1)
 #: ``meta`` key counting resets: a follower that sees it change counts from scratch.
@@ -22,7 +24,7 @@ RESETS_KEY = "resets"
 
 def stats(conn: sqlite3.Connection, *, now: datetime) -> dict[str, Any]:
     """Counts by type, status, source and library; the rate over the last minute; the index lag."""
-    total = conn.execute("SELECT count(*) FROM events").fetchone()[0]
+    total = event_count(conn)
     # events_type gives the type counts in index order; the partial index events_not_ok the
     # few invalid/duplicate rows. Libraries need a scan of the table (seconds per million).
     by_type: Counter[str] = Counter()
@@ -86,18 +88,10 @@ def _received_since(conn: sqlite3.Connection, since: str) -> int:
     Ids are assigned at commit, so a request that waited behind a bigger one may be a few
     milliseconds out of order: exact enough for a rate, and O(log n) without an index.
     """
-    bounds = conn.execute("SELECT min(id), max(id) FROM events").fetchone()
-    if bounds[0] is None:
+    first = first_id_since(conn, "events", since)
+    if first is None:
         return 0
-    low, high = bounds[0], bounds[1] + 1  # the first id at or after `since` is in [low, high]
-    while low < high:
-        middle = (low + high) // 2
-        row = conn.execute("SELECT id, received_at FROM events WHERE id >= ? ORDER BY id LIMIT 1", (middle,)).fetchone()
-        if row is None or row[1] >= since:
-            high = middle
-        else:
-            low = row[0] + 1
-    return int(conn.execute("SELECT count(*) FROM events WHERE id >= ?", (low,)).fetchone()[0])
+    return int(conn.execute("SELECT count(*) FROM events WHERE id >= ?", (first,)).fetchone()[0])
 
 
 def reset(conn: sqlite3.Connection) -> int:
@@ -106,7 +100,7 @@ def reset(conn: sqlite3.Connection) -> int:
     Event ids keep counting up (AUTOINCREMENT), so followers and ``?after=`` cursors see the
     next events; source labels are kept, their counts zeroed.
     """
-    deleted = conn.execute("SELECT count(*) FROM events").fetchone()[0]
+    deleted = event_count(conn)
     conn.execute("DELETE FROM events")
     conn.execute("DELETE FROM requests")
     conn.execute("DELETE FROM sources WHERE label IS NULL")
