@@ -70,9 +70,10 @@ def test_too_many_headers_is_a_recorded_431(server: ServerThread) -> None:
         "202 headers" in body["message"]
     )  # with Host and Content-Length and f"{limits.MAX_HEADER_COUNT:,} headers" in body["message"]
     assert answer.headers["access-control-allow-origin"] == "http://localhost:3000"
-    assert events(server.settings.db) == []
     [record] = requests_rows(server.settings.db)
     assert (record["status"], record["code"], record["body"]) == (431, "headers_too_large", None)
+    [row] = events(server.settings.db)
+    assert (row["status"], row["request_id"], row["problems"][0]["code"]) == ("rejected", 1, "headers_too_large")
     assert len(record["headers"]) == limits.KEPT_HEADERS
     assert max(len(v) for _, v in record["headers"]) <= limits.KEPT_VALUE_CHARS
 
@@ -125,7 +126,8 @@ def test_nul_bytes(server: ServerThread, caplog: pytest.LogCaptureFixture) -> No
     assert requests_rows(server.settings.db)[0]["body"] == raw
     escaped = b'{"writeKey":"wk","userId":"u\\u0000x","event":"Nul\\u0000Name","properties":{"k\\u0000":"v\\u0000"}}'
     assert http(server.url + "/v1/track", body=escaped).status == 200
-    [event] = events(server.settings.db)
+    rejected, event = events(server.settings.db)
+    assert (rejected["status"], rejected["raw"]) == ("rejected", raw.decode())
     assert (event["name"], event["user_id"]) == ("Nul\x00Name", "u\x00x")
     assert event["stored"]["properties"] == {"k\x00": "v\x00"}
     caplog.set_level(logging.WARNING)

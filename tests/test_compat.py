@@ -218,9 +218,11 @@ def test_case_10_invalid_json_is_400_and_python_does_not_retry(server: ServerThr
     assert reply.status == 400
     answer = reply.json()
     assert answer["success"] is False and answer["code"] == "invalid_json" and answer["message"]
-    assert events(server.settings.db) == []
     [request] = requests_rows(server.settings.db)
     assert (request["status"], request["code"], request["body"]) == (400, "invalid_json", b'{"userId":')
+    [row] = events(server.settings.db)  # the rejected request's one row, with the body as received
+    assert (row["status"], row["request_id"], row["raw"]) == ("rejected", request["id"], '{"userId":')
+    assert row["problems"][0]["code"] == "invalid_json" and request["event_count"] == 0
 
 
 def test_case_11_oversize_single_message_and_batch(server: ServerThread) -> None:
@@ -234,7 +236,8 @@ def test_case_11_oversize_single_message_and_batch(server: ServerThread) -> None
     assert len(orjson.dumps(big_batch)) > 600_000
     reply = http(f"{server.url}/v1/batch", body=big_batch)
     assert reply.status == 400 and "Exceed payload limit" in reply.json()["message"]
-    assert events(server.settings.db) == []
+    rows = events(server.settings.db)
+    assert [(e["status"], e["problems"][0]["code"]) for e in rows] == [("rejected", "payload_too_large")] * 2
     assert [r["status"] for r in requests_rows(server.settings.db)] == [400, 400]
 
 
@@ -276,7 +279,8 @@ def test_case_13_no_write_key_anywhere_is_400(server: ServerThread) -> None:
         "code": "invalid_write_key",
         "message": "An invalid write key was provided",
     }
-    assert events(server.settings.db) == []
+    [row] = events(server.settings.db)
+    assert (row["status"], row["raw"]["event"]) == ("rejected", "E")
     [request] = requests_rows(server.settings.db)
     assert request["code"] == "invalid_write_key" and orjson.loads(request["body"])["event"] == "E"
 
@@ -292,7 +296,8 @@ def test_case_14_pixel_url_safe_unpadded_and_garbage(server: ServerThread) -> No
         assert reply.status == 200
         assert reply.headers["content-type"] == "image/gif"
         assert reply.body.startswith(b"GIF89a") and reply.body[6:10] == b"\x01\x00\x01\x00"
-    [event] = events(server.settings.db)
+    event, rejected = events(server.settings.db)
+    assert (rejected["status"], rejected["problems"][0]["code"]) == ("rejected", "invalid_pixel_data")
     assert (event["type"], event["name"], event["write_key"]) == ("track", "Email Opened", "WK")
     assert event["stored"]["properties"] == {"subject": "Hi?>"}
     bad_request = requests_rows(server.settings.db)[1]
@@ -416,15 +421,19 @@ def test_client_context_ip_is_preserved(server: ServerThread) -> None:
     assert requests_rows(server.settings.db)[0]["remote_addr"] == "127.0.0.1"
 
 
-def test_batch_of_2501_messages_is_200_and_all_rejected(server: ServerThread) -> None:
-    """Over 2,500 messages: 200 (as Segment), every message stored invalid with batch_too_large."""
+def test_batch_of_2501_messages_is_200_and_one_rejected_row(server: ServerThread) -> None:
+    """Over 2,500 messages: 200 (as Segment, which drops the whole batch); one rejected row with the
+    body, not 2,501 rows pushing everything else out of the stream (docs/protocol.md §3.4)."""
     body = {"writeKey": "WK", "batch": [{"type": "track", "event": "E", "userId": "u"}] * 2501}
     reply = http(f"{server.url}/v1/batch", body=body)
     assert (reply.status, reply.json()) == (200, {"success": True})
-    stored = events(server.settings.db)
-    assert len(stored) == 2501
-    assert {e["status"] for e in stored} == {"invalid"}
-    assert all("batch_too_large" in {p["code"] for p in e["problems"]} for e in stored)
+    [row] = events(server.settings.db)
+    assert (row["status"], row["write_key"], row["problems"][0]["code"]) == ("rejected", "WK", "batch_too_large")
+    assert "2,501 messages" in row["problems"][0]["message"]
+    assert orjson.dumps(body).decode().startswith(row["raw"])  # Raw shows the first 64 KB; the request keeps all
+    [request] = requests_rows(server.settings.db)
+    assert (request["status"], request["code"], request["event_count"]) == (200, "batch_too_large", 0)
+    assert len(orjson.loads(request["body"])["batch"]) == 2501
 
 
 @pytest.mark.parametrize(

@@ -131,7 +131,10 @@ def test_write_key_allowlist_on_a_running_server(tmp_path: Path) -> None:
     finally:
         _, _, err = server.stop()
     assert "Accepting only write keys: also-mine, mine" in err
-    assert [e["write_key"] for e in events(tmp_path / "w.db")] == ["mine"]
+    assert [(e["write_key"], e["status"]) for e in events(tmp_path / "w.db")] == [
+        ("mine", "ok"),
+        ("stranger", "rejected"),
+    ]
     assert [r["status"] for r in requests_rows(tmp_path / "w.db")] == [200, 400]
 
 

@@ -179,17 +179,19 @@ def test_a_bad_query_is_a_usage_error_pointing_at_the_term(server: ServerThread,
 
 
 def test_har_export_is_valid_har(server: ServerThread, db_path: Path) -> None:
-    """The HAR document has the HAR 1.2 shape browsers and proxies load; each entry keeps id, status, problems."""
+    """The HAR document has the HAR 1.2 shape browsers and proxies load: one entry per request (the
+    two-message batch is one), at the route and port it arrived on; each keeps its events' id, status, problems."""
     _fill(server)
     har = orjson.loads(run("events", "--all", "--format", "har", "--db", str(db_path)).stdout_bytes)
     assert har["log"]["version"] == "1.2" and har["log"]["creator"]["name"] == "segdbg"
     entries = har["log"]["entries"]
-    assert len(entries) == 5
+    assert len(entries) == len(MESSAGES) == 4
     first = entries[0]
     assert {"startedDateTime", "time", "request", "response", "cache", "timings"} <= first.keys()
-    assert first["request"]["method"] == "POST" and first["request"]["url"].endswith("/v1/batch")
-    assert orjson.loads(first["request"]["postData"]["text"])["batch"][0]["messageId"] == "py-1"
-    assert entries[3]["_segdbg"]["status"] == "invalid"
+    assert first["request"]["method"] == "POST" and first["request"]["url"] == server.url + "/v1/batch"
+    assert [m["messageId"] for m in orjson.loads(first["request"]["postData"]["text"])["batch"]] == ["py-1", "py-2"]
+    assert [e["request"]["url"].removeprefix(server.url) for e in entries] == [p for p, _, _ in MESSAGES]
+    assert [e["status"] for e in entries[2]["_segdbg"]["events"]] == ["invalid"]
 
 
 def test_large_exports_stream(server: ServerThread, db_path: Path, tmp_path: Path) -> None:

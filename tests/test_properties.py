@@ -69,15 +69,20 @@ def test_any_bytes_get_a_4xx_or_200_never_an_exception(body: bytes, path: str, g
 def test_any_json_document_is_handled_and_every_message_accounted_for(
     document: Any, path: str, key_in_header: bool
 ) -> None:
-    """Any JSON body: either a request-level rejection, or one event per message (none dropped)."""
+    """Any JSON body: either a request-level rejection (one ``rejected`` row standing for the request),
+    or one event per message (none dropped)."""
     headers = (("Authorization", "Basic V0s6"),) if key_in_header else ()
     outcome = _handle("POST", path, orjson.dumps(document), headers)
-    if outcome.reply.status == 200 and path in ("/v1/batch", "/v1/b", "/v1/import"):
+    rejected = outcome.record is not None and outcome.record.code is not None
+    if rejected:
+        assert [e.status for e in outcome.events] == ["rejected"]
+        assert outcome.events[0].problems[0].code == outcome.record.code  # type: ignore[union-attr]
+    elif outcome.reply.status == 200 and path in ("/v1/batch", "/v1/b", "/v1/import"):
         assert len(outcome.events) == len(document["batch"])
-    if outcome.reply.status == 200 and path in ("/v1/track", "/v1/t"):
+    elif outcome.reply.status == 200 and path in ("/v1/track", "/v1/t"):
         assert len(outcome.events) == 1
     for event in outcome.events:
-        assert event.status in ("ok", "invalid")
+        assert event.status in (("rejected",) if rejected else ("ok", "invalid"))
         orjson.dumps(event.stored)  # stored form is always serialisable
 
 

@@ -239,13 +239,20 @@ def test_truncated_gzip_is_invalid_encoding() -> None:
     ],
 )
 def test_request_level_rejections(body: bytes, code: str) -> None:
-    """Bodies that are not a usable JSON object are 400 with Segment's error body and the body kept."""
+    """Bodies that are not a usable JSON object are 400 with Segment's error body and the body kept;
+    the request is one ``rejected`` row showing the body as received and the reason (docs/protocol.md §3.4)."""
     outcome = handle("POST", "/v1/batch", body)
     answer = orjson.loads(outcome.reply.body)
     assert outcome.reply.status == 400
     assert answer == {"success": False, "code": code, "message": answer["message"]} and answer["message"]
     assert outcome.record is not None and outcome.record.body == (body or None)
-    assert outcome.events == ()
+    [row] = outcome.events
+    assert row.status == "rejected" and row.type is None
+    assert row.stored == {
+        "rejected": {"status": 400, "code": code, "message": answer["message"], "method": "POST", "path": "/v1/batch"}
+    }
+    assert row.raw == body.decode("utf-8", "replace").encode()
+    assert [(p.code, p.message) for p in row.problems] == [(code, answer["message"])]
 
 
 def test_one_oversized_batch_item_rejects_the_request() -> None:
@@ -294,7 +301,10 @@ def test_write_key_allowlist() -> None:
         request, received_at=datetime(2024, 5, 1, tzinfo=UTC), new_id=lambda: "x", allowed_keys=frozenset({"mine"})
     )
     assert outcome.reply.status == 400 and orjson.loads(outcome.reply.body)["code"] == "invalid_write_key"
-    assert outcome.record is not None and outcome.record.body and outcome.events == ()
+    assert outcome.record is not None and outcome.record.body
+    assert [(e.status, e.write_key, e.problems[0].code) for e in outcome.events] == [
+        ("rejected", "other", "invalid_write_key")
+    ]
     ok = model.IncomingRequest(method="POST", path="/v1/track", body=b'{"userId":"u","event":"E","writeKey":"mine"}')
     assert (
         wire.handle(

@@ -10,7 +10,7 @@ from debugger.server.app import ServerThread
 from debugger.tui.widgets.event_detail import EventDetail
 from debugger.tui.widgets.event_list import EventList
 from debugger.tui.widgets.json_tree import JsonTree
-from debugger.tui.widgets.status import KeyHints, StatusLine
+from debugger.tui.widgets.status import HeaderBar, KeyHints, StatusLine
 from tests.helpers import events, run_segdbg
 from tests.tui_support import SAMPLES, main_screen, make_app, plain, settle
 
@@ -34,11 +34,14 @@ async def test_send_samples_find_one_read_it_and_paste(server: ServerThread) -> 
         screen.poll()
         await settle(pilot)
         stream = screen.query_one(EventList)
-        # 2,589 events at once (one sample is a 2,501-message batch): the list shows a sample
-        # that still holds every request's first event, and says it is a sample.
+        # Every request shows, each rejected one as one row (the 2,501-message batch too, so the
+        # good samples are not pushed out), and the header counts the refusals apart.
         shown_requests = {stream.events[i]["request_id"] for i in stream.order}
         assert shown_requests == {e["request_id"] for e in stored}
-        assert "sampling" in screen.query_one(StatusLine).text.plain
+        assert len(stream.order) == len(stored) < 100
+        assert "sampling" not in screen.query_one(StatusLine).text.plain
+        assert "7 requests rejected" in screen.query_one(HeaderBar).text.plain
+        assert {"Order Completed", "Signed Up"} <= {stream.events[i]["name"] for i in stream.order}
 
         await pilot.press("slash")
         screen.query_one("#search", Input).value = 'event:"Report Created"'

@@ -5,6 +5,7 @@ No clock here: every method takes the current monotonic time.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -89,3 +90,57 @@ def spread(ids: Sequence[int], keep: int) -> list[int]:
     step = len(ids) / keep
     chosen = {ids[len(ids) - 1 - int(i * step)] for i in range(keep)}
     return sorted(chosen)
+
+
+#: What a rate history splits arrivals into: accepted, with problems, rejected (docs/tui.md).
+KINDS = ("accepted", "problems", "rejected")
+SPARK = "▁▂▃▄▅▆▇█"
+
+
+@dataclass(slots=True)
+class RateHistory:
+    """Arrivals over the last few minutes in fixed buckets, split by :data:`KINDS`.
+
+    Attributes:
+        bucket: seconds per bucket.
+        buckets: how many buckets are kept (``bucket * buckets`` seconds of history).
+    """
+
+    bucket: float = 10.0
+    buckets: int = 12
+    _counts: dict[int, list[int]] = field(default_factory=dict, init=False)
+
+    def add(self, now: float, accepted: int, problems: int, rejected: int) -> None:
+        """Record arrivals seen at ``now``."""
+        slot = int(now // self.bucket)
+        counts = self._counts.setdefault(slot, [0, 0, 0])
+        counts[0] += accepted
+        counts[1] += problems
+        counts[2] += rejected
+        for old in [s for s in self._counts if s <= slot - self.buckets]:
+            del self._counts[old]
+
+    def columns(self, now: float) -> list[tuple[int, int, int]]:
+        """Each bucket's (accepted, problems, rejected), oldest first, the current bucket last."""
+        slot = int(now // self.bucket)
+        return [
+            tuple(self._counts.get(s, (0, 0, 0)))  # type: ignore[misc]
+            for s in range(slot - self.buckets + 1, slot + 1)
+        ]
+
+    def spark(self, now: float) -> list[tuple[str, str]]:
+        """One ``(character, kind)`` per bucket: the height is the bucket's total against the
+        busiest bucket, the kind the worst thing in it (``rejected`` over ``problems`` over
+        ``accepted``; ``""`` when nothing arrived)."""
+        columns = self.columns(now)
+        peak = max((sum(c) for c in columns), default=0)
+        out: list[tuple[str, str]] = []
+        for accepted, problems, rejected in columns:
+            total = accepted + problems + rejected
+            if not total or not peak:
+                out.append((" ", ""))
+                continue
+            level = min(len(SPARK) - 1, max(0, math.ceil(total / peak * len(SPARK)) - 1))
+            kind = "rejected" if rejected else "problems" if problems else "accepted"
+            out.append((SPARK[level], kind))
+        return out

@@ -45,7 +45,9 @@ MAX_MESSAGE_ID_LENGTH = 100
 DUPLICATE_WINDOW = timedelta(hours=24)
 
 OK, INVALID, DUPLICATE = "ok", "invalid", "duplicate"
-STATUSES: tuple[str, ...] = (OK, INVALID, DUPLICATE)
+#: A request refused as a whole (docs/protocol.md §3.4): its one ``events`` row stands for what arrived.
+REJECTED = "rejected"
+STATUSES: tuple[str, ...] = (OK, INVALID, DUPLICATE, REJECTED)
 ERROR, WARNING = "error", "warning"
 
 _OBJECT_FIELDS = (CONTEXT, INTEGRATIONS, PROPERTIES, TRAITS)

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from debugger.core.pretty.export import export_record
-from debugger.core.pretty.render import event_label, event_user, inert
+from debugger.core.pretty.render import event_label, event_user, inert, rejection
 from debugger.core.query import language as q
 from debugger.store.capture import connect
 from debugger.store.reads import closest_events, count_events, iter_events, newest_id
@@ -170,8 +170,12 @@ def _line(event: dict[str, Any]) -> str:
     status = event.get("status", "")
     problems = event.get("problems") or []
     why = f" ({problems[0].get('code')})" if status != "ok" and problems else ""
+    refusal = rejection(event)
+    if refusal is not None:  # say which request and why: answered 400 invalid_json, with the message
+        why = f" ({refusal.get('status')} {refusal.get('code')}: {inert(refusal.get('message') or '', 120)})"
+    kind = event.get("type") or ("rejected" if refusal is not None else "?")
     return (
-        f"#{event.get('id')}  {str(event.get('type') or '?').upper():<8}  {inert(event_label(event), 40):<24}  "
+        f"#{event.get('id')}  {str(kind).upper():<8}  {inert(event_label(event), 40):<24}  "
         f"{inert(event_user(event), 24):<12}  {status}{why}"
     )
 

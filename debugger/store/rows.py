@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import orjson
 
 from debugger.core.http.model import RequestRecord
-from debugger.core.protocol import DUPLICATE, DUPLICATE_WINDOW, OK, WARNING, Event, Problem
+from debugger.core.protocol import DUPLICATE, DUPLICATE_WINDOW, OK, REJECTED, WARNING, Event, Problem
 from debugger.core.timefmt import format_timestamp, parse_timestamp
 from debugger.store.capture import insert_many
 
@@ -100,7 +100,7 @@ def write_group(
                     r.status,
                     r.code,
                     r.message,
-                    len(job.events),
+                    sum(e.status != REJECTED for e in job.events),
                     r.body,
                 )
             )

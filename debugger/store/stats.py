@@ -35,10 +35,22 @@ def stats(conn: sqlite3.Connection, *, now: datetime) -> dict[str, Any]:
     )
     if total - sum(by_status.values()):
         by_status["ok"] = total - sum(by_status.values())
+    # Requests refused whole (docs/protocol.md §3.4) are rows without a type: counted apart, by reason.
+    rejected = dict(
+        conn.execute(
+            "SELECT json_extract(problems, '$[0].code'), count(*) FROM events"
+            " WHERE status = 'rejected' AND status != 'ok' GROUP BY 1 ORDER BY 2 DESC"
+        ).fetchall()
+    )
+    if rejected:
+        by_type["?"] -= sum(rejected.values())
+        if by_type["?"] <= 0:
+            del by_type["?"]
     libraries = [
         {"name": name, "version": version, "events": n}
         for name, version, n in conn.execute(
-            "SELECT library_name, library_version, count(*) FROM events GROUP BY 1, 2 ORDER BY 3 DESC"
+            "SELECT library_name, library_version, count(*) FROM events WHERE status != 'rejected'"
+            " GROUP BY 1, 2 ORDER BY 3 DESC"
         )
     ]
     sources = [
@@ -66,6 +78,7 @@ def stats(conn: sqlite3.Connection, *, now: datetime) -> dict[str, Any]:
         "requests": requests,
         "by_type": dict(by_type.most_common()),
         "by_status": dict(by_status.most_common()),
+        "rejected": {"requests": sum(rejected.values()), "by_code": rejected},
         "sources": sources,
         "libraries": libraries,
         "last_minute": {"events": recent, "per_second": round(recent / RATE_WINDOW.total_seconds(), 2)},

@@ -6,7 +6,7 @@ import csv
 import os
 import shutil
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,9 +24,11 @@ from debugger.core.pretty.export import (
     export_record,
     har_entry,
     har_prefix,
+    har_request_entry,
     safe_json,
 )
 from debugger.core.pretty.render import event_label, event_user, inert, status_text
+from debugger.core.protocol import STATUSES
 from debugger.core.query.plan import view_statuses
 
 __all__ = ["command", "export_record"]
@@ -50,7 +52,7 @@ HIDDEN_COUNT_CAP = 100_000
     "--all",
     "show_all",
     is_flag=True,
-    help="Include invalid and duplicate events (hidden by default, as Segment drops them).",
+    help="Include invalid, duplicate and rejected rows (hidden by default, as Segment drops them).",
 )
 @click.option(
     "--to",
@@ -64,12 +66,14 @@ def command(query: str, db: Path | None, fmt: str, limit: int | None, show_all: 
 
     QUERY is the filter language (docs/search.md): fields like type:track, event:"Order
     Completed", user:u_42, properties.plan:pro, after:1h, and free text over every stored
-    event. By default only events Segment would accept are shown; invalid events and
-    duplicates are stored too, and --all (or a status: term) includes them.
+    event. By default only events Segment would accept are shown; invalid events,
+    duplicates and rejected requests (status:rejected, one row per request refused whole)
+    are stored too, and --all (or a status:, code: or http.status: term) includes them.
 
     Formats: table (the newest screenful); jsonl and json (columns, problems, the message as
     received and as stored); csv (one row per event, for spreadsheets); curl (a command per
-    event that re-sends it); har (HAR 1.2, opens in browser devtools). jsonl, json and har
+    event that re-sends it); har (HAR 1.2, one entry per request as it arrived, with the
+    answer; opens in browser devtools). jsonl, json and har
     exports go back in with `segdbg send FILE`. Exports stream, so any size works.
 
     \b
@@ -84,7 +88,7 @@ def command(query: str, db: Path | None, fmt: str, limit: int | None, show_all: 
     """
     # Lazily: the store loads sqlite_utils (kept off `segdbg --help`, which imports every command).
     from debugger.store.capture import StoreError, reader
-    from debugger.store.reads import count_events, iter_events
+    from debugger.store.reads import count_events, get_request, iter_events
 
     parsed = parse_query(query)
     statuses = view_statuses(parsed, show_all)
@@ -99,11 +103,14 @@ def command(query: str, db: Path | None, fmt: str, limit: int | None, show_all: 
                 )
             else:
                 events = _counted(iter_events(conn, query=parsed, now=now, statuses=statuses, limit=limit))
-                _export(fmt, events, url)
+                if fmt == "har":
+                    _har(events, url, lambda request_id: get_request(conn, request_id))
+                else:
+                    _export(fmt, events, url)
                 shown = events.count
             hidden: dict[str, int] = {}
             if statuses is not None:
-                for status in sorted({"ok", "invalid", "duplicate"} - set(statuses)):
+                for status in sorted(set(STATUSES) - set(statuses)):
                     hidden[status] = count_events(conn, query=parsed, now=now, statuses=[status], cap=HIDDEN_COUNT_CAP)
     except StoreError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -139,11 +146,6 @@ def _export(fmt: str, events: Iterable[dict[str, Any]], url: str) -> None:
     elif fmt == "curl":
         for event in events:
             out.write(curl_command(event, url).encode() + b"\n")
-    elif fmt == "har":
-        out.write(har_prefix(__version__))
-        for index, event in enumerate(events):
-            out.write((b",\n" if index else b"\n") + safe_json(har_entry(event, url)))
-        out.write(HAR_SUFFIX)
     else:
         text = sys.stdout
         writer = csv.writer(text, lineterminator="\n")
@@ -151,6 +153,38 @@ def _export(fmt: str, events: Iterable[dict[str, Any]], url: str) -> None:
         for event in events:
             writer.writerow(csv_row(event))
         text.flush()
+    out.flush()
+
+
+def _har(events: Iterable[dict[str, Any]], url: str, request: Callable[[int], dict[str, Any] | None]) -> None:
+    """HAR 1.2: one entry per request, as it arrived (a request's events are consecutive ids);
+    an event without a request row (pasted) is an entry that re-sends it to ``url``."""
+    out = sys.stdout.buffer
+    out.write(har_prefix(__version__))
+    written = 0
+
+    def write(entry: dict[str, Any]) -> None:
+        nonlocal written
+        out.write((b",\n" if written else b"\n") + safe_json(entry))
+        written += 1
+
+    group: list[dict[str, Any]] = []
+    for event in [*events, None]:
+        if group and (event is None or event.get("request_id") != group[0].get("request_id")):
+            row = request(int(group[0]["request_id"]))
+            if row is None:  # the request row is gone (retention keeps events only): one entry per event
+                for member in group:
+                    write(har_entry(member, url))
+            else:
+                write(har_request_entry(row, group, url))
+            group = []
+        if event is None:
+            break
+        if event.get("request_id") is None:
+            write(har_entry(event, url))
+        else:
+            group.append(event)
+    out.write(HAR_SUFFIX)
     out.flush()
 
 

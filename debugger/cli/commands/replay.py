@@ -16,7 +16,7 @@ from debugger.core.query import language as query
 from debugger.core.query.plan import view_statuses
 from debugger.core.replay.planning import DEFAULT_BATCH_SIZE, KEEP, SHIFT, ReplayOptions
 from debugger.core.replay.retry import RetryPolicy
-from debugger.core.replay.selection import Selection
+from debugger.core.replay.selection import REPLAYABLE, Selection
 from debugger.replay.config import RunConfig
 
 PACED_CONCURRENCY = 8
@@ -295,6 +295,7 @@ def selection(text: str | None, now: datetime) -> Selection:
         raise click.UsageError(
             f"invalid query: {exc.message}\n  {shown}\n  {' ' * exc.start}{'^' * max(1, exc.end - exc.start)}"
         ) from exc
-    # What Segment would have accepted and forwarded, unless the query names statuses.
+    # What Segment would have accepted and forwarded, unless the query names statuses; never a
+    # rejected request, which holds no message to send (docs/protocol.md §3.4).
     statuses = view_statuses(parsed)
-    return Selection(parsed, now, tuple(statuses) if statuses is not None else None)
+    return Selection(parsed, now, tuple(statuses) if statuses is not None else REPLAYABLE)

@@ -28,12 +28,19 @@ class _Sent:
 
 
 def collect_files(paths: tuple[Path, ...]) -> Iterator[Path]:
-    """Files in the order given; folders expanded recursively, sorted, JSON formats only."""
+    """Files in the order given; folders expanded recursively, JSON formats only, a folder's own
+    files (sorted) before its subfolders' (so `sample_events/` sends the good samples before `invalid/`)."""
     for path in paths:
         if path.is_dir():
-            yield from sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in FILE_FORMATS)
+            found = [p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in FILE_FORMATS]
+            yield from sorted(found, key=lambda p: folder_order(p.relative_to(path)))
         else:
             yield path
+
+
+def folder_order(relative: Path) -> tuple[tuple[int, str], ...]:
+    """Sort key: a folder's files (0) before its subfolders (1), each by name."""
+    return (*((1, part) for part in relative.parts[:-1]), (0, relative.name))
 
 
 def base_url(url: str) -> str:

@@ -26,6 +26,7 @@ from debugger.cli.commands.vacuum import max_age_option, max_events_option
 from debugger.cli.options import db_option, resolve_db
 from debugger.core.http.routes import DEFAULT_HOST, DEFAULT_PORT
 from debugger.core.pretty.render import inert
+from debugger.core.protocol import REJECTED
 from debugger.server.addresses import is_loopback
 
 
@@ -65,18 +66,19 @@ class _Printer:
             return
         self.requests += 1
         statuses = result.statuses if result is not None else ()
-        self.statuses.update(statuses)
-        if outcome.reply.status != 200:
+        events = [s for s in statuses if s != REJECTED]
+        self.statuses.update(events)
+        if len(events) != len(statuses) or (not statuses and outcome.reply.status != 200):
             self.rejected += 1
         if self.quiet:
             return
-        counts = Counter(statuses)
+        counts = Counter(events)
         detail = ""
-        if statuses:
+        if events:
             extra = ", ".join(f"{n} {s}" for s, n in counts.items() if s != "ok")
-            detail = f"{len(statuses)} event{'s' if len(statuses) != 1 else ''}" + (f" ({extra})" if extra else "")
+            detail = f"{len(events)} event{'s' if len(events) != 1 else ''}" + (f" ({extra})" if extra else "")
         elif record.code:
-            detail = f"{record.code}: {record.message or ''}"
+            detail = f"{'rejected ' if statuses else ''}{record.code}: {record.message or ''}"
         library = next((e.library_name for e in outcome.events if e.library_name), None)
         parts = [
             record.received_at[11:23],
@@ -92,10 +94,11 @@ class _Printer:
         self.out.flush()
 
     def summary(self) -> str:
-        """One line: requests, events by status."""
+        """One line: requests, events by status, requests rejected as a whole."""
         total = sum(self.statuses.values())
         by_status = " · ".join(f"{n:,} {s}" for s, n in sorted(self.statuses.items()))
-        return f"{self.requests:,} requests · {total:,} events" + (f" ({by_status})" if by_status else "")
+        rejected = f" · {self.rejected:,} rejected" if self.rejected else ""
+        return f"{self.requests:,} requests · {total:,} events" + (f" ({by_status})" if by_status else "") + rejected
 
 
 @click.command("serve")

@@ -25,6 +25,9 @@ from debugger.core.pretty.render import inert
 def command(db: Path | None, url: str | None, fmt: str) -> None:
     """Count stored events by type, status, source and library; show the last minute's rate.
 
+    Requests refused whole (answered 4xx, or a batch Segment drops) are counted as status
+    `rejected` and listed by their code.
+
     Also reports how far the background search index has got (events not yet indexed are
     still found, by scanning).
 
@@ -83,7 +86,8 @@ def _print(data: dict[str, Any]) -> None:
         console.print(f"first {data['first_received_at']} · last {data['last_received_at']}")
 
     def counts(title: str, rows: list[tuple[str, int]]) -> None:
-        table = Table(title=title, title_justify="left", box=None, show_header=False, pad_edge=False)
+        console.print(Text(title, style="italic"))  # not the table's title: Rich wraps that to the table's width
+        table = Table(box=None, show_header=False, pad_edge=False)
         table.add_column(no_wrap=True)
         table.add_column(justify="right")
         for label, n in rows:
@@ -92,6 +96,9 @@ def _print(data: dict[str, Any]) -> None:
 
     counts("by type", list(data["by_type"].items()))
     counts("by status", list(data["by_status"].items()))
+    rejected = data.get("rejected") or {}
+    if rejected.get("requests"):
+        counts("rejected requests, by code", list(rejected["by_code"].items()))
     counts(
         "by source",
         [(s["write_key"] + (f" ({s['label']})" if s["label"] else ""), s["events"]) for s in data["sources"]],

@@ -46,6 +46,7 @@ from debugger.core.protocol import (
     MAX_BATCH_BYTES,
     MAX_BATCH_MESSAGES,
     MAX_MESSAGE_BYTES,
+    REJECTED,
     SENT_AT,
     WARNING,
     WRITE_KEY,
@@ -58,6 +59,8 @@ from debugger.core.timefmt import format_timestamp
 
 #: Segment's answer to every accepted request (exactly this body, status 200).
 SUCCESS_BODY = b'{"success":true}'
+#: How much of a rejected body its ``events`` row shows as ``raw`` (characters; the request keeps 1 MB of bytes).
+REJECTED_RAW_LIMIT = 64 * 1024
 
 
 def error_body(code: str, message: str) -> bytes:
@@ -138,6 +141,25 @@ def handle(
             if body_size > limit:
                 raise RequestError("payload_too_large", _too_large(limit, None))
             document, repaired = decode_json_lenient(data)
+            too_many = _too_many(route, document)
+            if too_many is not None:
+                # Segment answers 200 and drops the whole batch: one rejected row, the body kept, instead of
+                # thousands of invalid ones (docs/protocol.md §3.4).
+                reply = Reply(200, SUCCESS_BODY, headers=cors)
+                key = basic_auth_user(headers.get("authorization")) or _str_key(document.get(WRITE_KEY))
+                return _record(
+                    request,
+                    route,
+                    received_at,
+                    reply,
+                    key,
+                    body_size,
+                    too_many.code,
+                    too_many.message,
+                    (),
+                    True,
+                    headers,
+                )
             if route.kind == METRICS:
                 keep_body = True
                 reply = Reply(200, SUCCESS_BODY, headers=cors)
@@ -219,15 +241,6 @@ def _messages(
                 WARNING,
             ),
         )
-    if len(items) > MAX_BATCH_MESSAGES:
-        extra += (
-            Problem(
-                "batch_too_large",
-                "",
-                f"The batch holds {len(items):,} messages; Segment accepts at most "
-                f"{MAX_BATCH_MESSAGES:,} per batch and rejects the batch.",
-            ),
-        )
     envelope = Envelope(
         write_key=request_key,
         received_at=received_at,
@@ -242,6 +255,63 @@ def _messages(
         for item, raw in zip(items, raws, strict=True)
     )
     return request_key or next((e.write_key for e in events if e.write_key), None), events
+
+
+def _too_many(route: Route, document: Any) -> Problem | None:
+    """Why a batch is refused as a whole for its message count (``None``: it is not)."""
+    if route.kind != BATCH_ROUTE or not isinstance(document, dict):
+        return None
+    batch = document.get(BATCH)
+    if not isinstance(batch, list) or len(batch) <= MAX_BATCH_MESSAGES:
+        return None
+    return Problem(
+        "batch_too_large",
+        "",
+        f"The batch holds {len(batch):,} messages; Segment accepts at most {MAX_BATCH_MESSAGES:,} per batch, "
+        "answers 200 and drops the whole batch.",
+    )
+
+
+def rejected_event(record: RequestRecord, body: bytes | None) -> Event:
+    """The ``events`` row that stands for a request refused as a whole (docs/protocol.md §3.4).
+
+    ``raw`` is the body as received (inflated when it can be, at most :data:`REJECTED_RAW_LIMIT`
+    characters; ``requests.body`` keeps the bytes). Segment stored nothing, so ``stored`` holds
+    only the refusal: ``{"rejected": {status, code, message, method, path}}``.
+    """
+    text = ""
+    if body:
+        try:
+            data = inflate(body, record.content_encoding, KEPT_BODY_LIMIT)
+        except RequestError:
+            data = body
+        text = data.decode("utf-8", "replace")
+        if len(text) > REJECTED_RAW_LIMIT:
+            text = text[:REJECTED_RAW_LIMIT]
+    return Event(
+        raw=text.encode(),
+        stored={
+            REJECTED: {
+                "status": record.status,
+                "code": record.code,
+                "message": record.message,
+                "method": record.method,
+                "path": record.path,
+            }
+        },
+        type=None,
+        name=None,
+        user_id=None,
+        anonymous_id=None,
+        message_id=None,
+        write_key=record.write_key,
+        timestamp=None,
+        received_at=record.received_at,
+        library_name=None,
+        library_version=None,
+        status=REJECTED,
+        problems=(Problem(record.code or "rejected", "", record.message or f"Answered {record.status}."),),
+    )
 
 
 def _record(
@@ -275,6 +345,8 @@ def _record(
         message=message,
         body=request.body[:KEPT_BODY_LIMIT] if keep_body and request.body else None,
     )
+    if code is not None and not events:
+        events = (rejected_event(record, record.body),)
     return Outcome(reply, record, events)
 
 

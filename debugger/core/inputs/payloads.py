@@ -26,12 +26,16 @@ import orjson
 
 from debugger.core.http.bodies import RequestError, decode_json_lenient
 from debugger.core.pretty.export import is_export_record, resend_message
-from debugger.core.protocol import BATCH, MAX_BATCH_BYTES, SENT_AT, TYPE, TYPES
+from debugger.core.protocol import BATCH, MAX_BATCH_BYTES, REJECTED, SENT_AT, TYPE, TYPES
 from debugger.core.timefmt import format_timestamp
 
 LINE_FORMATS = (".jsonl", ".ndjson")
 FILE_FORMATS = (".json", ".har", *LINE_FORMATS)
 DEFAULT_BATCH_SIZE = 100
+#: Why an exported ``rejected`` row is not re-sent (docs/protocol.md §3.4).
+REJECTED_RECORD = (
+    "a rejected request holds no message; not sent (export with --format har to re-send the request as it was)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +80,15 @@ def plan_file(
     if isinstance(document, dict) and isinstance(document.get("log"), dict) and "entries" in document["log"]:
         yield from _plan_har(name, document["log"].get("entries"))
     elif isinstance(document, list):
-        messages = [resend_message(item) if is_export_record(item) else item for item in document]
-        yield from _batches(name, messages, now=now, batch_size=batch_size)
+        rejected = [i for i, item in enumerate(document) if is_export_record(item) and item.get("status") == REJECTED]
+        for index in rejected:
+            yield LineError(f"{name}#{index}", REJECTED_RECORD)
+        skip = set(rejected)
+        messages = [
+            resend_message(item) if is_export_record(item) else item for i, item in enumerate(document) if i not in skip
+        ]
+        if messages or not skip:
+            yield from _batches(name, messages, now=now, batch_size=batch_size)
     elif isinstance(document, dict) and BATCH in document:
         count = len(document[BATCH]) if isinstance(document[BATCH], list) else 0
         yield PlannedRequest("/v1/batch", data, name, count)
@@ -102,6 +113,9 @@ def _plan_lines(name: str, data: bytes, *, now: datetime, batch_size: int) -> It
             continue
         if isinstance(document, dict) and BATCH in document:
             yield PlannedRequest("/v1/batch", line, f"{name}:{number}", len(document.get(BATCH) or []))
+            continue
+        if is_export_record(document) and document.get("status") == REJECTED:
+            yield LineError(f"{name}:{number}", REJECTED_RECORD)
             continue
         if is_export_record(document):
             document = resend_message(document)

@@ -39,7 +39,7 @@ from debugger.core.lint.finding import CATEGORIES, NAMING, SEMANTIC, STRICT, Fin
 from debugger.core.lint.naming import EVENT_CASES, KEY_CASES, Naming
 from debugger.core.lint.semantic import Semantic, currency_ok, describe, type_ok
 from debugger.core.lint.specs import GROUP_TRAITS, IDENTIFY_TRAITS, PAGE_PROPERTIES, SEMANTIC_EVENTS, TRACK_PROPERTIES
-from debugger.core.protocol import WARNING
+from debugger.core.protocol import REJECTED, WARNING
 
 _PLACEHOLDERS = frozenset({"undefined", "null", "none", "nil", "nan", "[object object]", "true", "false"})
 _TRAIT_ALIASES = {"createdAt": "created_at", "firstName": "first_name", "lastName": "last_name"}
@@ -131,7 +131,7 @@ class Linter:
         if self.config.ignore:
             found = [f for f in found if f.code not in self.config.ignore and "protocol" not in self.config.ignore]
         stored = row.get("stored")
-        if isinstance(stored, dict) and stored:
+        if isinstance(stored, dict) and stored and row.get("status") != REJECTED:  # a refusal is no message
             found.extend(self.lint(stored))
         order = {c: i for i, c in enumerate(CATEGORIES)}
         return sorted(found, key=lambda f: order.get(f.category, len(order)))

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Mapping
+import zlib
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -161,6 +162,102 @@ def har_entry(event: Mapping[str, Any], base_url: str) -> dict[str, Any]:
         "comment": f"segdbg event #{event['id']}",
         "_segdbg": {"id": event["id"], "status": event["status"], "problems": event.get("problems") or []},
     }
+
+
+#: Headers that describe the body as it was on the wire, left out when the entry's body is rebuilt.
+_BODY_HEADERS = frozenset({"content-length", "content-encoding", "transfer-encoding"})
+
+
+def har_request_entry(request: Mapping[str, Any], events: Sequence[Mapping[str, Any]], base_url: str) -> dict[str, Any]:
+    """A HAR 1.2 entry for one received request (a ``requests`` row) and the events it brought.
+
+    The URL is where it arrived (its ``Host`` header, else ``base_url``), with its method,
+    path, query and headers (authorization masked as stored). The body is the one received
+    when it was kept (a rejected request, inflated if it was gzip); otherwise it is rebuilt
+    from the stored messages as :func:`resend_message` gives them (the write key restored in
+    each, since the stored headers mask it), so ``segdbg send`` can replay the file. The
+    response is the status and body segdbg answered.
+    """
+    headers = [(str(k), str(v)) for k, v in request.get("headers") or []]
+    host = next((v for k, v in headers if k.lower() == "host"), None)
+    root = f"http://{host}" if host and _HOST.fullmatch(host) else base_url.rstrip("/")
+    query = request.get("query_string") or ""
+    url = root + str(request.get("path") or "/") + (f"?{query}" if query else "")
+    body = request.get("body")
+    if isinstance(body, bytes | bytearray) and body:
+        text, inflated = _body_text(bytes(body), request.get("content_encoding"))
+        if inflated:
+            headers = [(k, v) for k, v in headers if k.lower() not in _BODY_HEADERS]
+        note = "the body as received"
+    elif request.get("method") == "POST" and events:
+        messages = [resend_message(e) for e in events if e.get("status") != "rejected"]
+        single = len(messages) == 1 and request.get("kind") == "message"
+        text = safe_json(messages[0] if single else {"batch": messages}).decode() if messages else ""
+        headers = [(k, v) for k, v in headers if k.lower() not in _BODY_HEADERS]
+        note = "the body rebuilt from the stored messages (accepted bodies are not kept)"
+    else:
+        text, note = "", ""
+    status = int(request.get("status") or 200)
+    code = request.get("code")
+    answer = (
+        safe_json({"success": False, "code": code, "message": request.get("message") or ""}).decode()
+        if status >= 400 and code
+        else '{"success":true}'
+        if request.get("method") == "POST"
+        else ""
+    )
+    entry: dict[str, Any] = {
+        "startedDateTime": request["received_at"],
+        "time": 0,
+        "request": {
+            "method": str(request.get("method") or "POST"),
+            "url": url,
+            "httpVersion": "HTTP/1.1",
+            "cookies": [],
+            "headers": [{"name": k, "value": v} for k, v in headers],
+            "queryString": [],
+            "headersSize": -1,
+            "bodySize": len(text.encode()) if text else 0,
+        },
+        "response": {
+            "status": status,
+            "statusText": _REASONS.get(status, ""),
+            "httpVersion": "HTTP/1.1",
+            "cookies": [],
+            "headers": [{"name": "Content-Type", "value": "application/json"}] if answer else [],
+            "content": {"size": len(answer), "mimeType": "application/json", "text": answer},
+            "redirectURL": "",
+            "headersSize": -1,
+            "bodySize": len(answer),
+        },
+        "cache": {},
+        "timings": {"send": 0, "wait": 0, "receive": 0},
+        "comment": f"segdbg request #{request['id']}" + (f": {note}" if note else ""),
+        "_segdbg": {
+            "request_id": request["id"],
+            "code": code,
+            "events": [{"id": e["id"], "status": e["status"], "problems": e.get("problems") or []} for e in events],
+        },
+    }
+    if text:
+        content_type = request.get("content_type") or "application/json"
+        entry["request"]["postData"] = {"mimeType": str(content_type), "text": text}
+    return entry
+
+
+_HOST = re.compile(r"[A-Za-z0-9.\-]+(:\d{1,5})?|\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
+_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 408: "Request Timeout"}
+_REASONS |= {413: "Payload Too Large", 414: "URI Too Long", 431: "Request Header Fields Too Large"}
+
+
+def _body_text(body: bytes, encoding: str | None) -> tuple[str, bool]:
+    """A kept body as text, inflated when it was gzip/deflate and inflates (``True`` then)."""
+    if encoding and encoding.strip().lower() in ("gzip", "x-gzip", "deflate"):
+        try:
+            return zlib.decompressobj(47).decompress(body, 4 * 1024 * 1024).decode("utf-8", "replace"), True
+        except zlib.error:
+            pass
+    return body.decode("utf-8", "replace"), False
 
 
 def har_prefix(version: str) -> bytes:

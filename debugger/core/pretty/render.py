@@ -27,7 +27,7 @@ _UNSAFE = re.compile(
     "\u2028\u2029\u200b\u2060\ufeff\ufff9-\ufffb\U000e0000-\U000e007f]"
 )
 
-STATUS_MARK = {"ok": "✓", "invalid": "✗", "duplicate": "⧉"}
+STATUS_MARK = {"ok": "✓", "invalid": "✗", "duplicate": "⧉", "rejected": "✗"}
 
 
 def inert(text: object, limit: int = 200) -> str:
@@ -64,7 +64,17 @@ def event_label(event: Mapping[str, Any]) -> str:
         return str(stored.get("groupId") or "")
     if kind == "alias":
         return f"{stored.get('previousId', '')} → {event.get('user_id') or ''}"
+    refusal = rejection(event)
+    if refusal is not None:  # a request refused whole: what it was sent to
+        return f"{refusal.get('method') or ''} {refusal.get('path') or ''}".strip()
     return ""
+
+
+def rejection(event: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A rejected row's refusal (``status``, ``code``, ``message``, ``method``, ``path``); ``None`` otherwise."""
+    if event.get("status") != "rejected":
+        return None
+    return json_object(json_object(event.get("stored")).get("rejected"))
 
 
 def event_user(event: Mapping[str, Any]) -> str:
@@ -83,6 +93,9 @@ def status_text(event: Mapping[str, Any]) -> str:
         return mark
     first = problems[0].get("code", "") if isinstance(problems[0], Mapping) else ""
     more = f" +{len(problems) - 1}" if len(problems) > 1 else ""
+    refusal = rejection(event)
+    if refusal is not None and refusal.get("status"):
+        return f"{mark} {refusal['status']} {first}{more}"
     return f"{mark} {first}{more}"
 
 

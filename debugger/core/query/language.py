@@ -9,6 +9,8 @@ Syntax, by example::
     -status:ok  type:page,screen               - negates a term; a,b is OR
     user:u_42  source:web  lib:analytics.js    userId or anonymousId; write key or its label
     id:ajs-next-1712*  problem:no_user_anon_id  messageId; a problem code; * is a wildcard
+    status:rejected  code:invalid_json          requests refused whole; code: is problem:
+    http.status:400  http.status:>=400          the HTTP status the request was answered
     after:10m  before:2024-05-01T12:00Z        received time: relative (s m h d w) or ISO
     properties.plan:pro  traits.email:*@acme.com  context.library.version:>=2
     properties.products.sku:45790-32            any element of an array matches
@@ -32,7 +34,24 @@ from debugger.core.timefmt import parse_timestamp
 
 BOOLEANS = ("true", "false")
 #: Fields with a fixed meaning; everything else with a dot is a JSON path into the stored message.
-KEYWORDS = ("type", "event", "user", "source", "lib", "status", "id", "problem", "after", "before", "has", "pinned")
+KEYWORDS = (
+    "type",
+    "event",
+    "user",
+    "source",
+    "lib",
+    "status",
+    "id",
+    "problem",
+    "code",
+    "after",
+    "before",
+    "has",
+    "pinned",
+    "http.status",
+)
+#: Fields of the request an event arrived in (``http.status:``), rather than of the message.
+REQUEST_FIELDS = ("http.status",)
 #: Where a JSON path may start (quote the first segment to reach any other top-level key).
 ROOTS = (
     "properties",
@@ -119,7 +138,7 @@ class TextTerm:
 
 @dataclass(frozen=True, slots=True)
 class FieldTerm:
-    """``type: event: user: source: lib: status: id: problem:`` with OR-ed values."""
+    """``type: event: user: source: lib: status: id: problem: code:`` with OR-ed values."""
 
     name: str
     values: tuple[Pattern, ...]
@@ -147,6 +166,16 @@ class HasTerm:
 
 
 @dataclass(frozen=True, slots=True)
+class RequestTerm:
+    """``http.status:`` (a field of the request the row came in) with OR-ed values and comparisons."""
+
+    name: str
+    values: tuple[Value, ...]
+    negated: bool = False
+    span: Span = field(default=(0, 0), compare=False)
+
+
+@dataclass(frozen=True, slots=True)
 class TimeTerm:
     """``after:``/``before:`` on the received time; ``text`` is ``10m``-style or ISO."""
 
@@ -156,7 +185,7 @@ class TimeTerm:
     span: Span = field(default=(0, 0), compare=False)
 
 
-Term = TextTerm | FieldTerm | PathTerm | HasTerm | TimeTerm
+Term = TextTerm | FieldTerm | PathTerm | HasTerm | TimeTerm | RequestTerm
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,8 +196,14 @@ class Query:
 
     @property
     def has_status_term(self) -> bool:
-        """Whether the query says which statuses it wants (then no default status applies)."""
-        return any(isinstance(t, FieldTerm) and t.name == "status" for t in self.terms)
+        """Whether the query says which rows it wants by status (then no default status applies):
+        a ``status:`` term, or a positive ``problem:``/``code:``/``http.status:`` one, which asks for
+        rows with problems or rejected requests by their reason."""
+        return any(
+            (isinstance(t, FieldTerm) and (t.name == "status" or (t.name in ("problem", "code") and not t.negated)))
+            or (isinstance(t, RequestTerm) and not t.negated)
+            for t in self.terms
+        )
 
     @property
     def selective(self) -> bool:
@@ -267,6 +302,10 @@ def _term(chars: list[_Char], start: int, end: int, negated: bool) -> Term:
     single = _join(name_chars)
     if len(segments) == 1 and not quoted and single.lower() in KEYWORDS:
         return _keyword(single.lower(), value_chars, negated, span)
+    if not quoted and single.lower() in REQUEST_FIELDS:
+        return RequestTerm(
+            single.lower(), _values(value_chars, span, comparisons=True, name=single.lower()), negated, span
+        )
     if len(segments) == 1 and not quoted and single not in ROOTS:
         if not _IDENT.fullmatch(single) or _join(value_chars).startswith("//"):
             return _text(chars, negated, span)  # 12:30, http://host: text, not a field
@@ -415,6 +454,8 @@ def _print_term(term: Term) -> str:
         return f"{sign}{_print_path(term.path, field_position=True)}:" + ",".join(_print_value(v) for v in term.values)
     if isinstance(term, HasTerm):
         return f"{sign}has:" + ",".join(_print_path(p, field_position=False) for p in term.paths)
+    if isinstance(term, RequestTerm):
+        return f"{sign}{term.name}:" + ",".join(_print_value(v) for v in term.values)
     return f"{sign}{term.name}:{_print_piece(term.text, first=True)}"
 
 

@@ -21,6 +21,7 @@ from debugger.core.query.language import (
     PathTerm,
     Pattern,
     Query,
+    RequestTerm,
     Term,
     TextTerm,
     TimeTerm,
@@ -117,6 +118,8 @@ def _term_sql(term: Term, now: datetime) -> tuple[str, list[Any]]:
     if isinstance(term, PathTerm):
         parts = [_json_path_sql("events.stored", term.path, _leaf(v)) for v in term.values]
         return " OR ".join(f"({s})" for s, _ in parts), [x for _, ps in parts for x in ps]
+    if isinstance(term, RequestTerm):  # http.status: the status the row's request was answered
+        return _request_status_sql(term.values)
     if term.name == "user":
         a, pa = _column_sql("events.user_id", term.values)
         b, pb = _column_sql("events.anonymous_id", term.values)
@@ -125,7 +128,7 @@ def _term_sql(term: Term, now: datetime) -> tuple[str, list[Any]]:
         a, pa = _column_sql("events.write_key", term.values)
         b, pb = _column_sql("label", term.values)
         return f"{a} OR events.write_key IN (SELECT write_key FROM sources WHERE {b})", pa + pb
-    if term.name == "problem":
+    if term.name in ("problem", "code"):
         a, pa = _column_sql("json_extract(p.value, '$.code')", term.values)
         return f"EXISTS (SELECT 1 FROM json_each(events.problems) AS p WHERE {a})", pa
     if term.name == "pinned":
@@ -136,6 +139,27 @@ def _term_sql(term: Term, now: datetime) -> tuple[str, list[Any]]:
     if term.name == "status" and any(v.exact == "ok" for v in term.values):
         return _column_sql("+events.status", term.values)  # most rows are ok: not a useful index
     return _column_sql("events." + _COLUMNS[term.name], term.values)
+
+
+def _request_status_sql(values: tuple[Value, ...]) -> tuple[str, list[Any]]:
+    """``http.status:`` over the row's request (rows without one, e.g. pasted, match nothing)."""
+    status = "(SELECT requests.status FROM requests WHERE requests.id = events.request_id)"
+    parts: list[str] = []
+    params: list[Any] = []
+    for v in values:
+        if isinstance(v, Comparison):
+            number = _NUMBER.fullmatch(v.operand)
+            parts.append(f"{status} {v.op} ?")
+            params.append(float(v.operand) if number else v.operand)
+        elif v.is_any:
+            parts.append(f"{status} IS NOT NULL")
+        elif v.exact is not None:
+            parts.append(f"CAST({status} AS TEXT) = ?")
+            params.append(v.exact)
+        else:
+            parts.append(f"CAST({status} AS TEXT) GLOB ?")
+            params.append(_glob(v))
+    return " OR ".join(f"({p})" for p in parts), params
 
 
 def relative_span(text: str) -> timedelta | None:

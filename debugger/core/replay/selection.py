@@ -6,8 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from debugger.core.protocol import REJECTED, STATUSES
 from debugger.core.query.language import Query
 from debugger.core.query.plan import DEFAULT_STATUSES
+
+#: Every status a replay may send: a rejected request holds no message (docs/protocol.md §3.4).
+REPLAYABLE = tuple(s for s in STATUSES if s != REJECTED)
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,9 +25,9 @@ from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerState
 
 from debugger.core.inputs import paste
-from debugger.core.pacing import RateMeter, RowBudget
+from debugger.core.pacing import RateHistory, RateMeter, RowBudget
 from debugger.core.pretty.render import DIALECTS, render_call
-from debugger.core.protocol import TYPES
+from debugger.core.protocol import REJECTED, TYPES
 from debugger.core.query import language as query
 from debugger.store.follow import Search, Totals, Where
 from debugger.store.retention import pin_event
@@ -102,6 +102,7 @@ class MainScreen(Screen[None]):
         self.new_while_paused = 0
         self.budget = RowBudget(rate=self.tui.config.readable_rate, burst=self.tui.config.burst)
         self.meter = RateMeter()
+        self.history = RateHistory()
         self.samples: deque[tuple[float, int, int]] = deque()
         self.include: tuple[int, ...] = ()
         self.select_after: int | None = None
@@ -265,6 +266,10 @@ class MainScreen(Screen[None]):
         self.totals = self.totals.plus(inc.totals)
         self.matches += inc.new_matches
         self.meter.add(now, inc.totals.events)
+        rejected = inc.totals.by_status.get(REJECTED, 0)
+        self.history.add(
+            now, inc.totals.events - inc.totals.with_problems, inc.totals.with_problems - rejected, rejected
+        )
         stream = self.query_one(EventList)
         if self.live:
             stream.extend(inc.events)
@@ -299,6 +304,7 @@ class MainScreen(Screen[None]):
             live=self.live,
             totals=self.totals,
             rate=self.meter.rate(now),
+            spark=tuple(self.history.spark(now)),
             shown=len(self.query_one(EventList).order),
             cap=self.tui.config.cap,
             new_while_paused=self.new_while_paused,

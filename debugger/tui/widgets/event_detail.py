@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+import orjson
 from pygments.lexer import Lexer
 from pygments.lexers import get_lexer_by_name
 from rich.cells import cell_len
@@ -21,7 +22,7 @@ from textual.message import Message
 from textual.widgets import Static, Tab, TabbedContent, TabPane
 
 from debugger.core.lint.finding import Finding, from_problem
-from debugger.core.pretty.render import DIALECTS, dialect_for, inert, inert_lines, lexer_for, render_call
+from debugger.core.pretty.render import DIALECTS, dialect_for, inert, inert_lines, lexer_for, rejection, render_call
 from debugger.tui.widgets.json_tree import JsonTree
 from debugger.tui.widgets.lines_view import LinesView
 from debugger.tui.widgets.problems import problems_view
@@ -159,6 +160,8 @@ class EventDetail(Vertical):
             tree = self.query_one("#detail-raw", JsonTree)
             if event is None:
                 tree.show("(no event selected)", None)
+            elif rejection(event) is not None:
+                tree.show(f"#{event['id']}: the body as received (the request was rejected)", event.get("raw"))
             else:
                 tree.show(f"#{event['id']} as stored", event.get("stored") or event.get("raw"))
         elif tab == "http":
@@ -175,6 +178,11 @@ class EventDetail(Vertical):
         if event is None:
             bar.update("", layout=False)
             code.show(Text("Select an event to see it as its library's call.", style="dim"))
+            return
+        refusal = rejection(event)
+        if refusal is not None:
+            bar.update(Text("rejected request", style="bold red"), layout=False)
+            code.show(rejected_view(event, refusal))
             return
         library = event.get("library_name")
         sender = (
@@ -202,6 +210,33 @@ class EventDetail(Vertical):
             self.post_message(self.RequestWanted(int(request_id)))
             return Text("Loading the request…", style="dim")
         return http_view(self.requests[request_id])
+
+
+def rejected_view(event: dict[str, Any], refusal: dict[str, Any]) -> RenderableType:
+    """Pretty for a request refused whole: what was refused, why, and where its bytes are."""
+    status = refusal.get("status")
+    where = f"{refusal.get('method') or ''} {refusal.get('path') or ''}".strip()
+    text = Text.assemble(
+        ("✗ ", "bold red"),
+        (f"{status} {inert(refusal.get('code') or '', 40)}", "bold red"),
+        f"  {inert(where, 200)}\n\n",
+        inert(refusal.get("message") or "", 400),
+        "\n\n",
+        (
+            "Nothing from this request was stored as an event: Segment would have refused it too"
+            + (" (it answers 200 and drops the batch)." if status == 200 else ".")
+            + "\nRaw shows the body as received; HTTP shows the request and the answer.",
+            "dim",
+        ),
+    )
+    raw = event.get("raw")
+    body = raw if isinstance(raw, str) else orjson.dumps(raw, option=orjson.OPT_INDENT_2).decode() if raw else ""
+    if body:
+        text.append("\n\nbody\n", style="bold")
+        text.append(inert_lines(body[:4000], 400))
+        if len(body) > 4000:
+            text.append(f"\n… {len(body) - 4000:,} more characters (Raw, or `segdbg events --format har`)", style="dim")
+    return text
 
 
 def http_view(request: dict[str, Any] | None) -> RenderableType:

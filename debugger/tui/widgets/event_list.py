@@ -37,7 +37,7 @@ TYPE_STYLE = {
     "group": "bold yellow",
     "alias": "bold blue",
 }
-STATUS_STYLE = {"ok": "green", "invalid": "bold red", "duplicate": "yellow"}
+STATUS_STYLE = {"ok": "green", "invalid": "bold red", "duplicate": "yellow", "rejected": "bold red"}
 #: (title, width) of each column; the name column takes what is left.
 COLUMNS = (("time", 12), ("type", 9), ("name", 0), ("user", 22), ("source", 14), ("status", 24))
 GAP = 2
@@ -330,8 +330,8 @@ class EventList(CachedBaseStyle, ScrollView, can_focus=True):
 
     def cells(self, event: dict[str, Any]) -> list[Text]:
         """The cells of one event, every string made inert."""
-        kind = str(event.get("type") or "?")
         status = str(event.get("status") or "")
+        kind = str(event.get("type") or ("rejected" if status == "rejected" else "?"))
         mark_style = STATUS_STYLE.get(status, "")
         mark = status_text(event)
         if status == "ok" and event.get("problems"):

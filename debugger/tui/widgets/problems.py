@@ -61,6 +61,8 @@ def problems_view(
 
 def _verdict(event: dict[str, Any], findings: Sequence[Finding]) -> Text:
     status = str(event.get("status"))
+    if status == "rejected":
+        return Text("✗ The request was refused whole; nothing in it reached Segment.", style="bold red")
     if status == "invalid":
         return Text("✗ Segment would drop this event.", style="bold red")
     if status == "duplicate":

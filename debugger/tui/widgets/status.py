@@ -25,6 +25,7 @@ class StreamState:
     sampled_in: int = 0  # over the last few seconds: events that arrived ...
     sampled_out: int = 0  # ... and how many of them were shown
     searching: bool = False
+    spark: tuple[tuple[str, str], ...] = ()  # the last minutes, one (character, kind) per bucket
 
 
 def about(value: float) -> float:
@@ -62,8 +63,12 @@ class _Bar(Widget):
             self.refresh()
 
 
+#: Sparkline colours: a bucket takes the colour of the worst thing that arrived in it.
+SPARK_STYLE = {"accepted": "green", "problems": "yellow", "rejected": "bold red"}
+
+
 class HeaderBar(_Bar):
-    """``segdbg · URL · FILE    ● LIVE   1,204 events · 38/s · 3 sources · 2 with problems``."""
+    """``segdbg · URL · FILE  ● LIVE  1,204 events · 38/s ▂▅█ · 3 sources · 2 with problems · 1 request rejected``."""
 
     def __init__(self, where: str, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -79,10 +84,19 @@ class HeaderBar(_Bar):
         else:
             text.append("❚❚ PAUSED", style="bold yellow")
         totals = state.totals
-        text.append(f"   {_plural(totals.events, 'event')} · {state.rate:,.0f}/s · {_plural(totals.sources, 'source')}")
-        if totals.with_problems:
+        rejected = totals.by_status.get("rejected", 0)
+        text.append(f"   {_plural(totals.events - rejected, 'event')} · {state.rate:,.0f}/s")
+        if any(kind for _, kind in state.spark):
+            text.append(" ")
+            for char, kind in state.spark:
+                text.append(char, style=SPARK_STYLE.get(kind, ""))
+        text.append(f" · {_plural(totals.sources, 'source')}")
+        if totals.with_problems - rejected:
             text.append(" · ")
-            text.append(f"{totals.with_problems:,} with problems", style="bold red")
+            text.append(f"{totals.with_problems - rejected:,} with problems", style="bold yellow")
+        if rejected:
+            text.append(" · ")
+            text.append(f"{_plural(rejected, 'request')} rejected", style="bold red")
         self.update(text)
 
 
