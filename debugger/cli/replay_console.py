@@ -150,7 +150,7 @@ def dry_run(config: RunConfig) -> None:
 RESUME_OPTIONS = ("write_key", "report_file", "junit_file", "dry_run", "resume", "retries", "backoff", "timeout")
 
 
-def resume(query: tuple[str, ...], url: str | None, db: Path | None, opts: dict[str, Any]) -> None:
+def resume(query: str, url: str | None, db: Path | None, opts: dict[str, Any]) -> None:
     """Continue a recorded run: its own target, selection and options."""
     context = click.get_current_context()
     given = [
