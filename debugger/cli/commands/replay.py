@@ -194,6 +194,8 @@ def command(query: str, url: str | None, db: Path | None, **opts: Any) -> None:
     run:last`). Exits 0 when everything was delivered, 3 when some events were not,
     4 when the target cannot be reached.
 
+    The summary rates every event sent (delivered or failed) over the time taken. A run that
+    stopped early says how many events are left and prints the command that continues it.
     A run that was interrupted (Ctrl-C, a CI timeout, even SIGKILL) continues with
     --resume [RUN|last]: same target, selection and options; events recorded as delivered
     are not sent again (one acknowledged in the last instant before a kill may be, with
