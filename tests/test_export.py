@@ -161,7 +161,8 @@ def test_query_argument_filters_every_format(server: ServerThread, db_path: Path
     assert [orjson.loads(line)["message_id"] for line in jsonl.stdout_bytes.splitlines()] == ["py-1"]
     hidden = run("events", "--format", "jsonl", "--db", str(db_path))
     assert (
-        len(hidden.stdout_bytes.splitlines()) == 4 and "(1 invalid hidden; add --all to include them)" in hidden.stderr
+        len(hidden.stdout_bytes.splitlines()) == 4
+        and "(1 invalid hidden; add --include-problems to include them)" in hidden.stderr
     )
     invalid = run("events", "status:invalid", "--format", "jsonl", "--db", str(db_path))
     assert [orjson.loads(line)["message_id"] for line in invalid.stdout_bytes.splitlines()] == ["bad-1"]

@@ -3,6 +3,8 @@ kept with its three views, a closed port (exit 4), retries running out, Ctrl-C."
 
 from __future__ import annotations
 
+import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -196,3 +198,74 @@ def test_paced_run_to_a_closed_port_does_not_wait_out_the_schedule(capture: Path
     assert time.monotonic() - started < 3  # the schedule would take 4 s
     _, deliveries = last_run(capture)
     assert [d["status"] for d in deliveries] == ["unreachable", "not_sent", "not_sent"]
+
+
+def test_ctrl_c_says_what_is_left_and_the_command_that_continues(capture: Path) -> None:
+    """Interrupted after one of three events: the summary counts the two left, stderr gives the exact
+    `segdbg replay --resume` command, and running that command delivers exactly those two."""
+    with ScriptedTarget() as target:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "debugger", "replay", "--db", str(capture), "--to", target.url, "--rate", "1"],
+            env=cli_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 20
+        while not target.arrivals and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.4)  # the answer to the first event is back; the second is due at 1 s
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+        assert proc.returncode == 130, err
+        run, _ = last_run(capture)
+        assert f"Replay to {target.url}: 1 of 3 events attempted in" in out
+        assert "delivered      1" in out and "left           2  (not sent yet: --resume sends them)" in out
+        command = f"segdbg replay --resume {run['id']} --db {capture}"
+        assert f"Interrupted: 2 not sent yet. To continue (what was delivered is not sent again): {command}" in err
+        resumed = CliRunner().invoke(cli, shlex.split(command)[1:], catch_exceptions=False)
+        assert resumed.exit_code == 0, resumed.output
+    assert [m["messageId"] for a in target.arrivals for m in a.body["batch"]] == ["m0", "m1", "m2"]
+    assert "Replayed 2 events" in resumed.output and "1 delivered before it was resumed" in resumed.output
+
+
+def test_a_failing_run_reports_its_rate_over_the_events_it_sent(server: ServerThread, db_path: Path) -> None:
+    """Ten events paced at 20/s to a target that answers 400: none delivered, and the rate is ten
+    events over the time taken (it was left out, computed from the zero delivered)."""
+    batch = [{"type": "track", "userId": "u", "event": "Tested", "messageId": f"m{i}"} for i in range(10)]
+    assert http(f"{server.url}/v1/batch", body={"writeKey": "wk_test", "batch": batch}).status == 200
+    with ScriptedTarget([BAD_REQUEST]) as target:
+        result = replay(db_path, "--to", target.url, "--rate", "20", "--no-batch")
+    assert result.exit_code == 3, result.output
+    found = re.search(r"10 of 10 events attempted in ([\d.]+) s \(([\d,]+) events/s\)", result.output)
+    assert found is not None, result.output
+    seconds, rate = float(found[1]), int(found[2].replace(",", ""))
+    assert 0.4 <= seconds < 2 and abs(rate - 10 / seconds) <= 0.05 * 10 / seconds + 1
+    assert "not delivered  10  (10 failed, 0 not sent)" in result.output
+    run, _ = last_run(db_path)
+    hint = f"10 not delivered. To retry them (what was delivered is not sent again): segdbg replay --resume {run['id']}"
+    assert hint in result.output
+
+
+def test_an_unreachable_target_counts_only_the_event_tried(capture: Path) -> None:
+    """A closed port, one event per request: one event was tried, two never sent; the command to continue follows."""
+    result = replay(capture, "--to", closed_port_url(), "--retries", "0", "--no-batch")
+    assert result.exit_code == 4
+    assert "1 of 3 events attempted" in result.output
+    assert "not delivered  3  (1 failed, 2 not sent)" in result.output
+    run, _ = last_run(capture)
+    assert (
+        "The target could not be reached: 3 not delivered. To continue (what was delivered is not sent again): "
+        f"segdbg replay --resume {run['id']} --db {capture}"
+    ) in result.output
+
+
+def test_the_command_to_continue_asks_for_the_write_key_again(capture: Path) -> None:
+    """A run sent with --write-key: the key is not printed (nor stored); the command asks for it again."""
+    result = replay(capture, "--to", closed_port_url(), "--retries", "0", "--write-key", "wk_secret_123")
+    assert result.exit_code == 4
+    run, _ = last_run(capture)
+    assert (
+        f"segdbg replay --resume {run['id']} --db {capture} --write-key KEY with the same --write-key" in result.output
+    )
+    assert "wk_secret_123" not in result.output

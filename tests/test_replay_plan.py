@@ -25,7 +25,7 @@ from debugger.core.replay.planning import (
     request_body,
     shift_delta,
 )
-from debugger.core.replay.report import Tally, junit_xml, percentile
+from debugger.core.replay.report import Tally, junit_xml, percentile, summary_lines
 from debugger.core.replay.retry import (
     DELIVERED,
     FAILED,
@@ -307,3 +307,23 @@ def test_junit_escapes_payload_text() -> None:
     assert suite is not None
     assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("3", "1", "1")
     assert "\\x1b" in (suite.find("testcase").get("name") or "")  # type: ignore[union-attr]
+
+
+def test_rate_is_over_events_sent_and_what_is_left_is_counted() -> None:
+    """An interrupted run of 10: 2 delivered and 4 failed in 2 s is 3 events/s, with 4 left; events
+    delivered before a resume are in the counts, not in the rate."""
+    tally = Tally(planned=10)
+    tally.add_request("delivered", 2, 1, 10.0, None, None)
+    tally.add_request("failed", 4, 1, 10.0, None, "HTTP 400")
+    summary = tally.summary(2.0)
+    assert (summary["attempted"], summary["left"], summary["events_per_s"]) == (6, 4, 3.0)
+    lines = summary_lines(summary, "http://t")
+    assert lines[0] == "Replay to http://t: 6 of 10 events attempted in 2.00 s (3 events/s)"
+    assert "  left           4  (not sent yet: --resume sends them)" in lines
+    resumed = Tally(planned=10, delivered=6, already=6)
+    resumed.add_request("delivered", 4, 1, 10.0, None, None)
+    summary = resumed.summary(1.0)
+    assert (summary["attempted"], summary["left"], summary["events_per_s"], summary["delivered"]) == (4, 0, 4.0, 10)
+    assert summary_lines(summary, "http://t")[0] == (
+        "Replayed 4 events to http://t in 1.00 s (4 events/s); 6 delivered before it was resumed"
+    )

@@ -54,3 +54,114 @@ def parse_query(text: str | None) -> Query:
         shown = inert(text or "", 200)
         pointer = " " * min(exc.start, len(shown)) + "^" * max(1, min(exc.end, len(shown)) - exc.start)
         raise click.UsageError(f"bad query: {exc.message}\n  {shown}\n  {pointer}") from exc
+
+
+def join_words(words: tuple[str, ...] | list[str]) -> str:
+    """The query text from its shell words (docs/search.md, "Terms on the command line").
+
+    One word that does not start with ``-`` is the query as written (``'type:track checkout'``).
+    Otherwise each word is a term, or a whole quoted query: a word the shell unquoted, one term
+    with spaces and no quotes left (``event:Order Completed``, ``-Order Completed``), is quoted
+    again (``event:"Order Completed"``, ``-"Order Completed"``); a word holding several terms
+    (``'type:track after:1h'``) is kept as written.
+    """
+    if len(words) == 1 and not words[0].startswith("-"):
+        return words[0]
+    return " ".join(_requoted(word) for word in words)
+
+
+def _requoted(word: str) -> str:
+    if '"' in word or not any(ch.isspace() for ch in word):
+        return word
+    if any(":" in piece or piece.startswith("-") for piece in word.split()[1:]):
+        return word  # several terms in one quoted word
+    sign, body = ("-", word[1:]) if word.startswith("-") else ("", word)
+    field, sep, value = body.partition(":")
+    if sep and field and not any(ch.isspace() for ch in field):
+        return f'{sign}{field}:"{value}"'
+    return f'{sign}"{body}"'
+
+
+def query_argument(*, required: bool = False) -> Callable[[F], F]:
+    """The QUERY argument: any number of words (a negated ``-term`` among them), joined into one query string.
+
+    Use it with ``cls=QueryCommand``, which reads a ``-term`` as a word of QUERY, never as an option.
+    """
+
+    def joined(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> str:
+        return join_words(value) if value else ""
+
+    return click.argument("query", nargs=-1, required=required, callback=joined)
+
+
+class QueryCommand(click.Command):
+    """A command with a QUERY whose terms may start with ``-`` (a negation): never read as an option.
+
+    Before click parses, every word that is not an option or an option's value goes after ``--``,
+    in order: ``events -type:track --limit 5`` is ``events --limit 5 -- -type:track``. A word is an
+    option when it is one of the command's own (``--limit``, ``--limit=5``, ``-h``, a short option
+    with its value attached like ``-oplan.yaml``); anything else starting with ``-`` is a query term.
+    A word starting with ``--`` is always an option, so a typo (``--limt``) still gets click's hint.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, query_words_last(args, self.get_params(ctx)))
+
+
+def query_words_last(args: list[str], params: list[click.Parameter]) -> list[str]:
+    """``args`` with the options first and every QUERY word after ``--`` (see :class:`QueryCommand`)."""
+    values: dict[str, int | None] = {}  # option name → values it takes (None: an optional value)
+    for param in params:
+        if isinstance(param, click.Option):
+            takes = 0 if param.is_flag or param.count else param.nargs
+            for name in (*param.opts, *param.secondary_opts):
+                values[name] = None if getattr(param, "_flag_needs_value", False) else takes
+    options: list[str] = []
+    words: list[str] = []
+    index = 0
+    while index < len(args):
+        word = args[index]
+        index += 1
+        if word == "--":
+            words.extend(args[index:])
+            break
+        name = word.split("=", 1)[0] if word.startswith("--") else word
+        if word.startswith("--") or name in values:
+            options.append(word)
+            if name in values and "=" not in word:
+                given = values[name]
+                if given is None:  # an optional value: taken unless the next word looks like an option
+                    given = int(index < len(args) and not args[index].startswith("-"))
+                options.extend(args[index : index + given])
+                index += given
+        elif word.startswith("-") and len(word) > 1 and _short_options(word, values):
+            options.append(word)
+        else:
+            words.append(word)
+    return options + (["--", *words] if words else [])
+
+
+def _short_options(word: str, values: dict[str, int | None]) -> bool:
+    """``-oFILE`` (a short option with its value attached) or ``-yq`` (short flags together)."""
+    if any(ch in word for ch in ':"'):
+        return False
+    if values.get(word[:2], 0) != 0:
+        return True
+    return all(values.get(f"-{ch}") == 0 for ch in word[1:])
+
+
+def include_problems_option(what: str) -> Callable[[F], F]:
+    """``--include-problems`` (alias ``--all``): lift the default view of accepted events only (docs/search.md).
+
+    Args:
+        what: the verb for the help, e.g. "List" or "Count".
+    """
+    return click.option(
+        "--include-problems",
+        "--all",
+        "show_all",
+        is_flag=True,
+        help=f"{what} invalid and duplicate events (and rejected requests) too, which Segment would drop; by default "
+        "only accepted events count, and a status: term lifts that as well. --all is an alias: it means every "
+        "status, not every row.",
+    )

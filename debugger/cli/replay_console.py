@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shlex
 import signal
 import sys
 from contextlib import closing
@@ -28,7 +29,7 @@ from debugger.cli.options import resolve_db
 from debugger.core.exitcode import ExitCode
 from debugger.core.pretty.render import inert
 from debugger.core.replay.planning import ReplayRequest, request_body
-from debugger.core.replay.report import Tally, junit_xml, summary_lines
+from debugger.core.replay.report import DELIVERED, Tally, junit_xml, summary_lines
 from debugger.replay.config import RunConfig
 from debugger.replay.delivery import Deliverer
 from debugger.replay.resume import Complete, NotResumable, load
@@ -74,8 +75,33 @@ def run_replay(config: RunConfig, report_file: Path | None, junit_file: Path | N
     if outcome.record_error:
         click.echo(f"warning: some deliveries could not be recorded in {config.db}: {outcome.record_error}", err=True)
     click.echo(f"Run #{outcome.run_id} recorded in {config.db} ({outcome.status}).", err=True)
+    hint = continue_hint(outcome, config)
+    if hint:
+        click.echo(hint, err=True)
     _write_reports(config.db, outcome.run_id, report_file, junit_file)
     return outcome.exit_code if outcome.status != "interrupted" else int(ExitCode.INTERRUPTED)
+
+
+def continue_hint(outcome: RunOutcome, config: RunConfig) -> str | None:
+    """How to continue a run that did not deliver everything: what is left, and the command that sends it."""
+    summary = outcome.summary
+    left, failed = summary.get("left", 0), summary["not_delivered"]
+    if outcome.status == DELIVERED or not (left or failed):
+        return None
+    command = ["segdbg", "replay", "--resume", str(outcome.run_id)]
+    if config.db != resolve_db(None):
+        command += ["--db", str(config.db)]
+    if config.options.write_key is not None:
+        command += ["--write-key", "KEY"]
+    parts = [f"{left:,} not sent yet"] * bool(left) + [f"{failed:,} not delivered"] * bool(failed)
+    why = {"interrupted": "Interrupted", "unreachable": "The target could not be reached"}.get(outcome.status, "")
+    return (
+        (f"{why}: " if why else "")
+        + " and ".join(parts)
+        + f". To {'retry them' if outcome.status == 'failed' else 'continue'} (what was delivered is not sent again): "
+        + shlex.join(command)
+        + (" with the same --write-key" if config.options.write_key is not None else "")
+    )
 
 
 FIRST_FAILURES = 5
@@ -150,7 +176,7 @@ def dry_run(config: RunConfig) -> None:
 RESUME_OPTIONS = ("write_key", "report_file", "junit_file", "dry_run", "resume", "retries", "backoff", "timeout")
 
 
-def resume(query: tuple[str, ...], url: str | None, db: Path | None, opts: dict[str, Any]) -> None:
+def resume(query: str, url: str | None, db: Path | None, opts: dict[str, Any]) -> None:
     """Continue a recorded run: its own target, selection and options."""
     context = click.get_current_context()
     given = [

@@ -13,7 +13,7 @@ from typing import Any
 import click
 import orjson
 
-from debugger.cli.options import db_option, resolve_db
+from debugger.cli.options import QueryCommand, db_option, query_argument, resolve_db
 from debugger.cli.selection import parse_query, progress, select
 from debugger.core.exitcode import ExitCode
 from debugger.core.lint.finding import CATEGORIES, PLAN, PROTOCOL, Finding
@@ -92,8 +92,8 @@ def _label(row: Mapping[str, Any]) -> str:
     return f"{row['name']} ({kind.lower()})" if row.get("name") else kind
 
 
-@click.command("check")
-@click.argument("query", required=False)
+@click.command("check", cls=QueryCommand)
+@query_argument()
 @db_option
 @click.option(
     "--plan",
@@ -142,7 +142,7 @@ def _label(row: Mapping[str, Any]) -> str:
     help="Properties missing from the plan are not violations.",
 )
 def command(
-    query: str | None,
+    query: str,
     db: Path | None,
     plan_path: Path | None,
     fmt: str,
@@ -168,6 +168,7 @@ def command(
     Examples:
       segdbg check                                  # everything, all rules
       segdbg check 'event:"Order Completed"'        # one event (QUERY: the filter language)
+      segdbg check -type:track                      # all but tracks (-term negates; never an option)
       segdbg check --plan plan.yaml                 # plan violations and dropped events
       segdbg check --plan plan.yaml --rules all     # ... plus strict, semantic and naming
       segdbg check --ignore naming --format jsonl   # machine-readable, no naming lint

@@ -11,7 +11,7 @@ import click
 import orjson
 
 from debugger.cli.commands.send import collect_files
-from debugger.cli.options import db_option, resolve_db
+from debugger.cli.options import db_option, include_problems_option, resolve_db
 from debugger.core.diff import NOISE, CaptureDiff, RunDiff, Shape, compare_runs, compare_shapes
 from debugger.core.exitcode import ExitCode
 from debugger.core.pretty.render import inert
@@ -92,11 +92,9 @@ def _record(record: object, origin: str, all_statuses: bool, problems: list[str]
 @click.option(
     "--ignore", multiple=True, metavar="PATH", help="Another field to ignore, e.g. context.userAgent (repeatable)."
 )
-@click.option(
-    "--all", "all_statuses", is_flag=True, help="Include invalid and duplicate events (only accepted ones by default)."
-)
+@include_problems_option("Compare")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def command(a: str, b: str, db: Path | None, ignore: tuple[str, ...], all_statuses: bool, fmt: str) -> None:
+def command(a: str, b: str, db: Path | None, ignore: tuple[str, ...], show_all: bool, fmt: str) -> None:
     """Compare two captures, or two replay runs; exit 3 when they differ.
 
     A capture is a segdbg database, a JSON or NDJSON file (`segdbg events --format jsonl`
@@ -126,7 +124,7 @@ def command(a: str, b: str, db: Path | None, ignore: tuple[str, ...], all_status
                 raise click.BadParameter(f"{spec}: no such file or folder")
             shape = Shape(ignore=NOISE | frozenset(ignore))
             try:
-                for message in messages_in(path, all_statuses=all_statuses, problems=problems):
+                for message in messages_in(path, all_statuses=show_all, problems=problems):
                     shape.add(message)
             except OSError as exc:
                 raise click.ClickException(f"cannot read {spec}: {exc}") from exc

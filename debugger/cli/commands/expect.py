@@ -12,7 +12,15 @@ import click
 import orjson
 
 from debugger.cli.client import ApiError, Unreachable, call
-from debugger.cli.options import db_option, parse_query, resolve_db, url_option
+from debugger.cli.options import (
+    QueryCommand,
+    db_option,
+    include_problems_option,
+    parse_query,
+    query_argument,
+    resolve_db,
+    url_option,
+)
 from debugger.core.exitcode import ExitCode
 from debugger.core.query.plan import view_statuses
 
@@ -20,8 +28,8 @@ from debugger.core.query.plan import view_statuses
 POLL_CHUNK = 60.0
 
 
-@click.command("expect")
-@click.argument("query")
+@click.command("expect", cls=QueryCommand)
+@query_argument(required=True)
 @click.option("--count", type=click.IntRange(min=0), default=None, help="Exactly N matching events.")
 @click.option("--at-least", type=click.IntRange(min=0), default=None, help="At least N matching events (default: 1).")
 @click.option(
@@ -34,9 +42,7 @@ POLL_CHUNK = 60.0
     show_default=True,
     help="Seconds to wait for the condition.",
 )
-@click.option(
-    "--all", "show_all", is_flag=True, help="Count invalid and duplicate events too (a status: term does the same)."
-)
+@include_problems_option("Count")
 @db_option
 @url_option
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout (matches, closest misses).")
@@ -56,9 +62,10 @@ def command(
     Blocks until the condition holds (at least 1 match by default), then exits at once — no
     sleeps needed around it. It wakes on every commit: on --db by watching the SQLite file,
     on --url through the server's long-poll API. Like `segdbg events`, invalid and duplicate
-    events do not count unless the query has a status: term or --all is given; the failure
-    message shows them among the closest events, with the terms each one fails. Relative
-    times (after:5m) count back from when expect started.
+    events do not count unless the query has a status: term or --include-problems is given;
+    the failure message shows them among the closest events, with the terms each one fails.
+    Relative times (after:5m) count back from when expect started. A term may start with -
+    to negate it (expect -has:userId --none).
 
     \b
     Exit codes: 0 the condition holds · 2 bad query/options · 3 it did not hold in time
@@ -69,6 +76,7 @@ def command(
       segdbg expect 'event:"Order Completed" properties.total:>100'
       segdbg expect 'type:identify user:u_42' --count 1 --timeout 30
       segdbg expect status:invalid --none
+      segdbg expect -has:userId -has:anonymousId --none --include-problems
       segdbg expect 'event:"Signed Up"' --url http://127.0.0.1:8088
     """
     # Lazily: the store loads sqlite_utils (kept off `segdbg --help`, which imports every command).

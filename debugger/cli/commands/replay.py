@@ -11,7 +11,7 @@ import click
 import orjson
 
 from debugger.cli import replay_console
-from debugger.cli.options import db_option, resolve_db
+from debugger.cli.options import QueryCommand, db_option, query_argument, resolve_db
 from debugger.core.query import language as query
 from debugger.core.query.plan import view_statuses
 from debugger.core.replay.planning import DEFAULT_BATCH_SIZE, KEEP, SHIFT, ReplayOptions
@@ -20,19 +20,6 @@ from debugger.core.replay.selection import REPLAYABLE, Selection
 from debugger.replay.config import RunConfig
 
 PACED_CONCURRENCY = 8
-
-
-def join_query(words: tuple[str, ...]) -> str | None:
-    """The query from its shell words: a word the shell unquoted is quoted again (``event:"A B"``)."""
-    parts = []
-    for word in words:
-        if any(ch.isspace() for ch in word) and not word.endswith('"'):
-            field, sep, value = word.partition(":")
-            simple = sep and field and not any(ch.isspace() for ch in field) and '"' not in field
-            parts.append(f'{field}:"{value}"' if simple else f'"{word}"')
-        else:
-            parts.append(word)
-    return " ".join(parts) or None
 
 
 def target_root(url: str) -> str:
@@ -68,8 +55,8 @@ def parse_id_map(pairs: tuple[str, ...], file: Path | None) -> dict[str, str]:
     return mapping
 
 
-@click.command("replay")
-@click.argument("query", nargs=-1)
+@click.command("replay", cls=QueryCommand)
+@query_argument()
 @click.option(
     "--to",
     "url",
@@ -193,11 +180,11 @@ def parse_id_map(pairs: tuple[str, ...], file: Path | None) -> dict[str, str]:
     metavar="S",
     help="Seconds one attempt may take.",
 )
-def command(query: tuple[str, ...], url: str | None, db: Path | None, **opts: Any) -> None:
+def command(query: str, url: str | None, db: Path | None, **opts: Any) -> None:
     """Resend stored events to a Segment-compatible endpoint, in capture order.
 
     QUERY selects events with the filter language (type:track event:"Order Completed"
-    user:u1 after:2h properties.plan:pro ...); only
+    user:u1 after:2h properties.plan:pro ...; -term negates); only
     events segdbg accepted are replayed unless the query has a status: term. Events go in batches to /v1/batch (or one per request
     with --no-batch), with each event's own write key, the client's original timestamp and
     a fresh sentAt, so the target enriches them as it would the original client's.
@@ -207,6 +194,8 @@ def command(query: tuple[str, ...], url: str | None, db: Path | None, **opts: An
     run:last`). Exits 0 when everything was delivered, 3 when some events were not,
     4 when the target cannot be reached.
 
+    The summary rates every event sent (delivered or failed) over the time taken. A run that
+    stopped early says how many events are left and prints the command that continues it.
     A run that was interrupted (Ctrl-C, a CI timeout, even SIGKILL) continues with
     --resume [RUN|last]: same target, selection and options; events recorded as delivered
     are not sent again (one acknowledged in the last instant before a kill may be, with
@@ -217,6 +206,7 @@ def command(query: tuple[str, ...], url: str | None, db: Path | None, **opts: An
       segdbg replay --to http://127.0.0.1:9000
       segdbg replay 'event:"Order Completed"' --to https://staging.example.com --new-message-ids
       segdbg replay type:track after:1h --to http://127.0.0.1:9000 --write-key wk_staging
+      segdbg replay -type:identify --to http://127.0.0.1:9000   # all but identify calls
       segdbg replay status:invalid --to http://127.0.0.1:9000   # resend what segdbg flagged
       segdbg replay --to http://127.0.0.1:9000 --speed 1 --max-gap 5 --timestamps shift
       segdbg replay --to http://127.0.0.1:9000 --rate 50 --junit replay.xml --report replay.json
@@ -237,7 +227,7 @@ def command(query: tuple[str, ...], url: str | None, db: Path | None, **opts: An
     if opts["max_gap"] is not None and opts["speed"] is None:
         raise click.UsageError("--max-gap caps the original gaps, so it needs --speed.")
     root = target_root(url)
-    text = join_query(query)
+    text = query or None
     options = ReplayOptions(
         batch=not opts["no_batch"],
         batch_size=opts["batch_size"],

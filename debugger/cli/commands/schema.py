@@ -9,7 +9,7 @@ from typing import Any
 import click
 import orjson
 
-from debugger.cli.options import db_option, resolve_db
+from debugger.cli.options import QueryCommand, db_option, query_argument, resolve_db
 from debugger.cli.selection import parse_query, progress, select
 from debugger.core.lint.inventory import Inventory
 from debugger.core.pretty.render import inert
@@ -17,8 +17,8 @@ from debugger.core.pretty.render import inert
 FORMATS = ("table", "json", "plan")
 
 
-@click.command("schema")
-@click.argument("query", required=False)
+@click.command("schema", cls=QueryCommand)
+@query_argument()
 @db_option
 @click.option(
     "--format",
@@ -35,7 +35,7 @@ FORMATS = ("table", "json", "plan")
     default=None,
     help="Write to this file instead of standard output.",
 )
-def command(query: str | None, db: Path | None, fmt: str, output: Path | None) -> None:
+def command(query: str, db: Path | None, fmt: str, output: Path | None) -> None:
     """Show what the captured events look like, per source and event.
 
     For every source (write key) and event: how many, first and last seen, and for each
@@ -48,6 +48,7 @@ def command(query: str | None, db: Path | None, fmt: str, output: Path | None) -
     Examples:
       segdbg schema
       segdbg schema 'type:track' --format json
+      segdbg schema -type:identify                   # all but identify calls (-term negates)
       segdbg schema --format plan -o tracking-plan.yaml
       segdbg check --plan tracking-plan.yaml
     """

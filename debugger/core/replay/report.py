@@ -54,6 +54,16 @@ class Tally:
         """Events that did not reach the target: failed or never sent."""
         return self.failed + self.not_sent
 
+    @property
+    def attempted(self) -> int:
+        """Events this invocation sent in a request, whatever the answer (delivered or failed)."""
+        return self.delivered - self.already + self.failed
+
+    @property
+    def left(self) -> int:
+        """Planned events with no outcome yet: an interrupted run did not get to them (``--resume`` sends them)."""
+        return max(0, self.planned - self.done) if self.planned is not None else 0
+
     def add_request(
         self,
         outcome: str,
@@ -90,6 +100,10 @@ class Tally:
         """The numbers a run is judged by (stored in ``runs`` and printed)."""
         return {
             "total": self.done,
+            "planned": self.planned if self.planned is not None else self.done,
+            "already": self.already,
+            "attempted": self.attempted,
+            "left": self.left,
             "delivered": self.delivered,
             "not_delivered": self.not_delivered,
             "failed": self.failed,
@@ -97,7 +111,8 @@ class Tally:
             "retried": self.retried,
             "requests": self.requests,
             "duration_s": round(seconds, 3),
-            "events_per_s": round((self.delivered - self.already) / seconds, 1) if seconds > 0 else None,
+            # Over every event sent, not only those delivered: a failing target answers fast too.
+            "events_per_s": round(self.attempted / seconds, 1) if seconds > 0 else None,
             "p50_ms": _round(percentile(self.latencies, 0.50)),
             "p95_ms": _round(percentile(self.latencies, 0.95)),
             "p99_ms": _round(percentile(self.latencies, 0.99)),
@@ -112,15 +127,32 @@ def _round(value: float | None) -> float | None:
 
 
 def summary_lines(summary: Mapping[str, Any], target: str) -> list[str]:
-    """The summary printed after a run, one fact per line."""
+    """The summary printed after a run, one fact per line.
+
+    The rate is over the events sent (delivered or failed) in the time taken. A run that did not
+    deliver everything says how many of the planned events it sent, and how many are left.
+    """
+    planned = summary.get("planned", summary["total"]) - summary.get("already", 0)
+    attempted = summary.get("attempted", summary["delivered"])
+    left = summary.get("left", 0)
+    rate = summary.get("events_per_s")
+    complete = not summary["not_delivered"] and not left
+    head = (
+        f"Replayed {attempted:,} events to {target} in"
+        if complete
+        else f"Replay to {target}: {attempted:,} of {planned:,} events attempted in"
+    )
     lines = [
-        f"Replayed {summary['total']:,} events to {target} in {summary['duration_s']:.2f} s"
-        + (f" ({summary['events_per_s']:,.0f} events/s)" if summary.get("events_per_s") else ""),
+        f"{head} {summary['duration_s']:.2f} s"
+        + (f" ({rate:,.0f} events/s)" if rate else "")
+        + (f"; {summary['already']:,} delivered before it was resumed" if summary.get("already") else ""),
         f"  delivered      {summary['delivered']:,}",
         f"  not delivered  {summary['not_delivered']:,}"
         + (f"  ({summary['failed']:,} failed, {summary['not_sent']:,} not sent)" if summary["not_delivered"] else ""),
-        f"  retried        {summary['retried']:,}",
     ]
+    if left:
+        lines.append(f"  left           {left:,}  (not sent yet: --resume sends them)")
+    lines.append(f"  retried        {summary['retried']:,}")
     if summary.get("p50_ms") is not None:
         lines.append(
             f"  latency        p50 {summary['p50_ms']:.1f} ms · p95 {summary['p95_ms']:.1f} ms · "
