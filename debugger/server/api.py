@@ -21,7 +21,10 @@ from typing import Any
 
 from aiohttp import web
 
+from debugger.core.lint.finding import summary_mark
+from debugger.core.lint.linter import for_plan
 from debugger.core.pretty.export import export_record, safe_json
+from debugger.core.pretty.render import status_text
 from debugger.core.query import language as q
 from debugger.core.query.plan import view_statuses
 from debugger.server.addresses import host_allowed
@@ -159,6 +162,17 @@ async def _not_here(request: web.Request) -> web.StreamResponse:
     )
 
 
+#: The lint every view applies, so the API, `segdbg events` and the TUI agree on an event's problems.
+_LINTER = for_plan(None)
+
+
+def _judged(event: dict[str, Any]) -> dict[str, Any]:
+    """An export record with ``findings`` (stored problems, then lint) and ``mark``, the TUI's status cell."""
+    findings = _LINTER.event(event)
+    mark = summary_mark(findings)[0] if event["status"] == "ok" else ""
+    return {**export_record(event), "findings": [f.to_dict() for f in findings], "mark": mark or status_text(event)}
+
+
 async def _events(request: web.Request) -> web.StreamResponse:
     query = _query(request)
     after = _number(request, "after", 0, 0, 2**63 - 1)
@@ -175,7 +189,7 @@ async def _events(request: web.Request) -> web.StreamResponse:
             events, top = events_page(
                 conn, query=query, now=now, statuses=statuses, after_id=after, limit=limit, newest=newest
             )
-            return [export_record(e) for e in events], top
+            return [_judged(e) for e in events], top
         finally:
             conn.close()
 
@@ -207,7 +221,7 @@ async def _event(request: web.Request) -> web.StreamResponse:
             event = get_event(conn, event_id)
             if event is None:
                 return None
-            record = export_record(event)
+            record = _judged(event)
             http = get_request(conn, record["request_id"]) if record["request_id"] is not None else None
             if http is not None:
                 http.pop("body", None)  # only rejected requests keep one, and it can be 1 MB

@@ -10,15 +10,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from debugger.core.lint.checker import CompiledPlan
 from debugger.core.lint.finding import Finding
-from debugger.core.lint.linter import LintConfig, Linter
+from debugger.core.lint.linter import for_plan
 from debugger.store.planfile import PlanWatcher, load
-
-
-def _linter(plan: CompiledPlan | None) -> Linter:
-    naming = plan.plan.naming if plan is not None else {}
-    return Linter(LintConfig(event_case=naming.get("events", "title"), key_case=naming.get("keys", "snake")), plan)
 
 
 class LintState:
@@ -37,7 +31,7 @@ class LintState:
         if plan is not None and self.watcher is not None:
             compiled = load(plan)  # raises PlanError: the CLI reports it before the TUI starts
             self.watcher.current()
-        self.linter = _linter(compiled)
+        self.linter = for_plan(compiled)
         self.version = self.watcher.version if self.watcher is not None else 0
 
     @property
@@ -63,6 +57,6 @@ class LintState:
         if (self.watcher.version, self.watcher.error) == before:
             return False
         if self.watcher.version != self.version:
-            self.linter = _linter(plan)  # one reference swap: the UI thread sees the old or the new linter
+            self.linter = for_plan(plan)  # one reference swap: the UI thread sees the old or the new linter
             self.version = self.watcher.version
         return True

@@ -241,18 +241,31 @@ def _table(events: Iterable[dict[str, Any]], searched: bool, *, fixed: int | Non
     from rich.table import Table
     from rich.text import Text
 
+    # Lazily: the linter loads the Segment Spec tables (kept off `segdbg --help`).
+    from debugger.core.lint.finding import summary_mark
+    from debugger.core.lint.linter import for_plan
+
+    linter = for_plan(None)
+
     def cells(event: dict[str, Any]) -> tuple[Text, ...]:
         return (
             Text(("📌 " if event.get("pinned") else "") + str(event["id"])),
             Text(event["received_at"][:23].replace("T", " ")),
-            Text(
-                inert((event["type"] or ("rejected" if event["status"] == "rejected" else "?")).upper(), 12)
-            ),  # an invalid message's type is payload text
+            # An invalid message's type is payload text; a rejected request has none.
+            Text(inert((event["type"] or ("rejected" if event["status"] == "rejected" else "?")).upper(), 12)),
             Text(inert(event_label(event), 48)),
             Text(inert(event_user(event), 28)),
             Text(inert(event["write_key"] or "", 20)),
-            Text(inert(status_text(event), 40)),
+            Text(inert(status(event), 40)),
         )
+
+    def status(event: dict[str, Any]) -> str:
+        # The TUI's status cell: for an accepted event, lint findings too (docs/tui.md, the stream).
+        if event["status"] == "ok":
+            mark, _ = summary_mark(linter.event(event))
+            if mark:
+                return mark
+        return status_text(event)
 
     def table(widths: list[int] | None, header: bool = True) -> Any:
         new = Table(box=None, header_style="bold", pad_edge=False, show_header=header)

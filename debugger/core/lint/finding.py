@@ -9,7 +9,7 @@ event can be listed, filtered and exported in one shape.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,6 +68,20 @@ def from_problem(problem: Mapping[str, Any]) -> Finding:
         severity=str(problem.get("severity", ERROR)),
         category=PROTOCOL,
     )
+
+
+#: The status mark of each severity, as the stream, `segdbg events` and `check` show it.
+SEVERITY_MARK = {ERROR: "✗", WARNING: "⚠", INFO: "·"}
+
+
+def summary_mark(findings: Sequence[Finding]) -> tuple[str, str]:
+    """An event's status cell from its findings, the worst first: ``("⚠ traits_on_track +1", "warning")``
+    (``("", "")`` for none). The TUI stream, `segdbg events` and the API say the same (docs/tui.md)."""
+    if not findings:
+        return "", ""
+    worst = min(findings, key=lambda f: SEVERITIES.index(f.severity) if f.severity in SEVERITIES else len(SEVERITIES))
+    more = f" +{len(findings) - 1}" if len(findings) > 1 else ""
+    return f"{SEVERITY_MARK.get(worst.severity, '•')} {worst.code}{more}", worst.severity
 
 
 _PLAIN_KEY = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$-]*$")

@@ -137,6 +137,13 @@ class Linter:
         return sorted(found, key=lambda f: order.get(f.category, len(order)))
 
 
+def for_plan(plan: CompiledPlan | None) -> Linter:
+    """The linter every view uses: the plan's naming conventions (Title Case events and snake_case
+    keys without one), so the TUI, `segdbg events`, the API and `check` judge an event alike."""
+    naming = plan.plan.naming if plan is not None else {}
+    return Linter(LintConfig(event_case=naming.get("events", "title"), key_case=naming.get("keys", "snake")), plan)
+
+
 def strict(stored: Mapping[str, Any]) -> list[Finding]:
     """Strict-mode findings: accepted by Segment, then dropped or mangled downstream."""
     found: list[Finding] = []

@@ -9,7 +9,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from debugger.core.lint.finding import CATEGORIES, Finding
+from debugger.core.lint.finding import CATEGORIES, Finding, summary_mark
 from debugger.core.pretty.render import inert
 
 MARK = {"error": ("✗", "bold red"), "warning": ("⚠", "yellow"), "info": ("·", "cyan")}
@@ -76,14 +76,5 @@ def _verdict(event: dict[str, Any], findings: Sequence[Finding]) -> Text:
 
 def lint_mark(findings: Sequence[Finding]) -> tuple[str, str]:
     """The stream's status cell for an event's findings: ``("⚠ traits_on_track +1", "yellow")``."""
-    if not findings:
-        return "", ""
-    worst = min(
-        findings,
-        key=lambda f: (
-            ("error", "warning", "info").index(f.severity) if f.severity in ("error", "warning", "info") else 3
-        ),
-    )
-    mark, style = MARK.get(worst.severity, ("•", ""))
-    more = f" +{len(findings) - 1}" if len(findings) > 1 else ""
-    return f"{mark} {worst.code}{more}", style
+    text, severity = summary_mark(findings)
+    return text, MARK.get(severity, ("•", ""))[1] if text else ""
