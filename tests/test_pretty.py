@@ -369,7 +369,7 @@ def test_curl_for_a_message_that_is_not_a_call_posts_a_batch_item() -> None:
     row = {"stored": event.stored, "raw": orjson.loads(event.raw), "write_key": "k", "library_name": "analytics-python"}
     for dialect in pretty.DIALECTS:
         text = pretty.render_call(row, dialect)
-        assert "/v1/batch" in text and '"type":"foo"' in text
+        assert "/v1/batch" in text and '"type": "foo"' in text
 
 
 def test_golden_track_in_each_dialect() -> None:
@@ -394,7 +394,12 @@ def test_golden_track_in_each_dialect() -> None:
         "analytics-kotlin": '// userId "u1"\nanalytics.track(\n    name = "Order Completed",\n    properties = buildJsonObject {\n        put("revenue", 12.5)\n        put("currency", "USD")\n    },\n)',
         "analytics-php": 'Segment::track([\n    "userId" => "u1",\n    "event" => "Order Completed",\n    "properties" => ["revenue" => 12.5, "currency" => "USD"]\n]);',
         "analytics-java": 'analytics.enqueue(TrackMessage.builder("Order Completed")\n        .userId("u1")\n        .properties(Map.of("revenue", 12.5, "currency", "USD")));',
-        "curl": 'curl \'http://127.0.0.1:8088/v1/track\' \\\n  -u \'wk:\' \\\n  -H \'Content-Type: application/json\' \\\n  --data-raw \'{"type":"track","event":"Order Completed","userId":"u1","properties":{"revenue":12.5,"currency":"USD"},"integrations":{"All":true}}\'',
+        "curl": "curl 'http://127.0.0.1:8088/v1/track' \\\n  -u 'wk:' \\\n  -H 'Content-Type: application/json' \\\n"
+        "  --data-raw '{\n"
+        '  "type": "track",\n  "event": "Order Completed",\n  "userId": "u1",\n'
+        '  "properties": {\n    "revenue": 12.5,\n    "currency": "USD"\n  },\n'
+        '  "integrations": {\n    "All": true\n  }\n'
+        "}'",
     }
     for dialect, text in golden.items():
         assert pretty.render_call(event, dialect) == text, dialect

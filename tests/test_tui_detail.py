@@ -425,3 +425,35 @@ async def test_a_taller_or_shorter_detail_resizes_its_scroll_bar_without_a_layou
             await pilot.press("down")  # Long again: the bar comes back
             await settled_on('event="Long"')
             assert code.show_vertical_scrollbar
+
+
+async def test_the_detail_shows_everything(db_path: Path) -> None:
+    """Issue 15 item 4: a long value wraps instead of being cut at the edge; the curl body is laid out
+    over lines; Raw shows the message as received and as stored (r) and names what the server
+    changed; HTTP shows the body segdbg answered."""
+    long_value = "x" * 300 + "END"
+    fill(db_path, [message_request({"type": "track", "event": "E", "userId": "u", "properties": {"long": long_value}})])
+    app = make_app(db_path)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(pilot)
+        view = main_screen(app).query_one("#detail-pretty")
+        lines = [strip.text for strip in view._lines]
+        assert max(len(line) for line in lines) <= 100
+        assert "END" in "".join(lines)  # the end of a 300-character value is on screen, wrapped
+        assert any(line.strip() == '"event": "E",' for line in lines)  # one value a line
+        detail = _detail(app)
+        await pilot.press("2")
+        await settle(pilot)
+        bar = str(detail.query_one("#raw-bar").render())
+        assert "as stored" in bar and "+receivedAt" in bar and "+messageId" in bar
+        tree = detail.query_one(JsonTree)
+        assert any(str(n.label).startswith("receivedAt") for n in tree.root.children)
+        await pilot.press("r")
+        await settle(pilot)
+        assert "as received" in str(detail.query_one("#raw-bar").render())
+        assert not any(str(n.label).startswith("receivedAt") for n in tree.root.children)
+        assert "as received" in str(tree.root.label)
+        await pilot.press("3")
+        await settle(pilot)
+        http_text = plain(detail.query_one("#detail-http").content)
+        assert '{"success":true}' in http_text and "not kept for an accepted request" in http_text

@@ -99,6 +99,35 @@ def status_text(event: Mapping[str, Any]) -> str:
     return f"{mark} {first}{more}"
 
 
+def enrichment(raw: object, stored: object, *, limit: int = 40) -> list[tuple[str, str]]:
+    """What the server changed between the message as received and as stored (docs/protocol.md §4.3):
+    ``("+", path)`` added, ``("~", path)`` changed, ``("-", path)`` removed, in key order, at most ``limit``.
+
+    Objects are compared key by key (``context.ip`` rather than all of ``context``); anything else is
+    compared whole. A ``raw`` that is not an object (a batch item that was not JSON) changed as a whole.
+    """
+    out: list[tuple[str, str]] = []
+
+    def walk(before: object, after: object, path: str) -> None:
+        if len(out) >= limit:
+            return
+        if isinstance(before, dict) and isinstance(after, dict):
+            for key in after:
+                where = f"{path}.{key}" if path else str(key)
+                if key not in before:
+                    out.append(("+", where))
+                else:
+                    walk(before[key], after[key], where)
+                if len(out) >= limit:
+                    return
+            out.extend(("-", f"{path}.{key}" if path else str(key)) for key in before if key not in after)
+        elif before != after:
+            out.append(("~", path or "(message)"))
+
+    walk(raw, stored, "")
+    return out[:limit]
+
+
 def inert_lines(text: str, line_limit: int = 2000) -> str:
     """Multi-line text safe to print: newlines kept, every other control shown as an escape,
     each line bounded to ``line_limit`` characters."""

@@ -22,6 +22,7 @@ HELP = """\
 | `↑` `↓` `g` `G` | move; `G`/`end` goes to the newest and follows it |
 | `1` `2` `3` `4` | Pretty · Raw · HTTP · Problems |
 | `l` | Pretty: next library dialect (the sender's is the default) |
+| `r` | Raw: the message as received ⇄ as stored (the bar names what the server changed) |
 | `enter` | into the detail (fold the Raw tree with `enter`/`space`); `esc` back |
 | `p` or a terminal paste | paste a payload |
 | `c` | copy the event: JSON, Pretty or curl |

@@ -79,6 +79,7 @@ class MainScreen(Screen[None]):
         Binding("2", "tab('raw')", "Raw", show=False),
         Binding("3", "tab('http')", "HTTP", show=False),
         Binding("4", "tab('problems')", "Problems", show=False),
+        Binding("r", "raw_received", "Raw as received/stored", show=False),
         Binding("escape", "back", "Back", show=False),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
@@ -436,6 +437,11 @@ class MainScreen(Screen[None]):
     def action_tab(self, name: str) -> None:
         """Show a detail tab."""
         self.query_one(EventDetail).show_tab(name)
+
+    def action_raw_received(self) -> None:
+        """Raw: the message as received, or as stored (with what the server changed)."""
+        received = self.query_one(EventDetail).toggle_received()
+        self.notify(f"Raw shows the message {'as received' if received else 'as stored'}", timeout=1.5)
 
     def action_dialect(self) -> None:
         """Pretty: the next library dialect."""

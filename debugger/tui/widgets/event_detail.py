@@ -21,8 +21,18 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Static, Tab, TabbedContent, TabPane
 
+from debugger.core.http.wire import SUCCESS_BODY, error_body
 from debugger.core.lint.finding import Finding, from_problem
-from debugger.core.pretty.render import DIALECTS, dialect_for, inert, inert_lines, lexer_for, rejection, render_call
+from debugger.core.pretty.render import (
+    DIALECTS,
+    dialect_for,
+    enrichment,
+    inert,
+    inert_lines,
+    lexer_for,
+    rejection,
+    render_call,
+)
 from debugger.tui.widgets.json_tree import JsonTree
 from debugger.tui.widgets.lines_view import LinesView
 from debugger.tui.widgets.problems import problems_view
@@ -40,10 +50,16 @@ def highlight(code: str, lexer: str) -> Text:
     syntax = Syntax(code, _lexer(lexer), theme="ansi_dark", background_color="default")
     text = syntax.highlight(code)
     text.rstrip()
+    # Syntax crops long lines; a detail view must show all of them (a curl body is one line per value,
+    # but a 300-character string is still one): wrap, folding what has no space to break at.
+    text.no_wrap = False
+    text.overflow = "fold"
     return text
 
 
 SEVERITY = {"error": ("✗", "bold red"), "warning": ("⚠", "yellow")}
+#: How the Raw bar marks what enrichment did: added, changed, removed.
+RAW_CHANGE = {"+": "green", "~": "yellow", "-": "red"}
 
 
 class EventDetail(Vertical):
@@ -66,6 +82,7 @@ class EventDetail(Vertical):
         self.override: str | None = None  # a dialect picked by hand, kept across events
         self.requests: dict[int, dict[str, Any] | None] = {}
         self._rendered: set[str] = set()
+        self.as_received = False  # Raw: the message as received instead of as stored (r)
 
     def compose(self) -> ComposeResult:
         """The four tabs."""
@@ -74,6 +91,7 @@ class EventDetail(Vertical):
                 yield Static("", id="pretty-bar")
                 yield LinesView(id="detail-pretty")
             with TabPane("Raw", id="tab-raw"):
+                yield Static("", id="raw-bar")
                 yield JsonTree(id="detail-raw")
             with TabPane("HTTP", id="tab-http"):
                 yield LinesView(id="detail-http")
@@ -127,6 +145,14 @@ class EventDetail(Vertical):
         self.show_tab("pretty")
         return nxt
 
+    def toggle_received(self) -> bool:
+        """Raw: switch between the message as stored and as received; returns whether it is as received."""
+        self.as_received = not self.as_received
+        self._rendered.discard("raw")
+        self.show_tab("raw")
+        self._draw("raw")
+        return self.as_received
+
     def request_arrived(self, request_id: int, request: dict[str, Any] | None) -> None:
         """The parent loaded a request row."""
         self.requests[request_id] = request
@@ -157,13 +183,7 @@ class EventDetail(Vertical):
         if tab == "pretty":
             self._pretty(event)
         elif tab == "raw":
-            tree = self.query_one("#detail-raw", JsonTree)
-            if event is None:
-                tree.show("(no event selected)", None)
-            elif rejection(event) is not None:
-                tree.show(f"#{event['id']}: the body as received (the request was rejected)", event.get("raw"))
-            else:
-                tree.show(f"#{event['id']} as stored", event.get("stored") or event.get("raw"))
+            self._raw(event)
         elif tab == "http":
             self.query_one("#detail-http", LinesView).show(self._http(event))
         else:
@@ -171,6 +191,38 @@ class EventDetail(Vertical):
             self.query_one("#detail-problems", LinesView).show(
                 problems_view(event, self.findings, lint.plan_name if lint else None)
             )
+
+    def _raw(self, event: dict[str, Any] | None) -> None:
+        tree = self.query_one("#detail-raw", JsonTree)
+        bar = self.query_one("#raw-bar", Static)
+        if event is None:
+            bar.update("", layout=False)
+            tree.show("(no event selected)", None)
+            return
+        if rejection(event) is not None:
+            bar.update(Text("the body as received: the request was rejected, nothing was stored", style="dim"))
+            tree.show(f"#{event['id']}: the body as received", event.get("raw"))
+            return
+        raw, stored = event.get("raw"), event.get("stored")
+        changes = enrichment(raw, stored)
+        line = Text.assemble(
+            ("as received" if self.as_received else "as stored", "bold"),
+            ("   r ", "bold"),
+            ("shows it as stored" if self.as_received else "shows it as received", "dim"),
+        )
+        if changes:
+            line.append("   the server changed: ", style="dim")
+            for index, (op, path) in enumerate(changes[:12]):
+                line.append((" " if index else "") + op + inert(path, 60), style=RAW_CHANGE.get(op, ""))
+            if len(changes) > 12:
+                line.append(f" +{len(changes) - 12} more", style="dim")
+        else:
+            line.append("   stored exactly as received", style="dim")
+        bar.update(line)
+        if self.as_received:
+            tree.show(f"#{event['id']} as received", raw)
+        else:
+            tree.show(f"#{event['id']} as stored", stored or raw)
 
     def _pretty(self, event: dict[str, Any] | None) -> None:
         bar = self.query_one("#pretty-bar", Static)
@@ -261,6 +313,9 @@ def http_view(request: dict[str, Any] | None) -> RenderableType:
     if request.get("code"):
         answer.append(f"  {inert(request['code'], 40)}: {inert(request.get('message') or '', 300)}")
     grid.add_row("response", answer)
+    reply = answer_body(request)
+    if reply:
+        grid.add_row("answered", Text(inert(reply, 600)))
     headers = Table.grid(padding=(0, 1))
     headers.add_column(style="cyan", no_wrap=True)
     headers.add_column()
@@ -274,7 +329,24 @@ def http_view(request: dict[str, Any] | None) -> RenderableType:
             Text("\nbody as received (kept because the request was rejected)", style="bold"),
             Text(inert_lines(preview, 400)),
         ]
+    elif request.get("method") == "POST":
+        parts.append(
+            Text(
+                "\nbody: not kept for an accepted request; its messages are stored (Raw shows each as received)",
+                style="dim",
+            )
+        )
     return Group(*parts)
+
+
+def answer_body(request: dict[str, Any]) -> str:
+    """The body segdbg answered (``""`` when it was not JSON: a pixel's GIF, a settings body)."""
+    status, code = int(request.get("status") or 0), request.get("code")
+    if code and status >= 400:
+        return error_body(str(code), str(request.get("message") or "")).decode()
+    if request.get("method") == "POST" and status == 200:
+        return SUCCESS_BODY.decode()
+    return ""
 
 
 def _relabel(tab: Tab, label: str) -> None:

@@ -32,9 +32,9 @@ def message_body(stored: Mapping[str, Any], raw: Any = None) -> dict[str, Any]:
     return body
 
 
-def json_text(value: Any) -> str:
-    """Compact JSON with every unsafe character written as a ``\\uXXXX`` escape."""
-    text = orjson.dumps(value).decode()
+def json_text(value: Any, *, indent: bool = False) -> str:
+    """JSON (compact, or indented by two spaces) with every unsafe character written as a ``\\uXXXX`` escape."""
+    text = orjson.dumps(value, option=orjson.OPT_INDENT_2 if indent else None).decode()
     return _RAW_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
@@ -45,13 +45,14 @@ def shell_quote(text: str) -> str:
 
 def render(stored: Mapping[str, Any] | None, raw: Any, write_key: str | None, base_url: str) -> str:
     """``curl`` posting the message to ``base_url``: ``/v1/<type>``, or ``/v1/batch`` for a
-    message that is not one of the six types (so the server sees it exactly as a batch item)."""
+    message that is not one of the six types (so the server sees it exactly as a batch item).
+    The body is indented JSON, one value per line, so a reader sees all of it."""
     kind = stored.get(TYPE) if stored else None
     if stored and kind in TYPES:
-        path, body = f"/v1/{kind}", json_text(message_body(stored, raw))
+        path, body = f"/v1/{kind}", json_text(message_body(stored, raw), indent=True)
     else:
         item = message_body(stored, raw) if stored else raw
-        path, body = "/v1/batch", json_text({"batch": [item]})
+        path, body = "/v1/batch", json_text({"batch": [item]}, indent=True)
     lines = [f"curl {shell_quote(base_url.rstrip('/') + path)}"]
     if write_key:
         lines.append(f"-u {shell_quote(write_key + ':')}")
