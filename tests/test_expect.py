@@ -188,3 +188,28 @@ def test_reset_command(server: ServerThread, db_path: Path) -> None:
     assert direct.exit_code == 0 and "Deleted 1 event" in direct.stderr
     http(server.url + "/v1/track", body={"writeKey": "wk", "userId": "u", "event": "C"})
     assert [(e["id"], e["name"]) for e in events(db_path)] == [(3, "C")]
+
+
+def test_a_failed_expectation_shows_the_values_the_near_misses_had(server: ServerThread, db_path: Path) -> None:
+    """Each failing term of a near miss says what the event had there: `(was "EUR")`, `(absent)`, the user ids."""
+    order = {"type": "track", "event": "Order Completed", "userId": "u_1", "properties": {"currency": "EUR"}}
+    order["properties"]["products"] = [{"sku": "a-1"}, {"sku": "b-2"}]
+    http(server.url + "/v1/batch", body={"writeKey": "wk", "batch": [order]})
+    failed = invoke(
+        "expect",
+        'event:"Order Completed" properties.currency:GBP properties.total:>0 user:u_2 properties.products.sku:c-3',
+        "--timeout",
+        "0",
+        "--db",
+        str(db_path),
+    )
+    assert failed.exit_code == 3
+    fails = next(line for line in failed.stderr.splitlines() if "fails: " in line)
+    assert 'properties.currency:GBP (was "EUR")' in fails
+    assert "properties.total:>0 (absent)" in fails
+    assert 'user:u_2 (was userId "u_1")' in fails
+    assert 'properties.products.sku:c-3 (was "a-1", "b-2")' in fails
+    assert "event:" not in fails  # the term it satisfies is not listed
+    over_http = invoke("expect", "properties.currency:GBP", "--timeout", "0", "--url", server.url, "--json")
+    [miss] = orjson.loads(over_http.stdout)["closest"]
+    assert miss["failed"] == ["properties.currency:GBP"] and miss["was"] == ['"EUR"']
