@@ -10,7 +10,9 @@ from pathlib import Path
 
 import orjson
 import pytest
+from click.testing import CliRunner
 
+from debugger.cli import cli
 from debugger.core.inputs.payloads import PlannedRequest, plan_file
 from debugger.server.app import ServerThread
 from tests.helpers import ServeProcess, cli_env, events, requests_rows, run_segdbg
@@ -142,6 +144,40 @@ def test_events_without_a_capture_is_a_clear_error(tmp_path: Path) -> None:
     """No such database: one line telling what to do, exit 1."""
     result = run_segdbg("events", "--db", str(tmp_path / "nope.db"))
     assert result.returncode == 1 and "no such capture" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["events"],
+        ["stats"],
+        ["expect", "x"],
+        ["schema"],
+        ["check"],
+        ["tui"],
+        ["pin", "1"],
+        ["vacuum"],
+        ["reset", "--yes"],
+        ["serve", "--headless", "--port", "0"],
+        ["replay", "--to", "http://127.0.0.1:9"],
+        ["diff", "run:prev", "run:last"],
+    ],
+)
+def test_a_db_in_a_missing_folder_names_the_folder(args: list[str], tmp_path: Path) -> None:
+    """Every command that takes --db says which folder is missing (exit 2), rather than "no such capture"."""
+    missing = tmp_path / "no" / "such"
+    result = CliRunner().invoke(cli, [*args, "--db", str(missing / "c.db")])
+    assert result.exit_code == 2, result.output
+    assert f"the folder {missing} does not exist" in result.stderr and f"mkdir -p {missing}" in result.stderr
+    assert not missing.exists()
+
+
+def test_segdbg_db_in_a_file_says_it_is_not_a_folder(tmp_path: Path) -> None:
+    """$SEGDBG_DB under a file (not a folder) is named as such, and as coming from the environment."""
+    (tmp_path / "plain").write_text("x")
+    result = run_segdbg("stats", SEGDBG_DB=str(tmp_path / "plain" / "c.db"))
+    assert result.returncode == 2
+    assert "'$SEGDBG_DB'" in result.stderr and f"{tmp_path / 'plain'} is a file, not a folder" in result.stderr
 
 
 def test_db_from_environment(tmp_path: Path) -> None:
