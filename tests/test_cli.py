@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from debugger.cli import cli
 from debugger.core.inputs.payloads import PlannedRequest, plan_file
 from debugger.server.app import ServerThread
+from debugger.server.settings import Settings
 from tests.helpers import ServeProcess, cli_env, events, requests_rows, run_segdbg
 
 NOW = datetime(2024, 5, 1, tzinfo=UTC)
@@ -61,6 +62,29 @@ def test_send_with_write_key_uses_basic_auth(server: ServerThread, tmp_path: Pat
     result = run_segdbg("send", str(tmp_path / "t.json"), "--to", server.url + "/v1/", "--write-key", "from-flag")
     assert result.returncode == 0, result.stdout + result.stderr
     assert events(server.settings.db)[0]["write_key"] == "from-flag"
+
+
+def test_send_without_a_write_key_hints_the_option(server: ServerThread, tmp_path: Path) -> None:
+    """Messages with no writeKey, sent without --write-key, are refused (invalid_write_key): send says to pass it."""
+    write(tmp_path / "t.json", {"type": "track", "userId": "u", "event": "E"})
+    write(tmp_path / "b.json", {"batch": [{"type": "track", "userId": "u", "event": "F"}]})
+    write(tmp_path / "k.json", {"type": "track", "userId": "u", "event": "G", "writeKey": "own"})
+    refused = run_segdbg("send", str(tmp_path), "--to", server.url)
+    assert refused.returncode == 3
+    assert "invalid_write_key" in refused.stdout
+    assert "hint: 2 requests refused with invalid_write_key" in refused.stderr and "--write-key KEY" in refused.stderr
+    given = run_segdbg("send", str(tmp_path), "--to", server.url, "--write-key", "wk")
+    assert given.returncode == 0 and "hint" not in given.stderr
+
+
+def test_send_of_keyed_messages_to_a_server_with_other_keys_gives_no_hint(tmp_path: Path) -> None:
+    """A key the server's --write-key list refuses is not "no write key": no hint about passing one."""
+    write(tmp_path / "k.json", {"type": "track", "userId": "u", "event": "G", "writeKey": "own"})
+    settings = Settings(db=tmp_path / "c.db", port=0, write_keys=frozenset({"only"}))
+    with ServerThread(settings) as strict:
+        refused = run_segdbg("send", str(tmp_path / "k.json"), "--to", strict.url)
+    assert refused.returncode == 3 and "invalid_write_key" in refused.stdout
+    assert "hint" not in refused.stderr
 
 
 def test_send_reports_bad_ndjson_lines_and_sends_the_rest(server: ServerThread, tmp_path: Path) -> None:
