@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import pty
+import select
 import socket
 import subprocess
 import sys
@@ -180,7 +183,7 @@ def test_stats_command(server: ServerThread, db_path: Path) -> None:
 def test_reset_command(server: ServerThread, db_path: Path) -> None:
     """`segdbg reset` empties the capture through the server (--url) or the file (--db)."""
     http(server.url + "/v1/track", body={"writeKey": "wk", "userId": "u", "event": "A"})
-    through_server = invoke("reset", "--url", server.url)
+    through_server = invoke("reset", "--url", server.url, "--yes")
     assert through_server.exit_code == 0 and "Deleted 1 event" in through_server.stderr
     assert events(db_path) == []
     http(server.url + "/v1/track", body={"writeKey": "wk", "userId": "u", "event": "B"})
@@ -213,3 +216,41 @@ def test_a_failed_expectation_shows_the_values_the_near_misses_had(server: Serve
     over_http = invoke("expect", "properties.currency:GBP", "--timeout", "0", "--url", server.url, "--json")
     [miss] = orjson.loads(over_http.stdout)["closest"]
     assert miss["failed"] == ["properties.currency:GBP"] and miss["was"] == ['"EUR"']
+
+
+def test_reset_without_a_terminal_refuses_unless_yes(server: ServerThread, db_path: Path) -> None:
+    """No terminal to ask (a script, CI): `reset` without --yes deletes nothing and says to pass --yes (exit 2)."""
+    http(server.url + "/v1/track", body={"writeKey": "wk", "userId": "u", "event": "A"})
+    for where in (("--url", server.url), ("--db", str(db_path))):
+        refused = invoke("reset", *where)
+        assert refused.exit_code == 2, refused.output
+        assert "no terminal to ask" in refused.stderr and "--yes" in refused.stderr
+        assert len(events(db_path)) == 1
+    assert invoke("reset", "--url", server.url, "-y").exit_code == 0
+    assert events(db_path) == []
+
+
+def test_reset_on_a_terminal_asks_first(server: ServerThread, db_path: Path) -> None:
+    """On a terminal `reset` asks; answering n deletes nothing (exit 130, as an interrupt), y deletes."""
+    http(server.url + "/v1/track", body={"writeKey": "wk", "userId": "u", "event": "A"})
+    for answer, left in ((b"n\n", 1), (b"y\n", 0)):
+        leader, follower = pty.openpty()
+        try:
+            asking = subprocess.Popen(
+                [sys.executable, "-m", "debugger", "reset", "--url", server.url],
+                stdin=follower,
+                stdout=follower,
+                stderr=follower,
+                env=cli_env(),
+            )
+            os.close(follower)
+            seen = b""
+            while b"Delete every captured event" not in seen:
+                assert select.select([leader], [], [], 30)[0], seen
+                seen += os.read(leader, 1024)
+            os.write(leader, answer)
+            asking.wait(timeout=30)
+        finally:
+            os.close(leader)
+        assert asking.returncode == (130 if left else 0)
+        assert len(events(db_path)) == left

@@ -71,3 +71,10 @@ class PasteStored(Message):
 
     event_ids: tuple[int, ...]
     summary: str
+
+
+@dataclass
+class CaptureCleared(Message):
+    """``z`` deleted every captured event (``deleted`` of them)."""
+
+    deleted: int

@@ -31,8 +31,10 @@ from debugger.core.protocol import TYPES
 from debugger.core.query import language as query
 from debugger.store.follow import Search, Totals, Where
 from debugger.store.retention import pin_event
+from debugger.store.stats import reset
 from debugger.tui.host import Host
 from debugger.tui.messages import (
+    CaptureCleared,
     EventsArrived,
     MatchesCounted,
     MatchFound,
@@ -41,6 +43,7 @@ from debugger.tui.messages import (
     RequestLoaded,
     SnapshotLoaded,
 )
+from debugger.tui.screens.confirm import ConfirmScreen
 from debugger.tui.screens.copy import CopyScreen
 from debugger.tui.screens.deliveries import DeliveriesScreen
 from debugger.tui.screens.dialect import AUTO, DialectScreen
@@ -75,6 +78,7 @@ class MainScreen(Screen[None]):
         Binding("d", "deliveries", "Deliveries"),
         Binding("L", "pick_dialect", "Pick dialect", show=False),
         Binding("P", "toggle_pin", "Pin", show=False),  # the hints line is full at 120 columns: ? and ctrl+p list it
+        Binding("z", "clear_capture", "Clear the capture", show=False),
         Binding("1", "tab('pretty')", "Views", key_display="1-4"),
         Binding("2", "tab('raw')", "Raw", show=False),
         Binding("3", "tab('http')", "HTTP", show=False),
@@ -507,6 +511,32 @@ class MainScreen(Screen[None]):
         else:
             self.notify(f"Unpinned #{message.event_id}: retention may delete it once it is old enough.", timeout=3)
 
+    # -- clear ------------------------------------------------------------------------------
+
+    def action_clear_capture(self) -> None:
+        """Delete every captured event and request, after asking (``segdbg reset``)."""
+        question = f"Delete every captured event in {self.tui.config.db}?"
+        detail = "Requests and pinned events go too; source labels and settings stay. This cannot be undone."
+        self.app.push_screen(ConfirmScreen(question, detail), self._clear_answered)
+
+    def _clear_answered(self, yes: bool | None) -> None:
+        if yes:
+            self.run_worker(self._clear, thread=True, group="clear", exit_on_error=False)
+        else:
+            self.notify("Nothing deleted.", timeout=2)
+
+    def _clear(self) -> None:
+        # The TUI's own writer: SQLite serialises it with a server writing the same file.
+        deleted = self.tui.paste_writer().call(reset).result()
+        self.post_message(CaptureCleared(int(deleted)))
+
+    def on_capture_cleared(self, message: CaptureCleared) -> None:
+        """Say how many went, and show the empty capture at once (not at the next poll)."""
+        message.stop()
+        self.notify(f"Deleted {message.deleted:,} event{'s' if message.deleted != 1 else ''}.", timeout=3)
+        self.cursor = 0
+        self.load()
+
     # -- copy -------------------------------------------------------------------------------
 
     def action_copy(self) -> None:
@@ -651,6 +681,9 @@ class MainScreen(Screen[None]):
             yield SystemCommand(
                 f"Toggle type {kind}", "type filter", partial(self.query_one(FilterBar).toggle_type, kind)
             )
+        yield SystemCommand(
+            "Clear the capture", "z: delete every captured event (asks first)", self.action_clear_capture
+        )
         yield SystemCommand("Schema", "s: every event's properties, types and drift", self.action_schema)
         yield SystemCommand("Deliveries", "d: replay runs, what was not delivered and why", self.action_deliveries)
         yield SystemCommand("Help", "?: keys, search and paste", self.action_help)
