@@ -142,12 +142,34 @@ def test_table_groups_by_event_and_rule_and_exits_3(server: ServerThread) -> Non
         {"userId": "u", "event": "Plan Upgraded", "traits": {"plan": "pro"}, "properties": {"revenue": "12"}},
     ):
         http(f"{server.url}/v1/track", body={**body, "writeKey": "wk"})
-    result = segdbg(server.settings.db, "check")
+    result = segdbg(server.settings.db, "check", "--all-findings")
     assert result.returncode == 3
     out = result.stdout
     assert "product added (track)  2 event(s)" in out and "near_miss_event" in out and "×2" in out
     assert "no_user_anon_id" in out and "traits_on_track" in out and "reserved_property_type" in out
     assert "findings" in out.splitlines()[-1] and "in 4 of 4 events" in out.splitlines()[-1]
+
+
+def test_without_a_plan_the_table_has_one_line_per_rule(server: ServerThread, tmp_path: Path) -> None:
+    """Hundreds of events with the same findings give one line per rule code, with counts and a few examples,
+    errors first; --all-findings and --format jsonl still list every finding."""
+    batch = [{"type": "track", "event": f"Ping {n}", "properties": {"n": n}} for n in range(300)]  # no ids: errors
+    batch += [{"type": "track", "userId": "u", "event": "product added", "properties": {"price": 1}}] * 2
+    http(f"{server.url}/v1/batch", body={"writeKey": "wk", "batch": batch})
+    result = segdbg(server.settings.db, "check", "--ignore", "naming")
+    assert result.returncode == 3
+    lines = result.stdout.splitlines()
+    heads = [line for line in lines if "×" in line]
+    assert heads[0] == "✗ no_user_anon_id protocol  ×300 in 300 events"  # errors first
+    assert lines[1] == "    e.g. Ping 0 (track) userId #1, Ping 1 (track) userId #2"
+    assert "near_miss_event semantic  ×2 in 2 events" in "\n".join(heads)
+    assert len(heads) == 2 and len(lines) < 12  # two rules: a dozen lines, not a block per event name
+    footer = " ".join(lines[lines.index(next(line for line in lines if line.startswith("✗ 302 findings"))) :])
+    assert "in 302 of 302 events" in footer and "--all-findings lists each one" in footer
+    every = segdbg(server.settings.db, "check", "--ignore", "naming", "--all-findings")
+    assert every.returncode == 3 and len(every.stdout.splitlines()) > 300  # each "Ping N" is its own event name
+    records = segdbg(server.settings.db, "check", "--ignore", "naming", "--format", "jsonl").stdout.splitlines()
+    assert sum('"no_user_anon_id"' in r for r in records) == 300
 
 
 def test_rules_and_ignore_select_what_is_reported(server: ServerThread) -> None:
