@@ -254,3 +254,27 @@ def test_reset_on_a_terminal_asks_first(server: ServerThread, db_path: Path) -> 
             os.close(leader)
         assert asking.returncode == (130 if left else 0)
         assert len(events(db_path)) == left
+
+
+def test_a_query_that_matches_only_in_another_case_gets_a_hint(server: ServerThread, db_path: Path) -> None:
+    """No match for `event:"order completed"` while "Order Completed" is stored: events and expect say which
+    query matches; no hint when recasing would not match either, or when something matched."""
+    order = {"type": "track", "event": "Order Completed", "userId": "U_1", "properties": {"currency": "EUR"}}
+    http(server.url + "/v1/batch", body={"writeKey": "wk", "batch": [order]})
+    db = ("--db", str(db_path))
+    listed = invoke("events", 'event:"order completed" properties.currency:eur', *db)
+    assert listed.exit_code == 0 and "No stored event matches that query." in listed.stderr
+    assert 'hint: values are case-sensitive; `event:"Order Completed" properties.currency:EUR` matches' in (
+        listed.stderr
+    )
+    assert "hint" not in invoke("events", 'event:"order completed" user:u_2', *db).stderr  # still nothing
+    assert "hint" not in invoke("events", 'event:"Order Completed"', *db).stderr
+    assert "hint" not in invoke("events", "event:Refunded", *db).stderr
+    assert "user:U_1" in invoke("events", "user:u_1", *db).stderr
+    on_file = invoke("expect", 'event:"order completed"', "--timeout", "0", *db)
+    assert on_file.exit_code == 3 and 'hint: values are case-sensitive; `event:"Order Completed"` matches' in (
+        on_file.stderr
+    )
+    over_http = invoke("expect", 'event:"order completed"', "--timeout", "0", "--url", server.url, "--json")
+    assert orjson.loads(over_http.stdout)["recased"] == 'event:"Order Completed"'
+    assert "hint: values are case-sensitive" in over_http.stderr

@@ -19,6 +19,7 @@ from debugger.core.pretty.render import event_label, event_user, inert
 from debugger.core.query import language as q
 from debugger.core.query.explain import seen
 from debugger.store.capture import connect
+from debugger.store.hints import case_hint, case_hint_text
 from debugger.store.reads import closest_events, count_events, iter_events, newest_id
 from debugger.store.stats import RESETS_KEY
 
@@ -103,6 +104,7 @@ class Outcome:
     seconds: float
     matches: list[dict[str, Any]] = field(default_factory=list)
     closest: list[dict[str, Any]] = field(default_factory=list)
+    recased: str | None = None  # the query with its values' case corrected, when only that matches
 
     def to_json(self) -> dict[str, Any]:
         """The HTTP API's ``wait`` answer."""
@@ -114,6 +116,7 @@ class Outcome:
             "seconds": round(self.seconds, 3),
             "events": self.matches,
             "closest": self.closest,
+            "recased": self.recased,
         }
 
 
@@ -127,6 +130,9 @@ def evidence(
     if not outcome.ok and outcome.found < outcome.condition.n:
         misses = closest_events(conn, query, now=now, statuses=statuses, limit=SHOWN)
         outcome.closest = [_miss(export_record(m.event), m.failed, query) for m in misses if m.failed]
+        if outcome.found == 0:
+            recased = case_hint(conn, query, now=now, statuses=statuses)
+            outcome.recased = q.canonical(recased) if recased is not None else None
     return outcome
 
 
@@ -217,4 +223,6 @@ def failure_message(result: dict[str, Any]) -> str:
             lines.append("      fails: " + ", ".join(_failed(f, w) for f, w in zip(miss["failed"], was, strict=False)))
     elif not found:
         lines.append("No stored event comes close (none satisfies any term of the query).")
+    if result.get("recased"):
+        lines.append(case_hint_text(result["recased"]))
     return "\n".join(lines)

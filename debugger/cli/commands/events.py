@@ -27,6 +27,7 @@ from debugger.core.pretty.export import (
     safe_json,
 )
 from debugger.core.pretty.render import event_label, event_user, inert, status_text
+from debugger.core.query.language import canonical
 from debugger.core.query.plan import view_statuses
 
 __all__ = ["command", "export_record"]
@@ -84,6 +85,7 @@ def command(query: str, db: Path | None, fmt: str, limit: int | None, show_all: 
     """
     # Lazily: the store loads sqlite_utils (kept off `segdbg --help`, which imports every command).
     from debugger.store.capture import StoreError, reader
+    from debugger.store.hints import case_hint, case_hint_text
     from debugger.store.reads import count_events, iter_events
 
     parsed = parse_query(query)
@@ -101,6 +103,7 @@ def command(query: str, db: Path | None, fmt: str, limit: int | None, show_all: 
                 events = _counted(iter_events(conn, query=parsed, now=now, statuses=statuses, limit=limit))
                 _export(fmt, events, url)
                 shown = events.count
+            recased = case_hint(conn, parsed, now=now, statuses=statuses) if shown == 0 and query else None
             hidden: dict[str, int] = {}
             if statuses is not None:
                 for status in sorted({"ok", "invalid", "duplicate"} - set(statuses)):
@@ -112,6 +115,8 @@ def command(query: str, db: Path | None, fmt: str, limit: int | None, show_all: 
         click.echo(f"({parts} hidden; add --all to include them)", err=True)
     if fmt == "table" and shown == 0 and query:
         click.echo("No stored event matches that query.", err=True)
+    if recased is not None:
+        click.echo(case_hint_text(canonical(recased)), err=True)
 
 
 class _counted(Iterator[dict[str, Any]]):  # noqa: N801 - reads as a function at the call site
