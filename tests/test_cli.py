@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import socket
+import sqlite3
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,7 +18,7 @@ from debugger.cli import cli
 from debugger.core.inputs.payloads import PlannedRequest, plan_file
 from debugger.server.app import ServerThread
 from debugger.server.settings import Settings
-from tests.helpers import ServeProcess, cli_env, events, requests_rows, run_segdbg
+from tests.helpers import ServeProcess, cli_env, events, http, requests_rows, run_segdbg
 
 NOW = datetime(2024, 5, 1, tzinfo=UTC)
 
@@ -214,7 +216,6 @@ def test_db_from_environment(tmp_path: Path) -> None:
 
 def test_foreign_database_is_refused_at_start(tmp_path: Path) -> None:
     """A SQLite file of another application is never written to."""
-    import sqlite3
 
     other = tmp_path / "other.db"
     sqlite3.connect(other).execute("CREATE TABLE invoices (id INTEGER)").connection.commit()
@@ -273,6 +274,42 @@ def test_serve_on_a_busy_port_says_so(tmp_path: Path) -> None:
         assert result.returncode == 1 and "already in use" in result.stderr
     finally:
         server.stop()
+
+
+def _registered_servers(db: Path) -> int:
+    with sqlite3.connect(db) as conn:
+        return int(conn.execute("SELECT count(*) FROM meta WHERE key LIKE 'server:%'").fetchone()[0])
+
+
+def test_a_second_serve_on_a_capture_a_live_server_writes_warns(tmp_path: Path) -> None:
+    """Two real servers on different loopback ports, same --db: the second warns, naming the first; both serve.
+    Once the first has stopped, a new server on the capture says nothing."""
+    db = tmp_path / "shared.db"
+    first = ServeProcess(db, "--quiet")
+    second = third = None
+    try:
+        deadline = time.monotonic() + 20
+        while _registered_servers(db) < 1 and time.monotonic() < deadline:  # noted without blocking start-up
+            time.sleep(0.02)
+        second = ServeProcess(db, "--quiet")
+        assert second.url != first.url
+        for server in (first, second):
+            assert http(server.url + "/v1/track", body={"writeKey": "k", "userId": "u", "event": "E"}).status == 200
+        assert len(events(db)) == 2
+        _, _, err = second.stop()
+        second = None
+        assert f"warning: {db} is already written by another segdbg server: {first.url} (pid {first.proc.pid})" in err
+        assert "pass another --db" in err
+        first.stop()
+        first = None
+        third = ServeProcess(db, "--quiet")
+        _, _, err = third.stop()
+        third = None
+        assert "warning" not in err
+    finally:
+        for server in (first, second, third):
+            if server is not None:
+                server.stop()
 
 
 @pytest.mark.parametrize("command", ["serve", "send", "events"])

@@ -30,6 +30,8 @@ class TuiConfig:
         monotonic: the clock for rates and pacing.
         freeze_gc: once the first frame is up, exempt everything start-up built from the
             garbage collector (``gc.freeze``). Off in tests, which start many apps in one process.
+        notice: a warning from start-up to show once the screen is up (e.g. another server
+            already writes this capture), since the terminal's own lines are hidden by the TUI.
     """
 
     db: Path
@@ -43,6 +45,7 @@ class TuiConfig:
     clock: Callable[[], datetime] = field(default=now_utc)
     monotonic: Callable[[], float] = field(default=time.monotonic)
     freeze_gc: bool = True
+    notice: str | None = None
 
     @property
     def base_url(self) -> str:
