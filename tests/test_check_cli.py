@@ -224,6 +224,15 @@ def test_errors_and_usage(server: ServerThread, tmp_path: Path, args: tuple[str,
     assert message in result.stderr and "Traceback" not in result.stderr
 
 
+def test_a_plan_mistake_is_reported_with_its_line(server: ServerThread, tmp_path: Path) -> None:
+    """`check --plan` on a YAML plan with a typo: exit 1, the file, the line and the place, no traceback."""
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("name: Acme\nevents:\n  Order Completed:\n    properties:\n      revenue: numbr\n")
+    result = segdbg(server.settings.db, "check", "--plan", str(plan))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"{plan}, line 5: events.Order Completed.properties.revenue: unknown type 'numbr'" in result.stderr
+
+
 def test_missing_capture_is_a_clear_error(tmp_path: Path) -> None:
     """No capture file: exit 1 with the path, never an empty success."""
     result = segdbg(tmp_path / "nope.db", "check")
