@@ -82,6 +82,28 @@ def test_round_trip_schema_plan_then_check(server: ServerThread, tmp_path: Path)
     ) == ("Report Exported", "properties.rows", "Type", "number", "string")
 
 
+def test_the_draft_plan_types_iso_date_strings_as_dates(server: ServerThread, tmp_path: Path) -> None:
+    """Strings that were all ISO dates or times are `date` in the draft (format date-time); others stay strings.
+    The draft passes its own capture, and a date that turns into free text is then a `format` violation."""
+    for index, placed in enumerate(("2024-05-01T12:00:00.000Z", "2024-05-02", "2024-05-03 09:30:00+02:00")):
+        properties = {"placed_at": placed, "order_ref": "20240501", "note": "2024-05-01" if index else "soon"}
+        body = {"userId": "u", "event": "Order Placed", "properties": properties, "writeKey": "wk"}
+        assert http(f"{server.url}/v1/track", body=body).status == 200
+    db, plan = server.settings.db, tmp_path / "plan.yaml"
+    assert segdbg(db, "schema", "--format", "plan", "-o", str(plan)).returncode == 0
+    text = plan.read_text()
+    assert "placed_at: date\n" in text and "order_ref: string\n" in text and "note: string\n" in text
+    assert segdbg(db, "check", "--plan", str(plan)).returncode == 0
+    later = {"userId": "u", "event": "Order Placed", "writeKey": "wk"}
+    later["properties"] = {"placed_at": "yesterday", "order_ref": "x", "note": "y"}
+    assert http(f"{server.url}/v1/track", body=later).status == 200
+    result = segdbg(db, "check", "--plan", str(plan), "--format", "json")
+    assert result.returncode == 3
+    [record] = orjson.loads(result.stdout)
+    assert record["properties"]["violationField"] == "properties.placed_at"
+    assert record["properties"]["violationCode"] == "format"
+
+
 def test_violation_records_have_segment_protocols_shape(server: ServerThread, tmp_path: Path) -> None:
     """--format json/jsonl: Segment's "Violation Generated" track call, with the event's ids and the plan."""
     plan = tmp_path / "plan.yaml"
