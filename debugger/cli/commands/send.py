@@ -15,9 +15,8 @@ import orjson
 
 from debugger.core.exitcode import ExitCode
 from debugger.core.http.routes import DEFAULT_URL
-from debugger.core.inputs.payloads import FILE_FORMATS, LineError, PlannedRequest, plan_file
+from debugger.core.inputs.payloads import FILE_FORMATS, LineError, PlannedRequest, body_write_key, plan_file
 from debugger.core.pretty.render import inert
-from debugger.core.protocol import BATCH, WRITE_KEY
 
 VERBOSE_LIMIT = 50
 
@@ -110,7 +109,7 @@ def command(paths: tuple[Path, ...], url: str, write_key: str | None, batch_size
         f"{accepted:,} accepted ({messages:,} messages), {rejected:,} rejected.",
         err=True,
     )
-    keyless = [r for r in results if _refused_key(r) and not _carries_write_key(r.request.body)]
+    keyless = [r for r in results if _refused_key(r) and body_write_key(r.request.body) is None]
     if keyless and not write_key:
         click.echo(
             f"hint: {len(keyless):,} request{'s' if len(keyless) != 1 else ''} refused with invalid_write_key: "
@@ -183,19 +182,6 @@ def _refused_key(sent: _Sent) -> bool:
     except orjson.JSONDecodeError:
         return False
     return isinstance(answer, dict) and answer.get("code") == "invalid_write_key"
-
-
-def _carries_write_key(body: bytes) -> bool:
-    """Whether a planned body names a write key, on the envelope or on any message of a batch."""
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return False
-    if not isinstance(document, dict):
-        return False
-    batch = document.get(BATCH)
-    items = [document, *(batch if isinstance(batch, list) else [])]
-    return any(isinstance(item, dict) and isinstance(item.get(WRITE_KEY), str) and item[WRITE_KEY] for item in items)
 
 
 def _report(sent: _Sent) -> None:

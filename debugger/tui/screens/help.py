@@ -42,7 +42,8 @@ Terms are ANDed; `-term` negates; `a,b` is OR. `type:track` `event:"Order Comple
 A JSON message, a batch, a JSON array, NDJSON, a curl command, or calls such as
 `analytics.track("Signed Up", { plan: "pro" })`, `analytics.track({ userId: "u1", event: "E" })`,
 `analytics.track(user_id="u1", event="E")`, `Analytics.track(user_id: "u1", event: "E")`.
-Pasted events are checked exactly like HTTP, stored with source `paste`, and never sent anywhere.
+Pasted events are checked exactly like HTTP, stored with source `paste` (a curl command keeps its write key),
+and never sent anywhere.
 
 ## The stream
 The list keeps the newest 500 rows (`--cap`). When events arrive faster than anyone reads, it

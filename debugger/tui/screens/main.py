@@ -26,7 +26,7 @@ from textual.worker import Worker, WorkerState
 
 from debugger.core.inputs import paste
 from debugger.core.pacing import RateMeter, RowBudget
-from debugger.core.pretty.render import DIALECTS, render_call
+from debugger.core.pretty.render import DIALECTS, inert, render_call
 from debugger.core.protocol import TYPES
 from debugger.core.query import language as query
 from debugger.store.follow import Search, Totals, Where
@@ -478,7 +478,11 @@ class MainScreen(Screen[None]):
         for outcome in pasted.outcomes:
             ids += writer.submit(outcome.record, outcome.events).result().event_ids
         count = len(ids)
-        summary = f"Stored {count} pasted event{'s' if count != 1 else ''} ({pasted.form}), source paste."
+        sources = sorted({e.write_key or "" for o in pasted.outcomes for e in o.events}) or [paste.PASTE_KEY]
+        summary = (
+            f"Stored {count} pasted event{'s' if count != 1 else ''} ({pasted.form}), "
+            f"source {', '.join(inert(s, 40) for s in sources)}."
+        )
         self.post_message(PasteStored(tuple(ids), summary))
 
     # -- pin --------------------------------------------------------------------------------
