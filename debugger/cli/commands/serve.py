@@ -103,8 +103,9 @@ class _Printer:
     "--host",
     default=DEFAULT_HOST,
     show_default=True,
-    help="Interface to bind. The default accepts connections from this machine only; "
-    "0.0.0.0 would let anything on your network send events and read this capture.",
+    help="Interface to bind. The default accepts connections from this machine only. "
+    "--host 0.0.0.0 --allow-remote (e.g. so a phone can send) prints the LAN URL to use; then anything on your "
+    "network can send events and, as the debugger API has no login, read and reset the capture.",
 )
 @click.option(
     "--port",
@@ -119,8 +120,8 @@ class _Printer:
 @click.option(
     "--allow-remote",
     is_flag=True,
-    help="Needed to bind anything but loopback (e.g. --host 0.0.0.0 so a phone can send): "
-    "then other machines on your network can reach this server.",
+    help="Needed to bind anything but loopback (see --host): other machines on your network can then reach "
+    "this server.",
 )
 @click.option(
     "--write-key",
@@ -173,7 +174,7 @@ def command(
 
     if not is_loopback(host) and not allow_remote:
         raise click.UsageError(
-            f"--host {host} would let other machines on your network send events and read this capture; "
+            f"--host {host} would let other machines on your network send events and read and reset the capture; "
             "add --allow-remote if that is what you want."
         )
     # Lazily: the store loads sqlite_utils (kept off `segdbg --help`, which imports every command).
