@@ -24,7 +24,7 @@ HELP = """\
 | `l` | Pretty: next library dialect (the sender's is the default) |
 | `enter` | into the detail (fold the Raw tree with `enter`/`space`); `esc` back |
 | `p` or a terminal paste | paste a payload |
-| `c` | copy the event: JSON, Pretty or curl |
+| `c` | copy the event: JSON, Pretty or curl (clipboard command, OSC 52, else a file it names) |
 | `P` | pin / unpin the event: retention (`serve --max-events/--max-age`) never deletes a pinned one (📌) |
 | `s` | the Schema screen: every event's properties, types and type drift (`d` drift only) |
 | `d` | the Deliveries screen: replay runs, their metrics, and for each failure You Sent / Request / Response |

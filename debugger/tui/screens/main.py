@@ -8,9 +8,13 @@ loop come its actions (keys and the command palette), which act on the same stat
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections import deque
 from collections.abc import Iterator
 from functools import partial
+from pathlib import Path
 from typing import Any, ClassVar, cast
 
 import orjson
@@ -32,9 +36,11 @@ from debugger.core.query import language as query
 from debugger.store.follow import Search, Totals, Where
 from debugger.store.retention import pin_event
 from debugger.store.stats import reset
+from debugger.tui import clipboard
 from debugger.tui.host import Host
 from debugger.tui.messages import (
     CaptureCleared,
+    CopyDone,
     EventsArrived,
     MatchesCounted,
     MatchFound,
@@ -551,14 +557,35 @@ class MainScreen(Screen[None]):
         self.app.push_screen(CopyScreen(self.query_one(EventDetail).dialect), self.copy_as)
 
     def copy_as(self, fmt: str | None) -> None:
-        """Copy the selected event as ``json``, ``pretty`` or ``curl`` (OSC 52)."""
+        """Copy the selected event as ``json``, ``pretty`` or ``curl``: OSC 52 to a real terminal, and the
+        platform clipboard command, else a file (docs/tui.md); the notification says which arrived."""
         detail = self.query_one(EventDetail)
         event = detail.event
         if fmt is None or event is None:
             return
         text, label = self.copy_text(event, fmt, detail.dialect)
-        self.app.copy_to_clipboard(text)
-        self.notify(f"Copied {label} ({len(text):,} characters).", timeout=2)
+        self.app.copy_to_clipboard(text)  # the app's own clipboard, and OSC 52 to a real terminal
+        osc52 = not self.app.is_headless
+        folder = self.tui.config.copy_dir or Path(tempfile.gettempdir())
+        work = partial(self._copy_work, text, label, fmt, event.get("id"), osc52, folder)
+        self.run_worker(work, thread=True, group="copy", exclusive=True, exit_on_error=False)
+
+    def _copy_work(self, text: str, label: str, fmt: str, event_id: object, osc52: bool, folder: Path) -> None:
+        command, why = clipboard.run_clipboard(text, clipboard.clipboard_commands(shutil.which, os.environ))
+        path = None
+        if command is None:
+            try:
+                path = clipboard.write_fallback(text, folder, event_id, fmt)
+            except OSError as exc:
+                why = f"{why}; cannot write to {folder}: {exc.strerror or exc}"
+        result = clipboard.CopyResult(command, osc52, path, None if command else why)
+        self.post_message(CopyDone(label, len(text), result))
+
+    def on_copy_done(self, message: CopyDone) -> None:
+        """Say what the copy did: which command took it, or the file it is in."""
+        message.stop()
+        text, severity = clipboard.report(message.label, message.chars, message.result)
+        self.notify(text, severity=severity, timeout=3 if severity == "information" else 10)
 
     def copy_text(self, event: dict[str, Any], fmt: str, dialect: str) -> tuple[str, str]:
         """The text to copy and a label for the notification."""
@@ -672,7 +699,9 @@ class MainScreen(Screen[None]):
             ("pretty", "the Pretty call"),
             ("curl", "a curl command"),
         ):
-            yield SystemCommand(f"Copy as {fmt}", f"copy {what} (OSC 52)", partial(self.copy_as, fmt))
+            yield SystemCommand(
+                f"Copy as {fmt}", f"copy {what} (clipboard command, OSC 52, else a file)", partial(self.copy_as, fmt)
+            )
         for tab in TABS:
             yield SystemCommand(f"Show {tab.capitalize()}", "detail tab", partial(self.action_tab, tab))
         yield SystemCommand("Pretty: pick a dialect", "L: from the list", self.action_pick_dialect)
