@@ -11,7 +11,8 @@ Installed with segdbg (entry point ``pytest11``), so any project's tests can wri
         segdbg.expect('event:"Order Completed" properties.total:>0', count=1)
 
 ``expect`` returns as soon as the events are stored (it wakes on each commit: no sleeps),
-or fails the test with the closest events it did see and the terms each one misses.
+or fails the test with the closest events it did see and the terms each one misses; the
+traceback shows the test's own line, not the plugin's frames (``__tracebackhide__``).
 
 Nothing heavy is imported until the fixture is used, so the plugin costs nothing in test
 runs that don't use it. ``--segdbg-keep`` keeps the capture file and prints its path.
@@ -69,6 +70,7 @@ class Segdbg:
 
     def events(self, query: str = "", *, all: bool = False) -> list[dict[str, Any]]:  # noqa: A002 - mirrors --all
         """Stored events matching ``query`` (the filter language), oldest first, in export form."""
+        __tracebackhide__ = True  # a failure points at the test's line, not at the plugin's
         # Lazy: this plugin loads in every pytest run of the environment (see above).
         from debugger.core.pretty.export import export_record
         from debugger.core.query.language import parse
@@ -100,6 +102,7 @@ class Segdbg:
             ExpectationFailed: the condition did not hold within ``timeout`` seconds (or
                 cannot: more than ``count`` already), with the closest events in the message.
         """
+        __tracebackhide__ = True  # a failure points at the test's line, not at the plugin's
         # Lazy: this plugin loads in every pytest run of the environment (see above).
         from debugger.core.query.language import canonical, parse
         from debugger.core.query.plan import view_statuses
@@ -133,6 +136,7 @@ class Segdbg:
 
     def reset(self) -> int:
         """Delete everything captured so far (through the server's writer); returns how many events."""
+        __tracebackhide__ = True  # a failure points at the test's line, not at the plugin's
         # Lazy: this plugin loads in every pytest run of the environment (see above).
         from debugger.store.stats import reset
 

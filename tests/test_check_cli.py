@@ -82,6 +82,28 @@ def test_round_trip_schema_plan_then_check(server: ServerThread, tmp_path: Path)
     ) == ("Report Exported", "properties.rows", "Type", "number", "string")
 
 
+def test_the_draft_plan_types_iso_date_strings_as_dates(server: ServerThread, tmp_path: Path) -> None:
+    """Strings that were all ISO dates or times are `date` in the draft (format date-time); others stay strings.
+    The draft passes its own capture, and a date that turns into free text is then a `format` violation."""
+    for index, placed in enumerate(("2024-05-01T12:00:00.000Z", "2024-05-02", "2024-05-03 09:30:00+02:00")):
+        properties = {"placed_at": placed, "order_ref": "20240501", "note": "2024-05-01" if index else "soon"}
+        body = {"userId": "u", "event": "Order Placed", "properties": properties, "writeKey": "wk"}
+        assert http(f"{server.url}/v1/track", body=body).status == 200
+    db, plan = server.settings.db, tmp_path / "plan.yaml"
+    assert segdbg(db, "schema", "--format", "plan", "-o", str(plan)).returncode == 0
+    text = plan.read_text()
+    assert "placed_at: date\n" in text and "order_ref: string\n" in text and "note: string\n" in text
+    assert segdbg(db, "check", "--plan", str(plan)).returncode == 0
+    later = {"userId": "u", "event": "Order Placed", "writeKey": "wk"}
+    later["properties"] = {"placed_at": "yesterday", "order_ref": "x", "note": "y"}
+    assert http(f"{server.url}/v1/track", body=later).status == 200
+    result = segdbg(db, "check", "--plan", str(plan), "--format", "json")
+    assert result.returncode == 3
+    [record] = orjson.loads(result.stdout)
+    assert record["properties"]["violationField"] == "properties.placed_at"
+    assert record["properties"]["violationCode"] == "format"
+
+
 def test_violation_records_have_segment_protocols_shape(server: ServerThread, tmp_path: Path) -> None:
     """--format json/jsonl: Segment's "Violation Generated" track call, with the event's ids and the plan."""
     plan = tmp_path / "plan.yaml"
@@ -142,12 +164,34 @@ def test_table_groups_by_event_and_rule_and_exits_3(server: ServerThread) -> Non
         {"userId": "u", "event": "Plan Upgraded", "traits": {"plan": "pro"}, "properties": {"revenue": "12"}},
     ):
         http(f"{server.url}/v1/track", body={**body, "writeKey": "wk"})
-    result = segdbg(server.settings.db, "check")
+    result = segdbg(server.settings.db, "check", "--all-findings")
     assert result.returncode == 3
     out = result.stdout
     assert "product added (track)  2 event(s)" in out and "near_miss_event" in out and "×2" in out
     assert "no_user_anon_id" in out and "traits_on_track" in out and "reserved_property_type" in out
     assert "findings" in out.splitlines()[-1] and "in 4 of 4 events" in out.splitlines()[-1]
+
+
+def test_without_a_plan_the_table_has_one_line_per_rule(server: ServerThread, tmp_path: Path) -> None:
+    """Hundreds of events with the same findings give one line per rule code, with counts and a few examples,
+    errors first; --all-findings and --format jsonl still list every finding."""
+    batch = [{"type": "track", "event": f"Ping {n}", "properties": {"n": n}} for n in range(300)]  # no ids: errors
+    batch += [{"type": "track", "userId": "u", "event": "product added", "properties": {"price": 1}}] * 2
+    http(f"{server.url}/v1/batch", body={"writeKey": "wk", "batch": batch})
+    result = segdbg(server.settings.db, "check", "--ignore", "naming")
+    assert result.returncode == 3
+    lines = result.stdout.splitlines()
+    heads = [line for line in lines if "×" in line]
+    assert heads[0] == "✗ no_user_anon_id protocol  ×300 in 300 events"  # errors first
+    assert lines[1] == "    e.g. Ping 0 (track) userId #1, Ping 1 (track) userId #2"
+    assert "near_miss_event semantic  ×2 in 2 events" in "\n".join(heads)
+    assert len(heads) == 2 and len(lines) < 12  # two rules: a dozen lines, not a block per event name
+    footer = " ".join(lines[lines.index(next(line for line in lines if line.startswith("✗ 302 findings"))) :])
+    assert "in 302 of 302 events" in footer and "--all-findings lists each one" in footer
+    every = segdbg(server.settings.db, "check", "--ignore", "naming", "--all-findings")
+    assert every.returncode == 3 and len(every.stdout.splitlines()) > 300  # each "Ping N" is its own event name
+    records = segdbg(server.settings.db, "check", "--ignore", "naming", "--format", "jsonl").stdout.splitlines()
+    assert sum('"no_user_anon_id"' in r for r in records) == 300
 
 
 def test_rules_and_ignore_select_what_is_reported(server: ServerThread) -> None:
@@ -200,6 +244,15 @@ def test_errors_and_usage(server: ServerThread, tmp_path: Path, args: tuple[str,
     result = segdbg(server.settings.db, "check", *args)
     assert result.returncode == code, result.stderr
     assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_plan_mistake_is_reported_with_its_line(server: ServerThread, tmp_path: Path) -> None:
+    """`check --plan` on a YAML plan with a typo: exit 1, the file, the line and the place, no traceback."""
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("name: Acme\nevents:\n  Order Completed:\n    properties:\n      revenue: numbr\n")
+    result = segdbg(server.settings.db, "check", "--plan", str(plan))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"{plan}, line 5: events.Order Completed.properties.revenue: unknown type 'numbr'" in result.stderr
 
 
 def test_missing_capture_is_a_clear_error(tmp_path: Path) -> None:

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import socket
+import sqlite3
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
 import pytest
+from click.testing import CliRunner
 
+from debugger.cli import cli
 from debugger.core.inputs.payloads import PlannedRequest, plan_file
 from debugger.server.app import ServerThread
-from tests.helpers import ServeProcess, cli_env, events, requests_rows, run_segdbg
+from debugger.server.settings import Settings
+from tests.helpers import ServeProcess, cli_env, events, http, requests_rows, run_segdbg
 
 NOW = datetime(2024, 5, 1, tzinfo=UTC)
 
@@ -59,6 +64,29 @@ def test_send_with_write_key_uses_basic_auth(server: ServerThread, tmp_path: Pat
     result = run_segdbg("send", str(tmp_path / "t.json"), "--to", server.url + "/v1/", "--write-key", "from-flag")
     assert result.returncode == 0, result.stdout + result.stderr
     assert events(server.settings.db)[0]["write_key"] == "from-flag"
+
+
+def test_send_without_a_write_key_hints_the_option(server: ServerThread, tmp_path: Path) -> None:
+    """Messages with no writeKey, sent without --write-key, are refused (invalid_write_key): send says to pass it."""
+    write(tmp_path / "t.json", {"type": "track", "userId": "u", "event": "E"})
+    write(tmp_path / "b.json", {"batch": [{"type": "track", "userId": "u", "event": "F"}]})
+    write(tmp_path / "k.json", {"type": "track", "userId": "u", "event": "G", "writeKey": "own"})
+    refused = run_segdbg("send", str(tmp_path), "--to", server.url)
+    assert refused.returncode == 3
+    assert "invalid_write_key" in refused.stdout
+    assert "hint: 2 requests refused with invalid_write_key" in refused.stderr and "--write-key KEY" in refused.stderr
+    given = run_segdbg("send", str(tmp_path), "--to", server.url, "--write-key", "wk")
+    assert given.returncode == 0 and "hint" not in given.stderr
+
+
+def test_send_of_keyed_messages_to_a_server_with_other_keys_gives_no_hint(tmp_path: Path) -> None:
+    """A key the server's --write-key list refuses is not "no write key": no hint about passing one."""
+    write(tmp_path / "k.json", {"type": "track", "userId": "u", "event": "G", "writeKey": "own"})
+    settings = Settings(db=tmp_path / "c.db", port=0, write_keys=frozenset({"only"}))
+    with ServerThread(settings) as strict:
+        refused = run_segdbg("send", str(tmp_path / "k.json"), "--to", strict.url)
+    assert refused.returncode == 3 and "invalid_write_key" in refused.stdout
+    assert "hint" not in refused.stderr
 
 
 def test_send_reports_bad_ndjson_lines_and_sends_the_rest(server: ServerThread, tmp_path: Path) -> None:
@@ -144,6 +172,40 @@ def test_events_without_a_capture_is_a_clear_error(tmp_path: Path) -> None:
     assert result.returncode == 1 and "no such capture" in result.stderr
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["events"],
+        ["stats"],
+        ["expect", "x"],
+        ["schema"],
+        ["check"],
+        ["tui"],
+        ["pin", "1"],
+        ["vacuum"],
+        ["reset", "--yes"],
+        ["serve", "--headless", "--port", "0"],
+        ["replay", "--to", "http://127.0.0.1:9"],
+        ["diff", "run:prev", "run:last"],
+    ],
+)
+def test_a_db_in_a_missing_folder_names_the_folder(args: list[str], tmp_path: Path) -> None:
+    """Every command that takes --db says which folder is missing (exit 2), rather than "no such capture"."""
+    missing = tmp_path / "no" / "such"
+    result = CliRunner().invoke(cli, [*args, "--db", str(missing / "c.db")])
+    assert result.exit_code == 2, result.output
+    assert f"the folder {missing} does not exist" in result.stderr and f"mkdir -p {missing}" in result.stderr
+    assert not missing.exists()
+
+
+def test_segdbg_db_in_a_file_says_it_is_not_a_folder(tmp_path: Path) -> None:
+    """$SEGDBG_DB under a file (not a folder) is named as such, and as coming from the environment."""
+    (tmp_path / "plain").write_text("x")
+    result = run_segdbg("stats", SEGDBG_DB=str(tmp_path / "plain" / "c.db"))
+    assert result.returncode == 2
+    assert "'$SEGDBG_DB'" in result.stderr and f"{tmp_path / 'plain'} is a file, not a folder" in result.stderr
+
+
 def test_db_from_environment(tmp_path: Path) -> None:
     """$SEGDBG_DB is used when --db is not given."""
     db = tmp_path / "env.db"
@@ -154,7 +216,6 @@ def test_db_from_environment(tmp_path: Path) -> None:
 
 def test_foreign_database_is_refused_at_start(tmp_path: Path) -> None:
     """A SQLite file of another application is never written to."""
-    import sqlite3
 
     other = tmp_path / "other.db"
     sqlite3.connect(other).execute("CREATE TABLE invoices (id INTEGER)").connection.commit()
@@ -213,6 +274,42 @@ def test_serve_on_a_busy_port_says_so(tmp_path: Path) -> None:
         assert result.returncode == 1 and "already in use" in result.stderr
     finally:
         server.stop()
+
+
+def _registered_servers(db: Path) -> int:
+    with sqlite3.connect(db) as conn:
+        return int(conn.execute("SELECT count(*) FROM meta WHERE key LIKE 'server:%'").fetchone()[0])
+
+
+def test_a_second_serve_on_a_capture_a_live_server_writes_warns(tmp_path: Path) -> None:
+    """Two real servers on different loopback ports, same --db: the second warns, naming the first; both serve.
+    Once the first has stopped, a new server on the capture says nothing."""
+    db = tmp_path / "shared.db"
+    first = ServeProcess(db, "--quiet")
+    second = third = None
+    try:
+        deadline = time.monotonic() + 20
+        while _registered_servers(db) < 1 and time.monotonic() < deadline:  # noted without blocking start-up
+            time.sleep(0.02)
+        second = ServeProcess(db, "--quiet")
+        assert second.url != first.url
+        for server in (first, second):
+            assert http(server.url + "/v1/track", body={"writeKey": "k", "userId": "u", "event": "E"}).status == 200
+        assert len(events(db)) == 2
+        _, _, err = second.stop()
+        second = None
+        assert f"warning: {db} is already written by another segdbg server: {first.url} (pid {first.proc.pid})" in err
+        assert "pass another --db" in err
+        first.stop()
+        first = None
+        third = ServeProcess(db, "--quiet")
+        _, _, err = third.stop()
+        third = None
+        assert "warning" not in err
+    finally:
+        for server in (first, second, third):
+            if server is not None:
+                server.stop()
 
 
 @pytest.mark.parametrize("command", ["serve", "send", "events"])

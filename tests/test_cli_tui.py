@@ -64,7 +64,18 @@ def test_tui_builds_the_app_from_its_options(db_path: Path, monkeypatch: pytest.
     monkeypatch.setattr("debugger.tui.app.make_tui", fake_make_tui)
     result = CliRunner().invoke(cli, ["tui", "--db", str(db_path), "--cap", "50", "--url", "http://127.0.0.1:9"])
     assert result.exit_code == 0, result.output
-    assert made == [(db_path, {"url": "http://127.0.0.1:9", "cap": 50, "plan": None}), ("ran",)]
+    assert made == [(db_path, {"url": "http://127.0.0.1:9", "cap": 50, "plan": None, "notice": None}), ("ran",)]
+
+
+async def test_a_start_up_notice_is_shown_in_the_tui(tmp_path: Path) -> None:
+    """`serve` with the TUI hands its start-up warning (another server writes the capture) to the screen."""
+    from tests.tui_support import make_app, settle
+
+    app = make_app(tmp_path / "c.db", notice="c.db is already written by another segdbg server")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        [shown] = list(app._notifications)
+        assert shown.message == "c.db is already written by another segdbg server" and shown.severity == "warning"
 
 
 def test_serve_without_a_terminal_stays_headless(tmp_path: Path) -> None:

@@ -104,3 +104,19 @@ def test_the_tui_picture_is_the_current_snapshot() -> None:
     """The README's picture of the TUI is the snapshot test's own SVG, so it cannot drift from the app."""
     snapshot = ROOT / "tests" / "__snapshots__" / "test_snapshots" / "test_stream_with_pretty.svg"
     assert (DOCS / "images" / "tui.svg").read_bytes() == snapshot.read_bytes()
+
+
+def test_serve_help_the_readme_and_security_md_agree_about_binding_all_interfaces() -> None:
+    """`--host 0.0.0.0` needs --allow-remote, prints the LAN URL, and opens sending *and* reading: said alike in
+    `serve --help`, the README and docs/security.md (none may say other machines can only send)."""
+    serve = cli_reference.render().split("## segdbg serve", 1)[1].split("\n## ", 1)[0]
+    texts = {"serve --help": serve, "README.md": README.read_text(), "security.md": (DOCS / "security.md").read_text()}
+    for where, text in texts.items():
+        flat = " ".join(text.split())
+        for claim in (
+            "--host 0.0.0.0 --allow-remote",
+            "prints the LAN URL to use",
+            "anything on your network can send events and, as the debugger API has no login, read and reset the capture",
+        ):
+            assert claim in flat, (where, claim)
+        assert "can send but not read" not in flat, where

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import pty
+import select
 import socket
 import subprocess
 import sys
@@ -180,7 +183,7 @@ def test_stats_command(server: ServerThread, db_path: Path) -> None:
 def test_reset_command(server: ServerThread, db_path: Path) -> None:
     """`segdbg reset` empties the capture through the server (--url) or the file (--db)."""
     http(server.url + "/v1/track", body={"writeKey": "wk", "userId": "u", "event": "A"})
-    through_server = invoke("reset", "--url", server.url)
+    through_server = invoke("reset", "--url", server.url, "--yes")
     assert through_server.exit_code == 0 and "Deleted 1 event" in through_server.stderr
     assert events(db_path) == []
     http(server.url + "/v1/track", body={"writeKey": "wk", "userId": "u", "event": "B"})
@@ -188,3 +191,90 @@ def test_reset_command(server: ServerThread, db_path: Path) -> None:
     assert direct.exit_code == 0 and "Deleted 1 event" in direct.stderr
     http(server.url + "/v1/track", body={"writeKey": "wk", "userId": "u", "event": "C"})
     assert [(e["id"], e["name"]) for e in events(db_path)] == [(3, "C")]
+
+
+def test_a_failed_expectation_shows_the_values_the_near_misses_had(server: ServerThread, db_path: Path) -> None:
+    """Each failing term of a near miss says what the event had there: `(was "EUR")`, `(absent)`, the user ids."""
+    order = {"type": "track", "event": "Order Completed", "userId": "u_1", "properties": {"currency": "EUR"}}
+    order["properties"]["products"] = [{"sku": "a-1"}, {"sku": "b-2"}]
+    http(server.url + "/v1/batch", body={"writeKey": "wk", "batch": [order]})
+    failed = invoke(
+        "expect",
+        'event:"Order Completed" properties.currency:GBP properties.total:>0 user:u_2 properties.products.sku:c-3',
+        "--timeout",
+        "0",
+        "--db",
+        str(db_path),
+    )
+    assert failed.exit_code == 3
+    fails = next(line for line in failed.stderr.splitlines() if "fails: " in line)
+    assert 'properties.currency:GBP (was "EUR")' in fails
+    assert "properties.total:>0 (absent)" in fails
+    assert 'user:u_2 (was userId "u_1")' in fails
+    assert 'properties.products.sku:c-3 (was "a-1", "b-2")' in fails
+    assert "event:" not in fails  # the term it satisfies is not listed
+    over_http = invoke("expect", "properties.currency:GBP", "--timeout", "0", "--url", server.url, "--json")
+    [miss] = orjson.loads(over_http.stdout)["closest"]
+    assert miss["failed"] == ["properties.currency:GBP"] and miss["was"] == ['"EUR"']
+
+
+def test_reset_without_a_terminal_refuses_unless_yes(server: ServerThread, db_path: Path) -> None:
+    """No terminal to ask (a script, CI): `reset` without --yes deletes nothing and says to pass --yes (exit 2)."""
+    http(server.url + "/v1/track", body={"writeKey": "wk", "userId": "u", "event": "A"})
+    for where in (("--url", server.url), ("--db", str(db_path))):
+        refused = invoke("reset", *where)
+        assert refused.exit_code == 2, refused.output
+        assert "no terminal to ask" in refused.stderr and "--yes" in refused.stderr
+        assert len(events(db_path)) == 1
+    assert invoke("reset", "--url", server.url, "-y").exit_code == 0
+    assert events(db_path) == []
+
+
+def test_reset_on_a_terminal_asks_first(server: ServerThread, db_path: Path) -> None:
+    """On a terminal `reset` asks; answering n deletes nothing (exit 130, as an interrupt), y deletes."""
+    http(server.url + "/v1/track", body={"writeKey": "wk", "userId": "u", "event": "A"})
+    for answer, left in ((b"n\n", 1), (b"y\n", 0)):
+        leader, follower = pty.openpty()
+        try:
+            asking = subprocess.Popen(
+                [sys.executable, "-m", "debugger", "reset", "--url", server.url],
+                stdin=follower,
+                stdout=follower,
+                stderr=follower,
+                env=cli_env(),
+            )
+            os.close(follower)
+            seen = b""
+            while b"Delete every captured event" not in seen:
+                assert select.select([leader], [], [], 30)[0], seen
+                seen += os.read(leader, 1024)
+            os.write(leader, answer)
+            asking.wait(timeout=30)
+        finally:
+            os.close(leader)
+        assert asking.returncode == (130 if left else 0)
+        assert len(events(db_path)) == left
+
+
+def test_a_query_that_matches_only_in_another_case_gets_a_hint(server: ServerThread, db_path: Path) -> None:
+    """No match for `event:"order completed"` while "Order Completed" is stored: events and expect say which
+    query matches; no hint when recasing would not match either, or when something matched."""
+    order = {"type": "track", "event": "Order Completed", "userId": "U_1", "properties": {"currency": "EUR"}}
+    http(server.url + "/v1/batch", body={"writeKey": "wk", "batch": [order]})
+    db = ("--db", str(db_path))
+    listed = invoke("events", 'event:"order completed" properties.currency:eur', *db)
+    assert listed.exit_code == 0 and "No stored event matches that query." in listed.stderr
+    assert 'hint: values are case-sensitive; `event:"Order Completed" properties.currency:EUR` matches' in (
+        listed.stderr
+    )
+    assert "hint" not in invoke("events", 'event:"order completed" user:u_2', *db).stderr  # still nothing
+    assert "hint" not in invoke("events", 'event:"Order Completed"', *db).stderr
+    assert "hint" not in invoke("events", "event:Refunded", *db).stderr
+    assert "user:U_1" in invoke("events", "user:u_1", *db).stderr
+    on_file = invoke("expect", 'event:"order completed"', "--timeout", "0", *db)
+    assert on_file.exit_code == 3 and 'hint: values are case-sensitive; `event:"Order Completed"` matches' in (
+        on_file.stderr
+    )
+    over_http = invoke("expect", 'event:"order completed"', "--timeout", "0", "--url", server.url, "--json")
+    assert orjson.loads(over_http.stdout)["recased"] == 'event:"Order Completed"'
+    assert "hint: values are case-sensitive" in over_http.stderr

@@ -1,5 +1,5 @@
 """Paste: every accepted form becomes the messages it means, validated by the same core as HTTP
-and attributed to the source `paste`; everything else is one clear error that says where."""
+and attributed to the source `paste` (a curl command to its own write key); everything else is one clear error that says where."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 from debugger.core.inputs import paste
 from debugger.core.inputs.paste import PasteError
 from debugger.core.pretty import render as pretty
+from tests.helpers import basic
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -22,12 +23,12 @@ def handle(text: str) -> paste.Pasted:
     return paste.handle(text, received_at=NOW, new_id=lambda: f"new-{next(counter)}")
 
 
-def messages(text: str) -> list[dict[str, Any]]:
-    """The stored messages a paste produces (server-added fields dropped)."""
+def messages(text: str, key: str = "paste") -> list[dict[str, Any]]:
+    """The stored messages a paste produces (server-added fields dropped), all from source ``key``."""
     out = []
     for outcome in handle(text).outcomes:
         for event in outcome.events:
-            assert event.write_key == "paste"
+            assert event.write_key == key
             out.append({k: v for k, v in event.stored.items() if k not in ("receivedAt", "timestamp", "messageId")})
     return out
 
@@ -75,12 +76,35 @@ def test_ndjson_lines_and_a_bad_line_names_its_number() -> None:
 
 
 def test_curl_command_with_continuations_and_its_own_key() -> None:
-    """A curl command is parsed like a shell would; its write key is replaced by `paste`."""
+    """A curl command is parsed like a shell would; it keeps its write key (-u), and the dialog says so."""
     text = """curl -X POST 'http://localhost:8088/v1/track' \\
       -u 'PROD_KEY:' -H "Content-Type: application/json" \\
       --data-raw '{"userId":"u1","event":"Clicked","properties":{"it":"isn'"'"'t"}}'"""
-    (message,) = messages(text)
+    (message,) = messages(text, key="PROD_KEY")
     assert message == {"userId": "u1", "event": "Clicked", "properties": {"it": "isn't"}, "type": "track"}
+    assert handle(text).notes == ("Kept the command's write key PROD_KEY (-u).",)
+
+
+@pytest.mark.parametrize(
+    ("auth", "body", "key", "note"),
+    [
+        ("-uwk_attached:", "{}", "wk_attached", "(-u)"),
+        ("--user=wk_equals", "{}", "wk_equals", "(-u)"),
+        (f"-H 'Authorization: {basic('wk_header')}'", "{}", "wk_header", "(Authorization header)"),
+        (f"-H 'Authorization: {basic('wk_header')}' -u other:", "{}", "wk_header", "(Authorization header)"),
+        ("", '{"writeKey": "wk_body"}', "wk_body", "Kept the body's write key wk_body."),
+        ("-H 'Authorization: Bearer tok'", '{"writeKey": "wk_body"}', "wk_body", "the body's write key"),
+        ("", "{}", "paste", "names no write key; stored with source paste"),
+    ],
+)
+def test_a_pasted_curl_keeps_its_write_key(auth: str, body: str, key: str, note: str) -> None:
+    """-u KEY: (any spelling), a Basic Authorization header, or the body's writeKey becomes the event's source;
+    a command with none is attributed to `paste`."""
+    message = {"userId": "u1", "event": "Clicked", **orjson.loads(body)}
+    text = f"curl http://localhost:8088/v1/track {auth} -H 'Content-Type: application/json' -d '{orjson.dumps(message).decode()}'"
+    (stored,) = messages(text, key=key)
+    assert stored["event"] == "Clicked"
+    assert note in handle(text).notes[0]
 
 
 def test_curl_errors_are_clear() -> None:
@@ -210,7 +234,7 @@ def test_pretty_output_pastes_back_to_the_same_message(dialect: str) -> None:
         "context": {"campaign": {"name": "spring"}},
     }
     text = pretty.render_call({"stored": stored, "write_key": "wk"}, dialect)
-    (message,) = messages(text)
+    (message,) = messages(text, key="wk" if dialect == "curl" else "paste")  # a curl command carries its key
     message.pop("anonymousId", None)  # analytics.js carries ids implicitly; paste fills one in
     if dialect == "analytics.js":
         message["userId"] = "u1"

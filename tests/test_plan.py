@@ -161,18 +161,26 @@ def test_naming_settings_travel_with_the_plan() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("events:\n  X:\n    properties:\n      a: strng", "events.X.properties.a: unknown type 'strng'"),
-        ("events:\n  X:\n    properties:\n      a: {type: string, requried: false}", "unknown key(s) 'requried'"),
-        ("evnts: {}", "unknown top-level key(s) 'evnts'"),
-        ("naming: {events: Title}\nevents: {}", "naming.events must be one of"),
-        ("events:\n  X:\n    props: {}", "events.X: unknown key(s) 'props'"),
-        ("events: [a, b]", "events must be a mapping"),
-        ("{not json", "not valid JSON or YAML"),
-        ("- 1\n- 2", "not a tracking plan"),
+        ("events:\n  X:\n    properties:\n      a: strng", "line 4: events.X.properties.a: unknown type 'strng'"),
+        (
+            "events:\n  X:\n    properties:\n      a: {type: string, requried: false}",
+            "line 4: events.X.properties.a: unknown key(s) 'requried'",
+        ),
+        ("name: p\nevnts: {}", "line 2: unknown top-level key(s) 'evnts'"),
+        ("events: {}\nnaming: {events: Title}", "line 2: naming.events must be one of"),
+        ("events:\n  X:\n    description: x\n    props: {}", "line 4: events.X: unknown key(s) 'props'"),
+        ("name: p\nevents: [a, b]", "line 2: events must be a mapping"),
+        (
+            "events:\n  Order Completed:\n    properties:\n      address:\n        properties:\n          city: strnig",
+            "line 6: events.Order Completed.properties.address.city: unknown type 'strnig'",
+        ),
+        ("events:\n  X:\n    properties:\n      a: string\n     b: [", "line 5, column 6: not valid JSON or YAML"),
+        ('{\n  "events": {\n    "X": {,\n', "line 3: not valid JSON or YAML"),
+        ("- 1\n- 2", "plan.yaml: not a tracking plan"),
     ],
 )
 def test_bad_plans_say_where_and_why(text: str, message: str) -> None:
-    """A broken plan is a one-line error naming the place and the fix."""
+    """A broken plan is a one-line error naming the place (the line, in a file) and the fix."""
     with pytest.raises(PlanError) as excinfo:
         CompiledPlan(parse_text(text, "plan.yaml"))
     assert message in str(excinfo.value)

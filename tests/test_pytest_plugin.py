@@ -73,3 +73,32 @@ def test_the_plugin_is_registered_and_cheap_to_load() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_a_failing_expect_shows_the_tests_line_not_the_plugins_frames(tmp_path: Path) -> None:
+    """A user's failing test is reported at its own `segdbg.expect(...)` line; the plugin's frames are hidden."""
+    (tmp_path / "test_user.py").write_text(
+        "def test_checkout(segdbg):\n    segdbg.expect('event:Nope', timeout=0)  # the user's line\n"
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "debugger.pytest_plugin",
+            "test_user.py",
+        ],
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "the user's line" in done.stdout and "ExpectationFailed" in done.stdout
+    assert "pytest_plugin.py" not in done.stdout  # no frame of the plugin in the report
+    assert "found 0" in done.stdout

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import orjson
+import pytest
 
 from debugger.core.pretty import render as pretty
 from debugger.tui.widgets.event_detail import EventDetail
@@ -195,10 +196,12 @@ def _labels(node: object) -> list[str]:
     return out
 
 
-async def test_copy_as_json_pretty_and_curl(db_path: Path) -> None:
-    """c then j, p or u puts the event on the clipboard (OSC 52) in that format."""
+async def test_copy_as_json_pretty_and_curl(db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """c then j, p or u puts the event on the clipboard (OSC 52) in that format (no clipboard command on PATH:
+    each copy is also written to a file in copy_dir, see tests/test_tui_copy.py)."""
+    monkeypatch.setenv("PATH", str(tmp_path / "no-bin"))
     fill(db_path, [message_request({"type": "identify", "userId": "u1", "traits": {"email": "a@b.c"}})])
-    app = make_app(db_path)
+    app = make_app(db_path, copy_dir=tmp_path)
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         event = _detail(app).event
@@ -216,10 +219,13 @@ async def test_copy_as_json_pretty_and_curl(db_path: Path) -> None:
         assert app.screen is main_screen(app)
 
 
-async def test_command_palette_offers_every_action(db_path: Path) -> None:
+async def test_command_palette_offers_every_action(
+    db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """ctrl+p lists the screen's actions (pause, search, paste, copy, dialects, tabs, types, help)."""
+    monkeypatch.setenv("PATH", str(tmp_path / "no-bin"))
     fill(db_path, [track(1)])
-    app = make_app(db_path)
+    app = make_app(db_path, copy_dir=tmp_path)
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         titles = [c.title for c in app.get_system_commands(main_screen(app))]

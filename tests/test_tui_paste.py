@@ -1,4 +1,5 @@
-"""Paste in the TUI: each accepted form is validated like HTTP, stored as source `paste` by the
+"""Paste in the TUI: each accepted form is validated like HTTP, stored as source `paste` (a curl command under
+its own write key) by the
 TUI's own writer, and selected; garbage is explained in the dialog and nothing is stored."""
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from debugger.tui.screens.paste import PasteScreen
 from debugger.tui.widgets.event_detail import EventDetail
 from debugger.tui.widgets.event_list import EventList
 from tests.tui_support import fill, main_screen, make_app, settle, stored_events, track
+
+#: The source each form is stored under: `paste`, except a curl command that names its key.
+SOURCES = {"curl": "prod"}
 
 FORMS = {
     "json message": ('{"type":"track","event":"Pasted JSON","userId":"u1"}', ["Pasted JSON"]),
@@ -46,7 +50,8 @@ async def _paste(pilot: object, text: str) -> PasteScreen:
 
 @pytest.mark.parametrize("form", list(FORMS))
 async def test_each_form_is_stored_as_paste_and_selected(db_path: Path, form: str) -> None:
-    """p, paste, ctrl+s: the events are stored with source `paste` and the last one is selected."""
+    """p, paste, ctrl+s: the events are stored with source `paste` (a curl command: its own key, `-u prod:`),
+    the notification names the source, and the last one is selected."""
     text, names = FORMS[form]
     fill(db_path, [track(1)])
     app = make_app(db_path)
@@ -59,8 +64,10 @@ async def test_each_form_is_stored_as_paste_and_selected(db_path: Path, form: st
         await settle(pilot)
         screen = main_screen(app)
         assert app.screen is screen
-        pasted = [e for e in stored_events(db_path) if e["write_key"] == "paste"]
+        source = SOURCES.get(form, "paste")
+        pasted = [e for e in stored_events(db_path) if e["write_key"] == source]
         assert [e["name"] for e in pasted] == names
+        assert any(str(n.message).endswith(f"source {source}.") for n in app._notifications)
         assert screen.query_one(EventList).selected_id == pasted[-1]["id"]
         assert screen.query_one(EventDetail).event["id"] == pasted[-1]["id"]
 

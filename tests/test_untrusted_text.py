@@ -104,12 +104,13 @@ def test_stats(hostile: Path) -> None:
 
 
 def test_check(hostile: Path) -> None:
-    """`check`: finding messages quote event names and property paths from the payload."""
-    result = run("check", "--db", str(hostile))
-    assert result.exit_code == 3, result.output
-    assert_inert(result.output, "check")
-    assert "product added \\x1b]8;;http://evil.example" in result.output  # the OSC 8 link is shown, not made
-    assert "[red]markup[/red][link=http://evil.example]" in result.output  # markup printed as written
+    """`check`: finding messages quote event names and property paths from the payload (both table views)."""
+    for view in ((), ("--all-findings",)):
+        result = run("check", "--db", str(hostile), *view)
+        assert result.exit_code == 3, result.output
+        assert_inert(result.output, "check")
+        assert "product added \\x1b]8;;http://evil.example" in result.output  # the OSC 8 link is shown, not made
+        assert "[red]markup[/red][link=http://evil.example]" in result.output  # markup printed as written
 
 
 def test_schema_table(hostile: Path) -> None:

@@ -27,8 +27,23 @@ def db_option(func: F) -> F:
 
 
 def resolve_db(db: Path | None) -> Path:
-    """Apply the docs/capture.md order: --db, $SEGDBG_DB, ./segdbg.db."""
-    return default_db_path(str(db) if db else None, dict(os.environ))
+    """Apply the docs/capture.md order: --db, $SEGDBG_DB, ./segdbg.db.
+
+    A path in a folder that does not exist is a usage error naming the folder (every command
+    would otherwise fail later, and less clearly: "no such capture", "unable to open").
+    """
+    path = default_db_path(str(db) if db else None, dict(os.environ))
+    folder = path.parent
+    if not folder.is_dir():
+        given = "--db" if db else "$SEGDBG_DB"
+        shown = inert(str(folder), 300)
+        why = (
+            f"{shown} is a file, not a folder; choose another path."
+            if folder.exists()
+            else f"the folder {shown} does not exist; create it first (mkdir -p {shown}) or choose another path."
+        )
+        raise click.BadParameter(f"{inert(str(path), 300)}: {why}", param_hint=f"'{given}'")
+    return path
 
 
 def default_db_path(option: str | None, environ: dict[str, str]) -> Path:

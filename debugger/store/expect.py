@@ -17,7 +17,9 @@ from typing import Any
 from debugger.core.pretty.export import export_record
 from debugger.core.pretty.render import event_label, event_user, inert, rejection
 from debugger.core.query import language as q
+from debugger.core.query.explain import seen
 from debugger.store.capture import connect
+from debugger.store.hints import case_hint, case_hint_text
 from debugger.store.reads import closest_events, count_events, iter_events, newest_id
 from debugger.store.stats import RESETS_KEY
 
@@ -102,6 +104,7 @@ class Outcome:
     seconds: float
     matches: list[dict[str, Any]] = field(default_factory=list)
     closest: list[dict[str, Any]] = field(default_factory=list)
+    recased: str | None = None  # the query with its values' case corrected, when only that matches
 
     def to_json(self) -> dict[str, Any]:
         """The HTTP API's ``wait`` answer."""
@@ -113,6 +116,7 @@ class Outcome:
             "seconds": round(self.seconds, 3),
             "events": self.matches,
             "closest": self.closest,
+            "recased": self.recased,
         }
 
 
@@ -125,8 +129,26 @@ def evidence(
     ]
     if not outcome.ok and outcome.found < outcome.condition.n:
         misses = closest_events(conn, query, now=now, statuses=statuses, limit=SHOWN)
-        outcome.closest = [{"event": export_record(m.event), "failed": list(m.failed)} for m in misses if m.failed]
+        outcome.closest = [_miss(export_record(m.event), m.failed, query) for m in misses if m.failed]
+        if outcome.found == 0:
+            recased = case_hint(conn, query, now=now, statuses=statuses)
+            outcome.recased = q.canonical(recased) if recased is not None else None
     return outcome
+
+
+def _miss(event: dict[str, Any], failed: tuple[str, ...], query: q.Query) -> dict[str, Any]:
+    """A near miss: the event, the terms it fails and, for each, what it had there (``was``)."""
+    terms = {q.canonical(q.Query((t,))): t for t in query.terms}
+    was = []
+    for label in failed:
+        term = terms.get(label)
+        if term is None:  # the default status term closest_events adds
+            try:
+                term = q.parse(label).terms[0]
+            except (q.QueryError, IndexError):
+                term = None
+        was.append(seen(term, event) if term is not None else None)
+    return {"event": event, "failed": list(failed), "was": was}
 
 
 def wait_on_file(
@@ -180,6 +202,13 @@ def _line(event: dict[str, Any]) -> str:
     )
 
 
+def _failed(term: str, was: str | None) -> str:
+    """``properties.currency:GBP (was "EUR")``; ``(absent)`` when the event has nothing there."""
+    if was is None:
+        return inert(term, 80)
+    return f"{inert(term, 80)} ({'absent' if was == 'absent' else 'was ' + inert(was, 80)})"
+
+
 def failure_message(result: dict[str, Any]) -> str:
     """The text `segdbg expect` prints (and the pytest plugin raises) when an expectation fails."""
     found = result["count"]
@@ -194,7 +223,10 @@ def failure_message(result: dict[str, Any]) -> str:
         lines.append("Closest events seen (newest first), and the terms each one fails:")
         for miss in result["closest"]:
             lines.append("  " + _line(miss["event"]))
-            lines.append("      fails: " + ", ".join(inert(f, 80) for f in miss["failed"]))
+            was = miss.get("was") or [None] * len(miss["failed"])
+            lines.append("      fails: " + ", ".join(_failed(f, w) for f, w in zip(miss["failed"], was, strict=False)))
     elif not found:
         lines.append("No stored event comes close (none satisfies any term of the query).")
+    if result.get("recased"):
+        lines.append(case_hint_text(result["recased"]))
     return "\n".join(lines)

@@ -47,6 +47,8 @@ class SegdbgApp(App[None]):
             self.call_after_refresh(gc.freeze)
         if self.lint.watcher is not None and self.config.poll_interval is not None:  # tests reload on demand
             self.set_interval(1.0, self._check_plan)
+        if self.config.notice:
+            self.notify(self.config.notice, title="Warning", severity="warning", timeout=15)
 
     def _check_plan(self) -> None:
         self.run_worker(self._reload_plan, thread=True, exclusive=True, group="plan", exit_on_error=False)

@@ -30,6 +30,10 @@ class TuiConfig:
         monotonic: the clock for rates and pacing.
         freeze_gc: once the first frame is up, exempt everything start-up built from the
             garbage collector (``gc.freeze``). Off in tests, which start many apps in one process.
+        notice: a warning from start-up to show once the screen is up (e.g. another server
+            already writes this capture), since the terminal's own lines are hidden by the TUI.
+        copy_dir: where a copy goes as a file when no clipboard command takes it (``None``:
+            the system's temporary folder).
     """
 
     db: Path
@@ -43,6 +47,8 @@ class TuiConfig:
     clock: Callable[[], datetime] = field(default=now_utc)
     monotonic: Callable[[], float] = field(default=time.monotonic)
     freeze_gc: bool = True
+    notice: str | None = None
+    copy_dir: Path | None = None
 
     @property
     def base_url(self) -> str:

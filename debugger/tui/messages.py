@@ -8,6 +8,7 @@ from typing import Any
 from textual.message import Message
 
 from debugger.store.follow import Increment, Snapshot
+from debugger.tui.clipboard import CopyResult
 
 
 @dataclass
@@ -71,3 +72,19 @@ class PasteStored(Message):
 
     event_ids: tuple[int, ...]
     summary: str
+
+
+@dataclass
+class CaptureCleared(Message):
+    """``z`` deleted every captured event (``deleted`` of them)."""
+
+    deleted: int
+
+
+@dataclass
+class CopyDone(Message):
+    """A copy finished: what took the text (see :func:`debugger.tui.clipboard.report`)."""
+
+    label: str
+    chars: int
+    result: CopyResult

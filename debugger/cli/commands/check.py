@@ -87,6 +87,33 @@ class _Group:
     rules: dict[tuple[str, str, str], list[tuple[Finding, int]]] = field(default_factory=dict)
 
 
+#: In the summary by rule: how many example events (by label and path), and ids of each.
+EXAMPLES, EXAMPLE_IDS = 2, 3
+
+
+@dataclass
+class _Rule:
+    """One rule code across the whole selection: how often, in how many events, a few examples."""
+
+    code: str
+    category: str
+    severity: str
+    message: str
+    findings: int = 0
+    events: set[int] = field(default_factory=set)
+    examples: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+
+    def add(self, label: str, finding: Finding, event_id: int) -> None:
+        self.findings += 1
+        self.events.add(event_id)
+        key = (label, finding.path)
+        if key in self.examples:
+            if len(self.examples[key]) < EXAMPLE_IDS and event_id not in self.examples[key]:
+                self.examples[key].append(event_id)
+        elif len(self.examples) < EXAMPLES:
+            self.examples[key] = [event_id]
+
+
 def _label(row: Mapping[str, Any]) -> str:
     kind = (row.get("type") or "?").upper()
     return f"{row['name']} ({kind.lower()})" if row.get("name") else kind
@@ -130,6 +157,11 @@ def _label(row: Mapping[str, Any]) -> str:
     help="Property/trait key casing (default: the plan's, else snake).",
 )
 @click.option(
+    "--all-findings",
+    is_flag=True,
+    help="table: list every finding, by event and rule (the default with --plan); else one line per rule with counts.",
+)
+@click.option(
     "--allow-unplanned-events",
     is_flag=True,
     default=None,
@@ -150,6 +182,7 @@ def command(
     ignore: tuple[str, ...],
     event_case: str | None,
     key_case: str | None,
+    all_findings: bool,
     allow_unplanned_events: bool | None,
     allow_unplanned_properties: bool | None,
 ) -> None:
@@ -161,12 +194,15 @@ def command(
     Mobile, B2B SaaS, Video, Email: near-miss names, property types), naming conventions
     (Object Action, Title Case events, snake_case keys, no ids in names), and, with --plan,
     your tracking plan (unplanned events and properties, required properties, types).
-    Findings are grouped by event and rule. Lint runs at read time, so an edited plan applies
-    to everything already captured.
+    The table has one line per rule with its counts and a few example events; with --plan,
+    or --all-findings, it lists every finding, grouped by event and rule (json and jsonl
+    always list every finding). Lint runs at read time, so an edited plan applies to
+    everything already captured.
 
     \b
     Examples:
-      segdbg check                                  # everything, all rules
+      segdbg check                                  # everything, all rules: counts by rule
+      segdbg check --all-findings                   # ... every finding, by event
       segdbg check 'event:"Order Completed"'        # one event (QUERY: the filter language)
       segdbg check -type:track                      # all but tracks (-term negates; never an option)
       segdbg check --plan plan.yaml                 # plan violations and dropped events
@@ -201,6 +237,8 @@ def command(
     linter = Linter(config, compiled)
     now = datetime.now(UTC)
     groups: dict[str, _Group] = {}
+    by_rule: dict[str, _Rule] = {}
+    by_event = all_findings or compiled is not None
     total = flagged = 0
     out = sys.stdout.buffer
     try:
@@ -215,11 +253,18 @@ def command(
                     if not findings:
                         continue
                     flagged += 1
-                    if fmt == "table":
+                    if fmt == "table" and by_event:
                         group = groups.setdefault(_label(row), _Group(_label(row)))
                         group.events.add(row["id"])
                         for f in findings:
                             group.rules.setdefault((f.category, f.code, f.path), []).append((f, row["id"]))
+                        continue
+                    if fmt == "table":
+                        for f in findings:
+                            rule = by_rule.get(f.code) or by_rule.setdefault(
+                                f.code, _Rule(f.code, f.category, f.severity, f.message)
+                            )
+                            rule.add(_label(row), f, row["id"])
                         continue
                     for f in findings:
                         record = violation_record(
@@ -238,8 +283,10 @@ def command(
         raise click.ClickException(str(exc)) from exc
     if fmt == "json":
         out.write(orjson.dumps(records, option=orjson.OPT_INDENT_2) + b"\n")
-    elif fmt == "table":
+    elif fmt == "table" and by_event:
         _table(groups.values(), total, flagged, compiled, plan_path)
+    elif fmt == "table":
+        _summary(by_rule.values(), total, flagged)
     out.flush()
     if flagged:
         sys.exit(ExitCode.FAILED)
@@ -259,6 +306,49 @@ def _categories(rules: str | None, with_plan: bool) -> set[str]:
     if PLAN in chosen and not with_plan:
         raise click.UsageError("--rules plan needs --plan FILE.")
     return chosen
+
+
+SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+
+
+def _summary(rules: Iterable[_Rule], total: int, flagged: int) -> None:
+    """One line per rule: severity, code, category, how many findings in how many events; then examples."""
+    # Lazily: Rich (kept off `segdbg --help`, which imports every command).
+    from rich.console import Console
+    from rich.text import Text
+
+    console = Console(highlight=False)
+    ordered = sorted(rules, key=lambda r: (SEVERITY_ORDER.get(r.severity, 3), -r.findings, r.code))
+    severities: dict[str, int] = {}
+    for rule in ordered:
+        severities[rule.severity] = severities.get(rule.severity, 0) + rule.findings
+        style = {"error": "red", "warning": "yellow"}.get(rule.severity, "")
+        events = len(rule.events)
+        console.print(
+            Text.assemble(
+                (MARK.get(rule.severity, "?"), style),
+                " ",
+                (rule.code, "bold"),
+                (f" {rule.category}", "dim"),
+                f"  ×{rule.findings:,} in {events:,} event{'s' if events != 1 else ''}",
+            )
+        )
+        examples = ", ".join(
+            f"{inert(label, 60)} {inert(path or '(message)', 60)} " + " ".join(f"#{i}" for i in ids)
+            for (label, path), ids in rule.examples.items()
+        )
+        console.print(Text(f"    e.g. {examples}", style="dim"), overflow="fold")
+        console.print(Text("    " + inert(rule.message, 300)), overflow="fold")
+    if flagged:
+        parts = ", ".join(f"{n:,} {s}{'s' if n != 1 and s != 'info' else ''}" for s, n in severities.items() if n)
+        count = len(ordered)
+        console.print(
+            f"✗ {sum(severities.values()):,} findings ({parts}) in {flagged:,} of {total:,} events, "
+            f"{count} rule{'s' if count != 1 else ''}. --all-findings lists each one by event; "
+            "--format jsonl gives them as records."
+        )
+    else:
+        console.print(f"✓ No findings in {total:,} events.")
 
 
 def _table(groups: Iterable[_Group], total: int, flagged: int, compiled: Any, plan_path: Path | None) -> None:

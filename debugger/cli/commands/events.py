@@ -37,6 +37,7 @@ from debugger.core.pretty.export import (
 )
 from debugger.core.pretty.render import event_label, event_user, inert, status_text
 from debugger.core.protocol import STATUSES
+from debugger.core.query.language import canonical
 from debugger.core.query.plan import view_statuses
 
 __all__ = ["command", "export_record"]
@@ -103,6 +104,7 @@ def command(query: str, db: Path | None, fmt: str, limit: int | None, show_all: 
     """
     # Lazily: the store loads sqlite_utils (kept off `segdbg --help`, which imports every command).
     from debugger.store.capture import StoreError, reader
+    from debugger.store.hints import case_hint, case_hint_text
     from debugger.store.reads import count_events, get_request, iter_events, newest_id
 
     parsed = parse_query(query)
@@ -137,6 +139,7 @@ def command(query: str, db: Path | None, fmt: str, limit: int | None, show_all: 
                     )
                     if later:
                         cut = _cut_note("first", limit, limit + later, later >= HIDDEN_COUNT_CAP, limit, on_terminal)
+            recased = case_hint(conn, parsed, now=now, statuses=statuses) if shown.count == 0 and query else None
             hidden: dict[str, int] = {}
             if statuses is not None:
                 for status in sorted(set(STATUSES) - set(statuses)):
@@ -150,6 +153,8 @@ def command(query: str, db: Path | None, fmt: str, limit: int | None, show_all: 
         click.echo(f"({parts} hidden; add --include-problems to include them)", err=True)
     if fmt == "table" and shown.count == 0 and query:
         click.echo("No stored event matches that query.", err=True)
+    if recased is not None:
+        click.echo(case_hint_text(canonical(recased)), err=True)
 
 
 def _cut_note(which: str, shown: int, total: int, capped: bool, limit: int | None, on_terminal: bool) -> str:

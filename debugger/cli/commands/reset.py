@@ -15,22 +15,31 @@ from debugger.core.exitcode import ExitCode
 @click.command("reset")
 @db_option
 @url_option
-@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (it is only asked on a terminal).")
+@click.option(
+    "--yes", "-y", is_flag=True, help="Delete without asking; required when there is no terminal to ask (scripts, CI)."
+)
 def command(db: Path | None, url: str | None, yes: bool) -> None:
     """Delete all captured events and requests; keep the database, its source labels and settings.
 
     With --url the running server does it (through its writer, so nothing in flight is
     lost). Event ids keep counting up after a reset, so live views and cursors carry on.
+    On a terminal it asks first; without one (a script, CI) it refuses unless --yes is
+    given, so a stray `segdbg reset` never empties a capture unasked.
 
     \b
     Examples:
-      segdbg reset --yes
-      segdbg reset --url http://127.0.0.1:8088
+      segdbg reset                                  # asks: Delete every captured event in ./segdbg.db?
+      segdbg reset --yes --url http://127.0.0.1:8088   # in CI, between test cases
     """
     if db is not None and url is not None:
         raise click.UsageError("give --db or --url, not both.")
     where = url or str(resolve_db(db))
-    if not yes and sys.stdin.isatty():
+    if not yes:
+        if not sys.stdin.isatty():
+            raise click.UsageError(
+                f"refusing to delete every captured event in {where} without asking: there is no terminal to ask. "
+                "Pass --yes to delete anyway."
+            )
         click.confirm(f"Delete every captured event in {where}?", abort=True)
     if url:
         try:

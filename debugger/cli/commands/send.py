@@ -11,10 +11,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
+import orjson
 
 from debugger.core.exitcode import ExitCode
 from debugger.core.http.routes import DEFAULT_URL
-from debugger.core.inputs.payloads import FILE_FORMATS, LineError, PlannedRequest, plan_file
+from debugger.core.inputs.payloads import FILE_FORMATS, LineError, PlannedRequest, body_write_key, plan_file
 from debugger.core.pretty.render import inert
 
 VERBOSE_LIMIT = 50
@@ -82,7 +83,8 @@ def command(paths: tuple[Path, ...], url: str, write_key: str | None, batch_size
     event re-sent as received, with its original timestamps), and so does a .har file
     saved by a browser (its POSTs to /v1/... paths). Folders are searched recursively.
     Exits 0 when every request was answered 200, 3 when the server rejected some, 4 when
-    it cannot be reached.
+    it cannot be reached. Messages need a write key: a "writeKey" in the file, or
+    --write-key (refused requests without one get a hint saying so).
 
     \b
     Examples:
@@ -114,6 +116,14 @@ def command(paths: tuple[Path, ...], url: str, write_key: str | None, batch_size
         f"{accepted:,} accepted ({messages:,} messages), {rejected:,} rejected.",
         err=True,
     )
+    keyless = [r for r in results if _refused_key(r) and body_write_key(r.request.body) is None]
+    if keyless and not write_key:
+        click.echo(
+            f"hint: {len(keyless):,} request{'s' if len(keyless) != 1 else ''} refused with invalid_write_key: "
+            'the messages carry no "writeKey". Pass --write-key KEY (sent as HTTP Basic auth, as the libraries '
+            'do), or add "writeKey" to the files.',
+            err=True,
+        )
     if any(r.status is None for r in results):
         raise SystemExit(ExitCode.UNREACHABLE)
     if rejected or line_errors:
@@ -168,6 +178,17 @@ async def _send_all(root: str, planned: list[PlannedRequest], write_key: str | N
         failed = next((r for r in done if r.status is None), None)
         click.echo(f"error: {failed.answer if failed else root}", err=True)
     return done
+
+
+def _refused_key(sent: _Sent) -> bool:
+    """Whether the server answered Segment's ``400 invalid_write_key``."""
+    if sent.status != 400:
+        return False
+    try:
+        answer = orjson.loads(sent.answer)
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(answer, dict) and answer.get("code") == "invalid_write_key"
 
 
 def _report(sent: _Sent) -> None:

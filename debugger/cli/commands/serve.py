@@ -106,8 +106,9 @@ class _Printer:
     "--host",
     default=DEFAULT_HOST,
     show_default=True,
-    help="Interface to bind. The default accepts connections from this machine only; "
-    "0.0.0.0 would let anything on your network send events and read this capture.",
+    help="Interface to bind. The default accepts connections from this machine only. "
+    "--host 0.0.0.0 --allow-remote (e.g. so a phone can send) prints the LAN URL to use; then anything on your "
+    "network can send events and, as the debugger API has no login, read and reset the capture.",
 )
 @click.option(
     "--port",
@@ -122,8 +123,8 @@ class _Printer:
 @click.option(
     "--allow-remote",
     is_flag=True,
-    help="Needed to bind anything but loopback (e.g. --host 0.0.0.0 so a phone can send): "
-    "then other machines on your network can reach this server.",
+    help="Needed to bind anything but loopback (see --host): other machines on your network can then reach "
+    "this server.",
 )
 @click.option(
     "--write-key",
@@ -176,7 +177,7 @@ def command(
 
     if not is_loopback(host) and not allow_remote:
         raise click.UsageError(
-            f"--host {host} would let other machines on your network send events and read this capture; "
+            f"--host {host} would let other machines on your network send events and read and reset the capture; "
             "add --allow-remote if that is what you want."
         )
     # Lazily: the store loads sqlite_utils (kept off `segdbg --help`, which imports every command).
@@ -190,8 +191,11 @@ def command(
         write_keys=frozenset(write_keys),
         retention=Policy(max_events, max_age),
     )
+    notice = _shared_capture_notice(settings.db)
+    if notice:
+        click.echo(f"warning: {notice}", err=True)
     if not headless and terminal():
-        _serve_with_tui(settings, cap, plan)
+        _serve_with_tui(settings, cap, plan, notice)
         return
     printer = _Printer(sys.stdout, quiet)
     try:
@@ -202,6 +206,28 @@ def command(
                 f"{host}:{port} is already in use (another segdbg?). Stop it, or pick another port with --port."
             ) from exc
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+
+
+def _shared_capture_notice(path: Path) -> str | None:
+    """What to say when another live segdbg server already writes ``path`` (else ``None``)."""
+    # Lazily: the store loads sqlite_utils (kept off `segdbg --help`, which imports every command).
+    from debugger.store.capture import StoreError, reader
+    from debugger.store.servers import running_servers
+
+    if not path.exists():
+        return None
+    try:
+        with reader(path) as conn:
+            others = [s for s in running_servers(conn) if s.get("pid") != os.getpid()]
+    except StoreError:
+        return None  # a file serve will refuse anyway, with the reason
+    if not others:
+        return None
+    where = ", ".join(f"{inert(s.get('url'), 80)} (pid {s['pid']})" for s in others)
+    return (
+        f"{path} is already written by another segdbg server: {where}. Both will store into this capture, "
+        "and each one's summary counts only its own requests; pass another --db to keep them apart."
+    )
 
 
 async def _serve(settings: object, printer: _Printer, parent: int | None = None) -> None:
@@ -261,7 +287,9 @@ async def _watch_parent(parent: int, stop: asyncio.Event) -> None:
     stop.set()
 
 
-def _serve_with_tui(settings: object, cap: int = DEFAULT_CAP, plan: Path | None = None) -> None:
+def _serve_with_tui(
+    settings: object, cap: int = DEFAULT_CAP, plan: Path | None = None, notice: str | None = None
+) -> None:
     # Lazily: the child server's settings load the store (kept off `segdbg --help`, which imports every command).
     from debugger.cli.child import ChildServer
     from debugger.cli.commands.tui import run_tui
@@ -270,7 +298,7 @@ def _serve_with_tui(settings: object, cap: int = DEFAULT_CAP, plan: Path | None 
     assert isinstance(settings, Settings)
     server = ChildServer.start(settings)
     try:
-        run_tui(settings.db, url=server.url, cap=cap, plan=plan)
+        run_tui(settings.db, url=server.url, cap=cap, plan=plan, notice=notice)
     finally:
         summary = server.stop()
     click.echo(summary or f"Stopped. Capture in {settings.db}", err=True)

@@ -67,7 +67,7 @@ def terminal() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 
-def run_tui(path: Path, *, url: str | None, cap: int, plan: Path | None = None) -> None:
+def run_tui(path: Path, *, url: str | None, cap: int, plan: Path | None = None, notice: str | None = None) -> None:
     """Run the TUI in this terminal until the user quits."""
     # Lazily: tracking plans load PyYAML (kept off `segdbg --help`, which imports every command).
     from debugger.core.lint.plan import PlanError
@@ -76,7 +76,7 @@ def run_tui(path: Path, *, url: str | None, cap: int, plan: Path | None = None) 
 
     try:
         migrate(path)
-        app = make_tui(path, url=url, cap=cap, plan=plan)
+        app = make_tui(path, url=url, cap=cap, plan=plan, notice=notice)
     except (StoreError, PlanError) as exc:
         raise click.ClickException(str(exc)) from exc
     app.run()

@@ -3,8 +3,10 @@ have sent, and run them through :func:`debugger.core.http.wire.handle`, the same
 
 Forms: a JSON message, a batch envelope, a JSON array of messages, NDJSON (one message or
 batch per line), a curl command, or library calls (:mod:`debugger.core.inputs.calls`). Every request is
-authorised with the write key ``paste``, so pasted events are their own source; nothing is
-sent anywhere. Errors are :class:`PasteError` with a message for the dialog.
+authorised with the write key ``paste``, so pasted events are their own source, except a curl
+command that names its key (``-u KEY:``, an ``Authorization: Basic`` header, or a ``writeKey`` in
+the body): it keeps it, as the request it describes would. Nothing is sent anywhere. Errors are
+:class:`PasteError` with a message for the dialog.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from urllib.parse import parse_qsl, urlsplit
 import orjson
 
 from debugger.core.http import model, wire
+from debugger.core.http.headers import basic_auth_user
 from debugger.core.inputs.calls import CallError, looks_like_calls, parse_calls
+from debugger.core.inputs.payloads import body_write_key
 from debugger.core.protocol import BATCH, TYPE, TYPES
 
 PASTE_KEY = "paste"
@@ -107,7 +111,8 @@ def recognise(text: str) -> tuple[str, list[tuple[str, model.IncomingRequest]], 
     if not stripped:
         raise PasteError("Nothing to paste: the text is empty.")
     if stripped.startswith(("curl ", "curl\\")):
-        return "curl command", [("", _curl(stripped))], ()
+        request, note = _curl(stripped)
+        return "curl command", [("", request)], (note,)
     try:
         document = orjson.loads(stripped)
     except orjson.JSONDecodeError as whole_error:
@@ -181,7 +186,41 @@ def _post(path: str, body: bytes, headers: tuple[tuple[str, str], ...] = ()) -> 
     return model.IncomingRequest(method="POST", path=path, headers=(*own, *kept), body=body)
 
 
-def _curl(text: str) -> model.IncomingRequest:
+def _basic(key: str) -> str:
+    return "Basic " + base64.b64encode(f"{key}:".encode()).decode()
+
+
+def _curl_user(arg: str, value: str | None) -> tuple[str | None, int] | None:
+    """``-u KEY:``, ``-uKEY:``, ``--user KEY:`` or ``--user=KEY:``: (the user, how many args it took)."""
+    if arg in ("-u", "--user"):
+        return (value.partition(":")[0] if value is not None else None), 2
+    for prefix in ("--user=", "-u"):
+        if arg.startswith(prefix) and len(arg) > len(prefix):
+            return arg[len(prefix) :].partition(":")[0], 1
+    return None
+
+
+def _curl_auth(headers: list[tuple[str, str]], user: str | None, body: bytes) -> tuple[tuple[str, str], str]:
+    """The Authorization header to send and where the write key came from (a note for the dialog).
+
+    The command's own key wins: its Authorization header, then ``-u``, then the body's ``writeKey``
+    (left to the wire core to read); only a command with none of them is attributed to ``paste``.
+    """
+    given = next((v for k, v in headers if k.lower() == "authorization"), None)
+    if given is not None and basic_auth_user(given):
+        return (
+            "Authorization",
+            given,
+        ), f"Kept the command's write key {basic_auth_user(given)} (Authorization header)."
+    if user:
+        return ("Authorization", _basic(user)), f"Kept the command's write key {user} (-u)."
+    in_body = body_write_key(body)
+    if in_body is not None:
+        return ("", ""), f"Kept the body's write key {in_body}."
+    return ("Authorization", _basic(PASTE_KEY)), f"The command names no write key; stored with source {PASTE_KEY}."
+
+
+def _curl(text: str) -> tuple[model.IncomingRequest, str]:
     joined = text.replace("\\\r\n", " ").replace("\\\n", " ")
     try:
         args = shlex.split(joined)
@@ -191,10 +230,16 @@ def _curl(text: str) -> model.IncomingRequest:
     method: str | None = None
     headers: list[tuple[str, str]] = []
     data: list[str] = []
+    user: str | None = None
     index = 1
     while index < len(args):
         arg = args[index]
         value = args[index + 1] if index + 1 < len(args) else None
+        credentials = _curl_user(arg, value)
+        if credentials is not None:
+            user = credentials[0] or user
+            index += credentials[1]
+            continue
         if arg in _CURL_VALUE:
             if value is None:
                 raise PasteError(f"curl option {arg} needs a value.")
@@ -215,9 +260,6 @@ def _curl(text: str) -> model.IncomingRequest:
                 if arg == "--json":
                     headers.append(("Content-Type", "application/json"))
             continue
-        if arg in ("-u", "--user"):
-            index += 2  # the write key is replaced by `paste`
-            continue
         if not arg.startswith("-") and url is None:
             url = arg
         index += 1
@@ -226,12 +268,16 @@ def _curl(text: str) -> model.IncomingRequest:
     parts = urlsplit(url if "://" in url else f"http://{url}")
     body = "&".join(data).encode()
     verb = method or ("POST" if data else "GET")
-    request = _post(parts.path or "/", body, tuple(headers))
-    return model.IncomingRequest(
+    auth, note = _curl_auth(headers, user, body)
+    kept = [h for h in headers if h[0].lower() not in ("authorization", "content-length", "host")]
+    names = {k.lower() for k, _ in kept}
+    defaults = [h for h in _HEADERS if h[0].lower() != "authorization" and h[0].lower() not in names]
+    request = model.IncomingRequest(
         method=verb,
-        path=request.path,
+        path=parts.path or "/",
         query_string=parts.query,
         query=tuple(parse_qsl(parts.query, keep_blank_values=True)),
-        headers=request.headers,
+        headers=(*([auth] if auth[0] else []), *defaults, *kept),
         body=body,
     )
+    return request, note

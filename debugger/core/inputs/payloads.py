@@ -26,7 +26,7 @@ import orjson
 
 from debugger.core.http.bodies import RequestError, decode_json_lenient
 from debugger.core.pretty.export import is_export_record, resend_message
-from debugger.core.protocol import BATCH, MAX_BATCH_BYTES, REJECTED, SENT_AT, TYPE, TYPES
+from debugger.core.protocol import BATCH, MAX_BATCH_BYTES, REJECTED, SENT_AT, TYPE, TYPES, WRITE_KEY
 from debugger.core.timefmt import format_timestamp
 
 LINE_FORMATS = (".jsonl", ".ndjson")
@@ -55,6 +55,22 @@ class LineError:
 
     origin: str
     message: str
+
+
+def body_write_key(body: bytes) -> str | None:
+    """The write key a JSON body names: on the envelope, else on the first batch item that has one."""
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(document, dict):
+        return None
+    batch = document.get(BATCH)
+    for item in [document, *(batch if isinstance(batch, list) else [])]:
+        key = item.get(WRITE_KEY) if isinstance(item, dict) else None
+        if isinstance(key, str) and key:
+            return key
+    return None
 
 
 def plan_file(

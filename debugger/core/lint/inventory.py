@@ -8,23 +8,34 @@ one type seen (integer and number count as one; ``null`` does not count).
 :meth:`Inventory.draft_plan` writes a segdbg YAML plan that the same capture satisfies: a key
 present in every event is required, others optional (``?``); types are the union of those
 seen; objects list their keys (closing them to unplanned properties); page and screen calls
-share one rule each.
+share one rule each. A path whose strings were all ISO-8601 dates or times
+(``2024-05-01``, ``2024-05-01T12:00:00.000Z``) is typed ``date`` (JSON Schema ``format: date-time``), so the
+plan catches a date that turns into free text.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from debugger.core.lint.finding import join, kind, short
+from debugger.core.timefmt import parse_timestamp
 
 MAX_DEPTH = 6
 #: An object with more distinct keys than this is a map (ids as keys), not a record.
 MAX_KEYS = 200
 EXAMPLES = 3
+#: An ISO-8601 date, or date and time (the shapes the clients send); `20240501` and `1714560000` are not taken for dates.
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?")
+
+
+def is_iso_date(value: str) -> bool:
+    """Whether ``value`` is an ISO-8601 date or date-time that the plan's ``date`` type accepts."""
+    return 10 <= len(value) <= 40 and ISO_DATE.fullmatch(value) is not None and parse_timestamp(value) is not None
 
 
 @dataclass(slots=True)
@@ -33,6 +44,7 @@ class Node:
 
     seen: int = 0
     objects: int = 0
+    dates: int = 0  # strings that were ISO dates
     types: Counter[str] = field(default_factory=Counter)
     first: dict[str, str] = field(default_factory=dict)
     last: dict[str, str] = field(default_factory=dict)
@@ -65,10 +77,13 @@ class Node:
                 self.items = items
                 for item in value[:100]:
                     items.add(item, when, depth + 1)
-        elif value is not None and len(self.examples) < EXAMPLES:
-            sample = value[:60] if isinstance(value, str) else value
-            if sample not in self.examples:
-                self.examples.append(sample)
+        else:
+            if isinstance(value, str) and is_iso_date(value):
+                self.dates += 1
+            if value is not None and len(self.examples) < EXAMPLES:
+                sample = value[:60] if isinstance(value, str) else value
+                if sample not in self.examples:
+                    self.examples.append(sample)
 
     @property
     def drift(self) -> bool:
@@ -76,8 +91,14 @@ class Node:
         return len([t for t in self.types if t != "null"]) > 1
 
     def type_expr(self) -> str:
-        """The union of observed types as a plan type (``number|string``; only nulls → ``any``)."""
-        names = [t for t in ("string", "number", "boolean", "object", "array", "null") if t in self.types]
+        """The union of observed types as a plan type (``number|string``; only nulls → ``any``);
+        ``date`` for strings that were all ISO dates."""
+        dated = self.types["string"] > 0 and self.dates == self.types["string"]
+        names = [
+            "date" if t == "string" and dated else t
+            for t in ("string", "number", "boolean", "object", "array", "null")
+            if t in self.types
+        ]
         return "any" if names in ([], ["null"]) else "|".join(names)
 
 

@@ -125,12 +125,74 @@ _Loader.add_implicit_resolver(
 
 
 def parse_text(text: str, source: str = "plan") -> Plan:
-    """Read a plan from JSON or YAML text (``source`` names it in errors)."""
+    """Read a plan from JSON or YAML text (``source`` names it in errors, with the line when known:
+    ``plan.yaml, line 7: events.Order Completed.properties.total: unknown type 'strng'``)."""
+    is_json = text.lstrip()[:1] in ("{", "[")
     try:
-        data = json.loads(text) if text.lstrip()[:1] in ("{", "[") else yaml.load(text, Loader=_Loader)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise PlanError(f"{source}: not valid JSON or YAML ({str(exc).splitlines()[0]}).") from exc
-    return parse(data, source)
+        data = json.loads(text) if is_json else yaml.load(text, Loader=_Loader)
+    except json.JSONDecodeError as exc:
+        raise PlanError(f"{source}, line {exc.lineno}: not valid JSON or YAML ({exc.msg}).") from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise PlanError(f"{source}{where}: not valid JSON or YAML ({problem}).") from exc
+    try:
+        return parse(data, source)
+    except PlanError as exc:
+        line = None if is_json else _error_line(text, source, str(exc))
+        if line is None:
+            raise
+        raise PlanError(f"{source}, line {line}: {str(exc).removeprefix(f'{source}: ')}") from exc
+
+
+_UNKNOWN_KEYS = re.compile(r"unknown (?:top-level )?key\(s\) '([^']*)'")
+
+
+def _error_line(text: str, source: str, message: str) -> int | None:
+    """The line of the YAML node a segdbg-plan error names (``source: events.X.properties.a: ...``).
+
+    Walks the document's node tree along the dotted place in the message, trying the longest key
+    at each level (names may hold dots and spaces) and stepping through a ``properties:`` level the
+    place leaves out; an unknown key named in the message is pointed at itself.
+    """
+    if not message.startswith(f"{source}: "):
+        return None
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.YAMLError:
+        return None
+    rest = message.removeprefix(f"{source}: ")
+    line = None
+    while isinstance(node, yaml.MappingNode) and rest:
+        step = _longest_key(node, rest)
+        if step is None:
+            inner = next((v for k, v in node.value if k.value == "properties"), None)
+            step = _longest_key(inner, rest) if isinstance(inner, yaml.MappingNode) else None
+        if step is None:
+            break
+        key, node, rest = step
+        line = key.start_mark.line + 1
+        if not rest.startswith("."):
+            break
+        rest = rest[1:]
+    unknown = _UNKNOWN_KEYS.search(message)
+    if unknown and isinstance(node, yaml.MappingNode):
+        for key, _ in node.value:
+            if key.value == unknown.group(1):
+                return int(key.start_mark.line + 1)
+    return line
+
+
+def _longest_key(node: yaml.MappingNode, rest: str) -> tuple[yaml.Node, yaml.Node, str] | None:
+    """The key of ``node`` that ``rest`` starts with (followed by ``.``, ``:``, a space or the end)."""
+    best = None
+    for key, value in node.value:
+        name = str(key.value)
+        if rest.startswith(name) and rest[len(name) : len(name) + 1] in ("", ".", ":", " "):
+            if best is None or len(name) > len(str(best[0].value)):
+                best = (key, value, rest[len(name) :])
+    return best
 
 
 def parse(data: object, source: str = "plan") -> Plan:

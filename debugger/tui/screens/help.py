@@ -25,10 +25,11 @@ HELP = """\
 | `r` | Raw: the message as received ⇄ as stored (the bar names what the server changed) |
 | `enter` | into the detail (fold the Raw tree with `enter`/`space`); `esc` back |
 | `p` or a terminal paste | paste a payload |
-| `c` | copy the event: JSON, Pretty or curl |
+| `c` | copy the event: JSON, Pretty or curl (clipboard command, OSC 52, else a file it names) |
 | `P` | pin / unpin the event: retention (`serve --max-events/--max-age`) never deletes a pinned one (📌) |
 | `s` | the Schema screen: every event's properties, types and type drift (`d` drift only) |
 | `d` | the Deliveries screen: replay runs, their metrics, and for each failure You Sent / Request / Response |
+| `z` | clear the capture: delete every event and request (asks first: `y`/`enter` yes, `n`/`esc` no) |
 | `ctrl+p` | every command |
 | `q` | quit |
 
@@ -42,7 +43,8 @@ Terms are ANDed; `-term` negates; `a,b` is OR. `type:track` `event:"Order Comple
 A JSON message, a batch, a JSON array, NDJSON, a curl command, or calls such as
 `analytics.track("Signed Up", { plan: "pro" })`, `analytics.track({ userId: "u1", event: "E" })`,
 `analytics.track(user_id="u1", event="E")`, `Analytics.track(user_id: "u1", event: "E")`.
-Pasted events are checked exactly like HTTP, stored with source `paste`, and never sent anywhere.
+Pasted events are checked exactly like HTTP, stored with source `paste` (a curl command keeps its write key),
+and never sent anywhere.
 
 ## The stream
 The list keeps the newest 500 rows (`--cap`). When events arrive faster than anyone reads, it

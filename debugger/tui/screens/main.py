@@ -8,9 +8,13 @@ loop come its actions (keys and the command palette), which act on the same stat
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections import deque
 from collections.abc import Iterator
 from functools import partial
+from pathlib import Path
 from typing import Any, ClassVar, cast
 
 import orjson
@@ -26,13 +30,17 @@ from textual.worker import Worker, WorkerState
 
 from debugger.core.inputs import paste
 from debugger.core.pacing import RateHistory, RateMeter, RowBudget
-from debugger.core.pretty.render import DIALECTS, render_call
+from debugger.core.pretty.render import DIALECTS, inert, render_call
 from debugger.core.protocol import REJECTED, TYPES
 from debugger.core.query import language as query
 from debugger.store.follow import Search, Totals, Where
 from debugger.store.retention import pin_event
+from debugger.store.stats import reset
+from debugger.tui import clipboard
 from debugger.tui.host import Host
 from debugger.tui.messages import (
+    CaptureCleared,
+    CopyDone,
     EventsArrived,
     MatchesCounted,
     MatchFound,
@@ -41,6 +49,7 @@ from debugger.tui.messages import (
     RequestLoaded,
     SnapshotLoaded,
 )
+from debugger.tui.screens.confirm import ConfirmScreen
 from debugger.tui.screens.copy import CopyScreen
 from debugger.tui.screens.deliveries import DeliveriesScreen
 from debugger.tui.screens.dialect import AUTO, DialectScreen
@@ -75,6 +84,7 @@ class MainScreen(Screen[None]):
         Binding("d", "deliveries", "Deliveries"),
         Binding("L", "pick_dialect", "Pick dialect", show=False),
         Binding("P", "toggle_pin", "Pin", show=False),  # the hints line is full at 120 columns: ? and ctrl+p list it
+        Binding("z", "clear_capture", "Clear the capture", show=False),
         Binding("1", "tab('pretty')", "Views", key_display="1-4"),
         Binding("2", "tab('raw')", "Raw", show=False),
         Binding("3", "tab('http')", "HTTP", show=False),
@@ -486,7 +496,11 @@ class MainScreen(Screen[None]):
         for outcome in pasted.outcomes:
             ids += writer.submit(outcome.record, outcome.events).result().event_ids
         count = len(ids)
-        summary = f"Stored {count} pasted event{'s' if count != 1 else ''} ({pasted.form}), source paste."
+        sources = sorted({e.write_key or "" for o in pasted.outcomes for e in o.events}) or [paste.PASTE_KEY]
+        summary = (
+            f"Stored {count} pasted event{'s' if count != 1 else ''} ({pasted.form}), "
+            f"source {', '.join(inert(s, 40) for s in sources)}."
+        )
         self.post_message(PasteStored(tuple(ids), summary))
 
     # -- pin --------------------------------------------------------------------------------
@@ -519,6 +533,32 @@ class MainScreen(Screen[None]):
         else:
             self.notify(f"Unpinned #{message.event_id}: retention may delete it once it is old enough.", timeout=3)
 
+    # -- clear ------------------------------------------------------------------------------
+
+    def action_clear_capture(self) -> None:
+        """Delete every captured event and request, after asking (``segdbg reset``)."""
+        question = f"Delete every captured event in {self.tui.config.db}?"
+        detail = "Requests and pinned events go too; source labels and settings stay. This cannot be undone."
+        self.app.push_screen(ConfirmScreen(question, detail), self._clear_answered)
+
+    def _clear_answered(self, yes: bool | None) -> None:
+        if yes:
+            self.run_worker(self._clear, thread=True, group="clear", exit_on_error=False)
+        else:
+            self.notify("Nothing deleted.", timeout=2)
+
+    def _clear(self) -> None:
+        # The TUI's own writer: SQLite serialises it with a server writing the same file.
+        deleted = self.tui.paste_writer().call(reset).result()
+        self.post_message(CaptureCleared(int(deleted)))
+
+    def on_capture_cleared(self, message: CaptureCleared) -> None:
+        """Say how many went, and show the empty capture at once (not at the next poll)."""
+        message.stop()
+        self.notify(f"Deleted {message.deleted:,} event{'s' if message.deleted != 1 else ''}.", timeout=3)
+        self.cursor = 0
+        self.load()
+
     # -- copy -------------------------------------------------------------------------------
 
     def action_copy(self) -> None:
@@ -529,14 +569,35 @@ class MainScreen(Screen[None]):
         self.app.push_screen(CopyScreen(self.query_one(EventDetail).dialect), self.copy_as)
 
     def copy_as(self, fmt: str | None) -> None:
-        """Copy the selected event as ``json``, ``pretty`` or ``curl`` (OSC 52)."""
+        """Copy the selected event as ``json``, ``pretty`` or ``curl``: OSC 52 to a real terminal, and the
+        platform clipboard command, else a file (docs/tui.md); the notification says which arrived."""
         detail = self.query_one(EventDetail)
         event = detail.event
         if fmt is None or event is None:
             return
         text, label = self.copy_text(event, fmt, detail.dialect)
-        self.app.copy_to_clipboard(text)
-        self.notify(f"Copied {label} ({len(text):,} characters).", timeout=2)
+        self.app.copy_to_clipboard(text)  # the app's own clipboard, and OSC 52 to a real terminal
+        osc52 = not self.app.is_headless
+        folder = self.tui.config.copy_dir or Path(tempfile.gettempdir())
+        work = partial(self._copy_work, text, label, fmt, event.get("id"), osc52, folder)
+        self.run_worker(work, thread=True, group="copy", exclusive=True, exit_on_error=False)
+
+    def _copy_work(self, text: str, label: str, fmt: str, event_id: object, osc52: bool, folder: Path) -> None:
+        command, why = clipboard.run_clipboard(text, clipboard.clipboard_commands(shutil.which, os.environ))
+        path = None
+        if command is None:
+            try:
+                path = clipboard.write_fallback(text, folder, event_id, fmt)
+            except OSError as exc:
+                why = f"{why}; cannot write to {folder}: {exc.strerror or exc}"
+        result = clipboard.CopyResult(command, osc52, path, None if command else why)
+        self.post_message(CopyDone(label, len(text), result))
+
+    def on_copy_done(self, message: CopyDone) -> None:
+        """Say what the copy did: which command took it, or the file it is in."""
+        message.stop()
+        text, severity = clipboard.report(message.label, message.chars, message.result)
+        self.notify(text, severity=severity, timeout=3 if severity == "information" else 10)
 
     def copy_text(self, event: dict[str, Any], fmt: str, dialect: str) -> tuple[str, str]:
         """The text to copy and a label for the notification."""
@@ -650,7 +711,9 @@ class MainScreen(Screen[None]):
             ("pretty", "the Pretty call"),
             ("curl", "a curl command"),
         ):
-            yield SystemCommand(f"Copy as {fmt}", f"copy {what} (OSC 52)", partial(self.copy_as, fmt))
+            yield SystemCommand(
+                f"Copy as {fmt}", f"copy {what} (clipboard command, OSC 52, else a file)", partial(self.copy_as, fmt)
+            )
         for tab in TABS:
             yield SystemCommand(f"Show {tab.capitalize()}", "detail tab", partial(self.action_tab, tab))
         yield SystemCommand("Pretty: pick a dialect", "L: from the list", self.action_pick_dialect)
@@ -663,6 +726,9 @@ class MainScreen(Screen[None]):
             yield SystemCommand(
                 f"Toggle type {kind}", "type filter", partial(self.query_one(FilterBar).toggle_type, kind)
             )
+        yield SystemCommand(
+            "Clear the capture", "z: delete every captured event (asks first)", self.action_clear_capture
+        )
         yield SystemCommand("Schema", "s: every event's properties, types and drift", self.action_schema)
         yield SystemCommand("Deliveries", "d: replay runs, what was not delivered and why", self.action_deliveries)
         yield SystemCommand("Help", "?: keys, search and paste", self.action_help)

@@ -59,7 +59,7 @@ class PasteScreen(ModalScreen[paste.Pasted | None]):
                     ("Paste a payload", "bold"),
                     ": validated exactly as if it arrived over HTTP, stored with source ",
                     ("paste", "bold"),
-                    ", never sent anywhere.\n",
+                    " (a curl command keeps its write key), never sent anywhere.\n",
                     (FORMS, "dim"),
                 ),
                 id="paste-help",
