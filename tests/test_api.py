@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from aiohttp import web
 
 from debugger.server.addresses import host_allowed
 from debugger.server.app import ServerThread
@@ -231,3 +232,27 @@ def test_unknown_api_paths_never_fall_through_to_ingest(server: ServerThread) ->
 def test_host_allowed(host: str | None, configured: str, allowed: bool) -> None:
     """Loopback names, *.localhost and the configured host pass; anything else is refused."""
     assert host_allowed(host, configured) is allowed
+
+
+def test_another_machine_may_send_but_not_read(server: ServerThread) -> None:
+    """`serve --host 0.0.0.0 --allow-remote` lets a phone send; the API still answers only this machine.
+
+    A peer on another machine cannot connect here (network is loopback only), so the guard is
+    given a request as aiohttp builds it for such a peer: ``request.remote`` is the address the
+    connection came from, not a header a program could forge. This machine is still answered.
+    """
+    from aiohttp.test_utils import make_mocked_request
+
+    from debugger.server.api import refusal
+    from debugger.server.keys import settings_key
+
+    app = web.Application()
+    app[settings_key] = server.settings
+    for peer, refused in (("192.168.1.23", True), ("10.0.0.5", True), ("127.0.0.1", False), ("::1", False)):
+        request = make_mocked_request("GET", API + "/stats", headers={"Host": "localhost:8088"}, app=app)
+        answer = refusal(request.clone(remote=peer))
+        if refused:
+            assert answer is not None and answer.status == 403 and b"remote_peer" in answer.body
+        else:
+            assert answer is None
+    assert get(server, "/stats").status == 200  # over a real loopback connection

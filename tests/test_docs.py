@@ -107,8 +107,8 @@ def test_the_tui_picture_is_the_current_snapshot() -> None:
 
 
 def test_serve_help_the_readme_and_security_md_agree_about_binding_all_interfaces() -> None:
-    """`--host 0.0.0.0` needs --allow-remote, prints the LAN URL, and opens sending *and* reading: said alike in
-    `serve --help`, the README and docs/security.md (none may say other machines can only send)."""
+    """`--host 0.0.0.0` needs --allow-remote, prints the LAN URL, and opens sending, not reading (the API refuses
+    other machines' connections): said alike in `serve --help`, the README and docs/security.md."""
     serve = cli_reference.render().split("## segdbg serve", 1)[1].split("\n## ", 1)[0]
     texts = {"serve --help": serve, "README.md": README.read_text(), "security.md": (DOCS / "security.md").read_text()}
     for where, text in texts.items():
@@ -116,7 +116,7 @@ def test_serve_help_the_readme_and_security_md_agree_about_binding_all_interface
         for claim in (
             "--host 0.0.0.0 --allow-remote",
             "prints the LAN URL to use",
-            "anything on your network can send events and, as the debugger API has no login, read and reset the capture",
+            "anything on your network can send events, while the debugger API (read, reset) still answers only this machine",
         ):
             assert claim in flat, (where, claim)
-        assert "can send but not read" not in flat, where
+        assert "read and reset the capture" not in flat, where

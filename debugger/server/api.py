@@ -27,7 +27,7 @@ from debugger.core.pretty.export import export_record, safe_json
 from debugger.core.pretty.render import status_text
 from debugger.core.query import language as q
 from debugger.core.query.plan import view_statuses
-from debugger.server.addresses import host_allowed
+from debugger.server.addresses import host_allowed, is_loopback
 from debugger.server.keys import notifier_key, settings_key, vacuum_lock_key, writer_key
 from debugger.server.notifier import Notifier
 from debugger.store.capture import connect
@@ -89,10 +89,18 @@ def _error(status: int, code: str, message: str, **extra: Any) -> web.Response:
 def refusal(request: web.Request) -> web.Response | None:
     """Why a request may not read or change the capture (403), or None if it may.
 
-    Refused: a Host that is not this machine (DNS rebinding), an ``Origin`` other than the
+    Refused: a peer that is not this machine (``serve --host 0.0.0.0 --allow-remote`` lets a
+    phone send, not read), a Host that is not this machine (DNS rebinding), an ``Origin`` other than the
     server's own, and a ``Sec-Fetch-Site`` other than ``same-origin``/``none`` (a page on
     another origin, including ``same-site`` ones such as ``localhost:3000``).
     """
+    if not is_loopback(request.remote or ""):
+        return _error(
+            403,
+            "remote_peer",
+            "The debugger API answers this machine only: other machines may send events, not read or reset them "
+            "(on this machine, use http://127.0.0.1 and the port).",
+        )
     if not host_allowed(request.headers.get("Host"), request.app[settings_key].host):
         return _error(
             403, "forbidden_host", "The debugger API answers only requests addressed to this machine (Host header)."

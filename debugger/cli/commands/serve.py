@@ -108,7 +108,7 @@ class _Printer:
     show_default=True,
     help="Interface to bind. The default accepts connections from this machine only. "
     "--host 0.0.0.0 --allow-remote (e.g. so a phone can send) prints the LAN URL to use; then anything on your "
-    "network can send events and, as the debugger API has no login, read and reset the capture.",
+    "network can send events, while the debugger API (read, reset) still answers only this machine.",
 )
 @click.option(
     "--port",
@@ -177,7 +177,7 @@ def command(
 
     if not is_loopback(host) and not allow_remote:
         raise click.UsageError(
-            f"--host {host} would let other machines on your network send events and read and reset the capture; "
+            f"--host {host} would let other machines on your network send events to this capture; "
             "add --allow-remote if that is what you want."
         )
     # Lazily: the store loads sqlite_utils (kept off `segdbg --help`, which imports every command).
