@@ -321,11 +321,11 @@ async def _vacuum(request: web.Request) -> web.StreamResponse:
         raise _BadParam("invalid_json", "The body must be a JSON object.")
     max_events, max_age, reindex = body.get("max_events"), body.get("max_age_s"), body.get("reindex", False)
     if max_events is not None and (not isinstance(max_events, int) or isinstance(max_events, bool) or max_events < 1):
-        raise _BadParam("invalid_param", "max_events must be a whole number ≥ 1.")
+        raise _BadParam("invalid_parameter", "max_events must be a whole number ≥ 1.")
     if max_age is not None and (
         not isinstance(max_age, int | float) or isinstance(max_age, bool) or not 0 < max_age < 1e11
     ):
-        raise _BadParam("invalid_param", "max_age_s must be a number of seconds > 0.")
+        raise _BadParam("invalid_parameter", "max_age_s must be a number of seconds > 0.")
     policy = Policy(max_events, timedelta(seconds=max_age) if max_age is not None else None)
     if not policy.active:
         policy = request.app[settings_key].retention

@@ -11,8 +11,7 @@ import click
 import orjson
 
 from debugger.cli import replay_console
-from debugger.cli.options import QueryCommand, db_option, query_argument, resolve_db
-from debugger.core.query import language as query
+from debugger.cli.options import QueryCommand, db_option, parse_query, query_argument, resolve_db
 from debugger.core.query.plan import view_statuses
 from debugger.core.replay.planning import DEFAULT_BATCH_SIZE, KEEP, SHIFT, ReplayOptions
 from debugger.core.replay.retry import RetryPolicy
@@ -278,13 +277,7 @@ def selection(text: str | None, now: datetime) -> Selection:
     Raises:
         click.UsageError: the query is malformed; the message points at the offending term.
     """
-    try:
-        parsed = query.parse(text or "")
-    except query.QueryError as exc:
-        shown = text or ""
-        raise click.UsageError(
-            f"invalid query: {exc.message}\n  {shown}\n  {' ' * exc.start}{'^' * max(1, exc.end - exc.start)}"
-        ) from exc
+    parsed = parse_query(text)
     # What Segment would have accepted and forwarded, unless the query names statuses; never a
     # rejected request, which holds no message to send (docs/protocol.md §3.4).
     statuses = view_statuses(parsed)
