@@ -81,6 +81,28 @@ async def test_a_malformed_query_is_shown_inline_and_changes_nothing(db_path: Pa
         assert not bar.has_class("-error") and _count(screen) == "3 matches"
 
 
+async def test_an_invalid_query_shows_no_count_of_another_query(db_path: Path) -> None:
+    """While the query in the box is invalid the box says so, and new events do not bring back the last
+    good query's count; the error says what the list shows; fixing the query brings its live count back."""
+    fill(db_path, [track(n) for n in range(3)])
+    app = make_app(db_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        screen = main_screen(app)
+        await _search(pilot, "type:track")
+        assert _count(screen) == "3 matches"
+        await _search(pilot, "type:track typo:x")
+        assert _count(screen) == "✗ invalid"
+        assert "(the list shows the last valid search, type:track)" in str(screen.query_one("#search-error").content)
+        fill(db_path, [track(3)])
+        screen.poll()
+        await settle(pilot)
+        assert len(_names(screen)) == 4  # the list keeps following the last valid search
+        assert _count(screen) == "✗ invalid"
+        await _search(pilot, "type:track")  # the same query as the list's: no reload, its current count
+        assert _count(screen) == "4 matches"
+
+
 async def test_n_and_N_jump_between_matches_beyond_the_rows_shown(db_path: Path) -> None:
     """N walks to older matches even past the cap; n walks back; the bar says which match it is."""
     fill(db_path, [track(n, properties={"hit": n % 2 == 0}) for n in range(12)])
