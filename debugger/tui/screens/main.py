@@ -26,7 +26,7 @@ from textual.worker import Worker, WorkerState
 
 from debugger.core.inputs import paste
 from debugger.core.pacing import RateHistory, RateMeter, RowBudget
-from debugger.core.pretty.render import DIALECTS, render_call
+from debugger.core.pretty.render import DIALECTS, inert, render_call
 from debugger.core.protocol import REJECTED, TYPES
 from debugger.core.query import language as query
 from debugger.store.follow import Search, Totals, Where
@@ -647,7 +647,19 @@ class MainScreen(Screen[None]):
             self.show_selected()
         if shown and shown[-1] == event_ids[-1]:
             return
-        self.notify(f"Stored as #{event_ids[-1]}, but the search hides it; esc clears the search.", severity="warning")
+        # Only the search hides the newest pasted event (the newest row is always kept), and when no
+        # pasted event is shown none matches (the newest match among them would be).
+        search = inert(self.search, 80)
+        if len(event_ids) == 1:
+            said = f"Stored #{event_ids[0]}; it does not match the search `{search}` (esc shows everything)."
+        elif shown:
+            said = (
+                f"#{event_ids[-1]} does not match the search `{search}`; #{shown[-1]}, the newest pasted event"
+                " it matches, is selected (esc shows everything)."
+            )
+        else:
+            said = f"Stored #{event_ids[0]}–#{event_ids[-1]}; none matches the search `{search}` (esc shows everything)."
+        self.notify(said, severity="warning", timeout=8)
 
     # -- palette ------------------------------------------------------------------------------
 
