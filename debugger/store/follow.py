@@ -155,8 +155,8 @@ class CaptureReader:
         """Those of ``ids`` that match ``where`` (one read over their id range: pasted ids are adjacent)."""
         if where is None or not ids:
             return ids
-        span = {"after_id": min(ids) - 1, "before_id": max(ids) + 1}
-        found = {row[0] for row in reads.select_rows(db, ("id",), **_search(where), **span)}
+        rows = reads.select_rows(db, ("id",), **_search(where), after_id=min(ids) - 1, before_id=max(ids) + 1)
+        found = {row[0] for row in rows}
         return [i for i in ids if i in found]
 
     def count(self, where: Where) -> int:

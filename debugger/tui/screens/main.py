@@ -658,7 +658,9 @@ class MainScreen(Screen[None]):
                 " it matches, is selected (esc shows everything)."
             )
         else:
-            said = f"Stored #{event_ids[0]}–#{event_ids[-1]}; none matches the search `{search}` (esc shows everything)."
+            said = (
+                f"Stored #{event_ids[0]}–#{event_ids[-1]}; none matches the search `{search}` (esc shows everything)."
+            )
         self.notify(said, severity="warning", timeout=8)
 
     # -- palette ------------------------------------------------------------------------------
