@@ -58,6 +58,13 @@ def test_stream_with_pretty(capture: Path, snap_compare: Any) -> None:
     assert snap_compare(make_app(capture), terminal_size=SIZE, run_before=_keys("up", "up", "up"))
 
 
+@pytest.mark.parametrize("size", [(80, 24), (100, 30), (160, 45)], ids=["80x24", "100x30", "160x45"])
+def test_stream_columns(capture: Path, size: tuple[int, int], snap_compare: Any) -> None:
+    """The stream at the sizes people use: status codes whole, name wide enough to read, user and
+    source dropped (source first) when narrow, name taking the rest when wide."""
+    assert snap_compare(make_app(capture), terminal_size=size, run_before=_keys("up"))
+
+
 def test_raw_tab(capture: Path, snap_compare: Any) -> None:
     """Raw: the stored JSON as a foldable tree."""
     assert snap_compare(make_app(capture), terminal_size=SIZE, run_before=_keys("up", "2"))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from textual import events
-from textual.widgets import TextArea
+from textual.widgets import Input, TextArea
 
 from debugger.tui.screens.paste import PasteScreen
 from debugger.tui.widgets.event_detail import EventDetail
@@ -142,3 +142,66 @@ async def test_invalid_pasted_events_are_stored_with_their_problems(db_path: Pat
             "missing_event",
             "no_user_anon_id",
         }
+
+
+def _said(app: object) -> list[str]:
+    return [str(n.message) for n in app._notifications]  # type: ignore[attr-defined]
+
+
+async def _search(pilot: object, text: str) -> None:
+    await pilot.press("slash")  # type: ignore[attr-defined]
+    main_screen(pilot.app).query_one("#search", Input).value = text  # type: ignore[attr-defined]
+    await pilot.press("enter")  # type: ignore[attr-defined]
+    await settle(pilot)
+
+
+@pytest.mark.parametrize("paused", [False, True])
+async def test_a_pasted_event_the_search_does_not_match_is_not_listed_and_the_notice_says_why(
+    db_path: Path, paused: bool
+) -> None:
+    """Under a search, a pasted event that does not match stays out of the searched list (live or paused);
+    the notification names it and the search; esc shows it."""
+    fill(db_path, [track(1, properties={"plan": "pro"}), track(2)])
+    app = make_app(db_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        screen = main_screen(app)
+        stream = screen.query_one(EventList)
+        await _search(pilot, "properties.plan:pro")
+        listed = list(stream.order)
+        if paused:
+            await pilot.press("space")
+        await _paste(pilot, '{"type":"track","event":"Elsewhere","userId":"u"}')
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        pasted = [e["id"] for e in stored_events(db_path) if e["write_key"] == "paste"]
+        assert screen.live and stream.order == listed
+        assert all(stream.events[i]["name"] != "Elsewhere" for i in stream.order)
+        notice = f"Stored #{pasted[0]}; it does not match the search `properties.plan:pro` (esc shows everything)."
+        assert notice in _said(app)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert stream.order[-1] == pasted[0]
+
+
+async def test_of_a_pasted_batch_the_newest_match_is_selected(db_path: Path) -> None:
+    """A batch half matching the search: only its matches are listed, the newest of them is selected,
+    and the notice says the newest pasted event does not match."""
+    fill(db_path, [track(1, properties={"plan": "pro"})])
+    app = make_app(db_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        screen = main_screen(app)
+        await _search(pilot, "properties.plan:pro")
+        await _paste(
+            pilot,
+            '{"type":"track","event":"Hit","userId":"u","properties":{"plan":"pro"}}\n'
+            '{"type":"track","event":"Miss","userId":"u"}',
+        )
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        hit, miss = (e["id"] for e in stored_events(db_path) if e["write_key"] == "paste")
+        stream = screen.query_one(EventList)
+        assert [stream.events[i]["name"] for i in stream.order] == ["Event 1", "Hit"]
+        assert stream.selected_id == hit and screen.query_one(EventDetail).event["id"] == hit
+        assert any(f"#{miss} does not match the search" in said for said in _said(app))

@@ -3,6 +3,8 @@ jumps (also to events the sampled list skipped), type toggles, and errors shown 
 
 from __future__ import annotations
 
+import sqlite3
+from datetime import timedelta
 from pathlib import Path
 
 from textual.widgets import Input
@@ -11,7 +13,7 @@ from debugger.tui.widgets.event_detail import EventDetail
 from debugger.tui.widgets.event_list import EventList
 from debugger.tui.widgets.filter_bar import FilterBar
 from debugger.tui.widgets.status import HeaderBar
-from tests.tui_support import fill, main_screen, make_app, message_request, settle, track
+from tests.tui_support import T0, fill, main_screen, make_app, message_request, settle, track
 
 
 def _names(screen: object) -> list[str]:
@@ -79,6 +81,82 @@ async def test_a_malformed_query_is_shown_inline_and_changes_nothing(db_path: Pa
         assert len(_names(screen)) == 3
         await _search(pilot, "type:track")
         assert not bar.has_class("-error") and _count(screen) == "3 matches"
+
+
+async def test_an_invalid_query_shows_no_count_of_another_query(db_path: Path) -> None:
+    """While the query in the box is invalid the box says so, and new events do not bring back the last
+    good query's count; the error says what the list shows; fixing the query brings its live count back."""
+    fill(db_path, [track(n) for n in range(3)])
+    app = make_app(db_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        screen = main_screen(app)
+        await _search(pilot, "type:track")
+        assert _count(screen) == "3 matches"
+        await _search(pilot, "type:track typo:x")
+        assert _count(screen) == "✗ invalid"
+        assert "(the list shows the last valid search, type:track)" in str(screen.query_one("#search-error").content)
+        fill(db_path, [track(3)])
+        screen.poll()
+        await settle(pilot)
+        assert len(_names(screen)) == 4  # the list keeps following the last valid search
+        assert _count(screen) == "✗ invalid"
+        await _search(pilot, "type:track")  # the same query as the list's: no reload, its current count
+        assert _count(screen) == "4 matches"
+
+
+def _pinned(db: Path) -> list[int]:
+    with sqlite3.connect(db) as conn:
+        return [r[0] for r in conn.execute("SELECT id FROM events WHERE pinned = 1 ORDER BY id")]
+
+
+def _visible(stream: EventList) -> bool:
+    top = int(stream.scroll_y)
+    return top <= stream.cursor < top + stream.size.height - 1  # -1: the header line
+
+
+async def test_esc_keeps_the_highlighted_event_so_p_pins_what_was_seen(db_path: Path) -> None:
+    """Clearing the search keeps the highlighted event highlighted and in view, even when it is older than
+    the newest rows the cleared list holds (it is put in its place); P then pins that event, not the newest."""
+    ids = fill(db_path, [track(n, properties={"plan": "pro" if n % 2 else "free"}) for n in range(40)])
+    app = make_app(db_path, cap=20)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        screen = main_screen(app)
+        stream = screen.query_one(EventList)
+        await _search(pilot, "properties.plan:pro")
+        for _ in range(15):
+            await pilot.press("up")
+        assert stream.events[stream.selected_id]["name"] == "Event 9"
+        await pilot.press("escape")
+        await settle(pilot)
+        assert screen.search == "" and stream.selected_id == ids[9]
+        assert screen.query_one(EventDetail).event["id"] == ids[9] and _visible(stream)
+        await pilot.press("P")
+        await settle(pilot)
+        assert _pinned(db_path) == [ids[9]]
+
+
+async def test_a_new_search_keeps_the_highlighted_event_or_the_nearest_match(db_path: Path) -> None:
+    """A search the highlighted event matches keeps it; one it does not match highlights the nearest match
+    by id (older on a tie), in view; a type toggle acts the same."""
+    ids = fill(db_path, [track(n, properties={"plan": "pro" if n % 3 == 0 else "free"}) for n in range(60)])
+    fill(db_path, [message_request({"type": "identify", "userId": "u9"})], start=T0 + timedelta(minutes=1))
+    app = make_app(db_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        screen = main_screen(app)
+        stream = screen.query_one(EventList)
+        stream.select_id(ids[31])
+        await _search(pilot, "type:track")
+        assert stream.selected_id == ids[31] and _visible(stream)
+        await _search(pilot, "properties.plan:pro")  # 31 is free; 30 and 33 are pro
+        assert stream.selected_id == ids[30] and _visible(stream)
+        assert screen.query_one(EventDetail).event["id"] == ids[30]
+        await _search(pilot, "")
+        screen.query_one(FilterBar).toggle_type("identify")
+        await settle(pilot)
+        assert _names(screen) == ["identify"] and stream.selected_id == stream.order[0]
 
 
 async def test_n_and_N_jump_between_matches_beyond_the_rows_shown(db_path: Path) -> None:

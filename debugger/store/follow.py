@@ -126,7 +126,8 @@ class CaptureReader:
 
     def increment(self, after: int, where: Where, budget: int, include: Sequence[int] = ()) -> Increment:
         """Events after ``after``: all matches when they fit in ``budget``, else an even sample
-        that always holds the newest match and the ids in ``include``.
+        that always holds the newest match and the ids in ``include`` that match ``where``
+        (a pasted event the search does not match is not shown in the searched list).
 
         ``budget`` 0 counts without reading rows (the stream is paused).
         """
@@ -140,13 +141,23 @@ class CaptureReader:
             totals = self._totals(db, after, newest)
             span: dict[str, Any] = {"after_id": after, "before_id": newest + 1}
             matches = totals.events if where is None else reads.count_events(db, **_search(where), **span)
+            forced = self._matching(db, where, [i for i in include if after < i <= newest]) if matches else []
             if budget <= 0 or matches == 0:
-                wanted: list[int] = [i for i in include if after < i <= newest]
+                wanted: list[int] = forced
             else:
                 rows = list(reads.select_rows(db, ("id", "request_id"), **_search(where), **span))
                 ids = sample(rows, budget)
-                wanted = sorted({*ids, *(i for i in include if after < i <= newest)})
+                wanted = sorted({*ids, *forced})
             return Increment(after, newest, self._rows(db, wanted), matches, totals)
+
+    @staticmethod
+    def _matching(db: sqlite3.Connection, where: Where, ids: list[int]) -> list[int]:
+        """Those of ``ids`` that match ``where`` (one read over their id range: pasted ids are adjacent)."""
+        if where is None or not ids:
+            return ids
+        rows = reads.select_rows(db, ("id",), **_search(where), after_id=min(ids) - 1, before_id=max(ids) + 1)
+        found = {row[0] for row in rows}
+        return [i for i in ids if i in found]
 
     def count(self, where: Where) -> int:
         """How many events match ``where`` in the whole capture."""

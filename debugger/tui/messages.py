@@ -13,12 +13,19 @@ from debugger.tui.clipboard import CopyResult
 
 @dataclass
 class SnapshotLoaded(Message):
-    """A full load finished; ``generation`` says which search it belongs to."""
+    """A full load finished; ``generation`` says which search it belongs to.
+
+    ``select`` is the event to highlight (kept from before the load, or the nearest match to it),
+    ``found`` that event when it is older than the snapshot's rows (it is put in its place);
+    ``pasted`` the events a paste stored (the newest of them shown is selected).
+    """
 
     generation: int
     snapshot: Snapshot
     version: int
     select: int | None = None
+    found: dict[str, Any] | None = None
+    pasted: tuple[int, ...] = ()
 
 
 @dataclass
@@ -31,12 +38,13 @@ class MatchesCounted(Message):
 
 @dataclass
 class EventsArrived(Message):
-    """New events (a sample of them when they come faster than a person can read)."""
+    """New events (a sample of them when they come faster than a person can read); ``pasted``: the
+    events a paste stored, to select."""
 
     generation: int
     increment: Increment
     version: int
-    select: int | None = None
+    pasted: tuple[int, ...] = ()
 
 
 @dataclass

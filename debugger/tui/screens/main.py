@@ -116,7 +116,7 @@ class MainScreen(Screen[None]):
         self.history = RateHistory()
         self.samples: deque[tuple[float, int, int]] = deque()
         self.include: tuple[int, ...] = ()
-        self.select_after: int | None = None
+        self.select_after: tuple[int, ...] = ()  # pasted events to select once the poll brings them
         self._poller: Worker[None] | None = None
         self._loader: Worker[None] | None = None
         self._last_detail = 0.0
@@ -170,20 +170,37 @@ class MainScreen(Screen[None]):
 
     # -- loading and following -----------------------------------------------------------
 
-    def load(self, select: int | None = None) -> Worker[None]:
-        """Reload the newest ``cap`` matches (a new search, resume, or a reset capture)."""
+    def load(self, *, focus: int | None = None, pasted: tuple[int, ...] = ()) -> Worker[None]:
+        """Reload the newest ``cap`` matches (a new search, resume, or a reset capture).
+
+        Args:
+            focus: keep this event highlighted (or the match nearest to it by id), not jump to the newest.
+            pasted: events a paste stored, to select.
+        """
         self.generation += 1
         # The running totals stay current through every poll (paused or not), so a reload
         # counts only what is newer than the cursor; the first load counts everything.
-        work = partial(self._load_work, self.generation, self.where, self.tui.config.cap, select, self.cursor)
+        work = partial(self._load_work, self.generation, self.where, self.tui.config.cap, focus, pasted, self.cursor)
         self._loader = self.run_worker(work, thread=True, group="load", exclusive=True, exit_on_error=False)
         return self._loader
 
-    def _load_work(self, generation: int, where: Where, cap: int, select: int | None, since: int) -> None:
+    def _load_work(
+        self, generation: int, where: Where, cap: int, focus: int | None, pasted: tuple[int, ...], since: int
+    ) -> None:
         reader = self.tui.reader
         version = reader.data_version()
         snap = reader.snapshot(where, cap, since=since, count=False)
-        self.post_message(SnapshotLoaded(generation, snap, version, select))
+        select, found = focus, None
+        if focus is not None and snap.events and all(int(e["id"]) != focus for e in snap.events):
+            # Not among the newest rows: the event itself if it matches, else the nearest match by id.
+            older = reader.neighbour(where, focus + 1, older=True)
+            newer = reader.neighbour(where, focus, older=False)
+            candidates = [e for e in (older, newer) if e is not None]
+            nearest = min(candidates, key=lambda e: abs(int(e["id"]) - focus), default=None)
+            select = None if nearest is None else int(nearest["id"])
+            if nearest is not None and int(nearest["id"]) < int(snap.events[0]["id"]):
+                found = nearest
+        self.post_message(SnapshotLoaded(generation, snap, version, select, found, pasted))
         if where is not None:
             # The rows first, then the count: every match of a common word takes far longer to count
             # than its newest page to read. Polls wait for this worker, so no increment interleaves.
@@ -208,7 +225,7 @@ class MainScreen(Screen[None]):
                 return None
         budget = self.budget.available(self.tui.monotonic()) if self.live else 0
         include, self.include = self.include, ()
-        select, self.select_after = self.select_after, None
+        select, self.select_after = self.select_after, ()
         work = partial(self._poll_work, self.generation, self.cursor, self.version, self.where, budget, include, select)
         self._poller = self.run_worker(work, thread=True, group="poll", exit_on_error=False)
         return self._poller
@@ -221,7 +238,7 @@ class MainScreen(Screen[None]):
         where: Where,
         budget: int,
         include: tuple[int, ...],
-        select: int | None,
+        select: tuple[int, ...],
     ) -> None:
         reader = self.tui.reader
         version = reader.data_version()
@@ -244,8 +261,12 @@ class MainScreen(Screen[None]):
         self.new_while_paused = 0
         stream = self.query_one(EventList)
         stream.replace(snap.events)
-        if message.select is not None:
+        if message.found is not None:
+            stream.insert(message.found)
+        elif message.select is not None:
             stream.select_id(message.select)
+        if message.pasted:
+            self.select_pasted(message.pasted)
         self._after_change()
         if self.include:  # a paste landed while this load ran: pick it up now
             self.poll()
@@ -288,8 +309,8 @@ class MainScreen(Screen[None]):
             self.samples.append((now, inc.new_matches, len(inc.events)))
         else:
             self.new_while_paused += inc.new_matches
-        if message.select is not None:
-            self.select_pasted(message.select)
+        if message.pasted:
+            self.select_pasted(message.pasted)
         self._after_change()
         if self.include:
             self.poll()
@@ -640,7 +661,9 @@ class MainScreen(Screen[None]):
         self.search = message.text
         # Relative times (after:10m) count from when the search was entered, like the CLI's.
         self.where = Search(query.parse(message.text), self.tui.clock()) if message.text else None
-        self.load(select=self.query_one(EventList).selected_id)
+        # The highlighted event stays highlighted (or the match nearest to it): the next key acts on
+        # what the reader was looking at, not on the newest event.
+        self.load(focus=self.query_one(EventList).selected_id)
 
     def on_filter_bar_done(self, message: FilterBar.Done) -> None:
         """enter in the search box: back to the list."""
@@ -675,20 +698,37 @@ class MainScreen(Screen[None]):
         self.notify(message.summary, timeout=4)
         if not message.event_ids:
             return
-        last = message.event_ids[-1]
         if not self.live:
             self.set_reactive(type(self).live, True)
-            self.load(select=last)
+            self.load(pasted=message.event_ids)
             return
-        self.include, self.select_after = message.event_ids, last
+        self.include, self.select_after = message.event_ids, message.event_ids
         self.poll()
 
-    def select_pasted(self, event_id: int) -> None:
-        """Select a pasted event at once (chosen, not followed: never deferred)."""
-        if self.query_one(EventList).select_id(event_id):
+    def select_pasted(self, event_ids: tuple[int, ...]) -> None:
+        """Select the newest pasted event the list shows, at once (chosen, not followed: never deferred)."""
+        stream = self.query_one(EventList)
+        shown = [i for i in event_ids if i in stream.events]
+        if shown:
+            stream.select_id(shown[-1])
             self.show_selected()
+        if shown and shown[-1] == event_ids[-1]:
+            return
+        # Only the search hides the newest pasted event (the newest row is always kept), and when no
+        # pasted event is shown none matches (the newest match among them would be).
+        search = inert(self.search, 80)
+        if len(event_ids) == 1:
+            said = f"Stored #{event_ids[0]}; it does not match the search `{search}` (esc shows everything)."
+        elif shown:
+            said = (
+                f"#{event_ids[-1]} does not match the search `{search}`; #{shown[-1]}, the newest pasted event"
+                " it matches, is selected (esc shows everything)."
+            )
         else:
-            self.notify(f"Stored as #{event_id}, but the search hides it; esc clears the search.", severity="warning")
+            said = (
+                f"Stored #{event_ids[0]}–#{event_ids[-1]}; none matches the search `{search}` (esc shows everything)."
+            )
+        self.notify(said, severity="warning", timeout=8)
 
     # -- palette ------------------------------------------------------------------------------
 

@@ -25,6 +25,8 @@ from textual.strip import Strip
 from textual.timer import Timer
 
 from debugger.core.pretty.render import event_label, event_user, inert, status_text
+from debugger.tui.widgets import columns
+from debugger.tui.widgets.columns import COLUMNS, GAP
 from debugger.tui.widgets.problems import lint_mark
 from debugger.tui.widgets.sizing import set_virtual_size
 from debugger.tui.widgets.styled import CachedBaseStyle
@@ -38,10 +40,7 @@ TYPE_STYLE = {
     "alias": "bold blue",
 }
 STATUS_STYLE = {"ok": "green", "invalid": "bold red", "duplicate": "yellow", "rejected": "bold red"}
-#: (title, width) of each column; the name column takes what is left.
-COLUMNS = (("time", 12), ("type", 9), ("name", 0), ("user", 22), ("source", 14), ("status", 24))
-GAP = 2
-RESIZE_EVERY = 0.5  # seconds between virtual-size changes (a repaint of the scroll bar; a layout pass when it comes)
+RESIZE_EVERY = 0.5  # seconds between virtual-size (and column-width) changes while rows stream in
 
 
 def clock_time(received_at: str, tz: tzinfo | None) -> str:
@@ -116,6 +115,9 @@ class EventList(CachedBaseStyle, ScrollView, can_focus=True):
         self._posted: int | None = None
         self._resize_timer: Timer | None = None
         self._resized_at = 0.0
+        #: The widest cell of each column among the rows held (running maxima, capped: columns.py).
+        self._content = columns.empty()
+        self._widths_applied: tuple[int, ...] | None = None  # (width, *column widths) the strips were drawn at
 
     # -- contents -----------------------------------------------------------------------------
 
@@ -134,8 +136,11 @@ class EventList(CachedBaseStyle, ScrollView, can_focus=True):
         self.events.clear()
         self.order.clear()
         self._strips.clear()
+        self._content = columns.empty()
         self.extend(events, follow=True)
+        self._measure_around_cursor()
         self._apply_size()  # a full load sizes at once (only streaming defers it)
+        self._resized_at = 0.0  # and a row drawn next that is wider (a kept event elsewhere) widens at once
 
     def extend(self, events: Iterable[dict[str, Any]], *, follow: bool | None = None) -> int:
         """Append events newer than the newest shown; drop the oldest beyond the cap.
@@ -180,6 +185,7 @@ class EventList(CachedBaseStyle, ScrollView, can_focus=True):
             merged = merged[: self.cap] if merged[0] is event else merged[-self.cap :]
         self.events = {int(e["id"]): e for e in merged}
         self.order = [int(e["id"]) for e in merged]
+        self._measure(self.cells(event))
         self._apply_size()
         self.select_id(int(event["id"]))
         self.refresh()
@@ -205,7 +211,7 @@ class EventList(CachedBaseStyle, ScrollView, can_focus=True):
         # and otherwise still a repaint of the bar); until then only the scrollbar lags
         # (rendering, the cursor and max_scroll_y below go by the real rows).
         size = Size(self.size.width, len(self.order) + 1)  # +1: the header line
-        if size == self.virtual_size or self._resize_timer is not None:
+        if (size == self.virtual_size and not self._widths_changed()) or self._resize_timer is not None:
             return
         wait = RESIZE_EVERY - (time.monotonic() - self._resized_at)
         if wait > 0:
@@ -218,6 +224,9 @@ class EventList(CachedBaseStyle, ScrollView, can_focus=True):
             self._resize_timer.stop()
         self._resize_timer = None
         self._resized_at = time.monotonic()
+        if self._widths_changed():
+            self._forget_rendering()
+            self.refresh()
         set_virtual_size(self, Size(self.size.width, len(self.order) + 1))
         self.call_after_refresh(self._after_size)
 
@@ -270,29 +279,67 @@ class EventList(CachedBaseStyle, ScrollView, can_focus=True):
         self._strips.clear()
         self._header = None
         self._cursor_style = None
+        self._widths_applied = None  # the next line drawn takes the widths of now
 
     def render_lines(self, crop: Region) -> list[Strip]:
         """Every visible line again on each new row (they all move up): what a line needs from
         the widget is looked up once per frame here, not once per line (``size`` alone walks the
         compositor's map each time)."""
         self._frame = (self.size.width, int(self.scroll_y))
+        if self._widths_applied is not None and self._widths_applied[0] != self._line_width():
+            self._forget_rendering()  # the scroll bar came or went: it takes columns from the rows
         try:
             return super().render_lines(crop)
         finally:
             self._frame = None
 
-    def _widths(self) -> list[int]:
-        width = self.size.width
-        fixed = sum(w for _, w in COLUMNS) + GAP * (len(COLUMNS) - 1)
-        return [w or max(10, width - fixed) for _, w in COLUMNS]
+    # -- column widths (columns.py) -------------------------------------------------------------
+
+    # Widths follow the rows drawn: each row is measured when its strip is built (its cells exist
+    # then anyway, so measuring is free; lint makes building cells cost ~60 µs, too much to do for
+    # every row of a 500-row load), and a full load measures the rows around the cursor first.
+
+    def _measure(self, cells: list[Text]) -> bool:
+        return columns.measure(self._content, [cell.cell_len for cell in cells])
+
+    def _measure_around_cursor(self) -> None:
+        rows = max(self.size.height, 24)
+        for event_id in self.order[max(0, self.cursor - rows) : self.cursor + rows]:
+            self._measure(self.cells(self.events[event_id]))
+
+    def _line_width(self) -> int:
+        return self.size.width - self.scrollbar_size_vertical  # the scroll bar is drawn over the rows' last cells
+
+    def _target(self) -> tuple[int, ...]:
+        width = self._line_width()
+        return (width, *columns.layout(width, self._content))
+
+    def _widths_changed(self) -> bool:
+        return self._widths_applied is not None and self._widths_applied != self._target()
+
+    def _widths(self) -> tuple[int, ...]:
+        """Each column's width (0: dropped), as the cached strips were drawn; a change waits for
+        :meth:`_apply_size` (at most every RESIZE_EVERY while rows stream in), which clears them."""
+        if self._widths_applied is None:
+            self._widths_applied = self._target()
+        return self._widths_applied[1:]
+
+    @property
+    def column_widths(self) -> dict[str, int]:
+        """The columns shown and their widths."""
+        return {column.title: width for column, width in zip(COLUMNS, self._widths(), strict=True) if width}
 
     def _line(self, cells: list[Text]) -> Text:
         line = Text(no_wrap=True, end="")
-        for index, (cell, width) in enumerate(zip(cells, self._widths(), strict=True)):
+        first = True
+        for cell, width in zip(cells, self._widths(), strict=True):
+            if not width:
+                continue
+            if not first:
+                line.append(" " * GAP)
+            first = False
             cell.truncate(width, overflow="ellipsis", pad=True)
             line.append_text(cell)
-            if index < len(cells) - 1:
-                line.append(" " * GAP)
         return line
 
     def render_line(self, y: int) -> Strip:
@@ -301,7 +348,7 @@ class EventList(CachedBaseStyle, ScrollView, can_focus=True):
         base = self.base_style
         if y == 0:
             if self._header is None:
-                header = self._line([Text(title) for title, _ in COLUMNS])
+                header = self._line([Text(column.title) for column in COLUMNS])
                 style = self.get_component_rich_style("event-list--header")
                 self._header = self._strip(header, base + style, width)
             return self._header
@@ -311,7 +358,10 @@ class EventList(CachedBaseStyle, ScrollView, can_focus=True):
         event_id = self.order[index]
         strip = self._strips.get(event_id)
         if strip is None:
-            strip = self._strips[event_id] = self._strip(self._line(self.cells(self.events[event_id])), base, width)
+            cells = self.cells(self.events[event_id])
+            if self._measure(cells):  # wider than its columns: they widen (throttled, see _resize)
+                self.call_later(self._resize)
+            strip = self._strips[event_id] = self._strip(self._line(cells), base, width)
         if index == self.cursor:
             if self._cursor_style is None:
                 self._cursor_style = self.get_component_rich_style("event-list--cursor")
@@ -324,8 +374,10 @@ class EventList(CachedBaseStyle, ScrollView, can_focus=True):
         return Strip(segments).adjust_cell_length(width, style)
 
     def relint(self) -> None:
-        """Redraw every row's status mark (the tracking plan changed)."""
-        self._strips.clear()
+        """Redraw every row's status mark (the tracking plan changed), measured again."""
+        self._content = columns.empty()
+        self._measure_around_cursor()
+        self._forget_rendering()
         self.refresh()
 
     def cells(self, event: dict[str, Any]) -> list[Text]:

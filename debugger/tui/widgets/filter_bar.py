@@ -119,6 +119,7 @@ class FilterBar(Vertical):
         super().__init__(id=id)
         self._timer: Timer | None = None
         self.text = ""
+        self._count = ""  # the last count the screen gave for ``text`` (hidden while the query is invalid)
 
     def compose(self) -> ComposeResult:
         """Input, match count and type toggles; below them, the error (when there is one)."""
@@ -139,13 +140,26 @@ class FilterBar(Vertical):
         types = self.types
         return f"{text} type:{','.join(types)}".strip() if types else text
 
+    @property
+    def invalid(self) -> bool:
+        """Whether the query in the box does not parse (the list still shows the last valid one)."""
+        return self.has_class("-error")
+
     def set_count(self, text: str) -> None:
-        """Show the match count next to the input (fixed width: no layout pass per update)."""
+        """The match count of the search the list shows; while the query in the box is invalid it
+        is kept for later, not shown (it would be the count of another query)."""
+        self._count = text
+        if not self.invalid:
+            self._show_count(text)
+
+    def _show_count(self, text: str) -> None:
+        # Fixed width: no layout pass per update.
         self.query_one("#match-count", Static).update(Text(text, style="bold"), layout=False)
 
     def show_error(self, error: Exception | None) -> None:
-        """Mark the offending part of the query under the input, with the message; ``None`` clears."""
-        if self.has_class("-error") != (error is not None):
+        """Mark the offending part of the query under the input, with the message and what the
+        list still shows; ``None`` clears."""
+        if self.invalid != (error is not None):
             self.set_class(error is not None, "-error")
         if error is None:
             return
@@ -153,8 +167,10 @@ class FilterBar(Vertical):
         end = max(getattr(error, "end", start + 1), start + 1)
         line = Text(" " * start + "^" * (end - start), style="bold red")
         line.append("  " + inert(getattr(error, "message", str(error)), 200), style="red")
+        shown = f"the last valid search, {inert(self.text, 60)}" if self.text else "every event"
+        line.append(f"  (the list shows {shown})", style="dim")
         self.query_one("#search-error", Static).update(line)
-        self.set_count("✗ invalid")
+        self._show_count("✗ invalid")
 
     @on(Input.Changed, "#search")
     def _typed(self, event: Input.Changed) -> None:
@@ -197,9 +213,9 @@ class FilterBar(Vertical):
             except query.QueryError as exc:
                 self.show_error(exc)
                 return
-        if self.has_class("-error"):
+        if self.invalid:
             self.show_error(None)
-            self.set_count("…" if text else "")
+            self._show_count(self._count)  # back to the search the list shows: its count is current
         if text != self.text:
             self.text = text
             self.set_count("…" if text else "")
