@@ -32,14 +32,16 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from debugger.core.lint.checker import CompiledPlan
 from debugger.core.lint.finding import CATEGORIES, NAMING, SEMANTIC, STRICT, Finding, from_problem, join, kind, short
 from debugger.core.lint.naming import EVENT_CASES, KEY_CASES, Naming
 from debugger.core.lint.semantic import Semantic, currency_ok, describe, type_ok
 from debugger.core.lint.specs import GROUP_TRAITS, IDENTIFY_TRAITS, PAGE_PROPERTIES, SEMANTIC_EVENTS, TRACK_PROPERTIES
 from debugger.core.protocol import REJECTED, WARNING
+
+if TYPE_CHECKING:  # the plan checker loads jsonschema and yaml: only a linter given a plan needs them
+    from debugger.core.lint.checker import CompiledPlan
 
 _PLACEHOLDERS = frozenset({"undefined", "null", "none", "nil", "nan", "[object object]", "true", "false"})
 _TRAIT_ALIASES = {"createdAt": "created_at", "firstName": "first_name", "lastName": "last_name"}
