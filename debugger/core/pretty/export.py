@@ -146,19 +146,7 @@ def har_entry(event: Mapping[str, Any], base_url: str) -> dict[str, Any]:
             "headersSize": -1,
             "bodySize": len(body.encode()),
         },
-        "response": {
-            "status": 200,
-            "statusText": "OK",
-            "httpVersion": "HTTP/1.1",
-            "cookies": [],
-            "headers": [{"name": "Content-Type", "value": "application/json"}],
-            "content": {"size": len(answer), "mimeType": "application/json", "text": answer},
-            "redirectURL": "",
-            "headersSize": -1,
-            "bodySize": len(answer),
-        },
-        "cache": {},
-        "timings": {"send": 0, "wait": 0, "receive": 0},
+        **_har_answer(200, answer),
         "comment": f"segdbg event #{event['id']}",
         "_segdbg": {"id": event["id"], "status": event["status"], "problems": event.get("problems") or []},
     }
@@ -219,6 +207,23 @@ def har_request_entry(request: Mapping[str, Any], events: Sequence[Mapping[str, 
             "headersSize": -1,
             "bodySize": len(text.encode()) if text else 0,
         },
+        **_har_answer(status, answer),
+        "comment": f"segdbg request #{request['id']}" + (f": {note}" if note else ""),
+        "_segdbg": {
+            "request_id": request["id"],
+            "code": code,
+            "events": [{"id": e["id"], "status": e["status"], "problems": e.get("problems") or []} for e in events],
+        },
+    }
+    if text:
+        content_type = request.get("content_type") or "application/json"
+        entry["request"]["postData"] = {"mimeType": str(content_type), "text": text}
+    return entry
+
+
+def _har_answer(status: int, answer: str) -> dict[str, Any]:
+    """A HAR entry's ``response`` (a JSON body, or none), ``cache`` and ``timings``."""
+    return {
         "response": {
             "status": status,
             "statusText": _REASONS.get(status, ""),
@@ -232,17 +237,7 @@ def har_request_entry(request: Mapping[str, Any], events: Sequence[Mapping[str, 
         },
         "cache": {},
         "timings": {"send": 0, "wait": 0, "receive": 0},
-        "comment": f"segdbg request #{request['id']}" + (f": {note}" if note else ""),
-        "_segdbg": {
-            "request_id": request["id"],
-            "code": code,
-            "events": [{"id": e["id"], "status": e["status"], "problems": e.get("problems") or []} for e in events],
-        },
     }
-    if text:
-        content_type = request.get("content_type") or "application/json"
-        entry["request"]["postData"] = {"mimeType": str(content_type), "text": text}
-    return entry
 
 
 _HOST = re.compile(r"[A-Za-z0-9.\-]+(:\d{1,5})?|\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
