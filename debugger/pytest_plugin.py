@@ -14,6 +14,17 @@ Installed with segdbg (entry point ``pytest11``), so any project's tests can wri
 or fails the test with the closest events it did see and the terms each one misses; the
 traceback shows the test's own line, not the plugin's frames (``__tracebackhide__``).
 
+Tests that run in parallel (pytest-xdist) or share one ``segdbg serve`` use ``segdbg_scope`` instead: a write key
+of their own, and reads of only its events, with no reset (docs/ci.md, "Per-test scopes")::
+
+    def test_checkout(segdbg_scope):
+        analytics = Client(segdbg_scope.write_key, host=segdbg_scope.url)
+        ...
+        segdbg_scope.expect('event:"Order Completed"', count=1)
+
+``pytest -n 8 --segdbg-url http://127.0.0.1:8088`` (or ``$SEGDBG_TEST_URL``) points every worker's scopes at that
+running server; without it they live on the session's own server.
+
 Nothing heavy is imported until the fixture is used, so the plugin costs nothing in test
 runs that don't use it. ``--segdbg-keep`` keeps the capture file and prints its path.
 """

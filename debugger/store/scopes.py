@@ -1,4 +1,4 @@
-"""What one scope (a test's write key) holds: ``GET /debugger/api/stats?scope=`` (docs/ci.md §"Per-test scopes")."""
+"""What one scope (a test's write key) holds: ``GET /debugger/api/stats?scope=`` (docs/ci.md, "Per-test scopes")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Per-test scopes (docs/ci.md §"Per-test scopes"): a scope is a write key, read through a ``scope:`` term.
+"""Per-test scopes (docs/ci.md, "Per-test scopes"): a scope is a write key, read through a ``scope:`` term.
 
 Tests that share one ``segdbg serve`` each configure their client with their own write key
 (the pytest fixture makes one per test); reading with ``--scope NAME`` (CLI), ``scope=NAME``
