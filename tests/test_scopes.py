@@ -107,6 +107,8 @@ def test_api_reads_only_the_scope(server: ServerThread) -> None:
         "newest_id": 4,
     }
     assert get(server, "/stats?scope=nobody")[1]["events"] == 0
+    _, schema = get(server, "/schema?scope=test-a")
+    assert sorted((e["name"], e["count"]) for e in schema["events"]) == [("Order Completed", 1), ("Signed Up", 1)]
     assert "sources" in get(server, "/stats")[1]  # without scope=: the whole capture, as before
 
 
