@@ -14,14 +14,29 @@ Installed with segdbg (entry point ``pytest11``), so any project's tests can wri
 or fails the test with the closest events it did see and the terms each one misses; the
 traceback shows the test's own line, not the plugin's frames (``__tracebackhide__``).
 
+Tests that run in parallel (pytest-xdist) or share one ``segdbg serve`` use ``segdbg_scope`` instead: a write key
+of their own, and reads of only its events, with no reset (docs/ci.md, "Per-test scopes")::
+
+    def test_checkout(segdbg_scope):
+        analytics = Client(segdbg_scope.write_key, host=segdbg_scope.url)
+        ...
+        segdbg_scope.expect('event:"Order Completed"', count=1)
+
+``pytest -n 8 --segdbg-url http://127.0.0.1:8088`` (or ``$SEGDBG_TEST_URL``) points every worker's scopes at that
+running server; without it they live on the session's own server.
+
 Nothing heavy is imported until the fixture is used, so the plugin costs nothing in test
 runs that don't use it. ``--segdbg-keep`` keeps the capture file and prints its path.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import secrets
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,6 +49,8 @@ if TYPE_CHECKING:
     from debugger.server.app import ServerThread
 
 WRITE_KEY = "segdbg_test_key"
+#: A shared server for ``segdbg_scope`` when ``--segdbg-url`` is not given (docs/ci.md, per-test scopes).
+URL_ENV = "SEGDBG_TEST_URL"
 
 
 class ExpectationFailed(AssertionError):
@@ -41,9 +58,16 @@ class ExpectationFailed(AssertionError):
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    """``--segdbg-keep``: keep the session's capture database for inspection."""
+    """``--segdbg-keep``: keep the session's capture database for inspection; ``--segdbg-url``: a shared server."""
     group = parser.getgroup("segdbg")
     group.addoption("--segdbg-keep", action="store_true", help="keep the segdbg capture database and print its path")
+    group.addoption(
+        "--segdbg-url",
+        default=None,
+        metavar="URL",
+        help=f"a running `segdbg serve` the segdbg_scope fixture sends to and reads from (else ${URL_ENV}; "
+        "else the session's own server)",
+    )
 
 
 @dataclass
@@ -145,6 +169,141 @@ class Segdbg:
             raise RuntimeError("the segdbg server is not running")
         return int(writer.call(reset).result(timeout=30))
 
+    def scope(self, name: str | None = None) -> SegdbgScope:
+        """A scope on this server: ``name`` (a write key), or a new one; its reads see only its own events."""
+        return SegdbgScope(name or f"test-{secrets.token_hex(8)}", self.url, self)
+
+
+@dataclass
+class SegdbgScope:
+    """One test's own slice of a (possibly shared) segdbg server: its write key, and reads of only its events.
+
+    Configure the client with ``write_key``; ``events`` and ``expect`` read only what was sent with it
+    (the query gets the term ``scope:<write_key>``), so tests running in parallel against one
+    ``segdbg serve`` never see each other's events, and nothing is reset (docs/ci.md).
+
+    Attributes:
+        name: the scope, which is the write key (``test-`` and 16 hex digits for the fixture's).
+        url: the server root to give a client library.
+    """
+
+    name: str
+    url: str
+    _reader: Segdbg | _Remote = field(repr=False)
+
+    @property
+    def write_key(self) -> str:
+        """The write key to configure the client with: the scope's name."""
+        return self.name
+
+    def events(self, query: str = "", *, all: bool = False) -> list[dict[str, Any]]:  # noqa: A002 - mirrors --all
+        """This scope's stored events matching ``query``, oldest first, in export form."""
+        __tracebackhide__ = True  # a failure points at the test's line, not at the plugin's
+        return self._reader.events(_scoped(query, self.name), all=all)
+
+    def expect(
+        self,
+        query: str = "",
+        *,
+        count: int | None = None,
+        at_least: int | None = None,
+        none: bool = False,
+        timeout: float = 5.0,
+        all: bool = False,  # noqa: A002 - mirrors --all
+    ) -> list[dict[str, Any]]:
+        """Like :meth:`Segdbg.expect`, counting only this scope's events (the closest misses are its own too)."""
+        __tracebackhide__ = True  # a failure points at the test's line, not at the plugin's
+        return self._reader.expect(
+            _scoped(query, self.name), count=count, at_least=at_least, none=none, timeout=timeout, all=all
+        )
+
+
+def _scoped(query: str, name: str) -> str:
+    # Lazy: this plugin loads in every pytest run of the environment (see above).
+    from debugger.core.query.scope import scoped_text
+
+    return scoped_text(query, name)
+
+
+@dataclass
+class _Remote:
+    """Reads through a running server's debugger API (docs/ci.md), for a ``segdbg serve`` shared by many tests."""
+
+    url: str
+
+    def _get(self, route: str, params: dict[str, Any], timeout: float = 30) -> Any:
+        __tracebackhide__ = True  # a failure points at the test's line, not at the plugin's
+        # Lazy: this plugin loads in every pytest run of the environment (see above); urllib loads ssl.
+        import urllib.error
+        import urllib.parse
+        import urllib.request
+
+        target = f"{self.url}/debugger/api/{route}?{urllib.parse.urlencode(params)}"
+        try:
+            with urllib.request.urlopen(target, timeout=timeout) as answer:  # noqa: S310 - the user's own URL
+                return json.loads(answer.read())
+        except urllib.error.HTTPError as exc:
+            try:
+                error = json.loads(exc.read())
+            except ValueError:
+                error = {"message": f"{exc.code} {exc.reason}"}
+            if error.get("code") == "invalid_query":
+                # Lazy: this plugin loads in every pytest run of the environment (see above).
+                from debugger.core.query.language import QueryError
+
+                raise QueryError(error["message"], error.get("start", 0), error.get("end", 0)) from None
+            raise RuntimeError(f"the segdbg server at {self.url} refused: {error.get('message')}") from None
+        except (urllib.error.URLError, OSError) as exc:
+            raise RuntimeError(
+                f"no segdbg server answers at {self.url} (--segdbg-url / ${URL_ENV}): {getattr(exc, 'reason', exc)}"
+            ) from None
+
+    def events(self, query: str = "", *, all: bool = False) -> list[dict[str, Any]]:  # noqa: A002 - mirrors --all
+        __tracebackhide__ = True  # a failure points at the test's line, not at the plugin's
+        out: list[dict[str, Any]] = []
+        after = 0
+        while True:
+            page = self._get("events", {"q": query, "after": after, "limit": _PAGE, "all": int(all)})
+            out += [{k: v for k, v in e.items() if k not in ("findings", "mark")} for e in page["events"]]
+            if len(page["events"]) < _PAGE:
+                return out
+            after = page["next_after"]
+
+    def expect(
+        self,
+        query: str = "",
+        *,
+        count: int | None = None,
+        at_least: int | None = None,
+        none: bool = False,
+        timeout: float = 5.0,
+        all: bool = False,  # noqa: A002 - mirrors --all
+    ) -> list[dict[str, Any]]:
+        __tracebackhide__ = True  # a failure points at the test's line, not at the plugin's
+        # Lazy: this plugin loads in every pytest run of the environment (see above).
+        from debugger.store.expect import Condition, failure_message
+
+        condition = Condition.of(count=count, at_least=at_least, none=none)
+        wanted = {"at_least": condition.n} if condition.mode == "at_least" else {"count": condition.n}
+        started = time.monotonic()
+        while True:
+            chunk = max(0.0, min(_POLL, timeout - (time.monotonic() - started)))
+            result = self._get(
+                "wait", {"q": query, **wanted, "all": int(all), "timeout": f"{chunk:.3f}"}, timeout=chunk + 30
+            )
+            elapsed = time.monotonic() - started
+            if result["ok"] or elapsed >= timeout or condition.hopeless(result["count"]):
+                break
+        result["seconds"] = elapsed
+        if not result["ok"]:
+            raise ExpectationFailed(failure_message(result))
+        return self.events(query, all=all) if result["count"] > len(result["events"]) else result["events"]
+
+
+#: Events per page read through the API; the longest single long-poll (the API takes up to 300 s).
+_PAGE = 1000
+_POLL = 60.0
+
 
 def _writer_key() -> Any:
     # Lazy: this plugin loads in every pytest run of the environment (see above).
@@ -171,6 +330,36 @@ def segdbg_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
         server.stop()
         if request.config.getoption("segdbg_keep"):
             print(f"\nsegdbg capture kept: {db}")
+
+
+def _run_id(config: pytest.Config) -> str:
+    """This run's id: xdist's ``testrunuid`` (the same on every worker), else one made for the session."""
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None and workerinput.get("testrunuid"):
+        return str(workerinput["testrunuid"])
+    if not hasattr(config, "_segdbg_run"):
+        config._segdbg_run = uuid.uuid4().hex  # type: ignore[attr-defined]
+    return str(config._segdbg_run)  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def segdbg_scope(request: pytest.FixtureRequest) -> SegdbgScope:
+    """This test's own scope: ``write_key`` and ``url`` for the client, ``events()`` and ``expect()`` of only its events.
+
+    Against ``--segdbg-url URL`` (or ``$SEGDBG_TEST_URL``), one ``segdbg serve`` shared by every test
+    and xdist worker; otherwise the session's own server. Nothing is reset, so tests may run in parallel.
+    """
+    # Lazy: this plugin loads in every pytest run of the environment (see above).
+    from debugger.core.query.scope import key_for_test
+
+    workerinput = getattr(request.config, "workerinput", None) or {}
+    name = key_for_test(_run_id(request.config), str(workerinput.get("workerid", "")), request.node.nodeid)
+    url = request.config.getoption("segdbg_url") or os.environ.get(URL_ENV)
+    if url:
+        root = url.rstrip("/")
+        return SegdbgScope(name, root, _Remote(root))
+    server: Segdbg = request.getfixturevalue("segdbg_server")
+    return server.scope(name)
 
 
 @pytest.fixture

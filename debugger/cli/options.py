@@ -11,6 +11,7 @@ import click
 
 from debugger.core.pretty.render import inert
 from debugger.core.query.language import Query, QueryError, parse
+from debugger.core.query.scope import ScopeError, check_name, scoped_text
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -180,3 +181,27 @@ def include_problems_option(what: str) -> Callable[[F], F]:
         "only accepted events count, and a status: term lifts that as well. --all is an alias: it means every "
         "status, not every row.",
     )
+
+
+def scope_option(func: F) -> F:
+    """``--scope NAME``: read only the events sent with write key NAME, a test's scope (docs/ci.md)."""
+
+    def checked(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+        try:
+            return None if value is None else check_name(value)
+        except ScopeError as exc:
+            raise click.BadParameter(str(exc)) from exc
+
+    return click.option(
+        "--scope",
+        default=None,
+        metavar="NAME",
+        callback=checked,
+        help="Only the events sent with write key NAME (one test's scope, so tests sharing a server never see each "
+        "other's events); the same as adding the term scope:NAME.",
+    )(func)
+
+
+def with_scope(query: str, scope: str | None) -> str:
+    """The QUERY text read inside ``--scope`` (the term goes last, so a bad query's pointer stays right)."""
+    return scoped_text(query, scope)

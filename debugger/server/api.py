@@ -2,6 +2,7 @@
 
 ``GET /debugger/api/events?q=&after=&limit=&wait=&newest=&all=`` · ``GET /debugger/api/events/{id}`` ·
 ``GET /debugger/api/stats`` · ``GET /debugger/api/schema?q=&sample=`` ·
+(each read also takes ``scope=NAME``: only that write key's events, docs/ci.md) ·
 ``GET /debugger/api/wait?q=&count=|at_least=|none=1&timeout=&all=`` (long-poll) ·
 ``POST /debugger/api/reset`` · ``POST /debugger/api/vacuum`` (JSON content type).
 
@@ -27,6 +28,7 @@ from debugger.core.pretty.export import export_record, safe_json
 from debugger.core.pretty.render import status_text
 from debugger.core.query import language as q
 from debugger.core.query.plan import view_statuses
+from debugger.core.query.scope import ScopeError, check_name, scoped
 from debugger.server.addresses import host_allowed, is_loopback
 from debugger.server.keys import notifier_key, settings_key, vacuum_lock_key, writer_key
 from debugger.server.notifier import Notifier
@@ -35,6 +37,7 @@ from debugger.store.expect import Condition, MatchCounter, Outcome, evidence
 from debugger.store.maintenance import vacuum_capture
 from debugger.store.reads import events_page, get_event, get_request, iter_events
 from debugger.store.retention import Policy
+from debugger.store.scopes import scope_stats
 from debugger.store.stats import observed_schema, reset, stats
 
 PREFIX = "/debugger/api"
@@ -136,9 +139,19 @@ class _BadParam(Exception):
 
 def _query(request: web.Request) -> q.Query:
     try:
-        return q.parse(request.query.get("q", ""))
+        return scoped(q.parse(request.query.get("q", "")), _scope(request))
     except q.QueryError as exc:
         raise _BadParam("invalid_query", exc.message, start=exc.start, end=exc.end) from exc
+
+
+def _scope(request: web.Request) -> str | None:
+    """``scope=NAME``: read only the events sent with that write key (docs/ci.md); given empty, refused."""
+    if "scope" not in request.query:
+        return None
+    try:
+        return check_name(request.query["scope"])
+    except ScopeError as exc:
+        raise _BadParam("invalid_parameter", f"`scope`: {exc}") from None
 
 
 def _number(
@@ -242,10 +255,12 @@ async def _event(request: web.Request) -> web.StreamResponse:
 
 
 async def _stats(request: web.Request) -> web.StreamResponse:
+    name = _scope(request)
+
     def read() -> dict[str, Any]:
         conn = connect(_db(request))
         try:
-            return stats(conn, now=datetime.now(UTC))
+            return stats(conn, now=datetime.now(UTC)) if name is None else scope_stats(conn, name)
         finally:
             conn.close()
 

@@ -24,7 +24,9 @@ from typing import Any
 import orjson
 
 from debugger.core.query import language as q
+from debugger.core.query import scope
 from debugger.core.query.plan import Part, index_match, plan
+from debugger.core.query.sql import compile as compile_sql
 from debugger.core.query.sql import compile_terms
 from debugger.store.clock import now_utc
 from debugger.store.index import WATERMARK_KEY
@@ -279,7 +281,12 @@ def closest_events(
     limit: int = 5,
     window: int = 5000,
 ) -> list[NearMiss]:
-    """Among the newest ``window`` events, those satisfying the most terms (the default status counts as one)."""
+    """Among the newest ``window`` events, those satisfying the most terms (the default status counts as one).
+
+    A ``scope:`` term bounds the window instead of being scored: a near miss is one of the scope's own events.
+    """
+    inside, query = scope.split(query)
+    bound, bound_params = compile_sql(inside, now=now)
     terms = compile_terms(query, now=now)
     if statuses is not None:
         wanted = list(statuses)
@@ -291,12 +298,12 @@ def closest_events(
     params = [p for _, _, ps in terms for p in ps]
     sql = (
         f"SELECT * FROM (SELECT {_SELECT}, {flags}, {score} AS score FROM"
-        f" (SELECT * FROM events ORDER BY id DESC LIMIT {int(window)}) AS events)"
+        f" (SELECT * FROM events WHERE {bound} ORDER BY id DESC LIMIT {int(window)}) AS events)"
         f" ORDER BY score DESC, id DESC LIMIT {int(limit)}"
     )
     out = []
     width = len(EVENT_COLUMNS)
-    for row in conn.execute(sql, params + params):
+    for row in conn.execute(sql, params + params + bound_params):
         hits = row[width : width + len(terms)]
         failed = tuple(label for (label, _, _), hit in zip(terms, hits, strict=True) if not hit)
         out.append(NearMiss(from_row(row[:width]), failed, len(terms) - len(failed)))

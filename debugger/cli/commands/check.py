@@ -13,7 +13,7 @@ from typing import Any
 import click
 import orjson
 
-from debugger.cli.options import QueryCommand, db_option, query_argument, resolve_db
+from debugger.cli.options import QueryCommand, db_option, query_argument, resolve_db, scope_option, with_scope
 from debugger.cli.selection import parse_query, progress, select
 from debugger.core.exitcode import ExitCode
 from debugger.core.lint.finding import CATEGORIES, PLAN, PROTOCOL, Finding
@@ -173,6 +173,7 @@ def _label(row: Mapping[str, Any]) -> str:
     default=None,
     help="Properties missing from the plan are not violations.",
 )
+@scope_option
 def command(
     query: str,
     db: Path | None,
@@ -185,6 +186,7 @@ def command(
     all_findings: bool,
     allow_unplanned_events: bool | None,
     allow_unplanned_properties: bool | None,
+    scope: str | None,
 ) -> None:
     """Explain what is wrong with captured events; exit 3 if anything is.
 
@@ -208,6 +210,7 @@ def command(
       segdbg check --plan plan.yaml                 # plan violations and dropped events
       segdbg check --plan plan.yaml --rules all     # ... plus strict, semantic and naming
       segdbg check --ignore naming --format jsonl   # machine-readable, no naming lint
+      segdbg check --scope test-3f2a9c0142d7e6b1    # one test's events (its write key)
     """
     # Lazily: tracking plans load jsonschema and PyYAML, the store sqlite_utils (kept off `segdbg --help`).
     from debugger.core.lint.linter import LintConfig, Linter
@@ -216,7 +219,7 @@ def command(
     from debugger.store.planfile import load
     from debugger.store.reads import event_count, source_labels
 
-    parsed = parse_query(query)
+    parsed = parse_query(with_scope(query, scope))
     compiled = None
     if plan_path is not None:
         try:

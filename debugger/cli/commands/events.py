@@ -22,6 +22,8 @@ from debugger.cli.options import (
     parse_query,
     query_argument,
     resolve_db,
+    scope_option,
+    with_scope,
 )
 from debugger.core.http.routes import DEFAULT_URL
 from debugger.core.pretty.export import (
@@ -70,7 +72,10 @@ TABLE_SLICE = 2_000
     show_default=DEFAULT_URL,
     help="curl/har: the server the commands re-send to ($SEGDBG_URL).",
 )
-def command(query: str, db: Path | None, fmt: str, limit: int | None, show_all: bool, url: str) -> None:
+@scope_option
+def command(
+    query: str, db: Path | None, fmt: str, limit: int | None, show_all: bool, url: str, scope: str | None
+) -> None:
     """List, search or export stored events, oldest first.
 
     QUERY is the filter language (docs/search.md): fields like type:track, event:"Order
@@ -101,12 +106,14 @@ def command(query: str, db: Path | None, fmt: str, limit: int | None, show_all: 
       segdbg events --format jsonl > capture.jsonl     # later: segdbg send capture.jsonl
       segdbg events 'user:u_42' --format curl --to http://staging:8088
       segdbg events pinned:true --include-problems     # the pinned events (📌 in the # column)
+      segdbg events --scope test-3f2a9c0142d7e6b1      # one test's events (its write key)
     """
     # Lazily: the store loads sqlite_utils (kept off `segdbg --help`, which imports every command).
     from debugger.store.capture import StoreError, reader
     from debugger.store.hints import case_hint, case_hint_text
     from debugger.store.reads import count_events, get_request, iter_events, newest_id
 
+    query = with_scope(query, scope)
     parsed = parse_query(query)
     statuses = view_statuses(parsed, show_all)
     now = datetime.now(UTC)

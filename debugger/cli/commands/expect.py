@@ -19,7 +19,9 @@ from debugger.cli.options import (
     parse_query,
     query_argument,
     resolve_db,
+    scope_option,
     url_option,
+    with_scope,
 )
 from debugger.core.exitcode import ExitCode
 from debugger.core.query.plan import view_statuses
@@ -45,6 +47,7 @@ POLL_CHUNK = 60.0
 @include_problems_option("Count")
 @db_option
 @url_option
+@scope_option
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout (matches, closest misses).")
 def command(
     query: str,
@@ -56,6 +59,7 @@ def command(
     db: Path | None,
     url: str | None,
     as_json: bool,
+    scope: str | None,
 ) -> None:
     """Wait until events matching QUERY have arrived; exit 0, or 3 with the closest events seen.
 
@@ -78,12 +82,14 @@ def command(
       segdbg expect status:invalid --none
       segdbg expect -has:userId -has:anonymousId --none --include-problems
       segdbg expect 'event:"Signed Up"' --url http://127.0.0.1:8088
+      segdbg expect 'event:"Signed Up"' --count 1 --scope test-3f2a9c0142d7e6b1   # one test's write key
     """
     # Lazily: the store loads sqlite_utils (kept off `segdbg --help`, which imports every command).
     from debugger.store.expect import Condition, failure_message
 
     if db is not None and url is not None:
         raise click.UsageError("give --db or --url, not both.")
+    query = with_scope(query, scope)
     parsed = parse_query(query)
     try:
         condition = Condition.of(count=count, at_least=at_least, none=none_)

@@ -26,6 +26,7 @@ _FIELD_KEYS = {
     "status": "status",
     "id": "message_id",
     "pinned": "pinned",
+    "scope": "write_key",
 }
 
 

@@ -16,6 +16,7 @@ Syntax, by example::
     properties.products.sku:45790-32            any element of an array matches
     has:properties.coupon  -has:userId          the path holds a non-null value
     pinned:true                                 pinned events (kept whatever the retention)
+    scope:test-3f2a9c01                         exactly this write key: one test's events (docs/ci.md)
     checkout "order completed"                  free text, case-insensitive, whole payload
 
 Values match case-sensitively (names and ids are case-sensitive in Segment); free text is
@@ -49,6 +50,7 @@ KEYWORDS = (
     "has",
     "pinned",
     "http.status",
+    "scope",
 )
 #: Fields of the request an event arrived in (``http.status:``), rather than of the message.
 REQUEST_FIELDS = ("http.status",)

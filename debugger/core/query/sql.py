@@ -104,6 +104,7 @@ def _pattern_trigrams(pattern: Pattern) -> str | None:
 
 
 _COLUMNS = {"type": "type", "event": "name", "lib": "library_name", "status": "status", "id": "message_id"}
+_COLUMNS["scope"] = "write_key"  # a test's scope is its write key, exactly, never a label (docs/ci.md)
 
 
 def _term_sql(term: Term, now: datetime) -> tuple[str, list[Any]]:
