@@ -1,0 +1,249 @@
+"""Pure comparison behind `segdbg diff --schema` (docs/replay.md, "Schema diff"): two releases' event schemas, in numbers.
+
+A side (a capture, or a slice of one such as ``lib:analytics-ios`` or ``context.app.version:1.3``)
+is summarised as a :class:`SchemaProfile`: per kind of event (``track "Order Completed"``), how
+many events, how many distinct identities (userId, else anonymousId), and — over the events whose
+paths were walked (all of them, or an even sample: :mod:`debugger.store.schemadiff`) — for every
+JSON path (``properties.currency``, ``properties.products[].sku``, objects and arrays included):
+the share of events holding it (*presence*, null counts as present) and the share of each JSON type
+among those (*type mix*: string, number, boolean, object, array, null).
+
+:func:`compare_profiles` reports events new in B and gone from B, per common event the paths
+whose presence or type mix moved, and the volume per identity (events per distinct user). A change
+is *beyond* the tolerance when presence or a type's share moved by more than ``tolerance``
+percentage points, or the volume per identity by more than ``volume_tolerance`` percent; new and
+gone events always are.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from debugger.core.diff import NOISE, event_key
+from debugger.core.lint.finding import json_type
+
+#: The JSON types a type mix reports, in display order.
+JSON_TYPES = ("string", "number", "boolean", "object", "array", "null")
+#: Distinct paths kept per kind of event (a property keyed by ids would otherwise grow without bound).
+MAX_PATHS = 2000
+#: Path segments walked (deeper values are counted at this depth as their container type).
+MAX_DEPTH = 12
+
+
+def identity(message: Mapping[str, Any]) -> str | None:
+    """Who sent an event: its userId, else its anonymousId (``None``: neither)."""
+    for key in ("userId", "anonymousId"):
+        value = message.get(key)
+        if isinstance(value, str | int | float) and not isinstance(value, bool) and value != "":
+            return str(value)
+    return None
+
+
+@dataclass(slots=True)
+class EventProfile:
+    """One kind of event on one side."""
+
+    events: int = 0
+    identities: int = 0
+    walked: int = 0
+    present: Counter[str] = field(default_factory=Counter)
+    types: dict[str, Counter[str]] = field(default_factory=dict)
+    dropped_paths: int = 0
+    _who: set[str] = field(default_factory=set)
+
+
+@dataclass(slots=True)
+class SchemaProfile:
+    """What one side looks like, per kind of event (see the module doc)."""
+
+    ignore: frozenset[str] = NOISE
+    kinds: dict[str, EventProfile] = field(default_factory=dict)
+
+    def set_counts(self, key: str, events: int, identities: int) -> None:
+        """The totals of a kind of event, counted elsewhere (the store counts every event, walks a sample)."""
+        profile = self.kinds.setdefault(key, EventProfile())
+        profile.events, profile.identities = events, identities
+
+    def add(self, message: Mapping[str, Any], *, counted: bool = False) -> None:
+        """Walk one message's paths; unless ``counted`` (totals set by :meth:`set_counts`), count it too."""
+        key = event_key(message)
+        profile = self.kinds.setdefault(key, EventProfile())
+        if not counted:
+            profile.events += 1
+            who = identity(message)
+            if who is not None and who not in profile._who:
+                profile._who.add(who)
+                profile.identities += 1
+        profile.walked += 1
+        seen: set[tuple[str, str]] = set()
+        _walk(message, "", 0, seen)
+        paths: set[str] = set()
+        for path, kind in seen:
+            if _ignored(path, self.ignore):
+                continue
+            counts = profile.types.get(path)
+            if counts is None:
+                if len(profile.types) >= MAX_PATHS:
+                    profile.dropped_paths += 1
+                    continue
+                counts = profile.types[path] = Counter()
+            counts[kind] += 1
+            paths.add(path)
+        profile.present.update(paths)
+
+    @property
+    def total(self) -> int:
+        """How many events this side holds."""
+        return sum(p.events for p in self.kinds.values())
+
+
+def _walk(value: object, prefix: str, depth: int, seen: set[tuple[str, str]]) -> None:
+    if prefix:
+        seen.add((prefix, json_type(value)))
+    if depth >= MAX_DEPTH:
+        return
+    if isinstance(value, dict):
+        for key, child in value.items():
+            _walk(child, f"{prefix}.{key}" if prefix else str(key), depth + 1, seen)
+    elif isinstance(value, list):
+        for child in value:
+            _walk(child, f"{prefix}[]", depth + 1, seen)
+
+
+def _ignored(path: str, ignore: frozenset[str]) -> bool:
+    return any(path == p or path.startswith((p + ".", p + "[]")) for p in ignore)
+
+
+@dataclass(frozen=True, slots=True)
+class PathChange:
+    """One path of one event whose presence or type mix moved (percentages of the walked events)."""
+
+    path: str
+    presence_a: float
+    presence_b: float
+    types_a: dict[str, float]
+    types_b: dict[str, float]
+    #: The largest move in percentage points (presence or any type's share).
+    delta: float
+    beyond: bool
+
+
+@dataclass(frozen=True, slots=True)
+class EventChange:
+    """One kind of event present on both sides."""
+
+    key: str
+    events_a: int
+    events_b: int
+    identities_a: int
+    identities_b: int
+    #: Events per distinct identity (``None``: no event had a userId or anonymousId).
+    per_identity_a: float | None
+    per_identity_b: float | None
+    #: How much the volume per identity moved, in percent of A's (``None``: not comparable).
+    volume_change: float | None
+    volume_beyond: bool
+    walked_a: int
+    walked_b: int
+    paths: tuple[PathChange, ...]
+
+    @property
+    def beyond(self) -> int:
+        """How many of this event's changes are beyond the tolerances."""
+        return self.volume_beyond + sum(p.beyond for p in self.paths)
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaDiff:
+    """Two sides' schemas compared."""
+
+    tolerance: float
+    volume_tolerance: float
+    total_a: int
+    total_b: int
+    new: tuple[tuple[str, int], ...]
+    gone: tuple[tuple[str, int], ...]
+    events: tuple[EventChange, ...]
+    sampled: bool
+
+    @property
+    def beyond(self) -> int:
+        """How many changes are beyond the tolerances (0: the gate passes)."""
+        return len(self.new) + len(self.gone) + sum(e.beyond for e in self.events)
+
+    @property
+    def within(self) -> int:
+        """How many smaller moves were seen (within the tolerances)."""
+        return sum(
+            sum(not p.beyond for p in e.paths) + (e.volume_change not in (None, 0.0) and not e.volume_beyond)
+            for e in self.events
+        )
+
+
+def _pct(part: int, whole: int) -> float:
+    return round(100.0 * part / whole, 1) if whole else 0.0
+
+
+def _mix(counts: Counter[str] | None, present: int) -> dict[str, float]:
+    if not counts:
+        return {}
+    return {kind: _pct(counts[kind], present) for kind in JSON_TYPES if counts.get(kind)}
+
+
+def _per_identity(profile: EventProfile) -> float | None:
+    return round(profile.events / profile.identities, 2) if profile.identities else None
+
+
+def compare_profiles(
+    a: SchemaProfile, b: SchemaProfile, *, tolerance: float = 5.0, volume_tolerance: float = 50.0
+) -> SchemaDiff:
+    """Compare two sides (see the module doc); ``tolerance`` in percentage points, ``volume_tolerance`` in percent."""
+    new = tuple((k, b.kinds[k].events) for k in sorted(b.kinds.keys() - a.kinds.keys()))
+    gone = tuple((k, a.kinds[k].events) for k in sorted(a.kinds.keys() - b.kinds.keys()))
+    events = []
+    for key in sorted(a.kinds.keys() & b.kinds.keys()):
+        pa, pb = a.kinds[key], b.kinds[key]
+        changes = []
+        for path in sorted(pa.types.keys() | pb.types.keys()):
+            presence_a = _pct(pa.present[path], pa.walked)
+            presence_b = _pct(pb.present[path], pb.walked)
+            types_a = _mix(pa.types.get(path), pa.present[path])
+            types_b = _mix(pb.types.get(path), pb.present[path])
+            moves = [abs(presence_b - presence_a)]
+            if types_a and types_b:  # a path on one side only moved by its presence, not its mix
+                moves += [abs(types_b.get(t, 0.0) - types_a.get(t, 0.0)) for t in types_a.keys() | types_b.keys()]
+            delta = round(max(moves), 1)
+            if delta > 0:
+                changes.append(PathChange(path, presence_a, presence_b, types_a, types_b, delta, delta > tolerance))
+        per_a, per_b = _per_identity(pa), _per_identity(pb)
+        volume = round(100.0 * (per_b - per_a) / per_a, 1) if per_a and per_b is not None else None
+        events.append(
+            EventChange(
+                key,
+                pa.events,
+                pb.events,
+                pa.identities,
+                pb.identities,
+                per_a,
+                per_b,
+                volume,
+                volume is not None and abs(volume) > volume_tolerance,
+                pa.walked,
+                pb.walked,
+                tuple(sorted(changes, key=lambda c: (-c.beyond, -c.delta, c.path))),
+            )
+        )
+    sampled = any(p.walked < p.events for side in (a, b) for p in side.kinds.values())
+    return SchemaDiff(tolerance, volume_tolerance, a.total, b.total, new, gone, tuple(events), sampled)
+
+
+def mix_text(types: Mapping[str, float]) -> str:
+    """A type mix in a few characters: ``string``, ``string 80% number 20%``, ``-`` when absent."""
+    if not types:
+        return "-"
+    if len(types) == 1:
+        return next(iter(types))
+    return " ".join(f"{kind} {share:g}%" for kind, share in types.items())
