@@ -11,7 +11,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from debugger.cli import cli
-from debugger.core.schemadiff import SchemaProfile, compare_profiles
+from debugger.core.diff import NOISE
+from debugger.core.schemadiff import MAX_DEPTH, SchemaProfile, compare_profiles, paths_of
 from debugger.server.app import ServerThread
 from debugger.server.settings import Settings
 from debugger.store.capture import reader
@@ -197,12 +198,17 @@ def test_the_store_samples_big_kinds_evenly_and_counts_exactly(make_capture: Any
     kind = sampled.kinds['track "Order Completed"']
     assert (kind.events, kind.identities) == (600, 50)
     assert 60 <= kind.walked <= 140 and kind.walked == again.kinds['track "Order Completed"'].walked
-    assert kind.present["properties.total"] == kind.walked  # always sent reads exactly 100%
-    assert abs(100 * kind.present["properties.currency"] / kind.walked - 50) < 20
+    assert kind.present()["properties.total"] == kind.walked  # always sent reads exactly 100%
+    assert abs(100 * kind.present()["properties.currency"] / kind.walked - 50) < 20
     assert sampled.kinds["identify"].walked == 5  # under the bound: every event
     assert whole.kinds['track "Order Completed"'].walked == 600
     diff = compare_profiles(whole, sampled)
     assert diff.sampled and diff.beyond == 0
+    # --sample on the command line: the bound per kind, 0 walks every event.
+    few = orjson.loads(segdbg("diff", "--schema", str(db), str(db), "--sample", "100", "--format", "json").output)
+    every = orjson.loads(segdbg("diff", "--schema", str(db), str(db), "--sample", "0", "--format", "json").output)
+    assert few["sampled"] is True and 60 <= few["events"][1]["walked_a"] <= 140
+    assert every["sampled"] is False and every["events"][1]["walked_a"] == 600
 
 
 def test_profile_paths_types_and_noise() -> None:
@@ -212,9 +218,9 @@ def test_profile_paths_types_and_noise() -> None:
     profile.add({"type": "track", "event": "X", "anonymousId": "anon", "properties": {"l": []}})
     kind = profile.kinds['track "X"']
     assert (kind.events, kind.identities, kind.walked) == (2, 1, 2)
-    assert kind.present["properties.a"] == 1 and kind.types["properties.a"] == {"null": 1}
-    assert kind.types["properties.l"] == {"array": 2} and kind.types["properties.l[]"] == {"number": 1, "string": 1}
-    assert "messageId" not in kind.types and kind.present["properties"] == 2
+    assert kind.present()["properties.a"] == 1 and kind.types()["properties.a"] == {"null": 1}
+    assert kind.types()["properties.l"] == {"array": 2} and kind.types()["properties.l[]"] == {"number": 1, "string": 1}
+    assert "messageId" not in kind.present() and kind.present()["properties"] == 2
 
 
 def test_bad_input_is_a_clear_error(make_capture: Any, tmp_path: Path) -> None:
@@ -228,9 +234,37 @@ def test_bad_input_is_a_clear_error(make_capture: Any, tmp_path: Path) -> None:
     assert sliced.exit_code == 2 and "slices a segdbg database" in sliced.output
     runs = segdbg("diff", "--schema", "--db", db, "run:prev", "run:last")
     assert runs.exit_code == 2 and "not replay runs" in runs.output
-    stray = segdbg("diff", db, db, "--tolerance", "3")
-    assert stray.exit_code == 2 and "--schema only" in stray.output
+    for option in ("--tolerance", "--volume-tolerance", "--sample"):
+        stray = segdbg("diff", db, db, option, "3")
+        assert stray.exit_code == 2 and "--schema only" in stray.output
     bad = segdbg("diff", "--schema", "--db", db, "lib:", "lib:analytics.js")
     assert bad.exit_code == 2 and "bad query" in bad.output
     gone = segdbg("diff", "--schema", f"{tmp_path / 'none.db'}#lib:x", db)
     assert gone.exit_code == 2 and "no such file" in gone.output
+
+
+def test_paths_of_arrays_nesting_ignore_and_depth() -> None:
+    """Arrays of arrays and objects, an ignored subtree, and nothing deeper than MAX_DEPTH segments."""
+    message = {
+        "context": {"ip": "1.2.3.4", "library": {"name": "x"}},
+        "properties": {"grid": [[1, "a"], []], "items": [{"sku": "a"}, {"sku": 2, "tags": []}, 3]},
+    }
+    assert paths_of(message, NOISE | {"context.library"}) == {
+        ("context", "object"),
+        ("properties", "object"),
+        ("properties.grid", "array"),
+        ("properties.grid[]", "array"),
+        ("properties.grid[][]", "number"),
+        ("properties.grid[][]", "string"),
+        ("properties.items", "array"),
+        ("properties.items[]", "object"),
+        ("properties.items[]", "number"),
+        ("properties.items[].sku", "string"),
+        ("properties.items[].sku", "number"),
+        ("properties.items[].tags", "array"),
+    }
+    deep: dict[str, Any] = {"v": 1}
+    for _ in range(MAX_DEPTH + 3):
+        deep = {"d": deep}
+    longest = max(len(path.split(".")) for path, _ in paths_of(deep))
+    assert longest == MAX_DEPTH

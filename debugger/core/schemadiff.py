@@ -23,14 +23,24 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from debugger.core.diff import NOISE, event_key
-from debugger.core.lint.finding import json_type
 
 #: The JSON types a type mix reports, in display order.
 JSON_TYPES = ("string", "number", "boolean", "object", "array", "null")
-#: Distinct paths kept per kind of event (a property keyed by ids would otherwise grow without bound).
-MAX_PATHS = 2000
+#: Events walked per kind of event in a database by default (docs/replay.md, "Schema diff"; the
+#: error this bounds: :mod:`debugger.store.schemadiff`).
+SAMPLE_PER_EVENT = 2_000
 #: Path segments walked (deeper values are counted at this depth as their container type).
 MAX_DEPTH = 12
+#: JSON types by Python type, as decoded from JSON (orjson and json give only these).
+_KINDS: dict[type, str] = {
+    str: "string",
+    int: "number",
+    float: "number",
+    bool: "boolean",
+    dict: "object",
+    list: "array",
+    type(None): "null",
+}
 
 
 def identity(message: Mapping[str, Any]) -> str | None:
@@ -44,15 +54,30 @@ def identity(message: Mapping[str, Any]) -> str | None:
 
 @dataclass(slots=True)
 class EventProfile:
-    """One kind of event on one side."""
+    """One kind of event on one side: totals, and over the ``walked`` events the paths held and their types."""
 
     events: int = 0
     identities: int = 0
     walked: int = 0
-    present: Counter[str] = field(default_factory=Counter)
-    types: dict[str, Counter[str]] = field(default_factory=dict)
-    dropped_paths: int = 0
+    #: Walked events per shape (the set of ``(path, JSON type)`` a message holds): few distinct ones.
+    shapes: Counter[frozenset[tuple[str, str]]] = field(default_factory=Counter)
     _who: set[str] = field(default_factory=set)
+
+    def present(self) -> Counter[str]:
+        """Walked events holding each path."""
+        counts: Counter[str] = Counter()
+        for shape, n in self.shapes.items():
+            for path in {path for path, _ in shape}:
+                counts[path] += n
+        return counts
+
+    def types(self) -> dict[str, Counter[str]]:
+        """Per path, walked events holding it with each JSON type (an array's elements may hold several)."""
+        by_path: dict[str, Counter[str]] = {}
+        for shape, n in self.shapes.items():
+            for path, kind in shape:
+                by_path.setdefault(path, Counter())[kind] += n
+        return by_path
 
 
 @dataclass(slots=True)
@@ -61,6 +86,9 @@ class SchemaProfile:
 
     ignore: frozenset[str] = NOISE
     kinds: dict[str, EventProfile] = field(default_factory=dict)
+    _cache: dict[tuple[str, tuple[str, ...], tuple[type, ...]], frozenset[tuple[str, str]]] = field(
+        default_factory=dict
+    )
 
     def set_counts(self, key: str, events: int, identities: int) -> None:
         """The totals of a kind of event, counted elsewhere (the store counts every event, walks a sample)."""
@@ -70,7 +98,9 @@ class SchemaProfile:
     def add(self, message: Mapping[str, Any], *, counted: bool = False) -> None:
         """Walk one message's paths; unless ``counted`` (totals set by :meth:`set_counts`), count it too."""
         key = event_key(message)
-        profile = self.kinds.setdefault(key, EventProfile())
+        profile = self.kinds.get(key)
+        if profile is None:
+            profile = self.kinds[key] = EventProfile()
         if not counted:
             profile.events += 1
             who = identity(message)
@@ -78,21 +108,11 @@ class SchemaProfile:
                 profile._who.add(who)
                 profile.identities += 1
         profile.walked += 1
-        seen: set[tuple[str, str]] = set()
-        _walk(message, "", 0, seen)
-        paths: set[str] = set()
-        for path, kind in seen:
-            if _ignored(path, self.ignore):
-                continue
-            counts = profile.types.get(path)
-            if counts is None:
-                if len(profile.types) >= MAX_PATHS:
-                    profile.dropped_paths += 1
-                    continue
-                counts = profile.types[path] = Counter()
-            counts[kind] += 1
-            paths.add(path)
-        profile.present.update(paths)
+        if len(self._cache) > _CACHE_LIMIT:
+            self._cache.clear()
+        shape: set[tuple[str, str]] = set()
+        _object(message, "", 1, self.ignore, self._cache, shape)
+        profile.shapes[frozenset(shape)] += 1
 
     @property
     def total(self) -> int:
@@ -100,21 +120,67 @@ class SchemaProfile:
         return sum(p.events for p in self.kinds.values())
 
 
-def _walk(value: object, prefix: str, depth: int, seen: set[tuple[str, str]]) -> None:
-    if prefix:
-        seen.add((prefix, json_type(value)))
-    if depth >= MAX_DEPTH:
-        return
-    if isinstance(value, dict):
+#: Object signatures remembered per side (dynamic keys would otherwise grow it without bound).
+_CACHE_LIMIT = 50_000
+
+
+def paths_of(message: Mapping[str, Any], ignore: frozenset[str] = NOISE) -> set[tuple[str, str]]:
+    """Every path of a message with its JSON type, once each: objects and arrays are paths too
+    (``properties``, ``properties.products``), array elements are ``path[]``; an ignored path
+    leaves out its whole subtree; nothing deeper than :data:`MAX_DEPTH` segments."""
+    shape: set[tuple[str, str]] = set()
+    _object(message, "", 1, ignore, {}, shape)
+    return shape
+
+
+def _object(
+    value: Mapping[str, Any],
+    prefix: str,
+    depth: int,
+    ignore: frozenset[str],
+    cache: dict[tuple[str, tuple[str, ...], tuple[type, ...]], frozenset[tuple[str, str]]],
+    out: set[tuple[str, str]],
+) -> None:
+    # An object's own children depend only on its keys and their value types: remembered by those.
+    kinds = tuple(map(type, value.values()))
+    signature = (prefix, tuple(value), kinds)
+    children = cache.get(signature)
+    if children is None:
+        children = cache[signature] = frozenset(
+            (prefix + key, _KINDS.get(kind, "string"))
+            for key, kind in zip(value, kinds, strict=True)
+            if prefix + key not in ignore
+        )
+    out |= children
+    if depth < MAX_DEPTH and (dict in kinds or list in kinds):
         for key, child in value.items():
-            _walk(child, f"{prefix}.{key}" if prefix else str(key), depth + 1, seen)
-    elif isinstance(value, list):
+            kind = type(child)
+            if kind is dict or kind is list:
+                path = prefix + key
+                if path in ignore:
+                    continue
+                if kind is dict:
+                    _object(child, path + ".", depth + 1, ignore, cache, out)
+                else:
+                    _array(child, path + "[]", depth + 1, ignore, cache, out)
+
+
+def _array(
+    value: list[Any],
+    path: str,
+    depth: int,
+    ignore: frozenset[str],
+    cache: dict[tuple[str, tuple[str, ...], tuple[type, ...]], frozenset[tuple[str, str]]],
+    out: set[tuple[str, str]],
+) -> None:
+    kinds = set(map(type, value))
+    out.update((path, _KINDS.get(kind, "string")) for kind in kinds)
+    if depth < MAX_DEPTH:
         for child in value:
-            _walk(child, f"{prefix}[]", depth + 1, seen)
-
-
-def _ignored(path: str, ignore: frozenset[str]) -> bool:
-    return any(path == p or path.startswith((p + ".", p + "[]")) for p in ignore)
+            if type(child) is dict:
+                _object(child, path + ".", depth + 1, ignore, cache, out)
+            elif type(child) is list:
+                _array(child, path + "[]", depth + 1, ignore, cache, out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,12 +272,14 @@ def compare_profiles(
     events = []
     for key in sorted(a.kinds.keys() & b.kinds.keys()):
         pa, pb = a.kinds[key], b.kinds[key]
+        mix_a, mix_b = pa.types(), pb.types()
+        present_a, present_b = pa.present(), pb.present()
         changes = []
-        for path in sorted(pa.types.keys() | pb.types.keys()):
-            presence_a = _pct(pa.present[path], pa.walked)
-            presence_b = _pct(pb.present[path], pb.walked)
-            types_a = _mix(pa.types.get(path), pa.present[path])
-            types_b = _mix(pb.types.get(path), pb.present[path])
+        for path in sorted(present_a.keys() | present_b.keys()):
+            presence_a = _pct(present_a[path], pa.walked)
+            presence_b = _pct(present_b[path], pb.walked)
+            types_a = _mix(mix_a.get(path), present_a[path])
+            types_b = _mix(mix_b.get(path), present_b[path])
             moves = [abs(presence_b - presence_a)]
             if types_a and types_b:  # a path on one side only moved by its presence, not its mix
                 moves += [abs(types_b.get(t, 0.0) - types_a.get(t, 0.0)) for t in types_a.keys() | types_b.keys()]

@@ -16,7 +16,7 @@ from debugger.core.diff import NOISE, CaptureDiff, RunDiff, Shape, compare_runs,
 from debugger.core.exitcode import ExitCode
 from debugger.core.pretty.render import inert
 from debugger.core.query.plan import view_statuses
-from debugger.core.schemadiff import SchemaDiff, SchemaProfile, compare_profiles, mix_text
+from debugger.core.schemadiff import SAMPLE_PER_EVENT, SchemaDiff, SchemaProfile, compare_profiles, mix_text
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 SHOWN = 50
@@ -115,6 +115,14 @@ def _record(record: object, origin: str, all_statuses: bool, problems: list[str]
     metavar="PCT",
     help="With --schema: events per identity may move this many percent. [default: 50]",
 )
+@click.option(
+    "--sample",
+    type=click.IntRange(0),
+    default=None,
+    metavar="N",
+    help="With --schema: walk at most N events per kind of event of a database, evenly spread; 0: every "
+    "event (slower). [default: 2000]",
+)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def command(
     a: str,
@@ -125,6 +133,7 @@ def command(
     schema: bool,
     tolerance: float | None,
     volume_tolerance: float | None,
+    sample: int | None,
     fmt: str,
 ) -> None:
     """Compare two captures, or two replay runs; exit 3 when they differ.
@@ -148,8 +157,9 @@ def command(
     path whose presence % or type mix % (string/number/boolean/object/array/null) moved,
     and the events per identity (userId, else anonymousId). Exit 3 when an event is new
     or gone, a share moved more than --tolerance points, or the volume per identity more
-    than --volume-tolerance percent; smaller moves are listed, not failed. Kinds with
-    over 10,000 events in a database are sampled evenly (within about 1 point).
+    than --volume-tolerance percent; smaller moves are listed, not failed. In a
+    database, shares are measured on an even sample of 2,000 events per kind
+    (--sample; about ±2 points); counts and identities are exact.
 
     \b
       segdbg diff --schema v1.2.db v1.3.db
@@ -158,10 +168,10 @@ def command(
       segdbg diff --schema 'c.db#lib:analytics-ios' 'new.db#lib:analytics-ios'
     """
     if schema:
-        _schema(a, b, db, ignore, show_all, tolerance, volume_tolerance, fmt)
+        _schema(a, b, db, ignore, show_all, tolerance, volume_tolerance, sample, fmt)
         return
-    if tolerance is not None or volume_tolerance is not None:
-        raise click.UsageError("--tolerance and --volume-tolerance apply to --schema only.")
+    if tolerance is not None or volume_tolerance is not None or sample is not None:
+        raise click.UsageError("--tolerance, --volume-tolerance and --sample apply to --schema only.")
     if is_run(a) != is_run(b):
         raise click.UsageError("compare two captures, or two runs (run:ID, run:last, run:prev) — not one of each.")
     if is_run(a):
@@ -262,11 +272,13 @@ def _schema(
     show_all: bool,
     tolerance: float | None,
     volume_tolerance: float | None,
+    sample: int | None,
     fmt: str,
 ) -> None:
     """`diff --schema`: two captures or slices compared in numbers (docs/replay.md, "Schema diff")."""
     problems: list[str] = []
-    sides = [_schema_side(spec, db, frozenset(ignore), show_all, problems) for spec in (a, b)]
+    walked = SAMPLE_PER_EVENT if sample is None else sample
+    sides = [_schema_side(spec, db, frozenset(ignore), show_all, walked, problems) for spec in (a, b)]
     for problem in problems[:SHOWN]:
         click.echo(f"warning: {inert(problem)}", err=True)
     result = compare_profiles(
@@ -285,7 +297,7 @@ def _schema(
 
 
 def _schema_side(
-    spec: str, db: Path | None, ignore: frozenset[str], show_all: bool, problems: list[str]
+    spec: str, db: Path | None, ignore: frozenset[str], show_all: bool, sample: int, problems: list[str]
 ) -> tuple[SchemaProfile, str]:
     """One side of a schema diff: its profile, and how it is named (``c.db#lib:analytics-ios``)."""
     # Lazily: the store loads sqlite_utils (kept off `segdbg --help`, which imports every command).
@@ -329,7 +341,12 @@ def _schema_side(
     query = parse_query(query_text) if query_text else None
     try:
         with reader(path) as conn:
-            return (schema_profile(conn, query=query, statuses=view_statuses(query, show_all), ignore=ignored), label)
+            return (
+                schema_profile(
+                    conn, query=query, statuses=view_statuses(query, show_all), ignore=ignored, sample=sample
+                ),
+                label,
+            )
     except StoreError as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -345,7 +362,7 @@ def _print_schema(result: SchemaDiff, a: str, b: str, ignored: list[str]) -> Non
         f"identity); ignoring {', '.join(ignored)}"
     )
     if result.sampled:
-        click.echo("sampled: kinds over 10,000 events are walked on an even sample (shares within about 1 point)")
+        click.echo("sampled: shares of the bigger kinds are measured on an even sample (--sample; about ±2 points)")
     if result.new:
         click.echo("\nNew in B:")
         for key, count in result.new:
