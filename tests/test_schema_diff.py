@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 import pytest
 from click.testing import CliRunner, Result
+from segment.analytics.client import Client as SegmentClient
 
 from debugger.cli import cli
 from debugger.core.diff import NOISE
@@ -268,3 +269,27 @@ def test_paths_of_arrays_nesting_ignore_and_depth() -> None:
         deep = {"d": deep}
     longest = max(len(path.split(".")) for path, _ in paths_of(deep))
     assert longest == MAX_DEPTH
+
+
+def test_real_analytics_python_client_two_builds(server: ServerThread) -> None:
+    """Two app builds sending through segment-analytics-python: build 1.3 drops currency and adds an event."""
+    errors: list[Any] = []
+    client = SegmentClient("wk_py", host=server.url, on_error=lambda e, batch: errors.append(e), sync_mode=True)
+    for version in ("1.2", "1.3"):
+        for n in range(4):
+            properties: dict[str, Any] = {"total": 30 + n, "currency": "USD"}
+            if version == "1.3":
+                del properties["currency"]
+                client.track(user_id=f"u{n}", event="Review Requested", context={"app": {"version": version}})
+            client.track(
+                user_id=f"u{n}", event="Order Completed", properties=properties, context={"app": {"version": version}}
+            )
+    client.flush()
+    assert errors == []
+    db = str(server.settings.db)
+    result = segdbg("diff", "--schema", "--db", db, "context.app.version:1.2", "context.app.version:1.3")
+    assert result.exit_code == 3, result.output
+    assert 'New in B:\n  + track "Review Requested"  (4)' in result.output
+    line = next(x for x in result.output.splitlines() if "properties.currency" in x)
+    assert line.split()[0] == "!" and "presence 100% → 0%" in line
+    assert "properties.total" not in result.output  # sent by both builds, a number in both
