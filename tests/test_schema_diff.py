@@ -293,3 +293,18 @@ def test_real_analytics_python_client_two_builds(server: ServerThread) -> None:
     line = next(x for x in result.output.splitlines() if "properties.currency" in x)
     assert line.split()[0] == "!" and "presence 100% → 0%" in line
     assert "properties.total" not in result.output  # sent by both builds, a number in both
+
+
+def test_problems_and_rejected_requests(server: ServerThread) -> None:
+    """Only accepted events by default; with --all an invalid event is profiled, a rejected request never is."""
+    batch = [order("u1", JS, "1"), {"type": "track", "event": "Broken", "properties": {}}]  # Broken: no ids
+    assert http(f"{server.url}/v1/batch", body={"writeKey": "wk", "batch": batch}).status == 200
+    assert http(f"{server.url}/v1/batch", body=b"{not json", headers={"Content-Type": "application/json"}).status == 400
+    db = str(server.settings.db)
+    ok = orjson.loads(segdbg("diff", "--schema", db, db, "--format", "json").output)
+    assert ok["total_a"] == 1 and [e["key"] for e in ok["events"]] == ['track "Order Completed"']
+    result = segdbg("diff", "--schema", "--all", "--db", db, "status:ok", "status:invalid,rejected", "--format", "json")
+    document = orjson.loads(result.output)
+    assert result.exit_code == 3
+    assert document["new"] == [['track "Broken"', 1]] and document["gone"] == [['track "Order Completed"', 1]]
+    assert document["total_b"] == 1  # the rejected request is not an event

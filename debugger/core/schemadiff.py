@@ -287,7 +287,11 @@ def compare_profiles(
             if delta > 0:
                 changes.append(PathChange(path, presence_a, presence_b, types_a, types_b, delta, delta > tolerance))
         per_a, per_b = _per_identity(pa), _per_identity(pb)
-        volume = round(100.0 * (per_b - per_a) / per_a, 1) if per_a and per_b is not None else None
+        volume = (
+            round(100.0 * (pb.events * pa.identities / (pa.events * pb.identities) - 1), 1)
+            if pa.identities and pb.identities and pa.events
+            else None
+        )
         events.append(
             EventChange(
                 key,

@@ -59,14 +59,16 @@ def schema_profile(
     """
     profile = SchemaProfile(ignore=ignore)
     sql, params = matching_sql(
-        conn, ("id", "type", "name", "user_id", "anonymous_id"), query=query, now=now, statuses=statuses
+        conn, ("id", "type", "name", "user_id", "anonymous_id", "status"), query=query, now=now, statuses=statuses
     )
     # The selection is read once (a JSON-path query costs most there) into a temporary table of
     # small rows; the counts and the sample read that, and only the sampled rows' ``stored``.
     conn.execute("DROP TABLE IF EXISTS temp.schema_side")
     conn.execute(
         "CREATE TEMP TABLE schema_side AS SELECT id, type, name,"
-        f" coalesce(nullif(user_id, ''), nullif(anonymous_id, '')) AS who FROM ({sql})",
+        f" coalesce(nullif(user_id, ''), nullif(anonymous_id, '')) AS who FROM ({sql})"
+        # A request refused whole (docs/protocol.md §3.4) holds no message to profile.
+        " WHERE status != 'rejected'",
         params,
     )
     try:
@@ -74,8 +76,6 @@ def schema_profile(
         for kind, name, events, identities in conn.execute(
             "SELECT type, name, count(*), count(DISTINCT who) FROM temp.schema_side GROUP BY type, name"
         ):
-            if kind is None and statuses is None:
-                continue  # a request refused whole (docs/protocol.md §3.4) holds no message
             profile.set_counts(_key(kind, name), events, identities)
             if 0 < sample < events:
                 cuts[(kind, name)] = _SPAN * sample // events
