@@ -144,7 +144,25 @@ def test_type_mix_change_and_tolerance(make_capture: Any) -> None:
     line = next(x for x in within.output.splitlines() if "properties.currency" in x)
     assert line.split()[0] == "~" and "presence 100% → 96%" in line
     assert "No change beyond tolerance; 1 within (~)." in within.output
-    assert segdbg("diff", "--schema", str(a), str(small), "--tolerance", "3").exit_code == 3
+
+
+def test_a_move_within_chance_does_not_fail(make_capture: Any) -> None:
+    """A share over few events moving by more than --tolerance but within three standard errors is listed, not failed."""
+    a = make_capture("a", [order(f"u{n}", JS, "1", currency=n % 2 == 0) for n in range(20)])  # 50% of 20
+    b = make_capture("b", [order(f"u{n}", JS, "2", currency=n % 20 < 7) for n in range(20)])  # 35% of 20
+    result = segdbg("diff", "--schema", str(a), str(b))
+    assert result.exit_code == 0, result.output
+    line = next(x for x in result.output.splitlines() if "properties.currency" in x)
+    assert line.split()[0] == "~" and "presence 50% → 35%" in line
+    # The same move over 2,000 events is beyond chance: it fails.
+    big_a = SchemaProfile()
+    big_b = SchemaProfile()
+    for n in range(2000):
+        big_a.add(order(f"u{n}", JS, "1", currency=n % 2 == 0))
+        big_b.add(order(f"u{n}", JS, "2", currency=n % 20 < 7))
+    diff = compare_profiles(big_a, big_b)
+    (change,) = diff.events[0].paths
+    assert (change.path, change.delta, change.beyond, diff.beyond) == ("properties.currency", 15.0, True, 1)
 
 
 def test_volume_per_identity(make_capture: Any) -> None:

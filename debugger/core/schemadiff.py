@@ -11,12 +11,15 @@ among those (*type mix*: string, number, boolean, object, array, null).
 :func:`compare_profiles` reports events new in B and gone from B, per common event the paths
 whose presence or type mix moved, and the volume per identity (events per distinct user). A change
 is *beyond* the tolerance when presence or a type's share moved by more than ``tolerance``
-percentage points, or the volume per identity by more than ``volume_tolerance`` percent; new and
-gone events always are.
+percentage points and by more than three standard errors of the difference of two proportions
+(:data:`Z`: a share measured on a few hundred events, or on a sample, moves by several points by
+chance; 100% → 0% always counts), or the volume per identity by more than ``volume_tolerance``
+percent; new and gone events always are.
 """
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -259,6 +262,21 @@ def _mix(counts: Counter[str] | None, present: int) -> dict[str, float]:
     return {kind: _pct(counts[kind], present) for kind in JSON_TYPES if counts.get(kind)}
 
 
+#: How many standard errors a move must also be to count (sampling and small kinds move by chance).
+Z = 3.0
+
+
+def _beyond(a: float, b: float, n_a: int, n_b: int, tolerance: float) -> bool:
+    """A share moved from ``a`` % (of ``n_a`` events) to ``b`` % (of ``n_b``) by more than ``tolerance``
+    points, and by more than :data:`Z` standard errors of the difference of two proportions."""
+    move = abs(b - a)
+    if move <= tolerance:
+        return False
+    pa, pb = a / 100, b / 100
+    error = 100 * math.sqrt((pa * (1 - pa) / n_a if n_a else 0.0) + (pb * (1 - pb) / n_b if n_b else 0.0))
+    return move > Z * error
+
+
 def _per_identity(profile: EventProfile) -> float | None:
     return round(profile.events / profile.identities, 2) if profile.identities else None
 
@@ -280,12 +298,17 @@ def compare_profiles(
             presence_b = _pct(present_b[path], pb.walked)
             types_a = _mix(mix_a.get(path), present_a[path])
             types_b = _mix(mix_b.get(path), present_b[path])
-            moves = [abs(presence_b - presence_a)]
+            # Each share as (A %, B %, events it is a share of on each side): presence, then each type.
+            shares = [(presence_a, presence_b, pa.walked, pb.walked)]
             if types_a and types_b:  # a path on one side only moved by its presence, not its mix
-                moves += [abs(types_b.get(t, 0.0) - types_a.get(t, 0.0)) for t in types_a.keys() | types_b.keys()]
-            delta = round(max(moves), 1)
+                shares += [
+                    (types_a.get(t, 0.0), types_b.get(t, 0.0), present_a[path], present_b[path])
+                    for t in types_a.keys() | types_b.keys()
+                ]
+            delta = round(max(abs(b_ - a_) for a_, b_, _, _ in shares), 1)
             if delta > 0:
-                changes.append(PathChange(path, presence_a, presence_b, types_a, types_b, delta, delta > tolerance))
+                beyond = any(_beyond(*share, tolerance) for share in shares)
+                changes.append(PathChange(path, presence_a, presence_b, types_a, types_b, delta, beyond))
         per_a, per_b = _per_identity(pa), _per_identity(pb)
         volume = (
             round(100.0 * (pb.events * pa.identities / (pa.events * pb.identities) - 1), 1)

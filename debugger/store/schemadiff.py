@@ -63,6 +63,7 @@ def schema_profile(
     )
     # The selection is read once (a JSON-path query costs most there) into a temporary table of
     # small rows; the counts and the sample read that, and only the sampled rows' ``stored``.
+    conn.execute("PRAGMA temp_store = MEMORY")  # small rows (about 60 bytes each): no temporary file
     conn.execute("DROP TABLE IF EXISTS temp.schema_side")
     conn.execute(
         "CREATE TEMP TABLE schema_side AS SELECT id, type, name,"

@@ -156,8 +156,9 @@ def command(
     --db, a QUERY over it. Per kind of event it reports events new and gone, every JSON
     path whose presence % or type mix % (string/number/boolean/object/array/null) moved,
     and the events per identity (userId, else anonymousId). Exit 3 when an event is new
-    or gone, a share moved more than --tolerance points, or the volume per identity more
-    than --volume-tolerance percent; smaller moves are listed, not failed. In a
+    or gone, a share moved more than --tolerance points (and more than chance: three
+    standard errors), or the volume per identity more than --volume-tolerance percent;
+    smaller moves are listed, not failed. In a
     database, shares are measured on an even sample of 2,000 events per kind
     (--sample; about ±2 points); counts and identities are exact.
 
