@@ -158,9 +158,9 @@ def command(
     and the events per identity (userId, else anonymousId). Exit 3 when an event is new
     or gone, a share moved more than --tolerance points (and more than chance: three
     standard errors), or the volume per identity more than --volume-tolerance percent;
-    smaller moves are listed, not failed. In a
-    database, shares are measured on an even sample of 2,000 events per kind
-    (--sample; about ±2 points); counts and identities are exact.
+    smaller moves are listed, not failed. In a database, shares are measured on an
+    even sample of 2,000 events per kind (--sample; about ±2 points); counts and
+    identities are exact.
 
     \b
       segdbg diff --schema v1.2.db v1.3.db
