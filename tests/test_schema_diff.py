@@ -326,3 +326,17 @@ def test_problems_and_rejected_requests(server: ServerThread) -> None:
     assert result.exit_code == 3
     assert document["new"] == [['track "Broken"', 1]] and document["gone"] == [['track "Order Completed"', 1]]
     assert document["total_b"] == 1  # the rejected request is not an event
+
+
+def test_hash_query_reads_the_default_capture(make_capture: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`#QUERY` slices the default capture ($SEGDBG_DB, as every command finds it); sides are named in the header."""
+    db = make_capture("c", release_capture())
+    monkeypatch.setenv("SEGDBG_DB", str(db))
+    result = segdbg(
+        "diff", "--schema", "#lib:analytics-ios context.app.version:1.2", "#lib:analytics-ios context.app.version:1.3"
+    )
+    assert result.exit_code == 3, result.output
+    assert result.output.startswith(
+        f"A: {db}#lib:analytics-ios context.app.version:1.2 (20 events)   "
+        f"B: {db}#lib:analytics-ios context.app.version:1.3 (20 events)"
+    )
