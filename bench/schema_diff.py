@@ -1,0 +1,124 @@
+"""Schema diff benchmark: `segdbg diff --schema` over a capture of N stored events (target: ≤ 5 s at 1,000,000).
+
+Run by hand (the 1M capture takes minutes to build; it is kept for re-runs):
+
+    python bench/schema_diff.py                     # 1,000,000 events in /tmp/segdbg-bench-schema.db
+    python bench/schema_diff.py --events 50000 --fresh
+    python bench/schema_diff.py --diff-only         # reuse the capture, time the diffs again
+
+The capture is bench/search.py's realistic traffic (12 track events, pages, identifies; five
+libraries) with ``context.app.version`` 1.2 for the first half and 1.3 for the second, where
+build 1.3 of analytics-ios stops sending ``properties.currency`` on Order Completed. Timed, each
+the whole command as the CLI runs it (both sides read, compared, printed as JSON):
+
+1. ``--db C 'context.app.version:1.2' 'context.app.version:1.3'`` (a JSON-path slice: every row's
+   ``stored`` is read by SQLite on both passes);
+2. ``--db C 'lib:analytics-ios context.app.version:1.2' 'lib:analytics-ios context.app.version:1.3'``
+   — must exit 3 naming properties.currency 100% → 0% on Order Completed;
+3. ``--db C lib:analytics.js lib:analytics-ios`` (column slices);
+4. ``C C`` (the whole capture against itself).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import orjson  # noqa: E402
+from click.testing import CliRunner  # noqa: E402
+from search import build, load, realistic_messages  # noqa: E402
+
+from debugger.cli import cli  # noqa: E402
+
+
+def releases(count: int) -> Iterator[tuple[str, dict[str, Any], datetime]]:
+    """bench/search.py's traffic, split into builds 1.2 and 1.3; iOS 1.3 drops currency on Order Completed."""
+    for n, (key, message, received) in enumerate(realistic_messages(count, seed=13)):
+        version = "1.2" if n < count // 2 else "1.3"
+        message["context"]["app"] = {"version": version, "build": version.replace(".", "")}
+        ios = message["context"]["library"]["name"] == "analytics-ios"
+        if version == "1.3" and ios and message.get("event") == "Order Completed":
+            message["properties"].pop("currency", None)
+        yield key, message, received
+
+
+def fill(path: Path, count: int) -> None:
+    """Build the capture through the store's writer, exactly as the server stores events."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+    seconds, total, writer = load(path, build(releases(count)), indexer=False)
+    writer.close()
+    print(f"capture: {total:,} events in {seconds:.1f} s → {path}")
+
+
+def selection_floor(db: str, *queries: str) -> float:
+    """Seconds to count what the queries select: what any command reading these slices pays."""
+    # Lazily: bench-only imports of the store.
+    from debugger.core.query import language as q
+    from debugger.store.capture import reader
+    from debugger.store.reads import count_events
+
+    started = time.perf_counter()
+    with reader(db) as conn:
+        for text in queries:
+            count_events(conn, query=q.parse(text) if text else None, statuses=("ok",))
+    return time.perf_counter() - started
+
+
+def timed(*args: str) -> tuple[float, int, dict[str, Any]]:
+    """One `segdbg diff --schema ... --format json`: seconds, exit code, document."""
+    started = time.perf_counter()
+    result = CliRunner().invoke(cli, ["diff", "--schema", *args, "--format", "json"], catch_exceptions=False)
+    seconds = time.perf_counter() - started
+    return seconds, result.exit_code, orjson.loads(result.stdout)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--db", type=Path, default=Path("/tmp/segdbg-bench-schema.db"))
+    parser.add_argument("--fresh", action="store_true", help="rebuild the capture even if it exists")
+    parser.add_argument("--diff-only", action="store_true", help="reuse the capture as it is")
+    args = parser.parse_args()
+    if not args.diff_only and (args.fresh or not args.db.exists()):
+        fill(args.db, args.events)
+    db = str(args.db)
+    cases = [
+        ("app version 1.2 vs 1.3", ("--db", db, "context.app.version:1.2", "context.app.version:1.3")),
+        (
+            "iOS 1.2 vs iOS 1.3",
+            ("--db", db, "lib:analytics-ios context.app.version:1.2", "lib:analytics-ios context.app.version:1.3"),
+        ),
+        ("analytics.js vs analytics-ios", ("--db", db, "lib:analytics.js", "lib:analytics-ios")),
+        ("whole capture vs itself", (db, db)),
+    ]
+    worst = 0.0
+    for label, spec in cases:
+        seconds, code, document = timed(*spec)
+        worst = max(worst, seconds)
+        print(
+            f"{label:<32} {seconds:6.2f} s  exit {code}  A {document['total_a']:>9,}  B {document['total_b']:>9,}"
+            f"  beyond {document['beyond']:>3}  sampled {document['sampled']}"
+        )
+        queries = [x for x in spec if x not in ("--db", db)] or ["", ""]
+        print(f"{'':<32} of which counting both selections: {selection_floor(db, *queries):.2f} s")
+        if label.startswith("iOS"):
+            orders = next(e for e in document["events"] if e["key"] == 'track "Order Completed"')
+            currency = next(p for p in orders["paths"] if p["path"] == "properties.currency")
+            caught = code == 3 and currency["presence_a"] == 100.0 and currency["presence_b"] == 0.0
+            print(f"{'':<32} properties.currency {currency['presence_a']:g}% → {currency['presence_b']:g}%")
+            if not caught:
+                sys.exit("the iOS currency change was not caught")
+    print(f"slowest: {worst:.2f} s (target ≤ 5 s at 1,000,000 events)")
+
+
+if __name__ == "__main__":
+    main()
