@@ -16,6 +16,7 @@ import orjson
 from debugger.cli.options import QueryCommand, db_option, query_argument, resolve_db
 from debugger.cli.selection import parse_query, progress, select
 from debugger.core.exitcode import ExitCode
+from debugger.core.lint.codes import CODES, close_codes, consequence, explain
 from debugger.core.lint.finding import CATEGORIES, PLAN, PROTOCOL, Finding
 from debugger.core.lint.naming import EVENT_CASES, KEY_CASES
 from debugger.core.pretty.render import inert
@@ -173,6 +174,13 @@ def _label(row: Mapping[str, Any]) -> str:
     default=None,
     help="Properties missing from the plan are not violations.",
 )
+@click.option(
+    "--explain",
+    "explain_code",
+    default=None,
+    metavar="CODE",
+    help="Print what CODE means, what Segment does with it and how to fix it (per library); read nothing.",
+)
 def command(
     query: str,
     db: Path | None,
@@ -185,6 +193,7 @@ def command(
     all_findings: bool,
     allow_unplanned_events: bool | None,
     allow_unplanned_properties: bool | None,
+    explain_code: str | None,
 ) -> None:
     """Explain what is wrong with captured events; exit 3 if anything is.
 
@@ -208,7 +217,13 @@ def command(
       segdbg check --plan plan.yaml                 # plan violations and dropped events
       segdbg check --plan plan.yaml --rules all     # ... plus strict, semantic and naming
       segdbg check --ignore naming --format jsonl   # machine-readable, no naming lint
+      segdbg check --explain traits_on_track        # what a code means and how to fix it
+
+    Each code's consequence (dropped, altered, advisory) and fix: docs/problems.md.
     """
+    if explain_code is not None:
+        _explain(explain_code)
+        return
     # Lazily: tracking plans load jsonschema and PyYAML, the store sqlite_utils (kept off `segdbg --help`).
     from debugger.core.lint.linter import LintConfig, Linter
     from debugger.core.lint.plan import PlanError
@@ -311,6 +326,17 @@ def _categories(rules: str | None, with_plan: bool) -> set[str]:
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
 
+def _explain(code: str) -> None:
+    """Print one code's table entry (docs/problems.md); an unknown code is a usage error naming close ones."""
+    if code not in CODES:
+        close = close_codes(code)
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        raise click.BadParameter(
+            f"unknown problem code {code!r}.{hint} docs/problems.md lists every code.", param_hint="--explain"
+        )
+    click.echo(explain(code))
+
+
 def _summary(rules: Iterable[_Rule], total: int, flagged: int) -> None:
     """One line per rule: severity, code, category, how many findings in how many events; then examples."""
     # Lazily: Rich (kept off `segdbg --help`, which imports every command).
@@ -330,6 +356,7 @@ def _summary(rules: Iterable[_Rule], total: int, flagged: int) -> None:
                 " ",
                 (rule.code, "bold"),
                 (f" {rule.category}", "dim"),
+                (f" {consequence(rule.code)}", "bold red" if consequence(rule.code) == "dropped" else "dim"),
                 f"  ×{rule.findings:,} in {events:,} event{'s' if events != 1 else ''}",
             )
         )
