@@ -70,8 +70,8 @@ _HOST = {
     "`integrations: {'Segment.io': {apiHost: 'localhost:8088/v1', protocol: 'http'}}` in `analytics.load`.",
     "analytics-python": "Set `analytics.host = 'http://localhost:8088'` (the root: the library appends /v1/batch).",
     "analytics-node": "Pass `host: 'http://localhost:8088'` to `new Analytics({writeKey, host})` (the root, no /v1).",
-    "analytics-swift": "Set `Configuration(writeKey:).apiHost(\"localhost:8088/v1\")` (apiHost includes /v1).",
-    "analytics-kotlin": "Set `apiHost = \"localhost:8088/v1\"` in the `Configuration` (apiHost includes /v1).",
+    "analytics-swift": 'Set `Configuration(writeKey:).apiHost("localhost:8088/v1")` (apiHost includes /v1).',
+    "analytics-kotlin": 'Set `apiHost = "localhost:8088/v1"` in the `Configuration` (apiHost includes /v1).',
 }
 
 _ENTRIES: tuple[Code, ...] = (
@@ -80,15 +80,15 @@ _ENTRIES: tuple[Code, ...] = (
         "invalid_write_key",
         REQUEST,
         DROPPED,
-        "No write key, or one `serve --write-key` does not accept: the request is refused with 401.",
+        "No write key, or one `serve --write-key` does not accept: the request is refused with 400.",
         "Send the source's write key as the Basic-auth user (`Authorization: Basic base64(KEY:)`) or as `writeKey` "
         "in the body. With `serve --write-key`, use one of the keys it was given.",
         {
             "analytics.js": "Pass the write key to `AnalyticsBrowser.load({writeKey})` (or the snippet's `load`).",
             "analytics-python": "Set `analytics.write_key = 'KEY'` before the first call (or `Client('KEY')`).",
             "analytics-node": "Pass `writeKey` to `new Analytics({writeKey: 'KEY'})`.",
-            "analytics-swift": "Create the client with `Analytics(configuration: Configuration(writeKey: \"KEY\"))`.",
-            "analytics-kotlin": "Create the client with `Analytics(\"KEY\", context)`.",
+            "analytics-swift": 'Create the client with `Analytics(configuration: Configuration(writeKey: "KEY"))`.',
+            "analytics-kotlin": 'Create the client with `Analytics("KEY", context)`.',
         },
     ),
     Code(
@@ -98,8 +98,10 @@ _ENTRIES: tuple[Code, ...] = (
         "The body is not JSON, or not a JSON object: the request is refused with 400.",
         "Send a JSON object (`Content-Type: application/json`): one message for /v1/track and the like, "
         '`{"batch": [...]}` for /v1/batch. NaN and Infinity are not JSON; send null or a string.',
-        {"analytics-python": "Values the JSON encoder cannot write (sets, objects) fail the call; convert them "
-            "to lists, strings or numbers first."},
+        {
+            "analytics-python": "Values the JSON encoder cannot write (sets, objects) fail the call; convert them "
+            "to lists, strings or numbers first."
+        },
     ),
     Code(
         "invalid_encoding",
@@ -324,11 +326,7 @@ _ENTRIES: tuple[Code, ...] = (
         "Send properties as an object of name → value; wrap a list or a value in a named key.",
     ),
     Code(
-        "invalid_traits",
-        "protocol",
-        DROPPED,
-        "`traits` is not an object.",
-        "Send traits as an object of name → value.",
+        "invalid_traits", "protocol", DROPPED, "`traits` is not an object.", "Send traits as an object of name → value."
     ),
     Code(
         "invalid_userId",
@@ -420,7 +418,7 @@ _ENTRIES: tuple[Code, ...] = (
         "strict",
         ALTERED,
         "A reserved property (revenue, value, url, ...) of the wrong type; destinations drop or misread it.",
-        "Send `revenue`/`value`/`price` as numbers (not strings like \"9.99\") and page fields as strings.",
+        'Send `revenue`/`value`/`price` as numbers (not strings like "9.99") and page fields as strings.',
     ),
     Code(
         "currency_code",
@@ -434,13 +432,13 @@ _ENTRIES: tuple[Code, ...] = (
         "strict",
         DROPPED,
         "`integrations` sets All: false and enables nothing else: no destination receives the event.",
-        "Enable the destinations that should get it (`{\"All\": false, \"Amplitude\": true}`), or remove All: false.",
+        'Enable the destinations that should get it (`{"All": false, "Amplitude": true}`), or remove All: false.',
     ),
     Code(
         "integrations_value",
         "strict",
         ALTERED,
-        "An integrations flag that is neither a boolean nor an options object (\"false\" counts as enabled).",
+        'An integrations flag that is neither a boolean nor an options object ("false" counts as enabled).',
         "Use true, false or an options object.",
     ),
     Code(
