@@ -135,3 +135,11 @@ def test_preflight_and_settings_on_the_mirror_are_answered_as_on_the_route(serve
     assert pre.status == 204 and "x-segdbg-validate" in pre.headers["access-control-allow-headers"]
     settings = http(f"{server.url}/debug/v1/projects/wk/settings", "GET")
     assert settings.status == 200 and "validationMessages" not in settings.json()
+
+
+def test_a_pixel_on_the_mirror_answers_json_instead_of_the_gif(server: ServerThread) -> None:
+    answer = http(f"{server.url}/debug/v1/pixel/track?writeKey=wk&event=Clicked", "GET")
+    assert answer.status == 200 and answer.headers["content-type"].startswith("application/json")
+    assert ("userId", "no_user_anon_id") in _by_index(answer.json()["validationMessages"])[0]
+    plain = http(f"{server.url}/v1/pixel/track?writeKey=wk&event=Clicked", "GET")
+    assert plain.headers["content-type"] == "image/gif"
