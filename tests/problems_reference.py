@@ -18,7 +18,7 @@ Every code segdbg can report: the request refusals and message problems of inges
 `python -m tests.problems_reference` (`tests/test_codes.py` fails when this file, the table and the
 code that emits the codes disagree). `segdbg check --explain CODE` prints one entry; the TUI's Problems
 tab shows each finding's consequence and fix, in the words of the event's library when the fix differs;
-a validating request ([protocol.md §14](protocol.md#14-validating-answers-debug-mode)) answers with the same codes.
+a validating request ([protocol.md, section 14](protocol.md#14-validating-answers-debug-mode)) answers with the same codes.
 
 **Consequence**, what Segment would do with the event:
 """

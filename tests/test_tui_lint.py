@@ -212,9 +212,7 @@ def test_tui_passes_the_plan_and_reports_a_broken_one_before_starting(
     assert result.exit_code == 1 and "events must be a mapping" in result.output
 
 
-def test_problems_view_shows_each_findings_consequence_and_the_fix_for_the_events_library(
-    server: ServerThread,
-) -> None:
+def test_problems_view_shows_each_findings_consequence_and_the_fix_for_the_events_library(server: ServerThread) -> None:
     """Each finding says what Segment does with it and how to fix it, in the sending library's words."""
     library = {"name": "analytics-python", "version": "2.3.3"}
     http(
