@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 
+import orjson
 from click.testing import CliRunner
 from jsonschema import Draft7Validator, Draft202012Validator
 
@@ -19,7 +20,8 @@ from debugger.core.lint.codes import (
     remedy,
 )
 from tests import problems_reference
-from tests.helpers import ROOT
+from debugger.server.app import ServerThread
+from tests.helpers import ROOT, http, run_segdbg
 from tests.test_samples import TEMPLATED_CODES
 
 #: Calls whose first argument is a code (Oversize's is its second).
@@ -126,3 +128,22 @@ def test_check_explain_an_unknown_code_names_the_close_ones() -> None:
     assert "unknown problem code 'trait_on_track'" in result.output
     assert "traits_on_track" in result.output
     assert close_codes("no_user_anon")[0] == "no_user_anon_id"
+
+
+def test_check_shows_each_codes_consequence_in_every_table_and_record(server: ServerThread) -> None:
+    """The by-rule summary, the by-event table and the jsonl records all carry the consequence."""
+    http(
+        f"{server.url}/v1/batch",
+        body={"writeKey": "wk", "batch": [{"type": "track", "event": "Order Completed", "traits": {"a": 1}}]},
+    )
+    db = str(server.settings.db)
+    summary = run_segdbg("check", "--db", db, "--ignore", "naming,semantic").stdout
+    assert "✗ no_user_anon_id protocol dropped  ×1 in 1 event" in summary
+    assert "⚠ traits_on_track strict altered  ×1 in 1 event" in summary
+    table = run_segdbg("check", "--db", db, "--all-findings").stdout
+    assert "no_user_anon_id protocol dropped  userId" in table
+    records = [orjson.loads(line) for line in run_segdbg("check", "--db", db, "--format", "jsonl").stdout.splitlines()]
+    assert {(r["properties"]["violationCode"], r["properties"]["consequence"]) for r in records} >= {
+        ("no_user_anon_id", "dropped"),
+        ("traits_on_track", "altered"),
+    }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import requests
 from segment.analytics.client import Client as SegmentClient
 
 from debugger.core.http.wire import SUCCESS_BODY
@@ -143,3 +144,14 @@ def test_a_pixel_on_the_mirror_answers_json_instead_of_the_gif(server: ServerThr
     assert ("userId", "no_user_anon_id") in _by_index(answer.json()["validationMessages"])[0]
     plain = http(f"{server.url}/v1/pixel/track?writeKey=wk&event=Clicked", "GET")
     assert plain.headers["content-type"] == "image/gif"
+
+
+def test_the_ci_md_example_validates_in_a_unit_test(segdbg: Any) -> None:
+    """docs/ci.md "Validate in SDK unit tests", run for real with the segdbg fixture."""
+    good = {"userId": "u1", "event": "Order Completed", "properties": {"order_id": "o1", "revenue": 1, "products": []}}
+    answer = requests.post(f"{segdbg.url}/debug/v1/track", json=good, auth=(segdbg.write_key, ""), timeout=5).json()
+    assert answer["validationMessages"] == [], answer["validationMessages"]
+    bad = {"event": "Order Completed"}
+    answer = requests.post(f"{segdbg.url}/debug/v1/track", json=bad, auth=(segdbg.write_key, ""), timeout=5).json()
+    assert "no_user_anon_id" in {m["code"] for m in answer["validationMessages"]}
+    assert len(segdbg.events(all=True)) == 2

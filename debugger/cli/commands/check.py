@@ -39,7 +39,7 @@ def violation_record(
     """A finding shaped like Segment's forwarded "Violation Generated" track call (Protocols docs).
 
     The ``properties`` carry Segment's keys (eventName, violationField, violationType, …) plus
-    segdbg's own: ``violationCode``, ``violationCategory``, ``severity``, ``expected``,
+    segdbg's own: ``violationCode``, ``violationCategory``, ``severity``, ``consequence``, ``expected``,
     ``actual`` and ``segdbgEventId`` (the row id, for `segdbg events id:…`).
     """
     stored = json_object(row.get("stored"))
@@ -74,6 +74,7 @@ def violation_record(
             "violationCode": finding.code,
             "violationCategory": finding.category,
             "severity": finding.severity,
+            "consequence": consequence(finding.code),
             "expected": finding.expected,
             "actual": finding.actual,
             "segdbgEventId": row.get("id"),
@@ -409,6 +410,7 @@ def _table(groups: Iterable[_Group], total: int, flagged: int, compiled: Any, pl
                     " ",
                     (code, "bold"),
                     (f" {category}", "dim"),
+                    (f" {consequence(code)}", "bold red" if consequence(code) == "dropped" else "dim"),
                     "  ",
                     inert(path or "(message)", 60),
                     (f"  ×{len(hits)}  {ids}", "dim"),
