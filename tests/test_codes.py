@@ -19,8 +19,8 @@ from debugger.core.lint.codes import (
     keyword_code,
     remedy,
 )
-from tests import problems_reference
 from debugger.server.app import ServerThread
+from tests import problems_reference
 from tests.helpers import ROOT, http, run_segdbg
 from tests.test_samples import TEMPLATED_CODES
 
