@@ -155,3 +155,7 @@ def test_the_ci_md_example_validates_in_a_unit_test(segdbg: Any) -> None:
     answer = requests.post(f"{segdbg.url}/debug/v1/track", json=bad, auth=(segdbg.write_key, ""), timeout=5).json()
     assert "no_user_anon_id" in {m["code"] for m in answer["validationMessages"]}
     assert len(segdbg.events(all=True)) == 2
+
+
+def test_the_home_page_names_the_debug_mirror(server: ServerThread) -> None:
+    assert b"/debug/v1/" in http(f"{server.url}/", "GET").body
