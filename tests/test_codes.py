@@ -137,7 +137,7 @@ def test_check_shows_each_codes_consequence_in_every_table_and_record(server: Se
         body={"writeKey": "wk", "batch": [{"type": "track", "event": "Order Completed", "traits": {"a": 1}}]},
     )
     db = str(server.settings.db)
-    summary = run_segdbg("check", "--db", db, "--ignore", "naming,semantic").stdout
+    summary = run_segdbg("check", "--db", db, "--ignore", "naming", "--ignore", "semantic").stdout
     assert "✗ no_user_anon_id protocol dropped  ×1 in 1 event" in summary
     assert "⚠ traits_on_track strict altered  ×1 in 1 event" in summary
     table = run_segdbg("check", "--db", db, "--all-findings").stdout

@@ -157,8 +157,7 @@ _ENTRIES: tuple[Code, ...] = (
         {
             "analytics-python": "Call `analytics.flush()` (or `shutdown()`) before the process exits.",
             "analytics-node": "`await analytics.closeAndFlush()` before the process exits.",
-            "analytics.js": "Use `analytics.track(...)` with a callback, or the `keepalive` transport, before "
-            "navigating away.",
+            "analytics.js": "`await analytics.track(...)` (it returns a promise) before navigating away.",
         },
     ),
     Code(
