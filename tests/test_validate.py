@@ -159,3 +159,11 @@ def test_the_ci_md_example_validates_in_a_unit_test(segdbg: Any) -> None:
 
 def test_the_home_page_names_the_debug_mirror(server: ServerThread) -> None:
     assert b"/debug/v1/" in http(f"{server.url}/", "GET").body
+
+
+def test_a_batch_segment_drops_whole_answers_200_with_the_reason(server: ServerThread) -> None:
+    batch = [{"type": "track", "userId": "u", "event": "Ping"}] * 2501
+    answer = http(f"{server.url}/debug/v1/batch", body={"batch": batch}, headers=AUTH)
+    assert answer.status == 200
+    (message,) = answer.json()["validationMessages"]
+    assert (message["index"], message["code"], message["consequence"]) == (None, "batch_too_large", "dropped")
