@@ -182,9 +182,9 @@ def test_without_a_plan_the_table_has_one_line_per_rule(server: ServerThread, tm
     assert result.returncode == 3
     lines = result.stdout.splitlines()
     heads = [line for line in lines if "×" in line]
-    assert heads[0] == "✗ no_user_anon_id protocol  ×300 in 300 events"  # errors first
+    assert heads[0] == "✗ no_user_anon_id protocol dropped  ×300 in 300 events"  # errors first, with the consequence
     assert lines[1] == "    e.g. Ping 0 (track) userId #1, Ping 1 (track) userId #2"
-    assert "near_miss_event semantic  ×2 in 2 events" in "\n".join(heads)
+    assert "near_miss_event semantic advisory  ×2 in 2 events" in "\n".join(heads)
     assert len(heads) == 2 and len(lines) < 12  # two rules: a dozen lines, not a block per event name
     footer = " ".join(lines[lines.index(next(line for line in lines if line.startswith("✗ 302 findings"))) :])
     assert "in 302 of 302 events" in footer and "--all-findings lists each one" in footer

@@ -210,3 +210,19 @@ def test_tui_passes_the_plan_and_reports_a_broken_one_before_starting(
     plan.write_text("events: [oops]\n")
     result = CliRunner().invoke(cli, ["tui", "--db", str(db_path), "--plan", str(plan)])
     assert result.exit_code == 1 and "events must be a mapping" in result.output
+
+
+def test_problems_view_shows_each_findings_consequence_and_the_fix_for_the_events_library(server: ServerThread) -> None:
+    """Each finding says what Segment does with it and how to fix it, in the sending library's words."""
+    library = {"name": "analytics-python", "version": "2.3.3"}
+    http(
+        f"{server.url}/v1/track",
+        body={"event": "Viewed", "writeKey": "wk", "traits": {"plan": "pro"}, "context": {"library": library}},
+    )
+    (event,) = events(server.settings.db)
+    text = _text(problems_view(event, Linter().event(event)))
+    assert "dropped · fix: Pass `user_id=` or `anonymous_id=` to every call" in text
+    assert "altered · fix: `analytics.track(user_id, event, properties, context={'traits'" in text
+    http(f"{server.url}/v1/track", body={"event": "Viewed", "writeKey": "wk"})
+    other = events(server.settings.db)[-1]
+    assert "dropped · fix: Set `userId` once the user is known" in _text(problems_view(other, Linter().event(other)))

@@ -25,6 +25,8 @@ from aiohttp import web
 
 from debugger.core.http import limits, model, wire
 from debugger.core.http.limits import PARSER_LIMITS
+from debugger.core.http.validate import debug_request, mirrored, validated
+from debugger.core.lint.linter import for_plan
 from debugger.server.api import API_HEADERS, refusal, setup_routes
 from debugger.server.guard import ConnectionGuard, GuardedSite, ParserLog
 from debugger.server.keys import Handled, Observer, guard_key, observer_key, settings_key, writer_key
@@ -173,12 +175,10 @@ async def _ingest(request: web.Request) -> web.StreamResponse:
             if request.method in ("POST", "PUT", "PATCH")
             else (b"", None)
         )
-        outcome = wire.handle(
-            _incoming(request, body, cut),
-            received_at=datetime.now(UTC),
-            new_id=_new_id,
-            allowed_keys=settings.write_keys,
-        )
+        incoming, validate = debug_request(_incoming(request, body, cut))  # docs/protocol.md §14
+        outcome = wire.handle(incoming, received_at=datetime.now(UTC), new_id=_new_id, allowed_keys=settings.write_keys)
+        if incoming.path != request.path:
+            outcome = mirrored(outcome)
     except Exception:
         # A bug, not bad input (the core never raises on input): a logged JSON 500, which
         # clients retry, so the events are not lost.
@@ -195,6 +195,8 @@ async def _ingest(request: web.Request) -> web.StreamResponse:
             reply = model.Reply(
                 503, wire.error_body("store_unavailable", str(exc)), headers=(*reply.headers, ("Retry-After", "1"))
             )
+    if validate and result is not None:
+        reply = validated(outcome, for_plan(None), result.statuses).reply
     observers = request.app[observer_key]
     if observers:
         handled = Handled(outcome, result, time.perf_counter() - started)

@@ -16,6 +16,7 @@ import orjson
 from debugger.cli.options import QueryCommand, db_option, query_argument, resolve_db, scope_option, with_scope
 from debugger.cli.selection import parse_query, progress, select
 from debugger.core.exitcode import ExitCode
+from debugger.core.lint.codes import CODES, close_codes, consequence, explain
 from debugger.core.lint.finding import CATEGORIES, PLAN, PROTOCOL, Finding
 from debugger.core.lint.naming import EVENT_CASES, KEY_CASES
 from debugger.core.pretty.render import inert
@@ -38,7 +39,7 @@ def violation_record(
     """A finding shaped like Segment's forwarded "Violation Generated" track call (Protocols docs).
 
     The ``properties`` carry Segment's keys (eventName, violationField, violationType, …) plus
-    segdbg's own: ``violationCode``, ``violationCategory``, ``severity``, ``expected``,
+    segdbg's own: ``violationCode``, ``violationCategory``, ``severity``, ``consequence``, ``expected``,
     ``actual`` and ``segdbgEventId`` (the row id, for `segdbg events id:…`).
     """
     stored = json_object(row.get("stored"))
@@ -73,6 +74,7 @@ def violation_record(
             "violationCode": finding.code,
             "violationCategory": finding.category,
             "severity": finding.severity,
+            "consequence": consequence(finding.code),
             "expected": finding.expected,
             "actual": finding.actual,
             "segdbgEventId": row.get("id"),
@@ -174,6 +176,13 @@ def _label(row: Mapping[str, Any]) -> str:
     help="Properties missing from the plan are not violations.",
 )
 @scope_option
+@click.option(
+    "--explain",
+    "explain_code",
+    default=None,
+    metavar="CODE",
+    help="Print what CODE means, what Segment does with it and how to fix it (per library); read nothing.",
+)
 def command(
     query: str,
     db: Path | None,
@@ -187,6 +196,7 @@ def command(
     allow_unplanned_events: bool | None,
     allow_unplanned_properties: bool | None,
     scope: str | None,
+    explain_code: str | None,
 ) -> None:
     """Explain what is wrong with captured events; exit 3 if anything is.
 
@@ -211,7 +221,13 @@ def command(
       segdbg check --plan plan.yaml --rules all     # ... plus strict, semantic and naming
       segdbg check --ignore naming --format jsonl   # machine-readable, no naming lint
       segdbg check --scope test-3f2a9c0142d7e6b1    # one test's events (its write key)
+      segdbg check --explain traits_on_track        # what a code means and how to fix it
+
+    Each code's consequence (dropped, altered, advisory) and fix: docs/problems.md.
     """
+    if explain_code is not None:
+        _explain(explain_code)
+        return
     # Lazily: tracking plans load jsonschema and PyYAML, the store sqlite_utils (kept off `segdbg --help`).
     from debugger.core.lint.linter import LintConfig, Linter
     from debugger.core.lint.plan import PlanError
@@ -314,6 +330,17 @@ def _categories(rules: str | None, with_plan: bool) -> set[str]:
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
 
+def _explain(code: str) -> None:
+    """Print one code's table entry (docs/problems.md); an unknown code is a usage error naming close ones."""
+    if code not in CODES:
+        close = close_codes(code)
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        raise click.BadParameter(
+            f"unknown problem code {code!r}.{hint} docs/problems.md lists every code.", param_hint="--explain"
+        )
+    click.echo(explain(code))
+
+
 def _summary(rules: Iterable[_Rule], total: int, flagged: int) -> None:
     """One line per rule: severity, code, category, how many findings in how many events; then examples."""
     # Lazily: Rich (kept off `segdbg --help`, which imports every command).
@@ -333,6 +360,7 @@ def _summary(rules: Iterable[_Rule], total: int, flagged: int) -> None:
                 " ",
                 (rule.code, "bold"),
                 (f" {rule.category}", "dim"),
+                (f" {consequence(rule.code)}", "bold red" if consequence(rule.code) == "dropped" else "dim"),
                 f"  ×{rule.findings:,} in {events:,} event{'s' if events != 1 else ''}",
             )
         )
@@ -385,6 +413,7 @@ def _table(groups: Iterable[_Group], total: int, flagged: int, compiled: Any, pl
                     " ",
                     (code, "bold"),
                     (f" {category}", "dim"),
+                    (f" {consequence(code)}", "bold red" if consequence(code) == "dropped" else "dim"),
                     "  ",
                     inert(path or "(message)", 60),
                     (f"  ×{len(hits)}  {ids}", "dim"),

@@ -150,4 +150,5 @@ Point a Segment library here, e.g.
                         -d '{"userId":"u1","event":"Signed Up"}'
 Routes: /v1/{identify,track,page,screen,group,alias,batch,import}, /v1/{t,p,i,s,g,a,b,m},
         /v1/pixel/<type>, /v1/projects/<writeKey>/settings
+Validate: the same routes under /debug/v1/ (or ?validate=1) also answer with validationMessages.
 """

@@ -9,6 +9,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from debugger.core.lint.codes import DROPPED, consequence, remedy
 from debugger.core.lint.finding import CATEGORIES, Finding, summary_mark
 from debugger.core.pretty.render import inert
 
@@ -25,13 +26,16 @@ HEADING = {
 def problems_view(
     event: dict[str, Any] | None, findings: Sequence[Finding], plan_name: str | None = None
 ) -> RenderableType:
-    """Each finding: severity, code, JSON path, message, and expected/actual when the rule says."""
+    """Each finding: severity, code, JSON path, message, expected/actual when the rule says, then what Segment
+    does with it (dropped, altered, advisory) and the fix, in the words of the event's library when it has its
+    own (docs/problems.md)."""
     if event is None:
         return Text("")
     if not findings:
         note = f" and conforms to the plan {inert(plan_name, 60)}" if plan_name else ""
         return Text(f"✓ No problems: Segment would accept this event as it is{note}.", style="green")
     parts: list[RenderableType] = [_verdict(event, findings)]
+    library = event.get("library_name") if isinstance(event.get("library_name"), str) else None
     for category in CATEGORIES:
         mine = [f for f in findings if f.category == category]
         if not mine:
@@ -49,6 +53,11 @@ def problems_view(
                     f"\nexpected {inert(finding.expected or '—', 80)} · got {inert(finding.actual or '—', 80)}",
                     style="dim",
                 )
+            effect = consequence(finding.code)
+            message.append(f"\n{effect}", style="bold red" if effect == DROPPED else "bold")
+            fix = remedy(finding.code, library)
+            if fix:
+                message.append(f" · fix: {inert(fix, 400)}", style="dim")
             table.add_row(
                 Text(mark, style=style),
                 Text(inert(finding.code, 40), style=style),
