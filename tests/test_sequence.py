@@ -1,5 +1,5 @@
 """Sequences (funnels) and the count operators of `expect`: CLI, API and fixture, against a real server
-fed by the real segment-analytics-python library (docs/ci.md §5)."""
+fed by the real segment-analytics-python library (docs/ci.md, "Sequences")."""
 
 from __future__ import annotations
 

@@ -324,7 +324,7 @@ def _condition(request: web.Request) -> Condition:
 
 
 async def _sequence(request: web.Request) -> web.StreamResponse:
-    """Long-poll until enough identities did the ``step`` queries in order (docs/ci.md §5)."""
+    """Long-poll until enough identities did the ``step`` queries in order (docs/ci.md, "Sequences")."""
     texts = request.query.getall("step", [])
     if len(texts) < 2:
         raise _BadParam("invalid_parameter", "Give at least two `step` parameters, one query each, in order.")

@@ -4,7 +4,7 @@ The matching is pure (:mod:`debugger.core.query.sequence`); this module reads th
 incrementally (each commit reads only new rows, through the one read path of
 :mod:`debugger.store.reads`) and shapes the outcome the CLI, the API and the pytest fixture
 share, with the failure message naming, for the closest identities, the missing step and its
-timestamps (docs/ci.md §5).
+timestamps (docs/ci.md, "Sequences").
 """
 
 from __future__ import annotations

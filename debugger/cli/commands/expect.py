@@ -30,7 +30,7 @@ POLL_CHUNK = 60.0
 
 
 @click.command("expect", cls=QueryCommand)
-@click.argument("words", nargs=-1, required=True)  # QUERY, or with --sequence one STEP per word
+@click.argument("words", nargs=-1, required=True, metavar="QUERY...")  # with --sequence, one STEP per word
 @click.option("--count", type=click.IntRange(min=0), default=None, help="Exactly N matching events.")
 @click.option("--at-least", type=click.IntRange(min=0), default=None, help="At least N matching events (default: 1).")
 @click.option(
@@ -219,7 +219,7 @@ def _sequence(
     url: str | None,
     as_json: bool,
 ) -> None:
-    """`expect --sequence`: each word a step; the counts are of identities (docs/ci.md §5)."""
+    """`expect --sequence`: each word a step; the counts are of identities (docs/ci.md, "Sequences")."""
     # Lazily: the store loads sqlite_utils (kept off `segdbg --help`, which imports every command).
     from debugger.store.sequence import sequence_failure_message
 

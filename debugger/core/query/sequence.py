@@ -1,4 +1,4 @@
-"""Sequences (funnels): did an identity do these steps in order, within a time window? (docs/ci.md §5)
+"""Sequences (funnels): did an identity do these steps in order, within a time window? (docs/ci.md, "Sequences")
 
 Pure: :func:`evaluate` takes the events that matched at least one step (as :class:`Hit`) and says,
 per identity, whether it completed the steps in order and, when it did not, why — the step that
