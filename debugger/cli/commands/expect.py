@@ -102,9 +102,9 @@ def command(
 
     With --sequence, each word is one STEP (a query; quote it whole): it holds when at
     least one identity (--per) did the steps in order, ordered by each message's stored
-    timestamp, the first to the last within --within; --count/--at-least/--at-most/
-    --between count identities. The failure names, for the closest identities, the step
-    that is missing, out of order or too late, with the timestamps of it and the step before.
+    timestamp, the first to the last within --within; the count options then count
+    identities. The failure names, for the closest identities, the step that is missing,
+    out of order or too late, with the timestamps of it and of the step before.
 
     \b
     Exit codes: 0 the condition holds · 2 bad query/options · 3 it did not hold in time
