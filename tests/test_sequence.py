@@ -3,6 +3,8 @@ fed by the real segment-analytics-python library (docs/ci.md, "Sequences")."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,7 +20,7 @@ from debugger.cli import cli
 from debugger.core.query.sequence import Hit, evaluate, identity_of, within_ms
 from debugger.pytest_plugin import ExpectationFailed, Segdbg
 from debugger.server.app import ServerThread
-from tests.helpers import events, http
+from tests.helpers import cli_env, events, http
 
 STEPS = ('event:"Product Added"', 'event:"Checkout Started"', 'event:"Order Completed"')
 
@@ -244,7 +246,41 @@ def test_fixture_expect_sequence_and_count_operators(segdbg: Segdbg) -> None:
         segdbg.expect_sequence(*STEPS, between=(3, 3), timeout=0)
     assert len(segdbg.expect('event:"Order Completed"', at_most=3)) == 3
     assert len(segdbg.expect("type:track", between=(2, 8))) == 8
+    started = time.monotonic()
     with pytest.raises(ExpectationFailed, match="Expected at most 1 event"):
         segdbg.expect('event:"Order Completed"', at_most=1, timeout=10)
+    with pytest.raises(ExpectationFailed, match="at most 0 identities"):
+        segdbg.expect_sequence(*STEPS, at_most=0, timeout=10)
+    assert time.monotonic() - started < 5  # both fail at once: more already matched than allowed
     with pytest.raises(ValueError, match="per must be one of"):
         segdbg.expect_sequence(*STEPS, per="device")
+
+
+@pytest.mark.slow
+def test_expect_sequence_waits_for_the_steps_to_arrive(server: ServerThread, db_path: Path) -> None:
+    """Started before the app sends, `expect --sequence` waits (waking on commits) and exits 0 once the last step lands;
+    the fixture's expect_sequence does the same while the library's background thread delivers."""
+    waiting = subprocess.Popen(
+        [sys.executable, "-m", "debugger", "expect", "--sequence", *STEPS, "--db", str(db_path), "--timeout", "30"],
+        env=cli_env(),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(0.5)  # let it start watching an empty capture: it must wait, not find
+    assert waiting.poll() is None
+    started = time.monotonic()
+    _funnel(server.url)
+    _, errors = waiting.communicate(timeout=30)
+    assert waiting.returncode == 0, errors
+    assert "1 identity did the 3 steps in order" in errors
+    assert time.monotonic() - started < 15  # woke on the commit, not at the timeout
+
+
+def test_fixture_expect_sequence_waits_for_background_delivery(segdbg: Segdbg) -> None:
+    analytics = Client(segdbg.write_key, host=segdbg.url, upload_interval=0.05)
+    for user in ("a", "b"):
+        for step in ("Product Added", "Checkout Started", "Order Completed"):
+            analytics.track(user, step, {"sku": "1"})
+    result = segdbg.expect_sequence(*STEPS, count=2, timeout=20)
+    assert sorted(p["identity"] for p in result["completed"]) == ["a", "b"]
+    analytics.shutdown()

@@ -15,6 +15,7 @@ the earliest choice never rules out a completion a later one would allow.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -190,36 +191,36 @@ def _last_seen(progress: Progress) -> int:
 
 
 def _progress(identity: str, hits: list[Hit], steps: int, within_ms: int | None) -> Progress:
+    # Per step, the positions (in time order) of the events matching it: the next one is a bisect away.
+    where: list[list[int]] = [[] for _ in range(steps)]
+    for i, hit in enumerate(hits):
+        for step in hit.steps:
+            if step < steps:
+                where[step].append(i)
     best: list[int] = []
-    for start, hit in enumerate(hits):
-        if 0 not in hit.steps:
-            continue
+    for start in where[0]:
+        first = hits[start]
         chain = [start]
         for step in range(1, steps):
-            nxt = next(
-                (
-                    i
-                    for i in range(chain[-1] + 1, len(hits))
-                    if step in hits[i].steps and (within_ms is None or hits[i].at_ms - hit.at_ms <= within_ms)
-                ),
-                None,
-            )
-            if nxt is None:
+            spots = where[step]
+            k = bisect_right(spots, chain[-1])
+            # Sorted by time: if the earliest one after is out of the window, every later one is too.
+            if k == len(spots) or (within_ms is not None and hits[spots[k]].at_ms - first.at_ms > within_ms):
                 break
-            chain.append(nxt)
+            chain.append(spots[k])
         if len(chain) == steps:
             return Progress(identity, [hits[i] for i in chain], "complete")
         if len(chain) >= len(best):  # ties: the latest attempt, the one people look at
             best = chain
     missing = len(best)
     if not best:
-        other = next((h for h in hits), None)
-        return Progress(identity, [], "missing", 0, other)
-    last = best[-1]
-    later = next((hits[i] for i in range(last + 1, len(hits)) if missing in hits[i].steps), None)
-    if later is not None:  # it came, but outside the window
-        return Progress(identity, [hits[i] for i in best], "too_late", missing, later)
-    earlier = next((hits[i] for i in range(last - 1, -1, -1) if missing in hits[i].steps and i not in best), None)
+        return Progress(identity, [], "missing", 0, hits[0] if hits else None)
+    last, spots = best[-1], where[missing]
+    k = bisect_right(spots, last)
+    chain_hits = [hits[i] for i in best]
+    if k < len(spots):  # it came after the previous step, but outside the window
+        return Progress(identity, chain_hits, "too_late", missing, hits[spots[k]])
+    earlier = next((i for i in reversed(spots[:k]) if i not in best), None)
     if earlier is not None:
-        return Progress(identity, [hits[i] for i in best], "out_of_order", missing, earlier)
-    return Progress(identity, [hits[i] for i in best], "missing", missing)
+        return Progress(identity, chain_hits, "out_of_order", missing, hits[earlier])
+    return Progress(identity, chain_hits, "missing", missing)
