@@ -102,9 +102,9 @@ def test_traits_that_change_in_a_new_session_or_without_tracks_are_fine(server: 
     analytics.identify("u1", {"email": "ann@work.com"}, timestamp=_ago(1))  # no track in between
     analytics.track("u1", "Cart Viewed", {}, timestamp=_ago(2))
     analytics.identify("u1", {"email": "bob@acme.com"}, timestamp=_ago(2 + 3600))  # an hour later: a new session
-    analytics.identify(
-        "u1", {"email": "bob@acme.com", "plan": "pro"}, timestamp=_ago(2 + 3601)
-    )  # adds, changes nothing
+    analytics.identify("u1", {"email": "bob@acme.com", "plan": "pro"}, timestamp=_ago(3603))  # adds, changes nothing
+    analytics.track("u1", "Cart Viewed", {}, timestamp=_ago(3604))
+    analytics.identify("u1", {"email": "Bob@Acme.com "}, timestamp=_ago(3605))  # the same address, recased
     assert _findings(db_path) == []
 
 

@@ -166,11 +166,7 @@ class SequenceLint:
             changed = [
                 (k, session.traits[k], v)
                 for k, v in traits.items()
-                if k in PERSON_TRAITS
-                and k in session.traits
-                and v is not None
-                and session.traits[k] is not None
-                and session.traits[k] != v
+                if k in PERSON_TRAITS and k in session.traits and _differs(session.traits[k], v)
             ]
             track, label = session.track
             for key, old, new in changed[:SHOWN_TRAITS]:
@@ -191,6 +187,15 @@ class SequenceLint:
                 )
         session.traits.update(traits)
         session.identify, session.track = seen, None
+
+
+def _differs(old: object, new: object) -> bool:
+    """Whether a person trait really changed: ``Ann@Acme.com`` and ``ann@acme.com`` are one person; null is no value."""
+    if old is None or new is None:
+        return False
+    if isinstance(old, str) and isinstance(new, str):
+        return old.strip().casefold() != new.strip().casefold()
+    return old != new
 
 
 def _identity(stored: Mapping[str, Any]) -> str | None:
