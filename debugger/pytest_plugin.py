@@ -119,12 +119,14 @@ class Segdbg:
         none: bool = False,
         timeout: float = 5.0,
         all: bool = False,  # noqa: A002 - mirrors --all
+        at_most: int | None = None,
+        between: tuple[int, int] | None = None,
     ) -> list[dict[str, Any]]:
         """Wait until the condition holds (default: at least one match); return the matching events.
 
         Raises:
             ExpectationFailed: the condition did not hold within ``timeout`` seconds (or
-                cannot: more than ``count`` already), with the closest events in the message.
+                cannot: more than ``count``/``at_most``/``between``'s high already), with the closest events in the message.
         """
         __tracebackhide__ = True  # a failure points at the test's line, not at the plugin's
         # Lazy: this plugin loads in every pytest run of the environment (see above).
@@ -134,7 +136,7 @@ class Segdbg:
         from debugger.store.expect import Condition, MatchCounter, Outcome, evidence, failure_message
 
         parsed = parse(query)
-        condition = Condition.of(count=count, at_least=at_least, none=none)
+        condition = Condition.of(count=count, at_least=at_least, none=none, at_most=at_most, between=between)
         statuses = view_statuses(parsed, all)
         now = datetime.now(UTC)
         counter = MatchCounter(parsed, statuses, now)
@@ -157,6 +159,63 @@ class Segdbg:
         if not outcome.ok:
             raise ExpectationFailed(failure_message(outcome.to_json()))
         return self.events(query, all=all) if outcome.found > len(outcome.matches) else outcome.matches
+
+    def expect_sequence(
+        self,
+        *steps: str,
+        per: str = "user",
+        within: str | None = None,
+        count: int | None = None,
+        at_least: int | None = None,
+        at_most: int | None = None,
+        between: tuple[int, int] | None = None,
+        timeout: float = 5.0,
+        all: bool = False,  # noqa: A002 - mirrors --all
+    ) -> dict[str, Any]:
+        """Wait until enough identities (default: one) did ``steps`` (queries) in order, ``within`` (``10m``) first to last.
+
+        Returns the outcome (``completed``: each identity's chain of event ids and timestamps).
+
+        Raises:
+            ExpectationFailed: it did not hold within ``timeout`` seconds, naming for the closest
+                identities the step missing, out of order or too late, with timestamps.
+        """
+        __tracebackhide__ = True  # a failure points at the test's line, not at the plugin's
+        # Lazy: this plugin loads in every pytest run of the environment (see above).
+        from debugger.core.query.language import parse
+        from debugger.core.query.plan import view_statuses
+        from debugger.core.query.sequence import Funnel, within_ms
+        from debugger.store.capture import connect
+        from debugger.store.expect import Condition
+        from debugger.store.sequence import SequenceOutcome, SequenceReader, sequence_failure_message
+
+        if len(steps) < 2:
+            raise ValueError("expect_sequence needs at least two steps")
+        parsed = [parse(step) for step in steps]
+        condition = Condition.of(count=count, at_least=at_least, at_most=at_most, between=between)
+        window = within_ms(within) if within is not None else None
+        reader = SequenceReader(parsed, [view_statuses(p, all) for p in parsed], per, window, datetime.now(UTC))
+        started = time.monotonic()
+        funnel = Funnel(len(steps))
+        conn = connect(self.db)
+        try:
+            while True:
+                with self._changed:
+                    seen = self._commits
+                funnel = reader.update(conn)
+                done = len(funnel.completed)
+                remaining = timeout - (time.monotonic() - started)
+                if condition.holds(done) or condition.hopeless(done) or remaining <= 0:
+                    break
+                with self._changed:
+                    self._changed.wait_for(lambda: self._commits != seen, remaining)  # noqa: B023 - called within this iteration
+        finally:
+            conn.close()
+        ok = condition.holds(len(funnel.completed))
+        result = SequenceOutcome(ok, condition, list(steps), per, within, time.monotonic() - started, funnel).to_json()
+        if not ok:
+            raise ExpectationFailed(sequence_failure_message(result))
+        return result
 
     def reset(self) -> int:
         """Delete everything captured so far (through the server's writer); returns how many events."""

@@ -176,7 +176,7 @@ def test_without_a_plan_the_table_has_one_line_per_rule(server: ServerThread, tm
     """Hundreds of events with the same findings give one line per rule code, with counts and a few examples,
     errors first; --all-findings and --format jsonl still list every finding."""
     batch = [{"type": "track", "event": f"Ping {n}", "properties": {"n": n}} for n in range(300)]  # no ids: errors
-    batch += [{"type": "track", "userId": "u", "event": "product added", "properties": {"price": 1}}] * 2
+    batch += [{"type": "track", "userId": "u", "event": "product added", "properties": {"price": n}} for n in (1, 2)]
     http(f"{server.url}/v1/batch", body={"writeKey": "wk", "batch": batch})
     result = segdbg(server.settings.db, "check", "--ignore", "naming")
     assert result.returncode == 3

@@ -39,7 +39,7 @@ def call(
     body: dict[str, Any] | None = None,
 ) -> Any:
     """GET (or POST with a JSON body, empty by default) ``/debugger/api/<path>`` and return the decoded JSON."""
-    query = urllib.parse.urlencode({k: v for k, v in (params or {}).items() if v is not None})
+    query = urllib.parse.urlencode({k: v for k, v in (params or {}).items() if v is not None}, doseq=True)
     target = f"{base_url(url)}/debugger/api/{path}" + (f"?{query}" if query else "")
     request = urllib.request.Request(
         target,

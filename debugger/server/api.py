@@ -3,7 +3,8 @@
 ``GET /debugger/api/events?q=&after=&limit=&wait=&newest=&all=`` · ``GET /debugger/api/events/{id}`` ·
 ``GET /debugger/api/stats`` · ``GET /debugger/api/schema?q=&sample=`` ·
 (each read also takes ``scope=NAME``: only that write key's events, docs/ci.md) ·
-``GET /debugger/api/wait?q=&count=|at_least=|none=1&timeout=&all=`` (long-poll) ·
+``GET /debugger/api/wait?q=&count=|at_least=|at_most=|between=2,5|none=1&timeout=&all=`` (long-poll) ·
+``GET /debugger/api/sequence?step=&step=…&per=&within=&count=|at_least=|at_most=|between=&timeout=&all=`` (long-poll) ·
 ``POST /debugger/api/reset`` · ``POST /debugger/api/vacuum`` (JSON content type).
 
 Same-origin only: no CORS headers here (ingest routes have them; this API must not be
@@ -29,6 +30,7 @@ from debugger.core.pretty.render import status_text
 from debugger.core.query import language as q
 from debugger.core.query.plan import view_statuses
 from debugger.core.query.scope import ScopeError, check_name, scoped
+from debugger.core.query.sequence import PER, Funnel, within_ms
 from debugger.server.addresses import host_allowed, is_loopback
 from debugger.server.keys import notifier_key, settings_key, vacuum_lock_key, writer_key
 from debugger.server.notifier import Notifier
@@ -38,6 +40,7 @@ from debugger.store.maintenance import vacuum_capture
 from debugger.store.reads import events_page, get_event, get_request, iter_events
 from debugger.store.retention import Policy
 from debugger.store.scopes import scope_stats
+from debugger.store.sequence import SequenceOutcome, SequenceReader
 from debugger.store.stats import observed_schema, reset, stats
 
 PREFIX = "/debugger/api"
@@ -55,6 +58,7 @@ def setup_routes(app: web.Application) -> None:
         ("/stats", _stats),
         ("/schema", _schema),
         ("/wait", _wait),
+        ("/sequence", _sequence),
     ):
         app.router.add_get(PREFIX + path, _guarded(handler))
     app.router.add_post(PREFIX + "/reset", _guarded(_reset, json_body=True))
@@ -286,11 +290,7 @@ async def _schema(request: web.Request) -> web.StreamResponse:
 
 async def _wait(request: web.Request) -> web.StreamResponse:
     query = _query(request)
-    counts = {name: _number(request, name, None, 0, 10**9) for name in ("count", "at_least")}
-    try:
-        condition = Condition.of(count=counts["count"], at_least=counts["at_least"], none=_flag(request, "none"))
-    except ValueError as exc:
-        raise _BadParam("invalid_parameter", str(exc)) from None
+    condition = _condition(request)
     timeout = _number(request, "timeout", 10.0, 0, MAX_WAIT, integer=False)
     statuses = view_statuses(query, _flag(request, "all"))
     now = datetime.now(UTC)
@@ -313,6 +313,74 @@ async def _wait(request: web.Request) -> web.StreamResponse:
         outcome = await asyncio.to_thread(evidence, conn, outcome, query, now=now, statuses=statuses)
     finally:
         await asyncio.to_thread(conn.close)
+    return _json(outcome.to_json())
+
+
+def _condition(request: web.Request) -> Condition:
+    """``count=``, ``at_least=``, ``at_most=``, ``between=LOW,HIGH`` or ``none=1`` (one of them; default at least 1)."""
+    counts = {name: _number(request, name, None, 0, 10**9) for name in ("count", "at_least", "at_most")}
+    between = None
+    raw = request.query.get("between")
+    if raw:
+        low, sep, high = raw.partition(",")
+        if not sep or not low.strip().isdigit() or not high.strip().isdigit():
+            raise _BadParam("invalid_parameter", f"`between` must be LOW,HIGH (e.g. 2,5), not {raw[:40]!r}.")
+        between = (int(low), int(high))
+    try:
+        return Condition.of(
+            count=counts["count"],
+            at_least=counts["at_least"],
+            at_most=counts["at_most"],
+            between=between,
+            none=_flag(request, "none"),
+        )
+    except ValueError as exc:
+        raise _BadParam("invalid_parameter", str(exc)) from None
+
+
+async def _sequence(request: web.Request) -> web.StreamResponse:
+    """Long-poll until enough identities did the ``step`` queries in order (docs/ci.md, "Sequences")."""
+    texts = request.query.getall("step", [])
+    if len(texts) < 2:
+        raise _BadParam("invalid_parameter", "Give at least two `step` parameters, one query each, in order.")
+    steps = []
+    for index, text in enumerate(texts):
+        try:
+            steps.append(q.parse(text))
+        except q.QueryError as exc:
+            raise _BadParam("invalid_query", f"step {index + 1}: {exc.message}", start=exc.start, end=exc.end) from exc
+    per = request.query.get("per") or "user"
+    if per not in PER:
+        raise _BadParam("invalid_parameter", f"`per` must be one of {', '.join(PER)}.")
+    within = request.query.get("within") or None
+    try:
+        window = within_ms(within) if within is not None else None
+    except ValueError as exc:
+        raise _BadParam("invalid_parameter", f"`within`: {exc}") from None
+    condition = _condition(request)
+    timeout = _number(request, "timeout", 10.0, 0, MAX_WAIT, integer=False)
+    show_all = _flag(request, "all")
+    reader = SequenceReader(steps, [view_statuses(s, show_all) for s in steps], per, window, datetime.now(UTC))
+    conn = await asyncio.to_thread(connect, _db(request))
+    started = time.monotonic()
+    notifier = request.app[notifier_key]
+    funnel = Funnel(len(steps))
+    try:
+        while True:
+            changed = notifier.changed()
+            funnel = await asyncio.to_thread(reader.update, conn)
+            done = len(funnel.completed)
+            remaining = timeout - (time.monotonic() - started)
+            if condition.holds(done) or condition.hopeless(done) or remaining <= 0:
+                break
+            try:
+                await asyncio.wait_for(changed.wait(), remaining)
+            except TimeoutError:
+                pass
+    finally:
+        await asyncio.to_thread(conn.close)
+    ok = condition.holds(len(funnel.completed))
+    outcome = SequenceOutcome(ok, condition, texts, per, within, time.monotonic() - started, funnel)
     return _json(outcome.to_json())
 
 

@@ -29,37 +29,76 @@ SHOWN = 5
 
 @dataclass(frozen=True, slots=True)
 class Condition:
-    """``at_least`` N matches, exactly ``count`` N, or ``none``."""
+    """``at_least`` N matches, exactly ``count`` N (``none``: 0), ``at_most`` N, or ``between`` N and ``high``."""
 
     mode: str = "at_least"
     n: int = 1
+    high: int | None = None  # between's upper bound (inclusive)
 
     @classmethod
-    def of(cls, *, count: int | None = None, at_least: int | None = None, none: bool = False) -> Condition:
+    def of(
+        cls,
+        *,
+        count: int | None = None,
+        at_least: int | None = None,
+        none: bool = False,
+        at_most: int | None = None,
+        between: tuple[int, int] | None = None,
+    ) -> Condition:
         """Build from the command-line/API options (at most one given; default: at least 1)."""
-        given = [x for x in (count is not None, at_least is not None, none) if x]
+        given = [
+            x for x in (count is not None, at_least is not None, none, at_most is not None, between is not None) if x
+        ]
         if len(given) > 1:
-            raise ValueError("give only one of count, at-least and none")
+            raise ValueError("give only one of count, at-least, at-most, between and none")
         if none:
             return cls("count", 0)
         if count is not None:
             return cls("count", count)
+        if at_most is not None:
+            return cls("at_most", at_most)
+        if between is not None:
+            low, high = between
+            if low > high:
+                raise ValueError(f"between {low} and {high}: the first bound must not exceed the second")
+            return cls("between", low, high)
         return cls("at_least", 1 if at_least is None else at_least)
 
     def holds(self, found: int) -> bool:
         """Whether ``found`` matches satisfy the condition."""
-        return found >= self.n if self.mode == "at_least" else found == self.n
+        if self.mode == "at_least":
+            return found >= self.n
+        if self.mode == "at_most":
+            return found <= self.n
+        if self.mode == "between":
+            return self.n <= found <= (self.high if self.high is not None else found)
+        return found == self.n
 
     def hopeless(self, found: int) -> bool:
         """Whether waiting cannot help: events are only ever added, so too many stays too many."""
-        return self.mode == "count" and found > self.n
+        if self.mode in ("count", "at_most"):
+            return found > self.n
+        return self.mode == "between" and self.high is not None and found > self.high
 
-    def describe(self) -> str:
-        """``at least 2 events`` / ``exactly 1 event`` / ``no events``."""
+    def too_few(self, found: int) -> bool:
+        """Whether it fails for lack of matches (so the closest misses are worth showing)."""
+        return self.mode != "at_most" and found < self.n
+
+    def params(self) -> dict[str, Any]:
+        """The API's query parameters for this condition (``wait``, ``sequence``)."""
+        if self.mode == "between":
+            return {"between": f"{self.n},{self.high}"}
+        return {{"at_least": "at_least", "at_most": "at_most"}.get(self.mode, "count"): self.n}
+
+    def describe(self, noun: str = "event") -> str:
+        """``at least 2 events`` / ``exactly 1 event`` / ``no events`` / ``at most 3 events`` / ``between 2 and 5 events``."""
+        plural = f"{noun}s" if not noun.endswith("y") else f"{noun[:-1]}ies"
         if self.mode == "count" and self.n == 0:
-            return "no events"
-        noun = "event" if self.n == 1 else "events"
-        return f"{'at least' if self.mode == 'at_least' else 'exactly'} {self.n} {noun}"
+            return f"no {plural}"
+        if self.mode == "between":
+            return f"between {self.n} and {self.high} {plural}"
+        word = {"at_least": "at least", "at_most": "at most"}.get(self.mode, "exactly")
+        return f"{word} {self.n} {noun if self.n == 1 else plural}"
 
 
 @dataclass(slots=True)
@@ -127,7 +166,7 @@ def evidence(
     outcome.matches = [
         export_record(e) for e in iter_events(conn, query=query, now=now, statuses=statuses, limit=SHOWN, newest=True)
     ]
-    if not outcome.ok and outcome.found < outcome.condition.n:
+    if not outcome.ok and outcome.condition.too_few(outcome.found):
         misses = closest_events(conn, query, now=now, statuses=statuses, limit=SHOWN)
         outcome.closest = [_miss(export_record(m.event), m.failed, query) for m in misses if m.failed]
         if outcome.found == 0:

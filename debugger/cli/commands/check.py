@@ -183,6 +183,14 @@ def _label(row: Mapping[str, Any]) -> str:
     metavar="CODE",
     help="Print what CODE means, what Segment does with it and how to fix it (per library); read nothing.",
 )
+@click.option(
+    "--double-fire-ms",
+    type=click.IntRange(min=0),
+    default=1000,
+    show_default=True,
+    metavar="MS",
+    help="double_fire: the same call with the same properties from one identity within MS counts as fired twice.",
+)
 def command(
     query: str,
     db: Path | None,
@@ -197,6 +205,7 @@ def command(
     allow_unplanned_properties: bool | None,
     scope: str | None,
     explain_code: str | None,
+    double_fire_ms: int,
 ) -> None:
     """Explain what is wrong with captured events; exit 3 if anything is.
 
@@ -206,6 +215,9 @@ def command(
     Mobile, B2B SaaS, Video, Email: near-miss names, property types), naming conventions
     (Object Action, Title Case events, snake_case keys, no ids in names), and, with --plan,
     your tracking plan (unplanned events and properties, required properties, types).
+    Across events (strict; check only): timestamps going back within a request, the same
+    call with the same properties twice within --double-fire-ms, and traits that change
+    in an identify after tracks in the same session.
     The table has one line per rule with its counts and a few example events; with --plan,
     or --all-findings, it lists every finding, grouped by event and rule (json and jsonl
     always list every finding). Lint runs at read time, so an edited plan applies to
@@ -231,6 +243,7 @@ def command(
     # Lazily: tracking plans load jsonschema and PyYAML, the store sqlite_utils (kept off `segdbg --help`).
     from debugger.core.lint.linter import LintConfig, Linter
     from debugger.core.lint.plan import PlanError
+    from debugger.core.lint.sequence import SequenceLint
     from debugger.store.capture import StoreError, reader
     from debugger.store.planfile import load
     from debugger.store.reads import event_count, source_labels
@@ -254,6 +267,7 @@ def command(
         ignore=frozenset(ignore) | frozenset(set(CATEGORIES) - wanted),
     )
     linter = Linter(config, compiled)
+    across = SequenceLint(config.ignore, double_fire_ms)
     now = datetime.now(UTC)
     groups: dict[str, _Group] = {}
     by_rule: dict[str, _Rule] = {}
@@ -268,7 +282,7 @@ def command(
                 for row in select(conn, parsed):
                     advance()
                     total += 1
-                    findings = linter.event(row)
+                    findings = linter.event(row) + across.event(row)
                     if not findings:
                         continue
                     flagged += 1

@@ -16,8 +16,8 @@ from debugger.cli.options import (
     QueryCommand,
     db_option,
     include_problems_option,
+    join_words,
     parse_query,
-    query_argument,
     resolve_db,
     scope_option,
     url_option,
@@ -25,17 +25,45 @@ from debugger.cli.options import (
 )
 from debugger.core.exitcode import ExitCode
 from debugger.core.query.plan import view_statuses
+from debugger.core.query.sequence import PER, within_ms
 
 #: The longest single long-poll; longer timeouts are several polls.
 POLL_CHUNK = 60.0
 
 
 @click.command("expect", cls=QueryCommand)
-@query_argument(required=True)
+@click.argument("words", nargs=-1, required=True, metavar="QUERY...")  # with --sequence, one STEP per word
 @click.option("--count", type=click.IntRange(min=0), default=None, help="Exactly N matching events.")
 @click.option("--at-least", type=click.IntRange(min=0), default=None, help="At least N matching events (default: 1).")
 @click.option(
     "--none", "none_", is_flag=True, help="No matching event (e.g. no invalid events: --none status:invalid)."
+)
+@click.option(
+    "--at-most", type=click.IntRange(min=0), default=None, help="At most N matching events (fails at once above)."
+)
+@click.option(
+    "--between",
+    type=(click.IntRange(min=0), click.IntRange(min=0)),
+    default=None,
+    metavar="LOW HIGH",
+    help="Between LOW and HIGH matching events, inclusive (fails at once above HIGH).",
+)
+@click.option(
+    "--sequence",
+    is_flag=True,
+    help="Each word is a STEP query: wait until an identity did the steps in order (the counts are of identities).",
+)
+@click.option(
+    "--per",
+    type=click.Choice(PER),
+    default=None,
+    help="--sequence: what an identity is: user (userId, else anonymousId; the default), userId, anonymousId, source.",
+)
+@click.option(
+    "--within",
+    default=None,
+    metavar="DURATION",
+    help="--sequence: the most time from the first step to the last (30s, 10m, 2h, 1d), by message timestamp.",
 )
 @click.option(
     "--timeout",
@@ -50,10 +78,15 @@ POLL_CHUNK = 60.0
 @scope_option
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout (matches, closest misses).")
 def command(
-    query: str,
+    words: tuple[str, ...],
     count: int | None,
     at_least: int | None,
     none_: bool,
+    at_most: int | None,
+    between: tuple[int, int] | None,
+    sequence: bool,
+    per: str | None,
+    within: str | None,
     timeout: float,
     show_all: bool,
     db: Path | None,
@@ -71,9 +104,15 @@ def command(
     Relative times (after:5m) count back from when expect started. A term may start with -
     to negate it (expect -has:userId --none).
 
+    With --sequence, each word is one STEP (a query; quote it whole): it holds when at
+    least one identity (--per) did the steps in order, ordered by each message's stored
+    timestamp, the first to the last within --within; the count options then count
+    identities. The failure names, for the closest identities, the step that is missing,
+    out of order or too late, with the timestamps of it and of the step before.
+
     \b
     Exit codes: 0 the condition holds · 2 bad query/options · 3 it did not hold in time
-                (or can no longer: more than --count) · 4 --url unreachable.
+                (or can no longer: more than --count/--at-most/--between) · 4 --url unreachable.
 
     \b
     Examples:
@@ -83,18 +122,30 @@ def command(
       segdbg expect -has:userId -has:anonymousId --none --include-problems
       segdbg expect 'event:"Signed Up"' --url http://127.0.0.1:8088
       segdbg expect 'event:"Signed Up"' --count 1 --scope test-3f2a9c0142d7e6b1   # one test's write key
+      segdbg expect 'event:"Page Viewed"' --at-most 3
+      segdbg expect type:identify --between 2 5
+      segdbg expect --sequence 'event:"Product Added"' 'event:"Checkout Started"' \\
+                    'event:"Order Completed"' --per user --within 10m
     """
     # Lazily: the store loads sqlite_utils (kept off `segdbg --help`, which imports every command).
     from debugger.store.expect import Condition, failure_message
 
     if db is not None and url is not None:
         raise click.UsageError("give --db or --url, not both.")
-    query = with_scope(query, scope)
-    parsed = parse_query(query)
+    if between is not None and between[0] > between[1]:
+        raise click.BadParameter(f"{between[0]} > {between[1]}: give LOW first, then HIGH.", param_hint="--between")
     try:
-        condition = Condition.of(count=count, at_least=at_least, none=none_)
+        condition = Condition.of(count=count, at_least=at_least, none=none_, at_most=at_most, between=between)
     except ValueError as exc:
-        raise click.UsageError("give only one of --count, --at-least and --none.") from exc
+        raise click.UsageError("give only one of --count, --at-least, --at-most, --between and --none.") from exc
+    if sequence:
+        steps = tuple(with_scope(word, scope) for word in words) if scope is not None else words
+        _sequence(steps, per or "user", within, condition, timeout, show_all, db, url, as_json)
+        return
+    if per is not None or within is not None:
+        raise click.UsageError("--per and --within go with --sequence.")
+    query = with_scope(join_words(words), scope)
+    parsed = parse_query(query)
     result = (
         _over_http(url, query, condition, timeout, show_all)
         if url
@@ -134,18 +185,25 @@ def _on_file(path: Path, parsed: Any, text: str, condition: Any, timeout: float,
     return outcome.to_json()
 
 
-def _over_http(url: str, text: str, condition: Any, timeout: float, show_all: bool) -> dict[str, Any]:
+def _over_http(
+    url: str,
+    text: str,
+    condition: Any,
+    timeout: float,
+    show_all: bool,
+    *,
+    route: str = "wait",
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
-    params: dict[str, Any] = {"q": text, "all": "1" if show_all else None}
-    if condition.mode == "at_least":
-        params["at_least"] = condition.n
-    else:
-        params["count"] = condition.n
+    params: dict[str, Any] = {"q": text, "all": "1" if show_all else None, **condition.params()}
+    if extra is not None:  # a sequence: its steps instead of q
+        params = {**extra, **condition.params()}
     started = time.monotonic()
     while True:
         chunk = min(POLL_CHUNK, max(0.0, deadline - time.monotonic()))
         try:
-            result: dict[str, Any] = call(url, "wait", {**params, "timeout": f"{chunk:.3f}"}, timeout=chunk + 30)
+            result: dict[str, Any] = call(url, route, {**params, "timeout": f"{chunk:.3f}"}, timeout=chunk + 30)
         except Unreachable as exc:
             click.echo(f"error: {exc}", err=True)
             raise SystemExit(ExitCode.UNREACHABLE) from None
@@ -154,3 +212,76 @@ def _over_http(url: str, text: str, condition: Any, timeout: float, show_all: bo
         if result["ok"] or time.monotonic() >= deadline or condition.hopeless(result["count"]):
             result["seconds"] = time.monotonic() - started
             return result
+
+
+def _sequence(
+    steps: tuple[str, ...],
+    per: str,
+    within: str | None,
+    condition: Any,
+    timeout: float,
+    show_all: bool,
+    db: Path | None,
+    url: str | None,
+    as_json: bool,
+) -> None:
+    """`expect --sequence`: each word a step; the counts are of identities (docs/ci.md, "Sequences")."""
+    # Lazily: the store loads sqlite_utils (kept off `segdbg --help`, which imports every command).
+    from debugger.store.sequence import sequence_failure_message
+
+    if len(steps) < 2:
+        raise click.UsageError("--sequence needs at least two STEP queries, one per word (quote each whole).")
+    parsed = [parse_query(step) for step in steps]
+    texts = list(steps)
+    window = _within_ms(within)
+    if url:
+        params: dict[str, Any] = {"step": texts, "per": per, "within": within, "all": "1" if show_all else None}
+        result = _over_http(url, "", condition, timeout, show_all, route="sequence", extra=params)
+    else:
+        result = _sequence_on_file(resolve_db(db), parsed, texts, per, within, window, condition, timeout, show_all)
+    if as_json:
+        sys.stdout.buffer.write(orjson.dumps(result) + b"\n")
+    if result["ok"]:
+        click.echo(
+            f"✓ {result['count']:,} {'identity' if result['count'] == 1 else 'identities'} did the {len(texts)} steps "
+            f"in order ({result['expected']} expected) after {result['seconds']:.2f} s",
+            err=True,
+        )
+        return
+    click.echo(sequence_failure_message(result), err=True)
+    raise SystemExit(ExitCode.FAILED)
+
+
+def _within_ms(within: str | None) -> int | None:
+    if within is None:
+        return None
+    try:
+        return within_ms(within)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--within") from None
+
+
+def _sequence_on_file(
+    path: Path,
+    parsed: list[Any],
+    texts: list[str],
+    per: str,
+    within: str | None,
+    window: int | None,
+    condition: Any,
+    timeout: float,
+    show_all: bool,
+) -> dict[str, Any]:
+    # Lazily: the store loads sqlite_utils (kept off `segdbg --help`, which imports every command).
+    from debugger.store.capture import StoreError, migrate
+    from debugger.store.sequence import SequenceReader, wait_sequence_on_file
+
+    try:
+        if not path.exists():
+            raise StoreError(f"{path}: no such capture; start `segdbg serve --db {path}` first, or pass --url.")
+        migrate(path)
+        reader = SequenceReader(parsed, [view_statuses(p, show_all) for p in parsed], per, window, datetime.now(UTC))
+        outcome = wait_sequence_on_file(str(path), reader, texts, condition, within=within, timeout=timeout)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+    return outcome.to_json()

@@ -395,6 +395,40 @@ _ENTRIES: tuple[Code, ...] = (
             "analytics-node": "`analytics.track({userId, event, properties, context: {traits: {...}}})`.",
         },
     ),
+    # Across events (`segdbg check` only: docs/tracking-plans.md, "Across events").
+    Code(
+        "timestamps_out_of_order",
+        "strict",
+        ALTERED,
+        "A batch's messages go back in time: a message is timestamped before the one sent before it.",
+        "Stamp each call when it happens, from one clock; a queue that re-stamps on flush or merges two clocks "
+        "reorders events in every destination that sorts by timestamp.",
+        {
+            "analytics-python": "Pass `timestamp=` only when you replay history, and then in order.",
+            "analytics.js": "Do not set `timestamp` from a server clock in the browser; let the library stamp it.",
+        },
+    ),
+    Code(
+        "double_fire",
+        "strict",
+        ALTERED,
+        "The same call with the same properties from one identity twice within a moment: usually fired twice.",
+        "Fire the call from one place (a handler bound twice, a component rendered twice, a retry without a "
+        "messageId); destinations count both, so funnels and revenue double.",
+        {
+            "analytics.js": "Guard React effects and event listeners so they bind once (StrictMode mounts twice).",
+            "analytics-python": "Reuse the messageId when retrying a call, so Segment drops the repeat.",
+        },
+    ),
+    Code(
+        "traits_changed_mid_session",
+        "strict",
+        ADVISORY,
+        "An identify in the middle of a session changed who the user is (email, phone, username or name).",
+        "Identify once the user is known and with the same traits; a changed email mid-session usually means two "
+        "people share a device or the identify call reads stale state.",
+        {"analytics.js": "Call `analytics.reset()` on logout so the next user starts a new identity."},
+    ),
     Code(
         "properties_on_identify",
         "strict",
