@@ -53,10 +53,7 @@ def run(
     else:
         table(report, by)
     if min_coverage is not None and report["coverage"] < min_coverage:
-        click.echo(
-            f"✗ coverage {report['coverage']}% is below --min-coverage {min_coverage:g}%.",
-            err=True,
-        )
+        click.echo(f"✗ coverage {report['coverage']}% is below --min-coverage {min_coverage:g}%.", err=True)
         sys.exit(ExitCode.FAILED)
 
 

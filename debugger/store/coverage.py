@@ -33,18 +33,16 @@ _CHUNK = 500
 
 
 class _Newest:
-    """``newest_ids(id, k)``: the last ``k`` ids stepped, comma-separated."""
+    """``segdbg_newest_ids(id)``: the last ``k`` ids stepped, comma-separated."""
 
-    def __init__(self) -> None:
-        self.ids: deque[int] | None = None
+    def __init__(self, k: int) -> None:
+        self.ids: deque[int] = deque(maxlen=k)
 
-    def step(self, value: int, k: int) -> None:
-        if self.ids is None:
-            self.ids = deque(maxlen=k)
+    def step(self, value: int, /) -> None:
         self.ids.append(value)
 
     def finalize(self) -> str:
-        return ",".join(map(str, self.ids or ()))
+        return ",".join(map(str, self.ids))
 
 
 def coverage(
@@ -56,14 +54,15 @@ def coverage(
     now: datetime | None = None,
 ) -> Coverage:
     """Measure ``plan`` against the capture (or the events ``query`` selects); see the module docstring."""
-    conn.create_aggregate("segdbg_newest_ids", 2, _Newest)
+    # typeshed says an aggregate finalizes to int; SQLite takes any SQL value (here TEXT).
+    conn.create_aggregate("segdbg_newest_ids", 1, lambda: _Newest(sample))  # type: ignore[arg-type,return-value]
     where, params = ("1", []) if query is None else compile_query(query, now=now or datetime.now(UTC))
     rows = conn.execute(
         "SELECT type, name, write_key, library_name, json_extract(stored, '$.context.app.version') AS app,"
-        " status = 'invalid' AS bad, count(*), segdbg_newest_ids(id, ?) FROM events"
+        " status = 'invalid' AS bad, count(*), segdbg_newest_ids(id) FROM events"
         f" WHERE status != 'rejected' AND type IS NOT NULL AND ({where})"
         " GROUP BY 1, 2, 3, 4, 5, 6",
-        [sample, *params],
+        params,
     ).fetchall()
     result = Coverage(plan, sample=sample)
     wanted: dict[int, GroupKey] = {}

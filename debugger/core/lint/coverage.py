@@ -20,7 +20,7 @@ from typing import Any
 
 from debugger.core.lint.checker import CompiledPlan
 from debugger.core.lint.finding import Finding
-from debugger.core.lint.plan import COMMON, IDENTIFY, GROUP, TRACK
+from debugger.core.lint.plan import COMMON, GROUP, IDENTIFY, TRACK
 
 VALID, INVALID, NEVER = "valid", "invalid", "never"
 #: Breakdown dimensions: the option value and the group key field.
@@ -159,7 +159,9 @@ class Coverage:
             planned.cells[dim].setdefault(str(getattr(key, attr) or ""), _Tally()) for dim, attr in DIMENSIONS.items()
         ]
 
-    def add_sample(self, key: GroupKey, stored: Mapping[str, Any], problems: Iterable[Mapping[str, Any]] | None) -> None:
+    def add_sample(
+        self, key: GroupKey, stored: Mapping[str, Any], problems: Iterable[Mapping[str, Any]] | None
+    ) -> None:
         """One sampled event of a group: ``problems`` are the stored protocol problems of an ``invalid`` row
         (``None`` for a row Segment would accept); the message is checked against the plan."""
         rule = self.rule_of(key.type, key.name)
