@@ -16,7 +16,6 @@ from debugger.core.pretty.render import inert
 BY_CHOICES = ("source", "library", "app")
 #: Without --by, the table shows a column per source when there are at most this many.
 AUTO_COLUMNS = 4
-MARKS = {"valid": ("✓", "green"), "invalid": ("✗", "red"), "never": ("·", "yellow")}
 
 
 def run(
@@ -74,6 +73,9 @@ def table(report: Mapping[str, Any], by: str | None) -> None:
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
+
+    # Lazily: the marks live with the report's logic, which loads jsonschema (kept off `segdbg --help`).
+    from debugger.core.lint.coverage import MARKS
 
     console = Console(highlight=False)
     dim, values = _columns(report, by)

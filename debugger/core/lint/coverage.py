@@ -26,6 +26,8 @@ VALID, INVALID, NEVER = "valid", "invalid", "never"
 #: Breakdown dimensions: the option value and the group key field.
 DIMENSIONS = {"source": "write_key", "library": "library", "app": "app_version"}
 TOP_REASONS = 3
+#: How each status shows (CLI table, TUI): mark and Rich style.
+MARKS = {VALID: ("✓", "green"), INVALID: ("✗", "red"), NEVER: ("·", "yellow")}
 
 
 @dataclass(frozen=True, slots=True)
