@@ -2,19 +2,21 @@
 
 Method (fast over millions of rows):
 
-1. One ``GROUP BY`` over ``events`` (every status but ``rejected``, optionally narrowed by a QUERY):
-   type, name, write key, library name, ``context.app.version`` and whether the row is ``invalid``,
-   with its count and the ids of its newest ``sample`` events (an aggregate that keeps the
-   last ``sample`` ids it sees; rows are read in id order).
-2. The sampled rows (at most ``sample`` × groups) are read by id and judged against the plan.
+1. One ``GROUP BY`` over ``events`` (every status but ``rejected``, optionally narrowed by a QUERY)
+   on columns only — type, name, write key, library name, and whether the row is ``invalid`` —
+   with its exact count and a sample of its ids: the newest :data:`NEWEST` plus :data:`SPREAD`
+   drawn uniformly (reservoir sampling, fixed seed) from all of the group's rows.
+2. The sampled rows (at most ``NEWEST + SPREAD`` per group) are read by id, and each is judged
+   against the plan; ``context.app.version`` is read from them (it has no column, and
+   ``json_extract`` on every row would cost more than the whole pass).
 
-So counts are exact and validity is judged on the newest ``sample`` events of each
-(event, source, library, app version, status) group: "seen valid" means at least one of those
-is valid, and reasons are counted over the sampled events.
+So counts per event, source and library are exact; "seen valid" means at least one sampled event
+of the group is valid; reasons and the ``app`` breakdown are counted over the sampled events.
 """
 
 from __future__ import annotations
 
+import random
 import sqlite3
 from collections import deque
 from datetime import UTC, datetime
@@ -27,22 +29,34 @@ from debugger.core.lint.coverage import Coverage, GroupKey
 from debugger.core.query import language as q
 from debugger.core.query.sql import compile as compile_query
 
-#: Events judged per group (the newest ones).
-SAMPLE = 20
+#: Events judged per group: the newest (a fix shows at once), and a uniform spread (old builds still sending).
+NEWEST, SPREAD = 10, 30
+SAMPLE = NEWEST + SPREAD
 _CHUNK = 500
 
 
-class _Newest:
-    """``segdbg_newest_ids(id)``: the last ``k`` ids stepped, comma-separated."""
+class _Sample:
+    """``segdbg_sample(id)``: the last ``newest`` ids stepped plus ``spread`` drawn uniformly, comma-separated."""
 
-    def __init__(self, k: int) -> None:
-        self.ids: deque[int] = deque(maxlen=k)
+    def __init__(self, newest: int, spread: int) -> None:
+        self.newest: deque[int] = deque(maxlen=newest)
+        self.spread: list[int] = []
+        self.size = spread
+        self.seen = 0
+        self.draw = random.Random(0).randrange  # a sample, not a secret
 
     def step(self, value: int, /) -> None:
-        self.ids.append(value)
+        self.newest.append(value)
+        self.seen += 1
+        if len(self.spread) < self.size:
+            self.spread.append(value)
+        else:
+            slot = self.draw(self.seen)
+            if slot < self.size:
+                self.spread[slot] = value
 
     def finalize(self) -> str:
-        return ",".join(map(str, self.ids))
+        return ",".join(map(str, {*self.newest, *self.spread}))
 
 
 def coverage(
@@ -50,24 +64,24 @@ def coverage(
     plan: CompiledPlan,
     *,
     query: q.Query | None = None,
-    sample: int = SAMPLE,
+    newest: int = NEWEST,
+    spread: int = SPREAD,
     now: datetime | None = None,
 ) -> Coverage:
     """Measure ``plan`` against the capture (or the events ``query`` selects); see the module docstring."""
     # typeshed says an aggregate finalizes to int; SQLite takes any SQL value (here TEXT).
-    conn.create_aggregate("segdbg_newest_ids", 1, lambda: _Newest(sample))  # type: ignore[arg-type,return-value]
+    conn.create_aggregate("segdbg_sample", 1, lambda: _Sample(newest, spread))  # type: ignore[arg-type,return-value]
     where, params = ("1", []) if query is None else compile_query(query, now=now or datetime.now(UTC))
     rows = conn.execute(
-        "SELECT type, name, write_key, library_name, json_extract(stored, '$.context.app.version') AS app,"
-        " status = 'invalid' AS bad, count(*), segdbg_newest_ids(id) FROM events"
+        "SELECT type, name, write_key, library_name, status = 'invalid', count(*), segdbg_sample(id) FROM events"
         f" WHERE status != 'rejected' AND type IS NOT NULL AND ({where})"
-        " GROUP BY 1, 2, 3, 4, 5, 6",
+        " GROUP BY 1, 2, 3, 4, 5",
         params,
     ).fetchall()
-    result = Coverage(plan, sample=sample)
+    result = Coverage(plan, sample=newest + spread)
     wanted: dict[int, GroupKey] = {}
-    for kind, name, write_key, library, app, _bad, count, ids in rows:
-        key = GroupKey(kind, name, write_key, library, None if app is None else str(app))
+    for kind, name, write_key, library, _bad, count, ids in rows:
+        key = GroupKey(kind, name, write_key, library, None)
         result.add_group(key, count)
         if ids and result.rule_of(kind, name) is not None:
             for event_id in ids.split(","):

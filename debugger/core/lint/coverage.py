@@ -25,6 +25,8 @@ from debugger.core.lint.plan import COMMON, GROUP, IDENTIFY, TRACK
 VALID, INVALID, NEVER = "valid", "invalid", "never"
 #: Breakdown dimensions: the option value and the group key field.
 DIMENSIONS = {"source": "write_key", "library": "library", "app": "app_version"}
+#: The breakdowns counted exactly from the groups (``app`` is counted over the sampled events).
+EXACT = ("source", "library")
 TOP_REASONS = 3
 #: How each status shows (CLI table, TUI): mark and Rich style.
 MARKS = {VALID: ("✓", "green"), INVALID: ("✗", "red"), NEVER: ("·", "yellow")}
@@ -153,23 +155,30 @@ class Coverage:
             return
         planned = self._planned[rule]
         planned.total.events += count
-        for tally in self._cells(planned, key):
+        for tally in self._cells(planned, key, EXACT):
             tally.events += count
 
-    def _cells(self, planned: _Planned, key: GroupKey) -> list[_Tally]:
-        return [
-            planned.cells[dim].setdefault(str(getattr(key, attr) or ""), _Tally()) for dim, attr in DIMENSIONS.items()
-        ]
+    def _cells(self, planned: _Planned, key: GroupKey, dims: Iterable[str] = DIMENSIONS) -> list[_Tally]:
+        return [planned.cells[dim].setdefault(str(getattr(key, DIMENSIONS[dim]) or ""), _Tally()) for dim in dims]
 
     def add_sample(
         self, key: GroupKey, stored: Mapping[str, Any], problems: Iterable[Mapping[str, Any]] | None
     ) -> None:
         """One sampled event of a group: ``problems`` are the stored protocol problems of an ``invalid`` row
-        (``None`` for a row Segment would accept); the message is checked against the plan."""
+        (``None`` for a row Segment would accept); the message is checked against the plan.
+
+        The app version is read here, from the message (it has no column): the ``app`` breakdown
+        counts sampled events only.
+        """
         rule = self.rule_of(key.type, key.name)
         if rule is None:
             return
         planned = self._planned[rule]
+        context = stored.get("context")
+        app = context.get("app") if isinstance(context, dict) else None
+        version = app.get("version") if isinstance(app, dict) else None
+        key = GroupKey(key.type, key.name, key.write_key, key.library, None if version is None else str(version))
+        planned.cells["app"].setdefault(key.app_version or "", _Tally()).events += 1
         findings: list[tuple[str, str]] = []
         if problems is not None:
             findings = [(str(p.get("code", "invalid")), str(p.get("path", "") or "")) for p in problems]
@@ -234,6 +243,7 @@ class Coverage:
             "never": counts[NEVER],
             "events": self.events,
             "sample_per_group": self.sample,
+            "sampled_counts": ["by.app"],
             "by": by,
             "planned_events": events,
             "unplanned": [
