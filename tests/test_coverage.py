@@ -65,6 +65,7 @@ def shop(server: ServerThread) -> ServerThread:
     _post(server, "wk_ios", *(_track("Order Completed", "1.3", total=5) for _ in range(4)))
     _post(server, "wk_ios", *(_track("Product Viewed", "1.2", product_id=7) for _ in range(2)))
     _post(server, "wk_ios", _track("Mystery Tapped", "1.3"), _track("Mystery Tapped", "1.3"))
+    _post(server, "wk_ios", {"type": "screen", "name": "Home", "userId": "u1"})  # no screen rules: not unplanned
     return server
 
 

@@ -131,6 +131,7 @@ class Coverage:
             self._planned[(rule.kind, rule.name)] = _Planned(
                 rule.kind, rule.name, required_properties(rule.schema, rule.kind)
             )
+        self._kinds = {kind for kind, _ in self._planned}
         self._unplanned: dict[tuple[str, str | None], dict[str, Any]] = {}
         self.events = 0
 
@@ -147,6 +148,8 @@ class Coverage:
         self.events += count
         rule = self.rule_of(key.type, key.name)
         if rule is None:
+            if key.type != TRACK and key.type not in self._kinds:
+                return  # a kind the plan says nothing about (no page rules: pages are not "unplanned")
             entry = self._unplanned.setdefault(
                 (key.type, key.name), {"type": key.type, "name": key.name, "events": 0, "sources": Counter()}
             )
