@@ -1,4 +1,4 @@
-"""`segdbg check --plan P --coverage`: which planned events were seen valid, only invalid, or never (docs/tracking-plans.md §Coverage)."""
+"""`segdbg check --plan P --coverage`: which planned events were seen valid, only invalid, or never (docs/tracking-plans.md, "Coverage")."""
 
 from __future__ import annotations
 

@@ -347,7 +347,7 @@ async def _vacuum(request: web.Request) -> web.StreamResponse:
 
 
 async def _coverage(request: web.Request) -> web.StreamResponse:
-    """Plan coverage (docs/tracking-plans.md §Coverage): the server has no plan, so the client sends it.
+    """Plan coverage (docs/tracking-plans.md, "Coverage"): the server has no plan, so the client sends it.
 
     Body: ``{"plan": <the plan document, any format check --plan reads, as JSON>, "q": "QUERY",
     "min_coverage": PERCENT}`` (``q`` and ``min_coverage`` optional). Answers the report of

@@ -1,4 +1,4 @@
-"""Plan coverage over a capture in one pass (docs/tracking-plans.md §Coverage); the logic is core.lint.coverage.
+"""Plan coverage over a capture in one pass (docs/tracking-plans.md, "Coverage"); the logic is core.lint.coverage.
 
 Method (fast over millions of rows):
 

@@ -1,4 +1,4 @@
-"""Plan coverage (docs/tracking-plans.md §Coverage): which planned events were seen valid, only invalid, or never.
+"""Plan coverage (docs/tracking-plans.md, "Coverage"): which planned events were seen valid, only invalid, or never.
 
 Pure: the store (:mod:`debugger.store.coverage`) feeds it the capture's groups — one per
 (type, name, source, library, app version, status) with their event counts — and a bounded
