@@ -15,7 +15,7 @@ from textual.widgets import Static, Tree
 from debugger.cli.group import cli
 from debugger.pytest_plugin import CoverageTooLow, Segdbg
 from debugger.server.app import ServerThread
-from debugger.store.coverage import SAMPLE
+from debugger.store.coverage import NEWEST, OLDEST, SAMPLE
 from tests.helpers import basic, http
 
 PLAN = """\
@@ -178,14 +178,19 @@ def test_a_query_narrows_and_dropped_rows_count_as_invalid(server: ServerThread,
     assert _event(_report(server.settings.db, plan), "Checkout Started")["status"] == "valid"
 
 
-def test_validity_is_judged_on_the_newest_events_of_each_group(server: ServerThread, plan: Path) -> None:
-    """The documented method: counts are exact; at most SAMPLE events per group are judged, the newest among them (a fix shows at once)."""
+def test_validity_is_judged_on_the_newest_and_oldest_events_of_each_group(server: ServerThread, plan: Path) -> None:
+    """The documented method: counts are exact; the NEWEST newest and OLDEST oldest events of a group are judged, so
+    a fix shows at once and an old build still sending is seen; the app breakdown comes from those events."""
+    _post(server, "wk_web", *(_track("Product Viewed", "0.9", product_id=1) for _ in range(3)))  # an old, bad build
     _post(server, "wk_web", *(_track("Product Viewed", "2.0", product_id=1) for _ in range(SAMPLE + 5)))
-    _post(server, "wk_web", _track("Product Viewed", "2.0", product_id="p1"))
+    _post(server, "wk_web", _track("Product Viewed", "2.1", product_id="p1"))  # the fix
     viewed = _event(_report(server.settings.db, plan), "Product Viewed")
-    assert viewed["status"] == "valid" and viewed["events"] == SAMPLE + 6
-    assert viewed["sampled"] <= SAMPLE and viewed["sampled_valid"] == 1
-    assert viewed["reasons"] == [{"code": "type", "path": "properties.product_id", "count": viewed["sampled"] - 1}]
+    assert viewed["status"] == "valid" and viewed["events"] == SAMPLE + 9
+    assert (viewed["sampled"], viewed["sampled_valid"]) == (NEWEST + OLDEST, 1)
+    assert viewed["reasons"] == [{"code": "type", "path": "properties.product_id", "count": SAMPLE - 1}]
+    apps = viewed["by"]["app"]
+    assert (apps["0.9"]["status"], apps["0.9"]["events"]) == ("invalid", 3)
+    assert (apps["2.1"]["status"], apps["2.0"]["status"]) == ("valid", "invalid")
 
 
 def test_the_api_takes_the_plan_as_json(shop: ServerThread) -> None:

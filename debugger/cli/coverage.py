@@ -122,6 +122,6 @@ def table(report: Mapping[str, Any], by: str | None) -> None:
             f"Coverage {report['coverage']}%: {report['valid']} of {report['planned']} planned events seen valid, "
             f"{report['invalid']} only invalid, {report['never']} never seen; {len(report['unplanned'])} unplanned "
             f"({report['events']:,} events; validity judged on up to {report['sample_per_group']} per event, "
-            "source and library: the newest and a uniform spread)."
+            "source and library: the newest and the oldest)."
         )
     )
