@@ -145,6 +145,9 @@ def test_min_coverage_exit_codes(shop: ServerThread, plan: Path) -> None:
     no_plan = _check(shop.settings.db, "--coverage")
     assert no_plan.exit_code == 2 and "need --plan FILE" in no_plan.output
     assert _check(shop.settings.db, "--plan", str(plan), "--min-coverage", "120").exit_code == 2
+    assert "--by goes with --coverage" in _check(shop.settings.db, "--plan", str(plan), "--by", "app").output
+    jsonl = _check(shop.settings.db, "--plan", str(plan), "--coverage", "--format", "jsonl")
+    assert jsonl.exit_code == 2 and "table or json" in jsonl.output
 
 
 def test_junit_xml_has_a_test_case_per_planned_event(shop: ServerThread, plan: Path, tmp_path: Path) -> None:
