@@ -27,7 +27,7 @@ HELP = """\
 | `p` or a terminal paste | paste a payload |
 | `c` | copy the event: JSON, Pretty or curl (clipboard command, OSC 52, else a file it names) |
 | `P` | pin / unpin the event: retention (`serve --max-events/--max-age`) never deletes a pinned one (📌) |
-| `s` | the Schema screen: every event's properties, types and type drift (`d` drift only; with `--plan`, `c` plan coverage) |
+| `s` | the Schema screen: every event's properties, types and type drift (`d` drift only) |
 | `d` | the Deliveries screen: replay runs, their metrics, and for each failure You Sent / Request / Response |
 | `z` | clear the capture: delete every event and request (asks first: `y`/`enter` yes, `n`/`esc` no) |
 | `ctrl+p` | every command |
