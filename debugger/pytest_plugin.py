@@ -57,6 +57,10 @@ class ExpectationFailed(AssertionError):
     """An ``expect`` did not hold; the message lists the closest events seen."""
 
 
+class CoverageTooLow(AssertionError):
+    """``assert_coverage`` found fewer planned events seen valid than asked; the message lists them."""
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     """``--segdbg-keep``: keep the session's capture database for inspection; ``--segdbg-url``: a shared server."""
     group = parser.getgroup("segdbg")
@@ -216,6 +220,51 @@ class Segdbg:
         if not ok:
             raise ExpectationFailed(sequence_failure_message(result))
         return result
+
+    def coverage(self, plan_path: str | Path, query: str = "") -> dict[str, Any]:
+        """Plan coverage of what was captured (``check --plan P --coverage --format json``; docs/tracking-plans.md)."""
+        __tracebackhide__ = True  # a failure points at the test's line, not at the plugin's
+        # Lazy: this plugin loads in every pytest run of the environment (see above).
+        from debugger.core.query.language import parse
+        from debugger.store.capture import connect
+        from debugger.store.coverage import coverage
+        from debugger.store.planfile import load
+
+        plan = load(Path(plan_path))
+        parsed = parse(query)
+        conn = connect(self.db)
+        try:
+            return coverage(conn, plan, query=parsed if parsed.terms else None).to_json()
+        finally:
+            conn.close()
+
+    def assert_coverage(self, plan_path: str | Path, min_coverage: float = 100.0, query: str = "") -> dict[str, Any]:
+        """Fail the test when fewer than ``min_coverage`` % of the planned events were seen valid; returns the report.
+
+        Raises:
+            CoverageTooLow: with each planned event never seen or seen only invalid (and why).
+        """
+        __tracebackhide__ = True  # a failure points at the test's line, not at the plugin's
+        # Lazy: this plugin loads in every pytest run of the environment (see above).
+        from debugger.core.lint.coverage import describe
+
+        report = self.coverage(plan_path, query)
+        if report["coverage"] < min_coverage:
+            lines = [
+                f"plan coverage {report['coverage']}% < {min_coverage:g}%: "
+                f"{report['valid']} of {report['planned']} planned events seen valid"
+            ]
+            for event in report["planned_events"]:
+                if event["status"] == "never":
+                    lines.append(f"  never seen: {event['label']}")
+                elif event["status"] == "invalid":
+                    lines.append(f"  only invalid: {event['label']} ({describe(event['reasons'])})")
+            if report["unplanned"]:
+                lines.append(
+                    "  unplanned: " + ", ".join(f"{u['name'] or u['type']} ×{u['events']}" for u in report["unplanned"])
+                )
+            raise CoverageTooLow("\n".join(lines))
+        return report
 
     def reset(self) -> int:
         """Delete everything captured so far (through the server's writer); returns how many events."""

@@ -5,7 +5,7 @@
 (each read also takes ``scope=NAME``: only that write key's events, docs/ci.md) ·
 ``GET /debugger/api/wait?q=&count=|at_least=|at_most=|between=2,5|none=1&timeout=&all=`` (long-poll) ·
 ``GET /debugger/api/sequence?step=&step=…&per=&within=&count=|at_least=|at_most=|between=&timeout=&all=`` (long-poll) ·
-``POST /debugger/api/reset`` · ``POST /debugger/api/vacuum`` (JSON content type).
+``POST /debugger/api/reset`` · ``POST /debugger/api/vacuum`` · ``POST /debugger/api/coverage`` (JSON content type).
 
 Same-origin only: no CORS headers here (ingest routes have them; this API must not be
 readable by other origins), any other method or path under ``/debugger/api/`` is answered
@@ -23,8 +23,11 @@ from typing import Any
 
 from aiohttp import web
 
+from debugger.core.lint.checker import CompiledPlan
 from debugger.core.lint.finding import summary_mark
 from debugger.core.lint.linter import for_plan
+from debugger.core.lint.plan import PlanError
+from debugger.core.lint.plan import parse as parse_plan
 from debugger.core.pretty.export import export_record, safe_json
 from debugger.core.pretty.render import status_text
 from debugger.core.query import language as q
@@ -35,6 +38,7 @@ from debugger.server.addresses import host_allowed, is_loopback
 from debugger.server.keys import notifier_key, settings_key, vacuum_lock_key, writer_key
 from debugger.server.notifier import Notifier
 from debugger.store.capture import connect
+from debugger.store.coverage import coverage
 from debugger.store.expect import Condition, MatchCounter, Outcome, evidence
 from debugger.store.maintenance import vacuum_capture
 from debugger.store.reads import events_page, get_event, get_request, iter_events
@@ -63,6 +67,7 @@ def setup_routes(app: web.Application) -> None:
         app.router.add_get(PREFIX + path, _guarded(handler))
     app.router.add_post(PREFIX + "/reset", _guarded(_reset, json_body=True))
     app.router.add_post(PREFIX + "/vacuum", _guarded(_vacuum, json_body=True))
+    app.router.add_post(PREFIX + "/coverage", _guarded(_coverage, json_body=True))
     app[vacuum_lock_key] = asyncio.Lock()
     app.router.add_route("*", PREFIX + "/{tail:.*}", _guarded(_not_here))
 
@@ -422,3 +427,44 @@ async def _vacuum(request: web.Request) -> web.StreamResponse:
             vacuum_capture, run, request.app[settings_key].db, policy, datetime.now(UTC), reindex=bool(reindex)
         )
     return _json({"success": True, "retention": policy.describe(), **report.to_json()})
+
+
+async def _coverage(request: web.Request) -> web.StreamResponse:
+    """Plan coverage (docs/tracking-plans.md, "Coverage"): the server has no plan, so the client sends it.
+
+    Body: ``{"plan": <the plan document, any format check --plan reads, as JSON>, "q": "QUERY",
+    "min_coverage": PERCENT}`` (``q`` and ``min_coverage`` optional). Answers the report of
+    ``check --coverage --format json`` plus ``ok`` (false below ``min_coverage``).
+    """
+    try:
+        body = await request.json()
+    except ValueError:
+        raise _BadParam("invalid_json", "The body must be a JSON object.") from None
+    if not isinstance(body, dict) or not isinstance(body.get("plan"), dict | list):
+        raise _BadParam("invalid_plan", 'Send {"plan": <the tracking plan as JSON>, "q": "optional query"}.')
+    text = body.get("q", "")
+    if not isinstance(text, str):
+        raise _BadParam("invalid_query", "`q` must be a string.")
+    try:
+        query = q.parse(text)
+    except q.QueryError as exc:
+        raise _BadParam("invalid_query", exc.message, start=exc.start, end=exc.end) from exc
+    minimum = body.get("min_coverage")
+    if minimum is not None and (
+        isinstance(minimum, bool) or not isinstance(minimum, int | float) or not 0 <= minimum <= 100
+    ):
+        raise _BadParam("invalid_parameter", "min_coverage must be a number from 0 to 100.")
+
+    def read() -> dict[str, Any]:
+        plan = CompiledPlan(parse_plan(body["plan"], "plan"))  # compiling a big plan takes ~0.2 s: off the loop
+        conn = connect(_db(request))
+        try:
+            return coverage(conn, plan, query=query if query.terms else None).to_json()
+        finally:
+            conn.close()
+
+    try:
+        report = await asyncio.to_thread(read)
+    except PlanError as exc:
+        raise _BadParam("invalid_plan", str(exc)) from None
+    return _json({"ok": minimum is None or report["coverage"] >= minimum, **report})

@@ -191,6 +191,33 @@ def _label(row: Mapping[str, Any]) -> str:
     metavar="MS",
     help="double_fire: the same call with the same properties from one identity within MS counts as fired twice.",
 )
+@click.option(
+    "--coverage",
+    "show_coverage",
+    is_flag=True,
+    help="With --plan: per planned event (and required property) seen valid, only invalid (why), or never; unplanned events.",
+)
+@click.option(
+    "--by",
+    type=click.Choice(("source", "library", "app")),
+    default=None,
+    help="--coverage table: a column per source (write key), context.library.name or context.app.version.",
+)
+@click.option(
+    "--min-coverage",
+    type=click.FloatRange(0, 100),
+    default=None,
+    metavar="PERCENT",
+    help="--coverage: exit 3 when fewer planned events than this were seen valid (implies --coverage).",
+)
+@click.option(
+    "--junit",
+    "junit_path",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    default=None,
+    metavar="FILE",
+    help="--coverage: also write JUnit XML, one test case per planned event (implies --coverage).",
+)
 def command(
     query: str,
     db: Path | None,
@@ -206,6 +233,10 @@ def command(
     scope: str | None,
     explain_code: str | None,
     double_fire_ms: int,
+    show_coverage: bool,
+    by: str | None,
+    min_coverage: float | None,
+    junit_path: Path | None,
 ) -> None:
     """Explain what is wrong with captured events; exit 3 if anything is.
 
@@ -234,6 +265,8 @@ def command(
       segdbg check --ignore naming --format jsonl   # machine-readable, no naming lint
       segdbg check --scope test-3f2a9c0142d7e6b1    # one test's events (its write key)
       segdbg check --explain traits_on_track        # what a code means and how to fix it
+      segdbg check --plan plan.yaml --coverage      # planned events seen valid / only invalid / never
+      segdbg check --plan plan.yaml --coverage --by app --min-coverage 90 --junit coverage.xml
 
     Each code's consequence (dropped, altered, advisory) and fix: docs/problems.md.
     """
@@ -259,6 +292,24 @@ def command(
             )
         except PlanError as exc:
             raise click.ClickException(str(exc)) from exc
+    if show_coverage or min_coverage is not None or junit_path is not None:
+        if compiled is None:
+            raise click.UsageError("--coverage (and --min-coverage, --junit) need --plan FILE.")
+        # Lazily: the coverage report and its store pass (kept off `segdbg --help`).
+        from debugger.cli import coverage
+
+        coverage.run(
+            db=resolve_db(db),
+            compiled=compiled,
+            parsed=parsed,
+            fmt=fmt,
+            by=by,
+            min_coverage=min_coverage,
+            junit_path=junit_path,
+        )
+        return
+    if by is not None:
+        raise click.UsageError("--by goes with --coverage.")
     wanted = _categories(rules, compiled is not None)
     naming = compiled.plan.naming if compiled is not None else {}
     config = LintConfig(

@@ -55,7 +55,7 @@ from debugger.tui.screens.deliveries import DeliveriesScreen
 from debugger.tui.screens.dialect import AUTO, DialectScreen
 from debugger.tui.screens.help import HelpScreen
 from debugger.tui.screens.paste import PasteScreen
-from debugger.tui.screens.schema import SchemaScreen, capture_loader
+from debugger.tui.screens.schema import SchemaScreen, capture_loader, coverage_loader
 from debugger.tui.widgets.event_detail import TABS, EventDetail
 from debugger.tui.widgets.event_list import EventList
 from debugger.tui.widgets.filter_bar import FilterBar, count_label
@@ -416,7 +416,8 @@ class MainScreen(Screen[None]):
 
     def action_schema(self) -> None:
         """The Schema screen: per source and event, every property path with its types and drift."""
-        self.app.push_screen(SchemaScreen(capture_loader(self.tui.config.db)))
+        db = self.tui.config.db
+        self.app.push_screen(SchemaScreen(capture_loader(db), coverage_loader(db, lambda: self.tui.lint.linter.plan)))
 
     def watch_live(self, live: bool) -> None:
         """Resuming reloads the newest rows; pausing freezes the list and starts the counter."""

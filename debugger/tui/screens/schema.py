@@ -1,4 +1,4 @@
-"""The Schema screen: the capture's inventory per source and event, with type drift flagged."""
+"""The Schema screen: the capture's inventory per source and event, with type drift flagged; with a plan, its coverage."""
 
 from __future__ import annotations
 
@@ -15,9 +15,12 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Static, Tree
 
+from debugger.core.lint.checker import CompiledPlan
+from debugger.core.lint.coverage import MARKS, describe
 from debugger.core.lint.inventory import Inventory
 from debugger.core.pretty.render import inert
 from debugger.store.capture import reader
+from debugger.store.coverage import coverage
 from debugger.store.reads import iter_events, source_labels
 
 Loader = Callable[[], dict[str, Any]]
@@ -30,19 +33,24 @@ class SchemaScreen(Screen[None]):
         Binding("escape", "app.pop_screen", "Back"),
         Binding("d", "toggle_drift", "Drift only"),
         Binding("r", "reload", "Reload"),
+        Binding("c", "toggle_coverage", "Plan coverage"),
     ]
     drift_only: reactive[bool] = reactive(False)
+    show_coverage: reactive[bool] = reactive(False)
 
     @dataclass
     class Loaded(Message):
         """The inventory was read (in a worker thread)."""
 
         doc: dict[str, Any]
+        report: dict[str, Any] | None = None
 
-    def __init__(self, load: Loader) -> None:
+    def __init__(self, load: Loader, coverage: Loader | None = None) -> None:
         super().__init__()
         self.load = load
+        self.coverage = coverage
         self.doc: dict[str, Any] | None = None
+        self.report: dict[str, Any] | None = None
 
     def compose(self) -> ComposeResult:
         """A summary line and the tree."""
@@ -60,12 +68,24 @@ class SchemaScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="schema", exit_on_error=False)
     def _read(self) -> None:
-        self.post_message(self.Loaded(self.load()))
+        self.post_message(self.Loaded(self.load(), self.coverage() if self.coverage is not None else None))
 
     @on(Loaded)
     def _loaded(self, message: Loaded) -> None:
         self.doc = message.doc
+        self.report = message.report
         self._draw()
+
+    def action_toggle_coverage(self) -> None:
+        """With a plan (`segdbg tui --plan`): planned events seen valid, only invalid, never; unplanned ones."""
+        if self.coverage is None:
+            self.notify("Start the TUI with --plan FILE to see the plan's coverage.", title="No tracking plan")
+            return
+        self.show_coverage = not self.show_coverage
+
+    def watch_show_coverage(self) -> None:
+        if self.doc is not None:
+            self._draw()
 
     def action_toggle_drift(self) -> None:
         """Show only paths whose type drifted (and the events and sources that have them)."""
@@ -76,6 +96,9 @@ class SchemaScreen(Screen[None]):
             self._draw()
 
     def _draw(self) -> None:
+        if self.show_coverage and self.report is not None:
+            self._draw_coverage(self.report)
+            return
         doc = self.doc or {"sources": [], "total": 0}
         tree = self.query_one("#schema-tree", Tree)
         tree.clear()
@@ -109,6 +132,55 @@ class SchemaScreen(Screen[None]):
         )
         if self.drift_only:
             summary.append("  (drift only: d shows all)", style="dim")
+        if self.report is not None:
+            summary.append(f" · plan coverage {self.report['coverage']}%", style="bold")
+            summary.append("  (c shows it)", style="dim")
+        self.query_one("#schema-summary", Static).update(summary)
+
+    def _draw_coverage(self, report: dict[str, Any]) -> None:
+        """Planned events (✓ seen valid, ✗ only invalid with why, · never) with a line per source; then unplanned."""
+        tree = self.query_one("#schema-tree", Tree)
+        tree.clear()
+        tree.root.expand()
+        for event in report["planned_events"]:
+            mark, style = MARKS[event["status"]]
+            label = Text.assemble(
+                (f"{mark} ", style), (inert(event["label"], 60), "bold"), (f"  {event['events']:,}×", "dim")
+            )
+            if event["status"] == "invalid":
+                label.append(f"  only invalid: {inert(describe(event['reasons']), 120)}", style=style)
+            elif event["status"] == "never":
+                label.append("  never seen", style=style)
+            node = tree.root.add(label, expand=event["status"] != "valid")
+            for source, cell in event["by"]["source"].items():
+                cell_mark, cell_style = MARKS[cell["status"]]
+                node.add_leaf(
+                    Text.assemble(
+                        (f"{cell_mark} ", cell_style),
+                        ("source ", "dim"),
+                        inert(source or "(none)", 40),
+                        f"  {cell['events']:,}×",
+                    )
+                )
+            for prop in event["properties"]:
+                prop_mark, prop_style = MARKS[prop["status"]]
+                node.add_leaf(
+                    Text.assemble(
+                        (f"{prop_mark} ", prop_style), (inert(prop["path"], 80), "cyan"), f"  {prop['status']}"
+                    )
+                )
+        if report["unplanned"]:
+            unplanned = tree.root.add(Text("Unplanned (not in the plan)", style="bold yellow"), expand=True)
+            for u in report["unplanned"]:
+                name = u["name"] if u["type"] == "track" and u["name"] else f"{u['type']} {u['name'] or ''}".strip()
+                unplanned.add_leaf(Text(f"? {inert(name, 60)}  {u['events']:,}×", style="yellow"))
+        summary = Text(f"Plan {inert(report['plan'], 40)}: coverage {report['coverage']}% · ", style="bold")
+        summary.append(
+            f"{report['valid']} valid, {report['invalid']} only invalid, {report['never']} never seen, "
+            f"{len(report['unplanned'])} unplanned",
+            style="",
+        )
+        summary.append("  (c shows the schema)", style="dim")
         self.query_one("#schema-summary", Static).update(summary)
 
 
@@ -133,5 +205,20 @@ def capture_loader(db: Any) -> Loader:
                 inventory.add(row)
             labels = source_labels(conn)
         return inventory.to_json(labels)
+
+    return load
+
+
+def coverage_loader(db: Any, plan: Callable[[], CompiledPlan | None]) -> Loader | None:
+    """Read the coverage of the current plan (``plan()``, e.g. the TUI's live-reloaded one); ``None`` without a plan."""
+    if plan() is None:
+        return None
+
+    def load() -> dict[str, Any]:
+        current = plan()
+        if current is None:
+            return {}
+        with reader(db) as conn:
+            return coverage(conn, current).to_json()
 
     return load
