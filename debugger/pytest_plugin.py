@@ -31,7 +31,6 @@ runs that don't use it. ``--segdbg-keep`` keeps the capture file and prints its 
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import threading
@@ -342,29 +341,17 @@ class _Remote:
     def _get(self, route: str, params: dict[str, Any], timeout: float = 30) -> Any:
         __tracebackhide__ = True  # a failure points at the test's line, not at the plugin's
         # Lazy: this plugin loads in every pytest run of the environment (see above); urllib loads ssl.
-        import urllib.error
-        import urllib.parse
-        import urllib.request
+        from debugger.core.query.language import QueryError
+        from debugger.server.client import ApiError, Unreachable, call
 
-        target = f"{self.url}/debugger/api/{route}?{urllib.parse.urlencode(params)}"
         try:
-            with urllib.request.urlopen(target, timeout=timeout) as answer:  # noqa: S310 - the user's own URL
-                return json.loads(answer.read())
-        except urllib.error.HTTPError as exc:
-            try:
-                error = json.loads(exc.read())
-            except ValueError:
-                error = {"message": f"{exc.code} {exc.reason}"}
-            if error.get("code") == "invalid_query":
-                # Lazy: this plugin loads in every pytest run of the environment (see above).
-                from debugger.core.query.language import QueryError
-
-                raise QueryError(error["message"], error.get("start", 0), error.get("end", 0)) from None
-            raise RuntimeError(f"the segdbg server at {self.url} refused: {error.get('message')}") from None
-        except (urllib.error.URLError, OSError) as exc:
-            raise RuntimeError(
-                f"no segdbg server answers at {self.url} (--segdbg-url / ${URL_ENV}): {getattr(exc, 'reason', exc)}"
-            ) from None
+            return call(self.url, route, params, timeout=timeout)
+        except ApiError as exc:
+            if exc.code == "invalid_query":
+                raise QueryError(exc.message, exc.body.get("start", 0), exc.body.get("end", 0)) from None
+            raise RuntimeError(f"the segdbg server at {self.url} refused: {exc.message}") from None
+        except Unreachable as exc:
+            raise RuntimeError(f"no segdbg server answers at {self.url} (--segdbg-url / ${URL_ENV}): {exc}") from None
 
     def events(self, query: str = "", *, all: bool = False) -> list[dict[str, Any]]:  # noqa: A002 - mirrors --all
         __tracebackhide__ = True  # a failure points at the test's line, not at the plugin's

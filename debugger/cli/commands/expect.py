@@ -11,7 +11,6 @@ from typing import Any
 import click
 import orjson
 
-from debugger.cli.client import ApiError, Unreachable, call
 from debugger.cli.options import (
     QueryCommand,
     db_option,
@@ -26,6 +25,7 @@ from debugger.cli.options import (
 from debugger.core.exitcode import ExitCode
 from debugger.core.query.plan import view_statuses
 from debugger.core.query.sequence import PER, within_ms
+from debugger.server.client import ApiError, Unreachable, call
 
 #: The longest single long-poll; longer timeouts are several polls.
 POLL_CHUNK = 60.0

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from debugger.cli.client import ApiError, Unreachable, call
 from debugger.cli.options import db_option, resolve_db, url_option
 from debugger.core.exitcode import ExitCode
+from debugger.server.client import ApiError, Unreachable, call
 
 
 @click.command("reset")

@@ -17,6 +17,7 @@ from debugger.core.exitcode import ExitCode
 from debugger.core.http.routes import DEFAULT_URL
 from debugger.core.inputs.payloads import FILE_FORMATS, LineError, PlannedRequest, body_write_key, plan_file
 from debugger.core.pretty.render import inert
+from debugger.server.client import base_url
 
 VERBOSE_LIMIT = 50
 
@@ -42,12 +43,6 @@ def collect_files(paths: tuple[Path, ...]) -> Iterator[Path]:
 def folder_order(relative: Path) -> tuple[tuple[int, str], ...]:
     """Sort key: a folder's files (0) before its subfolders (1), each by name."""
     return (*((1, part) for part in relative.parts[:-1]), (0, relative.name))
-
-
-def base_url(url: str) -> str:
-    """The server root: trailing slashes and a trailing ``/v1`` removed."""
-    root = url.rstrip("/")
-    return root[:-3] if root.endswith("/v1") else root
 
 
 @click.command("send")

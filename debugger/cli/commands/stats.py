@@ -10,10 +10,10 @@ from typing import Any
 import click
 import orjson
 
-from debugger.cli.client import ApiError, Unreachable, call
 from debugger.cli.options import db_option, resolve_db, url_option
 from debugger.core.exitcode import ExitCode
 from debugger.core.pretty.render import inert
+from debugger.server.client import ApiError, Unreachable, call
 
 
 @click.command("stats")

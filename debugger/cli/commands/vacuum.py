@@ -11,9 +11,9 @@ from typing import Any
 
 import click
 
-from debugger.cli.client import ApiError, Unreachable, call
 from debugger.cli.options import db_option, resolve_db, url_option
 from debugger.core.exitcode import ExitCode
+from debugger.server.client import ApiError, Unreachable, call
 
 
 def max_events_option(func: Any) -> Any:

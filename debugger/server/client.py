@@ -1,4 +1,6 @@
-"""A small synchronous client for the debugger API (`expect --url`, `stats --url`, `reset --url`)."""
+"""A small synchronous client for the debugger API (docs/ci.md), beside the API it calls: the CLI's `--url`
+(`expect`, `stats`, `reset`, `vacuum`) and the pytest plugin's shared server use it. Standard library and orjson
+only, so importing it loads no aiohttp."""
 
 from __future__ import annotations
 
@@ -18,9 +20,10 @@ class Unreachable(Exception):
 class ApiError(Exception):
     """The server answered with an error: HTTP status, code and message."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, body: dict[str, Any] | None = None) -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status, self.code, self.message = status, code, message
+        self.body = body or {}  # the whole error body (an invalid_query's start/end, ...)
 
 
 def base_url(url: str) -> str:
@@ -54,7 +57,7 @@ def call(
         answered = exc.read()
         try:
             data = orjson.loads(answered)
-            raise ApiError(exc.code, str(data.get("code", "error")), str(data.get("message", ""))) from None
+            raise ApiError(exc.code, str(data.get("code", "error")), str(data.get("message", "")), data) from None
         except (orjson.JSONDecodeError, AttributeError):
             raise ApiError(
                 exc.code, "http_error", f"{target} answered {exc.code} {exc.reason}; is it a segdbg server?"
