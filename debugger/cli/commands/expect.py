@@ -22,10 +22,10 @@ from debugger.cli.options import (
     url_option,
     with_scope,
 )
+from debugger.cli.remote import ask
 from debugger.core.exitcode import ExitCode
 from debugger.core.query.plan import view_statuses
 from debugger.core.query.sequence import PER, within_ms
-from debugger.server.client import ApiError, Unreachable, call
 
 #: The longest single long-poll; longer timeouts are several polls.
 POLL_CHUNK = 60.0
@@ -202,13 +202,13 @@ def _over_http(
     started = time.monotonic()
     while True:
         chunk = min(POLL_CHUNK, max(0.0, deadline - time.monotonic()))
-        try:
-            result: dict[str, Any] = call(url, route, {**params, "timeout": f"{chunk:.3f}"}, timeout=chunk + 30)
-        except Unreachable as exc:
-            click.echo(f"error: {exc}", err=True)
-            raise SystemExit(ExitCode.UNREACHABLE) from None
-        except ApiError as exc:
-            raise click.ClickException(f"{url} refused the expectation: {exc.message}") from exc
+        result: dict[str, Any] = ask(
+            url,
+            route,
+            {**params, "timeout": f"{chunk:.3f}"},
+            timeout=chunk + 30,
+            refused=f"{url} refused the expectation: ",
+        )
         if result["ok"] or time.monotonic() >= deadline or condition.hopeless(result["count"]):
             result["seconds"] = time.monotonic() - started
             return result

@@ -8,8 +8,7 @@ from pathlib import Path
 import click
 
 from debugger.cli.options import db_option, resolve_db, url_option
-from debugger.core.exitcode import ExitCode
-from debugger.server.client import ApiError, Unreachable, call
+from debugger.cli.remote import ask
 
 
 @click.command("reset")
@@ -42,13 +41,7 @@ def command(db: Path | None, url: str | None, yes: bool) -> None:
             )
         click.confirm(f"Delete every captured event in {where}?", abort=True)
     if url:
-        try:
-            deleted = call(url, "reset", post=True)["deleted"]
-        except Unreachable as exc:
-            click.echo(f"error: {exc}", err=True)
-            raise SystemExit(ExitCode.UNREACHABLE) from None
-        except ApiError as exc:
-            raise click.ClickException(exc.message) from exc
+        deleted = ask(url, "reset", post=True)["deleted"]
     else:
         # Lazily: the store loads sqlite_utils (kept off `segdbg --help`, which imports every command).
         from debugger.store.capture import StoreError

@@ -11,9 +11,8 @@ import click
 import orjson
 
 from debugger.cli.options import db_option, resolve_db, url_option
-from debugger.core.exitcode import ExitCode
+from debugger.cli.remote import ask
 from debugger.core.pretty.render import inert
-from debugger.server.client import ApiError, Unreachable, call
 
 
 @click.command("stats")
@@ -40,13 +39,7 @@ def command(db: Path | None, url: str | None, fmt: str) -> None:
     if db is not None and url is not None:
         raise click.UsageError("give --db or --url, not both.")
     if url:
-        try:
-            data = call(url, "stats")
-        except Unreachable as exc:
-            click.echo(f"error: {exc}", err=True)
-            raise SystemExit(ExitCode.UNREACHABLE) from None
-        except ApiError as exc:
-            raise click.ClickException(exc.message) from exc
+        data = ask(url, "stats")
     else:
         # Lazily: the store loads sqlite_utils (kept off `segdbg --help`, which imports every command).
         from debugger.store.capture import StoreError, reader

@@ -12,8 +12,7 @@ from typing import Any
 import click
 
 from debugger.cli.options import db_option, resolve_db, url_option
-from debugger.core.exitcode import ExitCode
-from debugger.server.client import ApiError, Unreachable, call
+from debugger.cli.remote import ask
 
 
 def max_events_option(func: Any) -> Any:
@@ -116,16 +115,8 @@ def _vacuum_remote(url: str, policy: Any, reindex: bool) -> None:
         body["max_events"] = policy.max_events
     if policy.max_age is not None:
         body["max_age_s"] = policy.max_age.total_seconds()
-    try:
-        answer = call(url, "vacuum", post=True, body=body, timeout=None)
-    except Unreachable as exc:
-        click.echo(
-            f"error: {exc}. If no server is running, stop whatever holds the capture and run `segdbg vacuum --db PATH`.",
-            err=True,
-        )
-        raise SystemExit(ExitCode.UNREACHABLE) from None
-    except ApiError as exc:
-        raise click.ClickException(exc.message) from exc
+    hint = ". If no server is running, stop whatever holds the capture and run `segdbg vacuum --db PATH`."
+    answer = ask(url, "vacuum", post=True, body=body, timeout=None, hint=hint)
     _print(answer, answer.get("retention", ""))
 
 
