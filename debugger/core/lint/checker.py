@@ -258,22 +258,14 @@ def _findings(error: ValidationError, prefix: tuple[str | int, ...] = ()) -> lis
             for k in instance
             if k not in listed
         ]
-    if keyword == "type":
-        expected = _expected_type(value)
-        return [
-            Finding(
-                "type",
-                where,
-                f"{label} is {kind(instance)} {short(instance)}; the plan expects {expected}.",
-                ERROR,
-                PLAN,
-                expected,
-                kind(instance),
+    if keyword in ("type", "anyOf"):
+        expected = (
+            _expected_type(value)
+            if keyword == "type"
+            else " or ".join(
+                _expected_type(s.get("type", "a schema")) if isinstance(s, dict) else str(s) for s in value
             )
-        ]
-    if keyword == "anyOf":
-        options = [_expected_type(s.get("type", "a schema")) if isinstance(s, dict) else str(s) for s in value]
-        expected = " or ".join(options)
+        )
         return [
             Finding(
                 "type",
