@@ -201,22 +201,7 @@ class RunRecorder:
     def finish(self, finished_at: str, status: str, exit_code: int, summary: Mapping[str, Any]) -> None:
         """Queue the final counts; call :meth:`close` to wait for them."""
         run_id = self.run_id
-        values = {
-            k: summary.get(k)
-            for k in (
-                "total",
-                "delivered",
-                "failed",
-                "not_sent",
-                "retried",
-                "requests",
-                "duration_s",
-                "p50_ms",
-                "p95_ms",
-                "p99_ms",
-                "drift_p99_ms",
-            )
-        }
+        values = {k: summary.get(k) for k in RUN_COLUMNS[_SUMMARY_FROM:] if k != "errors"}
         values["errors"] = orjson.dumps(summary.get("errors") or {}).decode()
 
         def write(conn: sqlite3.Connection) -> None:
