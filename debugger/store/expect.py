@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from debugger.core.pretty.export import export_record
-from debugger.core.pretty.render import event_label, event_user, inert, rejection
+from debugger.core.pretty.render import event_kind, event_label, event_user, inert, rejection
 from debugger.core.query import language as q
 from debugger.core.query.explain import seen
 from debugger.store.capture import connect
@@ -234,9 +234,8 @@ def _line(event: dict[str, Any]) -> str:
     refusal = rejection(event)
     if refusal is not None:  # say which request and why: answered 400 invalid_json, with the message
         why = f" ({refusal.get('status')} {refusal.get('code')}: {inert(refusal.get('message') or '', 120)})"
-    kind = event.get("type") or ("rejected" if refusal is not None else "?")
     return (
-        f"#{event.get('id')}  {str(kind).upper():<8}  {inert(event_label(event), 40):<24}  "
+        f"#{event.get('id')}  {event_kind(event).upper():<8}  {inert(event_label(event), 40):<24}  "
         f"{inert(event_user(event), 24):<12}  {status}{why}"
     )
 

@@ -37,7 +37,7 @@ from debugger.core.pretty.export import (
     har_request_entry,
     safe_json,
 )
-from debugger.core.pretty.render import event_label, event_user, inert, status_text
+from debugger.core.pretty.render import event_kind, event_label, event_user, inert, status_text
 from debugger.core.protocol import STATUSES
 from debugger.core.query.language import canonical
 from debugger.core.query.plan import view_statuses
@@ -264,7 +264,7 @@ def _table(events: Iterable[dict[str, Any]], searched: bool, *, fixed: int | Non
             Text(("📌 " if event.get("pinned") else "") + str(event["id"])),
             Text(event["received_at"][:23].replace("T", " ")),
             # An invalid message's type is payload text; a rejected request has none.
-            Text(inert((event["type"] or ("rejected" if event["status"] == "rejected" else "?")).upper(), 12)),
+            Text(inert(event_kind(event).upper(), 12)),
             Text(inert(event_label(event), 48)),
             Text(inert(event_user(event), 28)),
             Text(inert(event["write_key"] or "", 20)),

@@ -77,6 +77,11 @@ def rejection(event: Mapping[str, Any]) -> dict[str, Any] | None:
     return json_object(json_object(event.get("stored")).get("rejected"))
 
 
+def event_kind(event: Mapping[str, Any]) -> str:
+    """The type column: the message type, ``rejected`` for a request refused whole, ``?`` when there is none."""
+    return str(event.get("type") or ("rejected" if event.get("status") == "rejected" else "?"))
+
+
 def event_user(event: Mapping[str, Any]) -> str:
     """userId, else anonymousId."""
     return str(event.get("user_id") or event.get("anonymous_id") or "")

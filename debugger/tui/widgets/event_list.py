@@ -24,7 +24,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.timer import Timer
 
-from debugger.core.pretty.render import event_label, event_user, inert, status_text
+from debugger.core.pretty.render import event_kind, event_label, event_user, inert, status_text
 from debugger.tui.widgets import columns
 from debugger.tui.widgets.columns import COLUMNS, GAP
 from debugger.tui.widgets.problems import lint_mark
@@ -383,7 +383,7 @@ class EventList(CachedBaseStyle, ScrollView, can_focus=True):
     def cells(self, event: dict[str, Any]) -> list[Text]:
         """The cells of one event, every string made inert."""
         status = str(event.get("status") or "")
-        kind = str(event.get("type") or ("rejected" if status == "rejected" else "?"))
+        kind = event_kind(event)
         mark_style = STATUS_STYLE.get(status, "")
         mark = status_text(event)
         if status == "ok" and event.get("problems"):
