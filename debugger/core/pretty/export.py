@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import re
 import shlex
-import zlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
 
+from debugger.core.http.bodies import RequestError, inflate
+from debugger.core.http.limits import KEPT_BODY_LIMIT
 from debugger.core.protocol import ORIGINAL_TIMESTAMP, SENT_AT, TIMESTAMP, TYPE, TYPES, WRITE_KEY, json_object
 
 CSV_COLUMNS = (
@@ -246,13 +247,12 @@ _REASONS |= {413: "Payload Too Large", 414: "URI Too Long", 431: "Request Header
 
 
 def _body_text(body: bytes, encoding: str | None) -> tuple[str, bool]:
-    """A kept body as text, inflated when it was gzip/deflate and inflates (``True`` then)."""
-    if encoding and encoding.strip().lower() in ("gzip", "x-gzip", "deflate"):
-        try:
-            return zlib.decompressobj(47).decompress(body, 4 * 1024 * 1024).decode("utf-8", "replace"), True
-        except zlib.error:
-            pass
-    return body.decode("utf-8", "replace"), False
+    """A kept body as text, inflated as the server inflates it when it can be (``True`` then)."""
+    try:
+        data = inflate(body, encoding, KEPT_BODY_LIMIT)
+    except RequestError:
+        data = body
+    return data.decode("utf-8", "replace"), data is not body
 
 
 def har_prefix(version: str) -> bytes:
