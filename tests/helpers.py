@@ -163,7 +163,7 @@ class ServeProcess:
             time.sleep(0.02)
         if not self.url:
             self.proc.kill()
-            self.proc.wait()
+            self.proc.wait(timeout=30)
             err = Path(self._stderr.name).read_text()
             self._close()
             raise RuntimeError(f"segdbg serve did not start: {err}")

@@ -76,7 +76,7 @@ def make_capture(path: Path, count: int, seed: int) -> None:
                 )
                 for i in range(start, min(count, start + 500))
             ]
-            writer.submit(None, batch).result()
+            writer.submit(None, batch).result(timeout=30)
     finally:
         writer.close()
 

@@ -242,7 +242,7 @@ def _damaged_capture(path: Path) -> bytes:
             )
             for i in range(100)
         ]
-        writer.submit(None, batch).result()
+        writer.submit(None, batch).result(timeout=30)
     writer.close()
     data = bytearray(path.read_bytes())
     data[4096 * 40 : 4096 * 44] = b"\xde\xad" * 8192

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from pathlib import Path
 
 import orjson
@@ -45,7 +46,8 @@ def test_sigkill_while_clients_send_loses_no_acknowledged_event(tmp_path: Path) 
     ]
     for thread in threads:
         thread.start()
-    while sum(len(a) for a in acked) < 3000:
+    deadline = time.monotonic() + 60
+    while sum(len(a) for a in acked) < 3000 and time.monotonic() < deadline:
         threads[0].join(0.05)
     server.stop(signal.SIGKILL)
     stop.set()

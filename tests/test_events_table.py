@@ -7,10 +7,12 @@ import fcntl
 import os
 import pty
 import re
+import select
 import struct
 import subprocess
 import sys
 import termios
+import time
 from pathlib import Path
 
 import orjson
@@ -55,7 +57,9 @@ def in_a_terminal(*args: str, rows: int = 24, cols: int = 120) -> str:
     os.close(slave)
     seen = b""
     try:
+        deadline = time.monotonic() + 30
         while True:
+            assert select.select([master], [], [], max(0.0, deadline - time.monotonic()))[0], seen
             try:
                 chunk = os.read(master, 65536)
             except OSError:  # EIO: the child closed the pty

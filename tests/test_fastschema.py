@@ -139,4 +139,21 @@ def test_the_subset_covers_what_plans_generate() -> None:
             }
         },
     }
-    assert fast_predicate(schema) is not None
+    fast = fast_predicate(schema)
+    assert fast is not None
+    validator = Draft202012Validator(schema, format_checker=format_checker())
+    instances = [
+        {"properties": {"a": "2024-05-01T12:00:00Z"}},
+        {"properties": {"a": None, "b": [{"c": 1}, {"c": 2}, {}]}},
+        {"properties": {"a": "yesterday"}},
+        {"properties": {"a": 5}},
+        {"properties": {"b": []}},
+        {"properties": {"a": None, "b": [{"c": 3}]}},
+        {"properties": {"a": None, "extra": 1}},
+        {"properties": {"a": None, "b": "no"}},
+        {"properties": []},
+        {},
+    ]
+    answers = [fast(instance) for instance in instances]
+    assert answers == [validator.is_valid(instance) for instance in instances]
+    assert True in answers and False in answers  # both outcomes exercised

@@ -186,6 +186,16 @@ def test_fixed_page_names_pass(name: str) -> None:
 
 
 def test_naming_caches_do_not_change_answers() -> None:
-    """A name checked twice gives the same findings (the cache is transparent)."""
+    """The cached answer for a name is what a fresh, empty Naming computes, whatever was asked
+    before: the cache is keyed by name *and* path, and a semantic name is cached apart."""
+    names = ["video bookmarked", "Order_Completed", "Signed Up", "user 12345 clicked", " Padded"]
+    paths = ["event", "properties.kind", "event"]
     naming = Naming()
-    assert naming.event_name("video bookmarked") == naming.event_name("video bookmarked") != ()
+    for path in paths:
+        for name in names:
+            cached = naming.event_name(name, path=path)
+            assert cached == Naming().event_name(name, path=path)
+            assert all(f.path == path for f in cached)
+    assert naming.event_name("video bookmarked") != ()
+    assert naming.event_name("video bookmarked", path="properties.kind")[0].path == "properties.kind"
+    assert Naming().event_name("video bookmarked", semantic=True) == ()

@@ -198,7 +198,7 @@ def capture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sqlite3.Connec
         for write_key, message, minutes in CORPUS:
             envelope = Envelope(write_key=write_key, received_at=NOW - timedelta(minutes=minutes))
             event = build_event(message, envelope, new_id=lambda: "generated")
-            writer.submit(None, [event]).result()
+            writer.submit(None, [event]).result(timeout=30)
     finally:
         writer.close()
     conn = connect(path)
@@ -377,7 +377,10 @@ def test_every_query_compiles_to_valid_sql(query: q.Query) -> None:
         ' \'{"properties":{"a":[{"b":1}],"c":"d"},"context":{"library":{"version":"2.0"}}}\')'
     )
     sql, params = query_sql.compile(query, now=NOW)
-    conn.execute(f"SELECT count(*) FROM events WHERE {sql}", params).fetchone()
+    (count,) = conn.execute(f"SELECT count(*) FROM events WHERE {sql}", params).fetchone()
+    assert count in (0, 1)
+    # What a user is shown (the canonical text of hints and suggestions) means the same query.
+    assert query_sql.compile(q.parse(q.canonical(query)), now=NOW) == (sql, params)
     conn.close()
 
 

@@ -41,7 +41,7 @@ def _capture(path: Path, count: int, key: str = "wk") -> None:
         )
         for i in range(count)
     ]
-    writer.submit(None, batch).result()
+    writer.submit(None, batch).result(timeout=30)
     writer.close()
 
 
@@ -70,7 +70,7 @@ def _forget(db: Path, run_id: int, keep: int, pid: int) -> None:
 
 def _dead_pid() -> int:
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
-    proc.wait()
+    proc.wait(timeout=30)
     return proc.pid
 
 
@@ -151,7 +151,7 @@ def test_resume_reads_free_text_and_relative_times_as_the_run_did(tmp_path: Path
             )
             for i in range(first, first + count)
         ]
-        writer.submit(None, batch).result()
+        writer.submit(None, batch).result(timeout=30)
 
     add(0, 30)
     writer.close()

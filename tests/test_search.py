@@ -39,7 +39,7 @@ def _events(count: int, start: int = 0) -> list[Event]:
 def _fill(path: Path, count: int, *, indexer: index.Indexer | None = None) -> None:
     writer = store_writer.EventWriter(path, idle_task=indexer).start()
     try:
-        writer.submit(None, _events(count)).result()
+        writer.submit(None, _events(count)).result(timeout=30)
     finally:
         writer.close()
 
@@ -159,7 +159,7 @@ def test_the_server_indexes_in_the_background(tmp_path: Path) -> None:
     indexer = index.Indexer()
     writer = store_writer.EventWriter(path, idle_task=indexer).start()
     try:
-        writer.submit(None, _events(50)).result()
+        writer.submit(None, _events(50)).result(timeout=30)
         deadline = time.monotonic() + 10
         conn = capture.connect(path)
         while index.index_state(conn).lag and time.monotonic() < deadline:  # type: ignore[union-attr]
@@ -300,9 +300,9 @@ def test_reset_empties_the_capture_and_ids_keep_counting(tmp_path: Path) -> None
     path = tmp_path / "c.db"
     writer = store_writer.EventWriter(path, idle_task=index.Indexer()).start()
     try:
-        before = writer.submit(None, _events(5)).result()
-        assert writer.call(reset).result() == 5
-        after = writer.submit(None, _events(2, start=100)).result()
+        before = writer.submit(None, _events(5)).result(timeout=30)
+        assert writer.call(reset).result(timeout=30) == 5
+        after = writer.submit(None, _events(2, start=100)).result(timeout=30)
     finally:
         writer.close()
     assert min(after.event_ids) > max(before.event_ids)

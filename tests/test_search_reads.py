@@ -47,7 +47,7 @@ def _events(count: int, *, start: int = 0, rare_every: int = 0) -> list[Event]:
 def _add(path: Path, events: list[Event]) -> list[int]:
     writer = store_writer.EventWriter(path).start()
     try:
-        return writer.submit(None, events).result().event_ids
+        return writer.submit(None, events).result(timeout=30).event_ids
     finally:
         writer.close()
 

@@ -3,6 +3,7 @@ event not delivered, read from a capture that real replays wrote."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from pathlib import Path
 
@@ -60,7 +61,7 @@ async def settle(app: App[None], pilot: Pilot[None]) -> None:
     for _ in range(3):
         for worker in list(app.workers):
             with contextlib.suppress(WorkerCancelled):
-                await worker.wait()
+                await asyncio.wait_for(worker.wait(), 30)
         await pilot.pause()
 
 

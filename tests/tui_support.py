@@ -65,7 +65,7 @@ def fill(db: Path, requests: Iterable[model.IncomingRequest], *, start: datetime
                 received_at=start + timedelta(milliseconds=step_ms * index),
                 new_id=lambda: f"gen-{next(counter)}",
             )
-            ids += writer.submit(outcome.record, outcome.events).result().event_ids
+            ids += writer.submit(outcome.record, outcome.events).result(timeout=30).event_ids
     finally:
         writer.close()
     return ids
