@@ -20,6 +20,19 @@ SYNTAX = Syntax(
 )
 
 
+#: analytics-python's ``alias()`` takes no ``anonymous_id`` (passing one raises ``TypeError``).
+_ALIAS_ANONYMOUS = "anonymous_id="
+
+
 def render(c: Call) -> str:
-    """``analytics.track(user_id="u1", event="Signed Up", properties={...})``."""
-    return call(f"analytics.{c.type}", keyword_args(c, "="), SYNTAX)
+    """``analytics.track(user_id="u1", event="Signed Up", properties={...})``.
+
+    An alias sent with an anonymousId (analytics.js does) has no such argument in this library:
+    the call leaves it out, so it runs, and a comment says what was sent.
+    """
+    args = keyword_args(c, "=")
+    if c.type != "alias" or c.anonymous_id is None:
+        return call(f"analytics.{c.type}", args, SYNTAX)
+    kept = [(name, value) for name, value in args if name != _ALIAS_ANONYMOUS]
+    note = f"# anonymousId {quote(c.anonymous_id)} was sent too; analytics-python's alias() has no argument for it."
+    return call(f"analytics.{c.type}", kept, SYNTAX) + "\n" + note
