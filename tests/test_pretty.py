@@ -204,12 +204,25 @@ def test_python_dialect_run_by_segment_analytics_python_stores_the_same_call(ser
     for original, resent in zip(EVENTS, sent, strict=True):
         expected = _as_written(original["stored"])
         if expected.type == "alias" and expected.anonymous_id is not None:
-            comment = f"# anonymousId {json.dumps(expected.anonymous_id)} was sent too"
+            comment = (
+                f"# anonymousId {json.dumps(expected.anonymous_id)} was sent too; alias() has no argument for it\n"
+            )
             assert comment in pretty.render_call(original, "analytics-python")
             expected, aliased = dataclasses.replace(expected, anonymous_id=None), aliased + 1
         assert _as_written(resent["stored"]) == expected
         assert resent["library_name"] == "analytics-python"
     assert aliased >= 1
+
+
+def test_an_alias_anonymous_id_the_library_cannot_send_is_named_in_a_comment() -> None:
+    """analytics-python's alias() refuses anonymous_id and @segment/analytics-node's drops it: both
+    name it in a comment above the call; classic analytics-node, which sends it, keeps the field."""
+    alias = {"stored": {"type": "alias", "userId": "new", "previousId": "old", "anonymousId": "a-1"}}
+    python = pretty.render_call(alias, "analytics-python")
+    assert python.startswith('# anonymousId "a-1" was sent too') and "anonymous_id=" not in python
+    node_next = pretty.render_call(alias, "@segment/analytics-node")
+    assert node_next.startswith('// anonymousId "a-1" was sent too') and "anonymousId:" not in node_next
+    assert 'anonymousId: "a-1"' in pretty.render_call(alias, "analytics-node")
 
 
 def test_rudder_python_identify_shows_context_traits_as_traits() -> None:
@@ -289,9 +302,10 @@ def _ajs_expected(stored: dict[str, Any]) -> list[Any]:
     return [c.type, args]
 
 
-def _node_expected(stored: dict[str, Any]) -> list[Any]:
+def _node_expected(stored: dict[str, Any], dialect: str = "analytics-node") -> list[Any]:
     c = from_message(stored)
-    fields = {"userId": c.user_id, "anonymousId": c.anonymous_id}
+    next_alias = dialect == "@segment/analytics-node" and c.type == "alias"  # its alias() drops anonymousId
+    fields = {"userId": c.user_id, "anonymousId": None if next_alias else c.anonymous_id}
     fields.update(
         {
             "track": {"event": c.event, "properties": c.properties},
@@ -315,7 +329,7 @@ def test_javascript_dialects_pass_node_and_call_with_the_stored_values(tmp_path:
         expected.append([_ajs_expected(event["stored"])])
         for dialect in ("@segment/analytics-node", "analytics-node"):
             snippets.append(pretty.render_call(event, dialect))
-            expected.append([_node_expected(event["stored"])])
+            expected.append([_node_expected(event["stored"], dialect)])
     assert _run_node(snippets, tmp_path) == json.loads(json.dumps(expected))
 
 

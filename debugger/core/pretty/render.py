@@ -182,7 +182,7 @@ LEXER = {
 
 _RENDER: dict[str, Callable[[Call], str]] = {
     "analytics.js": js.browser,
-    "@segment/analytics-node": js.node,
+    "@segment/analytics-node": js.node_next,
     "analytics-node": js.node,
     "analytics-python": python.render,
     "analytics-ruby": ruby.render,

@@ -70,11 +70,25 @@ def browser(c: Call) -> str:
 
 
 def node(c: Call) -> str:
-    """@segment/analytics-node and classic analytics-node: ``analytics.track({ userId, event, ... })``."""
+    """Classic analytics-node: ``analytics.track({ userId, event, ... })``."""
+    return _node(c, alias_anonymous=True)
+
+
+def node_next(c: Call) -> str:
+    """@segment/analytics-node: as classic analytics-node, but its ``alias()`` drops an
+    ``anonymousId`` without a word, so one that was sent (analytics.js sends one) is named in a
+    comment above the call instead of written where it would be lost."""
+    if c.type == "alias" and c.anonymous_id is not None:
+        note = comment("//", [("anonymousId", c.anonymous_id)], SYNTAX)
+        return note.rstrip("\n") + " was sent too; alias() has no field for it\n" + _node(c, alias_anonymous=False)
+    return _node(c, alias_anonymous=True)
+
+
+def _node(c: Call, *, alias_anonymous: bool) -> str:
     fields: dict[str, Any] = {}
     if c.user_id is not None:
         fields["userId"] = c.user_id
-    if c.anonymous_id is not None:
+    if c.anonymous_id is not None and (alias_anonymous or c.type != "alias"):
         fields["anonymousId"] = c.anonymous_id
     if c.type == "track":
         fields["event"] = c.event

@@ -28,11 +28,11 @@ def render(c: Call) -> str:
     """``analytics.track(user_id="u1", event="Signed Up", properties={...})``.
 
     An alias sent with an anonymousId (analytics.js does) has no such argument in this library:
-    the call leaves it out, so it runs, and a comment says what was sent.
+    the call leaves it out, so it runs, and a comment above it says what was sent.
     """
     args = keyword_args(c, "=")
     if c.type != "alias" or c.anonymous_id is None:
         return call(f"analytics.{c.type}", args, SYNTAX)
     kept = [(name, value) for name, value in args if name != _ALIAS_ANONYMOUS]
-    note = f"# anonymousId {quote(c.anonymous_id)} was sent too; analytics-python's alias() has no argument for it."
-    return call(f"analytics.{c.type}", kept, SYNTAX) + "\n" + note
+    note = f"# anonymousId {quote(c.anonymous_id)} was sent too; alias() has no argument for it\n"
+    return note + call(f"analytics.{c.type}", kept, SYNTAX)
