@@ -91,7 +91,7 @@ def test_the_readme_is_a_front_door() -> None:
     quickstart = text.split("## Quickstart", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0].splitlines()
     assert quickstart == [
         "python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/segdbg serve",
-        "python3 -m venv .venv && .venv/bin/pip install -e '.[test]' && .venv/bin/python -m pytest",
+        "python3 -m venv .venv && .venv/bin/pip install -e '.[test]' && npm ci --prefix tests/node && .venv/bin/python -m pytest",
     ]
     for name in COMMANDS:
         assert f"| `segdbg {name}" in text, name

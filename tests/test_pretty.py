@@ -24,7 +24,7 @@ from debugger.core.pretty import render as pretty
 from debugger.core.pretty.dialects.call import Call, from_message
 from debugger.server.app import ServerThread
 from debugger.server.settings import Settings
-from tests.helpers import http
+from tests.helpers import ROOT, http
 from tests.tui_support import T0, message_request, wire_requests
 
 UNSAFE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
@@ -212,6 +212,42 @@ def test_python_dialect_run_by_segment_analytics_python_stores_the_same_call(ser
         assert _as_written(resent["stored"]) == expected
         assert resent["library_name"] == "analytics-python"
     assert aliased >= 1
+
+
+NODE_CLIENTS = ROOT / "tests" / "node"
+
+
+@pytest.mark.slow
+def test_node_dialect_run_by_segment_analytics_node_stores_the_same_call(server: ServerThread, tmp_path: Path) -> None:
+    """Every event's @segment/analytics-node text, run by the real library (tests/node, installed
+    with `npm ci --prefix tests/node`) against a real segdbg, stores an event whose call is the
+    original's. The library copies a page's category into its properties: that is left aside."""
+    from tests.helpers import events as stored
+
+    assert (NODE_CLIENTS / "node_modules" / "@segment" / "analytics-node").is_dir(), (
+        "the real JavaScript clients are missing: run `npm ci --prefix tests/node` (the README's test command does)"
+    )
+    snippets = tmp_path / "snippets.json"
+    snippets.write_text(json.dumps([pretty.render_call(e, "@segment/analytics-node") for e in EVENTS]))
+    ran = subprocess.run(
+        ["node", str(NODE_CLIENTS / "run_calls.js"), server.url, "wk_node_dialect", str(snippets)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert ran.returncode == 0 and json.loads(ran.stdout) == {"errors": []}, ran.stdout + ran.stderr
+    sent = stored(server.settings.db)
+    assert len(sent) == len(EVENTS)
+    for original, resent in zip(EVENTS, sent, strict=True):
+        expected, got = _as_written(original["stored"]), _as_written(resent["stored"])
+        if expected.type == "alias":  # named in a comment: this library's alias() drops it
+            expected = dataclasses.replace(expected, anonymous_id=None)
+        if got.type == "page" and got.properties is not None and "category" not in (expected.properties or {}):
+            rest = {k: v for k, v in got.properties.items() if k != "category"}
+            got = dataclasses.replace(got, properties=rest or None)
+        assert got == expected
+        assert resent["library_name"] == "@segment/analytics-node"
 
 
 def test_an_alias_anonymous_id_the_library_cannot_send_is_named_in_a_comment() -> None:
