@@ -13,11 +13,12 @@ from segment.analytics.client import Client as SegmentClient
 
 from debugger.cli import cli
 from debugger.core.diff import NOISE
+from debugger.core.query import language as q
 from debugger.core.schemadiff import MAX_DEPTH, SchemaProfile, compare_profiles, paths_of
 from debugger.server.app import ServerThread
 from debugger.server.settings import Settings
 from debugger.store.capture import reader
-from debugger.store.schemadiff import schema_profile
+from debugger.store.schemadiff import Side, schema_profile, schema_profiles
 from tests.helpers import http
 
 JS = {"name": "analytics.js", "version": "3.1.0"}
@@ -228,6 +229,35 @@ def test_the_store_samples_big_kinds_evenly_and_counts_exactly(make_capture: Any
     every = orjson.loads(segdbg("diff", "--schema", str(db), str(db), "--sample", "0", "--format", "json").output)
     assert few["sampled"] is True and 60 <= few["events"][1]["walked_a"] <= 140
     assert every["sampled"] is False and every["events"][1]["walked_a"] == 600
+
+
+def _summary(profile: SchemaProfile) -> dict[str, Any]:
+    return {key: (kind.events, kind.identities, kind.walked, dict(kind.shapes)) for key, kind in profile.kinds.items()}
+
+
+def test_slices_of_one_capture_read_together_equal_each_read_alone(make_capture: Any) -> None:
+    """Two slices of one capture are read in one scan: each side's counts, identities and sample are
+    exactly what reading it alone gives (a row in both slices is sampled by both or neither); two
+    equal sides are read once and share the profile."""
+    messages = [
+        order(f"u{n % 40}", JS if n % 3 else IOS, "1.2" if n < 300 else "1.3", currency=n % 4 > 0) for n in range(600)
+    ]
+    messages += [{"type": "identify", "userId": f"u{n}", "traits": {"plan": "pro"}} for n in range(7)]
+    db = make_capture("slices", messages)
+    sides = [
+        Side(q.parse("context.app.version:1.2"), ("ok",)),
+        Side(q.parse("lib:analytics-ios"), ("ok",)),  # overlaps the first
+        Side(None, ("ok",)),
+        Side(q.parse("context.app.version:1.2"), ("ok",)),
+    ]
+    with reader(db) as conn:
+        together = schema_profiles(conn, sides, sample=50)
+        alone = [schema_profiles(conn, [side], sample=50)[0] for side in sides]
+    assert [_summary(p) for p in together] == [_summary(p) for p in alone]
+    assert together[0] is together[3]  # read once
+    assert together[0].kinds['track "Order Completed"'].events == 300
+    assert together[1].kinds['track "Order Completed"'].events == 200 and "identify" not in together[1].kinds
+    assert together[2].kinds["identify"].events == 7 and together[2].total == 607
 
 
 def test_profile_paths_types_and_noise() -> None:

@@ -111,11 +111,24 @@ class SchemaProfile:
                 profile._who.add(who)
                 profile.identities += 1
         profile.walked += 1
+        profile.shapes[self.shape(message)] += 1
+
+    def shape(self, message: Mapping[str, Any]) -> frozenset[tuple[str, str]]:
+        """Every ``(path, JSON type)`` the message holds (:func:`paths_of`, with this side's cache):
+        what :meth:`add` records, computed once when one message goes to several sides."""
         if len(self._cache) > _CACHE_LIMIT:
             self._cache.clear()
         shape: set[tuple[str, str]] = set()
         _object(message, "", 1, self.ignore, self._cache, shape)
-        profile.shapes[frozenset(shape)] += 1
+        return frozenset(shape)
+
+    def add_walked(self, key: str, shape: frozenset[tuple[str, str]]) -> None:
+        """Record one walked event of kind ``key`` (totals set by :meth:`set_counts`) by its :meth:`shape`."""
+        profile = self.kinds.get(key)
+        if profile is None:
+            profile = self.kinds[key] = EventProfile()
+        profile.walked += 1
+        profile.shapes[shape] += 1
 
     @property
     def total(self) -> int:

@@ -279,7 +279,7 @@ def _schema(
     """`diff --schema`: two captures or slices compared in numbers (docs/replay.md, "Schema diff")."""
     problems: list[str] = []
     walked = SAMPLE_PER_EVENT if sample is None else sample
-    sides = [_schema_side(spec, db, frozenset(ignore), show_all, walked, problems) for spec in (a, b)]
+    sides = _schema_sides((a, b), db, frozenset(ignore), show_all, walked, problems)
     for problem in problems[:SHOWN]:
         click.echo(f"warning: {inert(problem)}", err=True)
     result = compare_profiles(
@@ -297,14 +297,51 @@ def _schema(
         raise SystemExit(ExitCode.FAILED)
 
 
-def _schema_side(
-    spec: str, db: Path | None, ignore: frozenset[str], show_all: bool, sample: int, problems: list[str]
-) -> tuple[SchemaProfile, str]:
-    """One side of a schema diff: its profile, and how it is named (``c.db#lib:analytics-ios``)."""
+def _schema_sides(
+    specs: tuple[str, str], db: Path | None, ignore: frozenset[str], show_all: bool, sample: int, problems: list[str]
+) -> list[tuple[SchemaProfile, str]]:
+    """Both sides of a schema diff: each one's profile and how it is named (``c.db#lib:analytics-ios``).
+    Slices of one capture are read together, in one scan of it."""
     # Lazily: the store loads sqlite_utils (kept off `segdbg --help`, which imports every command).
     from debugger.store.capture import StoreError, reader
-    from debugger.store.schemadiff import schema_profile
+    from debugger.store.schemadiff import Side, schema_profiles
 
+    where = [_schema_source(spec, db) for spec in specs]
+    ignored = NOISE | ignore
+    out: dict[int, tuple[SchemaProfile, str]] = {}
+    for n, (path, _, label, is_db) in enumerate(where):
+        if is_db:
+            continue
+        profile = SchemaProfile(ignore=ignored)
+        try:
+            for message in messages_in(path, all_statuses=show_all, problems=problems):
+                profile.add(message)
+        except OSError as exc:
+            raise click.ClickException(f"cannot read {inert(str(path))}: {exc}") from exc
+        out[n] = (profile, label)
+    captures: dict[Path, list[int]] = {}
+    for n, (path, _, _, is_db) in enumerate(where):
+        if is_db:
+            captures.setdefault(path.resolve(), []).append(n)
+    for path, members in captures.items():
+        sides = []
+        for n in members:
+            query_text = where[n][1]
+            query = parse_query(query_text) if query_text else None
+            statuses = view_statuses(query, show_all)
+            sides.append(Side(query, tuple(statuses) if statuses is not None else None))
+        try:
+            with reader(path) as conn:
+                profiles = schema_profiles(conn, sides, ignore=ignored, sample=sample)
+        except StoreError as exc:
+            raise click.ClickException(str(exc)) from exc
+        for n, profile in zip(members, profiles, strict=True):
+            out[n] = (profile, where[n][2])
+    return [out[n] for n in range(len(specs))]
+
+
+def _schema_source(spec: str, db: Path | None) -> tuple[Path, str, str, bool]:
+    """Where one side of a schema diff is read: path, query, label, and whether it is a segdbg database."""
     if is_run(spec):
         raise click.UsageError(f"{spec}: --schema compares captures or slices of them, not replay runs.")
     path_text, sep, query_text = spec.partition("#")
@@ -325,31 +362,12 @@ def _schema_side(
     if path.is_file():
         with path.open("rb") as handle:
             is_db = handle.read(len(SQLITE_HEADER)) == SQLITE_HEADER
-    ignored = NOISE | ignore
-    if not is_db:
-        if query_text:
-            raise click.UsageError(
-                f"{inert(label)}: a QUERY slices a segdbg database; {inert(str(path))} is not one "
-                "(send it into one with `segdbg send`, or compare the whole file)."
-            )
-        profile = SchemaProfile(ignore=ignored)
-        try:
-            for message in messages_in(path, all_statuses=show_all, problems=problems):
-                profile.add(message)
-        except OSError as exc:
-            raise click.ClickException(f"cannot read {inert(str(path))}: {exc}") from exc
-        return profile, label
-    query = parse_query(query_text) if query_text else None
-    try:
-        with reader(path) as conn:
-            return (
-                schema_profile(
-                    conn, query=query, statuses=view_statuses(query, show_all), ignore=ignored, sample=sample
-                ),
-                label,
-            )
-    except StoreError as exc:
-        raise click.ClickException(str(exc)) from exc
+    if not is_db and query_text:
+        raise click.UsageError(
+            f"{inert(label)}: a QUERY slices a segdbg database; {inert(str(path))} is not one "
+            "(send it into one with `segdbg send`, or compare the whole file)."
+        )
+    return path, query_text, label, is_db
 
 
 def _percent(value: float) -> str:
