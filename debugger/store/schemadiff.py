@@ -44,8 +44,6 @@ from debugger.store.clock import now_utc
 #: Knuth's multiplicative hash: spreads consecutive ids over [0, 2**32).
 _HASH = 2654435761
 _SPAN = 1 << 32
-#: Sampled ids fetched per statement.
-_CHUNK = 5_000
 
 
 def _key(kind: str | None, name: str | None) -> str:
@@ -126,7 +124,9 @@ def _condition(side: Side, now: datetime) -> tuple[str, list[Any]]:
     if side.statuses is not None:
         sql = f"({sql}) AND events.status IN ({', '.join('?' * len(side.statuses))})"
         params = [*params, *side.statuses]
-    return f"coalesce(({sql}), 0)", params
+    # CASE WHEN, not the bare expression: SQLite short-circuits AND/OR only as a condition, so a
+    # cheap column term (lib:analytics-ios) spares the JSON paths of the rows it already excludes.
+    return f"CASE WHEN {sql} THEN 1 ELSE 0 END", params
 
 
 def _count(
@@ -149,29 +149,31 @@ def _walk(
     conn: sqlite3.Connection, profiles: list[SchemaProfile], cuts: list[dict[tuple[str | None, str | None], int]]
 ) -> None:
     """Walk the sampled messages: each parsed and walked once, added to every side that samples it."""
-    chosen: list[int] = []
-    takers: dict[int, tuple[int, ...]] = {}
     sides = range(len(profiles))
-    flags = ", ".join(f"f{n}" for n in sides)
-    for row_id, kind, name, *selected in conn.execute(f"SELECT id, type, name, {flags} FROM temp.schema_side"):
-        bucket = (row_id * _HASH) % _SPAN
-        taken = tuple(n for n in sides if selected[n] and bucket < cuts[n].get((kind, name), _SPAN))
-        if taken:
-            chosen.append(row_id)
-            takers[row_id] = taken
+    kinds = sorted({kind for side in cuts for kind in side}, key=repr)
+    # Per kind over the bound, each side's cut (NULL: that side takes every event of the kind). The
+    # join is on a small, automatically indexed table; only the sampled rows reach ``events``.
+    marks = ", ".join("?" for _ in range(2 + len(profiles)))
+    values = ", ".join(f"({marks})" for _ in kinds) or f"({', '.join('NULL' for _ in range(2 + len(profiles)))})"
+    params = [v for kind in kinds for v in (*kind, *(side.get(kind) for side in cuts))]
+    taken = [f"(s.f{n} AND (c.c{n} IS NULL OR (s.id * {_HASH}) % {_SPAN} < c.c{n}))" for n in sides]
+    rows = conn.execute(
+        f"WITH cuts(type, name, {', '.join(f'c{n}' for n in sides)}) AS (VALUES {values})"
+        f" SELECT e.stored, {', '.join(taken)} FROM temp.schema_side AS s"
+        " LEFT JOIN cuts AS c ON c.type IS s.type AND c.name IS s.name"
+        " CROSS JOIN events AS e"
+        f" WHERE e.id = s.id AND ({' OR '.join(taken)})",
+        params,
+    )
     loads, decode_error = orjson.loads, orjson.JSONDecodeError
     walker = profiles[0]
-    for start in range(0, len(chosen), _CHUNK):
-        ids = chosen[start : start + _CHUNK]
-        for row_id, stored in conn.execute(
-            "SELECT id, stored FROM events WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id",
-            (orjson.dumps(ids).decode(),),
-        ):
-            try:
-                message = loads(stored) if stored is not None else None
-            except decode_error:
-                continue
-            if isinstance(message, dict) and message:
-                key, shape = event_key(message), walker.shape(message)
-                for n in takers[row_id]:
+    for stored, *takers in rows:
+        try:
+            message = loads(stored) if stored is not None else None
+        except decode_error:
+            continue
+        if isinstance(message, dict) and message:
+            key, shape = event_key(message), walker.shape(message)
+            for n in sides:
+                if takers[n]:
                     profiles[n].add_walked(key, shape)
