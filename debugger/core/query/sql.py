@@ -14,9 +14,11 @@ from typing import Any
 
 import orjson
 
+from debugger.core.query import fql
 from debugger.core.query.language import (
     _RELATIVE,
     Comparison,
+    FqlTerm,
     HasTerm,
     PathTerm,
     Pattern,
@@ -73,6 +75,8 @@ def text_match(query: Query) -> str | None:
             continue
         if isinstance(term, TextTerm):
             clause = _trigrams(_json_text(term.text))
+        elif isinstance(term, FqlTerm):
+            clause = _fql_trigrams(term.expr)
         elif isinstance(term, PathTerm) and all(isinstance(v, Pattern) for v in term.values):
             alts = [_pattern_trigrams(v) for v in term.values if isinstance(v, Pattern)]
             clause = None if None in alts else " OR ".join(f"({a})" for a in alts)
@@ -108,6 +112,8 @@ _COLUMNS["scope"] = "write_key"  # a test's scope is its write key, exactly, nev
 
 
 def _term_sql(term: Term, now: datetime) -> tuple[str, list[Any]]:
+    if isinstance(term, FqlTerm):
+        return fql_sql(term.expr)
     if isinstance(term, TextTerm):
         return "instr(lower(events.stored), lower(?)) > 0", [_json_text(term.text)]
     if isinstance(term, TimeTerm):
@@ -265,3 +271,152 @@ def _json_path_sql(
         f"AS {alias} WHERE {alias}.type = 'object' AND ({nested})))"
     )
     return sql, pd + pn
+
+
+# ---------------------------------------------------------------------------------------- FQL
+# An FQL value compiles to two SQL expressions: its value (as json_extract gives it: booleans 1/0,
+# lists and objects as JSON text, null as NULL) and its FQL type name (fql.TYPE_NAMES). A condition
+# compiles to a predicate that is never NULL, so `!` and `or` keep FQL's two-valued logic.
+_FQL_KIND = (
+    "CASE {t} WHEN 'text' THEN 'string' WHEN 'integer' THEN 'number' WHEN 'real' THEN 'number' "
+    "WHEN 'true' THEN 'bool' WHEN 'false' THEN 'bool' WHEN 'array' THEN 'list' WHEN 'object' THEN 'object' "
+    "ELSE 'null' END"
+)
+
+
+def fql_sql(expr: fql.Expr, doc: str = "events.stored") -> tuple[str, list[Any]]:
+    """An FQL statement as a SQL predicate over the JSON column ``doc`` (true exactly when it holds)."""
+    if isinstance(expr, fql.Logic):
+        parts = [fql_sql(o, doc) for o in expr.operands]
+        joiner = " OR " if expr.op == "or" else " AND "
+        return "(" + joiner.join(f"({s})" for s, _ in parts) + ")", [p for _, ps in parts for p in ps]
+    if isinstance(expr, fql.Not):
+        inner, params = fql_sql(expr.operand, doc)
+        return f"NOT ({inner})", params
+    if isinstance(expr, fql.Compare):
+        return _fql_compare(expr, doc)
+    if isinstance(expr, fql.Call) and expr.name in ("contains", "match"):
+        return _fql_predicate_call(expr, doc)
+    value, kind, params = _fql_value(expr, doc)
+    return f"coalesce({kind} = 'bool' AND {value} = 1, 0)", params  # only `true` is true
+
+
+def _fql_value(expr: fql.Expr, doc: str) -> tuple[str, str, list[Any]]:
+    """``(value sql, type-name sql, params)``: the params are the value's; the type's SQL never holds one."""
+    if isinstance(expr, fql.Path):
+        if any('"' in part for part in expr.parts):
+            return "NULL", "'null'", []  # SQLite JSON paths cannot name a key holding a double quote
+        path = "'" + ("$" + "".join(f'."{p}"' for p in expr.parts)).replace("'", "''") + "'"
+        return f"json_extract({doc}, {path})", _FQL_KIND.format(t=f"json_type({doc}, {path})"), []
+    if isinstance(expr, fql.Literal):
+        value = expr.value
+        return "?", f"'{fql.type_name(value)}'", [int(value) if isinstance(value, bool) else value]
+    if isinstance(expr, fql.ListLiteral):
+        return "json(?)", "'list'", [orjson.dumps([i.value for i in expr.items]).decode()]
+    if isinstance(expr, fql.Call):
+        return _fql_value_call(expr, doc)
+    sql, params = fql_sql(expr, doc)  # a condition used as a value: a bool
+    return f"({sql})", "'bool'", params
+
+
+def _fql_value_call(expr: fql.Call, doc: str) -> tuple[str, str, list[Any]]:
+    if expr.name in ("contains", "match"):
+        sql, params = _fql_predicate_call(expr, doc)
+        return f"({sql})", "'bool'", params
+    v, k, p = _fql_value(expr.args[0], doc)
+    if expr.name == "typeof":
+        return f"({k})", "'string'", []
+    if expr.name == "lowercase":
+        kind = f"(CASE WHEN {k} = 'string' THEN 'string' ELSE 'null' END)"
+        return f"(CASE WHEN {k} = 'string' THEN lower({v}) END)", kind, p
+    # length: bytes of a string, elements of a list, 0 for null; NULL (FQL's NaN) otherwise
+    value = (
+        f"(CASE {k} WHEN 'string' THEN length(CAST({v} AS BLOB)) WHEN 'list' THEN json_array_length({v}) "
+        "WHEN 'null' THEN 0 END)"
+    )
+    return value, "'number'", [*p, *p]
+
+
+def _fql_predicate_call(expr: fql.Call, doc: str) -> tuple[str, list[Any]]:
+    (sv, sk, sp), (pv, pk, pp) = (_fql_value(a, doc) for a in expr.args)
+    typed = f"{sk} = 'string' AND {pk} = 'string'"
+    if expr.name == "contains":
+        return f"coalesce({typed} AND instr({sv}, {pv}) > 0, 0)", [*sp, *pp]
+    pattern = expr.args[1]
+    if isinstance(pattern, fql.Literal) and isinstance(pattern.value, str):
+        glob = fql.sqlite_glob(pattern.value)
+        if glob is None:
+            return "0", []  # a malformed pattern matches nothing
+        return f"coalesce({sk} = 'string' AND {sv} GLOB ?, 0)", [*sp, glob]
+    # A pattern read from the event: SQLite's GLOB as is (FQL's \ escapes are not applied).
+    return f"coalesce({typed} AND {sv} GLOB {pv}, 0)", [*sp, *pp]
+
+
+def _fql_compare(expr: fql.Compare, doc: str) -> tuple[str, list[Any]]:
+    lv, lk, lp = _fql_value(expr.left, doc)
+    if expr.op == "in":
+        return _fql_in(lv, lk, lp, expr.right, doc)
+    rv, rk, rp = _fql_value(expr.right, doc)
+    if expr.op in ("=", "!="):
+        equal = f"coalesce({lk} = {rk} AND ({lk} = 'null' OR {lv} = {rv}), 0)"
+        params = [*lp, *rp]
+        return (equal, params) if expr.op == "=" else (f"NOT {equal}", params)
+    return f"coalesce({lk} = 'number' AND {rk} = 'number' AND {lv} {expr.op} {rv}, 0)", [*lp, *rp]
+
+
+def _fql_in(lv: str, lk: str, lp: list[Any], right: fql.Expr, doc: str) -> tuple[str, list[Any]]:
+    """``x in LIST``: an element of the same type equal to ``x`` (lists and objects are never members)."""
+    rv, rk, rp = _fql_value(right, doc)
+    element = _FQL_KIND.format(t="e.type")
+    sql = (
+        f"coalesce({rk} = 'list' AND {lk} NOT IN ('list','object') AND EXISTS (SELECT 1 FROM json_each(CASE WHEN {rk} = 'list' THEN {rv} ELSE '[]' END) AS e "
+        f"WHERE {element} = {lk} AND ({lk} = 'null' OR e.value = {lv})), 0)"
+    )
+    return sql, [*rp, *lp]
+
+
+def _fql_trigrams(expr: fql.Expr) -> str | None:
+    """Text every event the statement holds for contains (for the FTS index), or ``None``."""
+    if isinstance(expr, fql.Logic):
+        parts = [_fql_trigrams(o) for o in expr.operands]
+        if expr.op == "and":
+            kept = [p for p in parts if p]
+            return " AND ".join(f"({p})" for p in kept) or None
+        return None if None in parts else " OR ".join(f"({p})" for p in parts)
+    strings: list[str] = []
+    if isinstance(expr, fql.Compare) and expr.op in ("=", "in"):
+        if expr.op == "=" and isinstance(expr.left, fql.Path):
+            strings = _strings(expr.right)
+        elif expr.op == "=" and isinstance(expr.right, fql.Path):
+            strings = _strings(expr.left)
+        elif expr.op == "in" and isinstance(expr.right, fql.Path):
+            strings = _strings(expr.left)
+        elif expr.op == "in" and isinstance(expr.left, fql.Path) and isinstance(expr.right, fql.ListLiteral):
+            alts = [_trigrams(_json_text(i.value)) if isinstance(i.value, str) else None for i in expr.right.items]
+            return None if not alts or None in alts else " OR ".join(f"({a})" for a in alts)
+    elif isinstance(expr, fql.Call) and expr.name == "contains" and isinstance(expr.args[0], fql.Path):
+        strings = _strings(expr.args[1])
+    elif isinstance(expr, fql.Call) and expr.name == "match" and isinstance(expr.args[0], fql.Path):
+        pattern = expr.args[1]
+        pieces = (
+            fql.glob_pieces(pattern.value)
+            if isinstance(pattern, fql.Literal) and isinstance(pattern.value, str)
+            else None
+        )
+        if pieces:
+            runs, current = [], []
+            for kind, value in pieces:
+                if kind == "char" and isinstance(value, str):
+                    current.append(value)
+                else:
+                    runs.append("".join(current))
+                    current = []
+            runs.append("".join(current))
+            grams = [g for r in runs if (g := _trigrams(_json_text(r)))]
+            return " AND ".join(grams) or None
+    grams = [g for text in strings if (g := _trigrams(_json_text(text)))]
+    return " AND ".join(grams) or None
+
+
+def _strings(expr: fql.Expr) -> list[str]:
+    return [expr.value] if isinstance(expr, fql.Literal) and isinstance(expr.value, str) else []
