@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from debugger.core.protocol import TYPES
 from debugger.core.query import fql
 from debugger.core.query.language import (
     _RELATIVE,
@@ -113,7 +114,7 @@ _COLUMNS["scope"] = "write_key"  # a test's scope is its write key, exactly, nev
 
 def _term_sql(term: Term, now: datetime) -> tuple[str, list[Any]]:
     if isinstance(term, FqlTerm):
-        return fql_sql(term.expr)
+        return fql_sql(term.expr, type_column="events.type")
     if isinstance(term, TextTerm):
         return "instr(lower(events.stored), lower(?)) > 0", [_json_text(term.text)]
     if isinstance(term, TimeTerm):
@@ -276,7 +277,8 @@ def _json_path_sql(
 # ---------------------------------------------------------------------------------------- FQL
 # An FQL value compiles to two SQL expressions: its value (as json_extract gives it: booleans 1/0,
 # lists and objects as JSON text, null as NULL) and its FQL type name (fql.TYPE_NAMES). A condition
-# compiles to a predicate that is never NULL, so `!` and `or` keep FQL's two-valued logic.
+# compiles to a predicate that is NULL only where it is false; `!` and a condition used as a value
+# coalesce it, so FQL's two-valued logic holds (NULL OR 1 is 1, NULL AND x is at most NULL: false).
 _FQL_KIND = (
     "CASE {t} WHEN 'text' THEN 'string' WHEN 'integer' THEN 'number' WHEN 'real' THEN 'number' "
     "WHEN 'true' THEN 'bool' WHEN 'false' THEN 'bool' WHEN 'array' THEN 'list' WHEN 'object' THEN 'object' "
@@ -284,17 +286,22 @@ _FQL_KIND = (
 )
 
 
-def fql_sql(expr: fql.Expr, doc: str = "events.stored") -> tuple[str, list[Any]]:
-    """An FQL statement as a SQL predicate over the JSON column ``doc`` (true exactly when it holds)."""
+def fql_sql(expr: fql.Expr, doc: str = "events.stored", type_column: str | None = None) -> tuple[str, list[Any]]:
+    """An FQL statement as a SQL predicate over the JSON column ``doc`` (true exactly when it holds).
+
+    ``type_column``: a column holding the message's ``type`` whenever that is one of Segment's types
+    (``events.type``: the store writes the resolved type into the message too), so ``type = 'track'``
+    reads its index instead of the JSON.
+    """
     if isinstance(expr, fql.Logic):
-        parts = [fql_sql(o, doc) for o in expr.operands]
+        parts = [fql_sql(o, doc, type_column) for o in expr.operands]
         joiner = " OR " if expr.op == "or" else " AND "
         return "(" + joiner.join(f"({s})" for s, _ in parts) + ")", [p for _, ps in parts for p in ps]
     if isinstance(expr, fql.Not):
-        inner, params = fql_sql(expr.operand, doc)
-        return f"NOT ({inner})", params
+        inner, params = fql_sql(expr.operand, doc, type_column)
+        return f"NOT coalesce(({inner}), 0)", params
     if isinstance(expr, fql.Compare):
-        return _fql_compare(expr, doc)
+        return _fql_field_compare(expr, doc, type_column) or _fql_compare(expr, doc)
     if isinstance(expr, fql.Call) and expr.name in ("contains", "match"):
         return _fql_predicate_call(expr, doc)
     value, kind, params = _fql_value(expr, doc)
@@ -316,7 +323,7 @@ def _fql_value(expr: fql.Expr, doc: str) -> tuple[str, str, list[Any]]:
     if isinstance(expr, fql.Call):
         return _fql_value_call(expr, doc)
     sql, params = fql_sql(expr, doc)  # a condition used as a value: a bool
-    return f"({sql})", "'bool'", params
+    return f"coalesce(({sql}), 0)", "'bool'", params
 
 
 def _fql_value_call(expr: fql.Call, doc: str) -> tuple[str, str, list[Any]]:
@@ -352,6 +359,41 @@ def _fql_predicate_call(expr: fql.Call, doc: str) -> tuple[str, list[Any]]:
     return f"coalesce({typed} AND {sv} GLOB {pv}, 0)", [*sp, *pp]
 
 
+_RAW_KINDS = {"string": "('text')", "number": "('integer','real')", "list": "('array')", "object": "('object')"}
+
+
+def _fql_field_compare(expr: fql.Compare, doc: str, type_column: str | None) -> tuple[str, list[Any]] | None:
+    """``path = value``, ``path != value`` and ``path in [values]`` without the general type mapping (the
+    common filters, evaluated on every row a scan reads); ``None`` for any other comparison."""
+    left, right = expr.left, expr.right
+    if expr.op in ("=", "!=") and isinstance(left, fql.Literal) and isinstance(right, fql.Path):
+        left, right = right, left
+    if not isinstance(left, fql.Path) or any('"' in part for part in left.parts):
+        return None
+    in_types = type_column is not None and left.parts == ("type",)
+    if expr.op == "in" and isinstance(right, fql.ListLiteral) and in_types and right.items:
+        if all(isinstance(i.value, str) and i.value in TYPES for i in right.items):
+            # Bare, so the planner can use the column's index; a NULL (no type) is false, and `!` coalesces.
+            return f"{type_column} IN ({','.join('?' * len(right.items))})", [i.value for i in right.items]
+        return None
+    if expr.op not in ("=", "!=") or not isinstance(right, fql.Literal):
+        return None
+    value = right.value
+    path = "'" + ("$" + "".join(f'."{p}"' for p in left.parts)).replace("'", "''") + "'"
+    kind = f"json_type({doc}, {path})"
+    params: list[Any]
+    if in_types and isinstance(value, str) and value in TYPES:
+        sql, params = f"{type_column} = ?", [value]  # bare for the index, as above
+    elif value is None:
+        sql, params = f"coalesce({kind}, 'null') = 'null'", []
+    elif isinstance(value, bool):
+        sql, params = f"coalesce({kind} = '{'true' if value else 'false'}', 0)", []
+    else:
+        raw = _RAW_KINDS[fql.type_name(value)]
+        sql, params = f"coalesce({kind} IN {raw} AND json_extract({doc}, {path}) = ?, 0)", [value]
+    return (sql, params) if expr.op == "=" else (f"NOT coalesce({sql}, 0)", params)
+
+
 def _fql_compare(expr: fql.Compare, doc: str) -> tuple[str, list[Any]]:
     lv, lk, lp = _fql_value(expr.left, doc)
     if expr.op == "in":
@@ -384,6 +426,8 @@ def _fql_trigrams(expr: fql.Expr) -> str | None:
             return " AND ".join(f"({p})" for p in kept) or None
         return None if None in parts else " OR ".join(f"({p})" for p in parts)
     strings: list[str] = []
+    if isinstance(expr, fql.Compare) and fql.Path(("type",)) in (expr.left, expr.right):
+        return None  # a handful of values in every event: trigrams of them narrow nothing (the column's index does)
     if isinstance(expr, fql.Compare) and expr.op in ("=", "in"):
         if expr.op == "=" and isinstance(expr.left, fql.Path):
             strings = _strings(expr.right)
