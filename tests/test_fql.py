@@ -469,5 +469,10 @@ def test_cli_explains_and_events_accept_fql(capture_path: Path) -> None:
     result = runner.invoke(cli, ["events", "--db", str(capture_path), "--format", "jsonl", "--all", text])
     assert result.exit_code == 0, result.output
     assert [json.loads(line)["message_id"] for line in result.stdout.splitlines()] == ["m2"]
+    result = runner.invoke(cli, ["expect", "--db", str(capture_path), "--all", "--count", "1", "--timeout", "0", text])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(cli, ["check", "--db", str(capture_path), "--format", "jsonl", "fql:userId = 'u2'"])
+    found = {json.loads(line)["properties"]["eventMessageID"] for line in result.stdout.splitlines()}
+    assert result.exit_code == 3 and found == {"m1"}  # Order Completed without order_id: only u2's event judged
     result = runner.invoke(cli, ["query", "--db", str(capture_path), "--explain", "999", "type:track"])
     assert result.exit_code == 1 and "no event #999" in result.stderr

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from debugger.core.protocol import TYPES
-from debugger.core.query import fql
+from debugger.core.query import fql, glob
 from debugger.core.query.language import (
     _RELATIVE,
     Comparison,
@@ -351,10 +351,10 @@ def _fql_predicate_call(expr: fql.Call, doc: str) -> tuple[str, list[Any]]:
         return f"coalesce({typed} AND instr({sv}, {pv}) > 0, 0)", [*sp, *pp]
     pattern = expr.args[1]
     if isinstance(pattern, fql.Literal) and isinstance(pattern.value, str):
-        glob = fql.sqlite_glob(pattern.value)
-        if glob is None:
+        translated = glob.sqlite_glob(pattern.value)
+        if translated is None:
             return "0", []  # a malformed pattern matches nothing
-        return f"coalesce({sk} = 'string' AND {sv} GLOB ?, 0)", [*sp, glob]
+        return f"coalesce({sk} = 'string' AND {sv} GLOB ?, 0)", [*sp, translated]
     # A pattern read from the event: SQLite's GLOB as is (FQL's \ escapes are not applied).
     return f"coalesce({typed} AND {sv} GLOB {pv}, 0)", [*sp, *pp]
 
@@ -443,7 +443,7 @@ def _fql_trigrams(expr: fql.Expr) -> str | None:
     elif isinstance(expr, fql.Call) and expr.name == "match" and isinstance(expr.args[0], fql.Path):
         pattern = expr.args[1]
         pieces = (
-            fql.glob_pieces(pattern.value)
+            glob.glob_pieces(pattern.value)
             if isinstance(pattern, fql.Literal) and isinstance(pattern.value, str)
             else None
         )

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from debugger.core.query import fql
+from debugger.core.query import fql, glob
 from debugger.core.query.language import (
     STAR,
     Comparison,
@@ -91,7 +91,11 @@ def _any(alternatives: list[fql.Expr]) -> fql.Expr:
 
 def _term_fql(term: Term, notes: list[str]) -> fql.Expr:
     expr = _positive_fql(term, notes)
-    return fql.Not(expr) if term.negated else expr
+    if not term.negated:
+        return expr
+    if isinstance(expr, fql.Compare) and expr.op == "!=":
+        return fql.Compare("=", expr.left, expr.right)  # -has:x is `x = null`, not `!( x != null )`
+    return fql.Not(expr)
 
 
 def _positive_fql(term: Term, notes: list[str]) -> fql.Expr:
@@ -125,7 +129,7 @@ def _field_fql(name: str, value: Pattern, notes: list[str]) -> fql.Expr:
             return fql.Compare("!=", fql.Path(parts), _lit(None))
         if value.exact is not None:
             return fql.Compare("=", fql.Path(parts), _lit(value.exact))
-        return fql.Call("match", (fql.Path(parts), _lit(_glob(value))))
+        return fql.Call("match", (fql.Path(parts), _lit(_glob_text(value))))
 
     if name == "type":
         notes.append("segdbg's type: is the type as segdbg resolved it (lowercase); FQL reads the message's `type`.")
@@ -152,7 +156,7 @@ def _field_fql(name: str, value: Pattern, notes: list[str]) -> fql.Expr:
     )
 
 
-def _glob(pattern: Pattern) -> str:
+def _glob_text(pattern: Pattern) -> str:
     return "".join("*" if p is STAR else re.sub(r"([*?\[\]\\])", r"\\\1", str(p)) for p in pattern.pieces)
 
 
@@ -168,7 +172,7 @@ def _value_fql(path: fql.Path, value: Value, notes: list[str], shown: str) -> fq
     exact = value.exact
     if exact is None:
         notes.append("segdbg's * also matches numbers (as text) and array elements; FQL's match() reads strings.")
-        return fql.Call("match", (path, _lit(_glob(value))))
+        return fql.Call("match", (path, _lit(_glob_text(value))))
     if exact == "null":
         raise NoEquivalent(f"`{shown}` matches an explicit null only; FQL's null is also a missing field.")
     literals: list[fql.Scalar] = [exact]
@@ -294,8 +298,8 @@ def _native_path(path: fql.Path, shown: str) -> tuple[str, ...]:
     return path.parts
 
 
-def _pattern_of_glob(glob: str, shown: str) -> Pattern:
-    pieces = fql.glob_pieces(glob)
+def _pattern_of_glob(pattern: str, shown: str) -> Pattern:
+    pieces = glob.glob_pieces(pattern)
     if pieces is None:
         raise NoEquivalent(f"`{shown}`: the pattern is malformed (it matches nothing in FQL).")
     out: list[str | object] = []
