@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from debugger.core.protocol import TYPES
 from debugger.core.query import fql, glob
 from debugger.core.query.language import (
     STAR,
@@ -131,8 +132,7 @@ def _field_fql(name: str, value: Pattern, notes: list[str]) -> fql.Expr:
             return fql.Compare("=", fql.Path(parts), _lit(value.exact))
         return fql.Call("match", (fql.Path(parts), _lit(_glob_text(value))))
 
-    if name == "type":
-        notes.append("segdbg's type: is the type as segdbg resolved it (lowercase); FQL reads the message's `type`.")
+    if name == "type":  # the store writes the type it resolved into the message: the two agree
         return equal("type")
     if name == "user":
         return fql.Logic("or", (equal("userId"), equal("anonymousId")))
@@ -203,12 +203,17 @@ def _terms(expr: fql.Expr, notes: list[str]) -> list[Term]:
         return [t for operand in expr.operands for t in _terms(operand, notes)]
     if isinstance(expr, fql.Logic):
         terms = [_terms(o, notes) for o in expr.operands]
-        if all(len(t) == 1 and isinstance(t[0], PathTerm) and not t[0].negated for t in terms):
-            first = terms[0][0]
-            assert isinstance(first, PathTerm)
-            if all(isinstance(t[0], PathTerm) and t[0].path == first.path for t in terms):
-                values = tuple(v for t in terms for v in t[0].values)  # type: ignore[union-attr]
-                return [PathTerm(first.path, values)]
+        singles = [t[0] for t in terms if len(t) == 1 and not t[0].negated]
+        if len(singles) == len(terms):
+            first = singles[0]
+            if isinstance(first, PathTerm):
+                paths = [t for t in singles if isinstance(t, PathTerm) and t.path == first.path]
+                if len(paths) == len(singles):
+                    return [PathTerm(first.path, tuple(v for t in paths for v in t.values))]
+            if isinstance(first, FieldTerm):
+                fields = [t for t in singles if isinstance(t, FieldTerm) and t.name == first.name]
+                if len(fields) == len(singles):
+                    return [FieldTerm(first.name, tuple(v for t in fields for v in t.values))]
         raise NoEquivalent(
             f"`{fql.canonical(expr)}`: segdbg's terms are ANDed; `or` works only between values of one field."
         )
@@ -222,6 +227,8 @@ def _terms(expr: fql.Expr, notes: list[str]) -> list[Term]:
 
 
 def _negate(term: Term) -> Term:
+    if isinstance(term, FieldTerm):
+        return FieldTerm(term.name, term.values, not term.negated)
     if isinstance(term, PathTerm):
         return PathTerm(term.path, term.values, not term.negated)
     if isinstance(term, HasTerm):
@@ -248,6 +255,9 @@ def _leaf(expr: fql.Expr, notes: list[str]) -> Term:
 
 def _compare_term(expr: fql.Compare, notes: list[str], shown: str) -> Term:
     left, right, op = expr.left, expr.right, expr.op
+    if op == "in" and left == fql.Path(("type",)) and isinstance(right, fql.ListLiteral) and right.items:
+        if all(isinstance(i.value, str) and i.value in TYPES for i in right.items):
+            return FieldTerm("type", tuple(Pattern((str(i.value),)) for i in right.items))
     if op == "in" and isinstance(left, fql.Path) and isinstance(right, fql.ListLiteral) and right.items:
         notes.append(ARRAYS_NOTE)
         return PathTerm(_native_path(left, shown), tuple(_value_of(i, notes, shown) for i in right.items))
@@ -269,6 +279,8 @@ def _compare_term(expr: fql.Compare, notes: list[str], shown: str) -> Term:
     if not (isinstance(left, fql.Path) and isinstance(right, fql.Literal)):
         raise NoEquivalent(f"`{shown}` has no equivalent in segdbg's language (it compares a field with a value).")
     path = _native_path(left, shown)
+    if path == ("type",) and isinstance(right.value, str) and right.value in TYPES and op in ("=", "!="):
+        return FieldTerm("type", (Pattern((right.value,)),), negated=op == "!=")  # the store writes the type it read
     if right.value is None and op in ("=", "!="):
         return HasTerm((path,), negated=op == "=")
     if op in ("=", "!="):
