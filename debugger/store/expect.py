@@ -17,10 +17,11 @@ from typing import Any
 from debugger.core.pretty.export import export_record
 from debugger.core.pretty.render import event_kind, event_label, event_user, inert, rejection
 from debugger.core.query import language as q
-from debugger.core.query.explain import seen
+from debugger.core.query.explain import Step, explain, seen
+from debugger.core.query.plan import view_statuses
 from debugger.store.capture import connect
 from debugger.store.hints import case_hint, case_hint_text
-from debugger.store.reads import closest_events, count_events, iter_events, newest_id
+from debugger.store.reads import closest_events, count_events, get_event, iter_events, newest_id, term_results
 from debugger.store.stats import RESETS_KEY
 
 #: Events shown when an expectation fails (matches, or the closest misses).
@@ -188,6 +189,35 @@ def _miss(event: dict[str, Any], failed: tuple[str, ...], query: q.Query) -> dic
                 term = None
         was.append(seen(term, event) if term is not None else None)
     return {"event": event, "failed": list(failed), "was": was}
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """A query judged on one event (``segdbg query --explain``): each term and FQL condition, and the verdict.
+
+    Attributes:
+        event: the event's export record.
+        steps: the terms (and the conditions inside FQL terms), each held or failed, with the value seen.
+        matched: whether every term held.
+        hidden: the event's status keeps it out of the default view (only ``ok``) this query reads.
+    """
+
+    event: dict[str, Any]
+    steps: list[Step]
+    matched: bool
+    hidden: bool
+
+
+def explain_event(conn: sqlite3.Connection, event_id: int, query: q.Query, *, now: datetime) -> Explanation | None:
+    """Why ``query`` matches event ``event_id`` or not; ``None`` when there is no such event."""
+    row = get_event(conn, event_id)
+    if row is None:
+        return None
+    record = export_record(row)
+    held = term_results(conn, event_id, query, now=now)
+    statuses = view_statuses(query)
+    hidden = statuses is not None and record["status"] not in statuses
+    return Explanation(record, explain(query, record, held), all(held), hidden)
 
 
 def wait_on_file(

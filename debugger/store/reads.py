@@ -95,6 +95,17 @@ def get_event(conn: sqlite3.Connection, event_id: int) -> dict[str, Any] | None:
     return from_row(row) if row is not None else None
 
 
+def term_results(conn: sqlite3.Connection, event_id: int, query: q.Query, *, now: datetime) -> list[bool]:
+    """Whether each term of ``query`` holds for one event, by the term's own SQL (the SQL every search re-checks with)."""
+    terms = compile_terms(query, now=now)
+    if not terms:
+        return []
+    flags = ", ".join(f"coalesce({sql}, 0)" for _, sql, _ in terms)
+    params = [p for _, _, ps in terms for p in ps]
+    row = conn.execute(f"SELECT {flags} FROM events WHERE id = ?", (*params, event_id)).fetchone()
+    return [bool(v) for v in row] if row is not None else [False] * len(terms)
+
+
 def newest_id(conn: sqlite3.Connection) -> int:
     """The newest event id (0 for an empty capture): the cursor followers and counters read up to."""
     return int(conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0])

@@ -6,8 +6,9 @@ Formats (detected from the document's shape, see docs/tracking-plans.md):
    string, coupon: string?}}}`` plus ``identify``/``group`` traits, ``page``/``screen``
    properties, ``allow_unplanned_*`` and ``naming`` settings. Compiled here to JSON Schema.
 2. **Segment's tracking-plan JSON export**: the Config API shape (``rules: {events: [{name,
-   rules}], identify, group, global}``) or the Public API rules list (``rules: [{type: TRACK,
-   key, jsonSchema}]``), optionally wrapped in ``tracking_plan``/``data``.
+   rules}], identify, group, global}``; Typewriter v7's ``plan.json``) or the Public API rules list
+   (``rules: [{type: TRACK, key, jsonSchema}]``; Typewriter v8's ``plan.json``, whose schemas are
+   the properties' alone, marked ``eventMetadata``), optionally wrapped in ``tracking_plan``/``data``.
 3. **JSON Schema per event**: ``{"Order Completed": {<schema>}, ...}``, a list of schemas with a
    ``title``, or one schema with a ``title``. A schema whose ``properties`` name message fields
    (``properties``, ``traits``, ``context``, ``event``) covers the whole message, as Segment's
@@ -242,7 +243,9 @@ def event_schema(name: str, schema: object, kind: str = TRACK) -> Rule:
     if not isinstance(schema, dict):
         raise PlanError(f"event {name!r}: a JSON Schema must be an object.")
     listed = schema.get("properties")
-    if isinstance(listed, dict) and _MESSAGE_FIELDS & set(listed):
+    # Typewriter's plan.json marks a schema of the event's properties with `eventMetadata`; a property may be
+    # called `name` or `type` there, which would otherwise read as a message field.
+    if isinstance(listed, dict) and _MESSAGE_FIELDS & set(listed) and "eventMetadata" not in schema:
         return Rule(kind, name, schema, str(schema.get("description", "")))
     field_name = "traits" if kind in (IDENTIFY, GROUP) else "properties"
     return Rule(kind, name, {"type": "object", "properties": {field_name: schema}}, str(schema.get("description", "")))
@@ -275,7 +278,10 @@ def _public_api(doc: Mapping[str, Any], rules: list[Any], source: str) -> Plan:
         key = rule.get("key")
         if kind == TRACK and not isinstance(key, str):
             raise PlanError(f"{source}: rules[{index}] is a TRACK rule without the event name in `key`.")
-        out.append(Rule(kind, key if isinstance(key, str) and key else None, schema))
+        # Segment's rules describe the whole message; Typewriter's plan.json keeps the properties' (or traits')
+        # schema alone: event_schema tells them apart and wraps the latter.
+        wrapped = event_schema(str(key or kind), schema, kind) if kind != COMMON else Rule(kind, None, schema)
+        out.append(Rule(kind, key if isinstance(key, str) and key else None, wrapped.schema, wrapped.description))
     name = str(doc.get("name") or doc.get("slug") or source)
     return Plan(name, tuple(out), "segment-public-api")
 

@@ -18,6 +18,7 @@ Syntax, by example::
     pinned:true                                 pinned events (kept whatever the retention)
     scope:test-3f2a9c01                         exactly this write key: one test's events (docs/ci.md)
     checkout "order completed"                  free text, case-insensitive, whole payload
+    fql:type = 'track' and event = 'Signed Up'  Segment's FQL, the whole query (docs/fql.md)
 
 Values match case-sensitively (names and ids are case-sensitive in Segment); free text is
 case-insensitive. Quotes keep spaces and make ``* , : .`` literal; ``\\`` escapes one character.
@@ -31,6 +32,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from debugger.core.protocol import STATUSES, TYPES
+from debugger.core.query import fql
 from debugger.core.timefmt import parse_timestamp
 
 BOOLEANS = ("true", "false")
@@ -82,6 +84,11 @@ MAX_PATH_DEPTH = 8  # the array-aware SQL doubles per segment
 _RELATIVE = re.compile(r"(\d{1,9})([smhdw])")  # after:10m; read as a duration by query_sql.relative_span
 _IDENT = re.compile(r"[A-Za-z_$][\w$-]*")
 _PLAIN_SEGMENT = re.compile(r"[^\s\"\\.:,*<>]+")
+#: What selects Segment's FQL for the rest of the query (docs/fql.md); the same word names an FQL term.
+FQL_PREFIX = "fql:"
+# Unprefixed text is read as FQL only when it has FQL's shape (an operator between spaces, a call, a
+# leading !) AND the native reading fails or turns those operators into free text.
+_FQL_SHAPE = re.compile(r"\s(?:=|!=|<=|>=|<|>|in)\s|\b(?:contains|match|length|lowercase|typeof)\s*\(|^\s*!\S")
 
 
 class QueryError(ValueError):
@@ -187,7 +194,16 @@ class TimeTerm:
     span: Span = field(default=(0, 0), compare=False)
 
 
-Term = TextTerm | FieldTerm | PathTerm | HasTerm | TimeTerm | RequestTerm
+@dataclass(frozen=True, slots=True)
+class FqlTerm:
+    """A statement in Segment's FQL (``fql:...``), held as one term: it matches what the statement holds for."""
+
+    expr: fql.Expr
+    negated: bool = False
+    span: Span = field(default=(0, 0), compare=False)
+
+
+Term = TextTerm | FieldTerm | PathTerm | HasTerm | TimeTerm | RequestTerm | FqlTerm
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,10 +301,64 @@ def _span(chars: list[_Char], fallback: Span) -> Span:
 def parse(text: str) -> Query:
     """Parse query text; the empty query matches everything.
 
+    ``fql:`` before the text selects Segment's FQL for all of it; text shaped like FQL (``event =
+    'Signed Up'``) that the native language would misread is taken as FQL too (:func:`detect_fql`).
+
     Raises:
         QueryError: with a message and the offsets of the offending term.
     """
+    stripped = text.lstrip()
+    offset = len(text) - len(stripped)
+    if stripped[: len(FQL_PREFIX)].lower() == FQL_PREFIX:
+        body = stripped[len(FQL_PREFIX) :]
+        try:
+            return Query((FqlTerm(fql.parse(body), span=(offset, len(text))),))
+        except fql.FqlError as error:
+            if body.lstrip().startswith('"'):  # `fql:"..." more terms`, as canonical prints a mixed query
+                try:
+                    return _parse_native(text)
+                except QueryError:
+                    pass
+            start = offset + len(FQL_PREFIX)
+            raise QueryError(f"FQL: {error.message}", start + error.start, start + error.end) from None
+    try:
+        native = _parse_native(text)
+    except QueryError:
+        detected = detect_fql(text)
+        if detected is not None:
+            return detected
+        raise
+    if any(isinstance(t, TextTerm) for t in native.terms):
+        return detect_fql(text) or native
+    return native
+
+
+def detect_fql(text: str) -> Query | None:
+    """``text`` as FQL when it is unmistakably FQL: FQL's shape, it parses, and it compares or calls.
+
+    Conservative on purpose (``fql:`` always works): ``utm=1`` stays free text, ``price > 100`` is FQL.
+    """
+    if not _FQL_SHAPE.search(text):
+        return None
+    try:
+        expr = fql.parse(text)
+    except fql.FqlError:
+        return None
+    if not any(isinstance(leaf, fql.Compare | fql.Call) for leaf in fql.leaves(expr)):
+        return None
+    return Query((FqlTerm(expr, span=(0, len(text))),))
+
+
+def _parse_native(text: str) -> Query:
     return Query(tuple(_term(chars, start, end, negated) for chars, start, end, negated in _lex(text)))
+
+
+def _fql_term(value_chars: list[_Char], negated: bool, span: Span) -> FqlTerm:
+    text = _join(value_chars)
+    try:
+        return FqlTerm(fql.parse(text), negated, span)
+    except fql.FqlError as error:
+        raise QueryError(f"FQL: {error.message} (in `{text}`)", *span) from None
 
 
 def _term(chars: list[_Char], start: int, end: int, negated: bool) -> Term:
@@ -302,6 +372,8 @@ def _term(chars: list[_Char], start: int, end: int, negated: bool) -> Term:
     segments = _split(name_chars, ".")
     quoted = any(c.literal for c in name_chars)
     single = _join(name_chars)
+    if len(segments) == 1 and not quoted and single.lower() == FQL_PREFIX[:-1]:
+        return _fql_term(value_chars, negated, span)
     if len(segments) == 1 and not quoted and single.lower() in KEYWORDS:
         return _keyword(single.lower(), value_chars, negated, span)
     if not quoted and single.lower() in REQUEST_FIELDS:
@@ -436,7 +508,12 @@ def _keyword(name: str, value_chars: list[_Char], negated: bool, span: Span) -> 
 
 # --------------------------------------------------------------------------------- printing
 def canonical(query: Query) -> str:
-    """The query printed back in one normal form; ``parse(canonical(q)) == q``."""
+    """The query printed back in one normal form; ``parse(canonical(q)) == q``.
+
+    A query of one FQL statement prints as ``fql:STATEMENT``; beside other terms, as ``fql:"STATEMENT"``.
+    """
+    if len(query.terms) == 1 and isinstance(only := query.terms[0], FqlTerm) and not only.negated:
+        return FQL_PREFIX + fql.canonical(only.expr)
     return " ".join(_print_term(t) for t in query.terms)
 
 
@@ -446,6 +523,8 @@ def _quote(text: str) -> str:
 
 def _print_term(term: Term) -> str:
     sign = "-" if term.negated else ""
+    if isinstance(term, FqlTerm):
+        return f"{sign}{FQL_PREFIX}{_quote(fql.canonical(term.expr))}"
     if isinstance(term, TextTerm):
         t = term.text
         bare = t and not any(c.isspace() or c in '"\\:' for c in t) and not t.startswith("-")

@@ -14,9 +14,12 @@ from typing import Any
 
 import orjson
 
+from debugger.core.protocol import TYPES
+from debugger.core.query import fql, glob
 from debugger.core.query.language import (
     _RELATIVE,
     Comparison,
+    FqlTerm,
     HasTerm,
     PathTerm,
     Pattern,
@@ -73,6 +76,8 @@ def text_match(query: Query) -> str | None:
             continue
         if isinstance(term, TextTerm):
             clause = _trigrams(_json_text(term.text))
+        elif isinstance(term, FqlTerm):
+            clause = _fql_trigrams(term.expr)
         elif isinstance(term, PathTerm) and all(isinstance(v, Pattern) for v in term.values):
             alts = [_pattern_trigrams(v) for v in term.values if isinstance(v, Pattern)]
             clause = None if None in alts else " OR ".join(f"({a})" for a in alts)
@@ -108,6 +113,8 @@ _COLUMNS["scope"] = "write_key"  # a test's scope is its write key, exactly, nev
 
 
 def _term_sql(term: Term, now: datetime) -> tuple[str, list[Any]]:
+    if isinstance(term, FqlTerm):
+        return fql_sql(term.expr, type_column="events.type")
     if isinstance(term, TextTerm):
         return "instr(lower(events.stored), lower(?)) > 0", [_json_text(term.text)]
     if isinstance(term, TimeTerm):
@@ -265,3 +272,195 @@ def _json_path_sql(
         f"AS {alias} WHERE {alias}.type = 'object' AND ({nested})))"
     )
     return sql, pd + pn
+
+
+# ---------------------------------------------------------------------------------------- FQL
+# An FQL value compiles to two SQL expressions: its value (as json_extract gives it: booleans 1/0,
+# lists and objects as JSON text, null as NULL) and its FQL type name (fql.TYPE_NAMES). A condition
+# compiles to a predicate that is NULL only where it is false; `!` and a condition used as a value
+# coalesce it, so FQL's two-valued logic holds (NULL OR 1 is 1, NULL AND x is at most NULL: false).
+_FQL_KIND = (
+    "CASE {t} WHEN 'text' THEN 'string' WHEN 'integer' THEN 'number' WHEN 'real' THEN 'number' "
+    "WHEN 'true' THEN 'bool' WHEN 'false' THEN 'bool' WHEN 'array' THEN 'list' WHEN 'object' THEN 'object' "
+    "ELSE 'null' END"
+)
+
+
+def fql_sql(expr: fql.Expr, doc: str = "events.stored", type_column: str | None = None) -> tuple[str, list[Any]]:
+    """An FQL statement as a SQL predicate over the JSON column ``doc`` (true exactly when it holds).
+
+    ``type_column``: a column holding the message's ``type`` whenever that is one of Segment's types
+    (``events.type``: the store writes the resolved type into the message too), so ``type = 'track'``
+    reads its index instead of the JSON.
+    """
+    if isinstance(expr, fql.Logic):
+        parts = [fql_sql(o, doc, type_column) for o in expr.operands]
+        joiner = " OR " if expr.op == "or" else " AND "
+        return "(" + joiner.join(f"({s})" for s, _ in parts) + ")", [p for _, ps in parts for p in ps]
+    if isinstance(expr, fql.Not):
+        inner, params = fql_sql(expr.operand, doc, type_column)
+        return f"NOT coalesce(({inner}), 0)", params
+    if isinstance(expr, fql.Compare):
+        return _fql_field_compare(expr, doc, type_column) or _fql_compare(expr, doc)
+    if isinstance(expr, fql.Call) and expr.name in ("contains", "match"):
+        return _fql_predicate_call(expr, doc)
+    value, kind, params = _fql_value(expr, doc)
+    return f"coalesce({kind} = 'bool' AND {value} = 1, 0)", params  # only `true` is true
+
+
+def _fql_value(expr: fql.Expr, doc: str) -> tuple[str, str, list[Any]]:
+    """``(value sql, type-name sql, params)``: the params are the value's; the type's SQL never holds one."""
+    if isinstance(expr, fql.Path):
+        if any('"' in part for part in expr.parts):
+            return "NULL", "'null'", []  # SQLite JSON paths cannot name a key holding a double quote
+        path = "'" + ("$" + "".join(f'."{p}"' for p in expr.parts)).replace("'", "''") + "'"
+        return f"json_extract({doc}, {path})", _FQL_KIND.format(t=f"json_type({doc}, {path})"), []
+    if isinstance(expr, fql.Literal):
+        value = expr.value
+        return "?", f"'{fql.type_name(value)}'", [int(value) if isinstance(value, bool) else value]
+    if isinstance(expr, fql.ListLiteral):
+        return "json(?)", "'list'", [orjson.dumps([i.value for i in expr.items]).decode()]
+    if isinstance(expr, fql.Call):
+        return _fql_value_call(expr, doc)
+    sql, params = fql_sql(expr, doc)  # a condition used as a value: a bool
+    return f"coalesce(({sql}), 0)", "'bool'", params
+
+
+def _fql_value_call(expr: fql.Call, doc: str) -> tuple[str, str, list[Any]]:
+    if expr.name in ("contains", "match"):
+        sql, params = _fql_predicate_call(expr, doc)
+        return f"({sql})", "'bool'", params
+    v, k, p = _fql_value(expr.args[0], doc)
+    if expr.name == "typeof":
+        return f"({k})", "'string'", []
+    if expr.name == "lowercase":
+        kind = f"(CASE WHEN {k} = 'string' THEN 'string' ELSE 'null' END)"
+        return f"(CASE WHEN {k} = 'string' THEN lower({v}) END)", kind, p
+    # length: bytes of a string, elements of a list, 0 for null; NULL (FQL's NaN) otherwise
+    value = (
+        f"(CASE {k} WHEN 'string' THEN length(CAST({v} AS BLOB)) WHEN 'list' THEN json_array_length({v}) "
+        "WHEN 'null' THEN 0 END)"
+    )
+    return value, "'number'", [*p, *p]
+
+
+def _fql_predicate_call(expr: fql.Call, doc: str) -> tuple[str, list[Any]]:
+    (sv, sk, sp), (pv, pk, pp) = (_fql_value(a, doc) for a in expr.args)
+    typed = f"{sk} = 'string' AND {pk} = 'string'"
+    if expr.name == "contains":
+        return f"coalesce({typed} AND instr({sv}, {pv}) > 0, 0)", [*sp, *pp]
+    pattern = expr.args[1]
+    if isinstance(pattern, fql.Literal) and isinstance(pattern.value, str):
+        translated = glob.sqlite_glob(pattern.value)
+        if translated is None:
+            return "0", []  # a malformed pattern matches nothing
+        return f"coalesce({sk} = 'string' AND {sv} GLOB ?, 0)", [*sp, translated]
+    # A pattern read from the event: SQLite's GLOB as is (FQL's \ escapes are not applied).
+    return f"coalesce({typed} AND {sv} GLOB {pv}, 0)", [*sp, *pp]
+
+
+_RAW_KINDS = {"string": "('text')", "number": "('integer','real')", "list": "('array')", "object": "('object')"}
+
+
+def _fql_field_compare(expr: fql.Compare, doc: str, type_column: str | None) -> tuple[str, list[Any]] | None:
+    """``path = value``, ``path != value`` and ``path in [values]`` without the general type mapping (the
+    common filters, evaluated on every row a scan reads); ``None`` for any other comparison."""
+    left, right = expr.left, expr.right
+    if expr.op in ("=", "!=") and isinstance(left, fql.Literal) and isinstance(right, fql.Path):
+        left, right = right, left
+    if not isinstance(left, fql.Path) or any('"' in part for part in left.parts):
+        return None
+    in_types = type_column is not None and left.parts == ("type",)
+    if expr.op == "in" and isinstance(right, fql.ListLiteral) and in_types and right.items:
+        if all(isinstance(i.value, str) and i.value in TYPES for i in right.items):
+            # Bare, so the planner can use the column's index; a NULL (no type) is false, and `!` coalesces.
+            return f"{type_column} IN ({','.join('?' * len(right.items))})", [i.value for i in right.items]
+        return None
+    if expr.op not in ("=", "!=") or not isinstance(right, fql.Literal):
+        return None
+    value = right.value
+    path = "'" + ("$" + "".join(f'."{p}"' for p in left.parts)).replace("'", "''") + "'"
+    kind = f"json_type({doc}, {path})"
+    params: list[Any]
+    if in_types and isinstance(value, str) and value in TYPES:
+        sql, params = f"{type_column} = ?", [value]  # bare for the index, as above
+    elif value is None:
+        sql, params = f"coalesce({kind}, 'null') = 'null'", []
+    elif isinstance(value, bool):
+        sql, params = f"coalesce({kind} = '{'true' if value else 'false'}', 0)", []
+    else:
+        raw = _RAW_KINDS[fql.type_name(value)]
+        sql, params = f"coalesce({kind} IN {raw} AND json_extract({doc}, {path}) = ?, 0)", [value]
+    return (sql, params) if expr.op == "=" else (f"NOT coalesce({sql}, 0)", params)
+
+
+def _fql_compare(expr: fql.Compare, doc: str) -> tuple[str, list[Any]]:
+    lv, lk, lp = _fql_value(expr.left, doc)
+    if expr.op == "in":
+        return _fql_in(lv, lk, lp, expr.right, doc)
+    rv, rk, rp = _fql_value(expr.right, doc)
+    if expr.op in ("=", "!="):
+        equal = f"coalesce({lk} = {rk} AND ({lk} = 'null' OR {lv} = {rv}), 0)"
+        params = [*lp, *rp]
+        return (equal, params) if expr.op == "=" else (f"NOT {equal}", params)
+    return f"coalesce({lk} = 'number' AND {rk} = 'number' AND {lv} {expr.op} {rv}, 0)", [*lp, *rp]
+
+
+def _fql_in(lv: str, lk: str, lp: list[Any], right: fql.Expr, doc: str) -> tuple[str, list[Any]]:
+    """``x in LIST``: an element of the same type equal to ``x`` (lists and objects are never members)."""
+    rv, rk, rp = _fql_value(right, doc)
+    element = _FQL_KIND.format(t="e.type")
+    sql = (
+        f"coalesce({rk} = 'list' AND {lk} NOT IN ('list','object') AND EXISTS (SELECT 1 FROM json_each(CASE WHEN {rk} = 'list' THEN {rv} ELSE '[]' END) AS e "
+        f"WHERE {element} = {lk} AND ({lk} = 'null' OR e.value = {lv})), 0)"
+    )
+    return sql, [*rp, *lp]
+
+
+def _fql_trigrams(expr: fql.Expr) -> str | None:
+    """Text every event the statement holds for contains (for the FTS index), or ``None``."""
+    if isinstance(expr, fql.Logic):
+        parts = [_fql_trigrams(o) for o in expr.operands]
+        if expr.op == "and":
+            kept = [p for p in parts if p]
+            return " AND ".join(f"({p})" for p in kept) or None
+        return None if None in parts else " OR ".join(f"({p})" for p in parts)
+    strings: list[str] = []
+    if isinstance(expr, fql.Compare) and fql.Path(("type",)) in (expr.left, expr.right):
+        return None  # a handful of values in every event: trigrams of them narrow nothing (the column's index does)
+    if isinstance(expr, fql.Compare) and expr.op in ("=", "in"):
+        if expr.op == "=" and isinstance(expr.left, fql.Path):
+            strings = _strings(expr.right)
+        elif expr.op == "=" and isinstance(expr.right, fql.Path):
+            strings = _strings(expr.left)
+        elif expr.op == "in" and isinstance(expr.right, fql.Path):
+            strings = _strings(expr.left)
+        elif expr.op == "in" and isinstance(expr.left, fql.Path) and isinstance(expr.right, fql.ListLiteral):
+            alts = [_trigrams(_json_text(i.value)) if isinstance(i.value, str) else None for i in expr.right.items]
+            return None if not alts or None in alts else " OR ".join(f"({a})" for a in alts)
+    elif isinstance(expr, fql.Call) and expr.name == "contains" and isinstance(expr.args[0], fql.Path):
+        strings = _strings(expr.args[1])
+    elif isinstance(expr, fql.Call) and expr.name == "match" and isinstance(expr.args[0], fql.Path):
+        pattern = expr.args[1]
+        pieces = (
+            glob.glob_pieces(pattern.value)
+            if isinstance(pattern, fql.Literal) and isinstance(pattern.value, str)
+            else None
+        )
+        if pieces:
+            runs, current = [], []
+            for kind, value in pieces:
+                if kind == "char" and isinstance(value, str):
+                    current.append(value)
+                else:
+                    runs.append("".join(current))
+                    current = []
+            runs.append("".join(current))
+            grams = [g for r in runs if (g := _trigrams(_json_text(r)))]
+            return " AND ".join(grams) or None
+    grams = [g for text in strings if (g := _trigrams(_json_text(text)))]
+    return " AND ".join(grams) or None
+
+
+def _strings(expr: fql.Expr) -> list[str]:
+    return [expr.value] if isinstance(expr, fql.Literal) and isinstance(expr.value, str) else []
