@@ -27,9 +27,10 @@ def _sources() -> list[Path]:
 
 
 def _documents() -> set[str]:
-    """The file names of this repository's Markdown documents."""
-    places = [ROOT, DOCS, ROOT / "tests" / "fixtures", ROOT / "sample_events"]
-    return {p.name for place in places for p in place.rglob("*.md")}
+    """The file names of this repository's Markdown documents (the top level's own, not .venv's or
+    node_modules')."""
+    places = [DOCS, ROOT / "tests" / "fixtures", ROOT / "sample_events"]
+    return {p.name for p in ROOT.glob("*.md")} | {p.name for place in places for p in place.rglob("*.md")}
 
 
 def _sections(doc: Path) -> set[str]:
@@ -46,11 +47,12 @@ def test_every_citation_resolves_to_a_file_and_section_in_the_repo() -> None:
     """Code cites docs/<page>.md (and its numbered sections), never documents outside the repository."""
     missing: list[str] = []
     cited = 0
+    documents = _documents()
     for path in _sources():
         text = path.read_text()
         where = path.relative_to(ROOT)
         # A document named by file (README.md, CHANGELOG.md, ...) is one this repository has.
-        for name in set(DOCUMENT.findall(text)) - _documents():
+        for name in set(DOCUMENT.findall(text)) - documents:
             missing.append(f"{where}: names {name}, which is not in the repository")
         spans = [m.span() for m in CITATION.finditer(text)]
         # A section sign belongs to a citation of a page of docs/, never to a document elsewhere.
