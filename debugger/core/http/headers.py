@@ -59,6 +59,16 @@ def basic_auth_user(value: str | None) -> str | None:
     return user or None
 
 
+def bearer_token(value: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer`` header: Customer.io's CDP libraries send their
+    write key so, and nothing else (docs/protocol.md §2)."""
+    if not value:
+        return None
+    scheme, _, token = value.strip().partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
 def mask_headers(headers: Headers) -> list[list[str]]:
     """Headers in arrival order with credentials masked (the scheme stays readable)."""
     masked: list[list[str]] = []

@@ -24,12 +24,13 @@ DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8088
 DEFAULT_URL = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
 
 #: The kinds of route (:attr:`Route.kind`).
-MESSAGE, BATCH_ROUTE, METRICS, PIXEL, SETTINGS, HOME, UNKNOWN = (
+MESSAGE, BATCH_ROUTE, METRICS, PIXEL, SETTINGS, SOURCE_CONFIG, HOME, UNKNOWN = (
     "message",
     "batch",
     "metrics",
     "pixel",
     "settings",
+    "source_config",
     "home",
     "unknown",
 )
@@ -52,6 +53,8 @@ def match_route(method: str, path: str) -> Route:
     parts = clean.split("/")
     if clean == "/":
         return Route(HOME)
+    if clean == "/sourceConfig":
+        return Route(SOURCE_CONFIG)  # RudderStack's browser SDKs (docs/protocol.md §1.5)
     if len(parts) == 3 and parts[1] == "v1":
         name = parts[2]
         if name in TYPES:
@@ -62,6 +65,8 @@ def match_route(method: str, path: str) -> Route:
             return Route(BATCH_ROUTE)
         if name == "m":
             return Route(METRICS)
+    if len(parts) == 4 and parts[1:3] == ["beacon", "v1"] and parts[3] == "batch":
+        return Route(BATCH_ROUTE)  # RudderStack's sendBeacon: text/plain, the key in ?writeKey=
     if len(parts) == 4 and parts[1:3] == ["v1", "pixel"] and parts[3] in TYPES:
         return Route(PIXEL, type=parts[3])
     if len(parts) == 5 and parts[1:3] == ["v1", "projects"] and parts[4] == "settings":
@@ -81,19 +86,18 @@ def settings_body(write_key: str, request: IncomingRequest) -> bytes:
         or f"{DEFAULT_HOST}:{DEFAULT_PORT}"
     )
     scheme = (header(request.headers, "x-forwarded-proto") or request.scheme).split(",")[0].strip()
+    ours = {
+        "apiKey": write_key,
+        "apiHost": f"{host}/v1",
+        "protocol": scheme,
+        "addBundledMetadata": True,
+        "unbundledIntegrations": [],
+        "maybeBundledConfigIds": {},
+        "versionSettings": {"version": "4.4.7", "componentTypes": ["browser"]},
+    }
     return orjson.dumps(
         {
-            "integrations": {
-                "Segment.io": {
-                    "apiKey": write_key,
-                    "apiHost": f"{host}/v1",
-                    "protocol": scheme,
-                    "addBundledMetadata": True,
-                    "unbundledIntegrations": [],
-                    "maybeBundledConfigIds": {},
-                    "versionSettings": {"version": "4.4.7", "componentTypes": ["browser"]},
-                }
-            },
+            "integrations": {"Segment.io": ours},
             "plan": {
                 "track": {"__default": {"enabled": True, "integrations": {}}},
                 "identify": {"__default": {"enabled": True}},
@@ -105,6 +109,26 @@ def settings_body(write_key: str, request: IncomingRequest) -> bytes:
             "legacyVideoPluginsEnabled": False,
             "remotePlugins": [],
             "edgeFunction": {},
+        }
+    )
+
+
+def source_config_body(write_key: str) -> bytes:
+    """What RudderStack's browser SDKs (v1.1 and v3) need from ``GET /sourceConfig`` before they send:
+    an enabled source with no destinations; they send to the ``dataPlaneUrl`` they were loaded
+    with, this server (docs/protocol.md §1.5)."""
+    return orjson.dumps(
+        {
+            "isHosted": False,
+            "source": {
+                "id": f"segdbg-{write_key}",
+                "name": "segdbg",
+                "writeKey": write_key,
+                "workspaceId": "segdbg",
+                "enabled": True,
+                "config": {"statsCollection": {"errors": {"enabled": False}, "metrics": {"enabled": False}}},
+                "destinations": [],
+            },
         }
     )
 
@@ -149,6 +173,6 @@ Point a Segment library here, e.g.
   curl:               curl -X POST http://<this host>/v1/track -u WRITE_KEY: \\
                         -d '{"userId":"u1","event":"Signed Up"}'
 Routes: /v1/{identify,track,page,screen,group,alias,batch,import}, /v1/{t,p,i,s,g,a,b,m},
-        /v1/pixel/<type>, /v1/projects/<writeKey>/settings
+        /v1/pixel/<type>, /v1/projects/<writeKey>/settings, /beacon/v1/batch, /sourceConfig
 Validate: the same routes under /debug/v1/ (or ?validate=1) also answer with validationMessages.
 """

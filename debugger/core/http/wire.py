@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 
 from debugger.core.http.bodies import RequestError, decode_json_lenient, inflate, quoted, serialize, storable_text
-from debugger.core.http.headers import basic_auth_user, cors_headers, lowered, mask_headers
+from debugger.core.http.headers import basic_auth_user, bearer_token, cors_headers, lowered, mask_headers
 from debugger.core.http.limits import KEPT_BODY_LIMIT, Oversize, kept_headers, kept_target, oversize
 from debugger.core.http.model import DISCONNECTED, TIMED_OUT, TOO_LARGE, IncomingRequest, Outcome, Reply, RequestRecord
 from debugger.core.http.routes import (
@@ -33,11 +33,13 @@ from debugger.core.http.routes import (
     PIXEL,
     PIXEL_GIF,
     SETTINGS,
+    SOURCE_CONFIG,
     UNKNOWN,
     Route,
     match_route,
     pixel_message,
     settings_body,
+    source_config_body,
 )
 from debugger.core.protocol import (
     BATCH,
@@ -103,6 +105,9 @@ def handle(
         if route.kind == SETTINGS and request.method in ("GET", "HEAD"):
             write_key = route.write_key
             reply = Reply(200, settings_body(route.write_key or "", request), headers=cors)
+        elif route.kind == SOURCE_CONFIG and request.method in ("GET", "HEAD"):
+            write_key = _request_key(headers, None) or _fallback_key(headers, request)
+            reply = Reply(200, source_config_body(write_key or ""), headers=cors)
         elif route.kind == PIXEL and request.method in ("GET", "HEAD"):
             reply = Reply(200, PIXEL_GIF, "image/gif", (*cors, ("Cache-Control", "no-store")))
             try:
@@ -146,7 +151,7 @@ def handle(
                 # Segment answers 200 and drops the whole batch: one rejected row, the body kept, instead of
                 # thousands of invalid ones (docs/protocol.md §3.4).
                 reply = Reply(200, SUCCESS_BODY, headers=cors)
-                key = basic_auth_user(headers.get("authorization")) or _str_key(document.get(WRITE_KEY))
+                key = _request_key(headers, document) or _fallback_key(headers, request)
                 return _record(
                     request,
                     route,
@@ -173,7 +178,7 @@ def handle(
                     )
                 reply = Reply(200, SUCCESS_BODY, headers=cors)
         else:
-            allowed = "GET" if route.kind in (SETTINGS, PIXEL, HOME) else "POST"
+            allowed = "GET" if route.kind in (SETTINGS, SOURCE_CONFIG, PIXEL, HOME) else "POST"
             if route.kind == UNKNOWN:
                 if request.method in ("GET", "HEAD") and not request.path.startswith("/v1/"):
                     reply = Reply(404, error_body("not_found", _not_found(request)), headers=cors)
@@ -205,8 +210,6 @@ def _messages(
 ) -> tuple[str | None, tuple[Event, ...]]:
     if not isinstance(document, dict):
         raise RequestError("invalid_json", "The body must be a JSON object.")
-    header_key = basic_auth_user(headers.get("authorization"))
-    body_key = _str_key(document.get(WRITE_KEY))
     if route.kind == MESSAGE:
         items: list[Any] = [document]
         sent_at = None
@@ -221,9 +224,11 @@ def _messages(
         sent_at = document.get(SENT_AT)
         context = document.get(CONTEXT) if isinstance(document.get(CONTEXT), dict) else None
         integrations = document.get(INTEGRATIONS) if isinstance(document.get(INTEGRATIONS), dict) else None
-    request_key = header_key or body_key
+    request_key = _request_key(headers, document)
     if request_key is None and not any(isinstance(i, dict) and _str_key(i.get(WRITE_KEY)) for i in items):
-        raise RequestError("invalid_write_key", "An invalid write key was provided")
+        request_key = _fallback_key(headers, request)
+        if request_key is None:
+            raise RequestError("invalid_write_key", "An invalid write key was provided")
     raws = [serialize(item) for item in items]
     if route.kind == BATCH_ROUTE:
         for index, raw in enumerate(raws):
@@ -374,6 +379,22 @@ def _maybe_text(value: str | None) -> str | None:
 
 def _str_key(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
+
+
+def _request_key(headers: dict[str, str], document: Any) -> str | None:
+    """A request's own write key (docs/protocol.md §2): the Basic username, else the body's ``writeKey``."""
+    return basic_auth_user(headers.get("authorization")) or (
+        _str_key(document.get(WRITE_KEY)) if isinstance(document, dict) else None
+    )
+
+
+def _fallback_key(headers: dict[str, str], request: IncomingRequest) -> str | None:
+    """The key of a request that carries none of its own and no message does (docs/protocol.md §2):
+    the query string's ``writeKey`` (RudderStack's beacon requests carry it only there), else a
+    Bearer token (Customer.io's CDP libraries send the key so and nothing else; a Segment OAuth
+    token comes with the key in the body, which wins)."""
+    query = next((value for name, value in request.query if name == WRITE_KEY and value), None)
+    return query or bearer_token(headers.get("authorization"))
 
 
 def _too_large(limit: int, detail: str | None) -> str:
