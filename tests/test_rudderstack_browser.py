@@ -1,0 +1,138 @@
+"""RudderStack's browser SDKs, v3 (@rudderstack/analytics-js) and v1.1 (rudder-sdk-js), unmodified in
+headless Chromium against a real segdbg (docs/protocol.md §1.5, §12): each fetches /sourceConfig
+from segdbg, starts, and delivers every call. The page comes from a second loopback server; the
+browser resolves no other host, so nothing leaves the machine."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Self
+
+import pytest
+from aiohttp import web
+
+from debugger.server.app import ServerThread
+from tests.helpers import ROOT, events, requests_rows
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+NODE = ROOT / "tests" / "node" / "node_modules"
+SDKS = {
+    "v3": NODE / "@rudderstack" / "analytics-js" / "dist" / "npm" / "modern" / "bundled" / "umd" / "index.js",
+    "v1.1": NODE / "rudder-sdk-js" / "dist" / "npm" / "index.js",
+}
+#: How each version is loaded and called (the calls are the same: identify, track, page).
+CALLS = {"v3": "const analytics = new rudderanalytics.RudderAnalytics();", "v1.1": "const analytics = rudderanalytics;"}
+PAGE = """<!doctype html><title>shop</title><script src="/sdk.js"></script><script>
+%(setup)s
+analytics.load(%(key)s, %(url)s, {configUrl: %(url)s, logLevel: "ERROR"});
+analytics.identify("u-rs", {plan: "pro"});
+analytics.track("Order Completed", {total: 30, currency: "USD"});
+analytics.page("Docs", "Intro", {path: "/docs"});
+</script>"""
+
+
+class PageServer:
+    """The shop's page and the SDK bundle, on their own loopback port and loop."""
+
+    def __init__(self, page: str, sdk: Path) -> None:
+        self.page, self.sdk = page, sdk
+        self.port = 0
+        self._loop = asyncio.new_event_loop()
+        self._runner: web.AppRunner | None = None
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+
+    def __enter__(self) -> Self:
+        async def page(_: web.Request) -> web.StreamResponse:
+            return web.Response(text=self.page, content_type="text/html")
+
+        async def sdk(_: web.Request) -> web.StreamResponse:
+            return web.FileResponse(self.sdk)
+
+        app = web.Application()
+        app.router.add_get("/", page)
+        app.router.add_get("/sdk.js", sdk)
+        self._runner = web.AppRunner(app)
+        self._loop.run_until_complete(self._runner.setup())
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        self._loop.run_until_complete(site.start())
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._runner is not None
+        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(timeout=10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()
+
+
+@pytest.fixture
+def browser_profile(tmp_path: Path) -> Iterator[Path]:
+    yield tmp_path / "profile"
+
+
+def _until_stored(db: Path, count: int, timeout: float) -> list[dict]:  # type: ignore[type-arg]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        stored = events(db)
+        if len(stored) >= count:
+            return stored
+        time.sleep(0.1)
+    return events(db)
+
+
+@pytest.mark.parametrize("version", ["v3", "v1.1"])
+def test_rudderstack_browser_sdk_starts_on_segdbg_and_delivers(
+    server: ServerThread, browser_profile: Path, version: str
+) -> None:
+    """The SDK loads its source config from segdbg (not RudderStack's control plane), then sends
+    identify, track and page to segdbg: all stored ok under the write key, nothing else contacted."""
+    assert os.path.exists(CHROMIUM), "headless Chromium is needed: apt-get install chromium (.ci/run does)"
+    assert SDKS[version].is_file(), "the real JavaScript clients are missing: run `npm ci --prefix tests/node`"
+    key = f"rs-{version}"
+    page = PAGE % {"setup": CALLS[version], "key": f'"{key}"', "url": f'"{server.url}"'}
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={browser_profile}",
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",  # no host but loopback: nothing leaves
+    ]
+    with PageServer(page, SDKS[version]) as shop:
+        chromium = subprocess.Popen(
+            [CHROMIUM, *flags, f"http://127.0.0.1:{shop.port}/"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        try:
+            stored = _until_stored(server.settings.db, 3, timeout=40)
+        finally:
+            os.killpg(chromium.pid, signal.SIGKILL)  # our own process group: chromium and its helpers
+            _, err = chromium.communicate(timeout=10)
+    kinds = [r["kind"] for r in requests_rows(server.settings.db)]
+    assert kinds[0] == "source_config", (kinds, err.decode()[-1500:])
+    assert sorted((e["type"], e["name"], e["write_key"], e["status"]) for e in stored) == [
+        ("identify", None, key, "ok"),
+        ("page", "Intro", key, "ok"),
+        ("track", "Order Completed", key, "ok"),
+    ], err.decode()[-1500:]
+    track = next(e for e in stored if e["type"] == "track")
+    assert track["stored"]["properties"] == {"total": 30, "currency": "USD"}
