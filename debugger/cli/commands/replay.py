@@ -12,10 +12,9 @@ import orjson
 
 from debugger.cli import replay_console
 from debugger.cli.options import QueryCommand, db_option, parse_query, query_argument, resolve_db
-from debugger.core.query.plan import view_statuses
 from debugger.core.replay.planning import DEFAULT_BATCH_SIZE, KEEP, SHIFT, ReplayOptions
 from debugger.core.replay.retry import RetryPolicy
-from debugger.core.replay.selection import REPLAYABLE, Selection
+from debugger.core.replay.selection import Selection, for_query
 from debugger.replay.config import RunConfig
 
 PACED_CONCURRENCY = 8
@@ -277,8 +276,4 @@ def selection(text: str | None, now: datetime) -> Selection:
     Raises:
         click.UsageError: the query is malformed; the message points at the offending term.
     """
-    parsed = parse_query(text)
-    # What Segment would have accepted and forwarded, unless the query names statuses; never a
-    # rejected request, which holds no message to send (docs/protocol.md §3.4).
-    statuses = view_statuses(parsed)
-    return Selection(parsed, now, tuple(statuses) if statuses is not None else REPLAYABLE)
+    return for_query(parse_query(text), now)

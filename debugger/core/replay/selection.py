@@ -8,7 +8,7 @@ from datetime import datetime
 
 from debugger.core.protocol import REJECTED, STATUSES
 from debugger.core.query.language import Query
-from debugger.core.query.plan import DEFAULT_STATUSES
+from debugger.core.query.plan import DEFAULT_STATUSES, view_statuses
 
 #: Every status a replay may send: a rejected request holds no message (docs/protocol.md §3.4).
 REPLAYABLE = tuple(s for s in STATUSES if s != REJECTED)
@@ -39,3 +39,13 @@ class Selection:
 
 
 OK_ONLY = Selection()
+
+
+def for_query(parsed: Query | None, now: datetime) -> Selection:
+    """The events a replay QUERY selects: only accepted (``ok``) events unless it has a status: term.
+
+    What Segment would have accepted and forwarded, unless the query names statuses; never a
+    rejected request, which holds no message to send (docs/protocol.md §3.4).
+    """
+    statuses = view_statuses(parsed)
+    return Selection(parsed, now, tuple(statuses) if statuses is not None else REPLAYABLE)
