@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from debugger.core.protocol import REJECTED, STATUSES
 from debugger.core.query.language import Query
@@ -49,3 +50,17 @@ def for_query(parsed: Query | None, now: datetime) -> Selection:
     """
     statuses = view_statuses(parsed)
     return Selection(parsed, now, tuple(statuses) if statuses is not None else REPLAYABLE)
+
+
+def replay_target(url: str) -> str:
+    """A replay target's root URL (a trailing ``/v1`` removed).
+
+    Raises:
+        ValueError: not an http(s) URL, or one with credentials in it (the write key is the Basic auth).
+    """
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"{url!r} is not an http(s) URL, e.g. http://127.0.0.1:8088")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("credentials in the URL are not supported: the write key is the Basic auth (see --write-key)")
+    return url.strip().rstrip("/").removesuffix("/v1")
