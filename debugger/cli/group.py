@@ -38,6 +38,7 @@ COMMANDS: dict[str, str] = {
     "vacuum": "debugger.cli.commands.vacuum",
     "pin": "debugger.cli.commands.pin",
     "unpin": "debugger.cli.commands.unpin",
+    "mcp": "debugger.cli.commands.mcp",
 }
 
 
