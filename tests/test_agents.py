@@ -147,6 +147,8 @@ async def test_get_explain_validate_check_schema_stats(capture: Path) -> None:
         assert "no_user_anon_id" in {r["code"] for r in rules["rules"]}
         schema = await call(client, "schema")
         assert schema["read"] == 5
+        diff = await call(client, "diff", a="user:u_1", b="user:u_2")
+        assert diff["differences"] >= 1 and diff["scan"] == 20_000
         stats = await call(client, "stats")
         assert stats["events"] == 5
         dry = await call(client, "replay", to="http://127.0.0.1:9")

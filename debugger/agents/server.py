@@ -164,11 +164,14 @@ def make_server(config: AgentConfig, tools: Tools) -> MCPServer:
         return await answer(tools.stats)
 
     @server.tool(annotations=_READ, structured_output=False)
-    async def diff(a: str, b: str, ignore: list[str] | None = None, include_problems: bool = False) -> str:
+    async def diff(
+        a: str, b: str, ignore: list[str] | None = None, include_problems: bool = False, scan: int = 20_000
+    ) -> str:
         """Compare two slices of the capture (a and b are queries, e.g. 'context.app.version:1.2' and
         'context.app.version:1.3'): kinds of events only on one side, count changes, properties added, removed or
-        changing type. Or two replay runs: 'run:prev' and 'run:last'. ignore: more JSON paths to leave out."""
-        return await answer(lambda: tools.diff(a, b, ignore=ignore, include_problems=include_problems))
+        changing type (the newest `scan` events of each). Or two replay runs: 'run:prev' and 'run:last'. ignore: more
+        JSON paths to leave out."""
+        return await answer(lambda: tools.diff(a, b, ignore=ignore, include_problems=include_problems, scan=scan))
 
     if config.allow_writes:
 

@@ -295,9 +295,16 @@ class Tools:
         return {"checked": total, "scan": scan, "flagged": flagged, "plan": plan, "rules": rules}
 
     def diff(
-        self, a: str, b: str, *, ignore: list[str] | None = None, include_problems: bool = False
+        self,
+        a: str,
+        b: str,
+        *,
+        ignore: list[str] | None = None,
+        include_problems: bool = False,
+        scan: int = DEFAULT_SCAN,
     ) -> dict[str, Any]:
-        """`segdbg diff`: two replay runs (``run:ID``, ``run:last``, ``run:prev``), or two QUERY slices of the capture."""
+        """`segdbg diff`: two replay runs (``run:ID``, ``run:last``, ``run:prev``), or two QUERY slices of the
+        capture (the newest ``scan`` events of each)."""
         if a.startswith("run:") != b.startswith("run:"):
             raise ToolError("compare two runs (run:ID, run:last, run:prev) or two queries, not one of each.")
         with self._read() as conn:
@@ -317,12 +324,16 @@ class Tools:
                     parsed = parse(text)
                     shape = Shape(ignore=NOISE | frozenset(ignore or ()))
                     statuses = view_statuses(parsed, include_problems)
-                    for event in iter_events(conn, query=parsed, now=datetime.now(UTC), statuses=statuses):
+                    newest = iter_events(
+                        conn, query=parsed, now=datetime.now(UTC), statuses=statuses, limit=max(1, scan), newest=True
+                    )
+                    for event in newest:
                         if isinstance(event["stored"], dict) and event["stored"]:
                             shape.add(event["stored"])
                     shapes.append(shape)
                 result = compare_shapes(shapes[0], shapes[1])
-        return {"differences": result.differences, **dataclasses.asdict(result)}
+        answer = {"differences": result.differences, **dataclasses.asdict(result)}
+        return answer if a.startswith("run:") else {"scan": scan, **answer}
 
     # -- replay and writes --------------------------------------------------------------------
 
