@@ -21,7 +21,7 @@ from mcp.types import TextContent
 from debugger.agents.results import MAX_RESULT_BYTES, UNTRUSTED_NOTE, encode
 from debugger.agents.tools import Tools
 from debugger.core.http import model
-from tests.helpers import ROOT, basic, cli_env, run_segdbg
+from tests.helpers import ROOT, ServeProcess, basic, cli_env, http, run_segdbg
 from tests.tui_support import fill, message_request
 
 READ_TOOLS = {
@@ -72,10 +72,11 @@ def capture(tmp_path: Path) -> Path:
     return db
 
 
-def stdio(db: Path, *extra: str) -> Client:
-    """The SDK's client, spawning `python -m debugger mcp --db DB` as its stdio server."""
+def stdio(db: Path | None, *extra: str) -> Client:
+    """The SDK's client, spawning `python -m debugger mcp --db DB` (or with ``extra`` only) as its stdio server."""
+    where = ["--db", str(db)] if db is not None else []
     params = StdioServerParameters(
-        command=sys.executable, args=["-m", "debugger", "mcp", "--db", str(db), *extra], env=cli_env(), cwd=str(ROOT)
+        command=sys.executable, args=["-m", "debugger", "mcp", *where, *extra], env=cli_env(), cwd=str(ROOT)
     )
     return Client(params)
 
@@ -275,3 +276,31 @@ def test_help_does_not_load_the_mcp_sdk() -> None:
         [sys.executable, "-c", code], env=cli_env(), cwd=str(ROOT), capture_output=True, text=True, timeout=60
     )
     assert result.stdout.splitlines()[-1] == "False False", result.stderr
+
+
+async def test_url_mode_asks_a_running_server(tmp_path: Path) -> None:
+    """--url: search_events, get_event and wait_for go through a running server's debugger API (wait_for wakes
+    when the server commits); a tool that needs the file says so."""
+    served = ServeProcess(tmp_path / "served.db")
+    try:
+
+        def send(event: str) -> None:
+            answer = http(f"{served.url}/v1/track", body=track(event, "u_1"), headers={"Authorization": basic("wk")})
+            assert answer.status == 200
+
+        send("Order Completed")
+        async with stdio(None, "--url", served.url) as client:
+            found = await call(client, "search_events", query="type:track")
+            assert [e["name"] for e in found["events"]] == ["Order Completed"]
+            event = await call(client, "get_event", id=found["events"][0]["id"])
+            assert event["payload"]["raw"]["event"] == "Order Completed"
+            timer = threading.Timer(1.0, send, args=("Checkout Started",))
+            timer.start()
+            started = time.monotonic()
+            waited = await call(client, "wait_for", query='event:"Checkout Started"', timeout=30)
+            assert waited["ok"] and time.monotonic() - started < 10
+            timer.join(10)
+            refused = await client.call_tool("check", {})
+            assert refused.is_error and "--db" in refused.content[0].text  # type: ignore[union-attr]
+    finally:
+        served.stop()

@@ -1,4 +1,4 @@
-"""The MCP server: :class:`debugger.agents.tools.Tools` registered with the official SDK's ``MCPServer``,
+"""The MCP server: :class:`debugger.agents.tools.Tools` (or, with a URL, :class:`debugger.agents.remote.RemoteTools`) registered with the official SDK's ``MCPServer``,
 the resources, and the two transports (stdio; streamable HTTP on 127.0.0.1 only).
 
 Read-only unless ``allow_writes``: then ``pin`` and ``reset`` exist, ``replay`` may really send and
@@ -18,6 +18,7 @@ from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from mcp.types import ToolAnnotations
 
 from debugger import __version__
+from debugger.agents.remote import RemoteTools
 from debugger.agents.results import MAX_RESULT_BYTES, encode
 from debugger.agents.tools import ToolError as Refused
 from debugger.agents.tools import Tools
@@ -40,9 +41,11 @@ _READ = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 
 @dataclass(frozen=True, slots=True)
 class AgentConfig:
-    """How `segdbg mcp` runs: the capture, whether writes are allowed, the byte bound per answer."""
+    """How `segdbg mcp` runs: the capture (or a running server's URL), whether writes are allowed, the byte
+    bound per answer."""
 
-    db: Path
+    db: Path | None = None
+    url: str | None = None
     allow_writes: bool = False
     max_bytes: int = MAX_RESULT_BYTES
 
@@ -246,9 +249,18 @@ def _title(page: Path) -> str:
         return handle.readline().lstrip("# ").strip() or page.stem
 
 
+def tools_for(config: AgentConfig) -> Tools:
+    """The tools over ``config.db``, or over the server at ``config.url``."""
+    if config.url is not None:
+        return RemoteTools(config.url, allow_writes=config.allow_writes)
+    if config.db is None:
+        raise ValueError("give a capture (db) or a server (url)")
+    return Tools(config.db, allow_writes=config.allow_writes)
+
+
 def run(config: AgentConfig, *, http: bool = False, port: int = DEFAULT_MCP_PORT) -> None:
     """Serve until the client goes (stdio) or Ctrl-C (HTTP, on 127.0.0.1 only)."""
-    tools = Tools(config.db, allow_writes=config.allow_writes)
+    tools = tools_for(config)
     server = make_server(config, tools)
     try:
         if http:

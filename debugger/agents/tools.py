@@ -82,12 +82,17 @@ class Tools:
             self._writer.close()
             self._writer = None
 
-    @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
-        if not self.db.exists():
+    def _capture(self, what: str, *, create: bool = False) -> Path:
+        """The capture file ``what`` (a tool's name) works on; it must exist unless ``create``."""
+        if not create and not self.db.exists():
             raise ToolError(f"{self.db}: no capture yet; start `segdbg serve` (or send events) first.")
+        return self.db
+
+    @contextmanager
+    def _read(self, what: str) -> Iterator[sqlite3.Connection]:
+        path = self._capture(what)
         try:
-            with reader(self.db) as conn:
+            with reader(path) as conn:
                 yield conn
         except StoreError as exc:
             raise ToolError(str(exc)) from None
@@ -116,7 +121,7 @@ class Tools:
         limit = max(1, min(limit, MAX_LIMIT))
         paths = [parse_path(f) for f in fields or []]
         now = datetime.now(UTC)
-        with self._read() as conn:
+        with self._read("search_events") as conn:
             found = list(
                 iter_events(
                     conn,
@@ -152,7 +157,7 @@ class Tools:
 
     def get_event(self, event_id: int, *, part: str = "all") -> dict[str, Any]:
         """One event: its columns, findings, the message as received and as stored, and its HTTP request."""
-        with self._read() as conn:
+        with self._read("get_event") as conn:
             event = get_event(conn, event_id)
             if event is None:
                 raise ToolError(f"no event #{event_id} (never stored, or deleted by retention or reset).")
@@ -177,7 +182,7 @@ class Tools:
         """Whether event ``event_id`` matches ``query`` and, term by term, which terms it fails and what it had there."""
         parsed = parse(query)
         statuses = view_statuses(parsed, include_problems)
-        with self._read() as conn:
+        with self._read("explain_match") as conn:
             judged = judge_event(conn, parsed, event_id, now=datetime.now(UTC), statuses=statuses)
         if judged is None:
             raise ToolError(f"no event #{event_id} (never stored, or deleted by retention or reset).")
@@ -207,12 +212,11 @@ class Tools:
             condition = Condition.of(count=count, at_least=at_least, at_most=at_most, none=none)
         except ValueError as exc:
             raise ToolError(str(exc)) from None
-        if not self.db.exists():
-            raise ToolError(f"{self.db}: no capture yet; start `segdbg serve` first.")
+        path = self._capture("wait_for")
         statuses = view_statuses(parsed, include_problems)
         try:
             outcome = wait_on_file(
-                str(self.db),
+                str(path),
                 parsed,
                 q.canonical(parsed),
                 condition,
@@ -235,14 +239,14 @@ class Tools:
 
     def stats(self) -> dict[str, Any]:
         """`segdbg stats`: counts by type, status, source and library, the last minute's rate, the index lag."""
-        with self._read() as conn:
+        with self._read("stats") as conn:
             return stats(conn, now=datetime.now(UTC))
 
     def schema(self, query: str = "", *, sample: int = DEFAULT_SCAN) -> dict[str, Any]:
         """`segdbg schema`'s inventory (kinds of events and their field paths, types, drift) of the newest ``sample``."""
         parsed = parse(query) if query else None
         inventory = Inventory()
-        with self._read() as conn:
+        with self._read("schema") as conn:
             names = source_labels(conn)
             for row in iter_events(conn, query=parsed, now=datetime.now(UTC), limit=max(1, sample), newest=True):
                 inventory.add(row)
@@ -269,7 +273,7 @@ class Tools:
         across = SequenceLint(config.ignore)
         by_rule: dict[str, RuleTally] = {}
         total = flagged = 0
-        with self._read() as conn:
+        with self._read("check") as conn:
             for row in iter_events(conn, query=parsed, now=datetime.now(UTC), limit=max(1, scan), newest=True):
                 total += 1
                 findings = linter.event(row) + across.event(row)
@@ -307,7 +311,7 @@ class Tools:
         capture (the newest ``scan`` events of each)."""
         if a.startswith("run:") != b.startswith("run:"):
             raise ToolError("compare two runs (run:ID, run:last, run:prev) or two queries, not one of each.")
-        with self._read() as conn:
+        with self._read("diff") as conn:
             if a.startswith("run:"):
                 if not has_runs_table(conn):
                     raise ToolError("this capture has no replay runs yet.")
@@ -344,7 +348,7 @@ class Tools:
             raise ToolError(str(exc)) from None
         text = query or None
         return RunConfig(
-            db=self.db,
+            db=self._capture("replay"),
             target=target,
             query=text,
             options=ReplayOptions(batch=batch),
@@ -358,14 +362,12 @@ class Tools:
     def replay_dry_run(self, to: str, query: str = "", *, batch: bool = True) -> dict[str, Any]:
         """`segdbg replay --dry-run`: the requests a replay would send (the first few), and counts; nothing is sent."""
         config = self._replay_config(to, query, batch)
-        if not self.db.exists():
-            raise ToolError(f"{self.db}: no capture yet.")
         now = datetime.now(UTC)
         try:
             options, count = prepare(config, now)
             lines: list[dict[str, Any]] = []
             requests = events = skipped = 0
-            with closing(connect(self.db)) as conn:
+            with closing(connect(config.db)) as conn:
                 for line in dry_run_lines(conn, config, options, now):
                     if "skipped" in line:
                         skipped += 1
@@ -438,7 +440,7 @@ class Tools:
         }
         if store:
             if self._writer is None:
-                self._writer = EventWriter(self.db).start()
+                self._writer = EventWriter(self._capture("validate_payload", create=True)).start()
             ids: list[int] = []
             for outcome in pasted.outcomes:
                 ids += self._writer.submit(outcome.record, outcome.events).result().event_ids
@@ -448,11 +450,10 @@ class Tools:
     def pin(self, ids: list[int], *, on: bool = True) -> dict[str, Any]:
         """`segdbg pin`/`unpin`: retention never deletes a pinned event."""
         self._writes("pinning")
-        if not self.db.exists():
-            raise ToolError(f"{self.db}: no capture yet.")
+        path = self._capture("pin")
         try:
-            migrate(self.db)
-            with closing(connect(self.db)) as conn:
+            migrate(path)
+            with closing(connect(path)) as conn:
                 found, missing = set_pins(conn, list(ids), on)
         except StoreError as exc:
             raise ToolError(str(exc)) from None
@@ -463,10 +464,9 @@ class Tools:
         self._writes("reset")
         if not confirm:
             raise ToolError("reset deletes every captured event; call it again with confirm=true.")
-        if not self.db.exists():
-            raise ToolError(f"{self.db}: no capture yet.")
+        path = self._capture("reset")
         try:
-            return {"deleted": reset_file(self.db)}
+            return {"deleted": reset_file(path)}
         except StoreError as exc:
             raise ToolError(str(exc)) from None
 
