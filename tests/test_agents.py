@@ -227,7 +227,14 @@ async def test_http_transport_on_loopback(capture: Path) -> None:
         async with Client(url) as client:
             assert {t.name for t in (await client.list_tools()).tools} == READ_TOOLS
             answer = await call(client, "search_events", query="type:track")
+        port = int(url.split(":")[2].split("/")[0])
+        rebound = http(
+            url,
+            body={"jsonrpc": "2.0", "id": 1, "method": "ping"},
+            headers={"Host": f"evil.example:{port}", "Content-Type": "application/json", "Accept": "application/json"},
+        )
     assert [e["id"] for e in answer["events"]] == [1, 2, 3]
+    assert rebound.status in (403, 421), rebound.status  # DNS rebinding: a foreign Host is refused
 
 
 def test_large_capture_answers_stay_bounded(tmp_path: Path) -> None:
@@ -304,3 +311,24 @@ async def test_url_mode_asks_a_running_server(tmp_path: Path) -> None:
             assert refused.is_error and "--db" in refused.content[0].text  # type: ignore[union-attr]
     finally:
         served.stop()
+
+
+async def test_write_tools_store_replay_and_reset(capture: Path, tmp_path: Path) -> None:
+    """With --allow-writes: validate_payload stores when asked, replay with dry_run=false really sends (a real
+    segdbg server receives the events) and records a run, and reset (confirmed) empties the capture."""
+    target = ServeProcess(tmp_path / "target.db")
+    try:
+        async with stdio(capture, "--allow-writes") as client:
+            stored = await call(
+                client, "validate_payload", text='{"type": "track", "event": "Pasted", "userId": "u"}', store=True
+            )
+            assert stored["stored"] and len(stored["ids"]) == 1
+            sent = await call(client, "replay", to=target.url, query='event:"Order Completed"', dry_run=False)
+            assert sent["dry_run"] is False and sent["status"] == "delivered", sent
+            refused = await client.call_tool("reset", {})
+            assert refused.is_error
+            assert (await call(client, "reset", confirm=True))["deleted"] == 6
+        received = run_segdbg("events", "--format", "jsonl", "--db", str(tmp_path / "target.db"))
+        assert [orjson.loads(line)["name"] for line in received.stdout.splitlines()] == ["Order Completed"] * 2
+    finally:
+        target.stop()
