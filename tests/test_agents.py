@@ -255,6 +255,14 @@ def test_large_capture_answers_stay_bounded(tmp_path: Path) -> None:
     assert first["cut"] > 0 and first["total"] == 30_000
     second = tools.search_events("", limit=5, cursor=first["next_cursor"])
     assert second["events"][0]["id"] == first["events"][-1]["id"] + 1
+    newest = orjson.loads(
+        encode(
+            tools.search_events("", limit=200, newest=True, fields=["properties.note"]), items="events", keep_last=True
+        )
+    )
+    assert newest["cut"] > 0 and newest["events"][-1]["id"] == 30_000
+    older = tools.search_events("", limit=5, newest=True, cursor=newest["next_cursor"])
+    assert older["events"][-1]["id"] == newest["events"][0]["id"] - 1
     for result in (tools.schema(), tools.check(scan=5_000), tools.stats(), tools.get_event(30_000)):
         assert len(encode(result).encode()) <= MAX_RESULT_BYTES
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from debugger.agents.results import summary
-from debugger.agents.tools import MAX_LIMIT, MAX_WAIT, ToolError, Tools, parse, parse_path
+from debugger.agents.tools import PAGE_LIMIT, WAIT_LIMIT, ToolError, Tools, parse, parse_path
 from debugger.core.query import language as q
 from debugger.core.query.explain import values_at
 from debugger.server.client import ApiError, Unreachable, base_url, call
@@ -56,7 +56,7 @@ class RemoteTools(Tools):
         parsed = parse(query)
         if newest and cursor > 0:
             raise ToolError("over --url, newest=true reads the newest events only (no cursor); page forward instead.")
-        limit = max(1, min(limit, MAX_LIMIT))
+        limit = max(1, min(limit, PAGE_LIMIT))
         paths = [parse_path(f) for f in fields or []]
         params = {
             "q": query,
@@ -113,7 +113,7 @@ class RemoteTools(Tools):
             condition = Condition.of(count=count, at_least=at_least, at_most=at_most, none=none)
         except ValueError as exc:
             raise ToolError(str(exc)) from None
-        wait = max(0.0, min(timeout, MAX_WAIT))
+        wait = max(0.0, min(timeout, WAIT_LIMIT))
         params = {"q": query, "all": "1" if include_problems else None, "timeout": f"{wait:.3f}", **condition.params()}
         result: dict[str, Any] = self._ask("wait", params, timeout=wait + SLACK)
         result["events"] = [summary(e) for e in result.get("events", [])]

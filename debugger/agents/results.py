@@ -49,7 +49,9 @@ def summary(event: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def encode(result: Mapping[str, Any], *, limit: int = MAX_RESULT_BYTES, items: str | None = None) -> str:
+def encode(
+    result: Mapping[str, Any], *, limit: int = MAX_RESULT_BYTES, items: str | None = None, keep_last: bool = False
+) -> str:
     """``result`` as JSON text of at most ``limit`` bytes, with :data:`UNTRUSTED_NOTE`.
 
     Args:
@@ -58,6 +60,8 @@ def encode(result: Mapping[str, Any], *, limit: int = MAX_RESULT_BYTES, items: s
         items: the key of a list that may be cut from its end (a page of events); the answer then says
             ``"cut": N`` items were left out and ``"next_cursor"`` is the last id kept, so the next call
             goes on from there.
+        keep_last: cut from the start instead (a page of the newest events): ``"next_cursor"`` is then the
+            first id kept, to page back from.
     """
     answer = {**result, "note": UNTRUSTED_NOTE}
     text = safe_json(answer)
@@ -68,13 +72,13 @@ def encode(result: Mapping[str, Any], *, limit: int = MAX_RESULT_BYTES, items: s
         low, high = 0, len(rows)
         while low < high:  # the most rows that fit
             mid = (low + high + 1) // 2
-            if len(safe_json(_page(answer, items, rows, mid))) <= limit:
+            if len(safe_json(_page(answer, items, rows, mid, keep_last))) <= limit:
                 low = mid
             else:
                 high = mid - 1
         if low:
-            return safe_json(_page(answer, items, rows, low)).decode()
-        answer = _page(answer, items, rows, 1)
+            return safe_json(_page(answer, items, rows, low, keep_last)).decode()
+        answer = _page(answer, items, rows, 1, keep_last)
     for longest, most in _STEPS:
         text = safe_json(_shrunk(answer, longest, most))
         if len(text) <= limit:
@@ -87,12 +91,12 @@ def encode(result: Mapping[str, Any], *, limit: int = MAX_RESULT_BYTES, items: s
     ).decode()
 
 
-def _page(answer: dict[str, Any], items: str, rows: list[Any], keep: int) -> dict[str, Any]:
+def _page(answer: dict[str, Any], items: str, rows: list[Any], keep: int, keep_last: bool) -> dict[str, Any]:
     cut = len(rows) - keep
-    page = {**answer, items: rows[:keep]}
+    page = {**answer, items: rows[cut:] if keep_last else rows[:keep]}
     if cut:
         page["cut"] = cut + int(answer.get("cut") or 0)
-        last = rows[keep - 1]
+        last = rows[cut] if keep_last else rows[keep - 1]
         if isinstance(last, Mapping) and isinstance(last.get("id"), int):
             page["next_cursor"] = last["id"]
     return page

@@ -20,8 +20,8 @@ from mcp.types import ToolAnnotations
 from debugger import __version__
 from debugger.agents.remote import RemoteTools
 from debugger.agents.results import MAX_RESULT_BYTES, encode
+from debugger.agents.tools import DEFAULT_SCAN, Tools
 from debugger.agents.tools import ToolError as Refused
-from debugger.agents.tools import Tools
 from debugger.core.http.routes import DEFAULT_HOST, DEFAULT_MCP_PORT
 
 #: The MCP endpoint's path under streamable HTTP.
@@ -61,12 +61,12 @@ def make_server(config: AgentConfig, tools: Tools) -> MCPServer:
     server = MCPServer("segdbg", instructions=INSTRUCTIONS, version=__version__, log_level="WARNING")
     limit = config.max_bytes
 
-    async def answer(fn: Callable[[], dict[str, Any]], items: str | None = None) -> str:
+    async def answer(fn: Callable[[], dict[str, Any]], items: str | None = None, keep_last: bool = False) -> str:
         try:
             result = await anyio.to_thread.run_sync(fn)
         except Refused as exc:
             raise ToolError(str(exc)) from None
-        return encode(result, limit=limit, items=items)
+        return encode(result, limit=limit, items=items, keep_last=keep_last)
 
     @server.tool(annotations=_READ, structured_output=False)
     async def search_events(
@@ -81,7 +81,7 @@ def make_server(config: AgentConfig, tools: Tools) -> MCPServer:
 
         query: segdbg's filter language, e.g. 'type:track event:"Order Completed" after:10m' (empty: all).
         limit: at most this many (1-200). cursor: continue after this event id (the answer's next_cursor);
-        with newest=true, the newest `limit` events before cursor. include_problems: also invalid, duplicate and
+        with newest=true, the newest `limit` events before cursor (next_cursor then pages back to older ones). include_problems: also invalid, duplicate and
         rejected events (hidden by default, as Segment would drop them). fields: JSON paths to return per event,
         e.g. ["properties.plan", "context.library.name"].
         """
@@ -90,6 +90,7 @@ def make_server(config: AgentConfig, tools: Tools) -> MCPServer:
                 query, limit=limit, cursor=cursor, newest=newest, include_problems=include_problems, fields=fields
             ),
             items="events",
+            keep_last=newest,
         )
 
     @server.tool(annotations=_READ, structured_output=False)
@@ -149,14 +150,15 @@ def make_server(config: AgentConfig, tools: Tools) -> MCPServer:
             return await answer(lambda: tools.validate_payload(text))
 
     @server.tool(annotations=_READ, structured_output=False)
-    async def check(query: str = "", plan: str | None = None, scan: int = 20_000) -> str:
+    async def check(query: str = "", plan: str | None = None, scan: int = DEFAULT_SCAN) -> str:
         """What is wrong with captured events, grouped by rule (like `segdbg check`): severity, consequence
         (dropped/altered/advisory), counts and example event ids. plan: a tracking-plan file (YAML, Segment
-        JSON, JSON Schema). scan: how many of the newest selected events to read."""
+        JSON, JSON Schema; a path the server can read, best absolute). scan: how many of the newest selected
+        events to read."""
         return await answer(lambda: tools.check(query, plan=plan, scan=scan))
 
     @server.tool(annotations=_READ, structured_output=False)
-    async def schema(query: str = "", sample: int = 20_000) -> str:
+    async def schema(query: str = "", sample: int = DEFAULT_SCAN) -> str:
         """The inventory of captured events (like `segdbg schema`): per source, each kind of event with its
         field paths, their types, presence and drift. sample: how many of the newest selected events to read."""
         return await answer(lambda: tools.schema(query, sample=sample))
@@ -168,7 +170,7 @@ def make_server(config: AgentConfig, tools: Tools) -> MCPServer:
 
     @server.tool(annotations=_READ, structured_output=False)
     async def diff(
-        a: str, b: str, ignore: list[str] | None = None, include_problems: bool = False, scan: int = 20_000
+        a: str, b: str, ignore: list[str] | None = None, include_problems: bool = False, scan: int = DEFAULT_SCAN
     ) -> str:
         """Compare two slices of the capture (a and b are queries, e.g. 'context.app.version:1.2' and
         'context.app.version:1.3'): kinds of events only on one side, count changes, properties added, removed or

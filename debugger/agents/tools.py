@@ -46,9 +46,9 @@ from debugger.store.stats import reset_file, stats
 from debugger.store.writer import EventWriter
 
 #: The most events one search page holds, and the most a total is counted up to.
-MAX_LIMIT, COUNT_CAP = 200, 100_000
+PAGE_LIMIT, COUNT_CAP = 200, 100_000
 #: The longest wait_for may block, in seconds (a client's request timeout is often a minute or two).
-MAX_WAIT = 120.0
+WAIT_LIMIT = 120.0
 #: How many of the newest events `check` and `schema` read by default (the whole of a huge capture takes minutes).
 DEFAULT_SCAN = 20_000
 #: Dry-run lines shown (the counts cover every request).
@@ -118,7 +118,7 @@ class Tools:
         """The events `segdbg events QUERY` lists (oldest first, or the newest ``limit``), as summaries."""
         parsed = parse(query)
         statuses = view_statuses(parsed, include_problems)
-        limit = max(1, min(limit, MAX_LIMIT))
+        limit = max(1, min(limit, PAGE_LIMIT))
         paths = [parse_path(f) for f in fields or []]
         now = datetime.now(UTC)
         with self._read("search_events") as conn:
@@ -220,7 +220,7 @@ class Tools:
                 parsed,
                 q.canonical(parsed),
                 condition,
-                timeout=max(0.0, min(timeout, MAX_WAIT)),
+                timeout=max(0.0, min(timeout, WAIT_LIMIT)),
                 statuses=statuses,
                 now=datetime.now(UTC),
             )
