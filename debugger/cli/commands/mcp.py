@@ -41,7 +41,7 @@ def command(db: Path | None, url: str | None, allow_writes: bool, http: bool, po
 
     \b
     Examples:
-      claude mcp add segdbg -- segdbg mcp --db ./segdbg.db     # register with Claude Code
+      claude mcp add segdbg -- segdbg mcp --db "$PWD/segdbg.db"   # register with Claude Code
       segdbg mcp --db capture.db                              # stdio, read-only
       segdbg mcp --allow-writes                               # also pin, reset, real replays
       segdbg mcp --http --port 8089                           # http://127.0.0.1:8089/mcp
