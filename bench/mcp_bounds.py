@@ -39,7 +39,7 @@ NAMES = ["Order Completed", "Product Viewed", "Checkout Started", "product added
 
 
 def requests(total: int, per_batch: int = 100) -> Iterator[model.IncomingRequest]:
-    """Batches of tracks and identifies with a 1 KB description each (and one invalid track in 50)."""
+    """Batches of tracks and identifies with a 360-character description each (and one invalid track in 50)."""
     for first in range(0, total, per_batch):
         batch = []
         for n in range(first, min(total, first + per_batch)):
@@ -49,7 +49,7 @@ def requests(total: int, per_batch: int = 100) -> Iterator[model.IncomingRequest
             message: dict[str, Any] = {
                 "type": "track",
                 "event": NAMES[n % len(NAMES)],
-                "properties": {"plan": ["pro", "free"][n % 2], "revenue": n % 100, "description": "lorem " * 170},
+                "properties": {"plan": ["pro", "free"][n % 2], "revenue": n % 100, "description": "lorem " * 60},
             }
             if n % 50 != 7:
                 message["userId"] = f"u_{n % 5000}"
