@@ -19,7 +19,7 @@ import pytest
 from tests.helpers import ROOT
 
 PACKAGE = ROOT / "debugger"
-PARTS = ("core", "store", "server", "replay", "tui", "cli")
+PARTS = ("core", "store", "server", "replay", "tui", "agents", "cli")
 #: Where a function-level import of segdbg's own modules is allowed: start-up paths (docs/architecture.md).
 LAZY_ALLOWED = ("cli", "pytest_plugin.py")
 
@@ -43,7 +43,7 @@ def _modules() -> list[tuple[Path, ast.Module]]:
 
 
 def test_the_package_shows_the_parts() -> None:
-    """`ls debugger` is the whiteboard: the six parts, the package face, and the pytest plugin."""
+    """`ls debugger` is the whiteboard: the seven parts, the package face, and the pytest plugin."""
     entries = {p.name for p in PACKAGE.iterdir() if p.name != "__pycache__"}
     assert entries == {*PARTS, "__init__.py", "__main__.py", "pytest_plugin.py"}
 
@@ -60,6 +60,8 @@ PLANTED = [
     ("layers", "core/planted.py", "from debugger.store import capture\n"),  # the core reaching up
     ("layers", "tui/planted.py", "from debugger.server import app\n"),  # the TUI never imports the server
     ("layers", "store/planted.py", "from debugger.replay import run\n"),  # storage importing replay
+    ("layers", "server/planted.py", "from debugger.agents import tools\n"),  # a shell below agents reaching up
+    ("pure-core", "core/planted.py", "import mcp\n"),  # the MCP SDK is the agents part's alone
     ("pure-core", "core/planted.py", "import aiohttp\n"),
     ("store", "store/planted.py", "import click\n"),
     ("acyclic", "store/planted.py", "from debugger.store import reads\n"),

@@ -28,12 +28,11 @@ from rich.progress import Progress as RichProgress
 from debugger.cli.options import resolve_db
 from debugger.core.exitcode import ExitCode
 from debugger.core.pretty.render import inert
-from debugger.core.replay.planning import ReplayRequest, request_body
 from debugger.core.replay.report import DELIVERED, Tally, junit_xml, summary_lines
 from debugger.replay.config import RunConfig
 from debugger.replay.delivery import Deliverer
 from debugger.replay.resume import Complete, NotResumable, load
-from debugger.replay.run import RunOutcome, execute, planned, prepare
+from debugger.replay.run import RunOutcome, dry_run_lines, execute, prepare
 from debugger.store.capture import StoreError, connect
 from debugger.store.runs import count_not_delivered, get_run, iter_deliveries, write_report
 
@@ -148,20 +147,12 @@ def dry_run(config: RunConfig) -> None:
     out = sys.stdout.buffer
     requests = events = skipped = 0
     with closing(connect(config.db)) as conn:
-        for piece in planned(conn, config, options):
-            if isinstance(piece, ReplayRequest):
-                requests += 1
-                events += len(piece.items)
-                line: dict[str, Any] = {"method": "POST", "url": config.target + piece.path}
-                if piece.write_key is not None:
-                    line["write_key"] = piece.write_key
-                if piece.at is not None:
-                    line["at_s"] = round(piece.at, 4)
-                line["events"] = len(piece.items)
-                line["body"] = orjson.loads(request_body(piece, now))
-            else:
+        for line in dry_run_lines(conn, config, options, now):
+            if "skipped" in line:
                 skipped += 1
-                line = {"skipped": piece.reason, "event_id": piece.item.event_id, "message": piece.message}
+            else:
+                requests += 1
+                events += line["events"]
             out.write(orjson.dumps(line) + b"\n")
     out.flush()
     click.echo(

@@ -19,8 +19,18 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+import orjson
+
 from debugger.core.exitcode import ExitCode
-from debugger.core.replay.planning import SHIFT, ReplayOptions, Skipped, plan_replay, shift_delta
+from debugger.core.replay.planning import (
+    SHIFT,
+    ReplayOptions,
+    ReplayRequest,
+    Skipped,
+    plan_replay,
+    request_body,
+    shift_delta,
+)
 from debugger.core.replay.report import DELIVERED, Tally
 from debugger.core.timefmt import format_timestamp
 from debugger.replay.config import RunConfig, StableIds, bounded, spec
@@ -79,6 +89,25 @@ def planned(
         first_seq=first[0],
         first_request=first[1],
     )
+
+
+def dry_run_lines(
+    conn: sqlite3.Connection, config: RunConfig, options: ReplayOptions, now: datetime
+) -> Iterator[dict[str, Any]]:
+    """A dry run: each planned request as a line (``method``, ``url``, ``write_key``, ``at_s``, ``events``,
+    ``body``), and each event that would not be sent as a ``skipped`` line. Nothing is sent or recorded."""
+    for piece in planned(conn, config, options):
+        if isinstance(piece, ReplayRequest):
+            line: dict[str, Any] = {"method": "POST", "url": config.target + piece.path}
+            if piece.write_key is not None:
+                line["write_key"] = piece.write_key
+            if piece.at is not None:
+                line["at_s"] = round(piece.at, 4)
+            line["events"] = len(piece.items)
+            line["body"] = orjson.loads(request_body(piece, now))
+        else:
+            line = {"skipped": piece.reason, "event_id": piece.item.event_id, "message": piece.message}
+        yield line
 
 
 def _plan_into(

@@ -169,14 +169,14 @@ def evidence(
     ]
     if not outcome.ok and outcome.condition.too_few(outcome.found):
         misses = closest_events(conn, query, now=now, statuses=statuses, limit=SHOWN)
-        outcome.closest = [_miss(export_record(m.event), m.failed, query) for m in misses if m.failed]
+        outcome.closest = [miss_record(export_record(m.event), m.failed, query) for m in misses if m.failed]
         if outcome.found == 0:
             recased = case_hint(conn, query, now=now, statuses=statuses)
             outcome.recased = q.canonical(recased) if recased is not None else None
     return outcome
 
 
-def _miss(event: dict[str, Any], failed: tuple[str, ...], query: q.Query) -> dict[str, Any]:
+def miss_record(event: dict[str, Any], failed: tuple[str, ...], query: q.Query) -> dict[str, Any]:
     """A near miss: the event, the terms it fails and, for each, what it had there (``was``)."""
     terms = {q.canonical(q.Query((t,))): t for t in query.terms}
     was = []

@@ -298,10 +298,7 @@ def closest_events(
     """
     inside, query = scope.split(query)
     bound, bound_params = compile_sql(inside, now=now)
-    terms = compile_terms(query, now=now)
-    if statuses is not None:
-        wanted = list(statuses)
-        terms.append((f"status:{','.join(wanted)}", f"(events.status IN ({','.join('?' * len(wanted))}))", wanted))
+    terms = _judged_terms(query, now, statuses)
     if not terms:
         return []
     score = " + ".join(f"coalesce({sql}, 0)" for _, sql, _ in terms)
@@ -312,10 +309,34 @@ def closest_events(
         f" (SELECT * FROM events WHERE {bound} ORDER BY id DESC LIMIT {int(window)}) AS events)"
         f" ORDER BY score DESC, id DESC LIMIT {int(limit)}"
     )
-    out = []
+    return [_near_miss(row, terms) for row in conn.execute(sql, params + params + bound_params)]
+
+
+def judge_event(
+    conn: sqlite3.Connection, query: q.Query, event_id: int, *, now: datetime, statuses: Iterable[str] | None
+) -> NearMiss | None:
+    """Event ``event_id`` against each term of ``query`` (the default status counts as one, a ``scope:`` term too):
+    which terms it fails, with the same SQL a search runs; ``None`` when there is no such event."""
+    terms = _judged_terms(query, now, statuses)
+    flags = "".join(f", coalesce({sql}, 0)" for _, sql, _ in terms)
+    params = [p for _, _, ps in terms for p in ps]
+    row = conn.execute(f"SELECT {_SELECT}{flags} FROM events WHERE events.id = ?", [*params, event_id]).fetchone()
+    return _near_miss(row, terms) if row is not None else None
+
+
+def _judged_terms(
+    query: q.Query, now: datetime, statuses: Iterable[str] | None
+) -> list[tuple[str, str, Sequence[Any]]]:
+    """Each term's label and SQL, and the view's status term (when a status view applies)."""
+    terms: list[tuple[str, str, Sequence[Any]]] = list(compile_terms(query, now=now))
+    if statuses is not None:
+        wanted = list(statuses)
+        terms.append((f"status:{','.join(wanted)}", f"(events.status IN ({','.join('?' * len(wanted))}))", wanted))
+    return terms
+
+
+def _near_miss(row: Sequence[Any], terms: Sequence[tuple[str, str, Sequence[Any]]]) -> NearMiss:
     width = len(EVENT_COLUMNS)
-    for row in conn.execute(sql, params + params + bound_params):
-        hits = row[width : width + len(terms)]
-        failed = tuple(label for (label, _, _), hit in zip(terms, hits, strict=True) if not hit)
-        out.append(NearMiss(from_row(row[:width]), failed, len(terms) - len(failed)))
-    return out
+    hits = row[width : width + len(terms)]
+    failed = tuple(label for (label, _, _), hit in zip(terms, hits, strict=True) if not hit)
+    return NearMiss(from_row(row[:width]), failed, len(terms) - len(failed))

@@ -17,8 +17,9 @@ from debugger.cli.options import QueryCommand, db_option, query_argument, resolv
 from debugger.cli.selection import parse_query, progress, select
 from debugger.core.exitcode import ExitCode
 from debugger.core.lint.codes import CODES, close_codes, consequence, explain
-from debugger.core.lint.finding import CATEGORIES, PLAN, PROTOCOL, Finding
+from debugger.core.lint.finding import CATEGORIES, PLAN, Finding
 from debugger.core.lint.naming import EVENT_CASES, KEY_CASES
+from debugger.core.lint.tally import RuleTally, check_label, default_categories, ordered, tally
 from debugger.core.pretty.render import inert
 from debugger.core.protocol import json_object
 from debugger.core.timefmt import format_timestamp
@@ -87,38 +88,6 @@ class _Group:
     label: str
     events: set[int] = field(default_factory=set)
     rules: dict[tuple[str, str, str], list[tuple[Finding, int]]] = field(default_factory=dict)
-
-
-#: In the summary by rule: how many example events (by label and path), and ids of each.
-EXAMPLES, EXAMPLE_IDS = 2, 3
-
-
-@dataclass
-class _Rule:
-    """One rule code across the whole selection: how often, in how many events, a few examples."""
-
-    code: str
-    category: str
-    severity: str
-    message: str
-    findings: int = 0
-    events: set[int] = field(default_factory=set)
-    examples: dict[tuple[str, str], list[int]] = field(default_factory=dict)
-
-    def add(self, label: str, finding: Finding, event_id: int) -> None:
-        self.findings += 1
-        self.events.add(event_id)
-        key = (label, finding.path)
-        if key in self.examples:
-            if len(self.examples[key]) < EXAMPLE_IDS and event_id not in self.examples[key]:
-                self.examples[key].append(event_id)
-        elif len(self.examples) < EXAMPLES:
-            self.examples[key] = [event_id]
-
-
-def _label(row: Mapping[str, Any]) -> str:
-    kind = (row.get("type") or "?").upper()
-    return f"{row['name']} ({kind.lower()})" if row.get("name") else kind
 
 
 @click.command("check", cls=QueryCommand)
@@ -321,7 +290,7 @@ def command(
     across = SequenceLint(config.ignore, double_fire_ms)
     now = datetime.now(UTC)
     groups: dict[str, _Group] = {}
-    by_rule: dict[str, _Rule] = {}
+    by_rule: dict[str, RuleTally] = {}
     by_event = all_findings or compiled is not None
     total = flagged = 0
     out = sys.stdout.buffer
@@ -338,17 +307,13 @@ def command(
                         continue
                     flagged += 1
                     if fmt == "table" and by_event:
-                        group = groups.setdefault(_label(row), _Group(_label(row)))
+                        group = groups.setdefault(check_label(row), _Group(check_label(row)))
                         group.events.add(row["id"])
                         for f in findings:
                             group.rules.setdefault((f.category, f.code, f.path), []).append((f, row["id"]))
                         continue
                     if fmt == "table":
-                        for f in findings:
-                            rule = by_rule.get(f.code) or by_rule.setdefault(
-                                f.code, _Rule(f.code, f.category, f.severity, f.message)
-                            )
-                            rule.add(_label(row), f, row["id"])
+                        tally(by_rule, row, findings)
                         continue
                     for f in findings:
                         record = violation_record(
@@ -378,7 +343,7 @@ def command(
 
 def _categories(rules: str | None, with_plan: bool) -> set[str]:
     if rules is None:
-        return {PROTOCOL, PLAN} if with_plan else set(CATEGORIES) - {PLAN}
+        return default_categories(with_plan)
     chosen = {r.strip() for r in rules.split(",") if r.strip()}
     if "all" in chosen:
         return set(CATEGORIES)
@@ -392,9 +357,6 @@ def _categories(rules: str | None, with_plan: bool) -> set[str]:
     return chosen
 
 
-SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
-
-
 def _explain(code: str) -> None:
     """Print one code's table entry (docs/problems.md); an unknown code is a usage error naming close ones."""
     if code not in CODES:
@@ -406,16 +368,16 @@ def _explain(code: str) -> None:
     click.echo(explain(code))
 
 
-def _summary(rules: Iterable[_Rule], total: int, flagged: int) -> None:
+def _summary(rules: Iterable[RuleTally], total: int, flagged: int) -> None:
     """One line per rule: severity, code, category, how many findings in how many events; then examples."""
     # Lazily: Rich (kept off `segdbg --help`, which imports every command).
     from rich.console import Console
     from rich.text import Text
 
     console = Console(highlight=False)
-    ordered = sorted(rules, key=lambda r: (SEVERITY_ORDER.get(r.severity, 3), -r.findings, r.code))
+    ranked = ordered(rules)
     severities: dict[str, int] = {}
-    for rule in ordered:
+    for rule in ranked:
         severities[rule.severity] = severities.get(rule.severity, 0) + rule.findings
         style = {"error": "red", "warning": "yellow"}.get(rule.severity, "")
         events = len(rule.events)
@@ -437,7 +399,7 @@ def _summary(rules: Iterable[_Rule], total: int, flagged: int) -> None:
         console.print(Text("    " + inert(rule.message, 300)), overflow="fold")
     if flagged:
         parts = ", ".join(f"{n:,} {s}{'s' if n != 1 and s != 'info' else ''}" for s, n in severities.items() if n)
-        count = len(ordered)
+        count = len(ranked)
         console.print(
             f"✗ {sum(severities.values()):,} findings ({parts}) in {flagged:,} of {total:,} events, "
             f"{count} rule{'s' if count != 1 else ''}. --all-findings lists each one by event; "

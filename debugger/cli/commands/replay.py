@@ -5,17 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import click
 import orjson
 
 from debugger.cli import replay_console
 from debugger.cli.options import QueryCommand, db_option, parse_query, query_argument, resolve_db
-from debugger.core.query.plan import view_statuses
 from debugger.core.replay.planning import DEFAULT_BATCH_SIZE, KEEP, SHIFT, ReplayOptions
 from debugger.core.replay.retry import RetryPolicy
-from debugger.core.replay.selection import REPLAYABLE, Selection
+from debugger.core.replay.selection import Selection, for_query, replay_target
 from debugger.replay.config import RunConfig
 
 PACED_CONCURRENCY = 8
@@ -23,16 +21,10 @@ PACED_CONCURRENCY = 8
 
 def target_root(url: str) -> str:
     """The target's root URL (a trailing ``/v1`` removed), or a usage error."""
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise click.BadParameter(f"{url!r} is not an http(s) URL, e.g. http://127.0.0.1:8088", param_hint="--to")
-    if parts.username is not None or parts.password is not None:
-        raise click.BadParameter(
-            "credentials in the URL are not supported: the write key is the Basic auth (see --write-key)",
-            param_hint="--to",
-        )
-    root = url.strip().rstrip("/")
-    return root.removesuffix("/v1")
+    try:
+        return replay_target(url)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--to") from None
 
 
 def parse_id_map(pairs: tuple[str, ...], file: Path | None) -> dict[str, str]:
@@ -277,8 +269,4 @@ def selection(text: str | None, now: datetime) -> Selection:
     Raises:
         click.UsageError: the query is malformed; the message points at the offending term.
     """
-    parsed = parse_query(text)
-    # What Segment would have accepted and forwarded, unless the query names statuses; never a
-    # rejected request, which holds no message to send (docs/protocol.md §3.4).
-    statuses = view_statuses(parsed)
-    return Selection(parsed, now, tuple(statuses) if statuses is not None else REPLAYABLE)
+    return for_query(parse_query(text), now)

@@ -22,6 +22,8 @@ from debugger.core.protocol import TYPES
 #: Where `segdbg serve` listens unless told otherwise, and the URL clients and commands use then.
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8088
 DEFAULT_URL = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
+#: `segdbg mcp --http`'s default port (docs/agents.md): beside the ingest server's.
+DEFAULT_MCP_PORT = 8089
 
 #: The kinds of route (:attr:`Route.kind`).
 MESSAGE, BATCH_ROUTE, METRICS, PIXEL, SETTINGS, SOURCE_CONFIG, HOME, UNKNOWN = (
