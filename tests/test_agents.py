@@ -112,7 +112,14 @@ async def test_stdio_allow_writes_adds_write_tools(capture: Path) -> None:
     assert [orjson.loads(line)["id"] for line in listed.stdout.splitlines()] == [1]
 
 
-QUERIES = ("", 'event:"Order Completed"', "-type:track", "properties.plan:pro,free user:u_1", "status:invalid")
+QUERIES = (
+    "",
+    'event:"Order Completed"',
+    "-type:track",
+    "properties.plan:pro,free user:u_1",
+    "status:invalid",
+    "fql:type = 'track' and properties.plan in ['pro', 'free']",
+)
 
 
 async def test_search_events_returns_what_segdbg_events_lists(capture: Path) -> None:
