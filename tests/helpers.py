@@ -15,12 +15,15 @@ import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
 
+from debugger.core.http.model import RequestRecord
+from debugger.core.timefmt import format_timestamp
 from debugger.store import capture, reads
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,6 +84,29 @@ def http(
         return Response(answer.status, {k.lower(): v for k, v in answer.getheaders()}, answer.read())
     finally:
         conn.close()
+
+
+def request_record(received: datetime, key: str = "wk", status: int = 200) -> RequestRecord:
+    """The record of one batch request received at ``received`` (refused ``invalid_json`` unless
+    ``status`` is 200), for tests that write through the store's writer without a server."""
+    return RequestRecord(
+        received_at=format_timestamp(received),
+        method="POST",
+        path="/v1/batch",
+        query_string="",
+        remote_addr="127.0.0.1",
+        headers=[],
+        kind="batch",
+        write_key=key,
+        content_type="application/json",
+        content_encoding=None,
+        wire_size=10,
+        body_size=10,
+        status=status,
+        code=None if status == 200 else "invalid_json",
+        message=None,
+        body=None if status == 200 else b"{",
+    )
 
 
 def basic(key: str) -> str:

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import signal
-import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,11 +27,11 @@ from aiohttp import web
 
 from debugger.server.app import ServerThread
 from debugger.server.settings import Settings
+from tests.chromium import launch
 from tests.helpers import events, http
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SECRET = "Secret-b41d"
 READS = [
     "/debugger/api/events",
@@ -177,23 +175,7 @@ def victim(tmp_path: Path) -> Iterator[ServerThread]:
 
 def run_page(url: str, profile: Path, attacker: Attacker, timeout: float = 45) -> dict[str, Any]:
     """Open ``url`` in headless Chromium until the page reports (then stop it and its children)."""
-    assert os.path.exists(CHROMIUM), "headless Chromium is needed: apt-get install chromium (.ci/run does)"
-    flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        f"--user-data-dir={profile}",
-        "--host-resolver-rules=MAP evil.example 127.0.0.1",
-    ]
-    browser = subprocess.Popen(
-        [CHROMIUM, *flags, url], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
-    )
+    browser = launch(url, profile, "MAP evil.example 127.0.0.1")
     try:
         if not attacker.reported.wait(timeout):
             os.killpg(browser.pid, signal.SIGKILL)

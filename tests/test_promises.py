@@ -35,13 +35,12 @@ from debugger.core.http.limits import WIRE_LIMIT
 from debugger.core.http.model import RequestRecord
 from debugger.core.protocol import DUPLICATE_WINDOW, MAX_BATCH_BYTES, Envelope, build_event
 from debugger.core.replay.retry import DELIVERED, FAILED, RETRY, verdict
-from debugger.core.timefmt import format_timestamp
 from debugger.server.app import ServerThread
 from debugger.server.keys import guard_key, writer_key
 from debugger.server.settings import Settings
 from debugger.store import capture
 from debugger.store import writer as store_writer
-from tests.helpers import ROOT, basic, events, http, integrity, requests_rows
+from tests.helpers import ROOT, basic, events, http, integrity, request_record, requests_rows
 from tests.sinks import Reply, ScriptedTarget
 
 TRACK = {"writeKey": "wk", "userId": "u1", "event": "Signed Up"}
@@ -119,24 +118,7 @@ T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 
 def _copy(received: datetime, message_id: str = "same") -> tuple[RequestRecord, list[Any]]:
-    record = RequestRecord(
-        received_at=format_timestamp(received),
-        method="POST",
-        path="/v1/track",
-        query_string="",
-        remote_addr="127.0.0.1",
-        headers=[],
-        kind="message",
-        write_key="wk",
-        content_type="application/json",
-        content_encoding=None,
-        wire_size=10,
-        body_size=10,
-        status=200,
-        code=None,
-        message=None,
-        body=None,
-    )
+    record = request_record(received)
     message = {"type": "track", "event": "Paid", "userId": "u", "messageId": message_id}
     return record, [build_event(message, Envelope(write_key="wk", received_at=received), new_id=lambda: "x")]
 

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from debugger.core.http.model import RequestRecord
 from debugger.core.protocol import Envelope, Event, build_event
 from debugger.core.query import language as q
 from debugger.core.timefmt import format_timestamp
@@ -21,30 +20,9 @@ from debugger.server.settings import Settings
 from debugger.store import capture, index, reads
 from debugger.store import writer as store_writer
 from debugger.store.retention import Chain, Policy, Retention, apply, describe_age, horizon, parse_age
-from tests.helpers import http, integrity
+from tests.helpers import http, integrity, request_record
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
-
-
-def _record(received: datetime, key: str = "wk", status: int = 200, events: int = 1) -> RequestRecord:
-    return RequestRecord(
-        received_at=format_timestamp(received),
-        method="POST",
-        path="/v1/batch",
-        query_string="",
-        remote_addr="127.0.0.1",
-        headers=[],
-        kind="batch",
-        write_key=key,
-        content_type="application/json",
-        content_encoding=None,
-        wire_size=10,
-        body_size=10,
-        status=status,
-        code=None if status == 200 else "invalid_json",
-        message=None,
-        body=None if status == 200 else b"{",
-    )
 
 
 def _event(n: int, received: datetime, *, key: str = "wk", message_id: str | None = None, word: str = "plain") -> Event:
@@ -78,7 +56,7 @@ def _fill(
             for _ in range(per_request):
                 n += 1
                 events.append(_event(n, at, word=word(n) if word else "plain"))
-            writer.submit(_record(at, events=per_request), events).result(timeout=30)
+            writer.submit(request_record(at), events).result(timeout=30)
     finally:
         writer.close()
 
@@ -114,11 +92,11 @@ def test_a_request_stays_while_any_of_its_events_remains(conn: sqlite3.Connectio
     """Requests whose events all went are deleted; a pinned event keeps its request (its HTTP view) and so
     does a request only partly past the edge; a rejected request (no events) older than the edge goes."""
     writer = store_writer.EventWriter(Path(conn.execute("PRAGMA database_list").fetchone()[2])).start()
-    writer.submit(_record(NOW + timedelta(minutes=10), status=400, events=0), []).result(
+    writer.submit(request_record(NOW + timedelta(minutes=10), status=400), []).result(
         timeout=30
     )  # request 11, rejected
     writer.submit(
-        _record(NOW + timedelta(minutes=11), events=5), [_event(101 + i, NOW + timedelta(minutes=11)) for i in range(5)]
+        request_record(NOW + timedelta(minutes=11)), [_event(101 + i, NOW + timedelta(minutes=11)) for i in range(5)]
     ).result(timeout=30)
     writer.close()
     _pin(conn, 15)  # request 2
@@ -150,7 +128,7 @@ def test_a_duplicate_loses_its_pointer_when_its_first_copy_goes(tmp_path: Path) 
     writer = store_writer.EventWriter(path).start()
     at = NOW
     for n, mid in enumerate(["a", "b", "x1", "x2", "a", "b"], start=1):
-        writer.submit(_record(at), [_event(n, at, message_id=mid)]).result(timeout=30)
+        writer.submit(request_record(at), [_event(n, at, message_id=mid)]).result(timeout=30)
     writer.close()
     conn = capture.connect(path)
     assert conn.execute("SELECT id, duplicate_of FROM events WHERE status = 'duplicate' ORDER BY id").fetchall() == [
@@ -259,7 +237,7 @@ def test_the_writer_applies_retention_on_idle_time(tmp_path: Path) -> None:
     writer = store_writer.EventWriter(path, idle_task=task).start()
     try:
         for r in range(30):
-            writer.submit(_record(NOW), [_event(r * 10 + i, NOW) for i in range(10)]).result(timeout=30)
+            writer.submit(request_record(NOW), [_event(r * 10 + i, NOW) for i in range(10)]).result(timeout=30)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and _count(path) > 40:
             time.sleep(0.02)
@@ -311,9 +289,9 @@ def test_an_urgent_idle_task_does_not_wait_for_a_lull(tmp_path: Path) -> None:
     writer = store_writer.EventWriter(tmp_path / "w.db", idle_task=task, idle_grace=30, idle_every=60).start()
     try:
         for r in range(5):
-            writer.submit(_record(NOW), [_event(r, NOW)]).result(timeout=30)
+            writer.submit(request_record(NOW), [_event(r, NOW)]).result(timeout=30)
             task.ran.clear()
-            writer.submit(_record(NOW), [_event(100 + r, NOW)]).result(timeout=30)
+            writer.submit(request_record(NOW), [_event(100 + r, NOW)]).result(timeout=30)
             assert task.ran.wait(5)  # not after the 30 s lull
     finally:
         writer.close()
@@ -387,7 +365,9 @@ def test_the_writer_keeps_temporary_data_in_memory_but_vacuums_through_files(tmp
         writer.call(vacuum, transaction=False).result(timeout=30)
         assert statements.index("PRAGMA temp_store = FILE") < statements.index("VACUUM")
         assert writer.call(temp_store).result(timeout=30) == 2
-        writer.submit(_record(NOW + timedelta(hours=1)), [_event(101, NOW + timedelta(hours=1))]).result(timeout=30)
+        writer.submit(request_record(NOW + timedelta(hours=1)), [_event(101, NOW + timedelta(hours=1))]).result(
+            timeout=30
+        )
     finally:
         writer.close()
     conn = capture.connect(path)

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import signal
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -20,11 +18,11 @@ import pytest
 from aiohttp import web
 
 from debugger.server.app import ServerThread
+from tests.chromium import launch
 from tests.helpers import ROOT, events, requests_rows
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 NODE = ROOT / "tests" / "node" / "node_modules"
 SDKS = {
     "v3": NODE / "@rudderstack" / "analytics-js" / "dist" / "npm" / "modern" / "bundled" / "umd" / "index.js",
@@ -98,30 +96,12 @@ def test_rudderstack_browser_sdk_starts_on_segdbg_and_delivers(
 ) -> None:
     """The SDK loads its source config from segdbg (not RudderStack's control plane), then sends
     identify, track and page to segdbg: all stored ok under the write key, nothing else contacted."""
-    assert os.path.exists(CHROMIUM), "headless Chromium is needed: apt-get install chromium (.ci/run does)"
     assert SDKS[version].is_file(), "the real JavaScript clients are missing: run `npm ci --prefix tests/node`"
     key = f"rs-{version}"
     page = PAGE % {"setup": CALLS[version], "key": f'"{key}"', "url": f'"{server.url}"'}
-    flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        f"--user-data-dir={browser_profile}",
-        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",  # no host but loopback: nothing leaves
-    ]
     with PageServer(page, SDKS[version]) as shop:
-        chromium = subprocess.Popen(
-            [CHROMIUM, *flags, f"http://127.0.0.1:{shop.port}/"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
+        # No host resolves but loopback: nothing leaves the machine.
+        chromium = launch(f"http://127.0.0.1:{shop.port}/", browser_profile, "MAP * ~NOTFOUND", "EXCLUDE 127.0.0.1")
         try:
             stored = _until_stored(server.settings.db, 3, timeout=40)
         finally:

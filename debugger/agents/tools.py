@@ -35,7 +35,7 @@ from debugger.core.replay.planning import ReplayOptions
 from debugger.core.replay.retry import RetryPolicy
 from debugger.core.replay.selection import for_query, replay_target
 from debugger.replay.config import RunConfig
-from debugger.replay.run import RunOutcome, dry_run_lines, execute, prepare
+from debugger.replay.run import DryRunTally, RunOutcome, dry_run_lines, execute, prepare
 from debugger.store.capture import StoreError, connect, migrate, reader
 from debugger.store.expect import Condition, miss_record, wait_on_file
 from debugger.store.planfile import load
@@ -366,14 +366,10 @@ class Tools:
         try:
             options, count = prepare(config, now)
             lines: list[dict[str, Any]] = []
-            requests = events = skipped = 0
+            tally = DryRunTally()
             with closing(connect(config.db)) as conn:
                 for line in dry_run_lines(conn, config, options, now):
-                    if "skipped" in line:
-                        skipped += 1
-                    else:
-                        requests += 1
-                        events += line["events"]
+                    tally.add(line)
                     if len(lines) < DRY_RUN_LINES:
                         lines.append(line)
         except StoreError as exc:
@@ -382,9 +378,9 @@ class Tools:
             "dry_run": True,
             "target": config.target,
             "selected": count,
-            "would_send": events,
-            "requests": requests,
-            "not_sent": skipped,
+            "would_send": tally.events,
+            "requests": tally.requests,
+            "not_sent": tally.skipped,
             "first_requests": {"payload": lines},
         }
 

@@ -32,7 +32,7 @@ from debugger.core.replay.report import DELIVERED, Tally, junit_xml, summary_lin
 from debugger.replay.config import RunConfig
 from debugger.replay.delivery import Deliverer
 from debugger.replay.resume import Complete, NotResumable, load
-from debugger.replay.run import RunOutcome, dry_run_lines, execute, prepare
+from debugger.replay.run import DryRunTally, RunOutcome, dry_run_lines, execute, prepare
 from debugger.store.capture import StoreError, connect
 from debugger.store.runs import count_not_delivered, get_run, iter_deliveries, write_report
 
@@ -145,19 +145,15 @@ def dry_run(config: RunConfig) -> None:
     now = datetime.now(UTC)
     options, count = prepare(config, now)
     out = sys.stdout.buffer
-    requests = events = skipped = 0
+    tally = DryRunTally()
     with closing(connect(config.db)) as conn:
         for line in dry_run_lines(conn, config, options, now):
-            if "skipped" in line:
-                skipped += 1
-            else:
-                requests += 1
-                events += line["events"]
+            tally.add(line)
             out.write(orjson.dumps(line) + b"\n")
     out.flush()
     click.echo(
-        f"Dry run: would send {events:,} of {count:,} events in {requests:,} requests to {config.target}"
-        + (f"; {skipped:,} would not be sent" if skipped else "")
+        f"Dry run: would send {tally.events:,} of {count:,} events in {tally.requests:,} requests to {config.target}"
+        + (f"; {tally.skipped:,} would not be sent" if tally.skipped else "")
         + ". Nothing was sent or recorded.",
         err=True,
     )

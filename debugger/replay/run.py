@@ -110,6 +110,23 @@ def dry_run_lines(
         yield line
 
 
+@dataclass(slots=True)
+class DryRunTally:
+    """What a dry run would do, counted from its lines (:func:`dry_run_lines`)."""
+
+    requests: int = 0
+    events: int = 0
+    skipped: int = 0
+
+    def add(self, line: dict[str, Any]) -> None:
+        """Count one line: a planned request (and its events) or an event that would not be sent."""
+        if "skipped" in line:
+            self.skipped += 1
+        else:
+            self.requests += 1
+            self.events += line["events"]
+
+
 def _plan_into(
     config: RunConfig, options: ReplayOptions, feed: Feed, failure: list[BaseException], first: tuple[int, int]
 ) -> None:
