@@ -40,6 +40,7 @@ COMMANDS: dict[str, str] = {
     "unpin": "debugger.cli.commands.unpin",
     "query": "debugger.cli.commands.query",
     "mcp": "debugger.cli.commands.mcp",
+    "preview": "debugger.cli.commands.preview",
 }
 
 

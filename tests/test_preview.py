@@ -1,0 +1,157 @@
+"""`segdbg preview`: Protocols-style Transformations run over a real capture, nothing stored modified
+(docs/preview.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from click.testing import CliRunner, Result
+
+from debugger.cli import cli
+from debugger.core.transform import TransformError, apply, changes, parse, parse_text
+from debugger.server.app import ServerThread
+from debugger.server.settings import Settings
+from tests.helpers import basic, events, http
+
+RULES = """
+transformations:
+  - name: checkout renamed
+    if: event = 'Checkout Started'
+    rename_event: Checkout Begun
+  - name: currency moved
+    if: type = 'track' and properties.currency != null
+    rename: {properties.currency: properties.currency_code}
+    set: {context.app.channel: web}
+  - name: debug dropped
+    remove: [properties.debug]
+"""
+
+
+def segdbg(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_rules_rename_move_set_and_remove_on_a_copy() -> None:
+    """Each action, in order, each rule's condition read on what the rules before it left; the
+    message given is never changed; a rule that changes nothing is not named."""
+    rules = parse_text(RULES)
+    message = {
+        "type": "track",
+        "event": "Checkout Started",
+        "properties": {"currency": "EUR", "debug": True, "total": 3},
+        "context": {"library": {"name": "analytics.js"}},
+    }
+    original = orjson.loads(orjson.dumps(message))
+    after, applied = apply(rules, message)
+    assert message == original
+    assert after == {
+        "type": "track",
+        "event": "Checkout Begun",
+        "properties": {"total": 3, "currency_code": "EUR"},
+        "context": {"library": {"name": "analytics.js"}, "app": {"channel": "web"}},
+    }
+    assert applied == ["checkout renamed", "currency moved", "debug dropped"]
+    assert apply(rules, after) == (after, [])  # run again: nothing left to do
+    quiet, named = apply(rules, {"type": "identify", "traits": {"a": 1}})
+    assert (quiet, named) == ({"type": "identify", "traits": {"a": 1}}, [])  # no rule changed anything
+    assert apply(rules, {"type": "page", "event": "Checkout Started"})[1] == []  # rename_event is for tracks
+    assert changes({"properties": {"a": 1}}, {"properties": {"b": 1}, "x": [1]}) == [
+        ("-", "properties.a", 1),
+        ("+", "properties.b", 1),
+        ("+", "x", [1]),
+    ]
+
+
+def test_only_applies_the_named_rules_without_reading_conditions() -> None:
+    """The message as received may lack what the route gave the stored one (its type): the same
+    rules are applied to it by name."""
+    rules = parse_text(RULES)
+    raw = {"event": "Checkout Started", "properties": {"currency": "USD"}}
+    assert apply(rules, raw)[1] == []  # no type: the conditions do not hold on the raw form
+    moved, named = apply(rules, raw, only=["currency moved"])
+    assert named == ["currency moved"] and moved["properties"] == {"currency_code": "USD"}
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ({"transformations": []}, "expected a list of rules"),
+        ([{"name": "x", "rename": {"a": "b"}, "when": "y"}], "unknown key(s) 'when'"),
+        ([{"name": "x"}], "nothing to do"),
+        ([{"name": "x", "if": "event == 'A'", "remove": ["a"]}], "`if` is not valid FQL"),
+        ([{"name": "x", "set": {"type": "page"}}], "type says what the event is"),
+        ([{"name": "x", "remove": ["properties..a"]}], "is not a path"),
+        ([{"name": "x", "remove": ["a"]}, {"name": "x", "remove": ["b"]}], "two rules are named 'x'"),
+    ],
+)
+def test_a_bad_transformations_file_says_which_rule_and_why(document: Any, message: str) -> None:
+    with pytest.raises(TransformError) as caught:
+        parse(document, "t.yaml")
+    assert message in str(caught.value) and str(caught.value).startswith("t.yaml")
+
+
+@pytest.fixture
+def capture(tmp_path: Path) -> Path:
+    """A real capture: 40 checkouts, 30 EUR purchases with a debug flag, 20 identifies, sent through a server."""
+    db = tmp_path / "c.db"
+    batch: list[dict[str, Any]] = [{"type": "track", "userId": f"u{n}", "event": "Checkout Started"} for n in range(40)]
+    batch += [
+        {"type": "track", "userId": f"u{n}", "event": "Order Completed", "properties": {"currency": "EUR", "debug": 1}}
+        for n in range(30)
+    ]
+    batch += [{"type": "identify", "userId": f"u{n}", "traits": {"plan": "pro"}} for n in range(20)]
+    with ServerThread(Settings(db=db, port=0)) as server:
+        assert (
+            http(f"{server.url}/v1/batch", body={"batch": batch}, headers={"Authorization": basic("wk")}).status == 200
+        )
+    return db
+
+
+def test_preview_counts_changes_and_reshapes_and_modifies_nothing(capture: Path, tmp_path: Path) -> None:
+    """Over the capture: changed per rule, how many change shape (a rename does, a new value of an
+    existing field would not), samples field by field; the capture is byte-for-byte what it was."""
+    rules = tmp_path / "t.yaml"
+    rules.write_text(RULES)
+    before = capture.read_bytes()
+    result = segdbg("preview", "--db", str(capture), "-t", str(rules), "--format", "json")
+    assert result.exit_code == 0, result.output
+    data = orjson.loads(result.output)
+    assert (data["selected"], data["changed"], data["reshaped"]) == (90, 70, 30)
+    assert data["by_rule"] == {"checkout renamed": 40, "currency moved": 30, "debug dropped": 30}
+    assert data["samples"][0]["rules"] == ["checkout renamed"]
+    assert data["samples"][0]["changes"] == [["-", "event", "Checkout Started"], ["+", "event", "Checkout Begun"]]
+    assert capture.read_bytes() == before
+    narrowed = orjson.loads(
+        segdbg("preview", "type:track", "--db", str(capture), "-t", str(rules), "--format", "json").output
+    )
+    assert (narrowed["selected"], narrowed["changed"]) == (70, 70)
+    text = segdbg("preview", "--db", str(capture), "-t", str(rules), "--samples", "1").output
+    assert "changed 70 (77.8%); of those 30 change shape" in text
+    assert "- properties.currency" not in text  # only the first sample (a checkout) is shown
+    assert "Nothing stored was modified." in text
+
+
+def test_the_written_events_load_into_a_new_capture_transformed(capture: Path, tmp_path: Path) -> None:
+    """-o writes every selected event as the rules leave it; `segdbg send` of that file into a new
+    capture stores the transformed events (the message as received is transformed too)."""
+    rules, out, second = tmp_path / "t.yaml", tmp_path / "out.jsonl", tmp_path / "new.db"
+    rules.write_text(RULES)
+    assert segdbg("preview", "--db", str(capture), "-t", str(rules), "-o", str(out)).exit_code == 0
+    assert len(out.read_bytes().splitlines()) == 90
+    with ServerThread(Settings(db=second, port=0)) as server:
+        sent = segdbg("send", str(out), "--to", server.url)
+        assert sent.exit_code == 0, sent.output
+    stored = events(second)
+    assert sorted({e["name"] for e in stored if e["type"] == "track"}) == ["Checkout Begun", "Order Completed"]
+    order = next(e["stored"] for e in stored if e["name"] == "Order Completed")
+    assert order["properties"] == {"currency_code": "EUR"} and order["context"]["app"] == {"channel": "web"}
+
+
+def test_a_bad_file_is_a_clear_error(capture: Path, tmp_path: Path) -> None:
+    rules = tmp_path / "t.yaml"
+    rules.write_text("transformations:\n  - name: x\n    if: event == 'A'\n    remove: [a]\n")
+    result = CliRunner().invoke(cli, ["preview", "--db", str(capture), "-t", str(rules)])
+    assert result.exit_code == 1 and "rule 1 (x): `if` is not valid FQL" in result.output
