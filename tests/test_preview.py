@@ -45,7 +45,7 @@ def test_rules_rename_move_set_and_remove_on_a_copy() -> None:
         "context": {"library": {"name": "analytics.js"}},
     }
     original = orjson.loads(orjson.dumps(message))
-    after, applied = apply(rules, message)
+    after, applied, reshaped = apply(rules, message)
     assert message == original
     assert after == {
         "type": "track",
@@ -53,11 +53,14 @@ def test_rules_rename_move_set_and_remove_on_a_copy() -> None:
         "properties": {"total": 3, "currency_code": "EUR"},
         "context": {"library": {"name": "analytics.js"}, "app": {"channel": "web"}},
     }
-    assert applied == ["checkout renamed", "currency moved", "debug dropped"]
-    assert apply(rules, after) == (after, [])  # run again: nothing left to do
-    quiet, named = apply(rules, {"type": "identify", "traits": {"a": 1}})
-    assert (quiet, named) == ({"type": "identify", "traits": {"a": 1}}, [])  # no rule changed anything
-    assert apply(rules, {"type": "page", "event": "Checkout Started"})[1] == []  # rename_event is for tracks
+    assert applied == ["checkout renamed", "currency moved", "debug dropped"] and reshaped
+    assert apply(rules, after) == (after, [], False)  # run again: nothing left to do
+    assert apply(rules, {"type": "identify", "traits": {"a": 1}}) == (
+        {"type": "identify", "traits": {"a": 1}},
+        [],
+        False,
+    )
+    assert apply(rules, {"type": "page", "event": "Checkout Started"}).applied == []  # rename_event is for tracks
     assert changes({"properties": {"a": 1}}, {"properties": {"b": 1}, "x": [1]}) == [
         ("-", "properties.a", 1),
         ("+", "properties.b", 1),
@@ -70,8 +73,8 @@ def test_only_applies_the_named_rules_without_reading_conditions() -> None:
     rules are applied to it by name."""
     rules = parse_text(RULES)
     raw = {"event": "Checkout Started", "properties": {"currency": "USD"}}
-    assert apply(rules, raw)[1] == []  # no type: the conditions do not hold on the raw form
-    moved, named = apply(rules, raw, only=["currency moved"])
+    assert apply(rules, raw).applied == []  # no type: the conditions do not hold on the raw form
+    moved, named, _ = apply(rules, raw, only=["currency moved"])
     assert named == ["currency moved"] and moved["properties"] == {"currency_code": "USD"}
 
 
@@ -155,3 +158,20 @@ def test_a_bad_file_is_a_clear_error(capture: Path, tmp_path: Path) -> None:
     rules.write_text("transformations:\n  - name: x\n    if: event == 'A'\n    remove: [a]\n")
     result = CliRunner().invoke(cli, ["preview", "--db", str(capture), "-t", str(rules)])
     assert result.exit_code == 1 and "rule 1 (x): `if` is not valid FQL" in result.output
+
+
+@pytest.mark.parametrize(
+    ("value", "reshaped"),
+    [
+        ("EUR", False),  # a string for a string: only the value changed
+        (3, True),  # another JSON type
+        ({"code": "EUR"}, True),
+        (None, True),
+    ],
+)
+def test_a_set_changes_the_shape_only_when_the_type_or_the_paths_change(value: Any, reshaped: bool) -> None:
+    rules = parse([{"name": "s", "set": {"properties.currency": value}}])
+    assert apply(rules, {"type": "track", "properties": {"currency": "USD"}}).reshaped is reshaped
+    assert apply(rules, {"type": "track", "properties": {}}).reshaped is True  # a new path
+    same = parse([{"name": "s", "set": {"properties.o": {"a": 2}}}])
+    assert apply(same, {"type": "track", "properties": {"o": {"a": 1}}}).reshaped is False

@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from debugger.core.pretty.export import export_record
 from debugger.core.query import language as q
-from debugger.core.schemadiff import paths_of
 from debugger.core.transform import Transformation, apply, changes, condition_of
-from debugger.store.reads import count_events, iter_events
+from debugger.store.reads import count_events, iter_events, select_rows
 
 
 @dataclass(slots=True)
@@ -65,19 +66,27 @@ def preview(
     condition = condition_of(rules)
     if write is None and condition is not None:  # read only what a rule may change
         narrowed = q.Query((*(query.terms if query is not None else ()), q.FqlTerm(condition)))
-    for event in iter_events(conn, query=narrowed, now=now, statuses=statuses):
-        before = event["stored"]
-        if not isinstance(before, dict):
+    rows: Iterator[dict[str, Any]] = (
+        iter_events(conn, query=narrowed, now=now, statuses=statuses)
+        if write is not None
+        else _light(conn, narrowed, now, statuses)
+    )
+    by_rule: dict[str, int] = {}
+    for event in rows:
+        stored = event["stored"]
+        if not isinstance(stored, dict):
             if write is not None:
                 write(export_record(event))
             continue
-        after, applied = apply(rules, before)
+        sample = len(result.samples) < samples
+        before = orjson.loads(orjson.dumps(stored)) if sample else stored  # kept only to show a change
+        after, applied, reshaped = apply(rules, stored, in_place=True)
         if applied:
             result.changed += 1
-            result.by_rule.update(applied)
-            if paths_of(before) != paths_of(after):
-                result.reshaped += 1
-            if len(result.samples) < samples:
+            for name in applied:
+                by_rule[name] = by_rule.get(name, 0) + 1
+            result.reshaped += reshaped
+            if sample:
                 result.samples.append(
                     {
                         "id": event["id"],
@@ -89,6 +98,22 @@ def preview(
                 )
         if write is not None:
             raw = event["raw"]
-            moved = apply(rules, raw, only=applied)[0] if applied and isinstance(raw, dict) else raw
+            moved = apply(rules, raw, only=applied, in_place=True).message if applied and isinstance(raw, dict) else raw
             write(export_record({**event, "stored": after, "raw": moved}))
+    result.by_rule.update(by_rule)
     return result
+
+
+def _light(
+    conn: sqlite3.Connection, query: q.Query | None, now: datetime, statuses: tuple[str, ...] | None
+) -> Iterator[dict[str, Any]]:
+    """Only what a preview reads of each event when nothing is written out: id, type, name, stored."""
+    loads, decode_error = orjson.loads, orjson.JSONDecodeError
+    for row_id, kind, name, stored in select_rows(
+        conn, ("id", "type", "name", "stored"), query=query, now=now, statuses=statuses
+    ):
+        try:
+            message = loads(stored) if stored is not None else None
+        except decode_error:
+            message = None
+        yield {"id": row_id, "type": kind, "name": name, "stored": message}
