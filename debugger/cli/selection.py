@@ -9,23 +9,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-import click
-
-from debugger.core.query import language as query
-
 #: Show a progress bar (on a terminal) when at least this many events are read.
 PROGRESS_FROM = 20_000
-
-
-def parse_query(text: str | None) -> Any:
-    """The parsed filter, ``None`` for no QUERY; a malformed one is a usage error pointing at the term."""
-    if not text:
-        return None
-    try:
-        return query.parse(text)
-    except query.QueryError as exc:
-        marker = " " * exc.start + "^" * max(1, exc.end - exc.start)
-        raise click.BadParameter(f"{exc.message}\n    {text}\n    {marker}", param_hint="QUERY") from exc
 
 
 def select(conn: sqlite3.Connection, parsed: Any) -> Iterator[dict[str, Any]]:
@@ -33,7 +18,7 @@ def select(conn: sqlite3.Connection, parsed: Any) -> Iterator[dict[str, Any]]:
     from debugger.store import reads  # lazily: the store loads sqlite_utils, and `segdbg --help` imports this
 
     # The store's indexed read path: free text uses the FTS index up to its watermark.
-    yield from reads.iter_events(conn, query=parsed, now=datetime.now(UTC) if parsed is not None else None)
+    yield from reads.iter_events(conn, query=parsed, now=datetime.now(UTC))
 
 
 @contextmanager

@@ -13,8 +13,16 @@ from typing import Any
 import click
 import orjson
 
-from debugger.cli.options import QueryCommand, db_option, query_argument, resolve_db, scope_option, with_scope
-from debugger.cli.selection import parse_query, progress, select
+from debugger.cli.options import (
+    QueryCommand,
+    db_option,
+    parse_query,
+    query_argument,
+    resolve_db,
+    scope_option,
+    with_scope,
+)
+from debugger.cli.selection import progress, select
 from debugger.core.exitcode import ExitCode
 from debugger.core.lint.codes import CODES, close_codes, consequence, explain
 from debugger.core.lint.finding import CATEGORIES, PLAN, Finding

@@ -9,8 +9,8 @@ from typing import Any
 import click
 import orjson
 
-from debugger.cli.options import QueryCommand, db_option, query_argument, resolve_db
-from debugger.cli.selection import parse_query, progress, select
+from debugger.cli.options import QueryCommand, db_option, parse_query, query_argument, resolve_db
+from debugger.cli.selection import progress, select
 from debugger.core.lint.inventory import Inventory
 from debugger.core.pretty.render import inert
 
