@@ -39,6 +39,7 @@ COMMANDS: dict[str, str] = {
     "pin": "debugger.cli.commands.pin",
     "unpin": "debugger.cli.commands.unpin",
     "query": "debugger.cli.commands.query",
+    "user": "debugger.cli.commands.user",
 }
 
 
