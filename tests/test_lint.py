@@ -129,7 +129,9 @@ def test_integrations(integrations: dict[str, object], expected: set[str]) -> No
     assert codes(strict(track("Video Played", {}, integrations=integrations))) == expected
 
 
-@pytest.mark.parametrize("value", ["undefined", "null", "None", "[object Object]", "NaN", " "])
+@pytest.mark.parametrize(
+    "value", ["undefined", "null", "None", "[object Object]", "NaN", " ", "guest", "Anonymous", "0", "-1", "0000-00"]
+)
 def test_placeholder_ids(value: str) -> None:
     """A stringified undefined/null is a real id to Segment, shared by every user that sent it."""
     assert [f.path for f in at(strict(track("Video Played", {}, userId=value)), "placeholder_id")] == ["userId"]

@@ -41,6 +41,7 @@ COMMANDS: dict[str, str] = {
     "query": "debugger.cli.commands.query",
     "mcp": "debugger.cli.commands.mcp",
     "preview": "debugger.cli.commands.preview",
+    "user": "debugger.cli.commands.user",
 }
 
 

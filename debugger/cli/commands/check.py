@@ -251,6 +251,7 @@ def command(
         _explain(explain_code)
         return
     # Lazily: tracking plans load jsonschema and PyYAML, the store sqlite_utils (kept off `segdbg --help`).
+    from debugger.core.lint.identity import IdentityLint
     from debugger.core.lint.linter import LintConfig, Linter
     from debugger.core.lint.plan import PlanError
     from debugger.core.lint.sequence import SequenceLint
@@ -296,6 +297,7 @@ def command(
     )
     linter = Linter(config, compiled)
     across = SequenceLint(config.ignore, double_fire_ms)
+    identities = IdentityLint(config.ignore)
     now = datetime.now(UTC)
     groups: dict[str, _Group] = {}
     by_rule: dict[str, RuleTally] = {}
@@ -310,7 +312,7 @@ def command(
                 for row in select(conn, parsed):
                     advance()
                     total += 1
-                    findings = linter.event(row) + across.event(row)
+                    findings = linter.event(row) + across.event(row) + identities.event(row)
                     if not findings:
                         continue
                     flagged += 1

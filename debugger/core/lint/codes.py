@@ -395,6 +395,18 @@ _ENTRIES: tuple[Code, ...] = (
             "analytics-node": "`analytics.track({userId, event, properties, context: {traits: {...}}})`.",
         },
     ),
+    Code(
+        "traits_in_properties",
+        "strict",
+        ADVISORY,
+        "A `traits` object inside a track/page/screen's `properties`: a property, never the user's traits.",
+        "Send the user's traits in `context.traits` on the call (the Spec's place for them on a track), or set them "
+        "with identify; `properties` describe the event.",
+        {
+            "analytics.js": "`analytics.track('Viewed', props, {traits: {plan: 'pro'}})` puts them in context.traits.",
+            "analytics-python": "`analytics.track(user_id, event, properties, context={'traits': {...}})`.",
+        },
+    ),
     # Across events (`segdbg check` only: docs/tracking-plans.md, "Across events").
     Code(
         "timestamps_out_of_order",
@@ -428,6 +440,39 @@ _ENTRIES: tuple[Code, ...] = (
         "Identify once the user is known and with the same traits; a changed email mid-session usually means two "
         "people share a device or the identify call reads stale state.",
         {"analytics.js": "Call `analytics.reset()` on logout so the next user starts a new identity."},
+    ),
+    # Identities across events (`segdbg check` only: docs/identities.md).
+    Code(
+        "anonymous_id_many_users",
+        "strict",
+        ALTERED,
+        "One anonymousId was identified as several userIds: identity graphs merge those people into one profile.",
+        "Reset the anonymous identity when a user signs out, so the next user on the device starts a new one; on a "
+        "server, send the anonymousId of the browser or device the request came from, never a shared constant.",
+        {
+            "analytics.js": "Call `analytics.reset()` on logout: it clears the userId and makes a new anonymousId.",
+            "analytics-python": "Pass the visitor's own `anonymous_id=` (from the request), not a fixed value.",
+            "analytics-swift": "Call `analytics.reset()` on logout.",
+            "analytics-kotlin": "Call `analytics.reset()` on logout.",
+        },
+    ),
+    Code(
+        "user_id_changed_mid_session",
+        "strict",
+        ALTERED,
+        "Within one session, one anonymousId's events switch from one userId to another with no alias between.",
+        "Call reset() when the user signs out (a new anonymousId for the next user), or alias the old userId to the "
+        "new one if the same person's id really changed; otherwise the session's events belong to two people.",
+        {"analytics.js": "Call `analytics.reset()` on logout, and `analytics.alias(newId)` if an id is renamed."},
+    ),
+    Code(
+        "alias_loop",
+        "strict",
+        ALTERED,
+        "Aliases that go round in a circle (A→B, then B→A), or an id aliased to itself: no id is the canonical one.",
+        "Alias once, from the old id (previousId: the anonymousId or the old userId) to the new userId, and never "
+        "back; destinations that merge on alias refuse the second call or merge in the wrong direction.",
+        {"analytics.js": "`analytics.alias(newUserId)` takes the current id as previousId: call it once, at sign-up."},
     ),
     Code(
         "properties_on_identify",
@@ -485,8 +530,10 @@ _ENTRIES: tuple[Code, ...] = (
         "placeholder_id",
         "strict",
         ALTERED,
-        'An id like "undefined" or "null": Segment takes it as a real id and merges everyone who sent it.',
-        "Leave the id out (or null) when it is not known; never stringify a missing value.",
+        'An id like "undefined", "null", "guest", "anonymous", "0" or blank: Segment takes it as a real id and '
+        "merges everyone who sent it.",
+        "Leave the id out (or null) when it is not known; never stringify a missing value or send a shared "
+        'stand-in ("guest", "0") for a visitor who has not signed in: send their anonymousId instead.',
         {
             "analytics.js": "Guard `analytics.identify(user.id)` with `if (user.id)`: `String(undefined)` is "
             '"undefined".',

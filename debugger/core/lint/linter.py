@@ -24,12 +24,16 @@ Strict mode: what Segment accepts with 200 but then drops or mangles beyond prot
 - ``integrations_disable_all`` — ``All: false`` with nothing re-enabled: no destination gets it;
   ``integrations_value`` — a flag that is not a boolean or an options object (``"false"`` is
   truthy); ``integrations_all_case`` — ``all``/``ALL``: names are case-sensitive;
-- ``placeholder_id`` — ``userId``/``anonymousId``/``groupId``/``previousId`` like ``"undefined"``
-  or ``"null"``: Segment takes it as a real id and merges everyone who sent it.
+- ``placeholder_id`` — ``userId``/``anonymousId``/``groupId``/``previousId`` like ``"undefined"``,
+  ``"null"``, ``"guest"``, ``"anonymous"``, only zeros and dashes (``"0"``, the nil UUID) or blank: Segment
+  takes it as a real id and merges everyone who sent it (see :func:`placeholder`);
+- ``traits_in_properties`` — a ``traits`` object inside a track/page/screen's ``properties``: a
+  property named "traits" that no destination reads as traits (``context.traits`` is where they go).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -43,7 +47,14 @@ from debugger.core.protocol import REJECTED, WARNING
 if TYPE_CHECKING:  # the plan checker loads jsonschema and yaml: only a linter given a plan needs them
     from debugger.core.lint.checker import CompiledPlan
 
-_PLACEHOLDERS = frozenset({"undefined", "null", "none", "nil", "nan", "[object object]", "true", "false"})
+#: Ids that stand for "no id" (compared stripped and case-folded). "guest" and "anonymous" are the words Segment's
+#: Unify suggests blocking as identifier values, with values made only of zeros and dashes (:data:`_ZEROS`); "-1"
+#: is the usual sentinel for "no row".
+_PLACEHOLDERS = frozenset(
+    {"undefined", "null", "none", "nil", "nan", "[object object]", "true", "false", "guest", "anonymous", "-1"}
+)
+#: "0", "000", "-", the nil UUID "00000000-0000-0000-0000-000000000000": every user who sent one is merged.
+_ZEROS = re.compile(r"[0-]+")
 _TRAIT_ALIASES = {"createdAt": "created_at", "firstName": "first_name", "lastName": "last_name"}
 #: Keys the spec itself spells in camelCase; the casing rule leaves them alone.
 _RESERVED_KEYS = frozenset({*IDENTIFY_TRAITS, *GROUP_TRAITS, *_TRAIT_ALIASES.values()})
@@ -164,6 +175,19 @@ def strict(stored: Mapping[str, Any]) -> list[Finding]:
                 "traits",
             )
         )
+    if kind_ in ("track", "page", "screen") and isinstance(props, dict) and isinstance(props.get("traits"), dict):
+        found.append(
+            Finding(
+                "traits_in_properties",
+                "properties.traits",
+                f'`properties.traits` on a {kind_} call is a property named "traits", not the user\'s traits: '
+                "no destination updates the profile from it; send them in `context.traits` (or with identify).",
+                WARNING,
+                STRICT,
+                "context.traits",
+                "properties.traits",
+            )
+        )
     if kind_ in ("identify", "group", "alias") and isinstance(props, dict) and props:
         where = "`traits`" if kind_ != "alias" else "nothing besides ids"
         found.append(
@@ -189,7 +213,7 @@ def strict(stored: Mapping[str, Any]) -> list[Finding]:
     found.extend(_integrations(stored.get("integrations")))
     for key in ("userId", "anonymousId", "groupId", "previousId"):
         value = stored.get(key)
-        if type(value) is str and len(value) <= 16 and (value.strip().lower() in _PLACEHOLDERS or not value.strip()):
+        if placeholder(value):
             found.append(
                 Finding(
                     "placeholder_id",
@@ -203,6 +227,15 @@ def strict(stored: Mapping[str, Any]) -> list[Finding]:
                 )
             )
     return found
+
+
+def placeholder(value: object) -> bool:
+    """Whether an id is a placeholder for "no id" (``placeholder_id``): a stringified undefined/null, ``"guest"``,
+    ``"anonymous"``, only zeros and dashes, or blank. Only the whole value counts (``user-null-1`` is an id)."""
+    if type(value) is not str:
+        return False
+    text = value.strip().casefold()
+    return not text or (len(text) <= 16 and text in _PLACEHOLDERS) or _ZEROS.fullmatch(text) is not None
 
 
 def _variants(table: Mapping[str, str]) -> dict[str, str]:

@@ -29,6 +29,7 @@ HELP = """\
 | `P` | pin / unpin the event: retention (`serve --max-events/--max-age`) never deletes a pinned one (📌) |
 | `s` | the Schema screen: every event's properties, types and type drift (`d` drift only) |
 | `d` | the Deliveries screen: replay runs, their metrics, and for each failure You Sent / Request / Response |
+| `u` | the Identity screen: the highlighted event's user across sources (ids, identify/alias/group, merged traits, events) |
 | `z` | clear the capture: delete every event and request (asks first: `y`/`enter` yes, `n`/`esc` no) |
 | `ctrl+p` | every command |
 | `q` | quit |

@@ -54,6 +54,7 @@ from debugger.tui.screens.copy import CopyScreen
 from debugger.tui.screens.deliveries import DeliveriesScreen
 from debugger.tui.screens.dialect import AUTO, DialectScreen
 from debugger.tui.screens.help import HelpScreen
+from debugger.tui.screens.identity import IdentityScreen, timeline_loader
 from debugger.tui.screens.paste import PasteScreen
 from debugger.tui.screens.schema import SchemaScreen, capture_loader, coverage_loader
 from debugger.tui.widgets.event_detail import TABS, EventDetail
@@ -82,6 +83,7 @@ class MainScreen(Screen[None]):
         Binding("s", "schema", "Schema"),
         Binding("l", "dialect", "Dialect"),
         Binding("d", "deliveries", "Deliveries"),
+        Binding("u", "identity", "Identity", show=False),  # the hints line is full: ? and ctrl+p list it
         Binding("L", "pick_dialect", "Pick dialect", show=False),
         Binding("P", "toggle_pin", "Pin", show=False),  # the hints line is full at 120 columns: ? and ctrl+p list it
         Binding("z", "clear_capture", "Clear the capture", show=False),
@@ -418,6 +420,16 @@ class MainScreen(Screen[None]):
         """The Schema screen: per source and event, every property path with its types and drift."""
         db = self.tui.config.db
         self.app.push_screen(SchemaScreen(capture_loader(db), coverage_loader(db, lambda: self.tui.lint.linter.plan)))
+
+    def action_identity(self) -> None:
+        """The Identity screen for the highlighted event's userId (else anonymousId), as `segdbg user ID` shows it."""
+        stream = self.query_one(EventList)
+        event = stream.events.get(stream.selected_id) if stream.selected_id is not None else None
+        seed = (event or {}).get("user_id") or (event or {}).get("anonymous_id")
+        if not seed:
+            self.notify("The highlighted event has no userId or anonymousId.", title="No identity")
+            return
+        self.app.push_screen(IdentityScreen(str(seed), timeline_loader(self.tui.config.db, str(seed))))
 
     def watch_live(self, live: bool) -> None:
         """Resuming reloads the newest rows; pausing freezes the list and starts the counter."""
@@ -772,6 +784,9 @@ class MainScreen(Screen[None]):
         )
         yield SystemCommand("Schema", "s: every event's properties, types and drift", self.action_schema)
         yield SystemCommand("Deliveries", "d: replay runs, what was not delivered and why", self.action_deliveries)
+        yield SystemCommand(
+            "Identity", "u: the highlighted event's user across sources: ids, calls, traits", self.action_identity
+        )
         yield SystemCommand("Help", "?: keys, search and paste", self.action_help)
 
     def _dialect(self, dialect: str | None) -> None:
