@@ -40,6 +40,7 @@ COMMANDS: dict[str, str] = {
     "unpin": "debugger.cli.commands.unpin",
     "query": "debugger.cli.commands.query",
     "mcp": "debugger.cli.commands.mcp",
+    "route": "debugger.cli.commands.route",
 }
 
 

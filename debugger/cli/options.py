@@ -12,6 +12,7 @@ import click
 from debugger.core.pretty.render import inert
 from debugger.core.query.language import Query, QueryError, parse
 from debugger.core.query.scope import ScopeError, check_name, scoped_text
+from debugger.core.routing import Routing, RoutingError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -205,3 +206,26 @@ def scope_option(func: F) -> F:
 def with_scope(query: str, scope: str | None) -> str:
     """The QUERY text read inside ``--scope`` (the term goes last, so a bad query's pointer stays right)."""
     return scoped_text(query, scope)
+
+
+def routing_option(help_text: str, *, required: bool = True) -> Callable[[F], F]:
+    """``--routing FILE``: the routing file (docs/routing.md)."""
+    return click.option(
+        "--routing",
+        "routing_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        required=required,
+        metavar="FILE",
+        help=help_text,
+    )
+
+
+def load_routing(path: Path) -> Routing:
+    """Read ``--routing FILE``; a bad file is a usage error (exit 2) with the place and the reason."""
+    # Lazily: keep the store off `segdbg --help` (it imports every command).
+    from debugger.store.routingfile import read_routing
+
+    try:
+        return read_routing(path)
+    except RoutingError as exc:
+        raise click.BadParameter(inert(str(exc), 2000), param_hint="'--routing'") from exc
