@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 import pytest
@@ -14,7 +15,7 @@ from segment.analytics.client import Client as SegmentClient
 
 from debugger.cli.group import cli
 from debugger.server.app import ServerThread
-from tests.helpers import ROOT, run_segdbg
+from tests.helpers import ROOT, ServeProcess, http, run_segdbg
 
 ANALYTICS_OFF = {"consent": {"categoryPreferences": {"Analytics": False, "Advertising": True, "Personalization": True}}}
 ALL_ON = {"consent": {"categoryPreferences": {"Analytics": True, "Advertising": True, "Personalization": True}}}
@@ -30,10 +31,10 @@ def docs_routing(tmp_path: Path) -> Path:
     return path
 
 
-def capture(server: ServerThread) -> None:
+def capture(url: str) -> None:
     """Checkout events from a real backend: one with Analytics consent off, one with everything on, one test event,
     one that turns every destination off but Braze."""
-    client = SegmentClient("wk_routing", host=server.url, sync_mode=True, max_retries=1)
+    client = SegmentClient("wk_routing", host=url, sync_mode=True, max_retries=1)
     client.track(user_id="u1", event="Order Completed", properties={"total": 10}, context=ANALYTICS_OFF)
     client.track(user_id="u2", event="Order Completed", properties={"total": 20, "email": "a@b.c"}, context=ALL_ON)
     client.track(user_id="u3", event="Test Checkout", properties={}, context=ALL_ON)
@@ -49,7 +50,7 @@ def route(db: Path, *args: str) -> Any:
 
 @pytest.fixture
 def captured(server: ServerThread, tmp_path: Path) -> tuple[Path, Path]:
-    capture(server)
+    capture(server.url)
     return server.settings.db, docs_routing(tmp_path)
 
 
@@ -121,3 +122,38 @@ def test_expect_delivered_to_counts_only_what_reaches_the_destination(captured: 
     assert "consent category Analytics is off" in failed.output
     unknown = runner.invoke(cli, [*base, "--delivered-to", "Amplitud"])
     assert unknown.exit_code == 2 and "no destination 'Amplitud'" in unknown.output
+
+
+def test_serve_routing_answers_the_api_with_the_json_route_prints(tmp_path: Path) -> None:
+    """`segdbg serve --routing FILE` → GET /debugger/api/route?id=N (or ?q=) answers what `route --format json` prints."""
+    routing_file, db = docs_routing(tmp_path), tmp_path / "served.db"
+    served = ServeProcess(db, "--quiet", "--routing", str(routing_file))
+    try:
+        capture(served.url)
+        answer = http(f"{served.url}/debugger/api/route?id=1", "GET")
+        assert answer.status == 200
+        printed = route(db, "1", "--routing", str(routing_file), "--format", "json")
+        assert answer.json() == orjson.loads(printed.output)
+        first = answer.json()["events"][0]["destinations"][0]
+        assert first["text"] == "Amplitude: blocked, consent category Analytics is off"
+        by_query = http(f"{served.url}/debugger/api/route?q={quote('user:u3')}", "GET").json()
+        assert [e["event"]["id"] for e in by_query["events"]] == [3]
+        assert http(f"{served.url}/debugger/api/route?id=99", "GET").status == 404
+        bad = http(f"{served.url}/debugger/api/route?q={quote('fql:event == 1')}", "GET")
+        assert bad.status == 400 and bad.json()["code"] == "invalid_query"
+    finally:
+        assert served.stop()[0] == 0
+
+
+def test_the_api_without_a_routing_file_says_how_to_give_one(server: ServerThread) -> None:
+    missing = http(f"{server.url}/debugger/api/route?id=1", "GET")
+    assert missing.status == 404 and missing.json()["code"] == "no_routing"
+    assert "segdbg serve --routing FILE" in missing.json()["message"]
+
+
+def test_serve_refuses_a_bad_routing_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("destinations:\n  Amplitude:\n    mode: satellite\n")
+    done = run_segdbg("serve", "--headless", "--port", "0", "--db", str(tmp_path / "x.db"), "--routing", str(bad))
+    assert done.returncode == 2
+    assert "line 3: destinations.Amplitude.mode: mode is cloud or device, not 'satellite'." in done.stderr

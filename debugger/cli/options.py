@@ -5,14 +5,16 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from debugger.core.pretty.render import inert
 from debugger.core.query.language import Query, QueryError, parse
 from debugger.core.query.scope import ScopeError, check_name, scoped_text
-from debugger.core.routing import Routing, RoutingError
+
+if TYPE_CHECKING:  # the routing file reader loads PyYAML: only commands given --routing need it
+    from debugger.core.routing import Routing
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -222,7 +224,8 @@ def routing_option(help_text: str, *, required: bool = True) -> Callable[[F], F]
 
 def load_routing(path: Path) -> Routing:
     """Read ``--routing FILE``; a bad file is a usage error (exit 2) with the place and the reason."""
-    # Lazily: keep the store off `segdbg --help` (it imports every command).
+    # Lazily: the routing file's reader loads PyYAML (kept off `segdbg --help`, which imports every command).
+    from debugger.core.routing import RoutingError
     from debugger.store.routingfile import read_routing
 
     try:

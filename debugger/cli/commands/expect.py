@@ -6,7 +6,7 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import orjson
@@ -28,7 +28,9 @@ from debugger.cli.remote import ask
 from debugger.core.exitcode import ExitCode
 from debugger.core.query.plan import view_statuses
 from debugger.core.query.sequence import PER, within_ms
-from debugger.core.routing import DeliveredTo, RoutingError
+
+if TYPE_CHECKING:  # the routing core loads PyYAML: only --delivered-to needs it
+    from debugger.core.routing import DeliveredTo
 
 #: The longest single long-poll; longer timeouts are several polls.
 POLL_CHUNK = 60.0
@@ -187,6 +189,9 @@ def _delivered(name: str | None, routing_path: Path | None, remote_or_sequence: 
         raise click.UsageError("--delivered-to needs --routing FILE (docs/routing.md).")
     if remote_or_sequence:
         raise click.UsageError("--delivered-to counts on --db, without --url or --sequence.")
+    # Lazily: the routing core loads PyYAML (kept off `segdbg --help`, which imports every command).
+    from debugger.core.routing import DeliveredTo, RoutingError
+
     try:
         return DeliveredTo(load_routing(routing_path), name)
     except RoutingError as exc:
