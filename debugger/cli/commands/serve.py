@@ -302,7 +302,7 @@ def _serve_with_tui(
     assert isinstance(settings, Settings)
     server = ChildServer.start(settings)
     try:
-        run_tui(settings.db, url=server.url, cap=cap, plan=plan, notice=notice)
+        run_tui(settings.db, url=server.url, cap=cap, plan=plan, notice=notice, routing=settings.routing)
     finally:
         summary = server.stop()
     click.echo(summary or f"Stopped. Capture in {settings.db}", err=True)
