@@ -13,8 +13,11 @@ import pytest
 from click.testing import CliRunner
 from segment.analytics.client import Client as SegmentClient
 
+from debugger.cli.child import ChildServer
 from debugger.cli.group import cli
 from debugger.server.app import ServerThread
+from debugger.server.settings import Settings
+from debugger.store.routingfile import read_routing
 from tests.helpers import ROOT, ServeProcess, http, run_segdbg
 
 ANALYTICS_OFF = {"consent": {"categoryPreferences": {"Analytics": False, "Advertising": True, "Personalization": True}}}
@@ -157,3 +160,19 @@ def test_serve_refuses_a_bad_routing_file(tmp_path: Path) -> None:
     done = run_segdbg("serve", "--headless", "--port", "0", "--db", str(tmp_path / "x.db"), "--routing", str(bad))
     assert done.returncode == 2
     assert "line 3: destinations.Amplitude.mode: mode is cloud or device, not 'satellite'." in done.stderr
+
+
+def test_the_tuis_child_server_gets_the_routing_file(tmp_path: Path) -> None:
+    """`segdbg serve --routing FILE` in a terminal runs the server as a child: it reads the same file."""
+    routing_file = docs_routing(tmp_path)
+    settings = Settings(db=tmp_path / "child.db", port=0, routing=read_routing(routing_file))
+    child = ChildServer.start(settings)
+    try:
+        capture(child.url)
+        answer = http(f"{child.url}/debugger/api/route?id=1", "GET")
+        assert answer.status == 200, answer.body
+        assert answer.json()["events"][0]["destinations"][0]["text"] == (
+            "Amplitude: blocked, consent category Analytics is off"
+        )
+    finally:
+        child.stop()
