@@ -64,7 +64,17 @@ def test_tui_builds_the_app_from_its_options(db_path: Path, monkeypatch: pytest.
     monkeypatch.setattr("debugger.tui.app.make_tui", fake_make_tui)
     result = CliRunner().invoke(cli, ["tui", "--db", str(db_path), "--cap", "50", "--url", "http://127.0.0.1:9"])
     assert result.exit_code == 0, result.output
-    assert made == [(db_path, {"url": "http://127.0.0.1:9", "cap": 50, "plan": None, "notice": None}), ("ran",)]
+    assert made == [
+        (db_path, {"url": "http://127.0.0.1:9", "cap": 50, "plan": None, "notice": None, "routing": None}),
+        ("ran",),
+    ]
+    routing = db_path.parent / "routing.yaml"
+    routing.write_text("destinations:\n  Amplitude:\n    consent: [Analytics]\n")
+    made.clear()
+    result = CliRunner().invoke(cli, ["tui", "--db", str(db_path), "--routing", str(routing)])
+    assert result.exit_code == 0, result.output
+    given = made[0][1]["routing"]
+    assert [(d.name, d.consent) for d in given.destinations] == [("Amplitude", ("Analytics",))]
 
 
 async def test_a_start_up_notice_is_shown_in_the_tui(tmp_path: Path) -> None:

@@ -66,6 +66,8 @@ class ChildServer:
             args += ["--max-events", str(settings.retention.max_events)]
         if settings.retention.max_age is not None:
             args += ["--max-age", f"{int(settings.retention.max_age.total_seconds())}s"]
+        if settings.routing is not None:
+            args += ["--routing", settings.routing.source]
         if not is_loopback(settings.host):
             args.append("--allow-remote")  # the parent already checked it was asked for
         proc = subprocess.Popen(

@@ -42,6 +42,7 @@ COMMANDS: dict[str, str] = {
     "mcp": "debugger.cli.commands.mcp",
     "preview": "debugger.cli.commands.preview",
     "user": "debugger.cli.commands.user",
+    "route": "debugger.cli.commands.route",
 }
 
 

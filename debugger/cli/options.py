@@ -5,13 +5,16 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from debugger.core.pretty.render import inert
 from debugger.core.query.language import Query, QueryError, parse
 from debugger.core.query.scope import ScopeError, check_name, scoped_text
+
+if TYPE_CHECKING:  # the routing file reader loads PyYAML: only commands given --routing need it
+    from debugger.core.routing import Routing
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -205,3 +208,27 @@ def scope_option(func: F) -> F:
 def with_scope(query: str, scope: str | None) -> str:
     """The QUERY text read inside ``--scope`` (the term goes last, so a bad query's pointer stays right)."""
     return scoped_text(query, scope)
+
+
+def routing_option(help_text: str, *, required: bool = True) -> Callable[[F], F]:
+    """``--routing FILE``: the routing file (docs/routing.md)."""
+    return click.option(
+        "--routing",
+        "routing_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        required=required,
+        metavar="FILE",
+        help=help_text,
+    )
+
+
+def load_routing(path: Path) -> Routing:
+    """Read ``--routing FILE``; a bad file is a usage error (exit 2) with the place and the reason."""
+    # Lazily: the routing file's reader loads PyYAML (kept off `segdbg --help`, which imports every command).
+    from debugger.core.routing import RoutingError
+    from debugger.store.routingfile import read_routing
+
+    try:
+        return read_routing(path)
+    except RoutingError as exc:
+        raise click.BadParameter(inert(str(exc), 2000), param_hint="'--routing'") from exc

@@ -43,6 +43,7 @@ from debugger.store.expect import Condition, MatchCounter, Outcome, evidence
 from debugger.store.maintenance import vacuum_capture
 from debugger.store.reads import events_page, get_event, get_request, iter_events
 from debugger.store.retention import Policy
+from debugger.store.routing import ROUTE_LIMIT, routed_events
 from debugger.store.scopes import scope_stats
 from debugger.store.sequence import SequenceOutcome, SequenceReader
 from debugger.store.stats import observed_schema, reset, stats
@@ -63,6 +64,7 @@ def setup_routes(app: web.Application) -> None:
         ("/schema", _schema),
         ("/wait", _wait),
         ("/sequence", _sequence),
+        ("/route", _route),
     ):
         app.router.add_get(PREFIX + path, _guarded(handler))
     app.router.add_post(PREFIX + "/reset", _guarded(_reset, json_body=True))
@@ -261,6 +263,34 @@ async def _event(request: web.Request) -> web.StreamResponse:
 
     found = await asyncio.to_thread(read)
     return _json(found) if found is not None else _error(404, "not_found", f"No event #{event_id}.")
+
+
+async def _route(request: web.Request) -> web.StreamResponse:
+    """Which destinations of ``serve --routing FILE`` an event would reach, and why not (docs/routing.md):
+    ``id=N`` for one event, else the newest ``limit`` events matching ``q``; the JSON `segdbg route` prints."""
+    routing = request.app[settings_key].routing
+    if routing is None:
+        return _error(
+            404, "no_routing", "This server has no routing file; start it with `segdbg serve --routing FILE`."
+        )
+    event_id = _number(request, "id", None, 1, 2**63 - 1)
+    query = _query(request)
+    limit = _number(request, "limit", ROUTE_LIMIT, 1, MAX_LIMIT)
+    statuses = view_statuses(query, _flag(request, "all"))
+
+    def read() -> list[dict[str, Any]]:
+        conn = connect(_db(request))
+        try:
+            return routed_events(
+                conn, routing, event_id=event_id, query=query, now=datetime.now(UTC), statuses=statuses, limit=limit
+            )
+        finally:
+            conn.close()
+
+    events = await asyncio.to_thread(read)
+    if event_id is not None and not events:
+        return _error(404, "not_found", f"No event #{event_id}.")
+    return _json({"events": events})
 
 
 async def _stats(request: web.Request) -> web.StreamResponse:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from debugger.core.http.routes import DEFAULT_HOST, DEFAULT_PORT
+from debugger.core.routing import Routing
 from debugger.store.retention import Policy
 
 
@@ -33,6 +34,8 @@ class Settings:
             text still works, by scanning).
         retention: what the capture keeps (``--max-events``/``--max-age``); applied by the
             writer on idle time, pinned events exempt.
+        routing: the destinations ``GET /debugger/api/route`` judges events for (``--routing FILE``,
+            docs/routing.md), read once at start; ``None`` without one.
     """
 
     db: Path
@@ -50,3 +53,4 @@ class Settings:
     max_pages: int | None = None
     search_index: bool = True
     retention: Policy = field(default_factory=Policy)
+    routing: Routing | None = None

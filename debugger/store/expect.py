@@ -9,19 +9,31 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+import orjson
 
 from debugger.core.pretty.export import export_record
 from debugger.core.pretty.render import event_kind, event_label, event_user, inert, rejection
 from debugger.core.query import language as q
 from debugger.core.query.explain import Step, explain, seen
 from debugger.core.query.plan import view_statuses
+from debugger.core.routing import DeliveredTo
 from debugger.store.capture import connect
 from debugger.store.hints import case_hint, case_hint_text
-from debugger.store.reads import closest_events, count_events, get_event, iter_events, newest_id, term_results
+from debugger.store.reads import (
+    closest_events,
+    count_events,
+    get_event,
+    iter_events,
+    newest_id,
+    select_rows,
+    term_results,
+)
 from debugger.store.stats import RESETS_KEY
 
 #: Events shown when an expectation fails (matches, or the closest misses).
@@ -104,11 +116,16 @@ class Condition:
 
 @dataclass(slots=True)
 class MatchCounter:
-    """Counts matches incrementally: the first call counts everything, later calls only new rows."""
+    """Counts matches incrementally: the first call counts everything, later calls only new rows.
+
+    With ``delivered`` (``expect --delivered-to``), a match counts only when the routing says it would
+    reach that destination (docs/routing.md).
+    """
 
     query: q.Query
     statuses: tuple[str, ...] | None
     now: datetime
+    delivered: DeliveredTo | None = None
     found: int = 0
     seen_id: int = 0
     resets: str | None = None
@@ -120,7 +137,19 @@ class MatchCounter:
         if resets != self.resets:
             self.resets, self.found, self.seen_id = resets, 0, 0
         newest = newest_id(conn)
-        if newest > self.seen_id:
+        if newest > self.seen_id and self.delivered is not None:
+            rows = select_rows(
+                conn,
+                ("stored",),
+                query=self.query,
+                now=self.now,
+                statuses=self.statuses,
+                after_id=self.seen_id,
+                before_id=newest + 1,
+            )
+            self.found += sum(1 for (stored,) in rows if self.delivered.holds(_stored(stored)))
+            self.seen_id = newest
+        elif newest > self.seen_id:
             self.found += count_events(
                 conn,
                 query=self.query,
@@ -131,6 +160,13 @@ class MatchCounter:
             )  # bounded: a row committed meanwhile is counted next time, once
             self.seen_id = newest
         return self.found
+
+
+def _stored(text: Any) -> Any:
+    try:
+        return orjson.loads(text) if text is not None else None
+    except orjson.JSONDecodeError:
+        return None
 
 
 @dataclass(slots=True)
@@ -145,6 +181,7 @@ class Outcome:
     matches: list[dict[str, Any]] = field(default_factory=list)
     closest: list[dict[str, Any]] = field(default_factory=list)
     recased: str | None = None  # the query with its values' case corrected, when only that matches
+    delivered_to: str | None = None  # expect --delivered-to: the destination the matches must reach
 
     def to_json(self) -> dict[str, Any]:
         """The HTTP API's ``wait`` answer."""
@@ -157,13 +194,23 @@ class Outcome:
             "events": self.matches,
             "closest": self.closest,
             "recased": self.recased,
+            "delivered_to": self.delivered_to,
         }
 
 
 def evidence(
-    conn: sqlite3.Connection, outcome: Outcome, query: q.Query, *, now: datetime, statuses: tuple[str, ...] | None
+    conn: sqlite3.Connection,
+    outcome: Outcome,
+    query: q.Query,
+    *,
+    now: datetime,
+    statuses: tuple[str, ...] | None,
+    delivered: DeliveredTo | None = None,
 ) -> Outcome:
-    """Fill ``outcome`` with the newest matches and, when nothing matched enough, the closest misses."""
+    """Fill ``outcome`` with the newest matches and, when nothing matched enough, the closest misses
+    (with ``delivered``: the newest matches the destination would not get, and why)."""
+    if delivered is not None:
+        return _delivery_evidence(conn, outcome, query, now=now, statuses=statuses, delivered=delivered)
     outcome.matches = [
         export_record(e) for e in iter_events(conn, query=query, now=now, statuses=statuses, limit=SHOWN, newest=True)
     ]
@@ -173,6 +220,32 @@ def evidence(
         if outcome.found == 0:
             recased = case_hint(conn, query, now=now, statuses=statuses)
             outcome.recased = q.canonical(recased) if recased is not None else None
+    return outcome
+
+
+def _delivery_evidence(
+    conn: sqlite3.Connection,
+    outcome: Outcome,
+    query: q.Query,
+    *,
+    now: datetime,
+    statuses: tuple[str, ...] | None,
+    delivered: DeliveredTo,
+) -> Outcome:
+    kept: deque[dict[str, Any]] = deque(maxlen=SHOWN)
+    blocked: deque[dict[str, Any]] = deque(maxlen=SHOWN)
+    for event in iter_events(conn, query=query, now=now, statuses=statuses):
+        verdict = delivered.verdict(event["stored"])
+        if verdict.delivered:
+            kept.append(export_record(event))
+        else:
+            blocked.append(
+                {"event": export_record(event), "failed": [f"delivered to {delivered.name}"], "was": [verdict.detail]}
+            )
+    outcome.delivered_to = delivered.name
+    outcome.matches = list(kept)
+    if not outcome.ok and outcome.condition.too_few(outcome.found):
+        outcome.closest = list(reversed(blocked))
     return outcome
 
 
@@ -231,13 +304,14 @@ def wait_on_file(
     now: datetime,
     poll: float = 0.02,
     clock: Callable[[], float] = time.monotonic,
+    delivered: DeliveredTo | None = None,
 ) -> Outcome:
     """Block until ``condition`` holds for the capture at ``path`` (or it can't, or ``timeout``).
 
     The count is only recomputed when ``PRAGMA data_version`` says another connection committed.
     """
     started = clock()
-    counter = MatchCounter(query, statuses, now)
+    counter = MatchCounter(query, statuses, now, delivered)
     conn = connect(path)
     try:
         version = None
@@ -252,7 +326,7 @@ def wait_on_file(
                 break
             time.sleep(min(poll, max(0.0, timeout - (clock() - started))))
         outcome = Outcome(condition.holds(found), found, condition, query_text, clock() - started)
-        return evidence(conn, outcome, query, now=now, statuses=statuses)
+        return evidence(conn, outcome, query, now=now, statuses=statuses, delivered=delivered)
     finally:
         conn.close()
 
@@ -280,8 +354,9 @@ def _failed(term: str, was: str | None) -> str:
 def failure_message(result: dict[str, Any]) -> str:
     """The text `segdbg expect` prints (and the pytest plugin raises) when an expectation fails."""
     found = result["count"]
+    to = f" delivered to {inert(result['delivered_to'], 100)}" if result.get("delivered_to") else ""
     lines = [
-        f"Expected {result['expected']} matching `{inert(result['query'], 200) or '(everything)'}`; "
+        f"Expected {result['expected']} matching `{inert(result['query'], 200) or '(everything)'}`{to}; "
         f"found {found:,} after {result['seconds']:.1f} s."
     ]
     if result.get("events") and found:

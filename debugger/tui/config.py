@@ -9,6 +9,7 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 
 from debugger.core.http.routes import DEFAULT_URL
+from debugger.core.routing import Routing
 from debugger.store.clock import now_utc
 
 
@@ -32,6 +33,7 @@ class TuiConfig:
             garbage collector (``gc.freeze``). Off in tests, which start many apps in one process.
         notice: a warning from start-up to show once the screen is up (e.g. another server
             already writes this capture), since the terminal's own lines are hidden by the TUI.
+        routing: destinations to judge each event for, in the detail's Routes tab (docs/routing.md).
         copy_dir: where a copy goes as a file when no clipboard command takes it (``None``:
             the system's temporary folder).
     """
@@ -49,6 +51,7 @@ class TuiConfig:
     freeze_gc: bool = True
     notice: str | None = None
     copy_dir: Path | None = None
+    routing: Routing | None = None
 
     @property
     def base_url(self) -> str:

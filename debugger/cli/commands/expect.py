@@ -6,7 +6,7 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import orjson
@@ -16,8 +16,10 @@ from debugger.cli.options import (
     db_option,
     include_problems_option,
     join_words,
+    load_routing,
     parse_query,
     resolve_db,
+    routing_option,
     scope_option,
     url_option,
     with_scope,
@@ -26,6 +28,9 @@ from debugger.cli.remote import ask
 from debugger.core.exitcode import ExitCode
 from debugger.core.query.plan import view_statuses
 from debugger.core.query.sequence import PER, within_ms
+
+if TYPE_CHECKING:  # the routing core loads PyYAML: only --delivered-to needs it
+    from debugger.core.routing import DeliveredTo
 
 #: The longest single long-poll; longer timeouts are several polls.
 POLL_CHUNK = 60.0
@@ -77,6 +82,14 @@ POLL_CHUNK = 60.0
 @url_option
 @scope_option
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout (matches, closest misses).")
+@click.option(
+    "--delivered-to",
+    default=None,
+    metavar="DESTINATION",
+    help="Count only matches that would reach this destination of --routing (consent, integrations, filters; "
+    "docs/routing.md).",
+)
+@routing_option("The routing file --delivered-to reads (docs/routing.md).", required=False)
 def command(
     words: tuple[str, ...],
     count: int | None,
@@ -93,6 +106,8 @@ def command(
     url: str | None,
     as_json: bool,
     scope: str | None,
+    delivered_to: str | None,
+    routing_path: Path | None,
 ) -> None:
     """Wait until events matching QUERY have arrived; exit 0, or 3 with the closest events seen.
 
@@ -124,6 +139,7 @@ def command(
       segdbg expect 'event:"Signed Up"' --count 1 --scope test-3f2a9c0142d7e6b1   # one test's write key
       segdbg expect 'event:"Page Viewed"' --at-most 3
       segdbg expect type:identify --between 2 5
+      segdbg expect 'event:"Order Completed"' --delivered-to Amplitude --routing routing.yaml
       segdbg expect --sequence 'event:"Product Added"' 'event:"Checkout Started"' \\
                     'event:"Order Completed"' --per user --within 10m
     """
@@ -138,6 +154,7 @@ def command(
         condition = Condition.of(count=count, at_least=at_least, none=none_, at_most=at_most, between=between)
     except ValueError as exc:
         raise click.UsageError("give only one of --count, --at-least, --at-most, --between and --none.") from exc
+    delivered = _delivered(delivered_to, routing_path, url is not None or sequence)
     if sequence:
         steps = tuple(with_scope(word, scope) for word in words) if scope is not None else words
         _sequence(steps, per or "user", within, condition, timeout, show_all, db, url, as_json)
@@ -149,7 +166,7 @@ def command(
     result = (
         _over_http(url, query, condition, timeout, show_all)
         if url
-        else _on_file(resolve_db(db), parsed, query, condition, timeout, show_all)
+        else _on_file(resolve_db(db), parsed, query, condition, timeout, show_all, delivered)
     )
     if as_json:
         sys.stdout.buffer.write(orjson.dumps(result) + b"\n")
@@ -162,7 +179,34 @@ def command(
     raise SystemExit(ExitCode.FAILED)
 
 
-def _on_file(path: Path, parsed: Any, text: str, condition: Any, timeout: float, show_all: bool) -> dict[str, Any]:
+def _delivered(name: str | None, routing_path: Path | None, remote_or_sequence: bool) -> DeliveredTo | None:
+    """``--delivered-to NAME --routing FILE``: the condition each match must meet, or ``None``."""
+    if name is None:
+        if routing_path is not None:
+            raise click.UsageError("--routing goes with --delivered-to DESTINATION.")
+        return None
+    if routing_path is None:
+        raise click.UsageError("--delivered-to needs --routing FILE (docs/routing.md).")
+    if remote_or_sequence:
+        raise click.UsageError("--delivered-to counts on --db, without --url or --sequence.")
+    # Lazily: the routing core loads PyYAML (kept off `segdbg --help`, which imports every command).
+    from debugger.core.routing import DeliveredTo, RoutingError
+
+    try:
+        return DeliveredTo(load_routing(routing_path), name)
+    except RoutingError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--delivered-to'") from exc
+
+
+def _on_file(
+    path: Path,
+    parsed: Any,
+    text: str,
+    condition: Any,
+    timeout: float,
+    show_all: bool,
+    delivered: DeliveredTo | None = None,
+) -> dict[str, Any]:
     # Lazily: the store loads sqlite_utils (kept off `segdbg --help`, which imports every command).
     from debugger.store.capture import StoreError, migrate
     from debugger.store.expect import wait_on_file
@@ -179,6 +223,7 @@ def _on_file(path: Path, parsed: Any, text: str, condition: Any, timeout: float,
             timeout=timeout,
             statuses=view_statuses(parsed, show_all),
             now=datetime.now(UTC),
+            delivered=delivered,
         )
     except StoreError as exc:
         raise click.ClickException(str(exc)) from exc

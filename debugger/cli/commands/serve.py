@@ -23,7 +23,7 @@ import click
 
 from debugger.cli.commands.tui import DEFAULT_CAP, cap_option, plan_option, terminal
 from debugger.cli.commands.vacuum import max_age_option, max_events_option
-from debugger.cli.options import db_option, resolve_db
+from debugger.cli.options import db_option, load_routing, resolve_db, routing_option
 from debugger.core.http.routes import DEFAULT_HOST, DEFAULT_PORT
 from debugger.core.pretty.render import inert
 from debugger.core.protocol import REJECTED
@@ -136,6 +136,7 @@ class _Printer:
 @max_age_option
 @cap_option
 @plan_option
+@routing_option("A routing file (docs/routing.md): the API's /debugger/api/route judges events for it.", required=False)
 @click.option("--exit-with-parent", type=int, default=None, hidden=True, help="Stop when this process id is gone.")
 def command(
     host: str,
@@ -149,6 +150,7 @@ def command(
     max_age: Any,
     cap: int,
     plan: Path | None,
+    routing_path: Path | None,
     exit_with_parent: int | None,
 ) -> None:
     """Run the local Segment endpoint, store everything that arrives, and show it live.
@@ -170,6 +172,7 @@ def command(
       segdbg serve --headless
       segdbg serve --port 9000 --db /tmp/checkout.db --quiet --headless
       segdbg serve --max-events 100000 --max-age 7d   # keep a week, at most 100,000 (pinned always)
+      segdbg serve --routing routing.yaml          # GET /debugger/api/route?id=42 explains delivery
       analytics.host = 'http://127.0.0.1:8088'     # in analytics-python
     """
     # Lazily: the server's settings load the store (kept off `segdbg --help`, which imports every command).
@@ -190,6 +193,7 @@ def command(
         quiet=quiet,
         write_keys=frozenset(write_keys),
         retention=Policy(max_events, max_age),
+        routing=load_routing(routing_path) if routing_path is not None else None,
     )
     notice = _shared_capture_notice(settings.db)
     if notice:
@@ -298,7 +302,7 @@ def _serve_with_tui(
     assert isinstance(settings, Settings)
     server = ChildServer.start(settings)
     try:
-        run_tui(settings.db, url=server.url, cap=cap, plan=plan, notice=notice)
+        run_tui(settings.db, url=server.url, cap=cap, plan=plan, notice=notice, routing=settings.routing)
     finally:
         summary = server.stop()
     click.echo(summary or f"Stopped. Capture in {settings.db}", err=True)

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from debugger.cli.options import F, db_option, resolve_db
+from debugger.cli.options import F, db_option, load_routing, resolve_db, routing_option
+
+if TYPE_CHECKING:  # the routing core loads PyYAML: only --routing needs it
+    from debugger.core.routing import Routing
 
 DEFAULT_CAP = 500
 
@@ -40,7 +44,10 @@ def plan_option(func: F) -> F:
     "--url", default=None, help="The server that fills this capture, if any (shown, and used by copy as curl)."
 )
 @plan_option
-def command(db: Path | None, cap: int, url: str | None, plan: Path | None) -> None:
+@routing_option(
+    "A routing file (docs/routing.md): the detail's Routes tab (5) shows each destination's verdict.", required=False
+)
+def command(db: Path | None, cap: int, url: str | None, plan: Path | None, routing_path: Path | None) -> None:
     """Browse a capture in the terminal UI, following new events live.
 
     Opens any segdbg capture; when another process writes to it (a `segdbg serve
@@ -53,13 +60,15 @@ def command(db: Path | None, cap: int, url: str | None, plan: Path | None) -> No
       segdbg tui                          # ./segdbg.db (or $SEGDBG_DB)
       segdbg tui --db /tmp/checkout.db
       segdbg serve --headless --db ci.db & segdbg tui --db ci.db
+      segdbg tui --routing routing.yaml   # 5: which destinations get the event, and why not
     """
     path = resolve_db(db)
     if not path.exists():
         raise click.ClickException(f"{path}: no such capture; start `segdbg serve` or pass --db PATH.")
     if not terminal():
         raise click.UsageError("segdbg tui needs a terminal; for scripts use `segdbg events`.")
-    run_tui(path, url=url, cap=cap, plan=plan)
+    routing = load_routing(routing_path) if routing_path is not None else None
+    run_tui(path, url=url, cap=cap, plan=plan, routing=routing)
 
 
 def terminal() -> bool:
@@ -67,7 +76,15 @@ def terminal() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 
-def run_tui(path: Path, *, url: str | None, cap: int, plan: Path | None = None, notice: str | None = None) -> None:
+def run_tui(
+    path: Path,
+    *,
+    url: str | None,
+    cap: int,
+    plan: Path | None = None,
+    notice: str | None = None,
+    routing: Routing | None = None,
+) -> None:
     """Run the TUI in this terminal until the user quits."""
     # Lazily: tracking plans load PyYAML (kept off `segdbg --help`, which imports every command).
     from debugger.core.lint.plan import PlanError
@@ -76,7 +93,7 @@ def run_tui(path: Path, *, url: str | None, cap: int, plan: Path | None = None, 
 
     try:
         migrate(path)
-        app = make_tui(path, url=url, cap=cap, plan=plan, notice=notice)
+        app = make_tui(path, url=url, cap=cap, plan=plan, notice=notice, routing=routing)
     except (StoreError, PlanError) as exc:
         raise click.ClickException(str(exc)) from exc
     app.run()

@@ -112,15 +112,15 @@ class Plan:
     naming: Mapping[str, str] = field(default_factory=dict)
 
 
-class _Loader(yaml.SafeLoader):
+class Yaml12Loader(yaml.SafeLoader):
     """YAML 1.2 booleans: only true/false, so a property called ``on``, ``no`` or ``y`` stays a name."""
 
 
-_Loader.yaml_implicit_resolvers = {
+Yaml12Loader.yaml_implicit_resolvers = {
     first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
-_Loader.add_implicit_resolver(
+Yaml12Loader.add_implicit_resolver(
     "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
 )
 
@@ -130,7 +130,7 @@ def parse_text(text: str, source: str = "plan") -> Plan:
     ``plan.yaml, line 7: events.Order Completed.properties.total: unknown type 'strng'``)."""
     is_json = text.lstrip()[:1] in ("{", "[")
     try:
-        data = json.loads(text) if is_json else yaml.load(text, Loader=_Loader)
+        data = json.loads(text) if is_json else yaml.load(text, Loader=Yaml12Loader)
     except json.JSONDecodeError as exc:
         raise PlanError(f"{source}, line {exc.lineno}: not valid JSON or YAML ({exc.msg}).") from exc
     except yaml.YAMLError as exc:
@@ -160,7 +160,7 @@ def _error_line(text: str, source: str, message: str) -> int | None:
     if not message.startswith(f"{source}: "):
         return None
     try:
-        node = yaml.compose(text, Loader=_Loader)
+        node = yaml.compose(text, Loader=Yaml12Loader)
     except yaml.YAMLError:
         return None
     rest = message.removeprefix(f"{source}: ")

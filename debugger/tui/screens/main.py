@@ -91,6 +91,7 @@ class MainScreen(Screen[None]):
         Binding("2", "tab('raw')", "Raw", show=False),
         Binding("3", "tab('http')", "HTTP", show=False),
         Binding("4", "tab('problems')", "Problems", show=False),
+        Binding("5", "tab('routes')", "Routes", show=False),
         Binding("r", "raw_received", "Raw as received/stored", show=False),
         Binding("escape", "back", "Back", show=False),
         Binding("question_mark", "help", "Help"),
@@ -140,7 +141,7 @@ class MainScreen(Screen[None]):
         with Vertical(id="stream"):
             yield EventList(cap=config.cap, tz=config.tz, id="event-list")
             yield Static(self._empty_hint(), id="empty-hint")
-        yield EventDetail(base_url=config.base_url, id="event-detail")
+        yield EventDetail(base_url=config.base_url, routing=config.routing, id="event-detail")
         yield StatusLine(id="status-line")
         yield KeyHints(id="key-hints")
 
@@ -480,7 +481,13 @@ class MainScreen(Screen[None]):
 
     def action_tab(self, name: str) -> None:
         """Show a detail tab."""
-        self.query_one(EventDetail).show_tab(name)
+        detail = self.query_one(EventDetail)
+        if not detail.has_tab(name):
+            self.notify(
+                "Start with --routing FILE to see each destination's verdict (docs/routing.md).", title="Routes"
+            )
+            return
+        detail.show_tab(name)
 
     def action_raw_received(self) -> None:
         """Raw: the message as received, or as stored (with what the server changed)."""

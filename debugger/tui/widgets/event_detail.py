@@ -33,11 +33,15 @@ from debugger.core.pretty.render import (
     rejection,
     render_call,
 )
+from debugger.core.routing import Routing
 from debugger.tui.widgets.json_tree import JsonTree
 from debugger.tui.widgets.lines_view import LinesView
 from debugger.tui.widgets.problems import problems_view
+from debugger.tui.widgets.routes import routes_view
 
 TABS = ("pretty", "raw", "http", "problems")
+#: The tab a routing file adds (`--routing FILE`, docs/routing.md).
+ROUTES = "routes"
 
 
 @cache
@@ -74,9 +78,10 @@ class EventDetail(Vertical):
     class DialectWanted(Message):
         """The dialect name was clicked: offer the list."""
 
-    def __init__(self, *, base_url: str, id: str | None = None) -> None:
+    def __init__(self, *, base_url: str, routing: Routing | None = None, id: str | None = None) -> None:
         super().__init__(id=id)
         self.base_url = base_url
+        self.routing = routing
         self.event: dict[str, Any] | None = None
         self.findings: list[Finding] = []  # what the Problems tab lists: stored problems, lint, plan
         self.override: str | None = None  # a dialect picked by hand, kept across events
@@ -97,6 +102,9 @@ class EventDetail(Vertical):
                 yield LinesView(id="detail-http")
             with TabPane("Problems (0)", id="tab-problems"):
                 yield LinesView(id="detail-problems")
+            if self.routing is not None:
+                with TabPane("Routes", id="tab-routes"):
+                    yield LinesView(id="detail-routes")
 
     @property
     def active(self) -> str:
@@ -114,6 +122,10 @@ class EventDetail(Vertical):
         """Move focus into the visible tab: the Raw tree (folds with enter/space) or the
         scrolling text of the others (arrows and page keys scroll it)."""
         self.query_one(f"#detail-{self.active}").focus()
+
+    def has_tab(self, name: str) -> bool:
+        """Whether this detail has the tab (Routes only with a routing file)."""
+        return name in TABS or (name == ROUTES and self.routing is not None)
 
     def show_tab(self, name: str) -> None:
         """Switch to a tab by name."""
@@ -186,6 +198,8 @@ class EventDetail(Vertical):
             self._raw(event)
         elif tab == "http":
             self.query_one("#detail-http", LinesView).show(self._http(event))
+        elif tab == ROUTES and self.routing is not None:
+            self.query_one("#detail-routes", LinesView).show(routes_view(event, self.routing))
         else:
             lint = getattr(self.app, "lint", None)
             self.query_one("#detail-problems", LinesView).show(
