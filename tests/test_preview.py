@@ -175,3 +175,98 @@ def test_a_set_changes_the_shape_only_when_the_type_or_the_paths_change(value: A
     assert apply(rules, {"type": "track", "properties": {}}).reshaped is True  # a new path
     same = parse([{"name": "s", "set": {"properties.o": {"a": 2}}}])
     assert apply(same, {"type": "track", "properties": {"o": {"a": 1}}}).reshaped is False
+
+
+ROUTING = """
+destinations:
+  Amplitude:
+    consent: [Analytics]
+  Braze:
+    filters:
+      - title: strip pii
+        if: type = 'track'
+        actions:
+          - type: block_properties
+            fields: {properties: [email]}
+"""
+
+
+@pytest.fixture
+def consented(tmp_path: Path) -> Path:
+    """Tracks with an email, half of them with Analytics consent off, sent through a real server."""
+    db = tmp_path / "r.db"
+    batch = [
+        {
+            "type": "track",
+            "userId": f"u{n}",
+            "event": "Signed Up",
+            "properties": {"email": f"u{n}@example.com", "plan": "pro"},
+            "context": {"consent": {"categoryPreferences": {"Analytics": n % 2 == 0}}},
+        }
+        for n in range(10)
+    ]
+    with ServerThread(Settings(db=db, port=0)) as server:
+        assert (
+            http(f"{server.url}/v1/batch", body={"batch": batch}, headers={"Authorization": basic("wk")}).status == 200
+        )
+    return db
+
+
+def test_a_destinations_filters_previewed(consented: Path, tmp_path: Path) -> None:
+    """--routing --destination: what that destination would receive: blocked events by reason, the
+    fields its filters remove; -o writes only what it would receive, trimmed."""
+    routing, out = tmp_path / "routing.yaml", tmp_path / "braze.jsonl"
+    routing.write_text(ROUTING)
+    amplitude = orjson.loads(
+        segdbg(
+            "preview",
+            "--db",
+            str(consented),
+            "--routing",
+            str(routing),
+            "--destination",
+            "Amplitude",
+            "--format",
+            "json",
+        ).output
+    )
+    assert (amplitude["selected"], amplitude["changed"]) == (10, 5)
+    assert amplitude["by_rule"] == {"not received: consent category Analytics is off": 5}
+    braze = segdbg(
+        "preview", "--db", str(consented), "--routing", str(routing), "--destination", "Braze", "-o", str(out)
+    )
+    assert braze.exit_code == 0, braze.output
+    assert "10  properties.email removed by filter 'strip pii'" in braze.output
+    assert "- properties.email:" in braze.output
+    written = [orjson.loads(line) for line in out.read_bytes().splitlines()]
+    assert len(written) == 10 and all(r["stored"]["properties"] == {"plan": "pro"} for r in written)
+    missing = CliRunner().invoke(
+        cli, ["preview", "--db", str(consented), "--routing", str(routing), "--destination", "Nope"]
+    )
+    assert missing.exit_code == 2 and "has no destination 'Nope'; it names Amplitude, Braze" in missing.output
+
+
+def test_a_replay_rewrite_previewed(consented: Path) -> None:
+    """--id-prefix / --map-id / --new-message-ids: what `segdbg replay` would send with them, against without."""
+    data = orjson.loads(
+        segdbg(
+            "preview", "--db", str(consented), "--map-id", "u0=alice", "--id-prefix", "stg-", "--format", "json"
+        ).output
+    )
+    assert (data["selected"], data["changed"], data["reshaped"]) == (10, 10, 0)
+    assert data["by_rule"] == {"ids rewritten": 10}
+    assert ["-", "userId", "u0"] in data["samples"][0]["changes"] and ["+", "userId", "alice"] in data["samples"][0][
+        "changes"
+    ]
+    assert ["+", "userId", "stg-u1"] in data["samples"][1]["changes"]
+    fresh = orjson.loads(segdbg("preview", "--db", str(consented), "--new-message-ids", "--format", "json").output)
+    assert fresh["by_rule"] == {"new messageId": 10}
+
+
+def test_one_change_at_a_time(consented: Path, tmp_path: Path) -> None:
+    rules = tmp_path / "t.yaml"
+    rules.write_text(RULES)
+    both = CliRunner().invoke(cli, ["preview", "--db", str(consented), "-t", str(rules), "--new-message-ids"])
+    assert both.exit_code == 2 and "give one change" in both.output
+    none = CliRunner().invoke(cli, ["preview", "--db", str(consented)])
+    assert none.exit_code == 2 and "give one change" in none.output

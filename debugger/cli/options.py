@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+import orjson
 
 from debugger.core.pretty.render import inert
 from debugger.core.query.language import Query, QueryError, parse
@@ -232,3 +233,22 @@ def load_routing(path: Path) -> Routing:
         return read_routing(path)
     except RoutingError as exc:
         raise click.BadParameter(inert(str(exc), 2000), param_hint="'--routing'") from exc
+
+
+def parse_id_map(pairs: tuple[str, ...], file: Path | None) -> dict[str, str]:
+    """``--map-id OLD=NEW`` pairs over a ``--map-ids`` JSON object of old → new ids."""
+    mapping: dict[str, str] = {}
+    if file is not None:
+        try:
+            loaded = orjson.loads(file.read_bytes())
+        except (OSError, orjson.JSONDecodeError) as exc:
+            raise click.BadParameter(f"cannot read {file}: {exc}", param_hint="--map-ids") from exc
+        if not isinstance(loaded, dict) or not all(isinstance(v, str | int) for v in loaded.values()):
+            raise click.BadParameter(f'{file} must hold a JSON object of "old id": "new id"', param_hint="--map-ids")
+        mapping.update({str(k): str(v) for k, v in loaded.items()})
+    for pair in pairs:
+        old, sep, new = pair.partition("=")
+        if not sep or not old:
+            raise click.BadParameter(f"{pair!r} is not OLD=NEW", param_hint="--map-id")
+        mapping[old] = new
+    return mapping

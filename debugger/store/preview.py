@@ -1,4 +1,5 @@
-"""`segdbg preview`: Transformations run over the capture, read only (docs/preview.md).
+"""`segdbg preview`: a change (Transformations, a destination's filters, a replay rewrite:
+:mod:`debugger.core.preview`) run over the capture, read only (docs/preview.md).
 
 The selection (a query, the default view) is counted in SQL; when every rule has a condition,
 only the events some condition may hold for are read (the conditions are FQL, compiled to SQL
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -19,8 +20,9 @@ from typing import Any
 import orjson
 
 from debugger.core.pretty.export import export_record
+from debugger.core.preview import Change
 from debugger.core.query import language as q
-from debugger.core.transform import Transformation, apply, changes, condition_of
+from debugger.core.transform import changes
 from debugger.store.reads import count_events, iter_events, select_rows
 
 
@@ -50,7 +52,7 @@ class Preview:
 
 def preview(
     conn: sqlite3.Connection,
-    rules: Sequence[Transformation],
+    change: Change,
     *,
     query: q.Query | None,
     statuses: Iterable[str] | None,
@@ -58,49 +60,48 @@ def preview(
     samples: int = 3,
     write: Callable[[dict[str, Any]], object] | None = None,
 ) -> Preview:
-    """Run ``rules`` over the events ``query`` selects; ``write`` gets every selected event's export
-    record as the rules leave it (changed or not), in id order."""
+    """Run ``change`` over the events ``query`` selects; ``write`` gets each selected event's export
+    record as the change leaves it, in id order (events it stops are left out)."""
     statuses = tuple(statuses) if statuses is not None else None
     result = Preview(selected=count_events(conn, query=query, now=now, statuses=statuses))
     narrowed = query
-    condition = condition_of(rules)
-    if write is None and condition is not None:  # read only what a rule may change
-        narrowed = q.Query((*(query.terms if query is not None else ()), q.FqlTerm(condition)))
+    if write is None and change.condition is not None:  # read only what the change may touch
+        narrowed = q.Query((*(query.terms if query is not None else ()), q.FqlTerm(change.condition)))
     rows: Iterator[dict[str, Any]] = (
         iter_events(conn, query=narrowed, now=now, statuses=statuses)
-        if write is not None
+        if write is not None or change.full_rows
         else _light(conn, narrowed, now, statuses)
     )
-    by_rule: dict[str, int] = {}
+    by_reason: dict[str, int] = {}
     for event in rows:
-        stored = event["stored"]
-        if not isinstance(stored, dict):
+        message = change.before(event)
+        if not isinstance(message, dict):
             if write is not None:
                 write(export_record(event))
             continue
         sample = len(result.samples) < samples
-        before = orjson.loads(orjson.dumps(stored)) if sample else stored  # kept only to show a change
-        after, applied, reshaped = apply(rules, stored, in_place=True)
-        if applied:
+        before = orjson.loads(orjson.dumps(message)) if sample else message  # kept only to show a change
+        outcome = change(event, message)
+        if outcome.reasons:
             result.changed += 1
-            for name in applied:
-                by_rule[name] = by_rule.get(name, 0) + 1
-            result.reshaped += reshaped
+            for reason in outcome.reasons:
+                by_reason[reason] = by_reason.get(reason, 0) + 1
+            result.reshaped += outcome.reshaped
             if sample:
                 result.samples.append(
                     {
                         "id": event["id"],
                         "type": event["type"],
                         "name": event["name"],
-                        "rules": applied,
-                        "changes": [list(change) for change in changes(before, after)],
+                        "rules": outcome.reasons,
+                        "changes": [list(c) for c in changes(before, outcome.after)]
+                        if outcome.after is not None
+                        else [],
                     }
                 )
-        if write is not None:
-            raw = event["raw"]
-            moved = apply(rules, raw, only=applied, in_place=True).message if applied and isinstance(raw, dict) else raw
-            write(export_record({**event, "stored": after, "raw": moved}))
-    result.by_rule.update(by_rule)
+        if write is not None and outcome.after is not None:
+            write(export_record({**event, "stored": outcome.after, "raw": change.raw(event, outcome)}))
+    result.by_rule.update(by_reason)
     return result
 
 

@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import click
-import orjson
 
 from debugger.cli import replay_console
-from debugger.cli.options import QueryCommand, db_option, parse_query, query_argument, resolve_db
+from debugger.cli.options import QueryCommand, db_option, parse_id_map, parse_query, query_argument, resolve_db
 from debugger.core.replay.planning import DEFAULT_BATCH_SIZE, KEEP, SHIFT, ReplayOptions
 from debugger.core.replay.retry import RetryPolicy
 from debugger.core.replay.selection import Selection, for_query, replay_target
@@ -25,25 +24,6 @@ def target_root(url: str) -> str:
         return replay_target(url)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--to") from None
-
-
-def parse_id_map(pairs: tuple[str, ...], file: Path | None) -> dict[str, str]:
-    """``--map-id OLD=NEW`` pairs over a ``--map-ids`` JSON object of old → new ids."""
-    mapping: dict[str, str] = {}
-    if file is not None:
-        try:
-            loaded = orjson.loads(file.read_bytes())
-        except (OSError, orjson.JSONDecodeError) as exc:
-            raise click.BadParameter(f"cannot read {file}: {exc}", param_hint="--map-ids") from exc
-        if not isinstance(loaded, dict) or not all(isinstance(v, str | int) for v in loaded.values()):
-            raise click.BadParameter(f'{file} must hold a JSON object of "old id": "new id"', param_hint="--map-ids")
-        mapping.update({str(k): str(v) for k, v in loaded.items()})
-    for pair in pairs:
-        old, sep, new = pair.partition("=")
-        if not sep or not old:
-            raise click.BadParameter(f"{pair!r} is not OLD=NEW", param_hint="--map-id")
-        mapping[old] = new
-    return mapping
 
 
 @click.command("replay", cls=QueryCommand)

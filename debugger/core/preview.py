@@ -1,0 +1,130 @@
+"""What `segdbg preview` applies to one stored event (docs/preview.md). Pure.
+
+Three kinds of change, one shape: each takes an event (the store's row: ``stored``, ``raw``, ...)
+and says what would come out (``None``: the event would not get through), which rules or reasons
+made the difference, and whether the shape changed.
+
+- :class:`Rules`: Transformations (:mod:`debugger.core.transform`).
+- :class:`DestinationFilters`: what one destination of a routing file would receive
+  (:mod:`debugger.core.routing`): blocked or dropped, or the fields its filters remove.
+- :class:`ReplayRewrite`: what `segdbg replay` would send with its id and messageId rewrites
+  (:mod:`debugger.core.replay.planning`), against what it sends without them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from debugger.core.query import fql
+from debugger.core.replay.planning import ReplayOptions, outgoing_message
+from debugger.core.routing import Destination, judge
+from debugger.core.transform import Transformation, apply, condition_of
+
+
+class Outcome(NamedTuple):
+    """One event through a change."""
+
+    #: What comes out (the change's own copy), or ``None`` when the event would not get through.
+    after: dict[str, Any] | None
+    #: Why it differs: the rules that changed it, or the reasons it was stopped or trimmed. Empty: unchanged.
+    reasons: list[str]
+    #: Whether the shape changed (paths added, removed or of another JSON type; a stopped event counts).
+    reshaped: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """Transformations, applied in order on a copy."""
+
+    rules: Sequence[Transformation]
+    #: The rows a preview must read: only these (``None``: all).
+    full_rows = False
+
+    @property
+    def condition(self) -> fql.Expr | None:
+        """An FQL condition every event a rule may change satisfies (``None``: any event)."""
+        return condition_of(self.rules)
+
+    def before(self, event: Mapping[str, Any]) -> Any:
+        """The message the change starts from."""
+        return event["stored"]
+
+    def __call__(self, event: Mapping[str, Any], message: dict[str, Any]) -> Outcome:
+        after, applied, reshaped = apply(self.rules, message, in_place=True)
+        return Outcome(after, applied, reshaped)
+
+    def raw(self, event: Mapping[str, Any], outcome: Outcome) -> Any:
+        """The message as received, with the same changes (written by ``-o``)."""
+        raw = event["raw"]
+        if outcome.reasons and isinstance(raw, dict):
+            return apply(self.rules, raw, only=outcome.reasons, in_place=True).message
+        return raw
+
+
+@dataclass(frozen=True, slots=True)
+class DestinationFilters:
+    """What one destination would receive: the event, trimmed by its filters, or nothing."""
+
+    destination: Destination
+    condition = None
+    full_rows = False
+
+    def before(self, event: Mapping[str, Any]) -> Any:
+        return event["stored"]
+
+    def __call__(self, event: Mapping[str, Any], message: dict[str, Any]) -> Outcome:
+        verdict = judge(self.destination, message)
+        if not verdict.delivered:
+            return Outcome(None, [f"not received: {verdict.detail}"], True)
+        if not verdict.removed:
+            return Outcome(message, [], False)
+        after = message
+        for removal in verdict.removed:
+            for path in removal.fields:
+                _remove(after, tuple(path.split(".")))
+        reasons = [f"{', '.join(r.fields)} removed by filter {r.filter!r}" for r in verdict.removed]
+        return Outcome(after, reasons, True)
+
+    def raw(self, event: Mapping[str, Any], outcome: Outcome) -> Any:
+        return outcome.after  # a fixture of what the destination receives
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayRewrite:
+    """What `segdbg replay` would send with ``options`` against what it sends without rewrites."""
+
+    options: ReplayOptions
+    new_id: Callable[[], str]
+    condition = None
+    full_rows = True
+
+    def before(self, event: Mapping[str, Any]) -> Any:
+        return outgoing_message(event, ReplayOptions(), self.new_id)[0]
+
+    def __call__(self, event: Mapping[str, Any], message: dict[str, Any]) -> Outcome:
+        after, _ = outgoing_message(event, self.options, self.new_id)
+        if after is None:
+            return Outcome(None, ["not sent: its message as received is not a JSON object"], True)
+        reasons = [name for name, changed in _rewrites(message, after) if changed]
+        return Outcome(after, reasons, False)
+
+    def raw(self, event: Mapping[str, Any], outcome: Outcome) -> Any:
+        return outcome.after
+
+
+def _rewrites(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[tuple[str, bool]]:
+    ids = any(before.get(k) != after.get(k) for k in ("userId", "anonymousId", "previousId"))
+    return [("ids rewritten", ids), ("new messageId", before.get("messageId") != after.get("messageId"))]
+
+
+def _remove(document: dict[str, Any], path: tuple[str, ...]) -> None:
+    node: Any = document
+    for part in path[:-1]:
+        node = node.get(part) if isinstance(node, dict) else None
+    if isinstance(node, dict):
+        node.pop(path[-1], None)
+
+
+Change = Rules | DestinationFilters | ReplayRewrite
