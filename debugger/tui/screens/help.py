@@ -20,7 +20,7 @@ HELP = """\
 | `/` | search; `enter` back to the list; `esc` clears the search |
 | `n` / `N` | next / previous match, over everything stored (not only the rows shown) |
 | `↑` `↓` `g` `G` | move; `G`/`end` goes to the newest and follows it |
-| `1` `2` `3` `4` | Pretty · Raw · HTTP · Problems |
+| `1` `2` `3` `4` `5` | Pretty · Raw · HTTP · Problems · Routes (with `--routing FILE`: each destination's verdict) |
 | `l` | Pretty: next library dialect (the sender's is the default) |
 | `r` | Raw: the message as received ⇄ as stored (the bar names what the server changed) |
 | `enter` | into the detail (fold the Raw tree with `enter`/`space`); `esc` back |
