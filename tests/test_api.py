@@ -213,6 +213,21 @@ def test_unknown_api_paths_never_fall_through_to_ingest(server: ServerThread) ->
 
 
 @pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [("POST", "/events", "GET"), ("DELETE", "/events/3", "GET"), ("GET", "/reset", "POST"), ("PUT", "/wait", "GET")],
+)
+def test_a_known_api_path_asked_with_another_method_is_405_with_allow(
+    server: ServerThread, method: str, path: str, allow: str
+) -> None:
+    """The right path with the wrong method says which method it takes (405 and Allow), not that the path is unknown."""
+    headers = {"Content-Type": "application/json"} if method != "GET" else {}
+    answer = http(server.url + API + path, method, body=b"{}" if method != "GET" else None, headers=headers)
+    assert (answer.status, answer.headers["allow"], answer.json()["code"]) == (405, allow, "method_not_allowed")
+    assert f"use {allow}" in answer.json()["message"]
+    assert get(server, "/stats").json()["events"] == 0  # nothing was reset or stored
+
+
+@pytest.mark.parametrize(
     ("host", "configured", "allowed"),
     [
         ("127.0.0.1:8088", "127.0.0.1", True),

@@ -54,6 +54,10 @@ MAX_WAIT = 300.0
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+#: Every other path under the API's prefix: 405 for a known path asked with another method, else 404.
+CATCH_ALL = PREFIX + "/{tail:.*}"
+
+
 def setup_routes(app: web.Application) -> None:
     """Add the debugger API; call before the ingest catch-all route so these paths win."""
     app.cleanup_ctx.append(_notifier_context)
@@ -71,7 +75,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post(PREFIX + "/vacuum", _guarded(_vacuum, json_body=True))
     app.router.add_post(PREFIX + "/coverage", _guarded(_coverage, json_body=True))
     app[vacuum_lock_key] = asyncio.Lock()
-    app.router.add_route("*", PREFIX + "/{tail:.*}", _guarded(_not_here))
+    app.router.add_route("*", CATCH_ALL, _guarded(_not_here))
 
 
 async def _notifier_context(app: web.Application) -> AsyncIterator[None]:
@@ -189,6 +193,17 @@ def _db(request: web.Request) -> str:
 
 
 async def _not_here(request: web.Request) -> web.StreamResponse:
+    allowed: set[str] = set()
+    for resource in request.app.router.resources():
+        if resource.canonical.startswith(PREFIX) and resource.canonical != CATCH_ALL:
+            match, methods = await resource.resolve(request)
+            if match is None:
+                allowed |= methods
+    if allowed:
+        use = ", ".join(sorted(allowed - {"HEAD"}))
+        response = _error(405, "method_not_allowed", f"{request.method} is not allowed at {request.path}; use {use}.")
+        response.headers["Allow"] = use
+        return response
     return _error(
         404, "not_found", f"No debugger API at {request.method} {request.path}; see docs/ci.md for its routes."
     )
