@@ -39,7 +39,7 @@ class Rules:
     """Transformations, applied in order on a copy."""
 
     rules: Sequence[Transformation]
-    #: The rows a preview must read: only these (``None``: all).
+    #: Whether the change needs whole rows (the message as received too), not only the stored message.
     full_rows = False
 
     @property
