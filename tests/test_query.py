@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from debugger.core.protocol import Envelope, build_event
 from debugger.core.query import language as q
 from debugger.core.query import sql as query_sql
+from debugger.core.query.explain import seen, values_at
 from debugger.store import writer as store_writer
 from debugger.store.capture import connect
 from tests import strategies
@@ -419,3 +420,45 @@ def test_pinned_selects_pinned_events(capture: sqlite3.Connection) -> None:
         assert matching(capture, "pinned:true,false") == ALL
     finally:
         capture.execute("UPDATE events SET pinned = 0")
+
+
+# --- what a near miss had where a term looks (`expect`'s "(was ...)") ------------------------------
+
+
+def _term(text: str) -> q.Term:
+    (term,) = q.parse(text).terms
+    return term
+
+
+def test_a_failed_term_shows_the_value_the_event_had_there() -> None:
+    stored = {
+        "properties": {"currency": "EUR", "products": [{"sku": "a"}, {"sku": None}, {"sku": "b"}, "x", {"sku": 3}]},
+        "context": {"long": "z" * 100},
+    }
+    event = {
+        "stored": stored, "received_at": "2026-12-06T10:00:00.000Z", "type": "track", "name": "Order",
+        "write_key": "wk", "library": "analytics-python", "status": "ok", "message_id": "m1", "pinned": False,
+        "user_id": "u1", "anonymous_id": None, "problems": [{"code": "bad_time"}, "junk", {"code": "no_user"}],
+    }  # fmt: skip
+    assert seen(_term("properties.currency:GBP"), event) == '"EUR"'
+    assert seen(_term("properties.missing:1"), event) == "absent"
+    assert seen(_term("properties.products.sku:c"), event) == '"a", "b", 3'
+    assert seen(_term("context.long:y"), event) == '"' + "z" * 58 + "…"  # 60 characters at most
+    assert seen(_term("has:properties.currency"), event) == '"EUR"'
+    assert seen(_term("after:2027-01-01"), event) == '"2026-12-06T10:00:00.000Z"'
+    assert seen(_term("problem:x"), event) == '"bad_time", "no_user"'
+    assert seen(_term("problem:x"), {**event, "problems": None}) == "no problems"
+    assert seen(_term("user:x"), event) == 'userId "u1"'
+    assert seen(_term("user:x"), {**event, "anonymous_id": "a"}) == 'userId "u1", anonymousId "a"'
+    assert seen(_term("user:x"), {**event, "user_id": None}) == "absent"
+    for text, shown in [
+        ("type:page", '"track"'), ("event:x", '"Order"'), ("source:x", '"wk"'), ("lib:x", '"analytics-python"'),
+        ("status:invalid", '"ok"'), ("id:x", '"m1"'), ("pinned:true", "false"), ("scope:x", '"wk"'),
+    ]:  # fmt: skip
+        assert seen(_term(text), event) == shown, text
+    assert seen(_term("hello"), event) is None  # free text: nothing to point at
+    assert seen(_term("http.status:400"), event) == "absent"
+    many = {**event, "stored": {"properties": {"p": [{"v": i} for i in range(5)]}}}
+    assert seen(_term("properties.p.v:9"), many) == "0, 1, 2 (+2 more)"
+    assert values_at({"a": [[{"b": 1}]]}, ("a", "b")) == []  # one level of array, as the filter reads it
+    assert values_at(None, ("a",)) == [] and values_at({"a": 0}, ()) == [{"a": 0}]
