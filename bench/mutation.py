@@ -99,15 +99,18 @@ def run(packages: list[str], sample: int | None, fresh: bool) -> None:
         # Generating the mutants and collecting which tests call which function happens on any `run`; this one
         # then tests only the first mutant of each function of one small module.
         mutmut("run", "--max-children", "1", "debugger.core.timefmt.*__mutmut_1")
-    results = all_results()
-    for package, names in chosen(results, packages, sample).items():
+    for package, names in chosen(all_results(), packages, sample).items():
         # A killed mutant stays killed; one that survived is tried again (tests may have been added since).
-        todo = names if fresh else [n for n in names if results[n] is None or results[n] in SURVIVED | NO_TESTS]
-        print(f"\n== {package}: {len(todo)} of {len(names)} mutants to run", flush=True)
-        if not todo:
-            continue
-        for start in range(0, len(todo), 200):
-            mutmut("run", "--max-children", "1", *todo[start : start + 200])
+        retry = set(names) if fresh else set()
+        for _ in range(2):  # a second pass for results mutmut dropped on starting (the test selection changed)
+            results = all_results()
+            todo = [n for n in names if n in retry or results[n] is None or results[n] in SURVIVED | NO_TESTS]
+            print(f"\n== {package}: {len(todo)} of {len(names)} mutants to run", flush=True)
+            for start in range(0, len(todo), 200):
+                mutmut("run", "--max-children", "1", *todo[start : start + 200])
+            retry = set()
+            if all(all_results()[n] is not None for n in names):
+                break
 
 
 def report(packages: list[str], sample: int | None, survivors: bool) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from debugger.store import capture
+from debugger.store.rows import write_error
 
 INSERT = "INSERT INTO t (a, b, c) VALUES (?,?,?)"
 
@@ -33,3 +34,14 @@ def test_integrity_check_passes_a_sound_capture_and_skips_a_big_one(tmp_path: Pa
     assert capture.check_integrity(path) is True
     assert capture.check_integrity(path, max_bytes=10) is False
     assert capture.check_integrity(tmp_path / "new.db") is False  # nothing there yet: nothing to check
+
+
+def test_a_failed_write_says_what_the_client_and_the_user_can_do(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    locked = write_error(path, sqlite3.OperationalError("database is locked"))
+    assert locked == f"{path} is locked by another process; the client should retry (database is locked)."
+    assert write_error(path, sqlite3.OperationalError("database is busy")).startswith(f"{path} is locked")
+    assert write_error(path, sqlite3.OperationalError("database or disk is full")) == (
+        f"{path}: the disk (or the capture's size limit) is full; free space and the client's retry will land."
+    )
+    assert write_error(path, ValueError("boom")) == f"could not write to {path}: boom"

@@ -293,3 +293,14 @@ def test_quoted_bounds_a_clients_value() -> None:
     assert bodies.quoted("a" * 100, 10) == "'aaaaaaa…'"
     assert len(bodies.quoted("a" * 100, 10)) == 10
     assert bodies.quoted("é\x1b", 80) == "'é\\x1b'"
+
+
+def test_the_lenient_parse_reads_numbers_as_the_fast_one_does() -> None:
+    for text in (b"1.5", b"-0.25", b"18446744073709551615", b"-9223372036854775808", b"18446744073709551616", b"1e300"):
+        fast = orjson.loads(b'{"n":' + text + b"}")["n"]
+        document, repaired = bodies.decode_json_lenient(b'{"s":"\xff","n":' + text + b"}")
+        assert repaired and document == {"s": "\ufffd", "n": fast} and type(document["n"]) is type(fast), text
+    for text in (b"1e400", b"-1e400", b"NaN", b"Infinity"):
+        with pytest.raises(RequestError) as caught:
+            bodies.decode_json_lenient(b'{"s":"\xff","n":' + text + b"}")
+        assert caught.value.code == "invalid_json", text

@@ -12,8 +12,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from debugger.core.http import wire
+from debugger.core.http.model import IncomingRequest
 from debugger.core.protocol import Envelope, build_event
 from debugger.core.query import language as q
+from debugger.core.query import scope
 from debugger.core.query import sql as query_sql
 from debugger.core.query.explain import seen, values_at
 from debugger.store import writer as store_writer
@@ -462,3 +465,73 @@ def test_a_failed_term_shows_the_value_the_event_had_there() -> None:
     assert seen(_term("properties.p.v:9"), many) == "0, 1, 2 (+2 more)"
     assert values_at({"a": [[{"b": 1}]]}, ("a", "b")) == []  # one level of array, as the filter reads it
     assert values_at(None, ("a",)) == [] and values_at({"a": 0}, ()) == [{"a": 0}]
+
+
+def test_http_status_selects_rows_by_the_answer_their_request_got(tmp_path: Path) -> None:
+    path = tmp_path / "capture.db"
+    writer = store_writer.EventWriter(path).start()
+    bodies = [
+        b'{"batch":[{"type":"track","event":"A","userId":"u","messageId":"ok1"}],"writeKey":"w"}',
+        b"{not json",
+        b'{"batch":{}}',
+    ]
+    try:
+        for body in bodies:
+            request = IncomingRequest(method="POST", path="/v1/batch", body=body)
+            outcome = wire.handle(request, received_at=NOW, new_id=lambda: "generated")
+            writer.submit(outcome.record, outcome.events).result()
+        # A pasted event has no request: no http.status matches it.
+        writer.submit(None, [build_event({"type": "track", "event": "P", "userId": "u", "messageId": "paste"},
+                                         Envelope(write_key="w", received_at=NOW), new_id=lambda: "x")]).result()  # fmt: skip
+    finally:
+        writer.close()
+    conn = connect(path)
+    try:
+
+        def statuses(text: str) -> list[tuple[str, int | None]]:
+            sql, params = query_sql.compile(q.parse(text), now=NOW)
+            rows = conn.execute(
+                "SELECT events.status, (SELECT status FROM requests WHERE requests.id = events.request_id) "
+                f"FROM events WHERE {sql} ORDER BY events.id",
+                params,
+            )
+            return [tuple(row) for row in rows]
+
+        ok, bad_json, bad_batch = ("ok", 200), ("rejected", 400), ("rejected", 400)
+        assert statuses("http.status:400") == [bad_json, bad_batch]
+        assert statuses("http.status:200") == [ok]
+        assert statuses("http.status:4*") == [bad_json, bad_batch]
+        assert statuses("http.status:*") == [ok, bad_json, bad_batch]
+        assert statuses("http.status:>=400") == [bad_json, bad_batch]
+        assert statuses("http.status:<400") == [ok]
+        assert statuses("http.status:200,400") == [ok, bad_json, bad_batch]
+        assert statuses("-http.status:400") == [ok, ("ok", None)]
+    finally:
+        conn.close()
+
+
+def test_a_scope_is_a_write_key_read_literally() -> None:
+    assert scope.check_name("test-0123") == "test-0123"
+    for bad, message in [
+        ("", "A scope is a write key; it cannot be empty."),
+        ("   ", "A scope is a write key; it cannot be empty."),
+        ("k" * 201, "A scope is a write key of at most 200 characters, not 201."),
+        ("a\tb", "A scope cannot contain control characters."),
+        ("a\x1b", "A scope cannot contain control characters."),
+    ]:
+        with pytest.raises(scope.ScopeError) as caught:
+            scope.check_name(bad)
+        assert str(caught.value) == message
+    assert scope.check_name("k" * 200) == "k" * 200
+    term = scope.term("a*,b")
+    assert (term.name, term.values, term.negated) == ("scope", (q.Pattern(("a*,b",)),), False)
+    query = q.parse("type:track")
+    assert scope.scoped(query, None) is query
+    assert scope.scoped(query, "wk").terms == (*query.terms, scope.term("wk"))
+    assert scope.key_for_test("run", "gw0", "tests/t.py::a") == scope.key_for_test("run", "gw0", "tests/t.py::a")
+    key = scope.key_for_test("run", "gw0", "tests/t.py::a")
+    assert key.startswith("test-") and len(key) == 21 and int(key[5:], 16) >= 0
+    others = {scope.key_for_test(*args) for args in [("run2", "gw0", "tests/t.py::a"), ("run", "gw1", "tests/t.py::a"),
+                                                     ("run", "gw0", "tests/t.py::b")]}  # fmt: skip
+    assert key not in others and len(others) == 3
+    assert scope.key_for_test("ab", "c", "d") != scope.key_for_test("a", "bc", "d")  # the parts are kept apart

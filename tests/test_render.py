@@ -12,6 +12,7 @@ from debugger.core.pretty.render import (
     event_user,
     inert,
     inert_lines,
+    lexer_for,
     rejection,
     status_text,
 )
@@ -101,3 +102,10 @@ def test_inert_shows_controls_and_bounds_the_length() -> None:
     # A huge value is cut before escaping, so the work is bounded too.
     assert inert("y" * 10**6, limit=5) == "yyyy…"
     assert inert_lines("a\x07\nb\tc\n" + "z" * 6, line_limit=5) == "a\\x07\nb\\x0…\nzzzz…"
+
+
+def test_the_pretty_view_is_highlighted_in_the_senders_language() -> None:
+    assert lexer_for("analytics.js") == "javascript"
+    assert lexer_for("analytics-python") == "python"
+    assert lexer_for("curl") != "text"
+    assert lexer_for("no such dialect") == "text"
