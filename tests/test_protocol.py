@@ -386,3 +386,12 @@ def test_nan_is_still_invalid_json() -> None:
     """NaN/Infinity are not JSON, even on the lenient path."""
     outcome = handle("POST", "/v1/track", b'{"userId":"u","event":"\xe9","writeKey":"k","p":NaN}')
     assert orjson.loads(outcome.reply.body)["code"] == "invalid_json"
+
+
+def test_a_numeric_client_time_is_read_as_epoch_seconds_or_milliseconds(fixed_now: datetime) -> None:
+    """Some clients send epoch numbers; the stored timestamp is the same instant, written as ISO text."""
+    for value in (1714561200, 1714561200.0, 1714561200000):
+        event = event_of({"type": "track", "event": "E", "userId": "u", "timestamp": value}, fixed_now)
+        assert event.stored["timestamp"] == "2024-05-01T11:00:00.000Z", value
+    sent = {"type": "track", "event": "E", "userId": "u", "originalTimestamp": 1714561200000}
+    assert event_of(sent, fixed_now).stored["originalTimestamp"] == "2024-05-01T11:00:00.000Z"
