@@ -395,3 +395,35 @@ def test_a_numeric_client_time_is_read_as_epoch_seconds_or_milliseconds(fixed_no
         assert event.stored["timestamp"] == "2024-05-01T11:00:00.000Z", value
     sent = {"type": "track", "event": "E", "userId": "u", "originalTimestamp": 1714561200000}
     assert event_of(sent, fixed_now).stored["originalTimestamp"] == "2024-05-01T11:00:00.000Z"
+
+
+def test_a_bad_message_id_is_a_warning_and_the_message_is_kept(fixed_now: datetime) -> None:
+    """Segment accepts these (docs/protocol.md §4.1): the event is ok, with a warning saying what was done."""
+    base = {"type": "track", "event": "E", "userId": "u"}
+    wrong = event_of({**base, "messageId": ["x"]}, fixed_now)
+    assert wrong.status == "ok" and wrong.message_id not in (None, "", ["x"])
+    assert [(p.code, p.path, p.severity, p.message) for p in wrong.problems] == [
+        (
+            "invalid_message_id",
+            "messageId",
+            "warning",
+            "`messageId` must be a string, not an array; a new one was assigned.",
+        )
+    ]
+    long = event_of({**base, "messageId": "m" * 101}, fixed_now)
+    assert long.status == "ok" and long.message_id == "m" * 101
+    assert [(p.code, p.severity, p.message) for p in long.problems] == [
+        ("message_id_too_long", "warning", "`messageId` is 101 characters; Segment allows 100.")
+    ]
+    assert event_of({**base, "messageId": "m" * 100}, fixed_now).problems == ()
+    assert event_of({**base, "messageId": 42}, fixed_now).message_id == "42"
+    assert event_of({**base, "messageId": ""}, fixed_now).problems == ()  # empty: as if absent
+
+
+def test_a_blank_message_id_is_called_blank(fixed_now: datetime) -> None:
+    """Whitespace is a string: the warning said "must be a string, not a string"."""
+    blank = event_of({"type": "track", "event": "E", "userId": "u", "messageId": "  "}, fixed_now)
+    assert blank.message_id.strip() != ""
+    assert [(p.code, p.message) for p in blank.problems] == [
+        ("invalid_message_id", "`messageId` is blank; a new one was assigned.")
+    ]
