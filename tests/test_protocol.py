@@ -427,3 +427,28 @@ def test_a_blank_message_id_is_called_blank(fixed_now: datetime) -> None:
     assert [(p.code, p.message) for p in blank.problems] == [
         ("invalid_message_id", "`messageId` is blank; a new one was assigned.")
     ]
+
+
+def test_problem_messages_quote_the_value_as_sent(fixed_now: datetime) -> None:
+    """The TUI's Problems tab and `segdbg events` show these words: the offending value is in them."""
+
+    def problems(item: dict[str, object]) -> list[tuple[str, str]]:
+        return [(p.code, p.message) for p in event_of({"userId": "u", **item}, fixed_now).problems]
+
+    assert problems({"type": "trak", "event": "E"}) == [
+        ("invalid_type", "Unknown type 'trak'; expected one of identify, track, page, screen, group, alias.")
+    ]
+    assert problems({"type": "track", "event": "E", "timestamp": "yesterday"}) == [
+        ("invalid_timestamp", "`timestamp` 'yesterday' is not an ISO-8601 time; it was ignored.")
+    ]
+    # An alias's previousId may be a number (stored as text); a boolean is not an id.
+    alias = event_of({"type": "alias", "userId": "new", "previousId": 42}, fixed_now)
+    assert alias.problems == () and alias.stored["previousId"] == "42"
+    assert [c for c, _ in problems({"type": "alias", "previousId": True})] == ["missing_previous_id"]
+
+
+def test_received_at_is_kept_to_the_millisecond(fixed_now: datetime) -> None:
+    received = fixed_now.replace(microsecond=123_999)
+    event = event_of({"type": "track", "event": "E", "userId": "u"}, received)
+    assert event.stored["receivedAt"] == format_timestamp(received.replace(microsecond=123_000))
+    assert event.stored["receivedAt"].endswith(".123Z")
