@@ -21,10 +21,10 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import os
-import random
 import subprocess
 import sys
 from collections import Counter
@@ -80,7 +80,10 @@ def mutmut(*args: str) -> None:
 
 
 def chosen(results: dict[str, int | None], packages: list[str], sample: int | None) -> dict[str, list[str]]:
-    """The mutants each package is scored on: all of them, or a fixed seeded sample."""
+    """The mutants each package is scored on: all of them, or a fixed seeded sample.
+
+    The sample ranks each mutant by a hash of its name, so it does not move when mutants are added elsewhere
+    (code changed), and a larger sample contains every smaller one (results are reused)."""
     by_package: dict[str, list[str]] = {p: [] for p in packages}
     for name in sorted(results):
         package = package_of(name)
@@ -88,9 +91,8 @@ def chosen(results: dict[str, int | None], packages: list[str], sample: int | No
             by_package[package].append(name)
     if sample is not None:
         for package, names in by_package.items():
-            # A seeded shuffle, so a larger sample contains every smaller one (results are reused).
-            random.Random(f"{SEED}:{package}").shuffle(names)
-            by_package[package] = sorted(names[:sample])
+            ranked = sorted(names, key=lambda n: hashlib.sha256(f"{SEED}:{n}".encode()).digest())
+            by_package[package] = sorted(ranked[:sample])
     return by_package
 
 
@@ -99,18 +101,19 @@ def run(packages: list[str], sample: int | None, fresh: bool) -> None:
         # Generating the mutants and collecting which tests call which function happens on any `run`; this one
         # then tests only the first mutant of each function of one small module.
         mutmut("run", "--max-children", "1", "debugger.core.timefmt.*__mutmut_1")
-    for package, names in chosen(all_results(), packages, sample).items():
-        # A killed mutant stays killed; one that survived is tried again (tests may have been added since).
-        retry = set(names) if fresh else set()
-        for _ in range(2):  # a second pass for results mutmut dropped on starting (the test selection changed)
-            results = all_results()
-            todo = [n for n in names if n in retry or results[n] is None or results[n] in SURVIVED | NO_TESTS]
-            print(f"\n== {package}: {len(todo)} of {len(names)} mutants to run", flush=True)
-            for start in range(0, len(todo), 200):
-                mutmut("run", "--max-children", "1", *todo[start : start + 200])
-            retry = set()
-            if all(all_results()[n] is not None for n in names):
-                break
+    names = [n for group in chosen(all_results(), packages, sample).values() for n in group]
+    # A killed mutant stays killed; one that survived is tried again (tests may have been added since).
+    retry = set(names) if fresh else set()
+    for _ in range(2):  # a second pass for results mutmut dropped on starting (the test selection changed)
+        results = all_results()
+        todo = [n for n in names if n in retry or results.get(n) is None or results[n] in SURVIVED | NO_TESTS]
+        print(f"\n== {len(todo)} of {len(names)} mutants to run", flush=True)
+        # Several hundred at a time: each mutmut start first runs the tests of all its mutants once, clean.
+        for start in range(0, len(todo), 400):
+            mutmut("run", "--max-children", "1", *todo[start : start + 400])
+        retry = set()
+        if all(all_results().get(n) is not None for n in names):
+            break
 
 
 def report(packages: list[str], sample: int | None, survivors: bool) -> None:
