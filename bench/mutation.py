@@ -79,7 +79,9 @@ def mutmut(*args: str) -> None:
         sys.exit(f"mutmut exited with {done.returncode}")
 
 
-def chosen(results: dict[str, int | None], packages: list[str], sample: int | None) -> dict[str, list[str]]:
+def chosen(
+    results: dict[str, int | None], packages: list[str], sample: int | None, seed: int = SEED
+) -> dict[str, list[str]]:
     """The mutants each package is scored on: all of them, or a fixed seeded sample.
 
     The sample ranks each mutant by a hash of its name, so it does not move when mutants are added elsewhere
@@ -91,17 +93,17 @@ def chosen(results: dict[str, int | None], packages: list[str], sample: int | No
             by_package[package].append(name)
     if sample is not None:
         for package, names in by_package.items():
-            ranked = sorted(names, key=lambda n: hashlib.sha256(f"{SEED}:{n}".encode()).digest())
+            ranked = sorted(names, key=lambda n: hashlib.sha256(f"{seed}:{n}".encode()).digest())
             by_package[package] = sorted(ranked[:sample])
     return by_package
 
 
-def run(packages: list[str], sample: int | None, fresh: bool) -> None:
+def run(packages: list[str], sample: int | None, fresh: bool, seed: int) -> None:
     if not any((ROOT / "mutants").rglob("*.py.meta")):
         # Generating the mutants and collecting which tests call which function happens on any `run`; this one
         # then tests only the first mutant of each function of one small module.
         mutmut("run", "--max-children", "1", "debugger.core.timefmt.*__mutmut_1")
-    names = [n for group in chosen(all_results(), packages, sample).values() for n in group]
+    names = [n for group in chosen(all_results(), packages, sample, seed).values() for n in group]
     # A killed mutant stays killed; one that survived is tried again (tests may have been added since).
     retry = set(names) if fresh else set()
     for _ in range(2):  # a second pass for results mutmut dropped on starting (the test selection changed)
@@ -116,13 +118,13 @@ def run(packages: list[str], sample: int | None, fresh: bool) -> None:
             break
 
 
-def report(packages: list[str], sample: int | None, survivors: bool) -> None:
+def report(packages: list[str], sample: int | None, survivors: bool, seed: int) -> None:
     results = all_results()
     if not results:
         sys.exit("No mutants yet: run `python bench/mutation.py` first.")
     print(f"\n{'package':26} {'killed':>7} {'surv.':>6} {'no test':>7} {'run':>6} {'of':>6} {'score':>7}")
     total: Counter[str] = Counter()
-    for package, names in chosen(results, packages, sample).items():
+    for package, names in chosen(results, packages, sample, seed).items():
         codes = [results[n] for n in names if results[n] is not None]
         killed = sum(c in KILLED for c in codes)
         survived = sum(c in SURVIVED for c in codes)
@@ -150,6 +152,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("packages", nargs="*", help=f"packages (default: all): {', '.join(PACKAGES)}; or core, store")
     parser.add_argument("--sample", type=int, help="run a fixed seeded sample of N mutants per package")
+    parser.add_argument("--seed", type=int, default=SEED, help=f"which sample (default {SEED})")
     parser.add_argument("--fresh", action="store_true", help="rerun killed mutants too")
     parser.add_argument("--report", action="store_true", help="only print the scores of what was run so far")
     parser.add_argument("--survivors", action="store_true", help="list surviving mutants under each package")
@@ -160,8 +163,8 @@ def main() -> None:
         parser.error(f"unknown package {unknown[0]!r}; choose from {', '.join(PACKAGES)}")
     os.chdir(ROOT)
     if not (args.report or args.survivors):
-        run(packages, args.sample, args.fresh)
-    report(packages, args.sample, args.survivors)
+        run(packages, args.sample, args.fresh, args.seed)
+    report(packages, args.sample, args.survivors, args.seed)
 
 
 if __name__ == "__main__":

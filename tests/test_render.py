@@ -14,6 +14,7 @@ from debugger.core.pretty.render import (
     inert_lines,
     lexer_for,
     rejection,
+    render_call,
     status_text,
 )
 
@@ -109,3 +110,80 @@ def test_the_pretty_view_is_highlighted_in_the_senders_language() -> None:
     assert lexer_for("analytics-python") == "python"
     assert lexer_for("curl") != "text"
     assert lexer_for("no such dialect") == "text"
+
+
+def _call(library: str | None, stored: object, raw: object = None) -> str:
+    return render_call({"stored": stored, "raw": raw, "write_key": "wk", "library_name": library})
+
+
+TRACK = {"type": "track", "event": "E", "userId": "u", "properties": {"a": None, "b": [1, {"c": "d"}]}}
+
+
+def test_the_pretty_view_is_the_senders_own_call() -> None:
+    assert _call("analytics-python", TRACK) == (
+        'analytics.track(\n    user_id="u",\n    event="E",\n    properties={"a": None, "b": [1, {"c": "d"}]},\n)'
+    )
+    assert _call("analytics-ios", TRACK) == (  # iOS reads as analytics-swift
+        '// userId "u"\nanalytics.track(name: "E", properties: ["a": NSNull(), "b": [1, ["c": "d"]]])'
+    )
+    assert _call(None, TRACK).startswith("curl ")  # no library named itself: the raw request
+    assert _call("analytics-php", {"type": "alias", "userId": "new", "previousId": "old"}) == (
+        'Segment::alias(["userId" => "new", "previousId" => "old"]);'
+    )
+
+
+def test_kotlin_go_and_java_write_nulls_and_nesting_in_their_own_syntax() -> None:
+    assert _call("analytics-kotlin", TRACK) == "\n".join(
+        [
+            '// userId "u"',
+            "analytics.track(",
+            '    name = "E",',
+            "    properties = buildJsonObject {",
+            '        put("a", JsonNull)',
+            '        putJsonArray("b") {',
+            "            add(1)",
+            "            addJsonObject {",
+            '                put("c", "d")',
+            "            }",
+            "        }",
+            "    },",
+            ")",
+        ]
+    )
+    assert _call("analytics-go", TRACK) == "\n".join(
+        [
+            "client.Enqueue(analytics.Track{",
+            '    UserId: "u",',
+            '    Event: "E",',
+            "    Properties: analytics.Properties{",
+            '        "a": nil,',
+            '        "b": []interface{}{1, map[string]interface{}{"c": "d"}},',
+            "    },",
+            "})",
+        ]
+    )
+    wide = {**TRACK, "properties": {"first_property": "a" * 40, "second_property": "b" * 40, "n": [1, 2]}}
+    assert _call("analytics-java", wide) == "\n".join(
+        [
+            'analytics.enqueue(TrackMessage.builder("E")',
+            '        .userId("u")',
+            "        .properties(Map.of(",
+            '            "first_property", "' + "a" * 40 + '",',
+            '            "second_property", "' + "b" * 40 + '",',
+            '            "n", List.of(1, 2)',
+            "        )));",
+        ]
+    )
+
+
+def test_a_message_that_is_not_an_object_is_shown_as_its_raw_request() -> None:
+    text = _call("analytics-python", None, raw="junk")
+    assert text.startswith(
+        "# no type: not one of the six calls; the raw request:\ncurl 'http://127.0.0.1:8088/v1/batch'"
+    )
+    assert "-u 'wk:'" in text and '"junk"' in text
+    assert _call(None, "not an object", raw="junk").startswith("curl ")
+
+
+def test_status_text_of_a_problem_without_a_code() -> None:
+    assert status_text(_event(status="invalid", problems=[{}])) == "✗ "
