@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from debugger.core.lint.checker import CompiledPlan
 from debugger.core.lint.codes import close_codes, explain
 from debugger.core.lint.finding import CATEGORIES, INFO, PROTOCOL, STRICT, Finding, summary_mark
+from debugger.core.lint.finding import kind as json_kind
 from debugger.core.lint.linter import LintConfig, Linter, strict
 from debugger.core.lint.plan import parse_text
 from debugger.core.protocol import ERROR, WARNING
@@ -264,3 +265,30 @@ def test_explain_prints_a_codes_whole_entry_and_close_codes_suggest_spellings() 
     assert close_codes("no_user_anon") == ["no_user_anon_id", "missing_user_id"]
     assert close_codes("no_user_anon", n=1) == ["no_user_anon_id"]
     assert close_codes("zzzz") == []
+
+
+def test_integrations_all_in_another_case_is_named_with_what_was_expected() -> None:
+    (finding,) = [f for f in lint(track("Order Completed", {}, integrations={"all": False})) if "integr" in f.code]
+    assert (finding.code, finding.path, finding.expected, finding.actual) == (
+        "integrations_all_case", "integrations.all", '"All"', '"all"',
+    )  # fmt: skip
+    assert finding.message == "`integrations.all` is not `All`: integration names are case-sensitive, so it is ignored."
+
+
+def test_json_kinds_are_named_as_json_schema_names_them() -> None:
+    assert [json_kind(v) for v in (None, True, 1, 1.5, "s", [1], {"a": 1})] == [
+        "null", "boolean", "integer", "number", "string", "array", "object",
+    ]  # fmt: skip
+
+
+def test_an_identify_rule_checks_traits() -> None:
+    plan = CompiledPlan(parse_text("name: P\nidentify:\n  traits:\n    email: string\n"))
+    (wrong,) = plan.check(stored({"type": "identify", "traits": {"email": 5}}))
+    assert (wrong.code, wrong.path, wrong.message) == (
+        "type",
+        "traits.email",
+        "traits.email is integer 5; the plan expects string.",
+    )
+    (extra,) = plan.check(stored({"type": "identify", "traits": {"email": "a", "extra": 1}}))
+    assert (extra.code, extra.path, extra.actual) == ("unplanned_property", "traits.extra", '"extra"')
+    assert plan.check(stored({"type": "identify", "traits": {"email": "a"}, "properties": {"x": 1}})) == []

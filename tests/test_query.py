@@ -535,3 +535,15 @@ def test_a_scope_is_a_write_key_read_literally() -> None:
                                                      ("run", "gw0", "tests/t.py::b")]}  # fmt: skip
     assert key not in others and len(others) == 3
     assert scope.key_for_test("ab", "c", "d") != scope.key_for_test("a", "bc", "d")  # the parts are kept apart
+
+
+def test_field_names_are_read_in_any_case_and_errors_name_what_was_typed() -> None:
+    (status,) = q.parse("HTTP.Status:>=400").terms
+    assert isinstance(status, q.RequestTerm) and status.name == "http.status"
+    assert q.canonical(q.parse("HTTP.Status:>=400")) == "http.status:>=400"
+    with pytest.raises(q.QueryError) as caught:
+        q.parse("foo.bar:1")
+    assert str(caught.value).startswith("A JSON path cannot start with `foo`; paths start with properties, traits,")
+    with pytest.raises(q.QueryError) as caught:
+        q.parse("tpye:track")
+    assert str(caught.value).startswith("Unknown field `tpye:`; did you mean `type:`? Fields are type, event,")

@@ -438,3 +438,23 @@ def test_one_request_per_event_leaves_room_for_the_key_and_sent_at() -> None:
     (single,) = plan([event], batch=False)
     assert isinstance(single, Skipped) and single.reason == TOO_LARGE
     assert single.item.message_id == "m0" and (single.item.type, single.item.name) == ("track", "Clicked")
+
+
+def test_requests_are_numbered_in_the_order_they_are_sent() -> None:
+    events = [stored_event(i, write_key=k) for i, k in enumerate(["a", "a", "b", "a"])]
+    planned = [p for p in plan(events, batch_size=2) if isinstance(p, ReplayRequest)]
+    assert [(p.seq, p.write_key, len(p.items)) for p in planned] == [(0, "a", 2), (1, "b", 1), (2, "a", 1)]
+    singles = [p for p in plan(events[:2], batch=False) if isinstance(p, ReplayRequest)]
+    assert [(p.seq, p.path) for p in singles] == [(0, "/v1/track"), (1, "/v1/track")]
+
+
+def test_a_message_sent_to_a_typed_route_is_replayed_with_its_type() -> None:
+    """`/v1/track` bodies carry no type: the stored one (the route's) is put in, so a batch keeps it."""
+    event = stored_event()
+    del event["raw"]["type"]
+    message, _ = outgoing_message(event, ReplayOptions(), lambda: "x")
+    assert message is not None and message["type"] == "track"
+    odd = stored_event(type="rejected")
+    del odd["raw"]["type"]
+    message, _ = outgoing_message(odd, ReplayOptions(), lambda: "x")
+    assert message is not None and "type" not in message
