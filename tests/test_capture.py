@@ -3,6 +3,7 @@ single writer (debugger.store.writer, debugger.store.rows) commits."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import sqlite3
 import time
@@ -129,5 +130,40 @@ def test_a_failing_idle_task_rolls_back_and_ingest_goes_on(tmp_path: Path) -> No
         assert writer.submit(outcome.record, outcome.events).result(timeout=10).statuses == ("ok",)
         keys = writer.call(lambda conn: [r[0] for r in conn.execute("SELECT write_key FROM sources")]).result(10)
         assert keys == ["w"]  # the idle task's insert was rolled back, the request's committed
+    finally:
+        writer.close()
+
+
+def _big_batch(n: int) -> Outcome:
+    items = ",".join(
+        f'{{"type":"track","event":"E","userId":"u","properties":{{"p":"{"x" * 20_000}{i}"}}}}' for i in range(n)
+    )
+    return _outcome(f'{{"batch":[{items}]}}'.encode(), datetime(2026, 1, 1, tzinfo=UTC))
+
+
+def test_a_capture_at_its_size_cap_answers_with_an_error_not_a_lost_write(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    capture.migrate(path)
+    with capture.reader(path) as conn:
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    writer = EventWriter(path, max_pages=pages + 20).start()
+    try:
+        outcome = _big_batch(20)
+        with pytest.raises(capture.StoreError, match="full"):
+            writer.submit(outcome.record, outcome.events).result(timeout=10)
+    finally:
+        writer.close()
+
+
+async def test_a_failed_write_reaches_the_waiting_request_on_its_loop(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    capture.migrate(path)
+    with capture.reader(path) as conn:
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    writer = EventWriter(path, max_pages=pages + 20).start()
+    try:
+        outcome = _big_batch(20)
+        with pytest.raises(capture.StoreError, match="full"):
+            await asyncio.wait_for(writer.write(outcome.record, outcome.events), timeout=10)
     finally:
         writer.close()
