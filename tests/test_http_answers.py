@@ -304,3 +304,13 @@ def test_the_lenient_parse_reads_numbers_as_the_fast_one_does() -> None:
         with pytest.raises(RequestError) as caught:
             bodies.decode_json_lenient(b'{"s":"\xff","n":' + text + b"}")
         assert caught.value.code == "invalid_json", text
+
+
+def test_a_refused_method_keeps_the_body_that_came_with_it() -> None:
+    outcome = _handle("POST", "/v1/projects/wk/settings", b'{"x":1}')
+    assert outcome.reply.status == 405 and outcome.record is not None and outcome.record.body == b'{"x":1}'
+
+
+def test_settings_for_an_empty_key_name_no_key() -> None:
+    body = orjson.loads(_handle("GET", "/v1/projects//settings").reply.body)
+    assert body["integrations"]["Segment.io"]["apiKey"] == ""

@@ -452,3 +452,43 @@ def test_received_at_is_kept_to_the_millisecond(fixed_now: datetime) -> None:
     event = event_of({"type": "track", "event": "E", "userId": "u"}, received)
     assert event.stored["receivedAt"] == format_timestamp(received.replace(microsecond=123_000))
     assert event.stored["receivedAt"].endswith(".123Z")
+
+
+def test_offsets_with_minutes_are_kept_in_loose_timestamps() -> None:
+    """Nanosecond fractions (Go, Java) are read by the loose parser: its offset keeps its minutes."""
+    assert format_timestamp(parse_timestamp("2024-05-01T12:00:00.1234567+05:30")) == "2024-05-01T06:30:00.123Z"  # type: ignore[arg-type]
+    assert format_timestamp(parse_timestamp("2024-05-01 12:00:00.123456789 -0930")) == "2024-05-01T21:30:00.123Z"  # type: ignore[arg-type]
+
+
+def test_each_message_of_a_batch_is_skew_corrected_from_its_own_time(fixed_now: datetime) -> None:
+    """The correction is cached per (time, sentAt): two messages with two times get two results."""
+    envelope = Envelope(write_key="WK", received_at=fixed_now, sent_at="2024-05-01T11:59:00.000Z")
+    times = ["2024-05-01T11:58:00.000Z", "2024-05-01T11:57:00.000Z", "2024-05-01T11:58:00.000Z"]
+    stored = [
+        build_event({"type": "track", "event": "E", "userId": "u", "timestamp": t}, envelope, new_id=lambda: "x").stored
+        for t in times
+    ]
+    assert [s["timestamp"] for s in stored] == [
+        format_timestamp(corrected_timestamp(fixed_now, parse_timestamp(envelope.sent_at), parse_timestamp(t)))  # type: ignore[arg-type]
+        for t in times
+    ]
+    assert stored[0]["timestamp"] != stored[1]["timestamp"]
+
+
+def test_missing_fields_are_named_in_the_problem_text(fixed_now: datetime) -> None:
+    def problems(item: dict[str, object]) -> list[tuple[str, str]]:
+        return [(p.code, p.message) for p in event_of(item, fixed_now).problems]
+
+    assert problems({"userId": "u", "event": "E"}) == [("missing_type", "A batch item needs a `type`.")]
+    assert problems({"type": "alias", "userId": "u"}) == [
+        ("missing_previous_id", "An alias call needs a `previousId`.")
+    ]
+    assert problems({"type": "track", "userId": "u", "event": None, "messageId": None}) == [
+        ("missing_event", "A track call needs an `event` name.")
+    ]
+    assert problems({"type": "track", "userId": "u", "event": 5}) == [
+        ("invalid_event", "`event` must be a string, not a number.")
+    ]
+    assert problems({"type": "track", "userId": "u", "event": "E", "messageId": True}) == [
+        ("invalid_message_id", "`messageId` must be a string, not a boolean; a new one was assigned.")
+    ]
