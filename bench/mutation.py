@@ -137,15 +137,23 @@ def report(packages: list[str], sample: int | None, survivors: bool, seed: int) 
             margin = 1.96 * math.sqrt(score * (1 - score) / counted) if len(codes) < len(names) or sample else 0.0
             line += f" {score:7.1%}" + (f" ± {margin:.1%}" if margin else "")
         print(line)
-        total.update(killed=killed, counted=counted)
+        group = "all of core/" if package.startswith("core") else package
+        total.update({f"{group}\0killed": killed, f"{group}\0counted": counted})
         if survivors:
             for name in names:
                 if results[name] in SURVIVED | NO_TESTS:
                     print(f"    {'no tests' if results[name] in NO_TESTS else 'survived'}  {name}")
-    if total["counted"]:
-        print(
-            f"{'all':26} {total['killed']:7} {'':6} {'':7} {total['counted']:6} {'':6} {total['killed'] / total['counted']:7.1%}"
-        )
+    groups = dict.fromkeys(key.split("\0")[0] for key in total)
+    if "all of core/" in groups and len(packages) > 1:
+        group = "all of core/"
+        killed, counted = total[f"{group}\0killed"], total[f"{group}\0counted"]
+        if counted:
+            score = killed / counted
+            margin = 1.96 * math.sqrt(score * (1 - score) / counted) if sample else 0.0
+            print(
+                f"{group:26} {killed:7} {'':6} {'':7} {counted:6} {'':6} {score:7.1%}"
+                + (f" ± {margin:.1%}" if margin else "")
+            )
 
 
 def main() -> None:
