@@ -167,3 +167,22 @@ async def test_a_failed_write_reaches_the_waiting_request_on_its_loop(tmp_path: 
             await asyncio.wait_for(writer.write(outcome.record, outcome.events), timeout=10)
     finally:
         writer.close()
+
+
+def test_jobs_queued_before_a_call_are_committed_first_and_all_answered(tmp_path: Path) -> None:
+    """A call (maintenance) arriving while a group is being gathered ends the group: its jobs commit, then the call
+    runs, then the jobs behind it."""
+    writer = EventWriter(tmp_path / "c.db").start()
+    try:
+        busy = writer.call(lambda conn: time.sleep(0.2), transaction=False)  # the queue fills meanwhile
+        batch = '{{"batch":[{{"type":"track","event":"A","userId":"u","messageId":"m{}"}}]}}'
+        before = [_outcome(batch.format(i).encode(), datetime(2026, 1, 1, tzinfo=UTC)) for i in range(3)]
+        first = [writer.submit(o.record, o.events) for o in before]
+        count = writer.call(lambda conn: conn.execute("SELECT count(*) FROM events").fetchone()[0])
+        after = writer.submit(before[0].record, before[0].events)
+        busy.result(timeout=10)
+        assert [f.result(timeout=10).statuses for f in first] == [("ok",), ("ok",), ("ok",)]
+        assert count.result(timeout=10) == 3
+        assert after.result(timeout=10).request_id == 4
+    finally:
+        writer.close()
