@@ -492,3 +492,19 @@ def test_missing_fields_are_named_in_the_problem_text(fixed_now: datetime) -> No
     assert problems({"type": "track", "userId": "u", "event": "E", "messageId": True}) == [
         ("invalid_message_id", "`messageId` must be a string, not a boolean; a new one was assigned.")
     ]
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        (None, "A message must be a JSON object, not null."),
+        ([1], "A message must be a JSON object, not an array."),
+        ("x", "A message must be a JSON object, not a string."),
+        (5, "A message must be a JSON object, not a number."),
+        (True, "A message must be a JSON object, not a boolean."),
+        ({"type": "track", "event": "E", "userId": "u", "properties": [1]}, "`properties` must be an object, not an array."),
+        ({"type": "track", "event": "E", "userId": {"a": 1}, "anonymousId": "a"}, "`userId` must be a string or a number, not an object."),
+    ],
+)  # fmt: skip
+def test_a_wrong_json_kind_is_named_in_the_problem(item: object, message: str, fixed_now: datetime) -> None:
+    assert [p.message for p in event_of(item, fixed_now).problems] == [message]
