@@ -65,7 +65,8 @@ def test_rate_history_keeps_fixed_buckets_of_each_kind() -> None:
     history = RateHistory(bucket=10.0, buckets=3)
     history.add(0.0, 1, 0, 0)
     history.add(9.9, 2, 1, 0)  # same bucket as 0.0
-    history.add(10.0, 0, 0, 4)
+    history.add(10.0, 0, 0, 3)
+    history.add(15.0, 0, 0, 1)  # every kind adds up within a bucket
     assert history.columns(19.0) == [(0, 0, 0), (3, 1, 0), (0, 0, 4)]
     assert history.columns(29.9) == [(3, 1, 0), (0, 0, 4), (0, 0, 0)]
     assert history.columns(30.0) == [(0, 0, 4), (0, 0, 0), (0, 0, 0)]
