@@ -297,3 +297,16 @@ def test_call_argument_errors_say_what_is_wrong() -> None:
     )
     assert error('analytics.track("E", {}, 5)').endswith("track(): after the names, the arguments must be objects.")
     assert "Expected a key, found 'the end'." in error("analytics.track({")
+
+
+def test_a_pasted_curl_keeps_its_own_headers_but_not_the_wire_ones() -> None:
+    """Its own headers are stored as sent; length, host and authorization are segdbg's (the body is re-encoded)."""
+    text = "curl http://h/v1/track -H 'X-Trace: 7' -H 'Content-Length: 999' -H 'Host: evil' -d '{\"userId\":\"u\",\"event\":\"E\"}'"
+    (outcome,) = handle(text).outcomes
+    assert outcome.record is not None
+    assert outcome.record.headers == [
+        ["Authorization", "Basic ••••••"],
+        ["Content-Type", "application/json"],
+        ["User-Agent", "segdbg-paste"],
+        ["X-Trace", "7"],
+    ]
