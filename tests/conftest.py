@@ -7,12 +7,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from debugger.server.app import ServerThread
 from debugger.server.settings import Settings
 
 # The segdbg pytest plugin from this checkout (not the installed entry point): the `segdbg` fixture.
 pytest_plugins = ["debugger.pytest_plugin"]
+
+# bench/mutation.py runs the property tests with `--hypothesis-profile=mutation`: the same examples on every run (a
+# mutant's verdict must not depend on chance) and no health checks (on a loaded machine input generation is slow,
+# and a failed health check would count as a killed mutant).
+settings.register_profile("mutation", derandomize=True, database=None, suppress_health_check=list(HealthCheck))
 
 
 @pytest.fixture

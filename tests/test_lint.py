@@ -7,9 +7,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from debugger.core.lint.checker import CompiledPlan
-from debugger.core.lint.finding import CATEGORIES, PROTOCOL, STRICT
+from debugger.core.lint.codes import close_codes, explain
+from debugger.core.lint.finding import CATEGORIES, INFO, PROTOCOL, STRICT, Finding, summary_mark
+from debugger.core.lint.finding import kind as json_kind
 from debugger.core.lint.linter import LintConfig, Linter, strict
 from debugger.core.lint.plan import parse_text
+from debugger.core.protocol import ERROR, WARNING
 from tests.lintkit import at, codes, lint, stored, track
 
 
@@ -226,3 +229,68 @@ def test_lint_never_raises_on_any_message(message: dict[str, object]) -> None:
     """Whatever a client sends (event as an object, traits as a list, ...), lint answers with findings."""
     for finding in Linter(plan=_PLAN).lint(message):
         assert finding.code and finding.category in CATEGORIES and finding.severity in ("error", "warning", "info")
+
+
+def test_summary_mark_shows_the_worst_finding_first_and_counts_the_rest() -> None:
+    info = Finding("naming_case", "event", "m", INFO, "naming")
+    warning = Finding("traits_on_track", "traits", "m", WARNING)
+    error = Finding("no_user_anon_id", "", "m", ERROR, PROTOCOL)
+    assert summary_mark([]) == ("", "")
+    assert summary_mark([info]) == ("· naming_case", INFO)
+    assert summary_mark([info, warning]) == ("⚠ traits_on_track +1", WARNING)
+    assert summary_mark([warning, info, error]) == ("✗ no_user_anon_id +2", ERROR)
+    odd = Finding("x", "", "m", "fatal")
+    assert summary_mark([odd]) == ("• x", "fatal")
+    assert summary_mark([odd, info]) == ("· naming_case +1", INFO)  # a known severity ranks before an unknown one
+
+
+def test_a_finding_as_json_has_the_problem_keys_and_its_category() -> None:
+    finding = Finding("type", "properties.total", "a string", ERROR, "plan", "number", "string")
+    assert finding.to_dict() == {
+        "code": "type", "path": "properties.total", "message": "a string", "severity": "error", "category": "plan",
+        "expected": "number", "actual": "string",
+    }  # fmt: skip
+
+
+def test_explain_prints_a_codes_whole_entry_and_close_codes_suggest_spellings() -> None:
+    text = explain("no_user_anon_id").splitlines()
+    assert text[:5] == [
+        "no_user_anon_id  (protocol, dropped: never reaches destinations)",
+        "",
+        "Neither `userId` nor `anonymousId`: Segment drops the message.",
+        "",
+        "Fix: Set `userId` once the user is known and `anonymousId` before; every message needs one of them.",
+    ]
+    assert text[5].startswith("  analytics.js: ") and text[-2:] == ["", "docs/problems.md lists every code."]
+    with pytest.raises(KeyError):
+        explain("no_such_code")
+    assert close_codes("no_user_anon") == ["no_user_anon_id", "missing_user_id"]
+    assert close_codes("no_user_anon", n=1) == ["no_user_anon_id"]
+    assert close_codes("zzzz") == []
+
+
+def test_integrations_all_in_another_case_is_named_with_what_was_expected() -> None:
+    (finding,) = [f for f in lint(track("Order Completed", {}, integrations={"all": False})) if "integr" in f.code]
+    assert (finding.code, finding.path, finding.expected, finding.actual) == (
+        "integrations_all_case", "integrations.all", '"All"', '"all"',
+    )  # fmt: skip
+    assert finding.message == "`integrations.all` is not `All`: integration names are case-sensitive, so it is ignored."
+
+
+def test_json_kinds_are_named_as_json_schema_names_them() -> None:
+    assert [json_kind(v) for v in (None, True, 1, 1.5, "s", [1], {"a": 1})] == [
+        "null", "boolean", "integer", "number", "string", "array", "object",
+    ]  # fmt: skip
+
+
+def test_an_identify_rule_checks_traits() -> None:
+    plan = CompiledPlan(parse_text("name: P\nidentify:\n  traits:\n    email: string\n"))
+    (wrong,) = plan.check(stored({"type": "identify", "traits": {"email": 5}}))
+    assert (wrong.code, wrong.path, wrong.message) == (
+        "type",
+        "traits.email",
+        "traits.email is integer 5; the plan expects string.",
+    )
+    (extra,) = plan.check(stored({"type": "identify", "traits": {"email": "a", "extra": 1}}))
+    assert (extra.code, extra.path, extra.actual) == ("unplanned_property", "traits.extra", '"extra"')
+    assert plan.check(stored({"type": "identify", "traits": {"email": "a"}, "properties": {"x": 1}})) == []

@@ -239,3 +239,74 @@ def test_pretty_output_pastes_back_to_the_same_message(dialect: str) -> None:
     if dialect == "analytics.js":
         message["userId"] = "u1"
     assert message == stored
+
+
+def test_each_form_is_named_as_the_dialog_shows_it() -> None:
+    assert handle('{"type":"identify","userId":"u"}').form == "identify message"
+    track = handle('{"event":"E","userId":"u"}')
+    assert (track.form, track.notes) == ("track message", ("It has no type; sent as track because it has an event.",))
+    assert handle('{"userId":"u"}').form == "message"
+    assert handle('{"batch":[{"type":"track","event":"E","userId":"u"}]}').form == "batch of 1"
+    assert handle('[{"type":"track","event":"E","userId":"u"}]').form == "JSON array of 1"
+    assert handle('analytics.track("E")').form == "track call"
+    assert handle('analytics.track("E")\nanalytics.page("P")').form == "2 calls"
+    lines = handle('{"type":"track","event":"E","userId":"u"}\n{"event":"F","userId":"u"}')
+    assert (lines.form, lines.notes) == (
+        "NDJSON, 2 lines",
+        ("Line 2: It has no type; sent as track because it has an event.",),
+    )
+    assert error("hello world") == (
+        "Not a form segdbg reads. Paste a JSON message, a batch, NDJSON, a curl command, "
+        'or a call such as analytics.track("Signed Up", { plan: "pro" }).'
+    )
+    assert error("42") == "The JSON is not an object or an array of messages."
+    assert error('{"a":1}\n{oops') == "Line 2, column 2: not JSON (unexpected character, expected a string key)."
+
+
+def test_curl_user_and_its_value_are_both_consumed() -> None:
+    """`-u KEY:` takes the next argument: the URL after it is still read as the URL."""
+    text = 'curl -u wk_sep: http://localhost:8088/v1/track -d \'{"userId":"u","event":"E"}\''
+    (stored,) = messages(text, key="wk_sep")
+    assert stored["event"] == "E"
+    assert messages('curl --user wk2: http://h/v1/track -d \'{"userId":"u","event":"E"}\'', key="wk2")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('analytics.page("Docs", "Intro", {"p": 1})', {"type": "page", "category": "Docs", "name": "Intro", "properties": {"p": 1}}),
+        ('analytics.page("u1", "Docs", "Intro")', {"type": "page", "userId": "u1", "category": "Docs", "name": "Intro"}),
+        ('analytics.screen("Home")', {"type": "screen", "name": "Home"}),
+        ('analytics.group("g1", {"plan": "pro"})', {"type": "group", "groupId": "g1", "traits": {"plan": "pro"}}),
+        ('analytics.group("u1", "g1", {"plan": "pro"})', {"type": "group", "userId": "u1", "groupId": "g1", "traits": {"plan": "pro"}}),
+        ('analytics.identify("u1", {"email": "a@b"}, {"context": {"x": 1}, "other": 2})', {"type": "identify", "userId": "u1", "traits": {"email": "a@b"}, "context": {"x": 1}}),
+        ('analytics.alias("new", "old")', {"type": "alias", "userId": "new", "previousId": "old"}),
+    ],
+)  # fmt: skip
+def test_positional_calls_read_as_analytics_js_or_python_by_their_strings(text: str, expected: dict[str, Any]) -> None:
+    (message,) = messages(text)
+    message.pop("anonymousId", None)
+    if "context" not in expected:
+        message.pop("context", None)
+    assert message == expected
+
+
+def test_call_argument_errors_say_what_is_wrong() -> None:
+    assert error('analytics.track("E", {}, {}, {})') == (
+        "Line 1, column 1: track() takes at most two objects (data and options)."
+    )
+    assert error('analytics.track("E", {}, 5)').endswith("track(): after the names, the arguments must be objects.")
+    assert "Expected a key, found 'the end'." in error("analytics.track({")
+
+
+def test_a_pasted_curl_keeps_its_own_headers_but_not_the_wire_ones() -> None:
+    """Its own headers are stored as sent; length, host and authorization are segdbg's (the body is re-encoded)."""
+    text = "curl http://h/v1/track -H 'X-Trace: 7' -H 'Content-Length: 999' -H 'Host: evil' -d '{\"userId\":\"u\",\"event\":\"E\"}'"
+    (outcome,) = handle(text).outcomes
+    assert outcome.record is not None
+    assert outcome.record.headers == [
+        ["Authorization", "Basic ••••••"],
+        ["Content-Type", "application/json"],
+        ["User-Agent", "segdbg-paste"],
+        ["X-Trace", "7"],
+    ]

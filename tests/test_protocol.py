@@ -386,3 +386,125 @@ def test_nan_is_still_invalid_json() -> None:
     """NaN/Infinity are not JSON, even on the lenient path."""
     outcome = handle("POST", "/v1/track", b'{"userId":"u","event":"\xe9","writeKey":"k","p":NaN}')
     assert orjson.loads(outcome.reply.body)["code"] == "invalid_json"
+
+
+def test_a_numeric_client_time_is_read_as_epoch_seconds_or_milliseconds(fixed_now: datetime) -> None:
+    """Some clients send epoch numbers; the stored timestamp is the same instant, written as ISO text."""
+    for value in (1714561200, 1714561200.0, 1714561200000):
+        event = event_of({"type": "track", "event": "E", "userId": "u", "timestamp": value}, fixed_now)
+        assert event.stored["timestamp"] == "2024-05-01T11:00:00.000Z", value
+    sent = {"type": "track", "event": "E", "userId": "u", "originalTimestamp": 1714561200000}
+    assert event_of(sent, fixed_now).stored["originalTimestamp"] == "2024-05-01T11:00:00.000Z"
+
+
+def test_a_bad_message_id_is_a_warning_and_the_message_is_kept(fixed_now: datetime) -> None:
+    """Segment accepts these (docs/protocol.md §4.1): the event is ok, with a warning saying what was done."""
+    base = {"type": "track", "event": "E", "userId": "u"}
+    wrong = event_of({**base, "messageId": ["x"]}, fixed_now)
+    assert wrong.status == "ok" and wrong.message_id not in (None, "", ["x"])
+    assert [(p.code, p.path, p.severity, p.message) for p in wrong.problems] == [
+        (
+            "invalid_message_id",
+            "messageId",
+            "warning",
+            "`messageId` must be a string, not an array; a new one was assigned.",
+        )
+    ]
+    long = event_of({**base, "messageId": "m" * 101}, fixed_now)
+    assert long.status == "ok" and long.message_id == "m" * 101
+    assert [(p.code, p.severity, p.message) for p in long.problems] == [
+        ("message_id_too_long", "warning", "`messageId` is 101 characters; Segment allows 100.")
+    ]
+    assert event_of({**base, "messageId": "m" * 100}, fixed_now).problems == ()
+    assert event_of({**base, "messageId": 42}, fixed_now).message_id == "42"
+    assert event_of({**base, "messageId": ""}, fixed_now).problems == ()  # empty: as if absent
+
+
+def test_a_blank_message_id_is_called_blank(fixed_now: datetime) -> None:
+    """Whitespace is a string: the warning said "must be a string, not a string"."""
+    blank = event_of({"type": "track", "event": "E", "userId": "u", "messageId": "  "}, fixed_now)
+    assert blank.message_id.strip() != ""
+    assert [(p.code, p.message) for p in blank.problems] == [
+        ("invalid_message_id", "`messageId` is blank; a new one was assigned.")
+    ]
+
+
+def test_problem_messages_quote_the_value_as_sent(fixed_now: datetime) -> None:
+    """The TUI's Problems tab and `segdbg events` show these words: the offending value is in them."""
+
+    def problems(item: dict[str, object]) -> list[tuple[str, str]]:
+        return [(p.code, p.message) for p in event_of({"userId": "u", **item}, fixed_now).problems]
+
+    assert problems({"type": "trak", "event": "E"}) == [
+        ("invalid_type", "Unknown type 'trak'; expected one of identify, track, page, screen, group, alias.")
+    ]
+    assert problems({"type": "track", "event": "E", "timestamp": "yesterday"}) == [
+        ("invalid_timestamp", "`timestamp` 'yesterday' is not an ISO-8601 time; it was ignored.")
+    ]
+    # An alias's previousId may be a number (stored as text); a boolean is not an id.
+    alias = event_of({"type": "alias", "userId": "new", "previousId": 42}, fixed_now)
+    assert alias.problems == () and alias.stored["previousId"] == "42"
+    assert [c for c, _ in problems({"type": "alias", "previousId": True})] == ["missing_previous_id"]
+
+
+def test_received_at_is_kept_to_the_millisecond(fixed_now: datetime) -> None:
+    received = fixed_now.replace(microsecond=123_999)
+    event = event_of({"type": "track", "event": "E", "userId": "u"}, received)
+    assert event.stored["receivedAt"] == format_timestamp(received.replace(microsecond=123_000))
+    assert event.stored["receivedAt"].endswith(".123Z")
+
+
+def test_offsets_with_minutes_are_kept_in_loose_timestamps() -> None:
+    """Dates without zero padding are read by the loose parser: its offset keeps its minutes."""
+    assert format_timestamp(parse_timestamp("2015-2-02T00:30:08.276+05:30")) == "2015-02-01T19:00:08.276Z"  # type: ignore[arg-type]
+    assert format_timestamp(parse_timestamp("2015-2-02 00:30:08 -0930")) == "2015-02-02T10:00:08.000Z"  # type: ignore[arg-type]
+
+
+def test_each_message_of_a_batch_is_skew_corrected_from_its_own_time(fixed_now: datetime) -> None:
+    """The correction is cached per (time, sentAt): two messages with two times get two results."""
+    envelope = Envelope(write_key="WK", received_at=fixed_now, sent_at="2024-05-01T11:59:00.000Z")
+    times = ["2024-05-01T11:58:00.000Z", "2024-05-01T11:57:00.000Z", "2024-05-01T11:58:00.000Z"]
+    stored = [
+        build_event({"type": "track", "event": "E", "userId": "u", "timestamp": t}, envelope, new_id=lambda: "x").stored
+        for t in times
+    ]
+    assert [s["timestamp"] for s in stored] == [
+        format_timestamp(corrected_timestamp(fixed_now, parse_timestamp(envelope.sent_at), parse_timestamp(t)))  # type: ignore[arg-type]
+        for t in times
+    ]
+    assert stored[0]["timestamp"] != stored[1]["timestamp"]
+
+
+def test_missing_fields_are_named_in_the_problem_text(fixed_now: datetime) -> None:
+    def problems(item: dict[str, object]) -> list[tuple[str, str]]:
+        return [(p.code, p.message) for p in event_of(item, fixed_now).problems]
+
+    assert problems({"userId": "u", "event": "E"}) == [("missing_type", "A batch item needs a `type`.")]
+    assert problems({"type": "alias", "userId": "u"}) == [
+        ("missing_previous_id", "An alias call needs a `previousId`.")
+    ]
+    assert problems({"type": "track", "userId": "u", "event": None, "messageId": None}) == [
+        ("missing_event", "A track call needs an `event` name.")
+    ]
+    assert problems({"type": "track", "userId": "u", "event": 5}) == [
+        ("invalid_event", "`event` must be a string, not a number.")
+    ]
+    assert problems({"type": "track", "userId": "u", "event": "E", "messageId": True}) == [
+        ("invalid_message_id", "`messageId` must be a string, not a boolean; a new one was assigned.")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        (None, "A message must be a JSON object, not null."),
+        ([1], "A message must be a JSON object, not an array."),
+        ("x", "A message must be a JSON object, not a string."),
+        (5, "A message must be a JSON object, not a number."),
+        (True, "A message must be a JSON object, not a boolean."),
+        ({"type": "track", "event": "E", "userId": "u", "properties": [1]}, "`properties` must be an object, not an array."),
+        ({"type": "track", "event": "E", "userId": {"a": 1}, "anonymousId": "a"}, "`userId` must be a string or a number, not an object."),
+    ],
+)  # fmt: skip
+def test_a_wrong_json_kind_is_named_in_the_problem(item: object, message: str, fixed_now: datetime) -> None:
+    assert [p.message for p in event_of(item, fixed_now).problems] == [message]

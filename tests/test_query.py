@@ -12,9 +12,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from debugger.core.http import wire
+from debugger.core.http.model import IncomingRequest
 from debugger.core.protocol import Envelope, build_event
 from debugger.core.query import language as q
+from debugger.core.query import scope
 from debugger.core.query import sql as query_sql
+from debugger.core.query.explain import seen, values_at
 from debugger.store import writer as store_writer
 from debugger.store.capture import connect
 from tests import strategies
@@ -422,3 +426,127 @@ def test_pinned_selects_pinned_events(capture: sqlite3.Connection) -> None:
         assert matching(capture, "pinned:true,false") == ALL
     finally:
         capture.execute("UPDATE events SET pinned = 0")
+
+
+# --- what a near miss had where a term looks (`expect`'s "(was ...)") ------------------------------
+
+
+def _term(text: str) -> q.Term:
+    (term,) = q.parse(text).terms
+    return term
+
+
+def test_a_failed_term_shows_the_value_the_event_had_there() -> None:
+    stored = {
+        "properties": {"currency": "EUR", "products": [{"sku": "a"}, {"sku": None}, {"sku": "b"}, "x", {"sku": 3}]},
+        "context": {"long": "z" * 100},
+    }
+    event = {
+        "stored": stored, "received_at": "2026-12-06T10:00:00.000Z", "type": "track", "name": "Order",
+        "write_key": "wk", "library": "analytics-python", "status": "ok", "message_id": "m1", "pinned": False,
+        "user_id": "u1", "anonymous_id": None, "problems": [{"code": "bad_time"}, "junk", {"code": "no_user"}],
+    }  # fmt: skip
+    assert seen(_term("properties.currency:GBP"), event) == '"EUR"'
+    assert seen(_term("properties.missing:1"), event) == "absent"
+    assert seen(_term("properties.products.sku:c"), event) == '"a", "b", 3'
+    assert seen(_term("context.long:y"), event) == '"' + "z" * 58 + "…"  # 60 characters at most
+    assert seen(_term("has:properties.currency"), event) == '"EUR"'
+    assert seen(_term("after:2027-01-01"), event) == '"2026-12-06T10:00:00.000Z"'
+    assert seen(_term("problem:x"), event) == '"bad_time", "no_user"'
+    assert seen(_term("problem:x"), {**event, "problems": None}) == "no problems"
+    assert seen(_term("user:x"), event) == 'userId "u1"'
+    assert seen(_term("user:x"), {**event, "anonymous_id": "a"}) == 'userId "u1", anonymousId "a"'
+    assert seen(_term("user:x"), {**event, "user_id": None}) == "absent"
+    for text, shown in [
+        ("type:page", '"track"'), ("event:x", '"Order"'), ("source:x", '"wk"'), ("lib:x", '"analytics-python"'),
+        ("status:invalid", '"ok"'), ("id:x", '"m1"'), ("pinned:true", "false"), ("scope:x", '"wk"'),
+    ]:  # fmt: skip
+        assert seen(_term(text), event) == shown, text
+    assert seen(_term("hello"), event) is None  # free text: nothing to point at
+    assert seen(_term("http.status:400"), event) == "absent"
+    many = {**event, "stored": {"properties": {"p": [{"v": i} for i in range(5)]}}}
+    assert seen(_term("properties.p.v:9"), many) == "0, 1, 2 (+2 more)"
+    assert values_at({"a": [[{"b": 1}]]}, ("a", "b")) == []  # one level of array, as the filter reads it
+    assert values_at(None, ("a",)) == [] and values_at({"a": 0}, ()) == [{"a": 0}]
+
+
+def test_http_status_selects_rows_by_the_answer_their_request_got(tmp_path: Path) -> None:
+    path = tmp_path / "capture.db"
+    writer = store_writer.EventWriter(path).start()
+    bodies = [
+        b'{"batch":[{"type":"track","event":"A","userId":"u","messageId":"ok1"}],"writeKey":"w"}',
+        b"{not json",
+        b'{"batch":{}}',
+    ]
+    try:
+        for body in bodies:
+            request = IncomingRequest(method="POST", path="/v1/batch", body=body)
+            outcome = wire.handle(request, received_at=NOW, new_id=lambda: "generated")
+            writer.submit(outcome.record, outcome.events).result()
+        # A pasted event has no request: no http.status matches it.
+        writer.submit(None, [build_event({"type": "track", "event": "P", "userId": "u", "messageId": "paste"},
+                                         Envelope(write_key="w", received_at=NOW), new_id=lambda: "x")]).result()  # fmt: skip
+    finally:
+        writer.close()
+    conn = connect(path)
+    try:
+
+        def statuses(text: str) -> list[tuple[str, int | None]]:
+            sql, params = query_sql.compile(q.parse(text), now=NOW)
+            rows = conn.execute(
+                "SELECT events.status, (SELECT status FROM requests WHERE requests.id = events.request_id) "
+                f"FROM events WHERE {sql} ORDER BY events.id",
+                params,
+            )
+            return [tuple(row) for row in rows]
+
+        ok, bad_json, bad_batch = ("ok", 200), ("rejected", 400), ("rejected", 400)
+        assert statuses("http.status:400") == [bad_json, bad_batch]
+        assert statuses("http.status:200") == [ok]
+        assert statuses("http.status:4*") == [bad_json, bad_batch]
+        assert statuses("http.status:*") == [ok, bad_json, bad_batch]
+        assert statuses("http.status:>=400") == [bad_json, bad_batch]
+        assert statuses("http.status:<400") == [ok]
+        assert statuses("http.status:200,400") == [ok, bad_json, bad_batch]
+        assert statuses("-http.status:400") == [ok, ("ok", None)]
+    finally:
+        conn.close()
+
+
+def test_a_scope_is_a_write_key_read_literally() -> None:
+    assert scope.check_name("test-0123") == "test-0123"
+    for bad, message in [
+        ("", "A scope is a write key; it cannot be empty."),
+        ("   ", "A scope is a write key; it cannot be empty."),
+        ("k" * 201, "A scope is a write key of at most 200 characters, not 201."),
+        ("a\tb", "A scope cannot contain control characters."),
+        ("a\x1b", "A scope cannot contain control characters."),
+    ]:
+        with pytest.raises(scope.ScopeError) as caught:
+            scope.check_name(bad)
+        assert str(caught.value) == message
+    assert scope.check_name("k" * 200) == "k" * 200
+    term = scope.term("a*,b")
+    assert (term.name, term.values, term.negated) == ("scope", (q.Pattern(("a*,b",)),), False)
+    query = q.parse("type:track")
+    assert scope.scoped(query, None) is query
+    assert scope.scoped(query, "wk").terms == (*query.terms, scope.term("wk"))
+    assert scope.key_for_test("run", "gw0", "tests/t.py::a") == scope.key_for_test("run", "gw0", "tests/t.py::a")
+    key = scope.key_for_test("run", "gw0", "tests/t.py::a")
+    assert key.startswith("test-") and len(key) == 21 and int(key[5:], 16) >= 0
+    others = {scope.key_for_test(*args) for args in [("run2", "gw0", "tests/t.py::a"), ("run", "gw1", "tests/t.py::a"),
+                                                     ("run", "gw0", "tests/t.py::b")]}  # fmt: skip
+    assert key not in others and len(others) == 3
+    assert scope.key_for_test("ab", "c", "d") != scope.key_for_test("a", "bc", "d")  # the parts are kept apart
+
+
+def test_field_names_are_read_in_any_case_and_errors_name_what_was_typed() -> None:
+    (status,) = q.parse("HTTP.Status:>=400").terms
+    assert isinstance(status, q.RequestTerm) and status.name == "http.status"
+    assert q.canonical(q.parse("HTTP.Status:>=400")) == "http.status:>=400"
+    with pytest.raises(q.QueryError) as caught:
+        q.parse("foo.bar:1")
+    assert str(caught.value).startswith("A JSON path cannot start with `foo`; paths start with properties, traits,")
+    with pytest.raises(q.QueryError) as caught:
+        q.parse("tpye:track")
+    assert str(caught.value).startswith("Unknown field `tpye:`; did you mean `type:`? Fields are type, event,")

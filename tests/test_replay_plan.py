@@ -327,3 +327,134 @@ def test_rate_is_over_events_sent_and_what_is_left_is_counted() -> None:
     assert summary_lines(summary, "http://t")[0] == (
         "Replayed 4 events to http://t in 1.00 s (4 events/s); 6 delivered before it was resumed"
     )
+
+
+def test_the_summary_a_run_is_judged_by() -> None:
+    """Every number `replay` stores and prints, from one tally."""
+    tally = Tally()
+    tally.add_request("delivered", 3, 1, 10.0, 4.0, None)
+    tally.add_request("delivered", 2, 2, 30.0, -8.0, None)
+    tally.add_request("failed", 1, 3, 50.0, None, None)
+    tally.add_request("not_sent", 4, 0, None, None, None)
+    tally.add_request("not_sent", 1, 0, None, None, "circuit open")
+    tally.add_skipped("too_large")
+    assert tally.summary(3.0) == {
+        "total": 12, "planned": 12, "already": 0, "attempted": 6, "left": 0, "delivered": 5, "not_delivered": 7,
+        "failed": 1, "not_sent": 6, "retried": 3, "requests": 3, "duration_s": 3.0, "events_per_s": 2.0,
+        "p50_ms": 30.0, "p95_ms": 48.0, "p99_ms": 49.6, "drift_p50_ms": 6.0, "drift_p99_ms": 7.96,
+        "errors": {"not sent": 4, "unknown": 1, "circuit open": 1, "too_large": 1},
+    }  # fmt: skip
+    quiet = Tally(planned=2).summary(0.0)
+    assert (quiet["planned"], quiet["left"], quiet["events_per_s"], quiet["p50_ms"], quiet["drift_p99_ms"]) == (
+        2, 2, None, None, None,
+    )  # fmt: skip
+    assert Tally().summary(1.23456)["duration_s"] == 1.235
+    assert Tally(delivered=7, already=7).summary(1.0)["attempted"] == 0
+    slow = Tally()
+    slow.add_request("delivered", 1, 1, None, None, None)
+    assert slow.summary(3.0)["events_per_s"] == 0.3
+
+
+def test_summary_lines_of_a_run_with_failures_latencies_and_drift() -> None:
+    tally = Tally()
+    tally.add_request("delivered", 1000, 1, 12.345, 1.0, None)
+    tally.add_request("failed", 234, 2, 20.0, 3.0, "HTTP 400 invalid_json")
+    tally.add_skipped("too_large\x1b[2J")
+    assert summary_lines(tally.summary(2.0), "http://t") == [
+        "Replay to http://t: 1,234 of 1,235 events attempted in 2.00 s (617 events/s)",
+        "  delivered      1,000",
+        "  not delivered  235  (234 failed, 1 not sent)",
+        "  retried        234",
+        "  latency        p50 16.2 ms · p95 19.6 ms · p99 19.9 ms  (per request, 2 sent)",
+        "  pacing drift   p50 2.0 ms · p99 3.0 ms",
+        "  errors:",
+        "        234  HTTP 400 invalid_json",
+        "          1  too_large\\x1b[2J",
+    ]
+    # A summary stored by an older version (no attempted/left/already) still prints.
+    old = {"total": 5, "delivered": 5, "not_delivered": 0, "failed": 0, "not_sent": 0, "retried": 0, "duration_s": 1}
+    assert summary_lines(old, "http://t") == [
+        "Replayed 5 events to http://t in 1.00 s",
+        "  delivered      5",
+        "  not delivered  0",
+        "  retried        0",
+    ]
+
+
+def test_junit_names_each_case_and_times_it() -> None:
+    run = {"id": 7, "target": "http://t", "duration_s": None}
+    deliveries = [
+        {"type": "track", "name": "Ok", "event_id": 2, "message_id": "m2", "status": "delivered", "attempts": 1,
+         "latency_ms": 1234},
+        {"type": None, "name": None, "event_id": 3, "message_id": None, "status": "failed", "attempts": 2,
+         "reason": None, "error": None},
+        {"type": "page", "name": "Home", "event_id": 4, "status": "not_sent", "attempts": 0, "reason": None},
+    ]  # fmt: skip
+    root = ET.fromstring(junit_xml(run, deliveries))
+    suite = root.find("testsuite")
+    assert suite is not None and suite.attrib == {
+        "name": "segdbg replay #7 → http://t", "tests": "3", "failures": "1", "errors": "0", "skipped": "1",
+        "time": "0.000",
+    }  # fmt: skip
+    cases = suite.findall("testcase")
+    assert [c.attrib for c in cases] == [
+        {"classname": "replay.track", "name": "track Ok #2 m2", "time": "1.234"},
+        {"classname": "replay.event", "name": "event #3", "time": "0.000"},
+        {"classname": "replay.page", "name": "page Home #4", "time": "0.000"},
+    ]
+    failure = cases[1].find("failure")
+    assert (
+        failure is not None and failure.attrib == {"message": "failed", "type": "failed"} and failure.text == "failed"
+    )
+    skipped = cases[2].find("skipped")
+    assert skipped is not None and skipped.attrib == {"message": "not_sent"}
+    assert cases[0].find("failure") is None and cases[0].find("skipped") is None
+
+
+def test_a_time_less_message_gets_its_stored_time_shifted_or_its_receipt() -> None:
+    event = stored_event()
+    del event["raw"]["timestamp"]
+    options = ReplayOptions(shift_by=timedelta(hours=2))
+    message, _ = outgoing_message(event, options, lambda: "x")
+    assert message is not None and message["timestamp"] == "2024-05-01T12:00:00.000Z"
+    event["timestamp"] = None  # no stored timestamp: the time it was received
+    message, _ = outgoing_message(event, ReplayOptions(), lambda: "x")
+    assert message is not None and message["timestamp"] == "2024-05-01T10:01:00.000Z"
+    original = stored_event()
+    del original["raw"]["timestamp"]
+    original["raw"]["originalTimestamp"] = "2024-05-01T09:00:00Z"
+    message, _ = outgoing_message(original, options, lambda: "x")
+    assert message is not None and message["originalTimestamp"] == "2024-05-01T11:00:00.000Z"
+    assert "timestamp" not in message
+
+
+def test_one_request_per_event_leaves_room_for_the_key_and_sent_at() -> None:
+    """Without batches the key and sentAt go into the message itself: 32 KB counts them too."""
+    event = stored_event(0)
+    padding = MAX_MESSAGE_BYTES - len(orjson.dumps(outgoing_message(event, ReplayOptions(), lambda: "x")[0]))
+    event["raw"]["p"] = "x" * (padding - len(b',"p":""'))
+    (batched,) = plan([event])
+    assert isinstance(batched, ReplayRequest) and len(batched.items[0].message) == MAX_MESSAGE_BYTES
+    (single,) = plan([event], batch=False)
+    assert isinstance(single, Skipped) and single.reason == TOO_LARGE
+    assert single.item.message_id == "m0" and (single.item.type, single.item.name) == ("track", "Clicked")
+
+
+def test_requests_are_numbered_in_the_order_they_are_sent() -> None:
+    events = [stored_event(i, write_key=k) for i, k in enumerate(["a", "a", "b", "a"])]
+    planned = [p for p in plan(events, batch_size=2) if isinstance(p, ReplayRequest)]
+    assert [(p.seq, p.write_key, len(p.items)) for p in planned] == [(0, "a", 2), (1, "b", 1), (2, "a", 1)]
+    singles = [p for p in plan(events[:2], batch=False) if isinstance(p, ReplayRequest)]
+    assert [(p.seq, p.path) for p in singles] == [(0, "/v1/track"), (1, "/v1/track")]
+
+
+def test_a_message_sent_to_a_typed_route_is_replayed_with_its_type() -> None:
+    """`/v1/track` bodies carry no type: the stored one (the route's) is put in, so a batch keeps it."""
+    event = stored_event()
+    del event["raw"]["type"]
+    message, _ = outgoing_message(event, ReplayOptions(), lambda: "x")
+    assert message is not None and message["type"] == "track"
+    odd = stored_event(type="rejected")
+    del odd["raw"]["type"]
+    message, _ = outgoing_message(odd, ReplayOptions(), lambda: "x")
+    assert message is not None and "type" not in message

@@ -370,3 +370,19 @@ def test_hash_query_reads_the_default_capture(make_capture: Any, monkeypatch: py
         f"A: {db}#lib:analytics-ios context.app.version:1.2 (20 events)   "
         f"B: {db}#lib:analytics-ios context.app.version:1.3 (20 events)"
     )
+
+
+def test_an_events_changes_list_failures_first_then_the_biggest_move() -> None:
+    """Within one event: paths beyond chance first, then by how far they moved, then by path."""
+    a, b = SchemaProfile(), SchemaProfile()
+    for n in range(400):
+        a.add({"type": "track", "event": "E", "userId": f"u{n}", "properties": {"x": 1, "y": 1, "z": 1, "w": 1}})
+        moved = {"x": 1} if n % 2 else {}  # x: 100% → 50%, y and z: gone (100% → 0%), w: 100% → 99.5%
+        b.add({"type": "track", "event": "E", "userId": f"u{n}", "properties": {**moved, "w": 1} if n else moved})
+    (event,) = compare_profiles(a, b).events
+    assert [(c.path, c.delta, c.beyond) for c in event.paths] == [
+        ("properties.y", 100.0, True),
+        ("properties.z", 100.0, True),
+        ("properties.x", 50.0, True),
+        ("properties.w", 0.2, False),
+    ]

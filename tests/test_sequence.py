@@ -119,6 +119,76 @@ def test_identity_and_window_parsing() -> None:
             within_ms(bad)
 
 
+def test_progress_reads_as_json_and_one_line_with_human_durations() -> None:
+    hits = [_hit(1, 0, "a", 0), _hit(2, 10, "a", 1), _hit(3, 20, "a", 2), _hit(4, 0, "b", 0)]
+    hits += [_hit(6, 0, "c", 0), _hit(7, 5, "c", 2), _hit(8, 9, "c", 1)]
+    hits += [_hit(9, 0, "d", 0), _hit(10, 10, "d", 1), _hit(11, 5000, "d", 2)]
+    funnel = evaluate(hits, 3, 1000)
+    (done,) = funnel.completed
+    assert done.explain(STEPS) == "a: all 3 steps, t0 (#1) → t20 (#3)"
+    assert done.to_json(STEPS)["missing_step"] is None and done.to_json(STEPS)["other"] is None
+    # Closest first: d and c reached step 2 (d active most recently), then b.
+    assert [p.identity for p in funnel.incomplete] == ["d", "c", "b"]
+    d, c, b = funnel.incomplete
+    assert b.to_json(STEPS) == {
+        "identity": "b",
+        "complete": False,
+        "reached": 1,
+        "reason": "missing",
+        "missing_step": 2,
+        "chain": [{"id": 4, "timestamp": "t0", "step": 1}],
+        "other": None,
+        "message": b.explain(STEPS),
+    }
+    assert c.to_json(STEPS)["other"] == {"id": 7, "timestamp": "t5", "step": 3}
+    assert c.to_json(STEPS)["chain"] == [
+        {"id": 6, "timestamp": "t0", "step": 1},
+        {"id": 8, "timestamp": "t9", "step": 2},
+    ]
+    assert d.explain(STEPS) == (
+        'd: step 3 `event:"Order Completed"` at t5000 (#11) came 5 s after step 1 at t0 (#9), beyond the window'
+    )
+    assert evaluate([_hit(1, 0, "z", 0)], 1, None).completed[0].to_json(["x"])["reached"] == 1
+    with pytest.raises(ValueError, match="at least one step"):
+        evaluate(hits, 0, None)
+
+
+@pytest.mark.parametrize(
+    ("ms", "text"),
+    [
+        (0, "0 ms"),
+        (999, "999 ms"),
+        (1000, "1 s"),
+        (1500, "1.5 s"),
+        (9949, "9.9 s"),
+        (9950, "10 s"),
+        (42_000, "42 s"),
+        (59_499, "59 s"),
+        (59_500, "1m"),
+        (723_000, "12m 3s"),
+        (7_200_000, "2h"),
+        (7_500_000, "2h 5m"),
+    ],
+)
+def test_a_late_step_says_how_late_in_human_units(ms: int, text: str) -> None:
+    hits = [_hit(1, 0, "a", 0), _hit(2, ms, "a", 1)]
+    (progress,) = evaluate(hits, 2, -1).incomplete
+    assert progress.reason == "too_late"
+    assert progress.explain(["one", "two"]) == (
+        f"a: step 2 `two` at t{ms} (#2) came {text} after step 1 at t0 (#1), beyond the window"
+    )
+
+
+def test_identities_are_text_and_empty_ones_are_left_out() -> None:
+    assert identity_of("user", "", "a1", "wk") == "a1"
+    assert identity_of("user", "", "", "wk") is None
+    assert identity_of("userId", 5, None, None) == "5"
+    assert identity_of("source", "u", "a", "") is None
+    with pytest.raises(ValueError, match="not a duration; use e.g. 30s, 10m, 2h or 1d."):
+        within_ms("99999999999999d")
+    assert within_ms(" 2h ") == 7_200_000
+
+
 # --- CLI, API and fixture on a real server -------------------------------------------------------
 
 

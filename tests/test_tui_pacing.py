@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from debugger.core.pacing import RateMeter, RowBudget, sample, spread
+from debugger.core.pacing import RateHistory, RateMeter, RowBudget, sample, spread
 
 
 def test_budget_lets_a_burst_through_then_paces_a_flood() -> None:
@@ -59,3 +59,36 @@ def test_the_sampling_line_keeps_its_text_while_a_flood_holds_steady() -> None:
     assert steady.startswith("● sampling: showing 1 in 250 (9,900/s is faster than anyone reads)")
     assert text(9_912, 201) == steady
     assert text(12_400, 200) != steady  # a real change still shows
+
+
+def test_rate_history_keeps_fixed_buckets_of_each_kind() -> None:
+    history = RateHistory(bucket=10.0, buckets=3)
+    history.add(0.0, 1, 0, 0)
+    history.add(9.9, 2, 1, 0)  # same bucket as 0.0
+    history.add(10.0, 0, 0, 3)
+    history.add(15.0, 0, 0, 1)  # every kind adds up within a bucket
+    assert history.columns(19.0) == [(0, 0, 0), (3, 1, 0), (0, 0, 4)]
+    assert history.columns(29.9) == [(3, 1, 0), (0, 0, 4), (0, 0, 0)]
+    assert history.columns(30.0) == [(0, 0, 4), (0, 0, 0), (0, 0, 0)]
+    history.add(30.0, 5, 0, 0)  # bucket 3: bucket 0 falls out of the kept three
+    history.add(0.0, 0, 0, 0)
+    assert history.columns(20.0) == [(0, 0, 0), (0, 0, 4), (0, 0, 0)]
+
+
+def test_rate_history_spark_is_scaled_to_the_busiest_bucket_and_marked_by_the_worst_kind() -> None:
+    history = RateHistory(bucket=1.0, buckets=6)
+    history.add(0.0, 16, 0, 0)
+    history.add(1.0, 8, 0, 0)
+    history.add(2.0, 1, 1, 0)
+    history.add(3.0, 1, 0, 1)
+    history.add(4.0, 0, 1, 0)
+    assert history.spark(5.0) == [
+        ("█", "accepted"),
+        ("▄", "accepted"),  # half the peak: 4 of 8 steps
+        ("▁", "problems"),
+        ("▁", "rejected"),  # rejected wins over accepted
+        ("▁", "problems"),
+        (" ", ""),  # nothing arrived
+    ]
+    assert RateHistory(bucket=1.0, buckets=2).spark(5.0) == [(" ", ""), (" ", "")]
+    assert RateHistory().columns(0.0) == [(0, 0, 0)] * 12

@@ -368,7 +368,9 @@ def _message_id(stored: dict[str, Any], new_id: Callable[[], str], problems: lis
                 Problem(
                     "invalid_message_id",
                     MESSAGE_ID,
-                    f"`messageId` must be a string, not {_json_kind(value)}; a new one was assigned.",
+                    "`messageId` is blank; a new one was assigned."
+                    if isinstance(value, str)
+                    else f"`messageId` must be a string, not {_json_kind(value)}; a new one was assigned.",
                     WARNING,
                 )
             )
