@@ -160,7 +160,7 @@ def test_json_routing_files_read_the_same() -> None:
             "routing.yaml, line 5: destinations.Amplitude.filters[0].percent: percent is the share kept, 0 to 1 as "
             "Segment writes it (0.1 keeps 10%).",
         ),
-        ("destinations: [\n", "routing.yaml, line 2, column 1: not valid YAML"),
+        ("destinations: [\n", "routing.yaml, line 2, column 1: not valid JSON or YAML"),
         ("{}", "routing.yaml: a routing file is a mapping with a `destinations:` key (docs/routing.md)."),
     ],
 )

@@ -44,7 +44,7 @@ from typing import Any
 import orjson
 import yaml
 
-from debugger.core.lint.plan import Yaml12Loader
+from debugger.core.documents import Yaml12Loader, load_text
 from debugger.core.protocol import CONTEXT, INTEGRATIONS, MESSAGE_ID, PROPERTIES, TRAITS
 from debugger.core.query import fql
 
@@ -330,16 +330,7 @@ def _without(document: Any, paths: list[FieldPath]) -> Any:
 def parse_text(text: str, source: str = "routing") -> Routing:
     """Read a routing file's JSON or YAML text; errors name ``source``, the line and the field:
     ``routing.yaml, line 9: destinations.Mixpanel.filters[0].actions[0].type: unknown filter type 'drop_evnt' ...``."""
-    is_json = text.lstrip()[:1] in ("{", "[")
-    try:
-        data = json.loads(text) if is_json else yaml.load(text, Loader=Yaml12Loader)
-    except json.JSONDecodeError as exc:
-        raise RoutingError(f"{source}, line {exc.lineno}: not valid JSON ({exc.msg}).") from exc
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise RoutingError(f"{source}{where}: not valid YAML ({problem}).") from exc
+    data = load_text(text, source, RoutingError)
     try:
         return _routing(data, source)
     except _Problem as exc:

@@ -22,14 +22,13 @@ stored capture is never changed. Paths are dot-separated keys (``properties.item
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import orjson
-import yaml
 
+from debugger.core.documents import load_text
 from debugger.core.query import fql
 from debugger.core.schemadiff import paths_of
 
@@ -64,16 +63,7 @@ class Transformation:
 
 def parse_text(text: str, source: str = "transformations") -> list[Transformation]:
     """The rules of a JSON or YAML transformations file (``source`` names it in errors)."""
-    is_json = text.lstrip()[:1] in ("{", "[")
-    try:
-        data = json.loads(text) if is_json else yaml.safe_load(text)
-    except json.JSONDecodeError as exc:
-        raise TransformError(f"{source}, line {exc.lineno}: not valid JSON ({exc.msg}).") from exc
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f", line {mark.line + 1}" if mark is not None else ""
-        raise TransformError(f"{source}{where}: not valid YAML ({getattr(exc, 'problem', None) or exc}).") from exc
-    return parse(data, source)
+    return parse(load_text(text, source, TransformError), source)
 
 
 def parse(data: Any, source: str = "transformations") -> list[Transformation]:

@@ -26,7 +26,7 @@ from typing import Any
 
 from debugger.core.lint.finding import STRICT, Finding, short
 from debugger.core.lint.linter import placeholder
-from debugger.core.lint.sequence import SESSION_GAP_MS
+from debugger.core.lint.sequence import SESSION_GAP_MS, Seen
 from debugger.core.protocol import ANONYMOUS_ID, DUPLICATE, PREVIOUS_ID, REJECTED, TYPE, USER_ID, WARNING
 from debugger.core.timefmt import parse_timestamp
 
@@ -39,16 +39,9 @@ MAX_CHAIN = 1000
 
 
 @dataclass(slots=True)
-class _Seen:
-    id: int
-    at_ms: int
-    timestamp: str
-
-
-@dataclass(slots=True)
 class _Session:
     last_ms: int
-    user: tuple[str, _Seen] | None = None  # the newest userId in the session, and where it was seen
+    user: tuple[str, Seen] | None = None  # the newest userId in the session, and where it was seen
 
 
 @dataclass(slots=True)
@@ -62,9 +55,9 @@ class IdentityLint:
 
     ignore: Collection[str] = ()
     session_gap_ms: int = SESSION_GAP_MS
-    _users: dict[str, dict[str, _Seen]] = field(default_factory=dict)  # anonymousId → userId → first seen
+    _users: dict[str, dict[str, Seen]] = field(default_factory=dict)  # anonymousId → userId → first seen
     _sessions: dict[str, _Session] = field(default_factory=dict)  # anonymousId → its current session
-    _aliases: dict[str, dict[str, _Seen]] = field(default_factory=dict)  # previousId → userId → the alias
+    _aliases: dict[str, dict[str, Seen]] = field(default_factory=dict)  # previousId → userId → the alias
     _root: dict[str, str] = field(default_factory=dict)  # union-find: ids an alias made one person
 
     def __post_init__(self) -> None:
@@ -81,7 +74,7 @@ class IdentityLint:
         moment = parse_timestamp(row.get("timestamp") or stored.get("timestamp"))
         if moment is None:
             return []
-        seen = _Seen(int(row.get("id") or 0), int(moment.timestamp() * 1000), str(row.get("timestamp") or ""))
+        seen = Seen(int(row.get("id") or 0), int(moment.timestamp() * 1000), str(row.get("timestamp") or ""))
         found: list[Finding] = []
         user, anonymous = _id(stored.get(USER_ID)), _id(stored.get(ANONYMOUS_ID))
         if stored.get(TYPE) == "alias" and user is not None:
@@ -92,7 +85,7 @@ class IdentityLint:
             self._anonymous(anonymous, user, seen, found)
         return [f for f in found if f.code not in self.ignore]
 
-    def _alias(self, previous: str, user: str, seen: _Seen, found: list[Finding]) -> None:
+    def _alias(self, previous: str, user: str, seen: Seen, found: list[Finding]) -> None:
         chain = [previous] if previous == user else self._path(user, previous)
         self._aliases.setdefault(previous, {}).setdefault(user, seen)
         self._union(previous, user)
@@ -112,7 +105,7 @@ class IdentityLint:
             expected = f"no alias back to {short(user)}"
         found.append(Finding("alias_loop", PREVIOUS_ID, message, WARNING, STRICT, expected, short(previous)))
 
-    def _anonymous(self, anonymous: str, user: str | None, seen: _Seen, found: list[Finding]) -> None:
+    def _anonymous(self, anonymous: str, user: str | None, seen: Seen, found: list[Finding]) -> None:
         session = self._sessions.get(anonymous)
         if session is None or abs(seen.at_ms - session.last_ms) > self.session_gap_ms:
             session = self._sessions[anonymous] = _Session(seen.at_ms)

@@ -19,7 +19,6 @@ Every rule ends up as a JSON Schema for the whole message; :mod:`debugger.core.l
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from debugger.core.documents import Yaml12Loader, is_json, load_text
 from debugger.core.lint.naming import EVENT_CASES, KEY_CASES
 
 TRACK, IDENTIFY, GROUP, PAGE, SCREEN, COMMON = "track", "identify", "group", "page", "screen", "common"
@@ -112,36 +112,14 @@ class Plan:
     naming: Mapping[str, str] = field(default_factory=dict)
 
 
-class Yaml12Loader(yaml.SafeLoader):
-    """YAML 1.2 booleans: only true/false, so a property called ``on``, ``no`` or ``y`` stays a name."""
-
-
-Yaml12Loader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-Yaml12Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
-
-
 def parse_text(text: str, source: str = "plan") -> Plan:
     """Read a plan from JSON or YAML text (``source`` names it in errors, with the line when known:
     ``plan.yaml, line 7: events.Order Completed.properties.total: unknown type 'strng'``)."""
-    is_json = text.lstrip()[:1] in ("{", "[")
-    try:
-        data = json.loads(text) if is_json else yaml.load(text, Loader=Yaml12Loader)
-    except json.JSONDecodeError as exc:
-        raise PlanError(f"{source}, line {exc.lineno}: not valid JSON or YAML ({exc.msg}).") from exc
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise PlanError(f"{source}{where}: not valid JSON or YAML ({problem}).") from exc
+    data = load_text(text, source, PlanError)
     try:
         return parse(data, source)
     except PlanError as exc:
-        line = None if is_json else _error_line(text, source, str(exc))
+        line = None if is_json(text) else _error_line(text, source, str(exc))
         if line is None:
             raise
         raise PlanError(f"{source}, line {line}: {str(exc).removeprefix(f'{source}: ')}") from exc

@@ -42,7 +42,9 @@ PERSON_TRAITS = frozenset({"email", "phone", "username", "name"})
 
 
 @dataclass(slots=True)
-class _Seen:
+class Seen:
+    """Where a row was seen: its id, its time in ms and the timestamp as written (the cross-event rules' memory)."""
+
     id: int
     at_ms: int
     timestamp: str
@@ -52,8 +54,8 @@ class _Seen:
 class _Session:
     last_ms: int
     traits: dict[str, Any] = field(default_factory=dict)
-    identify: _Seen | None = None
-    track: tuple[_Seen, str] | None = None  # the newest track/page/screen since that identify, and its label
+    identify: Seen | None = None
+    track: tuple[Seen, str] | None = None  # the newest track/page/screen since that identify, and its label
 
 
 @dataclass(slots=True)
@@ -69,8 +71,8 @@ class SequenceLint:
     ignore: Collection[str] = ()
     double_fire_ms: int = DOUBLE_FIRE_MS
     session_gap_ms: int = SESSION_GAP_MS
-    _request: tuple[Any, _Seen] | None = None
-    _calls: dict[tuple[str, str, str], tuple[_Seen, str]] = field(default_factory=dict)
+    _request: tuple[Any, Seen] | None = None
+    _calls: dict[tuple[str, str, str], tuple[Seen, str]] = field(default_factory=dict)
     _sessions: dict[str, _Session] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -87,7 +89,7 @@ class SequenceLint:
         moment = parse_timestamp(row.get("timestamp") or stored.get("timestamp"))
         if moment is None:
             return []
-        seen = _Seen(int(row.get("id") or 0), int(moment.timestamp() * 1000), str(row.get("timestamp") or ""))
+        seen = Seen(int(row.get("id") or 0), int(moment.timestamp() * 1000), str(row.get("timestamp") or ""))
         found: list[Finding] = []
         self._order(row, seen, found)
         identity = _identity(stored)
@@ -98,7 +100,7 @@ class SequenceLint:
             self._session(identity, kind, stored, seen, found)
         return [f for f in found if f.code not in self.ignore]
 
-    def _order(self, row: Mapping[str, Any], seen: _Seen, found: list[Finding]) -> None:
+    def _order(self, row: Mapping[str, Any], seen: Seen, found: list[Finding]) -> None:
         request = row.get("request_id")
         previous = self._request
         self._request = (request, seen) if request is not None else None
@@ -119,7 +121,7 @@ class SequenceLint:
             )
         )
 
-    def _double(self, identity: str, kind: str, stored: Mapping[str, Any], seen: _Seen, found: list[Finding]) -> None:
+    def _double(self, identity: str, kind: str, stored: Mapping[str, Any], seen: Seen, found: list[Finding]) -> None:
         name = stored.get("event") if kind == "track" else stored.get("name")
         key = (identity, kind, name if isinstance(name, str) else "")
         props = stored.get("properties")
@@ -148,7 +150,7 @@ class SequenceLint:
         )
 
     def _session(
-        self, identity: str, kind: object, stored: Mapping[str, Any], seen: _Seen, found: list[Finding]
+        self, identity: str, kind: object, stored: Mapping[str, Any], seen: Seen, found: list[Finding]
     ) -> None:
         session = self._sessions.get(identity)
         if session is None or abs(seen.at_ms - session.last_ms) > self.session_gap_ms:
