@@ -45,7 +45,7 @@ def test_rules_rename_move_set_and_remove_on_a_copy() -> None:
         "context": {"library": {"name": "analytics.js"}},
     }
     original = orjson.loads(orjson.dumps(message))
-    after, applied, reshaped = apply(rules, message)
+    after, applied, reshaped, matched = apply(rules, message)
     assert message == original
     assert after == {
         "type": "track",
@@ -54,8 +54,9 @@ def test_rules_rename_move_set_and_remove_on_a_copy() -> None:
         "context": {"library": {"name": "analytics.js"}, "app": {"channel": "web"}},
     }
     assert applied == ["checkout renamed", "currency moved", "debug dropped"] and reshaped
-    assert apply(rules, after) == (after, [], False)  # run again: nothing left to do
-    assert apply(rules, {"type": "identify", "traits": {"a": 1}}) == (
+    assert matched == applied
+    assert apply(rules, after) == (after, [], False, ["debug dropped"])  # run again: matched, nothing left to do
+    assert apply(rules, {"type": "identify", "traits": {"a": 1}})[:3] == (
         {"type": "identify", "traits": {"a": 1}},
         [],
         False,
@@ -74,7 +75,7 @@ def test_only_applies_the_named_rules_without_reading_conditions() -> None:
     rules = parse_text(RULES)
     raw = {"event": "Checkout Started", "properties": {"currency": "USD"}}
     assert apply(rules, raw).applied == []  # no type: the conditions do not hold on the raw form
-    moved, named, _ = apply(rules, raw, only=["currency moved"])
+    moved, named, _, _ = apply(rules, raw, only=["currency moved"])
     assert named == ["currency moved"] and moved["properties"] == {"currency_code": "USD"}
 
 
@@ -124,6 +125,9 @@ def test_preview_counts_changes_and_reshapes_and_modifies_nothing(capture: Path,
     data = orjson.loads(result.output)
     assert (data["selected"], data["changed"], data["reshaped"]) == (90, 70, 30)
     assert data["by_rule"] == {"checkout renamed": 40, "currency moved": 30, "debug dropped": 30}
+    # How many events each rule matches (its `if` held, or it has none), changed or not.
+    assert data["matched"] == 90
+    assert data["matched_by_rule"] == {"debug dropped": 90, "checkout renamed": 40, "currency moved": 30}
     assert data["samples"][0]["rules"] == ["checkout renamed"]
     assert data["samples"][0]["changes"] == [["-", "event", "Checkout Started"], ["+", "event", "Checkout Begun"]]
     assert capture.read_bytes() == before
@@ -132,7 +136,8 @@ def test_preview_counts_changes_and_reshapes_and_modifies_nothing(capture: Path,
     )
     assert (narrowed["selected"], narrowed["changed"]) == (70, 70)
     text = segdbg("preview", "--db", str(capture), "-t", str(rules), "--samples", "1").output
-    assert "changed 70 (77.8%); of those 30 change shape" in text
+    assert "matched 90 · changed 70 (77.8%); of those 30 change shape" in text
+    assert "30 of 90 matched  debug dropped" in text
     assert "- properties.currency" not in text  # only the first sample (a checkout) is shown
     assert "Nothing stored was modified." in text
 

@@ -32,6 +32,8 @@ class Outcome(NamedTuple):
     reasons: list[str]
     #: Whether the shape changed (paths added, removed or of another JSON type; a stopped event counts).
     reshaped: bool
+    #: What the change found to act on (the rules whose condition held), changed or not.
+    matched: list[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,8 +54,8 @@ class Rules:
         return event["stored"]
 
     def __call__(self, event: Mapping[str, Any], message: dict[str, Any]) -> Outcome:
-        after, applied, reshaped = apply(self.rules, message, in_place=True)
-        return Outcome(after, applied, reshaped)
+        after, applied, reshaped, matched = apply(self.rules, message, in_place=True)
+        return Outcome(after, applied, reshaped, matched)
 
     def raw(self, event: Mapping[str, Any], outcome: Outcome) -> Any:
         """The message as received, with the same changes (written by ``-o``)."""
@@ -77,15 +79,16 @@ class DestinationFilters:
     def __call__(self, event: Mapping[str, Any], message: dict[str, Any]) -> Outcome:
         verdict = judge(self.destination, message)
         if not verdict.delivered:
-            return Outcome(None, [f"not received: {verdict.detail}"], True)
+            reason = f"not received: {verdict.detail}"
+            return Outcome(None, [reason], True, [reason])
         if not verdict.removed:
-            return Outcome(message, [], False)
+            return Outcome(message, [], False, [])
         after = message
         for removal in verdict.removed:
             for path in removal.fields:
                 _remove(after, tuple(path.split(".")))
         reasons = [f"{', '.join(r.fields)} removed by filter {r.filter!r}" for r in verdict.removed]
-        return Outcome(after, reasons, True)
+        return Outcome(after, reasons, True, reasons)
 
     def raw(self, event: Mapping[str, Any], outcome: Outcome) -> Any:
         return outcome.after  # a fixture of what the destination receives
@@ -106,9 +109,10 @@ class ReplayRewrite:
     def __call__(self, event: Mapping[str, Any], message: dict[str, Any]) -> Outcome:
         after, _ = outgoing_message(event, self.options, self.new_id)
         if after is None:
-            return Outcome(None, ["not sent: its message as received is not a JSON object"], True)
+            reason = "not sent: its message as received is not a JSON object"
+            return Outcome(None, [reason], True, [reason])
         reasons = [name for name, changed in _rewrites(message, after) if changed]
-        return Outcome(after, reasons, False)
+        return Outcome(after, reasons, False, ["replayed"])
 
     def raw(self, event: Mapping[str, Any], outcome: Outcome) -> Any:
         return outcome.after

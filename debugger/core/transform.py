@@ -153,6 +153,8 @@ class Applied(NamedTuple):
     applied: list[str]
     #: Whether its shape changed (a path added, removed, moved, or holding another JSON type), not only values.
     reshaped: bool
+    #: The rules whose condition held (or that have none), in order, whether or not they changed anything.
+    matched: list[str]
 
 
 def apply(
@@ -172,16 +174,18 @@ def apply(
     out: dict[str, Any] = message if in_place and isinstance(message, dict) else dict(message)
     copied, reshaped = in_place, False
     applied: list[str] = []
+    matched: list[str] = []
     for rule in transformations:
         if not (rule.name in only if only is not None else rule.holds(out)):
             continue
+        matched.append(rule.name)
         if not copied:
             out, copied = _copy(message), True
         changed, moved = _apply(rule, out)
         if changed:
             applied.append(rule.name)
             reshaped = reshaped or moved
-    return Applied(out, applied, reshaped)
+    return Applied(out, applied, reshaped, matched)
 
 
 def _apply(rule: Transformation, message: dict[str, Any]) -> tuple[bool, bool]:

@@ -31,7 +31,10 @@ class Preview:
     """What the rules would do to the selection."""
 
     selected: int = 0
-    #: Events some rule changed, per rule.
+    #: Events the change found something to act on (a rule's condition held), per rule.
+    matched: int = 0
+    matched_by_rule: Counter[str] = field(default_factory=Counter)
+    #: Events some rule changed, per rule (or per reason an event is stopped or trimmed).
     changed: int = 0
     by_rule: Counter[str] = field(default_factory=Counter)
     #: Changed events whose shape (paths and their JSON types) changed, not only values.
@@ -43,6 +46,8 @@ class Preview:
         """The JSON form (`--format json`)."""
         return {
             "selected": self.selected,
+            "matched": self.matched,
+            "matched_by_rule": dict(self.matched_by_rule.most_common()),
             "changed": self.changed,
             "reshaped": self.reshaped,
             "by_rule": dict(self.by_rule.most_common()),
@@ -73,6 +78,7 @@ def preview(
         else _light(conn, narrowed, now, statuses)
     )
     by_reason: dict[str, int] = {}
+    by_match: dict[str, int] = {}
     for event in rows:
         message = change.before(event)
         if not isinstance(message, dict):
@@ -82,6 +88,10 @@ def preview(
         sample = len(result.samples) < samples
         before = orjson.loads(orjson.dumps(message)) if sample else message  # kept only to show a change
         outcome = change(event, message)
+        if outcome.matched:
+            result.matched += 1
+            for name in outcome.matched:
+                by_match[name] = by_match.get(name, 0) + 1
         if outcome.reasons:
             result.changed += 1
             for reason in outcome.reasons:
@@ -102,6 +112,7 @@ def preview(
         if write is not None and outcome.after is not None:
             write(export_record({**event, "stored": outcome.after, "raw": change.raw(event, outcome)}))
     result.by_rule.update(by_reason)
+    result.matched_by_rule.update(by_match)
     return result
 
 

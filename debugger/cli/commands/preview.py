@@ -198,9 +198,13 @@ def _print(data: dict[str, Any], source: str, output: Path | None) -> None:
     selected = data["selected"]
     share = f" ({100 * data['changed'] / selected:.1f}%)" if selected else ""
     click.echo(f"{source}, over {selected:,} selected events:")
-    click.echo(f"  changed {data['changed']:,}{share}; of those {data['reshaped']:,} change shape")
-    for name, count in data["by_rule"].items():
-        click.echo(f"    {count:>9,}  {inert(name, 100)}")
+    matched = f"matched {data['matched']:,} · " if data["matched"] != data["changed"] else ""
+    click.echo(f"  {matched}changed {data['changed']:,}{share}; of those {data['reshaped']:,} change shape")
+    names = list(dict.fromkeys([*data["matched_by_rule"], *data["by_rule"]]))
+    for name in names:
+        found, changed = data["matched_by_rule"].get(name, 0), data["by_rule"].get(name, 0)
+        counts = f"{changed:>9,}" if found in (0, changed) else f"{changed:>9,} of {found:,} matched"
+        click.echo(f"    {counts}  {inert(name, 100)}")
     for sample in data["samples"]:
         label = f"{sample['type']} {inert(str(sample['name']), 60)}" if sample["name"] else sample["type"]
         click.echo(f"\n  #{sample['id']} {label}  ({', '.join(inert(r, 60) for r in sample['rules'])})")
