@@ -231,7 +231,10 @@ def _kind(value: Any) -> str:
 
 
 def _copy(value: Any) -> Any:
-    """A deep copy of a JSON value (an orjson round trip: several times faster than copy.deepcopy)."""
+    """A deep copy of a JSON value (an orjson round trip: several times faster than copy.deepcopy);
+    strings, numbers, booleans and null are immutable and returned as they are."""
+    if value is None or isinstance(value, str | int | float):
+        return value
     return orjson.loads(orjson.dumps(value))
 
 

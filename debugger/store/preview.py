@@ -77,8 +77,9 @@ def preview(
         if write is not None or change.full_rows
         else _light(conn, narrowed, now, statuses)
     )
-    by_reason: dict[str, int] = {}
-    by_match: dict[str, int] = {}
+    # Counted per combination (one dict update an event), spread per name at the end.
+    by_reasons: dict[tuple[str, ...], int] = {}
+    by_matches: dict[tuple[str, ...], int] = {}
     for event in rows:
         message = change.before(event)
         if not isinstance(message, dict):
@@ -89,13 +90,11 @@ def preview(
         before = orjson.loads(orjson.dumps(message)) if sample else message  # kept only to show a change
         outcome = change(event, message)
         if outcome.matched:
-            result.matched += 1
-            for name in outcome.matched:
-                by_match[name] = by_match.get(name, 0) + 1
+            matched = tuple(outcome.matched)
+            by_matches[matched] = by_matches.get(matched, 0) + 1
         if outcome.reasons:
-            result.changed += 1
-            for reason in outcome.reasons:
-                by_reason[reason] = by_reason.get(reason, 0) + 1
+            reasons = tuple(outcome.reasons)
+            by_reasons[reasons] = by_reasons.get(reasons, 0) + 1
             result.reshaped += outcome.reshaped
             if sample:
                 result.samples.append(
@@ -111,8 +110,14 @@ def preview(
                 )
         if write is not None and outcome.after is not None:
             write(export_record({**event, "stored": outcome.after, "raw": change.raw(event, outcome)}))
-    result.by_rule.update(by_reason)
-    result.matched_by_rule.update(by_match)
+    for names, count in by_reasons.items():
+        result.changed += count
+        for name in names:
+            result.by_rule[name] += count
+    for names, count in by_matches.items():
+        result.matched += count
+        for name in names:
+            result.matched_by_rule[name] += count
     return result
 
 
