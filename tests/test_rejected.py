@@ -18,7 +18,7 @@ from debugger.core.pacing import RateHistory
 from debugger.core.query import language as q
 from debugger.server.app import ServerThread
 from debugger.server.settings import Settings
-from tests.helpers import ROOT, ServeProcess, events, gz, http, requests_rows, run_segdbg
+from tests.helpers import ROOT, ServeProcess, basic, events, gz, http, requests_rows, run_segdbg
 
 GOOD = {"type": "track", "event": "Signed Up", "userId": "u1", "writeKey": "web-dev"}
 
@@ -98,6 +98,22 @@ def test_api_and_stats_count_rejected_requests(server: ServerThread) -> None:
     assert [lib["events"] for lib in stats["libraries"]] == [1]
     table = run_segdbg("stats", "--db", str(server.settings.db))
     assert "rejected requests, by code" in table.stdout and "invalid_json" in table.stdout
+
+
+def test_a_refused_body_is_filed_under_the_key_its_header_or_query_carries(server: ServerThread) -> None:
+    """A body that cannot be read (bad JSON, too large) still came with a key in its Basic header, its
+    ?writeKey= or a Bearer token: the rejected row is that source's, so a test's scope (its write key)
+    sees its own refused request and stats count it under the source."""
+    assert http(f"{server.url}/v1/batch", body=b"{oops", headers={"Authorization": basic("scope-a")}).status == 400
+    assert http(f"{server.url}/v1/batch?writeKey=scope-b", body=b"{oops").status == 400
+    assert http(f"{server.url}/v1/batch", body=b"{oops", headers={"Authorization": "Bearer scope-c"}).status == 400
+    assert http(f"{server.url}/v1/batch", body=b"{oops").status == 400  # no key anywhere: no source
+    rejected = events(server.settings.db, statuses=["rejected"])
+    assert [r["write_key"] for r in rejected] == ["scope-a", "scope-b", "scope-c", None]
+    scoped = run_segdbg(
+        "events", "--db", str(server.settings.db), "scope:scope-a", "status:rejected", "--format", "jsonl"
+    )
+    assert [orjson.loads(line)["write_key"] for line in scoped.stdout.splitlines()] == ["scope-a"]
 
 
 def test_a_gzip_rejection_shows_the_inflated_body(server: ServerThread) -> None:

@@ -193,9 +193,9 @@ def handle(
             )
     except RequestError as exc:
         reply = Reply(exc.status, error_body(exc.code, exc.message), headers=cors)
-        return _record(
-            request, route, received_at, reply, write_key, body_size, exc.code, exc.message, (), True, headers
-        )
+        # A body that could not be read still came with a key in its header or query: the refusal is that source's.
+        key = write_key or _request_key(headers, None) or _fallback_key(headers, request)
+        return _record(request, route, received_at, reply, key, body_size, exc.code, exc.message, (), True, headers)
     return _record(request, route, received_at, reply, write_key, body_size, None, None, events, keep_body, headers)
 
 
