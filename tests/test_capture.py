@@ -88,9 +88,10 @@ def test_each_request_row_counts_its_messages_and_each_source_its_traffic(tmp_pa
         rows = conn.execute("SELECT request_id, status FROM events ORDER BY id").fetchall()
         assert rows == [(1, "ok"), (1, "invalid"), (1, "invalid"), (2, "rejected"), (None, "ok")]
         assert conn.execute("SELECT typeof(request_id) FROM events WHERE id = 5").fetchone() == ("null",)
-        # The refused request names no key it could be trusted with (its body never parsed): not counted.
+        # The refused request's body never parsed, but its Basic header named the source: counted there, its
+        # rejected row too (docs/protocol.md §3.4), so the source's traffic includes what it sent and was refused.
         assert conn.execute("SELECT first_seen, last_seen, event_count, request_count FROM sources").fetchall() == [
-            ("2026-12-06T10:00:00.000Z", "2026-12-06T10:00:09.000Z", 4, 1)
+            ("2026-12-06T10:00:00.000Z", "2026-12-06T10:00:09.000Z", 5, 2)
         ]
 
 
