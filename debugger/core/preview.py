@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 
 from debugger.core.query import fql
 from debugger.core.replay.planning import ReplayOptions, outgoing_message
-from debugger.core.routing import Destination, judge
+from debugger.core.routing import Destination, received
 from debugger.core.transform import Transformation, apply, condition_of
 
 
@@ -77,18 +77,12 @@ class DestinationFilters:
         return event["stored"]
 
     def __call__(self, event: Mapping[str, Any], message: dict[str, Any]) -> Outcome:
-        verdict = judge(self.destination, message)
+        verdict, after = received(self.destination, message)
         if not verdict.delivered:
             reason = f"not received: {verdict.detail}"
             return Outcome(None, [reason], True, [reason])
-        if not verdict.removed:
-            return Outcome(message, [], False, [])
-        after = message
-        for removal in verdict.removed:
-            for path in removal.fields:
-                _remove(after, tuple(path.split(".")))
         reasons = [f"{', '.join(r.fields)} removed by filter {r.filter!r}" for r in verdict.removed]
-        return Outcome(after, reasons, True, reasons)
+        return Outcome(after, reasons, bool(reasons), reasons)
 
     def raw(self, event: Mapping[str, Any], outcome: Outcome) -> Any:
         return outcome.after  # a fixture of what the destination receives
@@ -121,14 +115,6 @@ class ReplayRewrite:
 def _rewrites(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[tuple[str, bool]]:
     ids = any(before.get(k) != after.get(k) for k in ("userId", "anonymousId", "previousId"))
     return [("ids rewritten", ids), ("new messageId", before.get("messageId") != after.get("messageId"))]
-
-
-def _remove(document: dict[str, Any], path: tuple[str, ...]) -> None:
-    node: Any = document
-    for part in path[:-1]:
-        node = node.get(part) if isinstance(node, dict) else None
-    if isinstance(node, dict):
-        node.pop(path[-1], None)
 
 
 Change = Rules | DestinationFilters | ReplayRewrite

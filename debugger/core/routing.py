@@ -209,19 +209,25 @@ class DeliveredTo:
 
 def judge(destination: Destination, message: Mapping[str, Any]) -> Verdict:
     """One destination's verdict on one message."""
+    return received(destination, message)[0]
+
+
+def received(destination: Destination, message: Mapping[str, Any]) -> tuple[Verdict, Any]:
+    """One destination's verdict on one message, and what it would receive: the message without the
+    fields its filters remove (a copy when any are; the message itself otherwise), ``None`` when not delivered."""
     name, mode = destination.name, destination.mode
     blocked = _integrations(name, message.get(INTEGRATIONS))
     if blocked is not None:
-        return Verdict(name, mode, False, BY_INTEGRATIONS, blocked)
+        return Verdict(name, mode, False, BY_INTEGRATIONS, blocked), None
     off, detail = _consent(destination.consent, message.get(CONTEXT))
     if off:
-        return Verdict(name, mode, False, BY_CONSENT, detail, categories=off)
+        return Verdict(name, mode, False, BY_CONSENT, detail, categories=off), None
     held = [f for f in destination.filters if f.condition is None or fql.matches(f.condition, message)]
     for kind in (SAMPLE, DROP):
         for f in held:
             for action in f.actions:
                 if action.type == kind and not _kept(action, message):
-                    return Verdict(name, mode, False, BY_FILTER, _dropped(f, action), filter=f.title)
+                    return Verdict(name, mode, False, BY_FILTER, _dropped(f, action), filter=f.title), None
     removals: list[Removal] = []
     working: Any = message
     for kind in (BLOCK, ALLOW):
@@ -233,7 +239,7 @@ def judge(destination: Destination, message: Mapping[str, Any]) -> Verdict:
                 if gone:
                     working = _without(working, gone)
                     removals.append(Removal(f.title, tuple(".".join(p) for p in gone)))
-    return Verdict(name, mode, True, removed=tuple(removals))
+    return Verdict(name, mode, True, removed=tuple(removals)), working
 
 
 def _integrations(name: str, integrations: Any) -> str | None:
