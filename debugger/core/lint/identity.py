@@ -28,7 +28,6 @@ from debugger.core.lint.finding import STRICT, Finding, short
 from debugger.core.lint.linter import placeholder
 from debugger.core.lint.sequence import SESSION_GAP_MS, Seen
 from debugger.core.protocol import ANONYMOUS_ID, DUPLICATE, PREVIOUS_ID, REJECTED, TYPE, USER_ID, WARNING
-from debugger.core.timefmt import parse_timestamp
 
 #: The identity rules, for `check --ignore` and the docs.
 CODES = ("user_id_changed_mid_session", "anonymous_id_many_users", "alias_loop")
@@ -71,10 +70,9 @@ class IdentityLint:
         stored = row.get("stored")
         if row.get("status") in (REJECTED, DUPLICATE) or not isinstance(stored, dict):
             return []
-        moment = parse_timestamp(row.get("timestamp") or stored.get("timestamp"))
-        if moment is None:
+        seen = Seen.of(row, stored)
+        if seen is None:
             return []
-        seen = Seen(int(row.get("id") or 0), int(moment.timestamp() * 1000), str(row.get("timestamp") or ""))
         found: list[Finding] = []
         user, anonymous = _id(stored.get(USER_ID)), _id(stored.get(ANONYMOUS_ID))
         if stored.get(TYPE) == "alias" and user is not None:

@@ -49,6 +49,14 @@ class Seen:
     at_ms: int
     timestamp: str
 
+    @classmethod
+    def of(cls, row: Mapping[str, Any], stored: Mapping[str, Any]) -> Seen | None:
+        """Where a stored row was seen, by its message time (``None``: it has no readable time)."""
+        moment = parse_timestamp(row.get("timestamp") or stored.get("timestamp"))
+        if moment is None:
+            return None
+        return cls(int(row.get("id") or 0), int(moment.timestamp() * 1000), str(row.get("timestamp") or ""))
+
 
 @dataclass(slots=True)
 class _Session:
@@ -86,10 +94,9 @@ class SequenceLint:
         stored = row.get("stored")
         if row.get("status") == REJECTED or not isinstance(stored, dict):
             return []
-        moment = parse_timestamp(row.get("timestamp") or stored.get("timestamp"))
-        if moment is None:
+        seen = Seen.of(row, stored)
+        if seen is None:
             return []
-        seen = Seen(int(row.get("id") or 0), int(moment.timestamp() * 1000), str(row.get("timestamp") or ""))
         found: list[Finding] = []
         self._order(row, seen, found)
         identity = _identity(stored)
