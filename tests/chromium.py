@@ -1,13 +1,55 @@
-"""Headless Chromium for the browser tests (Debian's ``chromium``; ``.ci/run`` installs it)."""
+"""Headless Chromium for the browser tests (Debian's ``chromium``; ``.ci/run`` installs it), and the
+loopback server their pages come from."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
+import threading
 from pathlib import Path
+from typing import Self
+
+from aiohttp import web
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+class PageServer:
+    """A page at ``/`` and the SDK bundle at ``/sdk.js``, on their own loopback port and loop."""
+
+    def __init__(self, page: str, sdk: Path) -> None:
+        self.page, self.sdk = page, sdk
+        self.port = 0
+        self._loop = asyncio.new_event_loop()
+        self._runner: web.AppRunner | None = None
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+
+    def __enter__(self) -> Self:
+        async def page(_: web.Request) -> web.StreamResponse:
+            return web.Response(text=self.page, content_type="text/html")
+
+        async def sdk(_: web.Request) -> web.StreamResponse:
+            return web.FileResponse(self.sdk)
+
+        app = web.Application()
+        app.router.add_get("/", page)
+        app.router.add_get("/sdk.js", sdk)
+        self._runner = web.AppRunner(app)
+        self._loop.run_until_complete(self._runner.setup())
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        self._loop.run_until_complete(site.start())
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._runner is not None
+        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(timeout=10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()
 
 
 def launch(url: str, profile: Path, *resolver_rules: str) -> subprocess.Popen[bytes]:

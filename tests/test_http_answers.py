@@ -72,6 +72,46 @@ def test_the_settings_follow_a_proxy_and_fall_back_to_the_default_address() -> N
 
 
 @pytest.mark.parametrize(
+    ("path", "host", "integration", "api_host"),
+    [
+        # A CDP fork pointed at segdbg with its own CDN host after segdbg's URL (cdnURL).
+        (
+            "/cdp.customer.io/v1/projects/wk/settings",
+            "localhost:8088",
+            "Customer.io Data Pipelines",
+            "localhost:8088/v1",
+        ),
+        (
+            "/cdp-eu.customer.io/v1/projects/wk/settings",
+            "localhost:8088",
+            "Customer.io Data Pipelines",
+            "localhost:8088/v1",
+        ),
+        # The fork's own CDN host, reached through an intercepting proxy.
+        ("/v1/projects/wk/settings", "cdp.customer.io", "Customer.io Data Pipelines", "cdp.customer.io/v1"),
+        ("/v1/projects/wk/settings", "CDP.Customer.IO:443", "Customer.io Data Pipelines", "CDP.Customer.IO:443/v1"),
+        # Segment's libraries, anywhere else.
+        ("/v1/projects/wk/settings", "localhost:8088", "Segment.io", "localhost:8088/v1"),
+        ("/v1/projects/wk/settings", "[::1]:8088", "Segment.io", "[::1]:8088/v1"),
+    ],
+)
+def test_the_settings_name_one_integration_the_fork_that_asked_or_segment(
+    path: str, host: str, integration: str, api_host: str
+) -> None:
+    """analytics-next and its forks load device-mode destinations from their CDN when the settings name more
+    than one integration, so the answer names exactly the one the asking library reads (docs/protocol.md §12)."""
+    outcome = _handle("GET", path, headers=(("Host", host),))
+    assert outcome.reply.status == 200 and outcome.record is not None and outcome.record.write_key == "wk"
+    integrations = orjson.loads(outcome.reply.body)["integrations"]
+    assert list(integrations) == [integration]
+    assert (integrations[integration]["apiKey"], integrations[integration]["apiHost"]) == ("wk", api_host)
+
+
+def test_a_settings_path_under_an_unknown_host_is_not_found() -> None:
+    assert _handle("GET", "/cdn.example.com/v1/projects/wk/settings").reply.status == 404
+
+
+@pytest.mark.parametrize(
     "data",
     [
         "eyJ1c2VySWQiOiJ1PzEiLCJldmVudCI6IkE-QiIsIndyaXRlS2V5Ijoid2sifQ==",  # standard, padded

@@ -5,20 +5,16 @@ browser resolves no other host, so nothing leaves the machine."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Self
 
 import pytest
-from aiohttp import web
 
 from debugger.server.app import ServerThread
-from tests.chromium import launch
+from tests.chromium import PageServer, launch
 from tests.helpers import ROOT, events, requests_rows
 
 pytestmark = pytest.mark.slow
@@ -37,42 +33,6 @@ analytics.identify("u-rs", {plan: "pro"});
 analytics.track("Order Completed", {total: 30, currency: "USD"});
 analytics.page("Docs", "Intro", {path: "/docs"});
 </script>"""
-
-
-class PageServer:
-    """The shop's page and the SDK bundle, on their own loopback port and loop."""
-
-    def __init__(self, page: str, sdk: Path) -> None:
-        self.page, self.sdk = page, sdk
-        self.port = 0
-        self._loop = asyncio.new_event_loop()
-        self._runner: web.AppRunner | None = None
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-
-    def __enter__(self) -> Self:
-        async def page(_: web.Request) -> web.StreamResponse:
-            return web.Response(text=self.page, content_type="text/html")
-
-        async def sdk(_: web.Request) -> web.StreamResponse:
-            return web.FileResponse(self.sdk)
-
-        app = web.Application()
-        app.router.add_get("/", page)
-        app.router.add_get("/sdk.js", sdk)
-        self._runner = web.AppRunner(app)
-        self._loop.run_until_complete(self._runner.setup())
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        self._loop.run_until_complete(site.start())
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        assert self._runner is not None
-        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(timeout=10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop.close()
 
 
 @pytest.fixture

@@ -39,6 +39,16 @@ MESSAGE, BATCH_ROUTE, METRICS, PIXEL, SETTINGS, SOURCE_CONFIG, HOME, UNKNOWN = (
 #: analytics.js's one-letter paths: ``/v1/t`` is ``/v1/track``.
 SHORT_PATHS = {t[0]: t for t in TYPES}
 
+#: The integration analytics.js (and the Segment libraries) read their API host from.
+SEGMENT_INTEGRATION = "Segment.io"
+#: Browser forks of analytics-next built for other CDPs read their own integration from the settings
+#: instead (docs/protocol.md §12): the fork's CDN host → the integration it reads. Settings asked
+#: through that host (as the first segment of the path, or as ``Host`` when intercepted) name it alone.
+CDP_FORKS = {
+    "cdp.customer.io": "Customer.io Data Pipelines",
+    "cdp-eu.customer.io": "Customer.io Data Pipelines",
+}
+
 
 @dataclass(frozen=True, slots=True)
 class Route:
@@ -47,6 +57,8 @@ class Route:
     kind: str
     type: str | None = None
     write_key: str | None = None
+    #: For the settings route: the CDP fork's CDN host named before ``/v1`` (docs/protocol.md §12).
+    fork_host: str | None = None
 
 
 def match_route(method: str, path: str) -> Route:
@@ -73,6 +85,8 @@ def match_route(method: str, path: str) -> Route:
         return Route(PIXEL, type=parts[3])
     if len(parts) == 5 and parts[1:3] == ["v1", "projects"] and parts[4] == "settings":
         return Route(SETTINGS, write_key=parts[3])
+    if len(parts) == 6 and parts[1] in CDP_FORKS and parts[2:4] == ["v1", "projects"] and parts[5] == "settings":
+        return Route(SETTINGS, write_key=parts[4], fork_host=parts[1])  # a CDP fork's cdnURL (docs/protocol.md §12)
     return Route(UNKNOWN)
 
 
@@ -80,8 +94,17 @@ def match_route(method: str, path: str) -> Route:
 PIXEL_GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 
 
-def settings_body(write_key: str, request: IncomingRequest) -> bytes:
-    """The CDN settings that make analytics.js send everything to this server (docs/protocol.md §1.5)."""
+def settings_integration(host: str, fork_host: str | None = None) -> str:
+    """The one integration the settings answer names: the CDP fork's when asked through its CDN host
+    (``fork_host`` from the path, or the request's own host when intercepted), else ``Segment.io``.
+    Only one: with two, analytics-next loads device-mode destinations from its CDN (docs/protocol.md §12)."""
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    return CDP_FORKS.get(fork_host or name.lower(), SEGMENT_INTEGRATION)
+
+
+def settings_body(write_key: str, request: IncomingRequest, fork_host: str | None = None) -> bytes:
+    """The CDN settings that make analytics.js, or a CDP's fork of it, send everything to this server
+    (docs/protocol.md §1.5, §12)."""
     host = (
         header(request.headers, "x-forwarded-host")
         or header(request.headers, "host")
@@ -99,7 +122,7 @@ def settings_body(write_key: str, request: IncomingRequest) -> bytes:
     }
     return orjson.dumps(
         {
-            "integrations": {"Segment.io": ours},
+            "integrations": {settings_integration(host, fork_host): ours},
             "plan": {
                 "track": {"__default": {"enabled": True, "integrations": {}}},
                 "identify": {"__default": {"enabled": True}},

@@ -104,7 +104,7 @@ def handle(
     try:
         if route.kind == SETTINGS and request.method in ("GET", "HEAD"):
             write_key = route.write_key
-            reply = Reply(200, settings_body(route.write_key or "", request), headers=cors)
+            reply = Reply(200, settings_body(route.write_key or "", request, route.fork_host), headers=cors)
         elif route.kind == SOURCE_CONFIG and request.method in ("GET", "HEAD"):
             write_key = _request_key(headers, None) or _fallback_key(headers, request)
             reply = Reply(200, source_config_body(write_key or ""), headers=cors)
