@@ -228,10 +228,20 @@ def _migration_retention(db: sqlite_utils.Database) -> None:
     conn.execute("ALTER TABLE runs ADD COLUMN resume TEXT")
 
 
+def _migration_extracted(db: sqlite_utils.Database) -> None:
+    """``context.app.version`` kept beside each message (core.query.extracted): ``app_version`` holds
+    what ``json_extract`` gives (no type affinity, so a number stays a number), ``app_version_type``
+    what ``json_type`` gives or a mark. Rows written before stay NULL: filters read their message."""
+    conn = db.conn
+    conn.execute("ALTER TABLE events ADD COLUMN app_version")
+    conn.execute("ALTER TABLE events ADD COLUMN app_version_type TEXT")
+
+
 #: Applied in order; the index + 1 is the schema version a database reaches.
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _migration_1,
     _migration_replay,
     _migration_search,
     _migration_retention,
+    _migration_extracted,
 )

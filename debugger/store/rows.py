@@ -17,6 +17,7 @@ import orjson
 
 from debugger.core.http.model import RequestRecord
 from debugger.core.protocol import DUPLICATE, DUPLICATE_WINDOW, OK, REJECTED, WARNING, Event, Problem
+from debugger.core.query.extracted import EXTRACTED, extract
 from debugger.core.timefmt import format_timestamp, parse_timestamp
 from debugger.store.capture import insert_many
 
@@ -40,9 +41,10 @@ class Job(Protocol):
 INSERT_REQUEST = """INSERT INTO requests (id, received_at, method, path, query_string, remote_addr, headers, kind,
  write_key, content_type, content_encoding, wire_size, body_size, status, code, message, event_count, body)
  VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"""
-INSERT_EVENT = """INSERT INTO events (id, request_id, received_at, write_key, type, name, user_id, anonymous_id,
- message_id, timestamp, library_name, library_version, status, duplicate_of, problems, raw, stored)
- VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"""
+_EXTRACTED_COLUMNS = [column for columns in EXTRACTED.values() for column in columns]
+INSERT_EVENT = f"""INSERT INTO events (id, request_id, received_at, write_key, type, name, user_id, anonymous_id,
+ message_id, timestamp, library_name, library_version, status, duplicate_of, problems, raw, stored,
+ {", ".join(_EXTRACTED_COLUMNS)}) VALUES ({",".join("?" * (17 + len(_EXTRACTED_COLUMNS)))})"""
 UPSERT_SOURCE = """INSERT INTO sources (write_key, first_seen, last_seen, event_count, request_count)
  VALUES (?,?,?,?,?) ON CONFLICT(write_key) DO UPDATE SET last_seen = excluded.last_seen,
  event_count = event_count + excluded.event_count, request_count = request_count + excluded.request_count"""
@@ -137,6 +139,8 @@ def write_group(
                     dumps([p.to_dict() for p in problems]).decode() if problems else None,
                     event.raw.decode("utf-8", "replace"),
                     dumps(event.stored).decode(),
+                    # The paths filters read from columns (core.query.extracted), from the message held here.
+                    *(part for path in EXTRACTED for part in extract(event.stored, path)),
                 )
             )
             event_ids.append(row_id)

@@ -16,6 +16,7 @@ import orjson
 
 from debugger.core.protocol import TYPES
 from debugger.core.query import fql, glob
+from debugger.core.query.extracted import EXTRACTED, MISSING, READ_JSON
 from debugger.core.query.language import (
     _RELATIVE,
     Comparison,
@@ -121,10 +122,10 @@ def _term_sql(term: Term, now: datetime) -> tuple[str, list[Any]]:
         op = ">=" if term.name == "after" else "<"
         return f"events.received_at {op} ?", [_instant(term.text, now)]
     if isinstance(term, HasTerm):
-        parts = [_json_path_sql("events.stored", p, _present) for p in term.paths]
-        return " OR ".join(s for s, _ in parts), [x for _, ps in parts for x in ps]
+        parts = [_stored_path_sql(p, _present) for p in term.paths]
+        return " OR ".join(f"({s})" for s, _ in parts), [x for _, ps in parts for x in ps]
     if isinstance(term, PathTerm):
-        parts = [_json_path_sql("events.stored", term.path, _leaf(v)) for v in term.values]
+        parts = [_stored_path_sql(term.path, _leaf(v)) for v in term.values]
         return " OR ".join(f"({s})" for s, _ in parts), [x for _, ps in parts for x in ps]
     if isinstance(term, RequestTerm):  # http.status: the status the row's request was answered
         return _request_status_sql(term.values)
@@ -243,6 +244,25 @@ def _leaf(v: Value) -> Leaf:
     return leaf
 
 
+def _read_json(path: tuple[str, ...]) -> str | None:
+    """For a path kept as columns (:data:`~debugger.core.query.extracted.EXTRACTED`): the condition
+    under which a row's columns cannot answer and its message must be read."""
+    columns = EXTRACTED.get(path)
+    return f"(events.{columns[1]} IS NULL OR events.{columns[1]} = '{READ_JSON}')" if columns else None
+
+
+def _stored_path_sql(path: tuple[str, ...], leaf: Leaf) -> tuple[str, list[Any]]:
+    """``leaf`` holds at ``path`` in the row's stored message; from its columns when the path is kept
+    as columns and they can answer (the same rows either way: docs/search.md)."""
+    sql, params = _json_path_sql("events.stored", path, leaf)
+    read_json = _read_json(path)
+    if read_json is None:
+        return sql, params
+    value, kind = EXTRACTED[path]
+    fast, fast_params = leaf(f"events.{value}", f"nullif(events.{kind}, '{MISSING}')")
+    return f"CASE WHEN {read_json} THEN ({sql}) ELSE ({fast}) END", params + fast_params
+
+
 def _json_path_sql(
     doc: str, path: tuple[str, ...], leaf: Leaf, base: str = "$", depth: int = 0
 ) -> tuple[str, list[Any]]:
@@ -308,13 +328,28 @@ def fql_sql(expr: fql.Expr, doc: str = "events.stored", type_column: str | None 
     return f"coalesce({kind} = 'bool' AND {value} = 1, 0)", params  # only `true` is true
 
 
+def _fql_path(parts: tuple[str, ...], doc: str) -> tuple[str, str]:
+    """``(json_extract, json_type)`` of a path in ``doc``, from the row's columns when the path is kept
+    as columns and they can answer (core.query.extracted). The path holds no double quote."""
+    path = "'" + ("$" + "".join(f'."{p}"' for p in parts)).replace("'", "''") + "'"
+    extracted, kind = f"json_extract({doc}, {path})", f"json_type({doc}, {path})"
+    read_json = _read_json(tuple(parts)) if doc == "events.stored" else None
+    if read_json is None:
+        return extracted, kind
+    column, kind_column = EXTRACTED[tuple(parts)]
+    return (
+        f"(CASE WHEN {read_json} THEN {extracted} ELSE events.{column} END)",
+        f"(CASE WHEN {read_json} THEN {kind} ELSE nullif(events.{kind_column}, '{MISSING}') END)",
+    )
+
+
 def _fql_value(expr: fql.Expr, doc: str) -> tuple[str, str, list[Any]]:
     """``(value sql, type-name sql, params)``: the params are the value's; the type's SQL never holds one."""
     if isinstance(expr, fql.Path):
         if any('"' in part for part in expr.parts):
             return "NULL", "'null'", []  # SQLite JSON paths cannot name a key holding a double quote
-        path = "'" + ("$" + "".join(f'."{p}"' for p in expr.parts)).replace("'", "''") + "'"
-        return f"json_extract({doc}, {path})", _FQL_KIND.format(t=f"json_type({doc}, {path})"), []
+        extracted, kind = _fql_path(expr.parts, doc)
+        return extracted, _FQL_KIND.format(t=kind), []
     if isinstance(expr, fql.Literal):
         value = expr.value
         return "?", f"'{fql.type_name(value)}'", [int(value) if isinstance(value, bool) else value]
@@ -379,8 +414,7 @@ def _fql_field_compare(expr: fql.Compare, doc: str, type_column: str | None) -> 
     if expr.op not in ("=", "!=") or not isinstance(right, fql.Literal):
         return None
     value = right.value
-    path = "'" + ("$" + "".join(f'."{p}"' for p in left.parts)).replace("'", "''") + "'"
-    kind = f"json_type({doc}, {path})"
+    extracted, kind = _fql_path(left.parts, doc)
     params: list[Any]
     if in_types and isinstance(value, str) and value in TYPES:
         sql, params = f"{type_column} = ?", [value]  # bare for the index, as above
@@ -390,7 +424,7 @@ def _fql_field_compare(expr: fql.Compare, doc: str, type_column: str | None) -> 
         sql, params = f"coalesce({kind} = '{'true' if value else 'false'}', 0)", []
     else:
         raw = _RAW_KINDS[fql.type_name(value)]
-        sql, params = f"coalesce({kind} IN {raw} AND json_extract({doc}, {path}) = ?, 0)", [value]
+        sql, params = f"coalesce({kind} IN {raw} AND {extracted} = ?, 0)", [value]
     return (sql, params) if expr.op == "=" else (f"NOT coalesce({sql}, 0)", params)
 
 
