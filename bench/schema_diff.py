@@ -62,7 +62,9 @@ def fill(path: Path, count: int) -> None:
 
 def ceiling(db: str, *queries: str) -> float:
     """Seconds for SQLite alone to count both sides' events and distinct identities per kind in one
-    scan (each side's query compiled as the diff compiles it): the floor under any schema diff."""
+    scan (each side's query compiled as the diff compiles it): the floor under any exact schema diff.
+    Two ways of writing that count are timed (``count(DISTINCT)`` per kind, and a group per identity
+    summed per kind) and the faster is the ceiling."""
     # Lazily: bench-only imports.
     import sqlite3
     from datetime import UTC
@@ -73,18 +75,24 @@ def ceiling(db: str, *queries: str) -> float:
     now = datetime.now(UTC)
     sides = [compile_sql(q.parse(text), now=now) if text else ("1", []) for text in queries]
     flags = ", ".join(f"CASE WHEN {sql} THEN 1 ELSE 0 END AS f{n}" for n, (sql, _) in enumerate(sides))
-    counts = ", ".join(f"sum(f{n}), count(DISTINCT CASE WHEN f{n} THEN who END)" for n in range(len(sides)))
+    scan = f"SELECT type, name, coalesce(user_id, anonymous_id) AS who, {flags} FROM events WHERE status = 'ok'"
+    distinct = ", ".join(f"sum(f{n}), count(DISTINCT CASE WHEN f{n} THEN who END)" for n in range(len(sides)))
+    inner = ", ".join(f"sum(f{n}) AS e{n}" for n in range(len(sides)))
+    outer = ", ".join(f"sum(e{n}), sum(e{n} > 0 AND who IS NOT NULL)" for n in range(len(sides)))
+    forms = [
+        f"SELECT type, name, {distinct} FROM ({scan}) GROUP BY type, name",
+        f"SELECT type, name, {outer} FROM (SELECT type, name, who, {inner} FROM ({scan})"
+        " GROUP BY type, name, who) GROUP BY type, name",
+    ]
     params = [p for _, ps in sides for p in ps]
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    started = time.perf_counter()
-    conn.execute(
-        f"SELECT type, name, {counts} FROM (SELECT type, name, coalesce(user_id, anonymous_id) AS who, {flags}"
-        " FROM events WHERE status = 'ok') GROUP BY type, name",
-        params,
-    ).fetchall()
-    seconds = time.perf_counter() - started
+    best = float("inf")
+    for sql in forms:
+        started = time.perf_counter()
+        conn.execute(sql, params).fetchall()
+        best = min(best, time.perf_counter() - started)
     conn.close()
-    return seconds
+    return best
 
 
 def timed(*args: str) -> tuple[float, int, dict[str, Any]]:

@@ -5,16 +5,18 @@ Every side of one capture is read in the same passes (two slices of one capture 
 it, and two identical sides are read once):
 
 1. one scan of the capture evaluates each side's condition (its query, compiled as every read
-   re-checks it, and its statuses) on every row, and keeps the rows some side selects (id, type,
-   name, identity, one flag per side) in a temporary table of small rows;
-2. per side and kind of event, the events and distinct identities (``coalesce(user_id,
-   anonymous_id)``) are counted there, exactly, whatever the size;
-3. the ``stored`` messages are walked in Python (:meth:`~debugger.core.schemadiff.SchemaProfile.shape`):
-   every one of a kind with at most ``sample`` events (:data:`SAMPLE_PER_EVENT` by default,
-   ``--sample``), else an even sample of about that many, chosen by a hash of the event id
-   (deterministic: the same capture gives the same numbers, and a row two sides share is sampled
-   by both or neither). Only the sampled rows' ``stored`` leave SQLite, in id order, each parsed and
-   walked once however many sides take it.
+   re-checks it, and its statuses) on every row; each row some side selects crosses into Python
+   once, as its id, type, name and identity (``coalesce(user_id, anonymous_id)``), with one integer
+   whose bits say which sides took it. Per side and kind of event, Python counts the events and
+   the distinct identities, exactly, whatever the size, and keeps the sample: the ``sample`` rows
+   (:data:`SAMPLE_PER_EVENT` by default, ``--sample``; 0: every row) whose ids hash lowest, in a
+   bounded heap. Counting in SQL instead (``count(DISTINCT)``, or a ``GROUP BY`` per identity)
+   sorts the million rows, which costs more than handing them to Python (docs/performance.md);
+2. the sampled rows' ``stored`` messages, and only theirs, are read by id and walked in Python
+   (:meth:`~debugger.core.schemadiff.SchemaProfile.shape`), each parsed and walked once however
+   many sides took it. The sample is deterministic (the same capture gives the same numbers) and a
+   kind's sample is evenly spread over its events, and a row two equal-sized sides share is
+   sampled by both or neither.
 
 The bound, with 2,000 events walked per kind: a presence or type share is within ±2.2 percentage
 points of the whole kind's at 95% confidence (binomial, worst case at 50%); the difference of two
@@ -26,6 +28,7 @@ at 1,000,000 events about 20 kinds × 2,000 are walked per side rather than a mi
 
 from __future__ import annotations
 
+import heapq
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -91,30 +94,25 @@ def schema_profiles(
     distinct: dict[tuple[str | None, tuple[str, ...] | None], int] = {}
     which: list[int] = []
     for side in sides:
-        key = (canonical(side.query) if side.query is not None else None, side.statuses)
-        which.append(distinct.setdefault(key, len(distinct)))
+        identity = (canonical(side.query) if side.query is not None else None, side.statuses)
+        which.append(distinct.setdefault(identity, len(distinct)))
     unique = [sides[which.index(n)] for n in range(len(distinct))]
     profiles = [SchemaProfile(ignore=ignore) for _ in unique]
-    conditions = [_condition(side, at) for side in unique]
-    flags = ", ".join(f"({sql}) AS f{n}" for n, (sql, _) in enumerate(conditions))
-    any_flag = " OR ".join(f"f{n}" for n in range(len(unique)))
-    # Small rows (about 60 bytes each) in memory: no temporary file. OFFSET 0 keeps the inner
-    # SELECT a subquery, so each side's condition (a JSON path reads the whole message) is
-    # evaluated once per row, not again for the outer filter.
-    conn.execute("PRAGMA temp_store = MEMORY")
-    conn.execute("DROP TABLE IF EXISTS temp.schema_side")
-    conn.execute(
-        f"CREATE TEMP TABLE schema_side AS SELECT * FROM (SELECT id, type, name,"
-        f" coalesce(nullif(user_id, ''), nullif(anonymous_id, '')) AS who, {flags} FROM events"
-        # A request refused whole (docs/protocol.md §3.4) holds no message to profile.
-        f" WHERE status != 'rejected' LIMIT -1 OFFSET 0) WHERE {any_flag}",
-        [p for _, params in conditions for p in params],
-    )
-    try:
-        cuts = _count(conn, profiles, sample)
-        _walk(conn, profiles, cuts)
-    finally:
-        conn.execute("DROP TABLE IF EXISTS temp.schema_side")
+    kinds = _scan(conn, [_condition(side, at) for side in unique], sample)
+    by_key: dict[str, list[_Tally]] = {}
+    for (kind, name), tallies in kinds.items():
+        key = _key(kind, name)  # a page named "" and a page without a name are one kind
+        by_key[key] = (
+            [a.merge(b, sample) for a, b in zip(by_key[key], tallies, strict=True)] if key in by_key else tallies
+        )
+    picked: dict[int, list[bool]] = {}
+    for key, tallies in by_key.items():
+        for n, tally in enumerate(tallies):
+            if tally.events:
+                profiles[n].set_counts(key, tally.events, len(tally.identities))
+            for _, row_id in tally.sample:
+                picked.setdefault(row_id, [False] * len(unique))[n] = True
+    _walk(conn, profiles, picked)
     return [profiles[n] for n in which]
 
 
@@ -129,51 +127,93 @@ def _condition(side: Side, now: datetime) -> tuple[str, list[Any]]:
     return f"CASE WHEN {sql} THEN 1 ELSE 0 END", params
 
 
-def _count(
-    conn: sqlite3.Connection, profiles: list[SchemaProfile], sample: int
-) -> list[dict[tuple[str | None, str | None], int]]:
-    """Set each side's exact totals per kind; return, per side, the hash cut of each kind over ``sample``."""
-    columns = ", ".join(f"sum(f{n}), count(DISTINCT CASE WHEN f{n} THEN who END)" for n in range(len(profiles)))
-    cuts: list[dict[tuple[str | None, str | None], int]] = [{} for _ in profiles]
-    for kind, name, *totals in conn.execute(f"SELECT type, name, {columns} FROM temp.schema_side GROUP BY type, name"):
-        for n, profile in enumerate(profiles):
-            events, identities = totals[2 * n], totals[2 * n + 1]
-            if events:
-                profile.set_counts(_key(kind, name), events, identities)
-                if 0 < sample < events:
-                    cuts[n][(kind, name)] = _SPAN * sample // events
-    return cuts
+class _Tally:
+    """One side's kind of event while the scan reads it: events, identities, and the sample so far
+    (the ``limit`` rows with the smallest hashes of their id, as a heap of ``(-hash, id)``)."""
+
+    __slots__ = ("events", "identities", "sample")
+
+    def __init__(self) -> None:
+        self.events = 0
+        self.identities: set[str] = set()
+        self.sample: list[tuple[int, int]] = []
+
+    def add(self, row_id: int, identity: str | None, limit: int) -> None:
+        """Count one event of this side and kind (``limit``: the sample's size, 0: every event)."""
+        self.events += 1
+        if identity is not None:
+            self.identities.add(identity)
+        hashed = -((row_id * _HASH) % _SPAN)
+        sample = self.sample
+        if limit <= 0 or len(sample) < limit:
+            heapq.heappush(sample, (hashed, row_id))
+        elif hashed > sample[0][0]:
+            heapq.heappushpop(sample, (hashed, row_id))
+
+    def merge(self, other: _Tally, limit: int) -> _Tally:
+        """This tally and ``other`` (the same side, another spelling of the same kind) as one."""
+        merged = _Tally()
+        merged.events = self.events + other.events
+        merged.identities = self.identities | other.identities
+        both = self.sample + other.sample
+        merged.sample = heapq.nlargest(limit, both) if limit > 0 else both
+        return merged
 
 
-def _walk(
-    conn: sqlite3.Connection, profiles: list[SchemaProfile], cuts: list[dict[tuple[str | None, str | None], int]]
-) -> None:
-    """Walk the sampled messages: each parsed and walked once, added to every side that samples it."""
-    sides = range(len(profiles))
-    kinds = sorted({kind for side in cuts for kind in side}, key=repr)
-    # Per kind over the bound, each side's cut (NULL: that side takes every event of the kind). The
-    # join is on a small, automatically indexed table; only the sampled rows reach ``events``.
-    marks = ", ".join("?" for _ in range(2 + len(profiles)))
-    values = ", ".join(f"({marks})" for _ in kinds) or f"({', '.join('NULL' for _ in range(2 + len(profiles)))})"
-    params = [v for kind in kinds for v in (*kind, *(side.get(kind) for side in cuts))]
-    taken = [f"(s.f{n} AND (c.c{n} IS NULL OR (s.id * {_HASH}) % {_SPAN} < c.c{n}))" for n in sides]
+def _scan(
+    conn: sqlite3.Connection, conditions: list[tuple[str, list[Any]]], limit: int
+) -> dict[tuple[str | None, str | None], list[_Tally]]:
+    """One scan of the capture: per kind (type, name) and side, the events and distinct identities,
+    exactly, and the sample to walk (every event when ``limit`` is 0).
+
+    Each row some side selects crosses into Python once: its id, type, name and identity, and with
+    several sides one integer whose bits say which selected it."""
+    params = [p for _, ps in conditions for p in ps]
+    who = "coalesce(nullif(user_id, ''), nullif(anonymous_id, ''))"
+    # A request refused whole (docs/protocol.md §3.4) holds no message to profile.
+    scan = f"SELECT id, type, name, {who}{{more}} FROM events WHERE status != 'rejected' AND {{where}}"
+    kinds: dict[tuple[str | None, str | None], list[_Tally]] = {}
+    if len(conditions) == 1:
+        rows = conn.execute(scan.format(more="", where=conditions[0][0]), params)
+        for row_id, kind, name, identity in rows:
+            tallies = kinds.get((kind, name))
+            if tallies is None:
+                tallies = kinds[(kind, name)] = [_Tally()]
+            tallies[0].add(row_id, identity, limit)
+        return kinds
+    mask = " | ".join(f"(({sql}) << {n})" for n, (sql, _) in enumerate(conditions))
+    # OFFSET 0 keeps the scan a subquery: each side's condition is evaluated once per row.
     rows = conn.execute(
-        f"WITH cuts(type, name, {', '.join(f'c{n}' for n in sides)}) AS (VALUES {values})"
-        f" SELECT e.stored, {', '.join(taken)} FROM temp.schema_side AS s"
-        " LEFT JOIN cuts AS c ON c.type IS s.type AND c.name IS s.name"
-        " CROSS JOIN events AS e"
-        f" WHERE e.id = s.id AND ({' OR '.join(taken)})",
-        params,
+        f"SELECT * FROM ({scan.format(more=f', {mask} AS m', where='1')} LIMIT -1 OFFSET 0) WHERE m", params
+    )
+    bits = [(n, 1 << n) for n in range(len(conditions))]
+    for row_id, kind, name, identity, selected in rows:
+        tallies = kinds.get((kind, name))
+        if tallies is None:
+            tallies = kinds[(kind, name)] = [_Tally() for _ in bits]
+        for n, bit in bits:
+            if selected & bit:
+                tallies[n].add(row_id, identity, limit)
+    return kinds
+
+
+def _walk(conn: sqlite3.Connection, profiles: list[SchemaProfile], picked: dict[int, list[bool]]) -> None:
+    """Walk the sampled messages, read by id: each parsed and walked once, added to every side that took it."""
+    if not picked:
+        return
+    rows = conn.execute(
+        "SELECT id, stored FROM events WHERE id IN (SELECT value FROM json_each(?))",
+        [orjson.dumps(sorted(picked)).decode()],
     )
     loads, decode_error = orjson.loads, orjson.JSONDecodeError
     walker = profiles[0]
-    for stored, *takers in rows:
+    for row_id, stored in rows:
         try:
             message = loads(stored) if stored is not None else None
         except decode_error:
             continue
         if isinstance(message, dict) and message:
             key, shape = event_key(message), walker.shape(message)
-            for n in sides:
-                if takers[n]:
+            for n, taken in enumerate(picked[row_id]):
+                if taken:
                     profiles[n].add_walked(key, shape)

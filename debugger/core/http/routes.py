@@ -44,10 +44,7 @@ SEGMENT_INTEGRATION = "Segment.io"
 #: Browser forks of analytics-next built for other CDPs read their own integration from the settings
 #: instead (docs/protocol.md §12): the fork's CDN host → the integration it reads. Settings asked
 #: through that host (as the first segment of the path, or as ``Host`` when intercepted) name it alone.
-CDP_FORKS = {
-    "cdp.customer.io": "Customer.io Data Pipelines",
-    "cdp-eu.customer.io": "Customer.io Data Pipelines",
-}
+CDP_FORKS = {"cdp.customer.io": "Customer.io Data Pipelines", "cdp-eu.customer.io": "Customer.io Data Pipelines"}
 
 
 @dataclass(frozen=True, slots=True)
