@@ -71,6 +71,8 @@ QUERIES = [
     'fql:typeof(context.app.version) = "string"',
     'fql:match(context.app.version, "1.*")',
     "fql:context.app.version = true",
+    "fql:length(context.app.version) = 2",
+    'fql:context.app.version in ["1.2", "1.3"]',
 ]
 
 

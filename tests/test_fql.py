@@ -20,6 +20,7 @@ from debugger.core.protocol import Envelope, build_event
 from debugger.core.query import fql
 from debugger.core.query import language as q
 from debugger.core.query import sql as query_sql
+from debugger.core.query.extracted import extract
 from debugger.core.query.translate import NoEquivalent, from_fql, to_fql
 from debugger.store import writer as store_writer
 from debugger.store.capture import connect
@@ -85,8 +86,8 @@ DOC_GLOBS = [
 def _sql_holds(text: str, document: Any) -> bool:
     conn = sqlite3.connect(":memory:")
     try:
-        conn.execute("CREATE TABLE events (stored TEXT)")
-        conn.execute("INSERT INTO events VALUES (?)", (json.dumps(document),))
+        conn.execute("CREATE TABLE events (stored TEXT, app_version, app_version_type TEXT)")
+        conn.execute("INSERT INTO events VALUES (?, ?, ?)", (json.dumps(document), *extract(document, APP_VERSION)))
         sql, params = query_sql.fql_sql(fql.parse(text))
         return bool(conn.execute(f"SELECT count(*) FROM events WHERE {sql}", params).fetchone()[0])
     finally:
@@ -192,7 +193,15 @@ DOCUMENTS: list[Any] = [
         "properties": {"total": 0, "plan": "", "vip": False, "tags": [1, "1", True]},
     },
     {"type": "screen", "properties": {"plan": {"a": 1}, "total": -3}},
+    # context.app.version is also kept as columns (core.query.extracted): each shape the columns answer or defer.
+    {"type": "track", "context": {"app": {"version": "1.2"}}},
+    {"type": "track", "context": {"app": {"version": 120}}},
+    {"type": "track", "context": {"app": {"version": True}}},
+    {"type": "track", "context": {"app": {"version": None}}},
+    {"type": "track", "context": {"app": {"version": ["1.2", "a"]}}},
+    {"type": "track", "context": {"app": [{"version": "1.2"}]}},
 ]
+APP_VERSION = ("context", "app", "version")
 _paths = st.sampled_from(
     [
         ("type",),
@@ -207,6 +216,7 @@ _paths = st.sampled_from(
         ("traits", "age"),
         ("traits", "vip"),
         ("missing",),
+        APP_VERSION,
     ]
 ).map(fql.Path)
 _literals = st.one_of(
@@ -253,8 +263,12 @@ def test_sql_agrees_with_the_evaluator(statement: fql.Expr) -> None:
     assert fql.parse(fql.canonical(statement)) == statement
     conn = sqlite3.connect(":memory:")
     try:
-        conn.execute("CREATE TABLE events (id INTEGER PRIMARY KEY, stored TEXT)")
-        conn.executemany("INSERT INTO events VALUES (?, ?)", [(i, json.dumps(d)) for i, d in enumerate(DOCUMENTS)])
+        # The columns filled as the writer fills them: SQL reads them where they can answer.
+        conn.execute("CREATE TABLE events (id INTEGER PRIMARY KEY, stored TEXT, app_version, app_version_type TEXT)")
+        conn.executemany(
+            "INSERT INTO events VALUES (?, ?, ?, ?)",
+            [(i, json.dumps(d), *extract(d, APP_VERSION)) for i, d in enumerate(DOCUMENTS)],
+        )
         sql, params = query_sql.fql_sql(statement)
         got = [r[0] for r in conn.execute(f"SELECT id FROM events WHERE {sql} ORDER BY id", params)]
     finally:
