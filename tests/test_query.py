@@ -372,7 +372,7 @@ def test_every_query_compiles_to_valid_sql(query: q.Query) -> None:
     conn.execute(
         "CREATE TABLE events (id INTEGER PRIMARY KEY, received_at TEXT, write_key TEXT, type TEXT, name TEXT,"
         " user_id TEXT, anonymous_id TEXT, message_id TEXT, library_name TEXT, status TEXT, problems TEXT,"
-        " stored TEXT, pinned INTEGER NOT NULL DEFAULT 0)"
+        " stored TEXT, pinned INTEGER NOT NULL DEFAULT 0, app_version, app_version_type TEXT)"
     )
     conn.execute("CREATE TABLE sources (write_key TEXT PRIMARY KEY, label TEXT)")
     conn.execute(
