@@ -16,6 +16,7 @@ import orjson
 
 from debugger.core.http.bodies import RequestError, decode_json
 from debugger.core.http.headers import header
+from debugger.core.http.hosts import settings_api
 from debugger.core.http.model import IncomingRequest
 from debugger.core.protocol import TYPES
 
@@ -24,6 +25,8 @@ DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8088
 DEFAULT_URL = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
 #: `segdbg mcp --http`'s default port (docs/agents.md): beside the ingest server's.
 DEFAULT_MCP_PORT = 8089
+#: `segdbg serve --intercept`'s default proxy port (docs/intercept.md).
+DEFAULT_INTERCEPT_PORT = 8090
 
 #: The kinds of route (:attr:`Route.kind`).
 MESSAGE, BATCH_ROUTE, METRICS, PIXEL, SETTINGS, SOURCE_CONFIG, HOME, UNKNOWN = (
@@ -88,9 +91,12 @@ def settings_body(write_key: str, request: IncomingRequest) -> bytes:
         or f"{DEFAULT_HOST}:{DEFAULT_PORT}"
     )
     scheme = (header(request.headers, "x-forwarded-proto") or request.scheme).split(",")[0].strip()
+    # Asked as one of Segment's hosts (intercept mode, docs/intercept.md): name Segment's API host, which
+    # the proxy captures too, never the CDN host the settings came from.
+    api_host, scheme = settings_api(host) or (f"{host}/v1", scheme)
     ours = {
         "apiKey": write_key,
-        "apiHost": f"{host}/v1",
+        "apiHost": api_host,
         "protocol": scheme,
         "addBundledMetadata": True,
         "unbundledIntegrations": [],
