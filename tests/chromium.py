@@ -5,14 +5,16 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
-def launch(url: str, profile: Path, *resolver_rules: str) -> subprocess.Popen[bytes]:
+def launch(url: str, profile: Path, *resolver_rules: str, extra: Sequence[str] = ()) -> subprocess.Popen[bytes]:
     """Open ``url`` in a headless Chromium of its own profile and process group (stop it with
-    ``os.killpg(browser.pid, signal.SIGKILL)``); ``resolver_rules`` become ``--host-resolver-rules``."""
+    ``os.killpg(browser.pid, signal.SIGKILL)``); ``resolver_rules`` become ``--host-resolver-rules``;
+    ``extra`` flags are added as given (e.g. ``--proxy-server``)."""
     assert os.path.exists(CHROMIUM), "headless Chromium is needed: apt-get install chromium (.ci/run does)"
     flags = [
         "--headless",
@@ -28,6 +30,7 @@ def launch(url: str, profile: Path, *resolver_rules: str) -> subprocess.Popen[by
     ]
     if resolver_rules:
         flags.append(f"--host-resolver-rules={', '.join(resolver_rules)}")
+    flags.extend(extra)
     return subprocess.Popen(
         [CHROMIUM, *flags, url], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
     )

@@ -264,7 +264,7 @@ class InterceptProxy:
             if rest:
                 upstream.write(rest)
         else:
-            upstream.write(head + rest)  # absolute-form is valid for an origin server too (RFC 9112 §3.2.2)
+            upstream.write(head + rest)  # absolute-form is valid for an origin server too (RFC 9112, section 3.2.2)
         client.resume_reading()
 
     async def _intercept(self, front: _Front, request: ProxyRequest, head: bytes, rest: bytes) -> None:

@@ -27,7 +27,7 @@ from debugger.server.settings import DIAL_ANY, DIAL_LOOPBACK
 
 log = logging.getLogger(__name__)
 
-#: Headers that belong to one hop, never relayed (RFC 9110 §7.6.1), and the ones aiohttp sets itself.
+#: Headers that belong to one hop, never relayed (RFC 9110, section 7.6.1), and the ones aiohttp sets itself.
 HOP_HEADERS = frozenset(
     {
         "connection",
