@@ -211,6 +211,8 @@ class InterceptProxy:
 
     async def dispatch(self, front: _Front, head: bytes, rest: bytes) -> None:
         """Decide what the first request of a connection gets."""
+        rest += bytes(front.buffer)  # anything that arrived while reading was being paused
+        front.buffer.clear()
         request = parse_proxy_head(head)
         if isinstance(request, str):
             front.refuse(400, "Bad Request", f"segdbg intercept: {request}.")
