@@ -6,6 +6,7 @@ loopback addresses (tests/conftest.py), and Segment's hosts are answered by segd
 
 from __future__ import annotations
 
+import gzip
 import os
 import re
 import socket
@@ -17,9 +18,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import orjson
 import pytest
+from aiohttp import web
+from aiohttp.abc import AbstractResolver
 from cryptography import x509
+from hypothesis import given
+from hypothesis import strategies as st
 from segment.analytics.client import Client as SegmentClient
 
 from debugger.core.http.hosts import (
@@ -39,6 +45,7 @@ from debugger.server.ca import CertificateAuthority
 from debugger.server.intercept import InterceptProxy
 from debugger.server.keys import intercept_key
 from debugger.server.settings import DIAL_LOOPBACK, DIAL_NONE, Intercept, Settings
+from debugger.server.upstream import relay, relayed
 from tests.helpers import ServeProcess, events, requests_rows, run_segdbg
 
 DEADLINE = 10.0
@@ -405,3 +412,83 @@ def test_serve_intercept_binds_loopback_and_refuses_remote_without_allow_remote(
     assert code == 0 and "others: refuse" in err, err
     assert answer.startswith(b"HTTP/1.1 200 ") and b'"apiHost":"api.segment.io/v1"' in answer
     assert [r["kind"] for r in requests_rows(tmp_path / "c.db")] == ["settings"]
+
+
+class _Loopback(AbstractResolver):
+    """Resolves every name to a loopback port: the test's stand-in for Segment's CDN."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+
+    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list[Any]:
+        return [
+            {"hostname": host, "host": "127.0.0.1", "port": self.port, "family": socket.AF_INET, "proto": 0, "flags": 0}
+        ]
+
+    async def close(self) -> None:
+        pass
+
+
+async def test_a_cdn_file_is_relayed_as_the_cdn_answered_it(tmp_path: Path) -> None:
+    """What the CDN answers for a file segdbg does not serve (status, headers, gzip bytes) is passed back
+    unchanged, the request's own headers go upstream, and nothing is recorded; here the "CDN" is a
+    loopback https server with a certificate from the test's CA."""
+    ca = CertificateAuthority(tmp_path / "ca")
+    script = gzip.compress(b"window.analytics = 'the real bundle';" * 50)
+    seen: dict[str, str] = {}
+
+    async def cdn_file(request: web.Request) -> web.Response:
+        seen.update(request.headers)
+        seen["path"] = request.path_qs
+        return web.Response(
+            body=script, headers={"Content-Encoding": "gzip", "Content-Type": "text/javascript", "ETag": '"v1"'}
+        )
+
+    cdn = web.Application()
+    cdn.router.add_get("/{tail:.*}", cdn_file)
+    cdn_runner = web.AppRunner(cdn)
+    await cdn_runner.setup()
+    site = web.TCPSite(cdn_runner, "127.0.0.1", 0, ssl_context=ca.context("cdn.segment.com"))
+    await site.start()
+    cdn_port = cdn_runner.addresses[0][1]
+    trusted = ssl.create_default_context(cafile=str(ca.cert_path))
+    upstream = aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(resolver=_Loopback(cdn_port), ssl=trusted), auto_decompress=False
+    )
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        assert relayed(request)
+        return await relay(request, upstream)
+
+    front = web.Application()
+    front.router.add_get("/{tail:.*}", handler)
+    front_runner = web.AppRunner(front, auto_decompress=False)
+    await front_runner.setup()
+    front_site = web.TCPSite(front_runner, "127.0.0.1", 0)
+    await front_site.start()
+    try:
+        url = f"http://127.0.0.1:{front_runner.addresses[0][1]}/analytics.js/v1/K/analytics.min.js?v=1"
+        async with (
+            aiohttp.ClientSession(auto_decompress=False) as client,
+            client.get(
+                url, headers={"Host": "cdn.segment.com", "Accept-Encoding": "gzip", "Proxy-Authorization": "x"}
+            ) as reply,
+        ):
+            body = await reply.read()
+            headers = reply.headers.copy()
+    finally:
+        await upstream.close()
+        await front_runner.cleanup()
+        await cdn_runner.cleanup()
+    assert (reply.status, body, headers["Content-Encoding"], headers["ETag"]) == (200, script, "gzip", '"v1"')
+    assert seen["path"] == "/analytics.js/v1/K/analytics.min.js?v=1" and seen["Host"] == "cdn.segment.com"
+    assert seen["Accept-Encoding"] == "gzip" and "Proxy-Authorization" not in seen
+
+
+@given(st.binary(max_size=300))
+def test_any_bytes_as_a_proxy_head_are_read_or_refused_never_raised(head: bytes) -> None:
+    """Whatever a client sends first, the proxy gets a request or a reason, never an exception."""
+    result = parse_proxy_head(head + b"\r\n\r\n")
+    assert isinstance(result, str | ProxyRequest)
+    if isinstance(result, ProxyRequest):
+        assert 0 < result.port < 65536 and result.host
