@@ -119,10 +119,11 @@ async def _upstream_context(app: web.Application) -> AsyncIterator[None]:
     app[upstream_key] = session
     yield
     await session.close()
+    await app[intercept_key].wait_closed()  # cleanup runs after the runner closed every connection
 
 
 async def _close_proxy(app: web.Application) -> None:
-    await app[intercept_key].close()
+    app[intercept_key].close()
 
 
 async def _healthz(request: web.Request) -> web.Response:

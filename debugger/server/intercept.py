@@ -198,7 +198,7 @@ class InterceptProxy:
         self.port = int(self._server.sockets[0].getsockname()[1])
         return self.port
 
-    async def close(self) -> None:
+    def close(self) -> None:
         """Stop listening and close the tunnels and the connections still being decided (connections
         handed to the request handler are the runner's: it drains them)."""
         if self._server is not None:
@@ -206,6 +206,10 @@ class InterceptProxy:
         for front in list(self.fronts):
             if front.transport is not None:
                 front.transport.close()
+
+    async def wait_closed(self) -> None:
+        """Wait until the listener is gone; call it after the runner closed the handed-over connections
+        (from Python 3.12 on, ``Server.wait_closed`` also waits for every connection it accepted)."""
         if self._server is not None:
             await self._server.wait_closed()
 
