@@ -28,6 +28,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from segment.analytics.client import Client as SegmentClient
 
+from debugger.cli.options import CA_DIR_ENV, resolve_ca_dir
 from debugger.core.http.hosts import (
     INTERCEPT,
     PASS,
@@ -492,3 +493,16 @@ def test_any_bytes_as_a_proxy_head_are_read_or_refused_never_raised(head: bytes)
     assert isinstance(result, str | ProxyRequest)
     if isinstance(result, ProxyRequest):
         assert 0 < result.port < 65536 and result.host
+
+
+def test_the_ca_lives_in_the_users_config_dir_unless_moved(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--ca-dir, then $SEGDBG_CA_DIR, then $XDG_CONFIG_HOME/segdbg/ca, then ~/.config/segdbg/ca."""
+    monkeypatch.delenv(CA_DIR_ENV)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    assert resolve_ca_dir(None) == tmp_path / "home" / ".config" / "segdbg" / "ca"
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    assert resolve_ca_dir(None) == tmp_path / "xdg" / "segdbg" / "ca"
+    monkeypatch.setenv(CA_DIR_ENV, str(tmp_path / "moved"))
+    assert resolve_ca_dir(None) == tmp_path / "moved"
+    assert resolve_ca_dir(tmp_path / "given") == tmp_path / "given"
