@@ -26,11 +26,11 @@ Node (@segment/analytics-node; Node >= 24 also honours the proxy variables with 
 Chromium / Chrome (Linux: the user's NSS store; needs libnss3-tools):
   certutil -d sql:$HOME/.pki/nssdb -A -t "C,," -n segdbg -i {cert}
   chromium --proxy-server=http://127.0.0.1:{port}
-  (a throw-away profile instead: --user-data-dir=/tmp/p --ignore-certificate-errors-spki-list=<leaf SPKI hash>)
+  (macOS: add it to the login keychain, trusted for SSL; Firefox: Settings > Certificates > Import)
 
 Android emulator (API 24+: apps trust user CAs only if their network_security_config says so; debug builds can):
   adb push {cert} /sdcard/Download/segdbg-ca.pem   # then Settings > Security > Encryption & credentials > Install a certificate > CA certificate
-  emulator -avd NAME -http-proxy http://10.0.2.2:{port}     # or: adb shell settings put global http_proxy 10.0.2.2:{port}
+  emulator -avd NAME -http-proxy http://127.0.0.1:{port}    # or, inside a running one: adb shell settings put global http_proxy 10.0.2.2:{port}
   (segdbg serve --intercept needs --host 0.0.0.0 --allow-remote only for a real phone on your LAN)
 
 iOS simulator (uses the Mac's proxy settings; System Settings > Network > Proxies > HTTPS: 127.0.0.1:{port}):
