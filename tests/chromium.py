@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Self
 
@@ -52,9 +53,10 @@ class PageServer:
         self._loop.close()
 
 
-def launch(url: str, profile: Path, *resolver_rules: str) -> subprocess.Popen[bytes]:
+def launch(url: str, profile: Path, *resolver_rules: str, extra: Sequence[str] = ()) -> subprocess.Popen[bytes]:
     """Open ``url`` in a headless Chromium of its own profile and process group (stop it with
-    ``os.killpg(browser.pid, signal.SIGKILL)``); ``resolver_rules`` become ``--host-resolver-rules``."""
+    ``os.killpg(browser.pid, signal.SIGKILL)``); ``resolver_rules`` become ``--host-resolver-rules``;
+    ``extra`` flags are added as given (e.g. ``--proxy-server``)."""
     assert os.path.exists(CHROMIUM), "headless Chromium is needed: apt-get install chromium (.ci/run does)"
     flags = [
         "--headless",
@@ -70,6 +72,7 @@ def launch(url: str, profile: Path, *resolver_rules: str) -> subprocess.Popen[by
     ]
     if resolver_rules:
         flags.append(f"--host-resolver-rules={', '.join(resolver_rules)}")
+    flags.extend(extra)
     return subprocess.Popen(
         [CHROMIUM, *flags, url], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
     )

@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+from debugger.cli.commands.serve import DIAL_ENV
+from debugger.cli.options import CA_DIR_ENV
 from debugger.server.app import ServerThread
-from debugger.server.settings import Settings
+from debugger.server.settings import DIAL_LOOPBACK, Settings
 
 # The segdbg pytest plugin from this checkout (not the installed entry point): the `segdbg` fixture.
 pytest_plugins = ["debugger.pytest_plugin"]
@@ -38,3 +40,13 @@ def server(db_path: Path) -> Iterator[ServerThread]:
     """The real ingest server on a free loopback port, on its own loop, with a real SQLite file."""
     with ServerThread(Settings(db=db_path, port=0)) as running:
         yield running
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _intercept_stays_on_this_machine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Every intercept proxy the suite starts, in-process or as `segdbg serve --intercept`, may dial only
+    loopback addresses (docs/intercept.md), and its CA lives in a temporary directory, never the user's."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(DIAL_ENV, DIAL_LOOPBACK)
+        patch.setenv(CA_DIR_ENV, str(tmp_path_factory.mktemp("intercept-ca") / "ca"))
+        yield

@@ -89,7 +89,7 @@ def test_the_settings_follow_a_proxy_and_fall_back_to_the_default_address() -> N
         ),
         # The fork's own CDN host, reached through an intercepting proxy.
         ("/v1/projects/wk/settings", "cdp.customer.io", "Customer.io Data Pipelines", "cdp.customer.io/v1"),
-        ("/v1/projects/wk/settings", "CDP.Customer.IO:443", "Customer.io Data Pipelines", "CDP.Customer.IO:443/v1"),
+        ("/v1/projects/wk/settings", "CDP.Customer.IO:443", "Customer.io Data Pipelines", "cdp.customer.io/v1"),
         # Segment's libraries, anywhere else.
         ("/v1/projects/wk/settings", "localhost:8088", "Segment.io", "localhost:8088/v1"),
         ("/v1/projects/wk/settings", "[::1]:8088", "Segment.io", "[::1]:8088/v1"),

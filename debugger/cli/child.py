@@ -68,6 +68,9 @@ class ChildServer:
             args += ["--max-age", f"{int(settings.retention.max_age.total_seconds())}s"]
         if settings.routing is not None:
             args += ["--routing", settings.routing.source]
+        if settings.intercept is not None:
+            args += ["--intercept", str(settings.intercept.port), "--intercept-others", settings.intercept.others]
+            args += ["--ca-dir", str(settings.intercept.ca_dir)]
         if not is_loopback(settings.host):
             args.append("--allow-remote")  # the parent already checked it was asked for
         proc = subprocess.Popen(

@@ -252,3 +252,29 @@ def parse_id_map(pairs: tuple[str, ...], file: Path | None) -> dict[str, str]:
             raise click.BadParameter(f"{pair!r} is not OLD=NEW", param_hint="--map-id")
         mapping[old] = new
     return mapping
+
+
+#: The environment variable that moves the intercept CA's directory (tests point it at a temporary one).
+CA_DIR_ENV = "SEGDBG_CA_DIR"
+
+
+def ca_dir_option(func: F) -> F:
+    """``--ca-dir DIR``: where intercept mode's CA lives (else $SEGDBG_CA_DIR, else the user's config dir)."""
+    return click.option(
+        "--ca-dir",
+        "ca_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help=f"The intercept CA's directory. Default: ${CA_DIR_ENV}, else $XDG_CONFIG_HOME/segdbg/ca "
+        "(~/.config/segdbg/ca).",
+    )(func)
+
+
+def resolve_ca_dir(given: Path | None) -> Path:
+    """The intercept CA's directory: --ca-dir, $SEGDBG_CA_DIR, $XDG_CONFIG_HOME/segdbg/ca, ~/.config/segdbg/ca."""
+    if given is not None:
+        return given.expanduser()
+    if os.environ.get(CA_DIR_ENV):
+        return Path(os.environ[CA_DIR_ENV]).expanduser()
+    config = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(config).expanduser() / "segdbg" / "ca"

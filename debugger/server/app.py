@@ -29,8 +29,19 @@ from debugger.core.http.validate import debug_request, mirrored, validated
 from debugger.core.lint.linter import for_plan
 from debugger.server.api import API_HEADERS, refusal, setup_routes
 from debugger.server.guard import ConnectionGuard, GuardedSite, ParserLog
-from debugger.server.keys import Handled, Observer, guard_key, observer_key, settings_key, writer_key
+from debugger.server.intercept import InterceptProxy
+from debugger.server.keys import (
+    Handled,
+    Observer,
+    guard_key,
+    intercept_key,
+    observer_key,
+    settings_key,
+    upstream_key,
+    writer_key,
+)
 from debugger.server.settings import Settings
+from debugger.server.upstream import cdn_session, relay, relayed
 from debugger.store.capture import StoreError
 from debugger.store.clock import now_utc
 from debugger.store.index import Indexer
@@ -55,6 +66,10 @@ def make_app(settings: Settings, *, observer: Observer | None = None) -> web.App
     app[guard_key] = guard
     app[observer_key] = [observer] if observer is not None else []
     app.cleanup_ctx.append(_writer_context)
+    if settings.intercept is not None:  # docs/intercept.md: the proxy hands its connections to this app
+        app[intercept_key] = InterceptProxy(settings.intercept, guard, settings.header_timeout)
+        app.cleanup_ctx.append(_upstream_context)
+        app.on_shutdown.append(_close_proxy)
     app.router.add_get("/healthz", _healthz)
     setup_routes(app)  # before the catch-all, so /debugger/api/* never reaches CORS-enabled ingest
     app.router.add_route("*", "/{tail:.*}", _ingest)
@@ -94,6 +109,21 @@ async def _writer_context(app: web.Application) -> AsyncIterator[None]:
     except Exception as exc:  # noqa: BLE001 - a stale note is found dead by its pid later
         log.info("could not remove the server note from the capture: %s", exc)
     await asyncio.to_thread(writer.close)
+
+
+async def _upstream_context(app: web.Application) -> AsyncIterator[None]:
+    """The session Segment CDN files segdbg does not answer are fetched with (docs/intercept.md)."""
+    intercept = app[settings_key].intercept
+    assert intercept is not None
+    session = cdn_session(intercept.dial)
+    app[upstream_key] = session
+    yield
+    await session.close()
+    await app[intercept_key].wait_closed()  # cleanup runs after the runner closed every connection
+
+
+async def _close_proxy(app: web.Application) -> None:
+    app[intercept_key].close()
 
 
 async def _healthz(request: web.Request) -> web.Response:
@@ -168,6 +198,9 @@ def _incoming(request: web.Request, body: bytes, cut: str | None) -> model.Incom
 async def _ingest(request: web.Request) -> web.StreamResponse:
     """Every route (docs/protocol.md §1): read, handle (pure), await the commit, answer."""
     started = time.perf_counter()
+    upstream = request.app.get(upstream_key)
+    if upstream is not None and relayed(request):
+        return await relay(request, upstream)  # a Segment CDN file, not an event (docs/intercept.md)
     try:
         settings = request.app[settings_key]
         body, cut = (
@@ -245,6 +278,13 @@ async def start(app: web.Application, host: str, port: int) -> tuple[web.AppRunn
         await runner.cleanup()
         raise
     bound = int(runner.addresses[0][1])
+    if intercept_key in app:
+        try:
+            assert runner.server is not None
+            await app[intercept_key].start(runner.server)
+        except BaseException:
+            await runner.cleanup()
+            raise
     _register(app, host, bound)
     return runner, bound
 

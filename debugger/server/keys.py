@@ -6,10 +6,12 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import aiohttp
 from aiohttp import web
 
 from debugger.core.http.model import Outcome
 from debugger.server.guard import ConnectionGuard
+from debugger.server.intercept import InterceptProxy
 from debugger.server.notifier import Notifier
 from debugger.server.settings import Settings
 from debugger.store.rows import WriteResult
@@ -35,3 +37,6 @@ guard_key = web.AppKey("guard", ConnectionGuard)
 notifier_key = web.AppKey("notifier", Notifier)
 #: One vacuum at a time.
 vacuum_lock_key = web.AppKey("vacuum_lock", asyncio.Lock)
+#: The intercept proxy (``--intercept``), and the session it fetches Segment CDN files with.
+intercept_key = web.AppKey("intercept", InterceptProxy)
+upstream_key = web.AppKey("upstream", aiohttp.ClientSession)

@@ -5,9 +5,33 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from debugger.core.http.routes import DEFAULT_HOST, DEFAULT_PORT
+from debugger.core.http.hosts import PASS
+from debugger.core.http.routes import DEFAULT_HOST, DEFAULT_INTERCEPT_PORT, DEFAULT_PORT
 from debugger.core.routing import Routing
 from debugger.store.retention import Policy
+
+#: Where the intercept proxy may connect to (:attr:`Intercept.dial`): anywhere, loopback addresses only
+#: (what the test suite sets, so nothing leaves the machine), or nowhere.
+DIAL_ANY, DIAL_LOOPBACK, DIAL_NONE = "any", "loopback", "none"
+
+
+@dataclass(frozen=True, slots=True)
+class Intercept:
+    """How `segdbg serve --intercept` runs its proxy (docs/intercept.md).
+
+    Attributes:
+        ca_dir: the CA's directory (``segdbg ca --path``'s parent).
+        host: the interface the proxy binds; loopback unless ``--allow-remote``.
+        port: the proxy's TCP port (0 picks a free one).
+        others: what happens to a host that is not Segment's: ``pass`` (a byte-for-byte tunnel) or ``refuse``.
+        dial: where the proxy may connect for a passed host or a CDN file: ``any``, ``loopback`` or ``none``.
+    """
+
+    ca_dir: Path
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_INTERCEPT_PORT
+    others: str = PASS
+    dial: str = DIAL_ANY
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +60,7 @@ class Settings:
             writer on idle time, pinned events exempt.
         routing: the destinations ``GET /debugger/api/route`` judges events for (``--routing FILE``,
             docs/routing.md), read once at start; ``None`` without one.
+        intercept: the intercept proxy beside the endpoint (``--intercept``); ``None`` without one.
     """
 
     db: Path
@@ -54,3 +79,4 @@ class Settings:
     search_index: bool = True
     retention: Policy = field(default_factory=Policy)
     routing: Routing | None = None
+    intercept: Intercept | None = None

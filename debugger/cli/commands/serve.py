@@ -23,8 +23,9 @@ import click
 
 from debugger.cli.commands.tui import DEFAULT_CAP, cap_option, plan_option, terminal
 from debugger.cli.commands.vacuum import max_age_option, max_events_option
-from debugger.cli.options import db_option, load_routing, resolve_db, routing_option
-from debugger.core.http.routes import DEFAULT_HOST, DEFAULT_PORT
+from debugger.cli.options import ca_dir_option, db_option, load_routing, resolve_ca_dir, resolve_db, routing_option
+from debugger.core.http.hosts import OTHERS, PASS
+from debugger.core.http.routes import DEFAULT_HOST, DEFAULT_INTERCEPT_PORT, DEFAULT_PORT
 from debugger.core.pretty.render import inert
 from debugger.core.protocol import REJECTED
 from debugger.server.addresses import is_loopback
@@ -137,6 +138,26 @@ class _Printer:
 @cap_option
 @plan_option
 @routing_option("A routing file (docs/routing.md): the API's /debugger/api/route judges events for it.", required=False)
+@click.option(
+    "--intercept",
+    type=click.IntRange(0, 65535),
+    is_flag=False,
+    flag_value=DEFAULT_INTERCEPT_PORT,
+    default=None,
+    metavar="[PORT]",
+    help=f"Also run an HTTP(S) proxy on PORT (default {DEFAULT_INTERCEPT_PORT}) that captures Segment's own hosts "
+    "(api.segment.io, cdn.segment.com, the EU hosts) without re-pointing the app: TLS is terminated with a "
+    "local CA (segdbg ca --install-hint says how to trust it). Binds --host, so loopback unless --allow-remote.",
+)
+@click.option(
+    "--intercept-others",
+    type=click.Choice(OTHERS),
+    default=PASS,
+    show_default=True,
+    help="With --intercept, what happens to every other host: pass (a byte-for-byte tunnel, never decrypted "
+    "or recorded) or refuse (403).",
+)
+@ca_dir_option
 @click.option("--exit-with-parent", type=int, default=None, hidden=True, help="Stop when this process id is gone.")
 def command(
     host: str,
@@ -151,6 +172,9 @@ def command(
     cap: int,
     plan: Path | None,
     routing_path: Path | None,
+    intercept: int | None,
+    intercept_others: str,
+    ca_dir: Path | None,
     exit_with_parent: int | None,
 ) -> None:
     """Run the local Segment endpoint, store everything that arrives, and show it live.
@@ -174,6 +198,7 @@ def command(
       segdbg serve --max-events 100000 --max-age 7d   # keep a week, at most 100,000 (pinned always)
       segdbg serve --routing routing.yaml          # GET /debugger/api/route?id=42 explains delivery
       analytics.host = 'http://127.0.0.1:8088'     # in analytics-python
+      segdbg serve --intercept                     # + proxy on :8090; HTTPS_PROXY=http://127.0.0.1:8090
     """
     # Lazily: the server's settings load the store (kept off `segdbg --help`, which imports every command).
     from debugger.server.settings import Settings
@@ -187,6 +212,7 @@ def command(
     from debugger.store.retention import Policy
 
     settings = Settings(
+        intercept=_intercept(intercept, host, intercept_others, ca_dir),
         db=resolve_db(db),
         host=host,
         port=port,
@@ -208,8 +234,29 @@ def command(
         if exc.errno == errno.EADDRINUSE:
             raise click.ClickException(
                 f"{host}:{port} is already in use (another segdbg?). Stop it, or pick another port with --port."
+                if intercept is None
+                else f"{host}:{port} or the intercept port {intercept} is already in use (another segdbg?). "
+                "Stop it, or pick other ports with --port and --intercept PORT."
             ) from exc
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+
+
+#: Where the intercept proxy may connect (any, loopback, none); the test suite sets loopback, so a proxy
+#: it starts can never reach past this machine (docs/intercept.md).
+DIAL_ENV = "SEGDBG_INTERCEPT_DIAL"
+
+
+def _intercept(port: int | None, host: str, others: str, ca_dir: Path | None) -> Any:
+    """The proxy's configuration, or ``None`` without ``--intercept``."""
+    if port is None:
+        return None
+    # Lazily: the server's settings load the store (kept off `segdbg --help`, which imports every command).
+    from debugger.server.settings import DIAL_ANY, DIAL_LOOPBACK, DIAL_NONE, Intercept
+
+    dial = os.environ.get(DIAL_ENV) or DIAL_ANY
+    if dial not in (DIAL_ANY, DIAL_LOOPBACK, DIAL_NONE):
+        raise click.UsageError(f"${DIAL_ENV} must be {DIAL_ANY}, {DIAL_LOOPBACK} or {DIAL_NONE}, not {dial!r}.")
+    return Intercept(ca_dir=resolve_ca_dir(ca_dir), host=host, port=port, others=others, dial=dial)
 
 
 def _shared_capture_notice(path: Path) -> str | None:
@@ -237,6 +284,8 @@ def _shared_capture_notice(path: Path) -> str | None:
 async def _serve(settings: object, printer: _Printer, parent: int | None = None) -> None:
     # Lazily: the server loads aiohttp (kept off `segdbg --help`, which imports every command).
     from debugger.server.app import make_app, start
+    from debugger.server.ca import CAError
+    from debugger.server.keys import intercept_key
     from debugger.server.settings import Settings
     from debugger.store.capture import StoreError
 
@@ -244,7 +293,7 @@ async def _serve(settings: object, printer: _Printer, parent: int | None = None)
     app = make_app(settings, observer=printer)
     try:
         runner, port = await start(app, settings.host, settings.port)
-    except StoreError as exc:
+    except (StoreError, CAError) as exc:
         raise click.ClickException(str(exc)) from exc
     # Ready for Ctrl-C/SIGTERM before saying so: a supervisor (or a test) that stops the server as
     # soon as it reads "listening" must get the drain, not the default exit by signal.
@@ -263,6 +312,13 @@ async def _serve(settings: object, printer: _Printer, parent: int | None = None)
         if not is_loopback(settings.host):
             for address in lan_addresses():
                 click.echo(f"From a phone or another machine on your network: http://{address}:{port}", err=True)
+        proxy = app.get(intercept_key)
+        if proxy is not None:
+            click.echo(
+                f"Intercept proxy on http://{url_host}:{proxy.port} for Segment's hosts (others: "
+                f"{proxy.config.others}); CA {proxy.ca.cert_path} (segdbg ca --install-hint)",
+                err=True,
+            )
         if settings.write_keys:
             click.echo(f"Accepting only write keys: {', '.join(sorted(settings.write_keys))}", err=True)
         if settings.retention.active:

@@ -16,6 +16,7 @@ import orjson
 
 from debugger.core.http.bodies import RequestError, decode_json
 from debugger.core.http.headers import header
+from debugger.core.http.hosts import CDP_FORKS, host_name, settings_api
 from debugger.core.http.model import IncomingRequest
 from debugger.core.protocol import TYPES
 
@@ -24,6 +25,8 @@ DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8088
 DEFAULT_URL = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
 #: `segdbg mcp --http`'s default port (docs/agents.md): beside the ingest server's.
 DEFAULT_MCP_PORT = 8089
+#: `segdbg serve --intercept`'s default proxy port (docs/intercept.md).
+DEFAULT_INTERCEPT_PORT = 8090
 
 #: The kinds of route (:attr:`Route.kind`).
 MESSAGE, BATCH_ROUTE, METRICS, PIXEL, SETTINGS, SOURCE_CONFIG, HOME, UNKNOWN = (
@@ -41,10 +44,6 @@ SHORT_PATHS = {t[0]: t for t in TYPES}
 
 #: The integration analytics.js (and the Segment libraries) read their API host from.
 SEGMENT_INTEGRATION = "Segment.io"
-#: Browser forks of analytics-next built for other CDPs read their own integration from the settings
-#: instead (docs/protocol.md §12): the fork's CDN host → the integration it reads. Settings asked
-#: through that host (as the first segment of the path, or as ``Host`` when intercepted) name it alone.
-CDP_FORKS = {"cdp.customer.io": "Customer.io Data Pipelines", "cdp-eu.customer.io": "Customer.io Data Pipelines"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,8 +94,7 @@ def settings_integration(host: str, fork_host: str | None = None) -> str:
     """The one integration the settings answer names: the CDP fork's when asked through its CDN host
     (``fork_host`` from the path, or the request's own host when intercepted), else ``Segment.io``.
     Only one: with two, analytics-next loads device-mode destinations from its CDN (docs/protocol.md §12)."""
-    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-    return CDP_FORKS.get(fork_host or name.lower(), SEGMENT_INTEGRATION)
+    return CDP_FORKS.get(fork_host or host_name(host), SEGMENT_INTEGRATION)
 
 
 def settings_body(write_key: str, request: IncomingRequest, fork_host: str | None = None) -> bytes:
@@ -108,9 +106,12 @@ def settings_body(write_key: str, request: IncomingRequest, fork_host: str | Non
         or f"{DEFAULT_HOST}:{DEFAULT_PORT}"
     )
     scheme = (header(request.headers, "x-forwarded-proto") or request.scheme).split(",")[0].strip()
+    # Asked as one of Segment's hosts (intercept mode, docs/intercept.md): name Segment's API host, which
+    # the proxy captures too, never the CDN host the settings came from.
+    api_host, scheme = settings_api(host) or (f"{host}/v1", scheme)
     ours = {
         "apiKey": write_key,
-        "apiHost": f"{host}/v1",
+        "apiHost": api_host,
         "protocol": scheme,
         "addBundledMetadata": True,
         "unbundledIntegrations": [],
