@@ -228,10 +228,17 @@ def _migration_retention(db: sqlite_utils.Database) -> None:
     conn.execute("ALTER TABLE runs ADD COLUMN resume TEXT")
 
 
+def _migration_forward(db: sqlite_utils.Database) -> None:
+    """Forwarding (issue 18, `serve --forward`): ``runs.kind`` tells a replay run (``replay``) from the
+    deliveries one serve session made to one upstream (``forward``, docs/forward.md)."""
+    db.conn.execute("ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'replay'")
+
+
 #: Applied in order; the index + 1 is the schema version a database reaches.
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _migration_1,
     _migration_replay,
     _migration_search,
     _migration_retention,
+    _migration_forward,
 )
