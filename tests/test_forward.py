@@ -287,7 +287,8 @@ async def test_forward_only_keeps_other_sources_out_and_rebuilds_mixed_batches(d
 
 async def test_forward_only_accepts_fql_and_sends_original_bytes_when_all_match(db_path: Path) -> None:
     """An FQL allowlist (fql:...) works as well; a request whose events all match goes as its original bytes."""
-    body = batch({"type": "track", "userId": "u", "event": "Order Completed"}, sentAt="2024-05-01T12:00:00Z")
+    message = {"type": "track", "userId": "u", "event": "Order Completed"}
+    body = orjson.dumps({"batch": [message], "sentAt": "2024-05-01T12:00:00Z"}, option=orjson.OPT_INDENT_2)
     only = "fql:type = 'track' and match( event, 'Order *' )"
     async with upstream() as up, forwarding(db_path, up.url, query=only, only=parse(only)) as (url, _):
         await post(f"{url}/v1/batch", body, {"Authorization": basic("k")})
