@@ -19,7 +19,10 @@ import aiohttp
 import orjson
 from aiohttp import web
 from segment.analytics.client import Client as SegmentClient
+from textual.app import App, ComposeResult
+from textual.widgets import DataTable, Static
 
+from debugger.cli.child import ChildServer
 from debugger.core.http.model import IncomingRequest
 from debugger.core.query.language import parse
 from debugger.core.replay.forward import plan_forward
@@ -30,7 +33,8 @@ from debugger.server.app import make_app, start
 from debugger.server.settings import Settings
 from debugger.store import runs
 from debugger.store.capture import connect
-from tests.helpers import ServeProcess, basic, events, gz, run_segdbg
+from debugger.tui.screens.deliveries import DeliveriesScreen
+from tests.helpers import ServeProcess, basic, events, gz, http, run_segdbg
 
 
 # ------------------------------------------------------------------------------------------ the second server
@@ -124,7 +128,7 @@ async def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, byt
     skip = ("User-Agent", "Accept", "Accept-Encoding", "Content-Type")
     started = time.perf_counter()
     async with (
-        aiohttp.ClientSession() as session,
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session,
         session.post(url, data=body, headers=headers, skip_auto_headers=skip) as response,
     ):
         return response.status, await response.read(), time.perf_counter() - started
@@ -436,3 +440,63 @@ def test_serve_refuses_forward_options_without_forward_and_bad_urls(tmp_path: Pa
     assert result.returncode == 2 and "credentials" in result.stderr
     result = run_segdbg("serve", "--headless", "--db", db, "--forward", "http://127.0.0.1:1", "--forward-only", "bad:")
     assert result.returncode == 2 and "bad query" in result.stderr
+
+
+def test_serve_with_the_tui_passes_forward_on_to_its_child_server(tmp_path: Path) -> None:
+    """With the TUI, serve's server is a child process: it gets the --forward options and forwards."""
+    with upstream_thread() as up:
+        extra = ["--forward", up.url, "--forward-write-key", "wk_up", "--forward-only", "type:track"]
+        child = ChildServer.start(Settings(db=tmp_path / "c.db", port=0), extra=extra)
+        try:
+            for path in ("/v1/track", "/v1/identify"):
+                assert (
+                    http(
+                        f"{child.url}{path}",
+                        body={"userId": "u", "event": "E"},
+                        headers=[("Authorization", basic("k"))],
+                    ).status
+                    == 200
+                )
+            deadline = time.monotonic() + 10
+            while not up.arrivals:
+                assert time.monotonic() < deadline
+                time.sleep(0.02)
+        finally:
+            summary = child.stop()
+    assert [(a.path, a.header("Authorization")) for a in up.arrivals] == [("/v1/track", basic("wk_up"))]
+    assert summary is not None and summary.startswith("Stopped.")
+
+
+class DeliveriesApp(App[None]):
+    """An app showing the Deliveries screen over a capture."""
+
+    def __init__(self, db: Path) -> None:
+        super().__init__()
+        self.db = db
+
+    def compose(self) -> ComposeResult:
+        yield Static("stream")
+
+    def on_mount(self) -> None:
+        self.push_screen(DeliveriesScreen(self.db))
+
+
+async def test_the_deliveries_screen_shows_a_forward_run_and_what_it_did_not_deliver(db_path: Path) -> None:
+    """A forward run is listed as kind forward on the Deliveries screen, with its event not delivered and the reason."""
+    async with upstream() as probe:
+        down = probe.url
+    async with forwarding(db_path, down, policy=RetryPolicy(retries=0)) as (url, forwarder):
+        await post(f"{url}/v1/track", b'{"userId":"u","event":"Lost"}', {"Authorization": basic("k")})
+        await until(lambda: forwarder.upstreams[0].tally.done == 1)
+    app = DeliveriesApp(db_path)
+    async with app.run_test(size=(140, 48)) as pilot:
+        table = app.screen.query_one("#runs", DataTable)
+        deadline = time.monotonic() + 10
+        while app.screen.query_one("#failures", DataTable).row_count == 0:
+            assert time.monotonic() < deadline
+            await pilot.pause(0.05)
+        assert [str(cell) for cell in table.get_row_at(0)[:2]] == ["1", "forward"]
+        metrics = str(app.screen.query_one("#run-metrics", Static).render())
+        assert f"Run #1 · forward · failed · {down}" in metrics
+        failure = [str(cell) for cell in app.screen.query_one("#failures", DataTable).get_row_at(0)]
+        assert failure[3:] == ["Lost", "unreachable", "–", "connection refused"]
