@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import gzip
+import sqlite3
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -17,6 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 import orjson
+import pytest
 from aiohttp import web
 from segment.analytics.client import Client as SegmentClient
 from textual.app import App, ComposeResult
@@ -33,6 +35,7 @@ from debugger.server.app import make_app, start
 from debugger.server.settings import Settings
 from debugger.store import runs
 from debugger.store.capture import connect
+from debugger.store.reads import matching_ids
 from debugger.tui.screens.deliveries import DeliveriesScreen
 from tests.helpers import ServeProcess, basic, events, gz, http, run_segdbg
 
@@ -323,6 +326,35 @@ async def test_full_queue_and_stop_record_what_was_not_sent(db_path: Path) -> No
     assert newest_run(db_path)["status"] == "failed"
 
 
+async def test_a_filter_that_cannot_be_checked_sends_nothing_and_forwarding_goes_on(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When --forward-only cannot read the capture (a locked or failing disk, simulated: it cannot be made to happen
+    here on demand), the request is recorded not sent with the error, never sent unchecked, and the next one goes."""
+    calls: list[int] = []
+
+    def flaky(*args: Any, **kwargs: Any) -> set[int]:
+        calls.append(1)
+        if len(calls) == 1:
+            raise sqlite3.OperationalError("disk I/O error")
+        return matching_ids(*args, **kwargs)
+
+    monkeypatch.setattr("debugger.replay.forward.matching_ids", flaky)
+    only = "type:track"
+    async with upstream() as up, forwarding(db_path, up.url, query=only, only=parse(only), concurrency=1) as (url, _):
+        for name in ("First", "Second"):
+            body = orjson.dumps({"userId": "u", "event": name})
+            assert (await post(f"{url}/v1/track", body, {"Authorization": basic("k")}))[0] == 200
+        await until(lambda: len(up.arrivals) == 1)
+    assert orjson.loads(up.arrivals[0].body)["event"] == "Second"
+    rows = sorted(deliveries(db_path), key=lambda d: d["event_id"])
+    assert [(d["name"], d["status"], d["reason"]) for d in rows] == [
+        ("First", "not_sent", "forward not planned"),
+        ("Second", "delivered", None),
+    ]
+    assert "disk I/O error" in rows[0]["error"]
+
+
 # ------------------------------------------------------------------------------------------ pure planning
 def incoming(body: bytes = b"", headers: tuple[tuple[str, str], ...] = (), query: str = "") -> IncomingRequest:
     """A request to /v1/batch as the server hands it to the core."""
@@ -432,7 +464,8 @@ def gzip_body(arrived: Arrived) -> bytes:
 
 
 def test_serve_refuses_forward_options_without_forward_and_bad_urls(tmp_path: Path) -> None:
-    """--forward-only without --forward, a malformed query, and a URL with credentials are usage errors."""
+    """--forward-only without --forward, a malformed query, a URL with credentials and a URL that is this very
+    server (it would forward to itself forever) are usage errors."""
     db = str(tmp_path / "c.db")
     result = run_segdbg("serve", "--headless", "--db", db, "--forward-only", "source:x")
     assert result.returncode == 2 and "--forward-only needs --forward URL" in result.stderr
@@ -440,6 +473,8 @@ def test_serve_refuses_forward_options_without_forward_and_bad_urls(tmp_path: Pa
     assert result.returncode == 2 and "credentials" in result.stderr
     result = run_segdbg("serve", "--headless", "--db", db, "--forward", "http://127.0.0.1:1", "--forward-only", "bad:")
     assert result.returncode == 2 and "bad query" in result.stderr
+    result = run_segdbg("serve", "--headless", "--db", db, "--port", "18299", "--forward", "http://localhost:18299/v1")
+    assert result.returncode == 2 and "is this server" in result.stderr
 
 
 def test_serve_with_the_tui_passes_forward_on_to_its_child_server(tmp_path: Path) -> None:

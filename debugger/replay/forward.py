@@ -55,7 +55,7 @@ log = logging.getLogger(__name__)
 AUTO_HEADERS = ("User-Agent", "Accept", "Accept-Encoding", "Content-Type")
 #: How often waiting delivery rows are handed to the recorder, and the run's counts updated.
 FLUSH_SECONDS, SUMMARY_SECONDS = 0.25, 2.0
-QUEUE_FULL, STOPPED = "forward queue full", "serve stopped"
+QUEUE_FULL, STOPPED, NOT_PLANNED = "forward queue full", "serve stopped", "forward not planned"
 
 
 class Handled(Protocol):
@@ -261,14 +261,29 @@ class _Upstream:
                 self.queued_bytes -= job.size
                 self.queue.task_done()
 
+    async def _planned(self, job: _Job) -> tuple[Forward | None, str | None]:
+        """The request to send, or, when planning failed (the capture could not be read for
+        ``--forward-only``), every event of it with the error: recorded, never sent unchecked."""
+        try:
+            return await self.forwarder.planned(job), None
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - recorded as not sent; forwarding goes on
+            log.exception("forwarding to %s: could not plan a request", self.target)
+            assert job.handled.request is not None
+            return plan_forward(job.handled.request, items_of(job.handled)), f"{type(exc).__name__}: {exc}"
+
     async def _forward(self, job: _Job) -> None:
         try:
-            forward = await self.forwarder.planned(job)
+            forward, error = await self._planned(job)
         except asyncio.CancelledError:
             await self._not_sent(job, STOPPED, "serve stopped before it was forwarded")
             raise
         if forward is None:
             return  # none of its events may go (--forward-only): not part of this run
+        if error is not None:
+            self._record_not_sent(forward, NOT_PLANNED, f"not forwarded, so as not to send it unchecked: {error}")
+            return
         sent = self._sent(forward)
         try:
             await self._deliver(forward, sent)
@@ -299,11 +314,14 @@ class _Upstream:
         return sent
 
     async def _not_sent(self, job: _Job, reason: str, error: str) -> None:
-        forward = await self.forwarder.planned(job)
+        forward, failure = await self._planned(job)
         if forward is not None:
-            sent = self._sent(forward)
-            sent.outcome, sent.reason, sent.error = NOT_SENT, reason, error
-            self._record(sent)
+            self._record_not_sent(forward, reason if failure is None else NOT_PLANNED, error)
+
+    def _record_not_sent(self, forward: Forward, reason: str, error: str) -> None:
+        sent = self._sent(forward)
+        sent.outcome, sent.reason, sent.error = NOT_SENT, reason, error
+        self._record(sent)
 
     def _record(self, sent: Sent) -> None:
         latency = sent.latency_ms if sent.http_status is not None else None

@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import urlsplit
 
 import click
 
@@ -236,6 +237,11 @@ def command(
         routing=load_routing(routing_path) if routing_path is not None else None,
     )
     forward = _forward_config(settings.db, forward_urls, forward_write_key, forward_only, forward_retries)
+    for url in forward_urls:
+        if _is_this_server(url, host, port):
+            raise click.BadParameter(
+                f"{url} is this server: every request would be forwarded to itself, forever.", param_hint="--forward"
+            )
     notice = _shared_capture_notice(settings.db)
     if notice:
         click.echo(f"warning: {notice}", err=True)
@@ -280,6 +286,15 @@ def _forward_config(
     return ForwardConfig(
         db=db, targets=tuple(targets), write_key=write_key, query=only, only=query, policy=RetryPolicy(retries=retries)
     )
+
+
+def _is_this_server(url: str, host: str, port: int) -> bool:
+    """Whether ``url`` names the server being started (``--forward`` to itself would loop)."""
+    parts = urlsplit(url.strip())
+    target_port = parts.port or (443 if parts.scheme == "https" else 80)
+    name = (parts.hostname or "").lower()
+    ours = {host.lower(), "localhost"} | (set(lan_addresses()) if not is_loopback(host) else set())
+    return port != 0 and target_port == port and (name in ours or is_loopback(name))
 
 
 def _shared_capture_notice(path: Path) -> str | None:
