@@ -535,3 +535,15 @@ async def test_the_deliveries_screen_shows_a_forward_run_and_what_it_did_not_del
         assert f"Run #1 · forward · failed · {down}" in metrics
         failure = [str(cell) for cell in app.screen.query_one("#failures", DataTable).get_row_at(0)]
         assert failure[3:] == ["Lost", "unreachable", "–", "connection refused"]
+
+
+async def test_replay_resume_never_takes_a_forward_run_for_a_replay(db_path: Path) -> None:
+    """`replay --resume` (last) finds no replay run in a capture with only a forward run, and `--resume 1` explains
+    that run #1 is a forward and how to resend its events."""
+    async with upstream() as up, forwarding(db_path, up.url) as (url, _):
+        await post(f"{url}/v1/track", b'{"userId":"u","event":"E"}', {"Authorization": basic("k")})
+        await until(lambda: len(up.arrivals) == 1)
+    last = await asyncio.to_thread(run_segdbg, "replay", "--resume", "--db", str(db_path))
+    assert last.returncode != 0 and "no replay run 'last'" in last.stderr
+    named = await asyncio.to_thread(run_segdbg, "replay", "--resume", "1", "--db", str(db_path))
+    assert named.returncode != 0 and "serve --forward" in named.stderr and up.url in named.stderr
