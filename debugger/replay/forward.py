@@ -55,6 +55,8 @@ log = logging.getLogger(__name__)
 AUTO_HEADERS = ("User-Agent", "Accept", "Accept-Encoding", "Content-Type")
 #: How often waiting delivery rows are handed to the recorder, and the run's counts updated.
 FLUSH_SECONDS, SUMMARY_SECONDS = 0.25, 2.0
+#: The run's latency percentiles are over at most the last 2 × this many requests (kept cheap to sort on the loop).
+LATENCY_WINDOW = 2000
 QUEUE_FULL, STOPPED, NOT_PLANNED = "forward queue full", "serve stopped", "forward not planned"
 
 
@@ -174,9 +176,20 @@ class Forwarder:
             upstream.accept(job)
 
     async def planned(self, job: _Job) -> Forward | None:
-        """The request to send for ``job`` (planned once for all upstreams), ``None`` if none of its events may go."""
+        """The request to send for ``job`` (planned once for all upstreams), ``None`` if none of its events may go.
+
+        Without ``--forward-only`` planning reads nothing and runs here; with it, on the planning thread.
+        """
         if job._planned is None:
-            job._planned = asyncio.get_running_loop().run_in_executor(self._reads, self._plan, job.handled)
+            loop = asyncio.get_running_loop()
+            if self.config.only is None:
+                job._planned = loop.create_future()
+                try:
+                    job._planned.set_result(self._plan(job.handled))
+                except Exception as exc:  # noqa: BLE001 - handed to every upstream awaiting it, which records it
+                    job._planned.set_exception(exc)
+            else:
+                job._planned = loop.run_in_executor(self._reads, self._plan, job.handled)
         return await asyncio.shield(job._planned)
 
     def _plan(self, handled: Handled) -> Forward | None:
@@ -326,6 +339,8 @@ class _Upstream:
     def _record(self, sent: Sent) -> None:
         latency = sent.latency_ms if sent.http_status is not None else None
         self.tally.add_request(sent.outcome, len(sent.request.items), len(sent.attempts), latency, None, sent.reason)
+        if len(self.tally.latencies) >= 2 * LATENCY_WINDOW:  # a session may last days: percentiles of the recent ones
+            del self.tally.latencies[:-LATENCY_WINDOW]
         assert self.recorder is not None
         self.recorder.request(request_row(sent) if sent.attempts else None, delivery_rows(sent))
         self.changed = True
