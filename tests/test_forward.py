@@ -206,6 +206,21 @@ async def test_original_headers_and_body_arrive_after_commit(db_path: Path) -> N
     )
 
 
+async def test_a_pixel_get_is_forwarded_as_a_get_with_its_data(db_path: Path) -> None:
+    """A pixel GET goes upstream as a GET whose base64 data decodes to the same message, recorded as GET."""
+    message = {"writeKey": "k", "userId": "u", "event": "Opened Email", "properties": {"n": "a+b/c"}}
+    data = base64.b64encode(orjson.dumps(message)).decode()
+    async with upstream() as up, forwarding(db_path, up.url) as (url, _):
+        async with aiohttp.ClientSession() as session, session.get(f"{url}/v1/pixel/track", params={"data": data}) as r:
+            assert r.status == 200
+        await until(lambda: len(up.arrivals) == 1)
+    arrived = up.arrivals[0]
+    assert (arrived.method, arrived.path, arrived.body) == ("GET", "/v1/pixel/track", b"")
+    assert orjson.loads(base64.b64decode(parse_qs(arrived.query_string)["data"][0])) == message
+    with closing(connect(db_path)) as conn:
+        assert (runs.get_replay_request(conn, 1) or {}).get("method") == "GET"
+
+
 async def test_forward_write_key_replaces_the_key_upstream(db_path: Path) -> None:
     """--forward-write-key puts the staging key in the Basic auth and the body's writeKey; the capture keeps the
     client's own key."""
@@ -382,6 +397,17 @@ def test_plan_replaces_bearer_and_query_keys_and_a_pixels_data() -> None:
     assert pixel is not None
     sent = orjson.loads(base64.b64decode(parse_qs(urlsplit(pixel.target).query)["data"][0]))
     assert sent == {"writeKey": "new", "event": "E"}
+
+
+def test_plan_keeps_a_pixels_query_exactly() -> None:
+    """A pixel's base64 data (with + and /) and other parameters reach the upstream meaning exactly what they meant."""
+    data = "eyJ3cml0ZUtleSI6Im+/+/8ifQ=="
+    pairs = (("data", data), ("note", "a b&c"))
+    request = IncomingRequest("GET", "/v1/pixel/track", "", pairs, (), b"")
+    plan = plan_forward(request, [item(1, {"type": "track"})])
+    assert plan is not None and plan.method == "GET"
+    assert parse_qs(urlsplit(plan.target).query) == {"data": [data], "note": ["a b&c"]}
+    assert urlsplit(plan.target).path == "/v1/pixel/track"
 
 
 def test_plan_sends_nothing_when_no_event_matches() -> None:

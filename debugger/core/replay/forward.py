@@ -22,7 +22,7 @@ import binascii
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import orjson
 
@@ -50,6 +50,8 @@ HOP_BY_HOP = frozenset(
         "content-length",
     }
 )
+#: Characters a path keeps unencoded (RFC 3986 pchar and "/").
+PATH_SAFE = "/:@!$&'()*+,;=~"
 #: The query parameter a pixel carries its message in (base64 JSON).
 PIXEL_DATA = "data"
 
@@ -60,7 +62,7 @@ class Forward:
 
     Attributes:
         method: as it arrived.
-        target: path and query string (``/v1/batch?writeKey=K``), appended to the upstream's root.
+        target: path and query string, URL-encoded (``/v1/batch?writeKey=K``), appended to the upstream's root.
         headers: the request's headers, hop-by-hop ones left out.
         body: the bytes to send (the original ones unless a key or a filter changed them).
         items: the events it carries, for the deliveries rows.
@@ -122,8 +124,8 @@ def plan_forward(
     if changed:
         body = orjson.dumps(document)
         headers = [(name, value) for name, value in headers if name.lower() != "content-encoding"]
-    query_string = urlencode(query) if query != list(request.query) else request.query_string
-    target = request.path + (f"?{query_string}" if query_string else "")
+    # Encoded afresh from the decoded path and pairs the server saw: what the client meant, in one safe spelling.
+    target = quote(request.path, safe=PATH_SAFE) + (f"?{urlencode(query)}" if query else "")
     return Forward(request.method, target, tuple(headers), body, kept, rebuilt)
 
 
