@@ -101,7 +101,7 @@ async def test_moving_through_failures_and_runs(replayed: Path) -> None:
         app.screen.query_one("#runs", DataTable).focus()
         await pilot.press("down")
         await settle(app, pilot)
-        assert "Run #1 · delivered" in text(app, "#run-metrics")
+        assert "Run #1 · replay · delivered" in text(app, "#run-metrics")
         assert app.screen.query_one("#failures", DataTable).row_count == 0
         assert "Every event of this run was delivered." in text(app, "#view-sent-text")
 

@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -35,8 +36,8 @@ class ChildServer:
         self._reader.start()
 
     @classmethod
-    def start(cls, settings: Settings, *, timeout: float = 30) -> ChildServer:
-        """Start the server and wait until it listens.
+    def start(cls, settings: Settings, *, timeout: float = 30, extra: Sequence[str] = ()) -> ChildServer:
+        """Start the server and wait until it listens; ``extra`` are more `serve` options (``--forward ...``).
 
         Raises:
             click.ClickException: it exited first (port in use, bad capture file, ...).
@@ -73,6 +74,7 @@ class ChildServer:
             args += ["--ca-dir", str(settings.intercept.ca_dir)]
         if not is_loopback(settings.host):
             args.append("--allow-remote")  # the parent already checked it was asked for
+        args += extra
         proc = subprocess.Popen(
             args, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
         )

@@ -99,6 +99,7 @@ class Sent:
         headers: the request headers of the last attempt, credentials masked.
         body: the request body of the last attempt.
         drift_ms: how late the first attempt started against its schedule (paced runs).
+        method: the HTTP method (a forward sends a pixel's GET as a GET).
     """
 
     request: ReplayRequest
@@ -115,6 +116,7 @@ class Sent:
     response_headers: list[list[str]] = field(default_factory=list)
     response_body: bytes = b""
     drift_ms: float | None = None
+    method: str = "POST"
 
 
 class Deliverer:
@@ -276,9 +278,9 @@ class Deliverer:
                 sent.response_headers = [[k, v] for k, v in response.headers.items()]
                 sent.response_body = data[:RESPONSE_LIMIT]
                 if verdict(status) != DELIVERED:
-                    reason, error = _http_error(status, data, answer)
+                    reason, error = http_error(status, data, answer)
         except aiohttp.ClientConnectorError as exc:
-            reason = _os_reason(exc)
+            reason = os_reason(exc)
             error = f"cannot connect to {exc.host}:{exc.port} ({reason})"
         except TimeoutError:
             reason, error = "timeout", f"no answer within {self.policy.timeout:g} s"
@@ -298,14 +300,14 @@ class Deliverer:
         return status, answer, reason, error
 
 
-def _os_reason(exc: aiohttp.ClientConnectorError) -> str:
+def os_reason(exc: aiohttp.ClientConnectorError) -> str:
     os_error = exc.os_error
     if os_error is not None and os_error.errno:  # asyncio's strerror embeds the address; the errno text does not
         return os.strerror(os_error.errno).lower()
     return str(os_error or exc)
 
 
-def _http_error(status: int, data: bytes, headers: dict[str, str]) -> tuple[str, str]:
+def http_error(status: int, data: bytes, headers: dict[str, str]) -> tuple[str, str]:
     """The group key and the one-line error of an unsuccessful answer.
 
     The key is the status plus Segment's ``code`` when the body has one (``HTTP 400

@@ -26,7 +26,7 @@ from debugger.core.replay.planning import KEEP, ReplayOptions
 from debugger.core.replay.retry import RetryPolicy
 from debugger.replay.config import VERSION, RunConfig, fingerprint, selection_from_spec
 from debugger.store.capture import connect, migrate
-from debugger.store.runs import get_run, resolve_run, resume_record
+from debugger.store.runs import FORWARD, REPLAY, get_run, resolve_run, resume_record
 from debugger.store.servers import pid_alive
 
 
@@ -101,7 +101,7 @@ def load(db: Path, ref: str, write_key: str | None) -> tuple[RunConfig, Mapping[
     """
     migrate(db)
     with closing(connect(db)) as conn:
-        run_id = resolve_run(conn, ref)
+        run_id = resolve_run(conn, ref, REPLAY)
         if run_id is None:
             raise NotResumable(
                 f"no replay run {ref!r} in {db}; `segdbg diff run:last ...` and the TUI's d screen list them."
@@ -109,6 +109,11 @@ def load(db: Path, ref: str, write_key: str | None) -> tuple[RunConfig, Mapping[
         run = get_run(conn, run_id)
         assert run is not None
         run["pid"], run["resume"], pending = resume_record(conn, run_id)
+    if run.get("kind") == FORWARD:
+        raise NotResumable(
+            f"run #{run_id} is what `segdbg serve --forward` sent upstream, not a replay; to resend its events, "
+            f"`segdbg replay 'id:...' --to {run['target']}` (docs/forward.md)."
+        )
     if run["status"] == "delivered" and not pending:
         raise Complete(f"Run #{run_id} already delivered every event; nothing to resume.")
     resume = check(run, me=os.getpid())

@@ -20,7 +20,7 @@ def request_row(sent: Sent) -> dict[str, Any]:
     kept = sent.outcome != DELIVERED
     return {
         "seq": sent.request.seq,
-        "method": "POST",
+        "method": sent.method,
         "url": sent.url,
         "headers": orjson.dumps(sent.headers).decode(),
         "body": sent.body if kept else None,

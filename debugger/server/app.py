@@ -232,7 +232,7 @@ async def _ingest(request: web.Request) -> web.StreamResponse:
         reply = validated(outcome, for_plan(None), result.statuses).reply
     observers = request.app[observer_key]
     if observers:
-        handled = Handled(outcome, result, time.perf_counter() - started)
+        handled = Handled(outcome, result, time.perf_counter() - started, incoming, validate)
         for observer in observers:
             observer(handled)
     return web.Response(

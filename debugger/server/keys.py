@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import aiohttp
 from aiohttp import web
 
-from debugger.core.http.model import Outcome
+from debugger.core.http.model import IncomingRequest, Outcome
 from debugger.server.guard import ConnectionGuard
 from debugger.server.intercept import InterceptProxy
 from debugger.server.notifier import Notifier
@@ -20,11 +20,19 @@ from debugger.store.writer import EventWriter
 
 @dataclass(frozen=True, slots=True)
 class Handled:
-    """What the server did with one request, for the headless log and the summary."""
+    """What the server did with one request, for the headless log, the summary and the forwarder.
+
+    Observers are called after the commit (``result``) and before the answer goes out, on the
+    server's loop: one must only note the request and return (``serve --forward`` queues it).
+    ``request`` is the request as routed (bytes and headers as they arrived); ``validate`` says it
+    asked for validation (docs/protocol.md §14) rather than being an app's traffic.
+    """
 
     outcome: Outcome
     result: WriteResult | None
     seconds: float
+    request: IncomingRequest | None = None
+    validate: bool = False
 
 
 #: Called after each handled request (headless printing, counters).

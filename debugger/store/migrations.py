@@ -237,6 +237,12 @@ def _migration_extracted(db: sqlite_utils.Database) -> None:
     conn.execute("ALTER TABLE events ADD COLUMN app_version_type TEXT")
 
 
+def _migration_forward(db: sqlite_utils.Database) -> None:
+    """Forwarding (issue 18, `serve --forward`): ``runs.kind`` tells a replay run (``replay``) from the
+    deliveries one serve session made to one upstream (``forward``, docs/forward.md)."""
+    db.conn.execute("ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'replay'")
+
+
 #: Applied in order; the index + 1 is the schema version a database reaches.
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _migration_1,
@@ -244,4 +250,5 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _migration_search,
     _migration_retention,
     _migration_extracted,
+    _migration_forward,
 )

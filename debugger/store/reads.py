@@ -16,7 +16,7 @@ Each caller brings its own connection (WAL: readers never block the writer).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -255,6 +255,17 @@ def count_events(
         sql, params = part.count(cap - total if cap is not None else None)
         total += int(conn.execute(sql, params).fetchone()[0])
     return total
+
+
+def matching_ids(
+    conn: sqlite3.Connection, ids: Collection[int], query: q.Query, *, now: datetime | None = None
+) -> set[int]:
+    """Which of the events ``ids`` match ``query``, whatever their status (`serve --forward-only`):
+    the same read path and exact SQL as every search, over the window the ids span."""
+    if not ids:
+        return set()
+    rows = select_rows(conn, ("id",), query=query, now=now, after_id=min(ids) - 1, before_id=max(ids) + 1)
+    return {row[0] for row in rows} & set(ids)
 
 
 def matching_sql(

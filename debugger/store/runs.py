@@ -27,6 +27,7 @@ RUN_COLUMNS = (
     "started_at",
     "finished_at",
     "target",
+    "kind",
     "query",
     "options",
     "status",
@@ -64,6 +65,8 @@ DELIVERY_COLUMNS = (
     "sent",
 )
 RUNNING, INTERRUPTED = "running", "interrupted"
+#: ``runs.kind``: a `segdbg replay` run, or one serve session's forwards to one upstream (`serve --forward`).
+REPLAY, FORWARD = "replay", "forward"
 #: How long the recorder gathers writes into one transaction.
 GROUP_SECONDS = 0.05
 
@@ -135,14 +138,16 @@ class RunRecorder:
         query: str | None,
         options: Mapping[str, Any],
         resume: Mapping[str, Any] | None = None,
+        kind: str = REPLAY,
     ) -> int:
         """Insert the ``runs`` row (status ``running``, this process, what resuming needs)
         synchronously and start the thread."""
         cursor = self._conn.execute(
-            "INSERT INTO runs (started_at, target, query, options, status, pid, resume) VALUES (?,?,?,?,?,?,?)",
+            "INSERT INTO runs (started_at, target, kind, query, options, status, pid, resume) VALUES (?,?,?,?,?,?,?,?)",
             (
                 started_at,
                 target,
+                kind,
                 query,
                 orjson.dumps(dict(options)).decode(),
                 RUNNING,
@@ -187,6 +192,14 @@ class RunRecorder:
         if now - self._handed_at >= GROUP_SECONDS:
             self._hand_over(now)
 
+    def flush(self) -> None:
+        """Hand what is waiting to the thread now (a forward run calls it on a timer: it may idle for hours)."""
+        self._hand_over(time.monotonic())
+
+    def update(self, summary: Mapping[str, Any]) -> None:
+        """Queue the counts so far of a run still going (a forward run's, while serve runs)."""
+        self._queue.put(self._summary_write(None, RUNNING, None, summary))
+
     def _hand_over(self, now: float) -> None:
         if self._pending:
             pending, self._pending = self._pending, []
@@ -200,6 +213,12 @@ class RunRecorder:
 
     def finish(self, finished_at: str, status: str, exit_code: int, summary: Mapping[str, Any]) -> None:
         """Queue the final counts; call :meth:`close` to wait for them."""
+        self._hand_over(time.monotonic())
+        self._queue.put(self._summary_write(finished_at, status, exit_code, summary))
+
+    def _summary_write(
+        self, finished_at: str | None, status: str, exit_code: int | None, summary: Mapping[str, Any]
+    ) -> Write:
         run_id = self.run_id
         values = {k: summary.get(k) for k in RUN_COLUMNS[_SUMMARY_FROM:] if k != "errors"}
         values["errors"] = orjson.dumps(summary.get("errors") or {}).decode()
@@ -211,8 +230,7 @@ class RunRecorder:
                 (finished_at, status, exit_code, *values.values(), run_id),
             )
 
-        self._hand_over(time.monotonic())
-        self._queue.put(write)
+        return write
 
     def close(self) -> None:
         """Write everything queued, stop the thread, close the connection."""
@@ -295,10 +313,12 @@ def get_run(conn: sqlite3.Connection, run_id: int) -> dict[str, Any] | None:
     return _decode_run(found[0]) if found else None
 
 
-def resolve_run(conn: sqlite3.Connection, ref: str) -> int | None:
-    """A run id from ``3``, ``last`` or ``prev`` (the one before the last)."""
+def resolve_run(conn: sqlite3.Connection, ref: str, kind: str | None = None) -> int | None:
+    """A run id from ``3``, ``last`` or ``prev`` (the one before the last); with ``kind``, ``last``
+    and ``prev`` count only runs of that kind (``replay --resume`` never picks a forward run)."""
     if ref in ("last", "prev"):
-        ids = [r[0] for r in conn.execute("SELECT id FROM runs ORDER BY id DESC LIMIT 2")]
+        where, params = ("WHERE kind = ?", (kind,)) if kind is not None else ("", ())
+        ids = [r[0] for r in conn.execute(f"SELECT id FROM runs {where} ORDER BY id DESC LIMIT 2", params)]
         index = 0 if ref == "last" else 1
         return ids[index] if len(ids) > index else None
     try:

@@ -16,18 +16,29 @@ import signal
 import socket
 import sys
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import urlsplit
 
 import click
 
 from debugger.cli.commands.tui import DEFAULT_CAP, cap_option, plan_option, terminal
 from debugger.cli.commands.vacuum import max_age_option, max_events_option
-from debugger.cli.options import ca_dir_option, db_option, load_routing, resolve_ca_dir, resolve_db, routing_option
+from debugger.cli.options import (
+    ca_dir_option,
+    db_option,
+    load_routing,
+    parse_query,
+    resolve_ca_dir,
+    resolve_db,
+    routing_option,
+)
 from debugger.core.http.hosts import OTHERS, PASS
 from debugger.core.http.routes import DEFAULT_HOST, DEFAULT_INTERCEPT_PORT, DEFAULT_PORT
 from debugger.core.pretty.render import inert
 from debugger.core.protocol import REJECTED
+from debugger.core.replay.selection import replay_target
 from debugger.server.addresses import is_loopback
 
 
@@ -158,6 +169,36 @@ class _Printer:
     "or recorded) or refuse (403).",
 )
 @ca_dir_option
+@click.option(
+    "--forward",
+    "forward_urls",
+    multiple=True,
+    metavar="URL",
+    help="Also send every accepted request on to this upstream (repeatable), after it is stored, as it arrived: "
+    "staging Segment, RudderStack, another segdbg. The answer to the client never waits for it; each forward is "
+    "recorded as a delivery (the TUI's Deliveries screen, d). See docs/forward.md.",
+)
+@click.option(
+    "--forward-write-key",
+    metavar="KEY",
+    default=None,
+    help="With --forward: replace the write key (Basic/Bearer auth, ?writeKey=, the body's writeKey) with KEY upstream.",
+)
+@click.option(
+    "--forward-only",
+    metavar="QUERY",
+    default=None,
+    help="With --forward: only events matching QUERY (the filter language, or fql:...) go upstream; a batch "
+    "with some matching is sent rebuilt with only those. Keeps test traffic out of production.",
+)
+@click.option(
+    "--forward-retries",
+    type=click.IntRange(0, 100),
+    default=5,
+    show_default=True,
+    metavar="N",
+    help="With --forward: retries per request for 5xx, 429 (honouring Retry-After) and network errors.",
+)
 @click.option("--exit-with-parent", type=int, default=None, hidden=True, help="Stop when this process id is gone.")
 def command(
     host: str,
@@ -175,6 +216,10 @@ def command(
     intercept: int | None,
     intercept_others: str,
     ca_dir: Path | None,
+    forward_urls: tuple[str, ...],
+    forward_write_key: str | None,
+    forward_only: str | None,
+    forward_retries: int,
     exit_with_parent: int | None,
 ) -> None:
     """Run the local Segment endpoint, store everything that arrives, and show it live.
@@ -185,6 +230,9 @@ def command(
     committed. In a terminal it opens the TUI (q quits); with --headless, or when stdout
     is not a terminal, it prints one line per request instead. Quitting, Ctrl-C or SIGTERM
     drains pending writes, prints a summary and exits 0.
+
+    With --forward URL every accepted request also goes on to that upstream once stored,
+    with its headers and body, retried on 5xx/429; --forward-only QUERY keeps the rest local.
 
     With --max-events/--max-age the capture keeps only that much: older events are deleted
     in small steps on the writer's idle time (never while a request waits for its answer),
@@ -197,6 +245,7 @@ def command(
       segdbg serve --port 9000 --db /tmp/checkout.db --quiet --headless
       segdbg serve --max-events 100000 --max-age 7d   # keep a week, at most 100,000 (pinned always)
       segdbg serve --routing routing.yaml          # GET /debugger/api/route?id=42 explains delivery
+      segdbg serve --forward https://api.segment.io --forward-only 'source:web-dev' --forward-write-key wk_staging
       analytics.host = 'http://127.0.0.1:8088'     # in analytics-python
       segdbg serve --intercept                     # + proxy on :8090; HTTPS_PROXY=http://127.0.0.1:8090
     """
@@ -221,15 +270,25 @@ def command(
         retention=Policy(max_events, max_age),
         routing=load_routing(routing_path) if routing_path is not None else None,
     )
+    forward = _forward_config(settings.db, forward_urls, forward_write_key, forward_only, forward_retries)
+    for url in forward_urls:
+        if _is_this_server(url, host, port):
+            raise click.BadParameter(
+                f"{url} is this server: every request would be forwarded to itself, forever.", param_hint="--forward"
+            )
     notice = _shared_capture_notice(settings.db)
     if notice:
         click.echo(f"warning: {notice}", err=True)
     if not headless and terminal():
-        _serve_with_tui(settings, cap, plan, notice)
+        forward_args = [a for url in forward_urls for a in ("--forward", url)]
+        for option, value in (("--forward-write-key", forward_write_key), ("--forward-only", forward_only)):
+            forward_args += [option, value] if value is not None else []
+        forward_args += ["--forward-retries", str(forward_retries)] if forward_urls else []
+        _serve_with_tui(settings, cap, plan, notice, forward_args)
         return
     printer = _Printer(sys.stdout, quiet)
     try:
-        asyncio.run(_serve(settings, printer, exit_with_parent))
+        asyncio.run(_serve(settings, printer, exit_with_parent, forward))
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             raise click.ClickException(
@@ -259,6 +318,40 @@ def _intercept(port: int | None, host: str, others: str, ca_dir: Path | None) ->
     return Intercept(ca_dir=resolve_ca_dir(ca_dir), host=host, port=port, others=others, dial=dial)
 
 
+def _forward_config(
+    db: Path, urls: tuple[str, ...], write_key: str | None, only: str | None, retries: int
+) -> object | None:
+    """The forwarder's configuration (``None`` without --forward), or a usage error."""
+    if not urls:
+        for name, value in (("--forward-write-key", write_key), ("--forward-only", only)):
+            if value is not None:
+                raise click.UsageError(f"{name} needs --forward URL (where to forward to).")
+        return None
+    targets: list[str] = []
+    for url in urls:
+        try:
+            targets.append(replay_target(url))
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--forward") from None
+    query = parse_query(only) if only is not None else None
+    # Lazily: the forwarder loads aiohttp (kept off `segdbg --help`, which imports every command).
+    from debugger.core.replay.retry import RetryPolicy
+    from debugger.replay.forward import ForwardConfig
+
+    return ForwardConfig(
+        db=db, targets=tuple(targets), write_key=write_key, query=only, only=query, policy=RetryPolicy(retries=retries)
+    )
+
+
+def _is_this_server(url: str, host: str, port: int) -> bool:
+    """Whether ``url`` names the server being started (``--forward`` to itself would loop)."""
+    parts = urlsplit(url.strip())
+    target_port = parts.port or (443 if parts.scheme == "https" else 80)
+    name = (parts.hostname or "").lower()
+    ours = {host.lower(), "localhost"} | (set(lan_addresses()) if not is_loopback(host) else set())
+    return port != 0 and target_port == port and (name in ours or is_loopback(name))
+
+
 def _shared_capture_notice(path: Path) -> str | None:
     """What to say when another live segdbg server already writes ``path`` (else ``None``)."""
     # Lazily: the store loads sqlite_utils (kept off `segdbg --help`, which imports every command).
@@ -281,19 +374,37 @@ def _shared_capture_notice(path: Path) -> str | None:
     )
 
 
-async def _serve(settings: object, printer: _Printer, parent: int | None = None) -> None:
+async def _serve(settings: object, printer: _Printer, parent: int | None = None, forward: object = None) -> None:
     # Lazily: the server loads aiohttp (kept off `segdbg --help`, which imports every command).
+    from debugger.replay.forward import ForwardConfig, Forwarder
     from debugger.server.app import make_app, start
     from debugger.server.ca import CAError
-    from debugger.server.keys import intercept_key
+    from debugger.server.keys import Handled, intercept_key
     from debugger.server.settings import Settings
     from debugger.store.capture import StoreError
 
     assert isinstance(settings, Settings)
-    app = make_app(settings, observer=printer)
+    forwarder: Forwarder | None = None
+    observer: Callable[[object], None] = printer
+    if isinstance(forward, ForwardConfig):
+        # The server and replay are independent parts: the forwarder (replay/) hears of each stored
+        # request through the server's observer, wired here.
+        forwarder = Forwarder(forward)
+        offer = forwarder.offer
+
+        def observer(handled: object) -> None:
+            printer(handled)
+            assert isinstance(handled, Handled)
+            offer(handled)
+
+    app = make_app(settings, observer=observer)
     try:
+        if forwarder is not None:
+            await forwarder.start()
         runner, port = await start(app, settings.host, settings.port)
     except (StoreError, CAError) as exc:
+        if forwarder is not None:
+            await forwarder.close()
         raise click.ClickException(str(exc)) from exc
     # Ready for Ctrl-C/SIGTERM before saying so: a supervisor (or a test) that stops the server as
     # soon as it reads "listening" must get the drain, not the default exit by signal.
@@ -326,6 +437,10 @@ async def _serve(settings: object, printer: _Printer, parent: int | None = None)
                 f"Retention: keeping {settings.retention.describe()}; older events are deleted in the background.",
                 err=True,
             )
+        query = forwarder.config.query if forwarder is not None else None
+        for upstream in forwarder.upstreams if forwarder is not None else ():
+            only = f" (only {inert(query, 200)})" if query else ""
+            click.echo(f"Forwarding to {inert(upstream.target, 200)}{only}: run #{upstream.run_id}", err=True)
         click.echo(f"Point a library at it, e.g. analytics.host = 'http://{url_host}:{port}'. Ctrl-C stops.", err=True)
         watchdog = asyncio.create_task(_watch_parent(parent, stop)) if parent else None
         await stop.wait()
@@ -336,6 +451,14 @@ async def _serve(settings: object, printer: _Printer, parent: int | None = None)
             watchdog.cancel()
         click.echo("Stopping: finishing in-flight requests and draining writes…", err=True)
         await runner.cleanup()
+        for result in await forwarder.close() if forwarder is not None else ():
+            summary = result.summary
+            click.echo(
+                f"Forwarded to {inert(result.target, 200)}: {summary['delivered']:,} events delivered, "
+                f"{summary['not_delivered']:,} not delivered (run #{result.run_id}; the TUI's d screen shows it)."
+                + (f" Recording failed: {result.record_error}" if result.record_error else ""),
+                err=True,
+            )
         click.echo(f"Stopped. {printer.summary()} in {settings.db}", err=True)
 
 
@@ -348,7 +471,11 @@ async def _watch_parent(parent: int, stop: asyncio.Event) -> None:
 
 
 def _serve_with_tui(
-    settings: object, cap: int = DEFAULT_CAP, plan: Path | None = None, notice: str | None = None
+    settings: object,
+    cap: int = DEFAULT_CAP,
+    plan: Path | None = None,
+    notice: str | None = None,
+    forward_args: list[str] | None = None,
 ) -> None:
     # Lazily: the child server's settings load the store (kept off `segdbg --help`, which imports every command).
     from debugger.cli.child import ChildServer
@@ -356,7 +483,7 @@ def _serve_with_tui(
     from debugger.server.settings import Settings
 
     assert isinstance(settings, Settings)
-    server = ChildServer.start(settings)
+    server = ChildServer.start(settings, extra=forward_args or ())
     try:
         run_tui(settings.db, url=server.url, cap=cap, plan=plan, notice=notice, routing=settings.routing)
     finally:

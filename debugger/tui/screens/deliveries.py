@@ -1,4 +1,4 @@
-"""The Deliveries screen (``d``): replay runs, their metrics, and every event not delivered with
+"""The Deliveries screen (``d``): replay runs and `serve --forward` runs (kind ``forward``), their metrics, and every event not delivered with
 Segment's three Event Delivery views — You Sent, Request, Response.
 
 Reads the capture's ``runs``/``deliveries``/``replay_requests`` tables (:mod:`debugger.store.runs`)
@@ -33,6 +33,7 @@ from debugger.store.capture import connect
 FAILURES_SHOWN = 1000
 RUN_COLUMNS = (
     ("#", 4),
+    ("kind", 7),
     ("started (UTC)", 19),
     ("target", 30),
     ("query", 20),
@@ -43,7 +44,10 @@ RUN_COLUMNS = (
     ("p99", 9),
 )
 FAILURE_COLUMNS = (("#", 6), ("event", 8), ("type", 8), ("name", 30), ("status", 11), ("HTTP", 5), ("reason", 48))
-EMPTY = "No replay runs in this capture yet. Run `segdbg replay --to URL` and they appear here."
+EMPTY = (
+    "No replay or forward runs in this capture yet. Run `segdbg replay --to URL`, or `segdbg serve --forward URL`,"
+    " and they appear here."
+)
 
 
 def _block(text: str) -> str:
@@ -78,7 +82,7 @@ def run_metrics(run: Mapping[str, Any]) -> str:
     total = run.get("total") or 0
     not_delivered = (run.get("failed") or 0) + (run.get("not_sent") or 0)
     lines = [
-        f"Run #{run['id']} · {run['status']} · {run['target']}"
+        f"Run #{run['id']} · {run.get('kind') or 'replay'} · {run['status']} · {run['target']}"
         + (f" · query: {run['query']}" if run.get("query") else ""),
         (
             f"{total:,} events: {run.get('delivered') or 0:,} delivered, {not_delivered:,} not delivered "
@@ -247,6 +251,7 @@ class DeliveriesScreen(Screen[None]):
             not_delivered = (run.get("failed") or 0) + (run.get("not_sent") or 0)
             cells = (
                 str(run["id"]),
+                run.get("kind") or "replay",
                 (run["started_at"] or "")[:19].replace("T", " "),
                 run["target"],
                 run.get("query") or "",
