@@ -19,6 +19,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 
+from debugger.core.http.headers import HOP_BY_HOP
 from debugger.core.http.hosts import FILE_HOSTS, host_name
 from debugger.core.http.routes import UNKNOWN, match_route
 from debugger.core.pretty.render import inert
@@ -27,22 +28,6 @@ from debugger.server.settings import DIAL_ANY, DIAL_LOOPBACK
 
 log = logging.getLogger(__name__)
 
-#: Headers that belong to one hop, never relayed (RFC 9110, section 7.6.1), and the ones aiohttp sets itself.
-HOP_HEADERS = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "proxy-connection",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-        "host",
-        "content-length",
-    }
-)
 #: Seconds a CDN file may take upstream before the client gets a 502.
 RELAY_TIMEOUT = 30.0
 
@@ -121,13 +106,13 @@ async def relay(request: web.Request, session: aiohttp.ClientSession) -> web.Str
     these are script files, not events."""
     host = host_name(request.host)
     url = f"https://{host}{request.raw_path}"
-    headers = [(k, v) for k, v in request.headers.items() if k.lower() not in HOP_HEADERS]
+    headers = [(k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP]
     answer: web.StreamResponse | None = None
     try:
         async with session.request(request.method, url, headers=headers, allow_redirects=False) as upstream:
             answer = web.StreamResponse(status=upstream.status, reason=upstream.reason)
             for name, value in upstream.headers.items():
-                if name.lower() not in HOP_HEADERS:
+                if name.lower() not in HOP_BY_HOP:
                     answer.headers.add(name, value)
             length = upstream.headers.get("content-length")
             if length is not None and length.isdigit() and request.method != "HEAD":

@@ -103,3 +103,22 @@ def cors_headers(request_headers: Headers | dict[str, str], *, preflight: bool) 
         if (header(request_headers, "access-control-request-private-network") or "").lower() == "true":
             out.append(("Access-Control-Allow-Private-Network", "true"))
     return tuple(out)
+
+
+#: Headers that describe one connection, not the request (RFC 9110, "Connection"), and those the sender
+#: sets itself for the new connection (``Host``, ``Content-Length``): never forwarded as they came.
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "content-length",
+    }
+)

@@ -27,29 +27,12 @@ from urllib.parse import quote, urlencode
 import orjson
 
 from debugger.core.http.bodies import RequestError, decode_json_lenient, inflate
-from debugger.core.http.headers import Headers, basic_auth_user, bearer_token, lowered
+from debugger.core.http.headers import HOP_BY_HOP, Headers, basic_auth_user, bearer_token, lowered
 from debugger.core.http.limits import WIRE_LIMIT
 from debugger.core.http.model import IncomingRequest
 from debugger.core.protocol import BATCH, WRITE_KEY
 from debugger.core.replay.planning import ReplayItem
 
-#: Headers that describe one connection, not the request (RFC 9110, "Connection"), and those the sender
-#: sets itself for the new connection (``Host``, ``Content-Length``): never forwarded as they came.
-HOP_BY_HOP = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "proxy-connection",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-        "host",
-        "content-length",
-    }
-)
 #: Characters a path keeps unencoded (RFC 3986 pchar and "/").
 PATH_SAFE = "/:@!$&'()*+,;=~"
 #: The query parameter a pixel carries its message in (base64 JSON).
