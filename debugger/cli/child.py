@@ -68,6 +68,10 @@ class ChildServer:
             args += ["--max-age", f"{int(settings.retention.max_age.total_seconds())}s"]
         if settings.routing is not None:
             args += ["--routing", settings.routing.source]
+        for rule in settings.faults:
+            args += ["--fault", rule.text]
+        if settings.fault_seed is not None:
+            args += ["--fault-seed", str(settings.fault_seed)]
         if not is_loopback(settings.host):
             args.append("--allow-remote")  # the parent already checked it was asked for
         proc = subprocess.Popen(

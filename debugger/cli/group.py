@@ -43,6 +43,7 @@ COMMANDS: dict[str, str] = {
     "preview": "debugger.cli.commands.preview",
     "user": "debugger.cli.commands.user",
     "route": "debugger.cli.commands.route",
+    "delivery-check": "debugger.cli.commands.delivery_check",
 }
 
 

@@ -23,13 +23,15 @@ import aiohttp.http_exceptions
 import orjson
 from aiohttp import web
 
+from debugger.core.fault import RESET, SLOW, TIMEOUT, Rule, faulted
 from debugger.core.http import limits, model, wire
 from debugger.core.http.limits import PARSER_LIMITS
 from debugger.core.http.validate import debug_request, mirrored, validated
 from debugger.core.lint.linter import for_plan
 from debugger.server.api import API_HEADERS, refusal, setup_routes
+from debugger.server.fault import Injector
 from debugger.server.guard import ConnectionGuard, GuardedSite, ParserLog
-from debugger.server.keys import Handled, Observer, guard_key, observer_key, settings_key, writer_key
+from debugger.server.keys import Handled, Observer, fault_key, guard_key, observer_key, settings_key, writer_key
 from debugger.server.settings import Settings
 from debugger.store.capture import StoreError
 from debugger.store.clock import now_utc
@@ -54,6 +56,7 @@ def make_app(settings: Settings, *, observer: Observer | None = None) -> web.App
     app[settings_key] = settings
     app[guard_key] = guard
     app[observer_key] = [observer] if observer is not None else []
+    app[fault_key] = Injector(settings.faults, settings.fault_seed)
     app.cleanup_ctx.append(_writer_context)
     app.router.add_get("/healthz", _healthz)
     setup_routes(app)  # before the catch-all, so /debugger/api/* never reaches CORS-enabled ingest
@@ -179,6 +182,9 @@ async def _ingest(request: web.Request) -> web.StreamResponse:
         outcome = wire.handle(incoming, received_at=datetime.now(UTC), new_id=_new_id, allowed_keys=settings.write_keys)
         if incoming.path != request.path:
             outcome = mirrored(outcome)
+        rule = request.app[fault_key].choose(request.path, outcome)
+        if rule is not None:
+            outcome = faulted(outcome, rule, body)
     except Exception:
         # A bug, not bad input (the core never raises on input): a logged JSON 500, which
         # clients retry, so the events are not lost.
@@ -202,12 +208,31 @@ async def _ingest(request: web.Request) -> web.StreamResponse:
         handled = Handled(outcome, result, time.perf_counter() - started)
         for observer in observers:
             observer(handled)
+    if rule is not None and rule.kind in (RESET, TIMEOUT) and result is not None:
+        return await _unanswered(request, rule)
+    if rule is not None and rule.kind == SLOW:
+        await asyncio.sleep(rule.seconds)
     return web.Response(
         status=reply.status,
         body=reply.body,
         content_type=reply.content_type,
         headers=dict(reply.headers) if reply.headers else None,
     )
+
+
+async def _unanswered(request: web.Request, rule: Rule) -> web.StreamResponse:
+    """``reset`` and ``timeout`` faults (docs/faults.md): the request is recorded; no answer is sent.
+
+    ``timeout`` first holds the connection for the rule's time (or until shutdown); then the
+    connection is aborted, which a client sees as a reset or a dropped connection.
+    """
+    if rule.kind == TIMEOUT:
+        await asyncio.sleep(rule.seconds)
+    transport = request.transport
+    if transport is not None:
+        transport.abort()
+    # Nothing reaches the client: aiohttp finds the transport gone and drops this answer quietly.
+    return web.Response(status=204)
 
 
 def _new_id() -> str:

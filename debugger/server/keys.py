@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from debugger.core.http.model import Outcome
+from debugger.server.fault import Injector
 from debugger.server.guard import ConnectionGuard
 from debugger.server.notifier import Notifier
 from debugger.server.settings import Settings
@@ -33,5 +34,7 @@ writer_key = web.AppKey("writer", EventWriter)
 observer_key = web.AppKey("observer", list[Observer])
 guard_key = web.AppKey("guard", ConnectionGuard)
 notifier_key = web.AppKey("notifier", Notifier)
+#: The ``--fault`` rules' state (docs/faults.md).
+fault_key = web.AppKey("fault", Injector)
 #: One vacuum at a time.
 vacuum_lock_key = web.AppKey("vacuum_lock", asyncio.Lock)

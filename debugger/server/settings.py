@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from debugger.core.fault import Rule
 from debugger.core.http.routes import DEFAULT_HOST, DEFAULT_PORT
 from debugger.core.routing import Routing
 from debugger.store.retention import Policy
@@ -36,6 +37,8 @@ class Settings:
             writer on idle time, pinned events exempt.
         routing: the destinations ``GET /debugger/api/route`` judges events for (``--routing FILE``,
             docs/routing.md), read once at start; ``None`` without one.
+        faults: the ``--fault`` rules (docs/faults.md), tried in order on each request that carries events.
+        fault_seed: the seed of the faults' random draws (``None``: one is chosen and printed).
     """
 
     db: Path
@@ -54,3 +57,5 @@ class Settings:
     search_index: bool = True
     retention: Policy = field(default_factory=Policy)
     routing: Routing | None = None
+    faults: tuple[Rule, ...] = ()
+    fault_seed: int | None = None

@@ -38,8 +38,8 @@ class Job(Protocol):
 
 
 INSERT_REQUEST = """INSERT INTO requests (id, received_at, method, path, query_string, remote_addr, headers, kind,
- write_key, content_type, content_encoding, wire_size, body_size, status, code, message, event_count, body)
- VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"""
+ write_key, content_type, content_encoding, wire_size, body_size, status, code, message, event_count, body, fault)
+ VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"""
 INSERT_EVENT = """INSERT INTO events (id, request_id, received_at, write_key, type, name, user_id, anonymous_id,
  message_id, timestamp, library_name, library_version, status, duplicate_of, problems, raw, stored)
  VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"""
@@ -102,6 +102,7 @@ def write_group(
                     r.message,
                     sum(e.status != REJECTED for e in job.events),
                     r.body,
+                    r.fault,
                 )
             )
         event_ids: list[int] = []

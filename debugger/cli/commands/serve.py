@@ -12,6 +12,7 @@ import asyncio
 import errno
 import gc
 import os
+import random
 import signal
 import socket
 import sys
@@ -24,6 +25,7 @@ import click
 from debugger.cli.commands.tui import DEFAULT_CAP, cap_option, plan_option, terminal
 from debugger.cli.commands.vacuum import max_age_option, max_events_option
 from debugger.cli.options import db_option, load_routing, resolve_db, routing_option
+from debugger.core.fault import EXAMPLES, Rule, RuleError, parse_rule
 from debugger.core.http.routes import DEFAULT_HOST, DEFAULT_PORT
 from debugger.core.pretty.render import inert
 from debugger.core.protocol import REJECTED
@@ -54,6 +56,7 @@ class _Printer:
         self.requests = 0
         self.statuses: Counter[str] = Counter()
         self.rejected = 0
+        self.faulted = 0
 
     def __call__(self, handled: object) -> None:
         # Lazily: the server loads aiohttp (kept off `segdbg --help`, which imports every command).
@@ -70,6 +73,8 @@ class _Printer:
         self.statuses.update(events)
         if len(events) != len(statuses) or (not statuses and outcome.reply.status != 200):
             self.rejected += 1
+        if record.fault is not None:
+            self.faulted += 1
         if self.quiet:
             return
         counts = Counter(events)
@@ -89,6 +94,7 @@ class _Printer:
             inert(record.write_key or "-", 40),
             inert(library or "", 40),
             f"{handled.seconds * 1000:.1f} ms",
+            f"fault: {record.fault}" if record.fault is not None else "",
         ]
         self.out.write("  ".join(p for p in parts if p) + "\n")
         self.out.flush()
@@ -98,7 +104,9 @@ class _Printer:
         total = sum(self.statuses.values())
         by_status = " · ".join(f"{n:,} {s}" for s, n in sorted(self.statuses.items()))
         rejected = f" · {self.rejected:,} rejected" if self.rejected else ""
-        return f"{self.requests:,} requests · {total:,} events" + (f" ({by_status})" if by_status else "") + rejected
+        faulted = f" · {self.faulted:,} faulted on purpose" if self.faulted else ""
+        counts = f"{self.requests:,} requests · {total:,} events" + (f" ({by_status})" if by_status else "")
+        return counts + rejected + faulted
 
 
 @click.command("serve")
@@ -137,6 +145,23 @@ class _Printer:
 @cap_option
 @plan_option
 @routing_option("A routing file (docs/routing.md): the API's /debugger/api/route judges events for it.", required=False)
+@click.option(
+    "--fault",
+    "faults",
+    multiple=True,
+    metavar="RULE",
+    callback=lambda _ctx, _param, value: _fault_rules(value),
+    help="Misbehave on purpose (repeatable; docs/faults.md): "
+    + ", ".join(f"'{e}'" for e in EXAMPLES)
+    + ". Only requests that carry events are faulted; each is recorded with its rule and its body, and its "
+    "events do not count as arrived. Then `segdbg delivery-check` says what each client delivered.",
+)
+@click.option(
+    "--fault-seed",
+    type=int,
+    default=None,
+    help="Seed of the --fault percentages' draws, so a run repeats (default: a new one, printed at start).",
+)
 @click.option("--exit-with-parent", type=int, default=None, hidden=True, help="Stop when this process id is gone.")
 def command(
     host: str,
@@ -151,6 +176,8 @@ def command(
     cap: int,
     plan: Path | None,
     routing_path: Path | None,
+    faults: tuple[Rule, ...],
+    fault_seed: int | None,
     exit_with_parent: int | None,
 ) -> None:
     """Run the local Segment endpoint, store everything that arrives, and show it live.
@@ -173,6 +200,7 @@ def command(
       segdbg serve --port 9000 --db /tmp/checkout.db --quiet --headless
       segdbg serve --max-events 100000 --max-age 7d   # keep a week, at most 100,000 (pinned always)
       segdbg serve --routing routing.yaml          # GET /debugger/api/route?id=42 explains delivery
+      segdbg serve --fault '503 30%' --fault-seed 7   # then: segdbg delivery-check
       analytics.host = 'http://127.0.0.1:8088'     # in analytics-python
     """
     # Lazily: the server's settings load the store (kept off `segdbg --help`, which imports every command).
@@ -194,6 +222,10 @@ def command(
         write_keys=frozenset(write_keys),
         retention=Policy(max_events, max_age),
         routing=load_routing(routing_path) if routing_path is not None else None,
+        faults=faults,
+        fault_seed=fault_seed
+        if fault_seed is not None or not faults
+        else random.SystemRandom().randrange(1, 1_000_000),
     )
     notice = _shared_capture_notice(settings.db)
     if notice:
@@ -210,6 +242,13 @@ def command(
                 f"{host}:{port} is already in use (another segdbg?). Stop it, or pick another port with --port."
             ) from exc
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+
+
+def _fault_rules(texts: tuple[str, ...]) -> tuple[Rule, ...]:
+    try:
+        return tuple(parse_rule(text) for text in texts)
+    except RuleError as exc:
+        raise click.BadParameter(str(exc), param_hint="--fault") from exc
 
 
 def _shared_capture_notice(path: Path) -> str | None:
@@ -268,6 +307,13 @@ async def _serve(settings: object, printer: _Printer, parent: int | None = None)
         if settings.retention.active:
             click.echo(
                 f"Retention: keeping {settings.retention.describe()}; older events are deleted in the background.",
+                err=True,
+            )
+        if settings.faults:
+            rules = "; ".join(f"'{rule.text}'" for rule in settings.faults)
+            click.echo(
+                f"Faults on purpose: {rules} (--fault-seed {settings.fault_seed} repeats the draws). "
+                "Then: segdbg delivery-check",
                 err=True,
             )
         click.echo(f"Point a library at it, e.g. analytics.host = 'http://{url_host}:{port}'. Ctrl-C stops.", err=True)
