@@ -124,7 +124,7 @@ def test_a_client_that_gives_up_after_one_failure_is_caught(db_path: Path) -> No
     text = CliRunner().invoke(cli, ["delivery-check", "--db", str(db_path)])
     assert text.exit_code == ExitCode.FAILED
     assert "never arrived (refused, never sent again): 15" in text.output
-    assert "1 of 1 clients lost or repeated messages." in text.output
+    assert "1 of 1 client lost or repeated events." in text.output
 
 
 def test_a_gap_in_the_clients_own_sequence_is_reported_as_never_arrived(db_path: Path) -> None:

@@ -310,6 +310,10 @@ def _listed(items: Sequence[Any]) -> str:
     return shown + (f", … {len(items) - SHOWN:,} more" if len(items) > SHOWN else "")
 
 
+def _plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
 def text_report(reports: Sequence[ClientReport]) -> list[str]:
     """The report for people: one block per client, a verdict line last."""
     if not reports:
@@ -318,7 +322,9 @@ def text_report(reports: Sequence[ClientReport]) -> list[str]:
     for r in reports:
         mark = "✓" if not r.failed else "✗"
         lines.append(f"{mark} {r.write_key or '(no write key)'} · {r.library}")
-        lines.append(f"    {r.attempts:,} attempts ({r.refused:,} refused on purpose) carrying {r.messages:,} messages")
+        lines.append(
+            f"    {r.attempts:,} attempts ({r.refused:,} refused on purpose) carrying {_plural(r.messages, 'event')}"
+        )
         lines.append(f"    arrived exactly once: {r.exactly_once:,}")
         if r.more_than_once:
             lines.append(f"    arrived more than once: {len(r.more_than_once):,}: {_listed(r.more_than_once)}")
@@ -345,8 +351,8 @@ def text_report(reports: Sequence[ClientReport]) -> list[str]:
             )
     failed = [r for r in reports if r.failed]
     lines.append(
-        f"{len(failed):,} of {len(reports):,} clients lost or repeated messages."
+        f"{len(failed):,} of {_plural(len(reports), 'client')} lost or repeated events."
         if failed
-        else f"Every client delivered every message exactly once ({len(reports):,} clients)."
+        else f"Every client delivered every event exactly once ({_plural(len(reports), 'client')})."
     )
     return lines
