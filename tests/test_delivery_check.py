@@ -5,6 +5,7 @@ ignore Retry-After are each caught."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import signal
@@ -293,3 +294,17 @@ def test_analytics_js_in_chromium_under_30_percent_503s_delivers_every_event_exa
     (client_report,) = report["clients"]
     assert client_report["library"].startswith("analytics.js")
     assert (client_report["exactly_once"], client_report["never"], client_report["more_than_once"]) == (count, [], [])
+
+
+def test_a_refused_pixel_is_read_back_from_its_query_string(db_path: Path) -> None:
+    """A pixel GET carries its message in the URL: refused, then sent again and accepted, it arrived exactly once."""
+    message = {"userId": "u-px", "event": "Opened Email", "messageId": "px-1", "writeKey": "wk-px"}
+    data = base64.b64encode(orjson.dumps(message)).decode()
+    with faulty(db_path, "503 first 1") as server:
+        statuses = [http(f"{server.url}/v1/pixel/track?data={data}", "GET").status for _ in range(2)]
+    assert statuses == [503, 200]
+    result, report = check(db_path)
+    assert result.exit_code == ExitCode.OK, result.output
+    (client_report,) = report["clients"]
+    assert (client_report["write_key"], client_report["attempts"], client_report["refused_attempts"]) == ("wk-px", 2, 1)
+    assert client_report["exactly_once"] == 1

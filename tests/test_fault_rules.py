@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client as httpclient
 import socket
+import threading
 import time
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from debugger.cli import cli
+from debugger.cli.child import ChildServer
 from debugger.core.fault import DEFAULT_HOLD, RESET, SLOW, STATUS, TIMEOUT, Rule, RuleError, Target, parse_rule, pick
 from debugger.server.app import ServerThread
 from debugger.server.settings import Settings
@@ -257,3 +259,38 @@ def test_a_faulted_request_keeps_the_connection_usable_for_the_next(db_path: Pat
                 answer.read()
                 statuses.append(answer.status)
     assert statuses == [503, 200]
+
+
+def test_shutdown_lets_go_of_a_held_connection_at_once(db_path: Path) -> None:
+    """A `timeout 60s` hold does not keep a stopping server waiting: the client is dropped, the stop is quick."""
+    server = faulty(db_path, "timeout 60s").start()
+    failures: list[BaseException] = []
+
+    def send() -> None:
+        try:
+            http(f"{server.url}/v1/track", body=TRACK, timeout=30)
+        except (httpclient.RemoteDisconnected, ConnectionResetError) as exc:
+            failures.append(exc)
+
+    client = threading.Thread(target=send)
+    client.start()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not requests_rows(db_path):
+        time.sleep(0.02)
+    started = time.monotonic()
+    server.stop()
+    client.join(10)
+    assert time.monotonic() - started < 3
+    assert len(failures) == 1
+    assert [r["fault"] for r in requests_rows(db_path)] == ["timeout 60s"]
+
+
+def test_the_server_the_tui_starts_gets_the_same_rules_and_seed(tmp_path: Path) -> None:
+    """With a terminal, `serve` runs the server as a child: its --fault rules and --fault-seed go with it."""
+    child = ChildServer.start(Settings(db=tmp_path / "k.db", port=0, faults=(parse_rule("503 every 2"),), fault_seed=4))
+    try:
+        statuses = [http(child.url + "/v1/track", body=TRACK).status for _ in range(4)]
+    finally:
+        summary = child.stop()
+    assert statuses == [200, 503, 200, 503]
+    assert summary is not None and "2 faulted on purpose" in summary

@@ -17,12 +17,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
 
 from debugger.core.fault import RuleError, parse_rule
 from debugger.core.http.bodies import RequestError, decode_json_lenient, inflate
 from debugger.core.http.limits import KEPT_BODY_LIMIT
+from debugger.core.http.routes import pixel_message
 from debugger.core.protocol import BATCH, CONTEXT, MESSAGE_ID, RECEIVED_AT, SENT_AT, WRITE_KEY
 from debugger.core.query.explain import values_at
 
@@ -187,6 +189,15 @@ def refused_messages(
             if isinstance(item, dict)
         )
     return (sent(document, key, sequence=sequence),)
+
+
+def refused_pixel(query_string: str, write_key: str | None, sequence: tuple[str, ...] = ()) -> tuple[Sent, ...]:
+    """The message a refused pixel GET carried in its query string; none when unreadable."""
+    try:
+        message = pixel_message(parse_qsl(query_string, keep_blank_values=True))
+    except RequestError:
+        return ()
+    return (sent(message, write_key, sequence=sequence),)
 
 
 def retry_after_of(fault: str | None) -> float | None:

@@ -57,6 +57,7 @@ def make_app(settings: Settings, *, observer: Observer | None = None) -> web.App
     app[guard_key] = guard
     app[observer_key] = [observer] if observer is not None else []
     app[fault_key] = Injector(settings.faults, settings.fault_seed)
+    app.on_shutdown.append(_release_held)
     app.cleanup_ctx.append(_writer_context)
     app.router.add_get("/healthz", _healthz)
     setup_routes(app)  # before the catch-all, so /debugger/api/* never reaches CORS-enabled ingest
@@ -223,16 +224,24 @@ async def _ingest(request: web.Request) -> web.StreamResponse:
 async def _unanswered(request: web.Request, rule: Rule) -> web.StreamResponse:
     """``reset`` and ``timeout`` faults (docs/faults.md): the request is recorded; no answer is sent.
 
-    ``timeout`` first holds the connection for the rule's time (or until shutdown); then the
+    ``timeout`` first holds the connection for the rule's time (or until shutdown begins); then the
     connection is aborted, which a client sees as a reset or a dropped connection.
     """
     if rule.kind == TIMEOUT:
-        await asyncio.sleep(rule.seconds)
+        try:
+            await asyncio.wait_for(request.app[fault_key].released.wait(), rule.seconds)
+        except TimeoutError:
+            pass
     transport = request.transport
     if transport is not None:
         transport.abort()
     # Nothing reaches the client: aiohttp finds the transport gone and drops this answer quietly.
     return web.Response(status=204)
+
+
+async def _release_held(app: web.Application) -> None:
+    """Shutdown must not wait out a ``timeout`` rule's hold."""
+    app[fault_key].released.set()
 
 
 def _new_id() -> str:

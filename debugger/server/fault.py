@@ -6,6 +6,7 @@ choice needs across requests, one per application, touched only on the server's 
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import Sequence
 
@@ -21,6 +22,8 @@ class Injector:
         self.seed = seed if seed is not None else random.SystemRandom().randrange(1, 1_000_000)
         self._random = random.Random(self.seed)
         self._seen = [0] * len(self.rules)
+        #: Set at shutdown: connections a ``timeout`` rule holds are let go at once.
+        self.released = asyncio.Event()
 
     def choose(self, path: str, outcome: Outcome) -> Rule | None:
         """The rule that faults this request; only a request that would be accepted with events is a candidate."""

@@ -16,7 +16,7 @@ from dataclasses import replace
 
 import orjson
 
-from debugger.core.delivery import Attempt, Sent, refused_messages, sent
+from debugger.core.delivery import Attempt, Sent, refused_messages, refused_pixel, sent
 from debugger.core.http.routes import BATCH_ROUTE, MESSAGE, PIXEL
 from debugger.core.protocol import REJECTED
 from debugger.core.timefmt import parse_timestamp
@@ -30,7 +30,7 @@ def delivery_attempts(
     """Every delivery attempt in the capture, oldest first (only these write keys, when given)."""
     marks = ",".join("?" * len(_KINDS))
     rows = conn.execute(
-        "SELECT id, received_at, status, fault, write_key, content_encoding, body FROM requests"
+        "SELECT id, received_at, status, fault, write_key, content_encoding, body, kind, query_string FROM requests"
         f" WHERE kind IN ({marks}) AND (status = 200 OR fault IS NOT NULL) ORDER BY id",
         _KINDS,
     ).fetchall()
@@ -50,14 +50,18 @@ def delivery_attempts(
                 one = replace(one, library=f"{library} {version}" if version else library)
             messages[request_id].append(one)
     attempts = []
-    for request_id, received_at, status, fault, write_key, encoding, body in rows:
+    for request_id, received_at, status, fault, write_key, encoding, body, kind, query_string in rows:
         at = parse_timestamp(received_at)
         if at is None:
             continue
         accepted = status == 200
-        carried = (
-            tuple(messages.get(request_id, ())) if accepted else refused_messages(body, encoding, write_key, sequence)
-        )
+        carried: tuple[Sent, ...]
+        if accepted:
+            carried = tuple(messages.get(request_id, ()))
+        elif kind == PIXEL:
+            carried = refused_pixel(query_string or "", write_key, sequence)
+        else:
+            carried = refused_messages(body, encoding, write_key, sequence)
         if write_keys:
             carried = tuple(m for m in carried if m.write_key in write_keys)
         if carried:

@@ -109,6 +109,14 @@ class _Printer:
         return counts + rejected + faulted
 
 
+def _fault_rules(_ctx: click.Context, _param: click.Parameter, texts: tuple[str, ...]) -> tuple[Rule, ...]:
+    """``--fault`` values read as rules (docs/faults.md); a bad one is a usage error naming the word at fault."""
+    try:
+        return tuple(parse_rule(text) for text in texts)
+    except RuleError as exc:
+        raise click.BadParameter(str(exc), param_hint="--fault") from exc
+
+
 @click.command("serve")
 @click.option(
     "--host",
@@ -150,7 +158,7 @@ class _Printer:
     "faults",
     multiple=True,
     metavar="RULE",
-    callback=lambda _ctx, _param, value: _fault_rules(value),
+    callback=_fault_rules,
     help="Misbehave on purpose (repeatable; docs/faults.md): "
     + ", ".join(f"'{e}'" for e in EXAMPLES)
     + ". Only requests that carry events are faulted; each is recorded with its rule and its body, and its "
@@ -242,13 +250,6 @@ def command(
                 f"{host}:{port} is already in use (another segdbg?). Stop it, or pick another port with --port."
             ) from exc
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
-
-
-def _fault_rules(texts: tuple[str, ...]) -> tuple[Rule, ...]:
-    try:
-        return tuple(parse_rule(text) for text in texts)
-    except RuleError as exc:
-        raise click.BadParameter(str(exc), param_hint="--fault") from exc
 
 
 def _shared_capture_notice(path: Path) -> str | None:
