@@ -13,6 +13,7 @@ import subprocess
 import threading
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from click.testing import CliRunner, Result
 from segment.analytics.client import Client as SegmentClient
 
 from debugger.cli import cli
+from debugger.core.delivery import Attempt, Sent, backoff_shape, judge
 from debugger.core.exitcode import ExitCode
 from debugger.core.fault import parse_rule
 from debugger.server.app import ServerThread
@@ -308,3 +310,54 @@ def test_a_refused_pixel_is_read_back_from_its_query_string(db_path: Path) -> No
     (client_report,) = report["clients"]
     assert (client_report["write_key"], client_report["attempts"], client_report["refused_attempts"]) == ("wk-px", 2, 1)
     assert client_report["exactly_once"] == 1
+
+
+def _attempt(request_id: int, second: float, accepted: bool, *ids: str, fault: str | None = None) -> Attempt:
+    at = datetime(2024, 5, 1, 12, 0, tzinfo=UTC) + timedelta(seconds=second)
+    return Attempt(
+        request_id, at, accepted, tuple(Sent(i, f"fp-{i}", "wk", "lib 1") for i in ids), 200 if accepted else 503, fault
+    )
+
+
+def test_the_backoff_is_the_gaps_between_a_batchs_attempts_and_their_shape() -> None:
+    """A batch refused twice, then accepted, 0.5 s then 1 s apart, grew; another batch sent once has no gaps; a
+    Retry-After of 2 answered by a try 1 s later was not honoured."""
+    attempts = [
+        _attempt(1, 0.0, False, "a", "b", fault="503 30%"),
+        _attempt(2, 0.5, False, "a", "b", fault="429 retry-after=2 every 2"),
+        _attempt(3, 1.5, True, "a", "b"),
+        _attempt(4, 1.6, True, "c"),
+    ]
+    (report,) = judge(attempts)
+    assert report.backoff == [[0.5, 1.0]]
+    assert backoff_shape(report.backoff) == "grew"
+    assert [(r.request_id, r.asked, r.waited, r.honoured) for r in report.retry_after] == [(2, 2.0, 1.0, False)]
+    assert (report.attempts, report.refused, report.messages, report.exactly_once, report.failed) == (4, 2, 3, 3, False)
+
+
+@pytest.mark.parametrize(
+    ("gaps", "shape"),
+    [
+        ([], "none"),
+        ([[0.2]], "single retries"),
+        ([[0.5, 1.0, 2.1]], "grew"),
+        ([[1.0, 1.02, 0.99]], "flat"),
+        ([[2.0, 1.0, 0.4]], "shrank"),
+        ([[0.5, 2.0, 0.5]], "mixed"),
+        ([[0.5, 1.0], [1.0, 1.0]], "mixed"),
+    ],
+)
+def test_backoff_shapes(gaps: list[list[float]], shape: str) -> None:
+    """Each retried batch's gaps are read as growing (each ≥ 1.2× the last), flat, shrinking or mixed."""
+    assert backoff_shape(gaps) == shape
+
+
+def test_write_key_narrows_the_check_to_that_client(db_path: Path) -> None:
+    """--write-key reads only that key's attempts: another client's lost events do not fail it."""
+    with faulty(db_path, "503 source:wk-lossy") as server:
+        assert post(server.url, [track(0)], "wk-lossy") == 503
+        assert post(server.url, [track(1)], "wk-fine") == 200
+    assert check(db_path)[0].exit_code == ExitCode.FAILED
+    result, report = check(db_path, "--write-key", "wk-fine")
+    assert result.exit_code == ExitCode.OK
+    assert [c["write_key"] for c in report["clients"]] == ["wk-fine"]

@@ -294,3 +294,19 @@ def test_the_server_the_tui_starts_gets_the_same_rules_and_seed(tmp_path: Path) 
         summary = child.stop()
     assert statuses == [200, 503, 200, 503]
     assert summary is not None and "2 faulted on purpose" in summary
+
+
+def test_in_a_terminal_the_tui_warns_that_faults_are_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`serve --fault` with the TUI: the start-up warning names the rules and the seed that repeats them."""
+    seen: dict[str, object] = {}
+    monkeypatch.setattr("debugger.cli.commands.serve.terminal", lambda: True)
+    monkeypatch.setattr(
+        "debugger.cli.commands.serve._serve_with_tui",
+        lambda settings, cap, plan, notice: seen.update(settings=settings, notice=notice),
+    )
+    args = ["serve", "--db", str(tmp_path / "c.db"), "--fault", "503 30%", "--fault-seed", "9"]
+    assert CliRunner().invoke(cli, args).exit_code == 0
+    assert (
+        seen["notice"] == "Faults on purpose: '503 30%' (--fault-seed 9 repeats the draws). Then: segdbg delivery-check"
+    )
+    assert [rule.text for rule in seen["settings"].faults] == ["503 30%"]  # type: ignore[attr-defined]

@@ -29,16 +29,23 @@ def delivery_attempts(
 ) -> list[Attempt]:
     """Every delivery attempt in the capture, oldest first (only these write keys, when given)."""
     marks = ",".join("?" * len(_KINDS))
+    # With write keys, only their rows are read (a message's own writeKey may differ from its request's: rare,
+    # and filtered again below).
+    keys = ",".join("?" * len(write_keys))
     rows = conn.execute(
         "SELECT id, received_at, status, fault, write_key, content_encoding, body, kind, query_string FROM requests"
-        f" WHERE kind IN ({marks}) AND (status = 200 OR fault IS NOT NULL) ORDER BY id",
-        _KINDS,
+        f" WHERE kind IN ({marks}) AND (status = 200 OR fault IS NOT NULL)"
+        + (f" AND (write_key IN ({keys}) OR write_key IS NULL)" if write_keys else "")
+        + " ORDER BY id",
+        (*_KINDS, *write_keys),
     ).fetchall()
     messages: dict[int, list[Sent]] = defaultdict(list)
     for request_id, raw, write_key, library, version in conn.execute(
         "SELECT request_id, raw, write_key, library_name, library_version FROM events"
-        " WHERE status != ? AND request_id IS NOT NULL ORDER BY id",
-        (REJECTED,),
+        " WHERE status != ? AND request_id IS NOT NULL"
+        + (f" AND write_key IN ({keys})" if write_keys else "")
+        + " ORDER BY id",
+        (REJECTED, *write_keys),
     ):
         try:
             message = orjson.loads(raw) if raw else None

@@ -239,6 +239,8 @@ def command(
     if notice:
         click.echo(f"warning: {notice}", err=True)
     if not headless and terminal():
+        if settings.faults:  # the TUI shows it as a warning: this server misbehaves on purpose
+            notice = " ".join(filter(None, [notice, _faults_line(settings)]))
         _serve_with_tui(settings, cap, plan, notice)
         return
     printer = _Printer(sys.stdout, quiet)
@@ -250,6 +252,12 @@ def command(
                 f"{host}:{port} is already in use (another segdbg?). Stop it, or pick another port with --port."
             ) from exc
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+
+
+def _faults_line(settings: Any) -> str:
+    """``Faults on purpose: '503 30%' (--fault-seed 7 repeats the draws). Then: segdbg delivery-check``."""
+    rules = "; ".join(f"'{rule.text}'" for rule in settings.faults)
+    return f"Faults on purpose: {rules} (--fault-seed {settings.fault_seed} repeats the draws). Then: segdbg delivery-check"
 
 
 def _shared_capture_notice(path: Path) -> str | None:
@@ -311,12 +319,7 @@ async def _serve(settings: object, printer: _Printer, parent: int | None = None)
                 err=True,
             )
         if settings.faults:
-            rules = "; ".join(f"'{rule.text}'" for rule in settings.faults)
-            click.echo(
-                f"Faults on purpose: {rules} (--fault-seed {settings.fault_seed} repeats the draws). "
-                "Then: segdbg delivery-check",
-                err=True,
-            )
+            click.echo(_faults_line(settings), err=True)
         click.echo(f"Point a library at it, e.g. analytics.host = 'http://{url_host}:{port}'. Ctrl-C stops.", err=True)
         watchdog = asyncio.create_task(_watch_parent(parent, stop)) if parent else None
         await stop.wait()
