@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 
 from debugger.cli import cli
 from debugger.cli.child import ChildServer
@@ -310,3 +312,20 @@ def test_in_a_terminal_the_tui_warns_that_faults_are_on(tmp_path: Path, monkeypa
         seen["notice"] == "Faults on purpose: '503 30%' (--fault-seed 9 repeats the draws). Then: segdbg delivery-check"
     )
     assert [rule.text for rule in seen["settings"].faults] == ["503 30%"]  # type: ignore[attr-defined]
+
+
+WORDS = st.sampled_from(
+    ["503", "429", "404", "slow", "reset", "timeout", "every", "first", "2", "0", "30%", "1.5s", "retry-after=2"]
+    + ["route:/v1/*", "lib:", "source:[", "after-body", "%", "ms", "x:y", "nan%", "1e9", "²", "every ²"]
+)
+
+
+@given(st.lists(st.one_of(WORDS, st.text(max_size=6)), max_size=6).map(" ".join))
+def test_reading_a_rule_either_gives_a_rule_or_says_why(text: str) -> None:
+    """Whatever is typed after --fault, the answer is a rule or a RuleError, never another exception."""
+    try:
+        rule = parse_rule(text)
+    except RuleError as exc:
+        assert str(exc).startswith("bad --fault rule")
+    else:
+        assert parse_rule(rule.text) == rule  # the text kept reads back to the same rule

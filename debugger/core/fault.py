@@ -48,7 +48,7 @@ EXAMPLES = (
     "500 source:web-dev first 3",
 )
 
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m)?$")
+_DURATION = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(ms|s|m)?$")
 _UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, None: 1.0}
 
 
@@ -109,7 +109,7 @@ def parse_rule(text: str) -> Rule:
     status: int | None = None
     retry_after: float | None = None
     seconds = 0.0
-    if head.isdigit():
+    if head.isascii() and head.isdigit():
         kind, status = STATUS, int(head)
         if status not in FAULT_STATUSES:
             raise RuleError(_bad(text, f"{head} is not a status to fault with; use 408, 429 or 500–599"))
@@ -143,10 +143,10 @@ def parse_rule(text: str) -> Rule:
             except ValueError:
                 percent = -1.0
             if not 0 < percent <= 100:
-                raise RuleError(_bad(text, f"{word} is not a chance; use 1% to 100%"))
+                raise RuleError(_bad(text, f"{word} is not a chance; use more than 0% and at most 100%"))
         elif low in ("every", "first"):
             count = rest[i + 1] if i + 1 < len(rest) else ""
-            if not count.isdigit() or int(count) < 1:
+            if not (count.isascii() and count.isdigit()) or int(count) < 1:
                 raise RuleError(_bad(text, f"`{low}` needs a whole number ≥ 1 after it, e.g. `{low} 5`"))
             if low == "every":
                 every = int(count)
@@ -155,7 +155,7 @@ def parse_rule(text: str) -> Rule:
             i += 1
         elif low.startswith("retry-after="):
             value = word.split("=", 1)[1].removesuffix("s")
-            if kind != STATUS or not value.isdigit():
+            if kind != STATUS or not (value.isascii() and value.isdigit()):
                 raise RuleError(
                     _bad(
                         text,
