@@ -213,7 +213,6 @@ BROWSER_PAGE = """<!doctype html><title>shop</title><script>
 window.analytics = [];
 window.analytics._writeKey = "wk-browser";
 window.analytics._cdn = location.origin;  // the chunks and the settings come through the page's server
-window.analytics._loadOptions = {integrations: {"Segment.io": {httpConfig: {backoffConfig: {baseBackoffInterval: 0.1}}}}};
 for (let seq = 0; seq < %(count)d; seq++) window.analytics.push(["track", "Tick", {seq: seq}]);
 </script><script src="/analytics.js"></script>"""
 

@@ -9,6 +9,7 @@ import threading
 import time
 from pathlib import Path
 
+import orjson
 import pytest
 from click.testing import CliRunner
 from hypothesis import given
@@ -156,6 +157,8 @@ def test_a_status_fault_is_answered_recorded_with_its_body_and_stored_as_no_even
     assert "1 rejected hidden" in default.output
     expect = CliRunner().invoke(cli, ["expect", "event:Second", "--count", "1", "--db", str(db_path), "--timeout", "0"])
     assert expect.exit_code == 0, expect.output
+    stats = CliRunner().invoke(cli, ["stats", "--db", str(db_path), "--format", "json"])
+    assert orjson.loads(stats.output)["rejected"] == {"requests": 1, "by_code": {"fault_injected": 1}}
 
 
 def test_429_every_n_sends_retry_after_on_each_nth_request(db_path: Path) -> None:
