@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from jsonschema import Draft7Validator, Draft202012Validator
 
 from debugger.cli.group import cli
+from debugger.core.fault import FAULT_CODE
 from debugger.core.lint.codes import (
     CODES,
     CONSEQUENCES,
@@ -63,6 +64,8 @@ def emitted_codes() -> set[str]:
                 template = "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in arg.values)
                 assert template in TEMPLATES, f"{where}: new templated code {template!r}; list its expansions"
                 codes |= TEMPLATES[template]
+            elif ast.unparse(arg) == "FAULT_CODE":
+                codes.add(FAULT_CODE)  # `serve --fault`'s one code, a named constant in core/fault.py
             elif ast.unparse(arg) == "code" and where.name == "checker.py":
                 codes |= {keyword_code(k) for k in SCHEMA_KEYWORDS}
             elif ast.unparse(arg) == "code" and where.name in ("naming.py", "finding.py"):

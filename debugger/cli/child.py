@@ -72,6 +72,10 @@ class ChildServer:
         if settings.intercept is not None:
             args += ["--intercept", str(settings.intercept.port), "--intercept-others", settings.intercept.others]
             args += ["--ca-dir", str(settings.intercept.ca_dir)]
+        for rule in settings.faults:
+            args += ["--fault", rule.text]
+        if settings.fault_seed is not None:
+            args += ["--fault-seed", str(settings.fault_seed)]
         if not is_loopback(settings.host):
             args.append("--allow-remote")  # the parent already checked it was asked for
         args += extra

@@ -44,6 +44,7 @@ COMMANDS: dict[str, str] = {
     "user": "debugger.cli.commands.user",
     "route": "debugger.cli.commands.route",
     "ca": "debugger.cli.commands.ca",
+    "delivery-check": "debugger.cli.commands.delivery_check",
 }
 
 

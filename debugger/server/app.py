@@ -23,16 +23,19 @@ import aiohttp.http_exceptions
 import orjson
 from aiohttp import web
 
+from debugger.core.fault import RESET, SLOW, TIMEOUT, Rule, faulted
 from debugger.core.http import limits, model, wire
 from debugger.core.http.limits import PARSER_LIMITS
 from debugger.core.http.validate import debug_request, mirrored, validated
 from debugger.core.lint.linter import for_plan
 from debugger.server.api import API_HEADERS, refusal, setup_routes
+from debugger.server.fault import Injector
 from debugger.server.guard import ConnectionGuard, GuardedSite, ParserLog
 from debugger.server.intercept import InterceptProxy
 from debugger.server.keys import (
     Handled,
     Observer,
+    fault_key,
     guard_key,
     intercept_key,
     observer_key,
@@ -65,6 +68,8 @@ def make_app(settings: Settings, *, observer: Observer | None = None) -> web.App
     app[settings_key] = settings
     app[guard_key] = guard
     app[observer_key] = [observer] if observer is not None else []
+    app[fault_key] = Injector(settings.faults, settings.fault_seed)
+    app.on_shutdown.append(_release_held)
     app.cleanup_ctx.append(_writer_context)
     if settings.intercept is not None:  # docs/intercept.md: the proxy hands its connections to this app
         app[intercept_key] = InterceptProxy(settings.intercept, guard, settings.header_timeout)
@@ -212,6 +217,9 @@ async def _ingest(request: web.Request) -> web.StreamResponse:
         outcome = wire.handle(incoming, received_at=datetime.now(UTC), new_id=_new_id, allowed_keys=settings.write_keys)
         if incoming.path != request.path:
             outcome = mirrored(outcome)
+        rule = request.app[fault_key].choose(request.path, outcome)
+        if rule is not None:
+            outcome = faulted(outcome, rule, body)
     except Exception:
         # A bug, not bad input (the core never raises on input): a logged JSON 500, which
         # clients retry, so the events are not lost.
@@ -235,12 +243,39 @@ async def _ingest(request: web.Request) -> web.StreamResponse:
         handled = Handled(outcome, result, time.perf_counter() - started, incoming, validate)
         for observer in observers:
             observer(handled)
+    if rule is not None and rule.kind in (RESET, TIMEOUT) and result is not None:
+        return await _unanswered(request, rule)
+    if rule is not None and rule.kind == SLOW:
+        await asyncio.sleep(rule.seconds)
     return web.Response(
         status=reply.status,
         body=reply.body,
         content_type=reply.content_type,
         headers=dict(reply.headers) if reply.headers else None,
     )
+
+
+async def _unanswered(request: web.Request, rule: Rule) -> web.StreamResponse:
+    """``reset`` and ``timeout`` faults (docs/faults.md): the request is recorded; no answer is sent.
+
+    ``timeout`` first holds the connection for the rule's time (or until shutdown begins); then the
+    connection is aborted, which a client sees as a reset or a dropped connection.
+    """
+    if rule.kind == TIMEOUT:
+        try:
+            await asyncio.wait_for(request.app[fault_key].released.wait(), rule.seconds)
+        except TimeoutError:
+            pass
+    transport = request.transport
+    if transport is not None:
+        transport.abort()
+    # Nothing reaches the client: aiohttp finds the transport gone and drops this answer quietly.
+    return web.Response(status=204)
+
+
+async def _release_held(app: web.Application) -> None:
+    """Shutdown must not wait out a ``timeout`` rule's hold."""
+    app[fault_key].released.set()
 
 
 def _new_id() -> str:

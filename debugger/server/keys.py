@@ -10,6 +10,7 @@ import aiohttp
 from aiohttp import web
 
 from debugger.core.http.model import IncomingRequest, Outcome
+from debugger.server.fault import Injector
 from debugger.server.guard import ConnectionGuard
 from debugger.server.intercept import InterceptProxy
 from debugger.server.notifier import Notifier
@@ -43,6 +44,8 @@ writer_key = web.AppKey("writer", EventWriter)
 observer_key = web.AppKey("observer", list[Observer])
 guard_key = web.AppKey("guard", ConnectionGuard)
 notifier_key = web.AppKey("notifier", Notifier)
+#: The ``--fault`` rules' state (docs/faults.md).
+fault_key = web.AppKey("fault", Injector)
 #: One vacuum at a time.
 vacuum_lock_key = web.AppKey("vacuum_lock", asyncio.Lock)
 #: The intercept proxy (``--intercept``), and the session it fetches Segment CDN files with.

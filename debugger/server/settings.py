@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from debugger.core.fault import Rule
 from debugger.core.http.hosts import PASS
 from debugger.core.http.routes import DEFAULT_HOST, DEFAULT_INTERCEPT_PORT, DEFAULT_PORT
 from debugger.core.routing import Routing
@@ -61,6 +62,8 @@ class Settings:
         routing: the destinations ``GET /debugger/api/route`` judges events for (``--routing FILE``,
             docs/routing.md), read once at start; ``None`` without one.
         intercept: the intercept proxy beside the endpoint (``--intercept``); ``None`` without one.
+        faults: the ``--fault`` rules (docs/faults.md), tried in order on each request that carries events.
+        fault_seed: the seed of the faults' random draws (``None``: one is chosen and printed).
     """
 
     db: Path
@@ -80,3 +83,5 @@ class Settings:
     retention: Policy = field(default_factory=Policy)
     routing: Routing | None = None
     intercept: Intercept | None = None
+    faults: tuple[Rule, ...] = ()
+    fault_seed: int | None = None

@@ -243,6 +243,14 @@ def _migration_forward(db: sqlite_utils.Database) -> None:
     db.conn.execute("ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'replay'")
 
 
+def _migration_faults(db: sqlite_utils.Database) -> None:
+    """Fault injection (issue 18, docs/faults.md): ``requests.fault`` names the ``--fault`` rule that
+    answered a request (``NULL`` for every ordinary one). A refused request keeps its body, so the events
+    it carried are read from there by ``delivery-check``; they are never ``events`` rows of their own."""
+    db.conn.execute("ALTER TABLE requests ADD COLUMN fault TEXT")
+    db.conn.execute("CREATE INDEX IF NOT EXISTS requests_fault ON requests(id) WHERE fault IS NOT NULL")
+
+
 #: Applied in order; the index + 1 is the schema version a database reaches.
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _migration_1,
@@ -251,4 +259,5 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _migration_retention,
     _migration_extracted,
     _migration_forward,
+    _migration_faults,
 )

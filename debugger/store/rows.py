@@ -39,8 +39,8 @@ class Job(Protocol):
 
 
 INSERT_REQUEST = """INSERT INTO requests (id, received_at, method, path, query_string, remote_addr, headers, kind,
- write_key, content_type, content_encoding, wire_size, body_size, status, code, message, event_count, body)
- VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"""
+ write_key, content_type, content_encoding, wire_size, body_size, status, code, message, event_count, body, fault)
+ VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"""
 _EXTRACTED_COLUMNS = [column for columns in EXTRACTED.values() for column in columns]
 INSERT_EVENT = f"""INSERT INTO events (id, request_id, received_at, write_key, type, name, user_id, anonymous_id,
  message_id, timestamp, library_name, library_version, status, duplicate_of, problems, raw, stored,
@@ -104,6 +104,7 @@ def write_group(
                     r.message,
                     sum(e.status != REJECTED for e in job.events),
                     r.body,
+                    r.fault,
                 )
             )
         event_ids: list[int] = []

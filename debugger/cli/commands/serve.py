@@ -12,6 +12,7 @@ import asyncio
 import errno
 import gc
 import os
+import random
 import signal
 import socket
 import sys
@@ -34,6 +35,7 @@ from debugger.cli.options import (
     resolve_db,
     routing_option,
 )
+from debugger.core.fault import EXAMPLES, Rule, RuleError, parse_rule
 from debugger.core.http.hosts import OTHERS, PASS
 from debugger.core.http.routes import DEFAULT_HOST, DEFAULT_INTERCEPT_PORT, DEFAULT_PORT
 from debugger.core.pretty.render import inert
@@ -66,6 +68,7 @@ class _Printer:
         self.requests = 0
         self.statuses: Counter[str] = Counter()
         self.rejected = 0
+        self.faulted = 0
 
     def __call__(self, handled: object) -> None:
         # Lazily: the server loads aiohttp (kept off `segdbg --help`, which imports every command).
@@ -82,6 +85,8 @@ class _Printer:
         self.statuses.update(events)
         if len(events) != len(statuses) or (not statuses and outcome.reply.status != 200):
             self.rejected += 1
+        if record.fault is not None:
+            self.faulted += 1
         if self.quiet:
             return
         counts = Counter(events)
@@ -101,6 +106,7 @@ class _Printer:
             inert(record.write_key or "-", 40),
             inert(library or "", 40),
             f"{handled.seconds * 1000:.1f} ms",
+            f"fault: {record.fault}" if record.fault is not None else "",
         ]
         self.out.write("  ".join(p for p in parts if p) + "\n")
         self.out.flush()
@@ -110,7 +116,17 @@ class _Printer:
         total = sum(self.statuses.values())
         by_status = " · ".join(f"{n:,} {s}" for s, n in sorted(self.statuses.items()))
         rejected = f" · {self.rejected:,} rejected" if self.rejected else ""
-        return f"{self.requests:,} requests · {total:,} events" + (f" ({by_status})" if by_status else "") + rejected
+        faulted = f" · {self.faulted:,} faulted on purpose" if self.faulted else ""
+        counts = f"{self.requests:,} requests · {total:,} events" + (f" ({by_status})" if by_status else "")
+        return counts + rejected + faulted
+
+
+def _fault_rules(_ctx: click.Context, _param: click.Parameter, texts: tuple[str, ...]) -> tuple[Rule, ...]:
+    """``--fault`` values read as rules (docs/faults.md); a bad one is a usage error naming the word at fault."""
+    try:
+        return tuple(parse_rule(text) for text in texts)
+    except RuleError as exc:
+        raise click.BadParameter(str(exc), param_hint="--fault") from exc
 
 
 @click.command("serve")
@@ -199,6 +215,23 @@ class _Printer:
     metavar="N",
     help="With --forward: retries per request for 5xx, 429 (honouring Retry-After) and network errors.",
 )
+@click.option(
+    "--fault",
+    "faults",
+    multiple=True,
+    metavar="RULE",
+    callback=_fault_rules,
+    help="Misbehave on purpose (repeatable; docs/faults.md): "
+    + ", ".join(f"'{e}'" for e in EXAMPLES)
+    + ". Only requests that carry events are faulted; each is recorded with its rule and its body, and its "
+    "events do not count as arrived. Then `segdbg delivery-check` says what each client delivered.",
+)
+@click.option(
+    "--fault-seed",
+    type=int,
+    default=None,
+    help="Seed of the --fault percentages' draws, so a run repeats (default: a new one, printed at start).",
+)
 @click.option("--exit-with-parent", type=int, default=None, hidden=True, help="Stop when this process id is gone.")
 def command(
     host: str,
@@ -220,6 +253,8 @@ def command(
     forward_write_key: str | None,
     forward_only: str | None,
     forward_retries: int,
+    faults: tuple[Rule, ...],
+    fault_seed: int | None,
     exit_with_parent: int | None,
 ) -> None:
     """Run the local Segment endpoint, store everything that arrives, and show it live.
@@ -246,6 +281,7 @@ def command(
       segdbg serve --max-events 100000 --max-age 7d   # keep a week, at most 100,000 (pinned always)
       segdbg serve --routing routing.yaml          # GET /debugger/api/route?id=42 explains delivery
       segdbg serve --forward https://api.segment.io --forward-only 'source:web-dev' --forward-write-key wk_staging
+      segdbg serve --fault '503 30%' --fault-seed 7   # then: segdbg delivery-check
       analytics.host = 'http://127.0.0.1:8088'     # in analytics-python
       segdbg serve --intercept                     # + proxy on :8090; HTTPS_PROXY=http://127.0.0.1:8090
     """
@@ -269,6 +305,10 @@ def command(
         write_keys=frozenset(write_keys),
         retention=Policy(max_events, max_age),
         routing=load_routing(routing_path) if routing_path is not None else None,
+        faults=faults,
+        fault_seed=fault_seed
+        if fault_seed is not None or not faults
+        else random.SystemRandom().randrange(1, 1_000_000),
     )
     forward = _forward_config(settings.db, forward_urls, forward_write_key, forward_only, forward_retries)
     for url in forward_urls:
@@ -284,6 +324,8 @@ def command(
         for option, value in (("--forward-write-key", forward_write_key), ("--forward-only", forward_only)):
             forward_args += [option, value] if value is not None else []
         forward_args += ["--forward-retries", str(forward_retries)] if forward_urls else []
+        if settings.faults:  # the TUI shows it as a warning: this server misbehaves on purpose
+            notice = " ".join(filter(None, [notice, _faults_line(settings)]))
         _serve_with_tui(settings, cap, plan, notice, forward_args)
         return
     printer = _Printer(sys.stdout, quiet)
@@ -350,6 +392,12 @@ def _is_this_server(url: str, host: str, port: int) -> bool:
     name = (parts.hostname or "").lower()
     ours = {host.lower(), "localhost"} | (set(lan_addresses()) if not is_loopback(host) else set())
     return port != 0 and target_port == port and (name in ours or is_loopback(name))
+
+
+def _faults_line(settings: Any) -> str:
+    """``Faults on purpose: '503 30%' (--fault-seed 7 repeats the draws). Then: segdbg delivery-check``."""
+    rules = "; ".join(f"'{rule.text}'" for rule in settings.faults)
+    return f"Faults on purpose: {rules} (--fault-seed {settings.fault_seed} repeats the draws). Then: segdbg delivery-check"
 
 
 def _shared_capture_notice(path: Path) -> str | None:
@@ -441,6 +489,8 @@ async def _serve(settings: object, printer: _Printer, parent: int | None = None,
         for upstream in forwarder.upstreams if forwarder is not None else ():
             only = f" (only {inert(query, 200)})" if query else ""
             click.echo(f"Forwarding to {inert(upstream.target, 200)}{only}: run #{upstream.run_id}", err=True)
+        if settings.faults:
+            click.echo(_faults_line(settings), err=True)
         click.echo(f"Point a library at it, e.g. analytics.host = 'http://{url_host}:{port}'. Ctrl-C stops.", err=True)
         watchdog = asyncio.create_task(_watch_parent(parent, stop)) if parent else None
         await stop.wait()

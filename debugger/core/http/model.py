@@ -68,6 +68,8 @@ class RequestRecord:
     code: str | None
     message: str | None
     body: bytes | None
+    #: The ``--fault`` rule that made this answer (docs/faults.md); ``None`` for every ordinary request.
+    fault: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

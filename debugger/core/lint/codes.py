@@ -161,6 +161,15 @@ _ENTRIES: tuple[Code, ...] = (
         },
     ),
     Code(
+        "fault_injected",
+        REQUEST,
+        DROPPED,
+        "`segdbg serve --fault` refused this request on purpose (429/5xx, a reset or a held connection); the "
+        "body is kept and its events are not counted as arrived.",
+        "Nothing to fix in the event: a client should send it again. `segdbg delivery-check` says whether each "
+        "client did (docs/faults.md).",
+    ),
+    Code(
         "not_found",
         REQUEST,
         DROPPED,
