@@ -14,7 +14,7 @@ import pytest
 
 from debugger.core.http import wire
 from debugger.core.http.model import IncomingRequest
-from debugger.core.query.extracted import EXTRACTED, MISSING, READ_JSON, extract
+from debugger.core.query.extracted import EXTRACTED, READ_JSON, extract
 from debugger.core.query.language import parse
 from debugger.core.query.sql import compile as compile_sql
 from debugger.store.capture import reader
@@ -106,14 +106,15 @@ def _matches(db: Path, text: str) -> list[int]:
 
 @pytest.fixture(scope="module")
 def captures(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """The same events twice: with the columns the writer filled, and with them cleared (read the message)."""
+    """The same events twice: with the columns the writer filled, and with them as a row written before the
+    columns existed has them (the type column's default: read the message)."""
     root = tmp_path_factory.mktemp("extracted")
     filled, cleared = root / "filled.db", root / "cleared.db"
     _store(filled)
     _store(cleared)
-    columns = [column for pair in EXTRACTED.values() for column in pair]
+    cleared_sql = ", ".join(f"{value} = NULL, {kind} = '{READ_JSON}'" for value, kind in EXTRACTED.values())
     with reader(cleared) as conn:
-        conn.execute(f"UPDATE events SET {', '.join(f'{c} = NULL' for c in columns)}")
+        conn.execute(f"UPDATE events SET {cleared_sql}")
         conn.commit()
     return filled, cleared
 
@@ -136,12 +137,25 @@ def test_the_shapes_cover_every_answer_the_columns_give(captures: tuple[Path, Pa
         ).fetchall()
     assert len(rows) == len(SHAPES)
     for value, kind, json_value, json_kind in rows:
-        if kind == MISSING:
-            assert (value, json_kind) == (None, None)
-        elif kind != READ_JSON:
+        if kind != READ_JSON:
             assert (value, kind) == (json_value, json_kind) and type(value) is type(json_value)
     kinds = {kind for _, kind, _, _ in rows}
-    assert kinds == {"text", "real", "integer", "true", "false", "null", MISSING, READ_JSON}
+    assert kinds == {"text", "real", "integer", "true", "false", "null", None, READ_JSON}
+
+
+def test_a_row_not_written_by_the_writer_is_read_from_its_message(tmp_path: Path) -> None:
+    """The type column's default says "read the message": a row inserted without the columns is still found."""
+    db = tmp_path / "c.db"
+    _store(db)
+    with reader(db) as conn:
+        conn.execute(
+            "INSERT INTO events (received_at, status, type, stored) VALUES"
+            " ('2026-12-06T10:00:00.000Z', 'ok', 'track', '{\"context\":{\"app\":{\"version\":\"7.7\"}}}')"
+        )
+        conn.commit()
+        (row_id,) = conn.execute("SELECT max(id) FROM events").fetchone()
+    assert _matches(db, "context.app.version:7.7") == [row_id]
+    assert row_id in _matches(db, "has:context.app.version")
 
 
 def test_the_filter_reads_the_columns_when_they_can_answer(tmp_path: Path) -> None:
@@ -165,8 +179,8 @@ def test_the_filter_reads_the_columns_when_they_can_answer(tmp_path: Path) -> No
         ({"context": {"app": {"version": 1}}}, (1, "integer")),
         ({"context": {"app": {"version": True}}}, (1, "true")),
         ({"context": {"app": {"version": None}}}, (None, "null")),
-        ({"context": {"app": {}}}, (None, MISSING)),
-        ({"context": "x"}, (None, MISSING)),
+        ({"context": {"app": {}}}, (None, None)),
+        ({"context": "x"}, (None, None)),
         ({"context": {"app": [{"version": "1"}]}}, (None, READ_JSON)),
         ({"context": {"app": {"version": {"a": 1}}}}, (None, READ_JSON)),
         (None, (None, READ_JSON)),

@@ -18,7 +18,7 @@ from debugger.core.schemadiff import MAX_DEPTH, SchemaProfile, compare_profiles,
 from debugger.server.app import ServerThread
 from debugger.server.settings import Settings
 from debugger.store.capture import reader
-from debugger.store.schemadiff import Side, schema_profile, schema_profiles
+from debugger.store.schemadiff import Side, _lowest, schema_profile, schema_profiles
 from tests.helpers import http
 
 JS = {"name": "analytics.js", "version": "3.1.0"}
@@ -241,6 +241,15 @@ def test_a_kind_spelled_two_ways_is_counted_once(make_capture: Any) -> None:
         for sample in (0, 2):
             page = schema_profile(conn, sample=sample).kinds["page"]
             assert (page.events, page.identities, page.walked) == (7, 7, 7 if sample == 0 else 2)
+
+
+@pytest.mark.parametrize("top", [10_000, 2**32 + 10_000])
+def test_the_sample_is_the_ids_that_hash_lowest(top: int) -> None:
+    """The sample is read back from the hashes (ids under 2**32) or ranked by a key (any id): the same ids."""
+    ids = list(range(top - 3_000, top))
+    expected = sorted(ids, key=lambda i: (i * 2654435761) % 2**32)[:100]
+    assert sorted(_lowest(ids, 100)) == sorted(expected)
+    assert _lowest(ids[:50], 100) == ids[:50]  # under the bound: every id
 
 
 def _summary(profile: SchemaProfile) -> dict[str, Any]:

@@ -89,7 +89,7 @@ class SchemaProfile:
 
     ignore: frozenset[str] = NOISE
     kinds: dict[str, EventProfile] = field(default_factory=dict)
-    _cache: dict[tuple[str, tuple[str, ...], tuple[type, ...]], frozenset[tuple[str, str]]] = field(
+    _cache: dict[tuple[str, tuple[str, ...], tuple[type, ...]], _Signature] = field(
         default_factory=dict
     )
 
@@ -149,36 +149,44 @@ def paths_of(message: Mapping[str, Any], ignore: frozenset[str] = NOISE) -> set[
     return shape
 
 
+#: What :func:`_object` remembers of an object's signature: its children's ``(path, type)``, and the
+#: keys of the children it must go into (objects and arrays whose path is not ignored), with their type.
+_Signature = tuple[frozenset[tuple[str, str]], tuple[tuple[str, type], ...]]
+
+
 def _object(
     value: Mapping[str, Any],
     prefix: str,
     depth: int,
     ignore: frozenset[str],
-    cache: dict[tuple[str, tuple[str, ...], tuple[type, ...]], frozenset[tuple[str, str]]],
+    cache: dict[tuple[str, tuple[str, ...], tuple[type, ...]], _Signature],
     out: set[tuple[str, str]],
 ) -> None:
-    # An object's own children depend only on its keys and their value types: remembered by those.
+    # An object's own children depend only on its keys and their value types: remembered by those,
+    # with the keys to go into, so a remembered object visits only its containers.
     kinds = tuple(map(type, value.values()))
     signature = (prefix, tuple(value), kinds)
-    children = cache.get(signature)
-    if children is None:
-        children = cache[signature] = frozenset(
+    known = cache.get(signature)
+    if known is None:
+        children = frozenset(
             (prefix + key, _KINDS.get(kind, "string"))
             for key, kind in zip(value, kinds, strict=True)
             if prefix + key not in ignore
         )
-    out |= children
-    if depth < MAX_DEPTH and (dict in kinds or list in kinds):
-        for key, child in value.items():
-            kind = type(child)
-            if kind is dict or kind is list:
-                path = prefix + key
-                if path in ignore:
-                    continue
-                if kind is dict:
-                    _object(child, path + ".", depth + 1, ignore, cache, out)
-                else:
-                    _array(child, path + "[]", depth + 1, ignore, cache, out)
+        nested = tuple(
+            (key, kind)
+            for key, kind in zip(value, kinds, strict=True)
+            if (kind is dict or kind is list) and prefix + key not in ignore
+        )
+        known = cache[signature] = (children, nested)
+    out |= known[0]
+    if depth >= MAX_DEPTH:
+        return
+    for key, kind in known[1]:
+        if kind is dict:
+            _object(value[key], prefix + key + ".", depth + 1, ignore, cache, out)
+        else:
+            _array(value[key], prefix + key + "[]", depth + 1, ignore, cache, out)
 
 
 def _array(
@@ -186,7 +194,7 @@ def _array(
     path: str,
     depth: int,
     ignore: frozenset[str],
-    cache: dict[tuple[str, tuple[str, ...], tuple[type, ...]], frozenset[tuple[str, str]]],
+    cache: dict[tuple[str, tuple[str, ...], tuple[type, ...]], _Signature],
     out: set[tuple[str, str]],
 ) -> None:
     kinds = set(map(type, value))

@@ -231,10 +231,11 @@ def _migration_retention(db: sqlite_utils.Database) -> None:
 def _migration_extracted(db: sqlite_utils.Database) -> None:
     """``context.app.version`` kept beside each message (core.query.extracted): ``app_version`` holds
     what ``json_extract`` gives (no type affinity, so a number stays a number), ``app_version_type``
-    what ``json_type`` gives or a mark. Rows written before stay NULL: filters read their message."""
+    what ``json_type`` gives, or ``json``: read the message. That is its default, so rows written
+    before (and rows not written by the writer) are read from their message."""
     conn = db.conn
     conn.execute("ALTER TABLE events ADD COLUMN app_version")
-    conn.execute("ALTER TABLE events ADD COLUMN app_version_type TEXT")
+    conn.execute("ALTER TABLE events ADD COLUMN app_version_type TEXT DEFAULT 'json'")
 
 
 def _migration_forward(db: sqlite_utils.Database) -> None:

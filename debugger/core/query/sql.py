@@ -16,7 +16,7 @@ import orjson
 
 from debugger.core.protocol import TYPES
 from debugger.core.query import fql, glob
-from debugger.core.query.extracted import EXTRACTED, MISSING, READ_JSON
+from debugger.core.query.extracted import EXTRACTED, READ_JSON
 from debugger.core.query.language import (
     _RELATIVE,
     Comparison,
@@ -248,7 +248,7 @@ def _read_json(path: tuple[str, ...]) -> str | None:
     """For a path kept as columns (:data:`~debugger.core.query.extracted.EXTRACTED`): the condition
     under which a row's columns cannot answer and its message must be read."""
     columns = EXTRACTED.get(path)
-    return f"(events.{columns[1]} IS NULL OR events.{columns[1]} = '{READ_JSON}')" if columns else None
+    return f"events.{columns[1]} = '{READ_JSON}'" if columns else None
 
 
 def _stored_path_sql(path: tuple[str, ...], leaf: Leaf) -> tuple[str, list[Any]]:
@@ -259,7 +259,7 @@ def _stored_path_sql(path: tuple[str, ...], leaf: Leaf) -> tuple[str, list[Any]]
     if read_json is None:
         return sql, params
     value, kind = EXTRACTED[path]
-    fast, fast_params = leaf(f"events.{value}", f"nullif(events.{kind}, '{MISSING}')")
+    fast, fast_params = leaf(f"events.{value}", f"events.{kind}")
     return f"CASE WHEN {read_json} THEN ({sql}) ELSE ({fast}) END", params + fast_params
 
 
@@ -339,7 +339,7 @@ def _fql_path(parts: tuple[str, ...], doc: str) -> tuple[str, str]:
     column, kind_column = EXTRACTED[tuple(parts)]
     return (
         f"(CASE WHEN {read_json} THEN {extracted} ELSE events.{column} END)",
-        f"(CASE WHEN {read_json} THEN {kind} ELSE nullif(events.{kind_column}, '{MISSING}') END)",
+        f"(CASE WHEN {read_json} THEN {kind} ELSE events.{kind_column} END)",
     )
 
 
