@@ -42,6 +42,16 @@ BATCH = {"batch": [TRACK, {**TRACK, "event": "Second"}]}
             Rule("503 30% route:/v1/batch", STATUS, status=503, percent=30.0, scopes=(("route", "/v1/batch"),)),
         ),
         (
+            '503 30% where event:"Order Completed"  properties.total:>100',
+            Rule(
+                '503 30% where event:"Order Completed"  properties.total:>100',
+                STATUS,
+                status=503,
+                percent=30.0,
+                where='event:"Order Completed" properties.total:>100',
+            ),
+        ),
+        (
             "  500   lib:analytics-python source:web-* first 3 ",
             Rule(
                 "500 lib:analytics-python source:web-* first 3",
@@ -159,6 +169,42 @@ def test_a_status_fault_is_answered_recorded_with_its_body_and_stored_as_no_even
     assert expect.exit_code == 0, expect.output
     stats = CliRunner().invoke(cli, ["stats", "--db", str(db_path), "--format", "json"])
     assert orjson.loads(stats.output)["rejected"] == {"requests": 1, "by_code": {"fault_injected": 1}}
+
+
+def test_a_where_query_faults_only_requests_holding_a_matching_event(db_path: Path) -> None:
+    """`where QUERY` scopes a rule by the filter language (or FQL), judged by the store's own SQL on the
+    request's events before they are stored: any event of the request may match."""
+    order = {**TRACK, "event": "Order Completed", "properties": {"total": 120}}
+    small = {**order, "properties": {"total": 5}}
+    rules = ('503 where event:"Order Completed" properties.total:>100', '500 where fql:event = "Refund"')
+    with faulty(db_path, *rules) as server:
+        replies = [
+            http(f"{server.url}/v1/batch", body={"batch": batch})
+            for batch in ([TRACK, order], [small], [TRACK], [{**TRACK, "event": "Refund"}], [order])
+        ]
+    assert [r.status for r in replies] == [503, 200, 200, 500, 503]
+    assert [row["fault"] for row in requests_rows(db_path)] == [rules[0], None, None, rules[1], rules[0]]
+    stored = [(e["name"], e["status"]) for e in events(db_path)]
+    assert ("Order Completed", "ok") in stored and ("Signed Up", "ok") in stored  # the unmatched ones arrived
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [("503 where", "`where` needs a query"), ('503 where event:"x', "the query after `where` is not read")],
+)
+def test_a_where_scope_that_cannot_be_read_is_refused(text: str, says: str) -> None:
+    with pytest.raises(RuleError, match=says):
+        parse_rule(text)
+
+
+def test_a_where_scope_asks_the_target_and_fails_closed_without_one() -> None:
+    """The pure choice asks the server's judge with the canonical query; with no judge, the rule never fires."""
+    rule = parse_rule("503 where event:Signed*  lib:x")
+    asked: list[str] = []
+    hit = Target("/v1/batch", "wk", (), lambda query: asked.append(query) or True)
+    assert pick([rule], hit, [0], lambda: 0.0) is rule and asked == ["event:Signed* lib:x"]
+    assert pick([rule], Target("/v1/batch", "wk", (), lambda query: False), [0], lambda: 0.0) is None
+    assert pick([rule], Target("/v1/batch", "wk", ()), [0], lambda: 0.0) is None
 
 
 def test_429_every_n_sends_retry_after_on_each_nth_request(db_path: Path) -> None:

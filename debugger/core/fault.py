@@ -10,6 +10,9 @@ A rule is an *action*, an optional *when* and optional *scope* terms, in any ord
     503 30% route:/v1/batch          only on that route (a glob: ``route:/v1/*``)
     503 30% lib:analytics-python     only requests whose events come from that library (a glob)
     503 source:web-dev first 3       only that write key (a glob); the first 3 matching requests
+    503 30% where event:"Order Completed" properties.total:>100
+                                     only requests holding an event the query matches (the filter language,
+                                     or fql:..., everything after ``where``; judged by the store's SQL)
 
 Only requests that carry events are ever faulted (the message and batch routes and the pixel): settings,
 CORS preflights and refused requests are answered as always. The server keeps the counters and the
@@ -25,6 +28,8 @@ from dataclasses import dataclass, replace
 from debugger.core.http.model import Outcome, Reply
 from debugger.core.http.wire import error_body, rejected_event
 from debugger.core.query.glob import glob_regex
+from debugger.core.query.language import QueryError, canonical
+from debugger.core.query.language import parse as parse_query
 
 #: The kinds of fault: an HTTP status, a late answer, a reset connection, no answer at all.
 STATUS, SLOW, RESET, TIMEOUT = "status", "slow", "reset", "timeout"
@@ -46,6 +51,7 @@ EXAMPLES = (
     "503 30% route:/v1/batch",
     "503 30% lib:analytics-python",
     "500 source:web-dev first 3",
+    '503 30% where event:"Order Completed"',
 )
 
 _DURATION = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(ms|s|m)?$")
@@ -66,6 +72,7 @@ class Rule:
         every: every Nth matching request is faulted.
         first: only the first N matching requests are faulted.
         scopes: ``(field, glob)`` pairs, all of which must hold.
+        where: a query (the filter language, canonical) some event of the request must match, or ``None``.
     """
 
     text: str
@@ -77,15 +84,18 @@ class Rule:
     every: int | None = None
     first: int | None = None
     scopes: tuple[tuple[str, str], ...] = ()
+    where: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """What a rule's scope looks at: the request's path, its write key, its events' library names."""
+    """What a rule's scope looks at: the request's path, its write key, its events' library names, and
+    ``holds``: whether some event of the request matches a ``where`` query (the server asks the store)."""
 
     path: str
     write_key: str | None
     libraries: tuple[str, ...]
+    holds: Callable[[str], bool] | None = None
 
 
 class RuleError(ValueError):
@@ -102,7 +112,16 @@ def parse_duration(word: str) -> float | None:
 
 def parse_rule(text: str) -> Rule:
     """Read one rule; raises :class:`RuleError` with a message naming the offending word."""
-    words = text.split()
+    where: str | None = None
+    head_text, keyword, query_text = _split_where(text)
+    if keyword:
+        if not query_text.strip():
+            raise RuleError(_bad(text, "`where` needs a query after it, e.g. `where event:Signed*`"))
+        try:
+            where = canonical(parse_query(query_text))
+        except QueryError as exc:
+            raise RuleError(_bad(text, f"the query after `where` is not read: {exc.message.rstrip('.')}")) from exc
+    words = head_text.split()
     if not words:
         raise RuleError(_bad(text, "the rule is empty"))
     head, rest = words[0].lower(), words[1:]
@@ -175,7 +194,16 @@ def parse_rule(text: str) -> Rule:
         i += 1
     if sum(x is not None for x in (percent, every, first)) > 1:
         raise RuleError(_bad(text, "give one of N%, every N or first N"))
-    return Rule(" ".join(words), kind, status, retry_after, seconds, percent, every, first, tuple(scopes))
+    written = " ".join(words) + (f" where {query_text.strip()}" if where is not None else "")
+    return Rule(written, kind, status, retry_after, seconds, percent, every, first, tuple(scopes), where)
+
+
+def _split_where(text: str) -> tuple[str, str, str]:
+    """``(rule words, "where" or "", query)``: the query is everything after the first word ``where``."""
+    for match in re.finditer(r"\S+", text):
+        if match.group().lower() == "where":
+            return text[: match.start()], "where", text[match.end() :]
+    return text, "", ""
 
 
 def _bad(text: str, why: str) -> str:
@@ -183,7 +211,7 @@ def _bad(text: str, why: str) -> str:
 
 
 def in_scope(rule: Rule, target: Target) -> bool:
-    """Whether every scope term of ``rule`` holds for ``target``."""
+    """Whether every scope term of ``rule`` (and its ``where`` query) holds for ``target``."""
     for field, glob in rule.scopes:
         pattern = glob_regex(glob)
         if pattern is None:
@@ -196,7 +224,7 @@ def in_scope(rule: Rule, target: Target) -> bool:
             held = any(pattern.fullmatch(name) is not None for name in target.libraries)
         if not held:
             return False
-    return True
+    return rule.where is None or (target.holds is not None and target.holds(rule.where))
 
 
 def pick(rules: Sequence[Rule], target: Target, seen: list[int], draw: Callable[[], float]) -> Rule | None:

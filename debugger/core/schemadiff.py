@@ -89,9 +89,7 @@ class SchemaProfile:
 
     ignore: frozenset[str] = NOISE
     kinds: dict[str, EventProfile] = field(default_factory=dict)
-    _cache: dict[tuple[str, tuple[str, ...], tuple[type, ...]], _Signature] = field(
-        default_factory=dict
-    )
+    _cache: dict[tuple[str, tuple[str, ...], tuple[type, ...]], _Signature] = field(default_factory=dict)
 
     def set_counts(self, key: str, events: int, identities: int) -> None:
         """The totals of a kind of event, counted elsewhere (the store counts every event, walks a sample)."""

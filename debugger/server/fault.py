@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from debugger.core.fault import Rule, Target, pick
 from debugger.core.http.model import Outcome
+from debugger.store.matcher import EventMatcher
 
 
 class Injector:
@@ -24,6 +25,8 @@ class Injector:
         self._seen = [0] * len(self.rules)
         #: Set at shutdown: connections a ``timeout`` rule holds are let go at once.
         self.released = asyncio.Event()
+        #: Judges ``where`` queries (made only when a rule has one).
+        self._matcher = EventMatcher() if any(rule.where for rule in self.rules) else None
 
     def choose(self, path: str, outcome: Outcome) -> Rule | None:
         """The rule that faults this request; only a request that would be accepted with events is a candidate."""
@@ -33,4 +36,6 @@ class Injector:
         if not outcome.events:
             return None
         libraries = tuple(sorted({e.library_name for e in outcome.events if e.library_name}))
-        return pick(self.rules, Target(path, record.write_key, libraries), self._seen, self._random.random)
+        matcher = self._matcher
+        holds = (lambda query: matcher.any_matches(query, record, outcome.events)) if matcher is not None else None
+        return pick(self.rules, Target(path, record.write_key, libraries, holds), self._seen, self._random.random)

@@ -121,6 +121,15 @@ def migrate(path: Path | str) -> int:
         return len(MIGRATIONS)
 
 
+def create_schema(conn: sqlite3.Connection) -> None:
+    """The capture's whole schema in an empty database that is not a capture file (an in-memory one:
+    :mod:`debugger.store.matcher`); :func:`migrate` does the same for a capture, step by step."""
+    db = sqlite_utils.Database(conn)
+    db.table("meta").create({"key": str, "value": str}, pk="key")
+    for step in MIGRATIONS:
+        step(db)
+
+
 #: Rows per statement in :func:`insert_many`.
 BULK_ROWS = 100
 _bulk_sql: dict[tuple[str, int], str] = {}
