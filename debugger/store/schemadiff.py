@@ -33,7 +33,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -210,17 +210,20 @@ def _scan(
     )
     # Per kind and set of sides: the ids and the identities. This loop runs once per row of the
     # capture, so it only appends and adds; each tally's sample is chosen from its ids at the end.
-    by_set: dict[tuple[str | None, str | None, int], tuple[list[int], set[str]]] = {}
+    # Each set keeps its list's append and its set's add, bound: two calls per row, nothing looked up.
+    by_set: dict[tuple[str | None, str | None, int], tuple[list[int], set[str | None], Any, Any]] = {}
     for row_id, kind, name, identity, selected in rows:
         seen = by_set.get((kind, name, selected))
         if seen is None:
-            seen = by_set[(kind, name, selected)] = ([], set())
-        seen[0].append(row_id)
-        if identity is not None:
-            seen[1].add(identity)
+            ids: list[int] = []
+            identities: set[str | None] = set()
+            seen = by_set[(kind, name, selected)] = (ids, identities, ids.append, identities.add)
+        seen[2](row_id)
+        seen[3](identity)  # None too: one test less per row, taken out below
     kinds: dict[tuple[str | None, str | None], list[_Tally]] = {}
-    for (kind, name, selected), (ids, identities) in by_set.items():
-        tally = _Tally.of(ids, identities, limit)
+    for (kind, name, selected), (ids, identities, _, _) in by_set.items():
+        identities.discard(None)
+        tally = _Tally.of(ids, cast(set[str], identities), limit)
         sides = kinds.setdefault((kind, name), [_Tally() for _ in conditions])
         for n in range(len(conditions)):
             if selected & (1 << n):

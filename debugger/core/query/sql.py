@@ -236,8 +236,8 @@ def _leaf(v: Value) -> Leaf:
             return f"({kind} = ? OR ({kind} = 'text' AND {value} = ?))", [exact, exact]
         if _NUMBER.fullmatch(exact):
             return (
-                f"(({kind} IN ('integer','real') AND {value} = ?) OR ({kind} = 'text' AND {value} = ?))",
-                [float(exact), exact],
+                f"(({kind} = 'text' AND {value} = ?) OR ({kind} IN ('integer','real') AND {value} = ?))",
+                [exact, float(exact)],
             )
         return f"{kind} = 'text' AND {value} = ?", [exact]
 
