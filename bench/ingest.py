@@ -276,12 +276,15 @@ async def steady_latency(url: str, rate: int, seconds: float, single_event: bool
 
 def raw_sqlite_appends(db: Path, total: int = 200_000, per_commit: int = 5000) -> float:
     """Insert rows shaped like segdbg's into the same schema, one connection, group commits."""
+    from debugger.core.query.extracted import EXTRACTED, extract
     from debugger.store import capture
     from debugger.store import rows as capture_rows
 
     capture.migrate(db)
     conn = capture.connect(db)
-    stored = orjson.dumps(realistic_event(0, 0, 0)).decode()
+    message = realistic_event(0, 0, 0)
+    stored = orjson.dumps(message).decode()
+    extracted = [part for path in EXTRACTED for part in extract(message, path)]
     rows = [
         (
             None,
@@ -301,6 +304,7 @@ def raw_sqlite_appends(db: Path, total: int = 200_000, per_commit: int = 5000) -
             None,
             stored,
             stored,
+            *extracted,  # the paths kept as columns (core.query.extracted), as the writer fills them
         )
         for i in range(total)
     ]
