@@ -31,6 +31,7 @@ from debugger.core.replay.forward import plan_forward
 from debugger.core.replay.planning import ReplayItem
 from debugger.core.replay.retry import RetryPolicy
 from debugger.replay.forward import ForwardConfig, Forwarder
+from debugger.replay.forward_process import ForwardError, ForwardProcess
 from debugger.server.app import make_app, start
 from debugger.server.settings import Settings
 from debugger.store import runs
@@ -111,11 +112,14 @@ FAST = RetryPolicy(retries=3, backoff=0.05, timeout=5)
 
 
 @asynccontextmanager
-async def forwarding(db: Path, *targets: str, **config: Any) -> AsyncIterator[tuple[str, Forwarder]]:
-    """segdbg's server on loopback with a forwarder wired as `segdbg serve --forward` wires it; on exit the server
-    stops, then the forwarder drains and finishes its runs."""
+async def forwarding(
+    db: Path, *targets: str, process: bool = False, **config: Any
+) -> AsyncIterator[tuple[str, Forwarder]]:
+    """segdbg's server on loopback with a forwarder wired to it; on exit the server stops, then the forwarder
+    drains and finishes its runs. ``process``: as `segdbg serve --forward` wires it, in a process of its own."""
     config.setdefault("policy", FAST)
-    forwarder = Forwarder(ForwardConfig(db=db, targets=targets, **config))
+    settings = ForwardConfig(db=db, targets=targets, **config)
+    forwarder: Any = ForwardProcess(settings) if process else Forwarder(settings)
     await forwarder.start()
     app = make_app(Settings(db=db, port=0), observer=forwarder.offer)
     runner, port = await start(app, "127.0.0.1", 0)
@@ -164,9 +168,11 @@ def batch(*messages: dict[str, Any], **envelope: Any) -> bytes:
 
 
 # ------------------------------------------------------------------------------------------ over the wire
-async def test_original_headers_and_body_arrive_after_commit(db_path: Path) -> None:
+@pytest.mark.parametrize("process", [False, True], ids=["on-the-loop", "own-process"])
+async def test_original_headers_and_body_arrive_after_commit(db_path: Path, process: bool) -> None:
     """A gzip batch arrives upstream byte for byte with its method, path, query and headers (hop-by-hop ones left
-    out); it is already stored when it arrives, and recorded as one delivery per event."""
+    out); it is already stored when it arrives, and recorded as one delivery per event; the same from the
+    forwarding process `serve --forward` starts."""
     body = gz(batch({"type": "track", "userId": "u1", "event": "A"}, {"type": "page", "userId": "u1", "name": "P"}))
     headers = {
         "Authorization": basic("wk_dev"),
@@ -179,7 +185,7 @@ async def test_original_headers_and_body_arrive_after_commit(db_path: Path) -> N
     }
     async with upstream() as up:
         up.probe = lambda: len(events(db_path))
-        async with forwarding(db_path, up.url) as (url, _):
+        async with forwarding(db_path, up.url, process=process) as (url, _):
             status, answer, _ = await post(f"{url}/v1/batch?src=web", body, headers)
             assert (status, answer) == (200, b'{"success":true}')
             await until(lambda: len(up.arrivals) == 1)
@@ -255,6 +261,26 @@ async def test_retries_503_then_429_retry_after_then_delivered(db_path: Path) ->
     assert [a["status"] for a in request["attempt_log"]] == [503, 429, 200]
     assert request["attempt_log"][1]["wait_s"] == 1
     assert newest_run(db_path)["retried"] == 1
+
+
+async def test_the_forwarding_process_drains_on_stop_and_says_when_it_cannot_start(
+    db_path: Path, tmp_path: Path
+) -> None:
+    """`serve --forward`'s process: requests handed over just before the stop are still forwarded (the pipe is
+    drained, the runs finished, the results come back); a capture it cannot write stops it at start, with why."""
+    async with upstream() as up:
+        async with forwarding(db_path, up.url, process=True) as (url, forwarder):
+            for n in range(20):
+                body = orjson.dumps({"userId": "u", "event": f"E{n}"})
+                status, _, _ = await post(f"{url}/v1/track", body, {"Authorization": basic("k")})
+                assert status == 200
+            assert [u.target for u in forwarder.upstreams] == [up.url]
+        assert len(up.arrivals) == 20
+    assert [d["status"] for d in deliveries(db_path)] == ["delivered"] * 20
+    (tmp_path / "not-a-capture.db").write_text("this is not SQLite")
+    broken = ForwardProcess(ForwardConfig(db=tmp_path / "not-a-capture.db", targets=("http://127.0.0.1:9",)))
+    with pytest.raises(ForwardError, match="not a SQLite database"):
+        await broken.start()
 
 
 async def test_upstream_down_is_recorded_and_the_client_is_answered_at_once(db_path: Path) -> None:

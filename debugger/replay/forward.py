@@ -127,13 +127,14 @@ def items_of(handled: Handled) -> list[ReplayItem]:
 
 
 class _Job:
-    """One accepted request, shared by every upstream; planned once."""
+    """One accepted request (as it arrived, and one item per stored event), shared by every upstream;
+    planned once."""
 
-    __slots__ = ("handled", "size", "_planned")
+    __slots__ = ("request", "items", "size", "_planned")
 
-    def __init__(self, handled: Handled) -> None:
-        self.handled = handled
-        self.size = len(handled.request.body) if handled.request is not None else 0
+    def __init__(self, request: IncomingRequest, items: list[ReplayItem]) -> None:
+        self.request, self.items = request, items
+        self.size = len(request.body)
         self._planned: asyncio.Future[Forward | None] | None = None
 
 
@@ -169,9 +170,15 @@ class Forwarder:
 
     def offer(self, handled: Handled) -> None:
         """Queue a handled request for every upstream (the server's observer; never waits)."""
-        if not self._open or not forwardable(handled):
+        if forwardable(handled):
+            assert handled.request is not None
+            self.offer_parts(handled.request, items_of(handled))
+
+    def offer_parts(self, request: IncomingRequest, items: list[ReplayItem]) -> None:
+        """Queue an accepted request, given as it arrived and its stored events, for every upstream."""
+        if not self._open:
             return
-        job = _Job(handled)
+        job = _Job(request, items)
         for upstream in self.upstreams:
             upstream.accept(job)
 
@@ -185,24 +192,23 @@ class Forwarder:
             if self.config.only is None:
                 job._planned = loop.create_future()
                 try:
-                    job._planned.set_result(self._plan(job.handled))
+                    job._planned.set_result(self._plan(job))
                 except Exception as exc:  # noqa: BLE001 - handed to every upstream awaiting it, which records it
                     job._planned.set_exception(exc)
             else:
-                job._planned = loop.run_in_executor(self._reads, self._plan, job.handled)
+                job._planned = loop.run_in_executor(self._reads, self._plan, job)
         return await asyncio.shield(job._planned)
 
-    def _plan(self, handled: Handled) -> Forward | None:
+    def _plan(self, job: _Job) -> Forward | None:
         """On the planning thread: which events match ``--forward-only`` (a read of the capture), then the request."""
-        assert handled.request is not None
-        items = items_of(handled)
+        items = job.items
         matching = None
         if self.config.only is not None:
             if self._conn is None:
                 self._conn = connect(self.config.db)
             ids = [item.event_id for item in items if item.event_id is not None]
             matching = matching_ids(self._conn, ids, self.config.only, now=now_utc())
-        return plan_forward(handled.request, items, matching=matching, write_key=self.config.write_key)
+        return plan_forward(job.request, items, matching=matching, write_key=self.config.write_key)
 
     async def close(self) -> list[UpstreamResult]:
         """Stop taking requests, give the queues ``drain_timeout`` seconds, record what is left as
@@ -283,8 +289,7 @@ class _Upstream:
             raise
         except Exception as exc:  # noqa: BLE001 - recorded as not sent; forwarding goes on
             log.exception("forwarding to %s: could not plan a request", self.target)
-            assert job.handled.request is not None
-            return plan_forward(job.handled.request, items_of(job.handled)), f"{type(exc).__name__}: {exc}"
+            return plan_forward(job.request, job.items), f"{type(exc).__name__}: {exc}"
 
     async def _forward(self, job: _Job) -> None:
         try:

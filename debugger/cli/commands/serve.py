@@ -424,7 +424,8 @@ def _shared_capture_notice(path: Path) -> str | None:
 
 async def _serve(settings: object, printer: _Printer, parent: int | None = None, forward: object = None) -> None:
     # Lazily: the server loads aiohttp (kept off `segdbg --help`, which imports every command).
-    from debugger.replay.forward import ForwardConfig, Forwarder
+    from debugger.replay.forward import ForwardConfig
+    from debugger.replay.forward_process import ForwardError, ForwardProcess
     from debugger.server.app import make_app, start
     from debugger.server.ca import CAError
     from debugger.server.keys import Handled, intercept_key
@@ -432,12 +433,12 @@ async def _serve(settings: object, printer: _Printer, parent: int | None = None,
     from debugger.store.capture import StoreError
 
     assert isinstance(settings, Settings)
-    forwarder: Forwarder | None = None
+    forwarder: ForwardProcess | None = None
     observer: Callable[[object], None] = printer
     if isinstance(forward, ForwardConfig):
         # The server and replay are independent parts: the forwarder (replay/) hears of each stored
         # request through the server's observer, wired here.
-        forwarder = Forwarder(forward)
+        forwarder = ForwardProcess(forward)
         offer = forwarder.offer
 
         def observer(handled: object) -> None:
@@ -450,7 +451,7 @@ async def _serve(settings: object, printer: _Printer, parent: int | None = None,
         if forwarder is not None:
             await forwarder.start()
         runner, port = await start(app, settings.host, settings.port)
-    except (StoreError, CAError) as exc:
+    except (StoreError, CAError, ForwardError) as exc:
         if forwarder is not None:
             await forwarder.close()
         raise click.ClickException(str(exc)) from exc
