@@ -1,9 +1,9 @@
 """`segdbg serve --forward URL`: every accepted request sent on to upstreams after it is stored (docs/forward.md).
 
-The server calls :meth:`Forwarder.offer` for each request it handled (an observer: after COMMIT,
-before the answer goes out, on the server's loop). ``offer`` only puts the request on each
-upstream's bounded queue, so the client's answer never waits on an upstream. Per upstream, a few
-worker tasks on the same loop take requests in order, plan them (``--forward-only`` is a read of the
+`segdbg serve` runs it in a process of its own (:mod:`debugger.replay.forward_process`), which feeds
+:meth:`Forwarder.offer_parts` each request the server handled; :meth:`Forwarder.offer` is the same as
+a server observer on one loop. Either only puts the request on each upstream's bounded queue, so the
+client's answer never waits on an upstream. Per upstream, a few worker tasks take requests in order, plan them (``--forward-only`` is a read of the
 capture, so planning runs on one thread of its own; :mod:`debugger.core.replay.forward` is the pure
 half), send them with the retry rules of a replay (:mod:`debugger.core.replay.retry`) and record
 one delivery per event in one ``forward`` run per upstream per serve session
