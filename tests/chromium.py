@@ -8,20 +8,27 @@ import os
 import shutil
 import subprocess
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 from aiohttp import web
+
+from tests.helpers import events
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
-class PageServer:
-    """A page at ``/`` and the SDK bundle at ``/sdk.js``, on their own loopback port and loop."""
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-    def __init__(self, page: str, sdk: Path) -> None:
-        self.page, self.sdk = page, sdk
+
+class PageServer:
+    """A page at ``/`` and the SDK bundle at ``/sdk.js`` (and any ``routes``: ``(path, GET handler)``), on their
+    own loopback port and loop."""
+
+    def __init__(self, page: str, sdk: Path, routes: Sequence[tuple[str, Handler]] = ()) -> None:
+        self.page, self.sdk, self.routes = page, sdk, routes
         self.port = 0
         self._loop = asyncio.new_event_loop()
         self._runner: web.AppRunner | None = None
@@ -37,6 +44,8 @@ class PageServer:
         app = web.Application()
         app.router.add_get("/", page)
         app.router.add_get("/sdk.js", sdk)
+        for path, handler in self.routes:
+            app.router.add_get(path, handler)
         self._runner = web.AppRunner(app)
         self._loop.run_until_complete(self._runner.setup())
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -76,3 +85,14 @@ def launch(url: str, profile: Path, *resolver_rules: str, extra: Sequence[str] =
     return subprocess.Popen(
         [CHROMIUM, *flags, url], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
     )
+
+
+def until_stored(db: Path, count: int, timeout: float) -> list[dict[str, Any]]:
+    """The capture's events once there are ``count`` of them, or whatever there is after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        stored = events(db)
+        if len(stored) >= count:
+            return stored
+        time.sleep(0.1)
+    return events(db)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,8 +16,8 @@ import orjson
 import pytest
 
 from debugger.server.app import ServerThread
-from tests.chromium import PageServer, launch
-from tests.helpers import ROOT, events, requests_rows
+from tests.chromium import PageServer, launch, until_stored
+from tests.helpers import ROOT, requests_rows
 
 pytestmark = pytest.mark.slow
 
@@ -42,16 +41,6 @@ def browser_profile(tmp_path: Path) -> Iterator[Path]:
     yield tmp_path / "profile"
 
 
-def _until_stored(db: Path, count: int, timeout: float) -> list[dict]:  # type: ignore[type-arg]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        stored = events(db)
-        if len(stored) >= count:
-            return stored
-        time.sleep(0.1)
-    return events(db)
-
-
 def test_customerio_browser_library_reads_its_integration_and_sends_to_segdbg(
     server: ServerThread, browser_profile: Path
 ) -> None:
@@ -64,7 +53,7 @@ def test_customerio_browser_library_reads_its_integration_and_sends_to_segdbg(
     with PageServer(page, CUSTOMERIO) as shop:
         chromium = launch(f"http://127.0.0.1:{shop.port}/", browser_profile, "MAP * ~NOTFOUND", "EXCLUDE 127.0.0.1")
         try:
-            stored = _until_stored(server.settings.db, 3, timeout=40)
+            stored = until_stored(server.settings.db, 3, timeout=40)
         finally:
             os.killpg(chromium.pid, signal.SIGKILL)  # our own process group: chromium and its helpers
             _, err = chromium.communicate(timeout=10)

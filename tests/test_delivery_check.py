@@ -4,13 +4,11 @@ ignore Retry-After are each caught."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import os
 import signal
 import subprocess
-import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -29,7 +27,7 @@ from debugger.core.exitcode import ExitCode
 from debugger.core.fault import parse_rule
 from debugger.server.app import ServerThread
 from debugger.server.settings import Settings
-from tests.chromium import launch
+from tests.chromium import PageServer, launch
 from tests.helpers import ROOT, basic, events, http, requests_rows
 
 NODE = ROOT / "tests" / "node"
@@ -214,57 +212,24 @@ window.analytics = [];
 window.analytics._writeKey = "wk-browser";
 window.analytics._cdn = location.origin;  // the chunks and the settings come through the page's server
 for (let seq = 0; seq < %(count)d; seq++) window.analytics.push(["track", "Tick", {seq: seq}]);
-</script><script src="/analytics.js"></script>"""
+</script><script src="/sdk.js"></script>"""
 
 
-class AjsPage:
+def ajs_page(segdbg: str, count: int) -> PageServer:
     """The shop: its page, analytics.js's standalone bundle and chunks, and Segment's settings relayed from segdbg
     (so analytics.js loads the settings segdbg answers, which point it at segdbg)."""
 
-    def __init__(self, segdbg: str, count: int) -> None:
-        self.segdbg, self.count = segdbg, count
-        self.port = 0
-        self._loop = asyncio.new_event_loop()
-        self._runner: web.AppRunner | None = None
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+    async def chunk(request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
+        return web.FileResponse(AJS / name) if "/" not in name and (AJS / name).is_file() else web.Response(status=404)
 
-    def __enter__(self) -> AjsPage:
-        async def page(_: web.Request) -> web.StreamResponse:
-            return web.Response(text=BROWSER_PAGE % {"count": self.count}, content_type="text/html")
+    async def settings(request: web.Request) -> web.StreamResponse:
+        async with ClientSession() as session, session.get(f"{segdbg}{request.path}") as answer:
+            body = await answer.read()
+            return web.Response(body=body, status=answer.status, content_type="application/json")
 
-        async def bundle(_: web.Request) -> web.StreamResponse:
-            return web.FileResponse(AJS / "standalone.js")
-
-        async def chunk(request: web.Request) -> web.StreamResponse:
-            name = request.match_info["name"]
-            return (
-                web.FileResponse(AJS / name) if "/" not in name and (AJS / name).is_file() else web.Response(status=404)
-            )
-
-        async def settings(request: web.Request) -> web.StreamResponse:
-            async with ClientSession() as session, session.get(f"{self.segdbg}{request.path}") as answer:
-                body = await answer.read()
-                return web.Response(body=body, status=answer.status, content_type="application/json")
-
-        app = web.Application()
-        app.router.add_get("/", page)
-        app.router.add_get("/analytics.js", bundle)
-        app.router.add_get("/analytics-next/bundles/{name}", chunk)
-        app.router.add_get("/v1/projects/{key}/settings", settings)
-        self._runner = web.AppRunner(app)
-        self._loop.run_until_complete(self._runner.setup())
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        self._loop.run_until_complete(site.start())
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        assert self._runner is not None
-        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(timeout=10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop.close()
+    routes = [("/analytics-next/bundles/{name}", chunk), ("/v1/projects/{key}/settings", settings)]
+    return PageServer(BROWSER_PAGE % {"count": count}, AJS / "standalone.js", routes)
 
 
 @pytest.mark.slow
@@ -275,7 +240,7 @@ def test_analytics_js_in_chromium_under_30_percent_503s_delivers_every_event_exa
     once, and the check says so. Only loopback resolves: nothing leaves the machine."""
     assert (AJS / "standalone.js").is_file(), "run `npm ci --prefix tests/node`"
     count = 20
-    with faulty(db_path, "503 30%", seed=2) as server, AjsPage(server.url, count) as shop:
+    with faulty(db_path, "503 30%", seed=2) as server, ajs_page(server.url, count) as shop:
         chromium = launch(
             f"http://127.0.0.1:{shop.port}/", tmp_path / "profile", "MAP * ~NOTFOUND", "EXCLUDE 127.0.0.1"
         )

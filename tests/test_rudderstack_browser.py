@@ -7,15 +7,14 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from debugger.server.app import ServerThread
-from tests.chromium import PageServer, launch
-from tests.helpers import ROOT, events, requests_rows
+from tests.chromium import PageServer, launch, until_stored
+from tests.helpers import ROOT, requests_rows
 
 pytestmark = pytest.mark.slow
 
@@ -40,16 +39,6 @@ def browser_profile(tmp_path: Path) -> Iterator[Path]:
     yield tmp_path / "profile"
 
 
-def _until_stored(db: Path, count: int, timeout: float) -> list[dict]:  # type: ignore[type-arg]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        stored = events(db)
-        if len(stored) >= count:
-            return stored
-        time.sleep(0.1)
-    return events(db)
-
-
 @pytest.mark.parametrize("version", ["v3", "v1.1"])
 def test_rudderstack_browser_sdk_starts_on_segdbg_and_delivers(
     server: ServerThread, browser_profile: Path, version: str
@@ -63,7 +52,7 @@ def test_rudderstack_browser_sdk_starts_on_segdbg_and_delivers(
         # No host resolves but loopback: nothing leaves the machine.
         chromium = launch(f"http://127.0.0.1:{shop.port}/", browser_profile, "MAP * ~NOTFOUND", "EXCLUDE 127.0.0.1")
         try:
-            stored = _until_stored(server.settings.db, 3, timeout=40)
+            stored = until_stored(server.settings.db, 3, timeout=40)
         finally:
             os.killpg(chromium.pid, signal.SIGKILL)  # our own process group: chromium and its helpers
             _, err = chromium.communicate(timeout=10)
