@@ -118,6 +118,18 @@ class Sent:
     drift_ms: float | None = None
     method: str = "POST"
 
+    def log_attempt(self, attempt: int, status: int | None, error: str | None, latency_ms: float) -> None:
+        """Add one attempt to :attr:`attempts` (``wait_s`` is set once the retry rules have spoken)."""
+        self.attempts.append(
+            {
+                "attempt": attempt,
+                "sent_at": self.sent_at,
+                "status": status,
+                "error": error,
+                "latency_ms": round(latency_ms, 3),
+            }
+        )
+
 
 class Deliverer:
     """Sends planned requests to one target with one session.
@@ -288,15 +300,7 @@ class Deliverer:
             reason, error = type(exc).__name__, f"{type(exc).__name__}: {exc}"
         latency = (time.perf_counter() - started) * 1000
         sent.http_status, sent.latency_ms = status, latency
-        sent.attempts.append(
-            {
-                "attempt": attempt,
-                "sent_at": sent.sent_at,
-                "status": status,
-                "error": error,
-                "latency_ms": round(latency, 3),
-            }
-        )
+        sent.log_attempt(attempt, status, error, latency)
         return status, answer, reason, error
 
 

@@ -404,23 +404,12 @@ class _Upstream:
         except aiohttp.ClientError as exc:
             sent.reason, error = type(exc).__name__, f"{type(exc).__name__}: {exc}"
         except asyncio.CancelledError:  # serve stopped mid-request: the upstream may have it; say so
-            latency = round((time.perf_counter() - started) * 1000, 3)
             error = "serve stopped while waiting for the upstream's answer (it may have received the request)"
-            sent.attempts.append(
-                {"attempt": attempt, "sent_at": sent.sent_at, "status": None, "error": error, "latency_ms": latency}
-            )
+            sent.log_attempt(attempt, None, error, (time.perf_counter() - started) * 1000)
             raise
         latency = (time.perf_counter() - started) * 1000
         sent.http_status, sent.latency_ms, sent.error = status, latency, error
-        sent.attempts.append(
-            {
-                "attempt": attempt,
-                "sent_at": sent.sent_at,
-                "status": status,
-                "error": error,
-                "latency_ms": round(latency, 3),
-            }
-        )
+        sent.log_attempt(attempt, status, error, latency)
         return status, answer
 
     async def _tick(self) -> None:
