@@ -23,11 +23,13 @@ import orjson
 import pytest
 from aiohttp import web
 from aiohttp.abc import AbstractResolver
+from click.testing import CliRunner
 from cryptography import x509
 from hypothesis import given
 from hypothesis import strategies as st
 from segment.analytics.client import Client as SegmentClient
 
+from debugger.cli import cli
 from debugger.cli.options import CA_DIR_ENV, resolve_ca_dir
 from debugger.core.http.hosts import (
     INTERCEPT,
@@ -512,3 +514,21 @@ def test_the_ca_lives_in_the_users_config_dir_unless_moved(tmp_path: Path, monke
     monkeypatch.setenv(CA_DIR_ENV, str(tmp_path / "moved"))
     assert resolve_ca_dir(None) == tmp_path / "moved"
     assert resolve_ca_dir(tmp_path / "given") == tmp_path / "given"
+
+
+def test_in_a_terminal_the_tui_says_where_the_proxy_is(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the TUI the server's own lines are not on the screen: the start-up notice names the proxy's address
+    (what HTTPS_PROXY is set to) and how to trust the CA."""
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr("debugger.cli.commands.serve.terminal", lambda: True)
+    monkeypatch.setattr(
+        "debugger.cli.commands.serve._serve_with_tui",
+        lambda settings, cap, plan, notice, *forward: seen.update(settings=settings, notice=notice),
+    )
+    args = ["serve", "--db", str(tmp_path / "c.db"), "--intercept", "--ca-dir", str(tmp_path / "ca")]
+    assert CliRunner().invoke(cli, args).exit_code == 0
+    assert seen["notice"] == (
+        "Intercept proxy on http://127.0.0.1:8090 for Segment's hosts (HTTPS_PROXY=http://127.0.0.1:8090); "
+        "trust its CA: segdbg ca --install-hint."
+    )
+    assert seen["settings"].intercept.port == 8090

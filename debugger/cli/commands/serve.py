@@ -326,6 +326,8 @@ def command(
         forward_args += ["--forward-retries", str(forward_retries)] if forward_urls else []
         if settings.faults:  # the TUI shows it as a warning: this server misbehaves on purpose
             notice = " ".join(filter(None, [notice, _faults_line(settings)]))
+        if settings.intercept is not None:  # the child server's own lines are not on the screen: say where
+            notice = " ".join(filter(None, [notice, _intercept_line(settings.intercept)]))
         _serve_with_tui(settings, cap, plan, notice, forward_args)
         return
     printer = _Printer(sys.stdout, quiet)
@@ -358,6 +360,16 @@ def _intercept(port: int | None, host: str, others: str, ca_dir: Path | None) ->
     if dial not in (DIAL_ANY, DIAL_LOOPBACK, DIAL_NONE):
         raise click.UsageError(f"${DIAL_ENV} must be {DIAL_ANY}, {DIAL_LOOPBACK} or {DIAL_NONE}, not {dial!r}.")
     return Intercept(ca_dir=resolve_ca_dir(ca_dir), host=host, port=port, others=others, dial=dial)
+
+
+def _intercept_line(config: Any) -> str:
+    """``Intercept proxy on http://127.0.0.1:8090 ...``: what the TUI says when the proxy runs beside the server."""
+    host = f"[{config.host}]" if ":" in config.host else config.host
+    where = f"http://{host}:{config.port}" if config.port else f"a free port on {host}"
+    return (
+        f"Intercept proxy on {where} for Segment's hosts (HTTPS_PROXY={where if config.port else '…'}); "
+        "trust its CA: segdbg ca --install-hint."
+    )
 
 
 def _forward_config(
