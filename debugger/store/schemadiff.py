@@ -106,14 +106,8 @@ def schema_profiles(
     conn.execute(f"PRAGMA mmap_size = {_MMAP}")
     try:
         kinds = _scan(conn, [_condition(side, at) for side in unique], sample)
-        by_key: dict[str, list[_Tally]] = {}
-        for (kind, name), tallies in kinds.items():
-            key = _key(kind, name)  # a page named "" and a page without a name are one kind
-            by_key[key] = (
-                [a.merge(b, sample) for a, b in zip(by_key[key], tallies, strict=True)] if key in by_key else tallies
-            )
         picked: dict[int, tuple[str, list[SchemaProfile]]] = {}
-        for key, tallies in by_key.items():
+        for key, tallies in kinds.items():
             for n, tally in enumerate(tallies):
                 if tally.events:
                     profiles[n].set_counts(key, tally.events, len(tally.identities))
@@ -175,7 +169,7 @@ class _Tally:
         return tally
 
     def merge(self, other: _Tally, limit: int) -> _Tally:
-        """This tally and ``other`` (the same side, another spelling of the same kind) as one."""
+        """This tally and ``other`` (the same side and kind, other sets of sides or another spelling) as one."""
         merged = _Tally()
         merged.events = self.events + other.events
         merged.identities = self.identities | other.identities
@@ -184,33 +178,28 @@ class _Tally:
         return merged
 
 
-def _scan(
-    conn: sqlite3.Connection, conditions: list[tuple[str, list[Any]]], limit: int
-) -> dict[tuple[str | None, str | None], list[_Tally]]:
-    """One scan of the capture: per kind (type, name) and side, the events and distinct identities,
-    exactly, and the sample to walk (every event when ``limit`` is 0).
+def _scan(conn: sqlite3.Connection, conditions: list[tuple[str, list[Any]]], limit: int) -> dict[str, list[_Tally]]:
+    """One scan of the capture: per kind of event (:func:`_key`) and side, the events and distinct
+    identities, exactly, and the sample to walk (every event when ``limit`` is 0).
 
     Each row some side selects crosses into Python once: its id, type, name and identity, and one
-    integer whose bits say which sides selected it. Python keeps one tally per kind and set of sides
-    (slices of a release are mostly disjoint: one tally per row, no loop over the sides), and each
-    side's tally of a kind is then the merge of the tallies whose set holds it."""
+    integer whose bits say which sides selected it. Python keeps one tally per (type, name) and set of
+    sides (slices of a release are mostly disjoint: one tally per row, no loop over the sides); each
+    side's tally of a kind is then the merge of the tallies whose set holds it (a page named "" and a
+    page without a name are one kind)."""
     params = [p for _, ps in conditions for p in ps]
     who = "coalesce(nullif(user_id, ''), nullif(anonymous_id, ''))"
-    if len(conditions) == 1:
-        mask, where = "1", conditions[0][0]
-    else:
-        mask, where = " | ".join(f"(({sql}) << {n})" for n, (sql, _) in enumerate(conditions)), "m"
+    mask = " | ".join(f"(({sql}) << {n})" for n, (sql, _) in enumerate(conditions))
     # OFFSET 0 keeps the scan a subquery: each side's condition is evaluated once per row. A request
     # refused whole (docs/protocol.md §3.4) holds no message to profile.
     rows = conn.execute(
         f"SELECT * FROM (SELECT id, type, name, {who}, {mask} AS m FROM events"
-        f" WHERE status != 'rejected'{' AND ' + where if len(conditions) == 1 else ''} LIMIT -1 OFFSET 0)"
-        f"{' WHERE m' if len(conditions) > 1 else ''}",
+        " WHERE status != 'rejected' LIMIT -1 OFFSET 0) WHERE m",
         params,
     )
-    # Per kind and set of sides: the ids and the identities. This loop runs once per row of the
-    # capture, so it only appends and adds; each tally's sample is chosen from its ids at the end.
-    # Each set keeps its list's append and its set's add, bound: two calls per row, nothing looked up.
+    # Per (type, name) and set of sides: the ids and the identities. This loop runs once per row of
+    # the capture, so it only appends and adds (bound: two calls per row, nothing looked up); each
+    # tally's sample is chosen from its ids at the end.
     by_set: dict[tuple[str | None, str | None, int], tuple[list[int], set[str | None], Any, Any]] = {}
     for row_id, kind, name, identity, selected in rows:
         seen = by_set.get((kind, name, selected))
@@ -220,15 +209,15 @@ def _scan(
             seen = by_set[(kind, name, selected)] = (ids, identities, ids.append, identities.add)
         seen[2](row_id)
         seen[3](identity)  # None too: one test less per row, taken out below
-    kinds: dict[tuple[str | None, str | None], list[_Tally]] = {}
+    kinds: dict[str, list[_Tally | None]] = {}
     for (kind, name, selected), (ids, identities, _, _) in by_set.items():
         identities.discard(None)
         tally = _Tally.of(ids, cast(set[str], identities), limit)
-        sides = kinds.setdefault((kind, name), [_Tally() for _ in conditions])
-        for n in range(len(conditions)):
+        sides = kinds.setdefault(_key(kind, name), [None] * len(conditions))
+        for n, held in enumerate(sides):
             if selected & (1 << n):
-                sides[n] = sides[n].merge(tally, limit)
-    return kinds
+                sides[n] = tally if held is None else held.merge(tally, limit)
+    return {key: [t if t is not None else _Tally() for t in sides] for key, sides in kinds.items()}
 
 
 def _walk(conn: sqlite3.Connection, walker: SchemaProfile, picked: dict[int, tuple[str, list[SchemaProfile]]]) -> None:
