@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from debugger.core.http.model import RequestRecord
 from debugger.core.protocol import Event
-from debugger.core.query.language import parse
+from debugger.core.query.language import Query, parse
 from debugger.core.query.sql import compile as compile_sql
 from debugger.store.capture import create_schema
 from debugger.store.clock import now_utc
@@ -32,12 +32,16 @@ class EventMatcher:
     def __init__(self) -> None:
         self._conn = sqlite3.connect(":memory:", isolation_level=None)
         create_schema(self._conn)
+        self._parsed: dict[str, Query] = {}  # each rule's query, read once (compiled per request: `after:10m`)
 
     def any_matches(self, query: str, record: RequestRecord | None, events: Sequence[Event]) -> bool:
         """Whether some of ``events`` (whatever their status) matches ``query`` (the filter language)."""
         if not events:
             return False
-        sql, params = compile_sql(parse(query), now=now_utc())
+        parsed = self._parsed.get(query)
+        if parsed is None:
+            parsed = self._parsed[query] = parse(query)
+        sql, params = compile_sql(parsed, now=now_utc())
         conn = self._conn
         conn.execute("BEGIN")
         try:
