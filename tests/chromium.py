@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import signal
 import subprocess
 import threading
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Self
 
@@ -96,3 +98,28 @@ def until_stored(db: Path, count: int, timeout: float) -> list[dict[str, Any]]:
             return stored
         time.sleep(0.1)
     return events(db)
+
+
+#: Loopback only: every other name fails to resolve, so a page's library cannot reach past this machine.
+LOOPBACK_ONLY = ("MAP * ~NOTFOUND", "EXCLUDE 127.0.0.1")
+
+
+class Browser:
+    """A Chromium opened by :func:`browsing`; ``log`` is the end of what it printed, once it is closed."""
+
+    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+        self.process = process
+        self.log = ""
+
+
+@contextmanager
+def browsing(url: str, profile: Path, *resolver_rules: str, extra: Sequence[str] = ()) -> Iterator[Browser]:
+    """Chromium open on ``url`` for the block (see :func:`launch`); on leaving it, it is killed with its
+    helpers (its own process group) and the end of its output kept in ``log`` for the assertion messages."""
+    browser = Browser(launch(url, profile, *resolver_rules, extra=extra))
+    try:
+        yield browser
+    finally:
+        os.killpg(browser.process.pid, signal.SIGKILL)  # our own process group: chromium and its helpers
+        _, err = browser.process.communicate(timeout=10)
+        browser.log = err.decode(errors="replace")[-1500:]

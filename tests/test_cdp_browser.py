@@ -7,8 +7,6 @@ browser resolves no host but loopback: nothing leaves the machine."""
 
 from __future__ import annotations
 
-import os
-import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +14,7 @@ import orjson
 import pytest
 
 from debugger.server.app import ServerThread
-from tests.chromium import PageServer, launch, until_stored
+from tests.chromium import LOOPBACK_ONLY, PageServer, browsing, until_stored
 from tests.helpers import ROOT, requests_rows
 
 pytestmark = pytest.mark.slow
@@ -51,22 +49,18 @@ def test_customerio_browser_library_reads_its_integration_and_sends_to_segdbg(
     cdn = f"{server.url}/cdp.customer.io"
     page = PAGE % {"key": orjson.dumps(key).decode(), "cdn": orjson.dumps(cdn).decode()}
     with PageServer(page, CUSTOMERIO) as shop:
-        chromium = launch(f"http://127.0.0.1:{shop.port}/", browser_profile, "MAP * ~NOTFOUND", "EXCLUDE 127.0.0.1")
-        try:
+        with browsing(f"http://127.0.0.1:{shop.port}/", browser_profile, *LOOPBACK_ONLY) as chromium:
             stored = until_stored(server.settings.db, 3, timeout=40)
-        finally:
-            os.killpg(chromium.pid, signal.SIGKILL)  # our own process group: chromium and its helpers
-            _, err = chromium.communicate(timeout=10)
     rows = requests_rows(server.settings.db)
     assert (rows[0]["kind"], rows[0]["path"]) == ("settings", f"/cdp.customer.io/v1/projects/{key}/settings"), (
         [(r["kind"], r["path"]) for r in rows],
-        err.decode()[-1500:],
+        chromium.log,
     )
     assert sorted((e["type"], e["name"], e["write_key"], e["status"]) for e in stored) == [
         ("identify", None, key, "ok"),
         ("page", "Intro", key, "ok"),
         ("track", "Order Completed", key, "ok"),
-    ], err.decode()[-1500:]
+    ], chromium.log
     track = next(e for e in stored if e["type"] == "track")
     assert track["stored"]["properties"] == {"total": 30, "currency": "USD"}
     assert track["stored"]["context"]["library"]["name"] == "analytics.js"

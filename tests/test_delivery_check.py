@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import signal
 import subprocess
 import time
 import uuid
@@ -27,7 +25,7 @@ from debugger.core.exitcode import ExitCode
 from debugger.core.fault import parse_rule
 from debugger.server.app import ServerThread
 from debugger.server.settings import Settings
-from tests.chromium import PageServer, launch
+from tests.chromium import LOOPBACK_ONLY, PageServer, browsing
 from tests.helpers import ROOT, basic, events, http, requests_rows
 
 NODE = ROOT / "tests" / "node"
@@ -241,19 +239,13 @@ def test_analytics_js_in_chromium_under_30_percent_503s_delivers_every_event_exa
     assert (AJS / "standalone.js").is_file(), "run `npm ci --prefix tests/node`"
     count = 20
     with faulty(db_path, "503 30%", seed=2) as server, ajs_page(server.url, count) as shop:
-        chromium = launch(
-            f"http://127.0.0.1:{shop.port}/", tmp_path / "profile", "MAP * ~NOTFOUND", "EXCLUDE 127.0.0.1"
-        )
-        try:
+        with browsing(f"http://127.0.0.1:{shop.port}/", tmp_path / "profile", *LOOPBACK_ONLY) as chromium:
             deadline = time.monotonic() + 40
             while time.monotonic() < deadline and len(events(db_path, statuses=["ok", "duplicate"])) < count:
                 time.sleep(0.1)
             time.sleep(0.5)  # a late duplicate would show here
-        finally:
-            os.killpg(chromium.pid, signal.SIGKILL)  # our own process group: chromium and its helpers
-            _, err = chromium.communicate(timeout=10)
     stored = events(db_path, statuses=["ok", "duplicate"])
-    assert sorted(e["stored"]["properties"]["seq"] for e in stored) == list(range(count)), err.decode()[-1500:]
+    assert sorted(e["stored"]["properties"]["seq"] for e in stored) == list(range(count)), chromium.log
     assert faulted_count(db_path) >= 2
     result, report = check(db_path, "--sequence", "properties.seq")
     assert result.exit_code == ExitCode.OK, result.output

@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
-import signal
 import socket
 import ssl
-import time
 from pathlib import Path
 
 import pytest
@@ -23,7 +20,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from debugger.server.app import ServerThread
 from debugger.server.keys import intercept_key
 from debugger.server.settings import DIAL_LOOPBACK, Intercept, Settings
-from tests.chromium import PageServer, launch
+from tests.chromium import LOOPBACK_ONLY, PageServer, browsing, until_stored
 from tests.helpers import ROOT, events, requests_rows
 
 pytestmark = pytest.mark.slow
@@ -85,32 +82,23 @@ def test_analytics_js_through_the_proxy_loads_settings_from_the_cdn_and_sends_to
         assert proxy.port is not None
         pins = [_spki_pin(proxy.port, host, proxy.ca.cert_path) for host in {cdn, api}]
         with PageServer(PAGE, bundle) as shop:
-            chromium = launch(
-                f"http://127.0.0.1:{shop.port}/",
-                tmp_path / "profile",
-                "MAP * ~NOTFOUND",
-                "EXCLUDE 127.0.0.1",
-                extra=(
-                    f"--proxy-server=http://127.0.0.1:{proxy.port}",
-                    f"--ignore-certificate-errors-spki-list={','.join(pins)}",
-                ),
+            proxied = (
+                f"--proxy-server=http://127.0.0.1:{proxy.port}",
+                f"--ignore-certificate-errors-spki-list={','.join(pins)}",
             )
-            try:
-                deadline = time.monotonic() + 40
-                while time.monotonic() < deadline and len(events(server.settings.db)) < 3:
-                    time.sleep(0.1)
-            finally:
-                os.killpg(chromium.pid, signal.SIGKILL)  # our own process group: chromium and its helpers
-                _, err = chromium.communicate(timeout=10)
+            with browsing(
+                f"http://127.0.0.1:{shop.port}/", tmp_path / "profile", *LOOPBACK_ONLY, extra=proxied
+            ) as chromium:
+                until_stored(server.settings.db, 3, timeout=40)
         stored = events(server.settings.db)
         requests = requests_rows(server.settings.db)
     hosts = [(r["kind"], {k.lower(): v for k, v in r["headers"]}.get("host")) for r in requests]
-    assert hosts[0] == ("settings", cdn), (hosts, err.decode()[-1500:])
+    assert hosts[0] == ("settings", cdn), (hosts, chromium.log)
     assert sorted((e["type"], e["name"], e["write_key"], e["status"]) for e in stored) == [
         ("identify", None, "wk_intercept_js", "ok"),
         ("page", "Intro", "wk_intercept_js", "ok"),
         ("track", "Order Completed", "wk_intercept_js", "ok"),
-    ], (hosts, err.decode()[-1500:])
+    ], (hosts, chromium.log)
     assert {host for kind, host in hosts if kind != "settings"} == {api}
     track = next(e for e in stored if e["type"] == "track")
     assert track["raw"]["properties"] == {"total": 30, "currency": "USD"}

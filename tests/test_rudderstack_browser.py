@@ -5,15 +5,13 @@ browser resolves no other host, so nothing leaves the machine."""
 
 from __future__ import annotations
 
-import os
-import signal
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from debugger.server.app import ServerThread
-from tests.chromium import PageServer, launch, until_stored
+from tests.chromium import LOOPBACK_ONLY, PageServer, browsing, until_stored
 from tests.helpers import ROOT, requests_rows
 
 pytestmark = pytest.mark.slow
@@ -50,18 +48,14 @@ def test_rudderstack_browser_sdk_starts_on_segdbg_and_delivers(
     page = PAGE % {"setup": CALLS[version], "key": f'"{key}"', "url": f'"{server.url}"'}
     with PageServer(page, SDKS[version]) as shop:
         # No host resolves but loopback: nothing leaves the machine.
-        chromium = launch(f"http://127.0.0.1:{shop.port}/", browser_profile, "MAP * ~NOTFOUND", "EXCLUDE 127.0.0.1")
-        try:
+        with browsing(f"http://127.0.0.1:{shop.port}/", browser_profile, *LOOPBACK_ONLY) as chromium:
             stored = until_stored(server.settings.db, 3, timeout=40)
-        finally:
-            os.killpg(chromium.pid, signal.SIGKILL)  # our own process group: chromium and its helpers
-            _, err = chromium.communicate(timeout=10)
     kinds = [r["kind"] for r in requests_rows(server.settings.db)]
-    assert kinds[0] == "source_config", (kinds, err.decode()[-1500:])
+    assert kinds[0] == "source_config", (kinds, chromium.log)
     assert sorted((e["type"], e["name"], e["write_key"], e["status"]) for e in stored) == [
         ("identify", None, key, "ok"),
         ("page", "Intro", key, "ok"),
         ("track", "Order Completed", key, "ok"),
-    ], err.decode()[-1500:]
+    ], chromium.log
     track = next(e for e in stored if e["type"] == "track")
     assert track["stored"]["properties"] == {"total": 30, "currency": "USD"}
