@@ -173,7 +173,7 @@ def _fault_rules(_ctx: click.Context, _param: click.Parameter, texts: tuple[str,
     default=None,
     metavar="[PORT]",
     help=f"Also run an HTTP(S) proxy on PORT (default {DEFAULT_INTERCEPT_PORT}) that captures Segment's own hosts "
-    "(api.segment.io, cdn.segment.com, the EU hosts) without re-pointing the app: TLS is terminated with a "
+    "(api.segment.io, cdn.segment.com, the EU hosts; and Customer.io's) without re-pointing the app: TLS is terminated with a "
     "local CA (segdbg ca --install-hint says how to trust it). Binds --host, so loopback unless --allow-remote.",
 )
 @click.option(
